@@ -1,0 +1,198 @@
+//! Policy-wide answers: who the policy lets call an action, whether it delegates to the
+//! account, and which principals it names by the unique ID of a deleted principal.
+
+use super::context::Context;
+use super::document::{Effect, KeyPolicy, Principals};
+use super::eval::{Decision, Request, evaluate};
+use super::principal::{Identity, Named};
+use super::tri::Tri;
+use serde::Serialize;
+
+/// A principal the policy lets call an action.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Grantee {
+    /// An ARN, `arn:aws:iam::ACCT:root` for the account, a service principal, or `*`.
+    pub principal: String,
+    /// The `Sid` (or position) of the statement that grants it.
+    pub statement: String,
+    pub statement_index: usize,
+    /// `account`, `user`, `role`, `assumed_role`, `federated_user`, `service`, `anyone`.
+    pub kind: &'static str,
+    /// For the account: any IAM principal of it whose IAM policies allow the action.
+    pub via_iam: bool,
+    /// The grant holds only if these context keys have the right values.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conditions_on: Vec<String>,
+    /// For `NotPrincipal` + `Allow`: everyone but these.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub except: Vec<String>,
+}
+
+impl Grantee {
+    pub fn is_conditional(&self) -> bool {
+        !self.conditions_on.is_empty()
+    }
+}
+
+/// Every principal the policy lets call `action` on the key: the `Allow` statements' principals
+/// (wildcards in actions expanded), each checked against the whole policy so that denies apply.
+/// Unique-ID principals are left out: they match no one.
+pub fn grantees(
+    policy: &KeyPolicy,
+    action: &str,
+    key_arn: Option<&str>,
+    extra_context: &Context,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<Grantee> {
+    let mut out: Vec<Grantee> = Vec::new();
+    for s in policy
+        .statements
+        .iter()
+        .filter(|s| s.effect == Effect::Allow)
+    {
+        let candidates: Vec<(Identity, Vec<String>)> = match (&s.principals, s.not_principal) {
+            (Principals::Everyone, false) => vec![(Identity::Anyone, vec![])],
+            (Principals::Everyone, true) => vec![],
+            (Principals::Entries(entries), true) => vec![(
+                Identity::Anyone,
+                entries.iter().map(|e| e.raw.clone()).collect(),
+            )],
+            (Principals::Entries(entries), false) => entries
+                .iter()
+                .filter_map(|e| match &e.named {
+                    Named::Identity(id) => Some((id.clone(), vec![])),
+                    _ => None,
+                })
+                .collect(),
+        };
+        for (identity, except) in candidates {
+            let mut ctx = Context::for_principal(&identity, now);
+            ctx.overlay(extra_context);
+            let eval = evaluate(
+                policy,
+                &Request {
+                    principal: &identity,
+                    action,
+                    key_arn,
+                    context: &ctx,
+                },
+            );
+            // This statement must be the one (or one of those) that grants: check it applies.
+            let this = &eval.statements[s.index];
+            let grants = match this.applies {
+                super::eval::Applies::No => continue,
+                super::eval::Applies::Yes => matches!(
+                    eval.decision,
+                    Decision::Allow | Decision::Delegated | Decision::Conditional
+                ),
+                super::eval::Applies::Conditional => eval.decision != Decision::ExplicitDeny,
+            };
+            if !grants || eval.decision == Decision::ExplicitDeny || eval.cross_account {
+                continue;
+            }
+            let principal = identity.to_string();
+            if let Some(existing) = out
+                .iter_mut()
+                .find(|g| g.principal == principal && g.except == except)
+            {
+                // A second statement granting without conditions makes the grant unconditional.
+                if eval.decision != Decision::Conditional {
+                    existing.conditions_on.clear();
+                }
+                continue;
+            }
+            out.push(Grantee {
+                principal,
+                statement: s.label(),
+                statement_index: s.index,
+                kind: identity.kind(),
+                via_iam: matches!(identity, Identity::Account { .. }),
+                conditions_on: if eval.decision == Decision::Conditional {
+                    eval.unknown_context.clone()
+                } else {
+                    Vec::new()
+                },
+                except,
+            });
+        }
+    }
+    out
+}
+
+/// A statement that hands `action` to an account's IAM policies.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Delegation {
+    pub account: String,
+    pub statement: String,
+    pub statement_index: usize,
+    /// The statement has conditions: the delegation holds only when they do.
+    pub conditional: bool,
+}
+
+/// The `Allow` statements whose principal is an account (`arn:aws:iam::ACCT:root` or `ACCT`)
+/// and that cover `action`; only those for `account` when it is given.
+pub fn delegations(policy: &KeyPolicy, action: &str, account: Option<&str>) -> Vec<Delegation> {
+    let empty = Context::default();
+    let mut out = Vec::new();
+    for s in &policy.statements {
+        if s.effect != Effect::Allow || s.not_principal {
+            continue;
+        }
+        let covers = Tri::any(
+            s.actions
+                .iter()
+                .map(|p| p.matches_ignore_case(action, &empty)),
+        );
+        if (covers == Tri::True) == s.not_action {
+            continue;
+        }
+        for e in s.principals.entries() {
+            if let Named::Identity(Identity::Account { account: a, .. }) = &e.named {
+                if account.is_none_or(|want| want == a) {
+                    out.push(Delegation {
+                        account: a.clone(),
+                        statement: s.label(),
+                        statement_index: s.index,
+                        conditional: !s.conditions.is_empty(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A principal named by the unique ID IAM left when the principal was deleted.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Orphan {
+    pub unique_id: String,
+    /// `role` (AROA…), `user` (AIDA…) or `unknown`.
+    pub kind: &'static str,
+    pub statement: String,
+    pub statement_index: usize,
+    pub effect: Effect,
+}
+
+pub fn orphaned_principals(policy: &KeyPolicy) -> Vec<Orphan> {
+    let mut out = Vec::new();
+    for s in &policy.statements {
+        for e in s.principals.entries() {
+            if let Named::UniqueId(id) = &e.named {
+                out.push(Orphan {
+                    unique_id: id.clone(),
+                    kind: if id.starts_with("AROA") {
+                        "role"
+                    } else if id.starts_with("AIDA") {
+                        "user"
+                    } else {
+                        "unknown"
+                    },
+                    statement: s.label(),
+                    statement_index: s.index,
+                    effect: s.effect,
+                });
+            }
+        }
+    }
+    out
+}
