@@ -194,9 +194,9 @@ impl Condition {
         };
         if result == Tri::Unknown {
             for v in &self.values {
-                for key in v.variable_keys() {
+                for (key, name) in v.variables() {
                     if matches!(ctx.lookup(key), Lookup::Unknown) {
-                        unknown_keys.push(key.to_owned());
+                        unknown_keys.push(name.to_owned());
                     }
                 }
             }

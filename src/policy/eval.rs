@@ -327,7 +327,7 @@ fn resource_match(s: &Statement, req: &Request) -> (Tri, Option<String>) {
         } else {
             s.resources
                 .iter()
-                .flat_map(|p| p.variable_keys())
+                .flat_map(|p| p.variables().map(|(_, name)| name))
                 .next()
                 .unwrap_or("Resource")
                 .to_owned()
@@ -450,7 +450,12 @@ fn describe_principal_miss(s: &Statement, caller: &Identity) -> String {
         }
         _ => None,
     });
-    let mut reason = format!("Principal does not name {caller}");
+    let named: Vec<&str> = entries.iter().map(|e| e.raw.as_str()).collect();
+    let named = match named.len() {
+        0..=3 => named.join(", "),
+        n => format!("{}, … ({n} principals)", named[..3].join(", ")),
+    };
+    let mut reason = format!("Principal names {named}, not {caller}");
     if !orphans.is_empty() {
         reason.push_str(&format!(
             " (it names deleted principal{} {}, which match no one)",

@@ -17,6 +17,7 @@ pub use eval::{
     Applies, Decision, Evaluation, GET_KEY_POLICY, KEY_ARN_UNKNOWN, PUT_KEY_POLICY, Request,
     StatementTrace, Via, evaluate, is_same_account_only, key_account,
 };
+pub use pattern::Pattern;
 pub use principal::{
     Identity, Named, PrincipalEntry, PrincipalKind, PrincipalParseError, is_unique_id,
 };

@@ -77,10 +77,10 @@ impl Pattern {
         self.tokens == [Token::AnyRun]
     }
 
-    /// The keys of the variables this pattern uses (lower-cased).
-    pub fn variable_keys(&self) -> impl Iterator<Item = &str> {
+    /// The variables this pattern uses: (lower-cased key, key as written).
+    pub fn variables(&self) -> impl Iterator<Item = (&str, &str)> {
         self.tokens.iter().filter_map(|t| match t {
-            Token::Variable { key, .. } => Some(key.as_str()),
+            Token::Variable { key, name, .. } => Some((key.as_str(), name.as_str())),
             _ => None,
         })
     }

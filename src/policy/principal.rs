@@ -276,9 +276,27 @@ impl Identity {
             Identity::Account { .. } | Identity::Service(_) | Identity::Anyone => {
                 vec![self.clone()]
             }
-            Identity::User { .. } | Identity::FederatedUser { .. } | Identity::Role { .. } => {
+            Identity::User { .. } | Identity::FederatedUser { .. } => {
                 vec![account(), self.clone()]
             }
+            // A role stands for any of its sessions; no session ARN can be listed for "any
+            // session", so sessions are never exempt on the role's ARN alone.
+            Identity::Role {
+                partition,
+                account: acct,
+                path,
+                name,
+            } => vec![
+                account(),
+                self.clone(),
+                Identity::AssumedRole {
+                    partition: partition.clone(),
+                    account: acct.clone(),
+                    role_name: name.clone(),
+                    session: "*".to_owned(),
+                    role_path: path.clone(),
+                },
+            ],
             Identity::AssumedRole {
                 partition,
                 account: acct,

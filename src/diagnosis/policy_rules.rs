@@ -1,0 +1,367 @@
+//! Findings that follow from the key policy alone: what the engine decided for each action,
+//! who may restore access, and the principals the policy names by unique ID.
+
+use super::{Code, Finding};
+use crate::policy::{
+    Applies, Decision, Effect, Evaluation, Grantee, Identity, KeyPolicy, Orphan, Principals,
+    Statement, delegations,
+};
+
+/// What the policy rules look at.
+pub struct PolicyFacts<'a> {
+    pub policy: &'a KeyPolicy,
+    /// The principal asked about, if any.
+    pub principal: Option<&'a Identity>,
+    /// The key's account, when known (from the key ARN).
+    pub key_account: Option<&'a str>,
+    /// One evaluation per action asked about (empty without a principal).
+    pub evaluations: &'a [Evaluation],
+    /// Actions asked about (also without a principal).
+    pub actions: &'a [String],
+    /// Who the policy lets call `kms:PutKeyPolicy`.
+    pub restorers: &'a [Grantee],
+    pub orphans: &'a [Orphan],
+}
+
+/// The statement AWS puts first in the default key policy: it delegates the key to IAM.
+pub fn delegation_statement(partition: &str, account: &str) -> serde_json::Value {
+    serde_json::json!({
+        "Sid": "Enable IAM User Permissions",
+        "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:{partition}:iam::{account}:root")},
+        "Action": "kms:*",
+        "Resource": "*"
+    })
+}
+
+pub fn findings(f: &PolicyFacts) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let account = f
+        .key_account
+        .or_else(|| f.principal.and_then(|p| p.account()))
+        .unwrap_or("ACCOUNT_ID");
+    let partition = f.principal.and_then(|p| p.partition()).unwrap_or("aws");
+
+    // Per-action findings, merged so that one cause for both actions is one finding.
+    let mut by_code: Vec<(Code, Vec<&Evaluation>)> = Vec::new();
+    for eval in f.evaluations {
+        let code = match eval.decision {
+            Decision::Allow | Decision::Delegated => continue,
+            Decision::ExplicitDeny => Code::KeyPolicyExplicitDeny,
+            Decision::ImplicitDeny if eval.cross_account => Code::CrossAccountKey,
+            Decision::ImplicitDeny if blocked_by_condition(eval) => Code::ConditionNotMet,
+            Decision::ImplicitDeny => Code::RootDelegationMissing,
+            Decision::Conditional => Code::ConditionNotMet,
+        };
+        match by_code.iter_mut().find(|(c, _)| *c == code) {
+            Some((_, evals)) => evals.push(eval),
+            None => by_code.push((code, vec![eval])),
+        }
+    }
+    let who = f.principal.map(|p| p.to_string()).unwrap_or_default();
+    for (code, evals) in by_code {
+        let actions = join_actions(evals.iter().map(|e| e.action.as_str()));
+        let finding = match code {
+            Code::KeyPolicyExplicitDeny => Finding::new(
+                code,
+                format!("A Deny statement in the key policy blocks {actions}"),
+            )
+            .detail(format!(
+                "An explicit Deny wins over every Allow, in the key policy and in IAM alike. \
+                 The key policy has a Deny statement that matches {who} for {actions}."
+            ))
+            .evidence(applying(&evals, Effect::Deny, f.policy))
+            .help(
+                "A principal that may call kms:PutKeyPolicy (see who can restore access) must \
+                 remove the Deny statement or narrow it, for example with a condition on \
+                 aws:PrincipalArn that leaves out the principals who administer the key.",
+            ),
+            Code::CrossAccountKey => {
+                let key_account = f.key_account.unwrap_or("another account");
+                Finding::new(
+                    code,
+                    format!(
+                        "The key belongs to account {key_account}: {actions} never work cross-account"
+                    ),
+                )
+                .detail(format!(
+                    "{who} is in account {}. KMS serves {actions} only to principals of the \
+                     key's own account, whatever the key policy and IAM policies say.",
+                    f.principal.and_then(|p| p.account()).unwrap_or("another account")
+                ))
+                .help(format!(
+                    "Run the operation as a principal of account {key_account} that the key \
+                     policy allows (see who can restore access)."
+                ))
+            }
+            Code::ConditionNotMet => {
+                let keys: Vec<&str> = evals
+                    .iter()
+                    .flat_map(|e| e.unknown_context.iter().map(String::as_str))
+                    .collect();
+                let mut finding = Finding::new(
+                    code,
+                    format!("The statements that would allow {actions} carry conditions the request does not (or may not) meet"),
+                )
+                .evidence(condition_evidence(&evals));
+                if keys.is_empty() {
+                    finding = finding
+                        .detail(format!(
+                            "A statement names {who} (or its account) for {actions}, but its \
+                             conditions are not met by this request."
+                        ))
+                        .help(
+                            "Make the request in the context the condition asks for, or have a \
+                             restorer change the condition.",
+                        );
+                } else {
+                    finding = finding
+                        .detail(format!(
+                            "Whether {actions} is allowed depends on context keys kms-doctor \
+                             cannot know offline: {}.",
+                            dedup(keys.clone()).join(", ")
+                        ))
+                        .help(format!(
+                            "Give their values to decide, for example {}.",
+                            dedup(keys)
+                                .iter()
+                                .map(|k| format!("--context {k}=VALUE"))
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        ));
+                }
+                finding
+            }
+            Code::RootDelegationMissing => Finding::new(
+                code,
+                format!("The key policy neither names this principal for {actions} nor delegates to the account"),
+            )
+            .detail(format!(
+                "KMS key policies grant nothing implicitly. Without a statement whose principal \
+                 is the account (arn:{partition}:iam::{account}:root), IAM policies cannot grant \
+                 {actions} on this key, even AdministratorAccess. No statement names {who} for \
+                 {actions} either."
+            ))
+            .evidence(covering_statements(f.policy, &evals))
+            .help(restore_help(partition, account)),
+            _ => unreachable!("only the codes chosen above"),
+        };
+        out.push(finding);
+    }
+
+    // Without a principal: does the policy let IAM grant the asked actions at all?
+    if f.principal.is_none() {
+        let missing: Vec<&str> = f
+            .actions
+            .iter()
+            .filter(|a| delegations(f.policy, a, f.key_account).is_empty())
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            let actions = join_actions(missing.iter().copied());
+            out.push(
+                Finding::new(
+                    Code::RootDelegationMissing,
+                    format!("The key policy does not delegate {actions} to the account"),
+                )
+                .detail(format!(
+                    "No statement allows {actions} to the account \
+                     (arn:{partition}:iam::{account}:root), so IAM policies cannot grant it to \
+                     anyone: only the principals the key policy names can use it."
+                ))
+                .help(restore_help(partition, account)),
+            );
+        }
+    }
+
+    for orphan in f.orphans {
+        let what = match orphan.kind {
+            "role" => "role",
+            "user" => "user",
+            _ => "principal",
+        };
+        out.push(
+            Finding::new(
+                Code::OrphanedPrincipal,
+                format!(
+                    "\"{}\" names a deleted {what} by its unique ID {}",
+                    orphan.statement, orphan.unique_id
+                ),
+            )
+            .detail(format!(
+                "IAM writes a principal's unique ID into the policy in place of its ARN when the \
+                 principal is deleted. {} matches no one: a new {what} with the same name has a \
+                 new unique ID and is not covered.",
+                orphan.unique_id
+            ))
+            .evidence([format!(
+                "statement \"{}\" ({}) names {}",
+                orphan.statement, orphan.effect, orphan.unique_id
+            )])
+            .help(format!(
+                "Replace {} with the ARN of an existing principal, or remove it.",
+                orphan.unique_id
+            )),
+        );
+    }
+
+    if f.restorers.is_empty() {
+        let mut evidence: Vec<String> = f
+            .policy
+            .statements
+            .iter()
+            .filter(|s| s.effect == Effect::Allow)
+            .filter(|s| covers(s, crate::policy::PUT_KEY_POLICY))
+            .map(describe_statement)
+            .collect();
+        if evidence.is_empty() {
+            evidence.push("no Allow statement covers kms:PutKeyPolicy".to_owned());
+        }
+        out.push(
+            Finding::new(
+                Code::NoRestorer,
+                "No existing principal can update the key policy",
+            )
+            .detail(
+                "No statement allows kms:PutKeyPolicy to an existing principal or to the \
+                 account, once denies are applied. The key policy can no longer be changed by \
+                 anyone in the account.",
+            )
+            .evidence(evidence)
+            .help(
+                "Only AWS Support can restore access to a key in this state: open a case from \
+                 the key's account (as its root user if you can) and include this report.",
+            ),
+        );
+    }
+    out
+}
+
+fn restore_help(partition: &str, account: &str) -> String {
+    format!(
+        "A principal that may call kms:PutKeyPolicy (see who can restore access) adds the \
+         account delegation statement back to the policy: {}. If no one can, only AWS Support \
+         can restore access.",
+        delegation_statement(partition, account)
+    )
+}
+
+fn blocked_by_condition(eval: &Evaluation) -> bool {
+    eval.statements
+        .iter()
+        .any(|t| t.effect == Effect::Allow && t.applies == Applies::No && t.via.is_some())
+}
+
+fn applying(evals: &[&Evaluation], effect: Effect, policy: &KeyPolicy) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in evals {
+        for t in e.applying().filter(|t| t.effect == effect) {
+            let line = format!(
+                "{} for {}: {}",
+                describe_statement(&policy.statements[t.index]),
+                e.action,
+                t.reason
+            );
+            if !out.contains(&line) {
+                out.push(line);
+            }
+        }
+    }
+    out
+}
+
+fn condition_evidence(evals: &[&Evaluation]) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in evals {
+        for t in e
+            .statements
+            .iter()
+            .filter(|t| t.via.is_some() && t.applies != Applies::Yes)
+        {
+            let line = format!(
+                "\"{}\" ({}) for {}: {}",
+                t.label(),
+                t.effect,
+                e.action,
+                t.reason
+            );
+            if !out.contains(&line) {
+                out.push(line);
+            }
+        }
+    }
+    out
+}
+
+/// The statements that cover the actions (whoever they name): what the policy does grant.
+fn covering_statements(policy: &KeyPolicy, evals: &[&Evaluation]) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in &policy.statements {
+        if evals.iter().any(|e| covers(s, &e.action)) {
+            out.push(describe_statement(s));
+        }
+    }
+    if out.is_empty() {
+        out.push("no statement covers these actions".to_owned());
+    }
+    out
+}
+
+fn covers(s: &Statement, action: &str) -> bool {
+    let ctx = crate::policy::Context::default();
+    let hit = s
+        .actions
+        .iter()
+        .any(|p| p.matches_ignore_case(action, &ctx) == crate::policy::Tri::True);
+    hit != s.not_action
+}
+
+/// `"Sid" (Allow kms:Create*, kms:Put* to arn:…:role/KeyAdmin)`
+pub fn describe_statement(s: &Statement) -> String {
+    let actions = s.actions.iter().map(|p| p.raw()).collect::<Vec<_>>();
+    let principals = match &s.principals {
+        Principals::Everyone => "*".to_owned(),
+        Principals::Entries(e) => e
+            .iter()
+            .map(|e| e.raw.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    format!(
+        "\"{}\" ({} {}{} to {}{}{})",
+        s.label(),
+        s.effect,
+        if s.not_action { "all but " } else { "" },
+        abbreviate(&actions),
+        if s.not_principal { "all but " } else { "" },
+        principals,
+        if s.conditions.is_empty() {
+            ""
+        } else {
+            ", with conditions"
+        }
+    )
+}
+
+fn abbreviate(items: &[&str]) -> String {
+    if items.len() <= 4 {
+        items.join(", ")
+    } else {
+        format!("{}, … ({} actions)", items[..3].join(", "), items.len())
+    }
+}
+
+fn join_actions<'a>(actions: impl Iterator<Item = &'a str>) -> String {
+    let v: Vec<&str> = actions.collect();
+    match v.as_slice() {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+fn dedup(mut v: Vec<&str>) -> Vec<&str> {
+    v.sort_unstable();
+    v.dedup();
+    v
+}
