@@ -211,7 +211,7 @@ pub fn findings(f: &PolicyFacts) -> Vec<Finding> {
             .statements
             .iter()
             .filter(|s| s.effect == Effect::Allow)
-            .filter(|s| covers(s, crate::policy::PUT_KEY_POLICY))
+            .filter(|s| s.covers_action(crate::policy::PUT_KEY_POLICY))
             .map(describe_statement)
             .collect();
         if evidence.is_empty() {
@@ -297,7 +297,7 @@ fn condition_evidence(evals: &[&Evaluation]) -> Vec<String> {
 fn covering_statements(policy: &KeyPolicy, evals: &[&Evaluation]) -> Vec<String> {
     let mut out = Vec::new();
     for s in &policy.statements {
-        if evals.iter().any(|e| covers(s, &e.action)) {
+        if evals.iter().any(|e| s.covers_action(&e.action)) {
             out.push(describe_statement(s));
         }
     }
@@ -305,15 +305,6 @@ fn covering_statements(policy: &KeyPolicy, evals: &[&Evaluation]) -> Vec<String>
         out.push("no statement covers these actions".to_owned());
     }
     out
-}
-
-fn covers(s: &Statement, action: &str) -> bool {
-    let ctx = crate::policy::Context::default();
-    let hit = s
-        .actions
-        .iter()
-        .any(|p| p.matches_ignore_case(action, &ctx) == crate::policy::Tri::True);
-    hit != s.not_action
 }
 
 /// `"Sid" (Allow kms:Create*, kms:Put* to arn:…:role/KeyAdmin)`

@@ -95,6 +95,16 @@ pub struct Statement {
 }
 
 impl Statement {
+    /// Whether `Action`/`NotAction` covers `action` (names compare ignoring case).
+    pub fn covers_action(&self, action: &str) -> bool {
+        let no_context = super::context::Context::default();
+        let hit = self
+            .actions
+            .iter()
+            .any(|p| p.matches_ignore_case(action, &no_context) == super::tri::Tri::True);
+        hit != self.not_action
+    }
+
     /// How the statement is named in messages: its `Sid`, or its position.
     pub fn label(&self) -> String {
         match &self.sid {
@@ -324,11 +334,7 @@ impl CheckedStatement {
             principals,
             not_action: self.not_action,
             // Action names have no variables.
-            actions: self
-                .actions
-                .iter()
-                .map(|s| Pattern::new(s, false))
-                .collect(),
+            actions: self.actions.iter().map(|s| Pattern::action(s)).collect(),
             not_resource: self.not_resource,
             resources: patterns(self.resources),
             conditions: self

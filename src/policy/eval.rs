@@ -164,10 +164,7 @@ pub fn evaluate(policy: &KeyPolicy, req: &Request) -> Evaluation {
             .iter()
             .any(|t| t.effect == effect && t.applies == applies && (via.is_none() || t.via == via))
     };
-    let cross_account = match (req.key_arn.and_then(key_account), req.principal.account()) {
-        (Some(key), Some(caller)) => key != caller && is_same_account_only(req.action),
-        _ => false,
-    };
+    let cross_account = is_cross_account(req);
     let deny_maybe = has(Effect::Deny, Applies::Conditional, None);
     let decision = if has(Effect::Deny, Applies::Yes, None) {
         Decision::ExplicitDeny
@@ -212,7 +209,16 @@ pub fn evaluate(policy: &KeyPolicy, req: &Request) -> Evaluation {
     }
 }
 
-fn evaluate_statement(s: &Statement, req: &Request) -> StatementTrace {
+/// The key is in another account than the principal, and KMS serves the action only within
+/// the key's account.
+pub(super) fn is_cross_account(req: &Request) -> bool {
+    match (req.key_arn.and_then(key_account), req.principal.account()) {
+        (Some(key), Some(caller)) => key != caller && is_same_account_only(req.action),
+        _ => false,
+    }
+}
+
+pub(super) fn evaluate_statement(s: &Statement, req: &Request) -> StatementTrace {
     let ctx = req.context;
     let mut trace = StatementTrace {
         index: s.index,

@@ -28,13 +28,47 @@ enum Token {
     },
 }
 
-/// A policy string, parsed once. Patterns without variables are compiled up front.
+/// A policy string, parsed once. Patterns without variables are compiled up front, for the
+/// case sensitivity they are used with; the common shapes (`*`, `text`, `prefix*`) skip the
+/// matcher altogether.
 #[derive(Debug, Clone)]
 pub struct Pattern {
     raw: String,
     tokens: Vec<Token>,
+    fast: Option<Fast>,
     compiled: Option<Matcher>,
     compiled_ci: Option<Matcher>,
+}
+
+#[derive(Debug, Clone)]
+enum Fast {
+    Any,
+    Exact(String),
+    Prefix(String),
+}
+
+impl Fast {
+    fn of(tokens: &[Token]) -> Option<Fast> {
+        match tokens {
+            [] => Some(Fast::Exact(String::new())),
+            [Token::AnyRun] => Some(Fast::Any),
+            [Token::Literal(s)] => Some(Fast::Exact(s.clone())),
+            [Token::Literal(s), Token::AnyRun] => Some(Fast::Prefix(s.clone())),
+            _ => None,
+        }
+    }
+
+    fn matches(&self, input: &str, ignore_case: bool) -> bool {
+        match self {
+            Fast::Any => true,
+            Fast::Exact(s) if ignore_case => eq_ignore_case(s, input),
+            Fast::Exact(s) => s == input,
+            Fast::Prefix(p) if ignore_case => input
+                .get(..p.len())
+                .is_some_and(|head| eq_ignore_case(p, head)),
+            Fast::Prefix(p) => input.starts_with(p.as_str()),
+        }
+    }
 }
 
 /// What a pattern resolves to once its variables are substituted.
@@ -50,23 +84,34 @@ impl Pattern {
     /// Parses a policy string. With `variables` false (policy `Version` other than
     /// 2012-10-17), `${…}` is ordinary text, as in IAM.
     pub fn new(raw: &str, variables: bool) -> Self {
+        Self::build(raw, variables, false)
+    }
+
+    /// An action name pattern: no variables, matched ignoring case.
+    pub fn action(raw: &str) -> Self {
+        Self::build(raw, false, true)
+    }
+
+    fn build(raw: &str, variables: bool, ignore_case: bool) -> Self {
         let tokens = tokenize(raw, variables);
         let has_vars = tokens.iter().any(|t| matches!(t, Token::Variable { .. }));
-        let (compiled, compiled_ci) = if has_vars {
-            (None, None)
-        } else {
-            let encoded = encode(&tokens, |_| unreachable!("no variables"));
-            (
-                Some(Matcher::new(&encoded)),
-                Some(Matcher::new_case_insensitive(&encoded)),
-            )
-        };
-        Pattern {
+        let fast = if has_vars { None } else { Fast::of(&tokens) };
+        let mut pattern = Pattern {
             raw: raw.to_owned(),
             tokens,
-            compiled,
-            compiled_ci,
+            fast,
+            compiled: None,
+            compiled_ci: None,
+        };
+        if !has_vars && pattern.fast.is_none() {
+            let encoded = encode(&pattern.tokens, |_| unreachable!("no variables"));
+            if ignore_case {
+                pattern.compiled_ci = Some(Matcher::new_case_insensitive(&encoded));
+            } else {
+                pattern.compiled = Some(Matcher::new(&encoded));
+            }
         }
+        pattern
     }
 
     pub fn raw(&self) -> &str {
@@ -74,7 +119,7 @@ impl Pattern {
     }
 
     pub fn is_star(&self) -> bool {
-        self.tokens == [Token::AnyRun]
+        matches!(self.fast, Some(Fast::Any))
     }
 
     /// The variables this pattern uses: (lower-cased key, key as written).
@@ -101,6 +146,9 @@ impl Pattern {
         } else {
             &self.compiled
         };
+        if let Some(fast) = &self.fast {
+            return Tri::from(fast.matches(input, ignore_case));
+        }
         if let Some(m) = compiled {
             return Tri::from(m.matches(input));
         }
@@ -157,6 +205,14 @@ impl Pattern {
             }
         }
         Resolved::Text(std::borrow::Cow::Owned(out))
+    }
+}
+
+fn eq_ignore_case(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.to_lowercase() == b.to_lowercase()
     }
 }
 

@@ -2,11 +2,11 @@
 //! account, and which principals it names by the unique ID of a deleted principal.
 
 use super::context::Context;
-use super::document::{Effect, KeyPolicy, Principals};
-use super::eval::{Decision, Request, evaluate};
+use super::document::{Effect, KeyPolicy, Principals, Statement};
+use super::eval::{Applies, Request, evaluate_statement, is_cross_account};
 use super::principal::{Identity, Named};
-use super::tri::Tri;
 use serde::Serialize;
+use std::collections::BTreeSet;
 
 /// A principal the policy lets call an action.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -45,10 +45,17 @@ pub fn grantees(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Vec<Grantee> {
     let mut out: Vec<Grantee> = Vec::new();
+    let denies: Vec<&Statement> = policy
+        .statements
+        .iter()
+        .filter(|d| d.effect == Effect::Deny && d.covers_action(action))
+        .collect();
+    // Only statements that allow this action can grant it; checking that first keeps the
+    // query fast on large policies.
     for s in policy
         .statements
         .iter()
-        .filter(|s| s.effect == Effect::Allow)
+        .filter(|s| s.effect == Effect::Allow && s.covers_action(action))
     {
         let candidates: Vec<(Identity, Vec<String>)> = match (&s.principals, s.not_principal) {
             (Principals::Everyone, false) => vec![(Identity::Anyone, vec![])],
@@ -68,26 +75,33 @@ pub fn grantees(
         for (identity, except) in candidates {
             let mut ctx = Context::for_principal(&identity, now);
             ctx.overlay(extra_context);
-            let eval = evaluate(
-                policy,
-                &Request {
-                    principal: &identity,
-                    action,
-                    key_arn,
-                    context: &ctx,
-                },
-            );
-            // This statement must be the one (or one of those) that grants: check it applies.
-            let this = &eval.statements[s.index];
-            let grants = match this.applies {
-                super::eval::Applies::No => continue,
-                super::eval::Applies::Yes => matches!(
-                    eval.decision,
-                    Decision::Allow | Decision::Delegated | Decision::Conditional
-                ),
-                super::eval::Applies::Conditional => eval.decision != Decision::ExplicitDeny,
+            let req = Request {
+                principal: &identity,
+                action,
+                key_arn,
+                context: &ctx,
             };
-            if !grants || eval.decision == Decision::ExplicitDeny || eval.cross_account {
+            // The candidate is granted when this statement applies to it and no Deny does;
+            // the other Allow statements cannot take that away.
+            let this = evaluate_statement(s, &req);
+            if this.applies == Applies::No || is_cross_account(&req) {
+                continue;
+            }
+            let mut conditions_on: BTreeSet<String> = this.unknown_context.into_iter().collect();
+            let mut conditional = this.applies == Applies::Conditional;
+            let mut denied = false;
+            for d in &denies {
+                let t = evaluate_statement(d, &req);
+                match t.applies {
+                    Applies::Yes => denied = true,
+                    Applies::Conditional => {
+                        conditional = true;
+                        conditions_on.extend(t.unknown_context);
+                    }
+                    Applies::No => {}
+                }
+            }
+            if denied {
                 continue;
             }
             let principal = identity.to_string();
@@ -96,7 +110,7 @@ pub fn grantees(
                 .find(|g| g.principal == principal && g.except == except)
             {
                 // A second statement granting without conditions makes the grant unconditional.
-                if eval.decision != Decision::Conditional {
+                if !conditional {
                     existing.conditions_on.clear();
                 }
                 continue;
@@ -107,8 +121,8 @@ pub fn grantees(
                 statement_index: s.index,
                 kind: identity.kind(),
                 via_iam: matches!(identity, Identity::Account { .. }),
-                conditions_on: if eval.decision == Decision::Conditional {
-                    eval.unknown_context.clone()
+                conditions_on: if conditional {
+                    conditions_on.into_iter().collect()
                 } else {
                     Vec::new()
                 },
@@ -132,18 +146,12 @@ pub struct Delegation {
 /// The `Allow` statements whose principal is an account (`arn:aws:iam::ACCT:root` or `ACCT`)
 /// and that cover `action`; only those for `account` when it is given.
 pub fn delegations(policy: &KeyPolicy, action: &str, account: Option<&str>) -> Vec<Delegation> {
-    let empty = Context::default();
     let mut out = Vec::new();
     for s in &policy.statements {
         if s.effect != Effect::Allow || s.not_principal {
             continue;
         }
-        let covers = Tri::any(
-            s.actions
-                .iter()
-                .map(|p| p.matches_ignore_case(action, &empty)),
-        );
-        if (covers == Tri::True) == s.not_action {
+        if !s.covers_action(action) {
             continue;
         }
         for e in s.principals.entries() {
