@@ -240,7 +240,7 @@ impl Condition {
         // Does this one context value satisfy the operator (against all the policy's values)?
         let one = |cv: &str| {
             let any = Tri::any(self.values.iter().map(|pv| matches(positive, pv, cv, ctx)));
-            if negated { any.not() } else { any }
+            if negated { !any } else { any }
         };
         match op.set {
             SetQualifier::ForAllValues => Tri::all(context_values.iter().map(|cv| one(cv))),

@@ -326,7 +326,7 @@ fn resource_match(s: &Statement, req: &Request) -> (Tri, Option<String>) {
         None if s.resources.iter().any(|p| p.is_star()) => Tri::True,
         None => Tri::Unknown,
     };
-    let hit = if s.not_resource { hit.not() } else { hit };
+    let hit = if s.not_resource { !hit } else { hit };
     let unknown = (hit == Tri::Unknown).then(|| {
         if req.key_arn.is_none() {
             KEY_ARN_UNKNOWN.to_owned()

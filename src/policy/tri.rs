@@ -16,15 +16,19 @@ impl From<bool> for Tri {
     }
 }
 
-impl Tri {
-    pub fn not(self) -> Tri {
+impl std::ops::Not for Tri {
+    type Output = Tri;
+
+    fn not(self) -> Tri {
         match self {
             Tri::True => Tri::False,
             Tri::False => Tri::True,
             Tri::Unknown => Tri::Unknown,
         }
     }
+}
 
+impl Tri {
     pub fn and(self, other: Tri) -> Tri {
         match (self, other) {
             (Tri::False, _) | (_, Tri::False) => Tri::False,
@@ -79,6 +83,6 @@ mod tests {
         assert_eq!(Tri::all([True, Unknown]), Unknown);
         assert_eq!(Tri::all([Unknown, False]), False);
         assert_eq!(Tri::all([]), True);
-        assert_eq!(Unknown.not(), Unknown);
+        assert_eq!(!Unknown, Unknown);
     }
 }

@@ -77,9 +77,9 @@ fn because(e: &Evaluation) -> String {
 fn restorer_note(g: &Grantee) -> String {
     let mut notes = Vec::new();
     if g.via_iam {
-        notes.push(format!(
-            "any IAM principal of the account whose IAM policies allow kms:PutKeyPolicy"
-        ));
+        notes.push(
+            "any IAM principal of the account whose IAM policies allow kms:PutKeyPolicy".to_owned(),
+        );
     }
     if g.kind == "anyone" {
         notes.push("everyone".to_owned());
