@@ -24,6 +24,69 @@ pub enum Command {
     /// Evaluate a key policy document offline: what it decides for a principal, and who it
     /// lets restore access.
     Explain(ExplainArgs),
+    /// Diagnose live: why the principal cannot read or update the key policy, and who can
+    /// restore access. Read-only.
+    Diagnose(DiagnoseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DiagnoseArgs {
+    /// The key: key ID, key ARN, alias name (alias/NAME) or alias ARN.
+    #[arg(value_name = "KEY", required_unless_present = "from_evidence")]
+    pub key: Option<String>,
+
+    /// Diagnose this principal (user or role ARN, or session ARN) instead of the caller.
+    #[arg(long, value_name = "ARN")]
+    pub principal: Option<String>,
+
+    /// The AWS Region (else AWS_REGION, then the profile's).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// The named profile from the AWS config files (else AWS_PROFILE).
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+
+    /// How far back to search CloudTrail's event history, in days (at most 90).
+    #[arg(long, value_name = "DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=90))]
+    pub lookback_days: u32,
+
+    /// Do not search CloudTrail for the policy's history.
+    #[arg(long)]
+    pub no_cloudtrail: bool,
+
+    /// Output format [default: text on a terminal, json otherwise]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+
+    /// Replace account IDs, principal names and key IDs with stable pseudonyms.
+    #[arg(long)]
+    pub redact: bool,
+
+    /// Write the corrected policy (the policy in force plus the account delegation statement)
+    /// to FILE, for a restorer to apply.
+    #[arg(long, value_name = "FILE")]
+    pub write_fix: Option<PathBuf>,
+
+    /// Save the evidence gathered to FILE (JSON), for `--from-evidence`.
+    #[arg(long, value_name = "FILE")]
+    pub save_evidence: Option<PathBuf>,
+
+    /// Render the report from a saved evidence file, with no AWS access.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "principal", "region", "profile", "no_cloudtrail", "save_evidence"])]
+    pub from_evidence: Option<PathBuf>,
+
+    /// Seconds each AWS call may take.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub timeout: u64,
+
+    /// Least milliseconds between two CloudTrail LookupEvents calls (its quota is 2 a second).
+    #[arg(long, value_name = "MS", default_value_t = 500, hide = true)]
+    pub lookup_interval_ms: u64,
+
+    /// List every AWS call on standard error.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]

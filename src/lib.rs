@@ -7,7 +7,9 @@
 
 pub mod app;
 pub mod cli;
+pub mod diagnose;
 pub mod diagnosis;
+pub mod evidence;
 pub mod explain;
 pub mod policy;
 pub mod report;

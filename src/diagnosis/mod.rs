@@ -1,6 +1,7 @@
 //! Rules: evidence in, findings out. Each finding has one stable `code` from the diagnosis
 //! contract; `docs/diagnostics.md` documents every one of them.
 
+pub mod live_rules;
 pub mod policy_rules;
 
 use serde::Serialize;

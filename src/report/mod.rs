@@ -1,7 +1,9 @@
 //! Rendering reports as text, JSON or Markdown into any `Write`. The only layer that decides
 //! how things look; nothing here computes a verdict.
 
+pub mod diagnose;
 pub mod explain;
+pub mod redact;
 
 use anstyle::{AnsiColor, Effects, Style};
 use std::io::{self, Write};

@@ -1,0 +1,322 @@
+//! The AWS SDK behind the evidence traits. The only module that imports `aws-sdk-*`.
+//!
+//! Every operation here is read-only. `AccessDeniedException` and `ThrottlingException` are not
+//! modeled errors in the SDK: they are told apart by their code.
+
+use super::{
+    Alias, AliasPage, CallError, CallerIdentity, CloudTrail, EventPage, Iam, IamEntity,
+    KeyMetadata, Kms, MatchedStatement, Outcome, SimulationResult, Sts, TrailEvent,
+};
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
+use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_types_convert::date_time::DateTimeExt as _;
+use std::time::Duration;
+
+/// Where and as whom to connect: the AWS CLI's conventions (credential chain, config files,
+/// `AWS_PROFILE`, `AWS_REGION`, `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`).
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub timeout: Option<Duration>,
+}
+
+pub type SdkClients = super::Clients<StsClient, KmsClient, IamClient, CloudTrailClient>;
+
+pub struct StsClient(aws_sdk_sts::Client);
+pub struct KmsClient(aws_sdk_kms::Client);
+pub struct IamClient(aws_sdk_iam::Client);
+pub struct CloudTrailClient(aws_sdk_cloudtrail::Client);
+
+/// Loads the shared configuration and builds the four clients.
+pub async fn connect(opts: &ConnectOptions) -> SdkClients {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(region) = &opts.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    if let Some(profile) = &opts.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(t) = opts.timeout {
+        loader = loader.timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(t)
+                .operation_attempt_timeout(t)
+                .build(),
+        );
+    }
+    let config = loader.load().await;
+    let region = config.region().map(|r| r.to_string());
+    let partition = match region.as_deref() {
+        Some(r) if r.starts_with("cn-") => "aws-cn",
+        Some(r) if r.starts_with("us-gov-") => "aws-us-gov",
+        _ => "aws",
+    };
+    // kms-doctor paces and retries LookupEvents itself, to respect its quota.
+    let cloudtrail = aws_sdk_cloudtrail::config::Builder::from(&config)
+        .retry_config(RetryConfig::disabled())
+        .build();
+    super::Clients {
+        sts: StsClient(aws_sdk_sts::Client::new(&config)),
+        kms: KmsClient(aws_sdk_kms::Client::new(&config)),
+        iam: IamClient(aws_sdk_iam::Client::new(&config)),
+        cloudtrail: CloudTrailClient(aws_sdk_cloudtrail::Client::from_conf(cloudtrail)),
+        region,
+        partition: partition.to_owned(),
+    }
+}
+
+/// Classifies an SDK error: service errors by code, the rest (no credentials, network,
+/// timeouts, unreadable replies) as `error` with the whole chain of causes.
+fn classify<E, R>(err: SdkError<E, R>) -> CallError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match &err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            CallError::from_code(e.code(), e.message().unwrap_or("no message").to_owned())
+        }
+        SdkError::TimeoutError(_) => CallError::new(
+            Outcome::Error,
+            Some("Timeout"),
+            DisplayErrorContext(&err).to_string(),
+        ),
+        _ => CallError::new(
+            Outcome::Error,
+            err.code(),
+            DisplayErrorContext(&err).to_string(),
+        ),
+    }
+}
+
+fn date(d: &aws_smithy_types::DateTime) -> Option<String> {
+    d.to_chrono_utc()
+        .ok()
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+impl Sts for StsClient {
+    async fn get_caller_identity(&self) -> Result<CallerIdentity, CallError> {
+        let out = self
+            .0
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(classify)?;
+        match (out.arn(), out.account()) {
+            (Some(arn), Some(account)) => Ok(CallerIdentity {
+                arn: arn.to_owned(),
+                account: account.to_owned(),
+                user_id: out.user_id().unwrap_or_default().to_owned(),
+            }),
+            _ => Err(CallError::new(
+                Outcome::Error,
+                Some("MalformedReply"),
+                "GetCallerIdentity answered without Arn or Account",
+            )),
+        }
+    }
+}
+
+impl Kms for KmsClient {
+    async fn describe_key(&self, key: &str) -> Result<KeyMetadata, CallError> {
+        let out = self
+            .0
+            .describe_key()
+            .key_id(key)
+            .send()
+            .await
+            .map_err(classify)?;
+        let md = out.key_metadata().ok_or_else(|| {
+            CallError::new(
+                Outcome::Error,
+                Some("MalformedReply"),
+                "DescribeKey answered without KeyMetadata",
+            )
+        })?;
+        Ok(KeyMetadata {
+            arn: md.arn().map(str::to_owned),
+            key_id: md.key_id().to_owned(),
+            account: md.aws_account_id().map(str::to_owned),
+            manager: md.key_manager().map(|m| m.as_str().to_owned()),
+            state: md.key_state().map(|s| s.as_str().to_owned()),
+            deletion_date: md.deletion_date().and_then(date),
+        })
+    }
+
+    async fn get_key_policy(&self, key: &str) -> Result<String, CallError> {
+        let out = self
+            .0
+            .get_key_policy()
+            .key_id(key)
+            .policy_name("default")
+            .send()
+            .await
+            .map_err(classify)?;
+        out.policy().map(str::to_owned).ok_or_else(|| {
+            CallError::new(
+                Outcome::Error,
+                Some("MalformedReply"),
+                "GetKeyPolicy answered without Policy",
+            )
+        })
+    }
+
+    async fn list_aliases(&self, marker: Option<String>) -> Result<AliasPage, CallError> {
+        let out = self
+            .0
+            .list_aliases()
+            .set_marker(marker)
+            .limit(100)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(AliasPage {
+            aliases: out
+                .aliases()
+                .iter()
+                .filter_map(|a| {
+                    Some(Alias {
+                        name: a.alias_name()?.to_owned(),
+                        arn: a.alias_arn().map(str::to_owned),
+                        target_key_id: a.target_key_id().map(str::to_owned),
+                    })
+                })
+                .collect(),
+            next_marker: out
+                .next_marker()
+                .filter(|_| out.truncated())
+                .map(str::to_owned),
+        })
+    }
+}
+
+impl Iam for IamClient {
+    async fn get_role(&self, name: &str) -> Result<IamEntity, CallError> {
+        let out = self
+            .0
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(classify)?;
+        let role = out.role().ok_or_else(|| {
+            CallError::new(
+                Outcome::Error,
+                Some("MalformedReply"),
+                "GetRole answered without Role",
+            )
+        })?;
+        Ok(IamEntity {
+            arn: role.arn().to_owned(),
+            path: role.path().to_owned(),
+            id: role.role_id().to_owned(),
+        })
+    }
+
+    async fn get_user(&self, name: &str) -> Result<IamEntity, CallError> {
+        let out = self
+            .0
+            .get_user()
+            .user_name(name)
+            .send()
+            .await
+            .map_err(classify)?;
+        let user = out.user().ok_or_else(|| {
+            CallError::new(
+                Outcome::Error,
+                Some("MalformedReply"),
+                "GetUser answered without User",
+            )
+        })?;
+        Ok(IamEntity {
+            arn: user.arn().to_owned(),
+            path: user.path().to_owned(),
+            id: user.user_id().to_owned(),
+        })
+    }
+
+    async fn simulate_principal_policy(
+        &self,
+        principal_arn: &str,
+        actions: &[&str],
+        resource_arn: &str,
+    ) -> Result<Vec<SimulationResult>, CallError> {
+        let out = self
+            .0
+            .simulate_principal_policy()
+            .policy_source_arn(principal_arn)
+            .set_action_names(Some(actions.iter().map(|a| a.to_string()).collect()))
+            .resource_arns(resource_arn)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out
+            .evaluation_results()
+            .iter()
+            .map(|r| SimulationResult {
+                action: r.eval_action_name().to_owned(),
+                decision: r.eval_decision().as_str().to_owned(),
+                matched_statements: r
+                    .matched_statements()
+                    .iter()
+                    .map(|s| MatchedStatement {
+                        source_policy_id: s.source_policy_id().map(str::to_owned),
+                        source_policy_type: s.source_policy_type().map(|t| t.as_str().to_owned()),
+                    })
+                    .collect(),
+                allowed_by_organizations: r
+                    .organizations_decision_detail()
+                    .map(|d| d.allowed_by_organizations()),
+                allowed_by_permissions_boundary: r
+                    .permissions_boundary_decision_detail()
+                    .map(|d| d.allowed_by_permissions_boundary()),
+                missing_context: r.missing_context_values().to_vec(),
+            })
+            .collect())
+    }
+}
+
+impl CloudTrail for CloudTrailClient {
+    async fn lookup_events(
+        &self,
+        event_name: &str,
+        start: chrono::DateTime<chrono::Utc>,
+        end: chrono::DateTime<chrono::Utc>,
+        next_token: Option<String>,
+    ) -> Result<EventPage, CallError> {
+        let attribute = LookupAttribute::builder()
+            .attribute_key(LookupAttributeKey::EventName)
+            .attribute_value(event_name)
+            .build()
+            .map_err(|e| CallError::new(Outcome::Error, None, e.to_string()))?;
+        let out = self
+            .0
+            .lookup_events()
+            .lookup_attributes(attribute)
+            .start_time(aws_smithy_types::DateTime::from_secs(start.timestamp()))
+            .end_time(aws_smithy_types::DateTime::from_secs(end.timestamp()))
+            .max_results(50)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(EventPage {
+            events: out
+                .events()
+                .iter()
+                .map(|e| TrailEvent {
+                    event_id: e.event_id().map(str::to_owned),
+                    event_name: e.event_name().map(str::to_owned),
+                    cloudtrail_event: e.cloud_trail_event().map(str::to_owned),
+                })
+                .collect(),
+            next_token: out.next_token().map(str::to_owned),
+        })
+    }
+}

@@ -1,0 +1,413 @@
+//! Gathering the evidence: which calls, in which order, with what concurrency.
+//!
+//! The critical path of a typical diagnosis is three round trips:
+//! 1. `GetCallerIdentity`, `DescribeKey`, `GetKeyPolicy` and the first `LookupEvents` page, at once;
+//! 2. `GetRole` for the role behind a session (its path), while the history search goes on;
+//! 3. `SimulatePrincipalPolicy`, while the restorers' existence is checked (bounded concurrency).
+
+use super::history::{self, KeyRef, SearchOptions};
+use super::key::{KeyFacts, KeyInput, KeyInputError};
+use super::{
+    CallError, Calls, Clients, CloudTrail, EVIDENCE_VERSION, Evidence, ExistenceCheck, Iam,
+    IamEntity, Kms, Outcome, Sts,
+};
+use crate::policy::{Context, Identity, KeyPolicy, PUT_KEY_POLICY, PrincipalParseError, grantees};
+use futures_util::StreamExt;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Restorer existence checks in flight at once.
+const MAX_CONCURRENT_CHECKS: usize = 8;
+/// `ListAliases` pages read at most when looking for an alias.
+const MAX_ALIAS_PAGES: usize = 20;
+
+pub const ACTIONS: [&str; 2] = [crate::policy::GET_KEY_POLICY, PUT_KEY_POLICY];
+
+#[derive(Debug, Clone)]
+pub struct GatherOptions {
+    pub key: String,
+    /// Diagnose this principal instead of the caller.
+    pub principal: Option<String>,
+    pub lookback_days: u32,
+    pub cloudtrail: bool,
+    /// Bound on each AWS call.
+    pub timeout: Duration,
+    /// Least time between two `LookupEvents` calls.
+    pub lookup_interval: Duration,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatherError {
+    #[error(transparent)]
+    Key(#[from] KeyInputError),
+    #[error("invalid --principal")]
+    Principal(#[from] PrincipalParseError),
+    #[error("cannot learn who the caller is: sts:GetCallerIdentity failed ({})", describe(.0))]
+    CallerUnknown(CallError),
+}
+
+fn describe(e: &CallError) -> String {
+    match &e.code {
+        Some(code) => format!("{code}: {}", e.message),
+        None => e.message.clone(),
+    }
+}
+
+pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
+    clients: &Clients<S, K, I, C>,
+    opts: &GatherOptions,
+    progress: &dyn Fn(u32, u64),
+) -> Result<Evidence, GatherError> {
+    let input = KeyInput::parse(&opts.key)?;
+    let subject = opts.principal.as_deref().map(Identity::parse).transpose()?;
+    let calls = Calls::default();
+    let t = opts.timeout;
+    let mut notes = Vec::new();
+
+    // Round 1: everything that needs nothing else.
+    let first_page = async {
+        if opts.cloudtrail {
+            let start = opts.now - chrono::Duration::days(i64::from(opts.lookback_days));
+            Some(
+                calls
+                    .record(
+                        "cloudtrail",
+                        "LookupEvents",
+                        t,
+                        clients
+                            .cloudtrail
+                            .lookup_events("PutKeyPolicy", start, opts.now, None),
+                    )
+                    .await,
+            )
+        } else {
+            None
+        }
+    };
+    let (caller, described, policy, first_page) = tokio::join!(
+        calls.record(
+            "sts",
+            "GetCallerIdentity",
+            t,
+            clients.sts.get_caller_identity()
+        ),
+        calls.record("kms", "DescribeKey", t, clients.kms.describe_key(&opts.key)),
+        calls.record(
+            "kms",
+            "GetKeyPolicy",
+            t,
+            clients.kms.get_key_policy(&opts.key)
+        ),
+        first_page,
+    );
+    let caller = caller.map_err(GatherError::CallerUnknown)?;
+    let caller_identity = Identity::parse(&caller.arn).ok();
+    let region = clients.region.as_deref();
+    let partition = caller_identity
+        .as_ref()
+        .and_then(|c| c.partition())
+        .unwrap_or(&clients.partition)
+        .to_owned();
+
+    // The key: DescribeKey when it answers, else what the input and ListAliases tell.
+    let mut key = match &described {
+        Ok(md) => KeyFacts::from_metadata(&opts.key, md, region),
+        Err(e) => {
+            let alias_target = if e.outcome != Outcome::NotFound
+                && input.alias().is_some()
+                && input.account().is_none_or(|a| a == caller.account)
+            {
+                find_alias(clients, &calls, t, input.alias().unwrap_or_default()).await
+            } else {
+                None
+            };
+            let mut facts = KeyFacts::derived(
+                &input,
+                &opts.key,
+                &caller.account,
+                input.region().or(region),
+                &partition,
+                alias_target.as_deref(),
+            );
+            facts.not_found = e.outcome == Outcome::NotFound;
+            facts
+        }
+    };
+    if matches!(&policy, Err(e) if e.outcome == Outcome::NotFound) && described.is_err() {
+        key.not_found = true;
+    }
+    let get_key_policy = Some(match &policy {
+        Ok(_) => Outcome::Ok,
+        Err(e) => e.outcome,
+    });
+    let current_policy = policy.ok();
+
+    // The principal diagnosed, and the role whose path a session hides.
+    let target = subject.clone().or(caller_identity.clone());
+    let caller_role = session_role(caller_identity.as_ref());
+    let subject_role = session_role(subject.as_ref());
+
+    // Round 2: the history (if needed beyond the first page) and the roles behind sessions.
+    let key_ref = KeyRef {
+        arn: key.arn.clone(),
+        key_id: key.key_id.clone(),
+    };
+    let history_search = async {
+        let first_page = first_page?;
+        if key_ref.arn.is_none() && key_ref.key_id.is_none() {
+            return None;
+        }
+        // A throttled prefetch is retried by the search, with its backoff.
+        let first_page = first_page_or_retry(first_page);
+        let search = SearchOptions {
+            lookback_days: opts.lookback_days,
+            min_interval: opts.lookup_interval,
+            timeout: t,
+        };
+        history::search(
+            &clients.cloudtrail,
+            &calls,
+            &key_ref,
+            &search,
+            opts.now,
+            first_page,
+            progress,
+        )
+        .await
+        .ok()
+    };
+    let mut role_names: Vec<String> = Vec::new();
+    for name in [&caller_role, &subject_role].into_iter().flatten() {
+        if !role_names.contains(name) {
+            role_names.push(name.clone());
+        }
+    }
+    let (history, mut roles) =
+        tokio::join!(history_search, lookup_roles(clients, &calls, t, role_names));
+
+    let caller_principal_arn =
+        resolve_principal_arn(caller_identity.as_ref(), caller_role.as_deref(), &roles);
+    let subject_principal_arn = subject
+        .as_ref()
+        .and_then(|s| resolve_principal_arn(Some(s), subject_role.as_deref(), &roles));
+    let target_arn = if subject.is_some() {
+        subject_principal_arn.clone()
+    } else {
+        caller_principal_arn.clone()
+    };
+
+    // The policy in force, for the restorer checks.
+    let policy_in_force = current_policy.clone().or_else(|| {
+        let event = history.as_ref()?.in_force.as_ref()?;
+        Some(event.policy.clone().unwrap_or_else(|| {
+            history::default_key_policy(
+                &partition,
+                key.account.as_deref().unwrap_or(&caller.account),
+            )
+        }))
+    });
+    let mut check_roles = Vec::new();
+    let mut check_users = Vec::new();
+    let mut checks: Vec<(String, Option<bool>)> = Vec::new();
+    if let Some(policy) = policy_in_force
+        .as_deref()
+        .and_then(|p| KeyPolicy::parse(p).ok())
+    {
+        for g in grantees(
+            &policy,
+            PUT_KEY_POLICY,
+            key.arn.as_deref(),
+            &Context::default(),
+            opts.now,
+        ) {
+            let id = Identity::parse(&g.principal).ok();
+            let in_reach = id.as_ref().and_then(|i| i.account()) == Some(caller.account.as_str());
+            match id {
+                Some(Identity::Role { name, .. }) if in_reach => {
+                    check_roles.push(name.clone());
+                    checks.push((g.principal, None));
+                }
+                Some(Identity::User { name, .. }) if in_reach => {
+                    check_users.push(name.clone());
+                    checks.push((g.principal, None));
+                }
+                Some(Identity::Account { .. }) => checks.push((g.principal, Some(true))),
+                _ => checks.push((g.principal, None)),
+            }
+        }
+    }
+    check_roles.retain(|r| !roles.contains_key(r));
+
+    // Round 3: the IAM simulation, while restorers are checked.
+    let simulate = async {
+        match (&target, target_arn.as_deref(), key.arn.as_deref()) {
+            (Some(Identity::Account { .. }), _, _) => {
+                notes.push("The principal is the account's root user: IAM policies do not apply to it (SCPs still do), so the IAM policy simulation was not run.".to_owned());
+                Vec::new()
+            }
+            (Some(Identity::FederatedUser { .. }), _, _) => {
+                notes.push("The principal is a federated user: its permissions are those of the IAM user that called GetFederationToken, limited by its session policy, which the IAM policy simulator cannot evaluate.".to_owned());
+                Vec::new()
+            }
+            (_, Some(principal_arn), Some(key_arn)) => calls
+                .record(
+                    "iam",
+                    "SimulatePrincipalPolicy",
+                    t,
+                    clients
+                        .iam
+                        .simulate_principal_policy(principal_arn, &ACTIONS, key_arn),
+                )
+                .await
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    };
+    let existence = async {
+        let users = lookup_users(clients, &calls, t, check_users).await;
+        let more_roles = lookup_roles(clients, &calls, t, check_roles).await;
+        (users, more_roles)
+    };
+    let (simulation, (users, more_roles)) = tokio::join!(simulate, existence);
+    roles.extend(more_roles);
+    let restorer_checks = checks
+        .into_iter()
+        .map(|(principal, known)| {
+            let exists = known.or_else(|| match Identity::parse(&principal).ok()? {
+                Identity::Role { name, .. } => roles.get(&name).and_then(existence_of),
+                Identity::User { name, .. } => users.get(&name).and_then(existence_of),
+                _ => None,
+            });
+            ExistenceCheck { principal, exists }
+        })
+        .collect();
+
+    if let Some(path) = target_arn.as_deref().and_then(|a| a.split(":role").nth(1)) {
+        if path.starts_with("/aws-service-role/") {
+            notes.push("The principal is a service-linked role: AWS manages its policies, and they cannot be changed.".to_owned());
+        }
+    }
+
+    Ok(Evidence {
+        evidence_version: EVIDENCE_VERSION,
+        collected_at: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        region: key.region.clone().or(clients.region.clone()),
+        caller,
+        caller_principal_arn,
+        subject: subject.map(|s| s.to_string()),
+        subject_principal_arn,
+        key,
+        current_policy,
+        get_key_policy,
+        history,
+        simulation,
+        restorer_checks,
+        notes,
+        calls: calls.snapshot(),
+    })
+}
+
+fn first_page_or_retry(
+    page: Result<super::EventPage, CallError>,
+) -> Option<Result<super::EventPage, CallError>> {
+    match page {
+        Err(e) if e.outcome == Outcome::Throttled => None,
+        other => Some(other),
+    }
+}
+
+/// `Some(true)` for a found entity, `Some(false)` for `NoSuchEntity`, `None` when unknown.
+fn existence_of(r: &Result<IamEntity, CallError>) -> Option<bool> {
+    match r {
+        Ok(_) => Some(true),
+        Err(e) if e.outcome == Outcome::NotFound => Some(false),
+        Err(_) => None,
+    }
+}
+
+/// The role behind a session (whose ARN does not carry the role's path).
+fn session_role(id: Option<&Identity>) -> Option<String> {
+    match id? {
+        Identity::AssumedRole { role_name, .. } => Some(role_name.clone()),
+        _ => None,
+    }
+}
+
+/// The IAM principal behind an identity: a user or role ARN as it is, a session's role ARN
+/// with its path from `GetRole`. `None` when it could not be learned.
+fn resolve_principal_arn(
+    id: Option<&Identity>,
+    role: Option<&str>,
+    roles: &BTreeMap<String, Result<IamEntity, CallError>>,
+) -> Option<String> {
+    match id? {
+        Identity::AssumedRole { .. } => roles.get(role?)?.as_ref().ok().map(|r| r.arn.clone()),
+        Identity::Role { path: Some(_), .. } | Identity::User { .. } | Identity::Account { .. } => {
+            id.map(|i| i.to_string())
+        }
+        _ => None,
+    }
+}
+
+async fn lookup_roles<S, K, I: Iam, C>(
+    clients: &Clients<S, K, I, C>,
+    calls: &Calls,
+    timeout: Duration,
+    names: Vec<String>,
+) -> BTreeMap<String, Result<IamEntity, CallError>> {
+    futures_util::stream::iter(names)
+        .map(|name| async move {
+            let r = calls
+                .record("iam", "GetRole", timeout, clients.iam.get_role(&name))
+                .await;
+            (name, r)
+        })
+        .buffer_unordered(MAX_CONCURRENT_CHECKS)
+        .collect()
+        .await
+}
+
+async fn lookup_users<S, K, I: Iam, C>(
+    clients: &Clients<S, K, I, C>,
+    calls: &Calls,
+    timeout: Duration,
+    names: Vec<String>,
+) -> BTreeMap<String, Result<IamEntity, CallError>> {
+    futures_util::stream::iter(names)
+        .map(|name| async move {
+            let r = calls
+                .record("iam", "GetUser", timeout, clients.iam.get_user(&name))
+                .await;
+            (name, r)
+        })
+        .buffer_unordered(MAX_CONCURRENT_CHECKS)
+        .collect()
+        .await
+}
+
+/// Finds the key an alias points to, page by page.
+async fn find_alias<S, K: Kms, I, C>(
+    clients: &Clients<S, K, I, C>,
+    calls: &Calls,
+    timeout: Duration,
+    alias: &str,
+) -> Option<String> {
+    let mut marker = None;
+    for _ in 0..MAX_ALIAS_PAGES {
+        let page = calls
+            .record(
+                "kms",
+                "ListAliases",
+                timeout,
+                clients.kms.list_aliases(marker.take()),
+            )
+            .await
+            .ok()?;
+        if let Some(a) = page.aliases.iter().find(|a| a.name == alias) {
+            return a.target_key_id.clone();
+        }
+        marker = Some(page.next_marker?);
+    }
+    None
+}
