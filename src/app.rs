@@ -214,6 +214,9 @@ fn run_diagnose(
                     .arn
                     .clone()
                     .unwrap_or_else(|| report.key.input.clone());
+                report
+                    .next_steps
+                    .retain(|s| !s.contains("--write-fix FILE"));
                 report.next_steps.insert(
                     report.next_steps.len().min(1),
                     format!(

@@ -120,13 +120,12 @@ pub struct PolicySource {
 }
 
 impl DiagnoseReport {
-    /// 0 without an `error` finding, 1 with one.
+    /// 0 when the principal can read and update the key policy: no `error` finding and
+    /// both actions allowed; 1 otherwise.
     pub fn exit_code(&self) -> u8 {
-        if self.findings.iter().any(|f| f.severity == Severity::Error) {
-            1
-        } else {
-            0
-        }
+        let error = self.findings.iter().any(|f| f.severity == Severity::Error);
+        let all_allowed = self.access.iter().all(|a| a.verdict == Verdict::Allowed);
+        if error || !all_allowed { 1 } else { 0 }
     }
 }
 
@@ -268,18 +267,33 @@ pub fn diagnose(ev: &Evidence, now: chrono::DateTime<chrono::Utc>) -> DiagnoseRe
         .collect();
     let orphans = policy.map(orphaned_principals).unwrap_or_default();
     let aws_managed = ev.key.manager.as_deref() == Some("AWS");
+    // Known from the key's ARN alone: no policy needed.
+    let cross_account = match (
+        key_account.as_deref(),
+        subject.as_ref().and_then(|s| s.account()),
+    ) {
+        (Some(k), Some(p)) => k != p,
+        _ => false,
+    };
 
     let actions = [GET_KEY_POLICY.to_owned(), PUT_KEY_POLICY.to_owned()];
     let mut findings = Vec::new();
     if ev.key.not_found {
         findings.push(live_rules::key_not_found(ev));
     } else if let Some(p) = policy {
+        // Nobody can update an AWS managed key's policy: that is `aws-managed-key`, not a
+        // shortcoming of the policy.
+        let rule_evals: Vec<Evaluation> = evaluations
+            .iter()
+            .filter(|e| !(aws_managed && e.action == PUT_KEY_POLICY))
+            .cloned()
+            .collect();
         findings.extend(
             policy_rules::findings(&PolicyFacts {
                 policy: p,
                 principal: subject.as_ref(),
                 key_account: key_account.as_deref(),
-                evaluations: &evaluations,
+                evaluations: &rule_evals,
                 actions: &actions,
                 restorers: &living,
                 orphans: &orphans,
@@ -303,20 +317,42 @@ pub fn diagnose(ev: &Evidence, now: chrono::DateTime<chrono::Utc>) -> DiagnoseRe
             .then_some(ev.get_key_policy)
             .flatten()
             .filter(|o| matches!(o, Outcome::Ok | Outcome::AccessDenied));
-        let a = verdict_for(action, eval, sim, observed, aws_managed, ev.key.not_found);
+        let a = verdict_for(
+            action,
+            eval,
+            sim,
+            observed,
+            aws_managed,
+            cross_account,
+            ev.key.not_found,
+        );
         if !a.because.is_empty() {
             live_rules::iam_findings(&mut findings, ev, action, &a.because, sim, subject.as_ref());
         }
         access.push(a);
     }
-    live_rules::key_findings(&mut findings, ev, aws_managed);
+    live_rules::key_findings(&mut findings, ev, aws_managed, cross_account);
+    if policy.is_none() {
+        live_rules::unexplained_denial(&mut findings, ev, &access);
+    }
     live_rules::history_findings(&mut findings, ev);
     live_rules::restorer_findings(&mut findings, &restorers);
     live_rules::incomplete_findings(&mut findings, ev, policy.is_some());
     merge_same_code(&mut findings);
     sort_findings(&mut findings);
 
-    // Every code an access verdict names must be a finding, and vice versa for its action.
+    // An inferred cause for an observed denial is named on the verdict too.
+    if let Some(get) = access.iter_mut().find(|a| a.action == GET_KEY_POLICY) {
+        if get.verdict == Verdict::Denied && get.because.is_empty() && policy.is_none() {
+            if findings
+                .iter()
+                .any(|f| f.code == Code::RootDelegationMissing)
+            {
+                get.because.push(Code::RootDelegationMissing);
+            }
+        }
+    }
+    // Every code an access verdict names must be a finding.
     for a in &mut access {
         a.because.retain(|c| findings.iter().any(|f| f.code == *c));
     }
@@ -386,6 +422,7 @@ fn verdict_for(
     sim: Option<&SimulationResult>,
     observed: Option<Outcome>,
     aws_managed: bool,
+    cross_account: bool,
     not_found: bool,
 ) -> Access {
     let basis = if observed.is_some() {
@@ -403,11 +440,16 @@ fn verdict_for(
         };
     }
     let decision = eval.map(|e| e.decision);
-    if eval.is_some_and(|e| e.cross_account) {
+    if cross_account || eval.is_some_and(|e| e.cross_account) {
         because.push(Code::CrossAccountKey);
     }
     if aws_managed && action == PUT_KEY_POLICY {
-        because.push(Code::AwsManagedKey);
+        return Access {
+            action: action.to_owned(),
+            verdict: Verdict::Denied,
+            basis,
+            because: vec![Code::AwsManagedKey],
+        };
     }
     match decision {
         Some(Decision::ExplicitDeny) => because.push(Code::KeyPolicyExplicitDeny),

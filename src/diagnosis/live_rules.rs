@@ -136,7 +136,30 @@ pub fn iam_findings(
 }
 
 /// Findings about the key itself.
-pub fn key_findings(findings: &mut Vec<Finding>, ev: &Evidence, aws_managed: bool) {
+pub fn key_findings(
+    findings: &mut Vec<Finding>,
+    ev: &Evidence,
+    aws_managed: bool,
+    cross_account: bool,
+) {
+    if cross_account && !has(findings, Code::CrossAccountKey) {
+        let key_account = ev.key.account.as_deref().unwrap_or("another account");
+        findings.push(
+            Finding::new(
+                Code::CrossAccountKey,
+                format!("The key belongs to account {key_account}: kms:GetKeyPolicy and kms:PutKeyPolicy never work cross-account"),
+            )
+            .detail(format!(
+                "The principal is in account {}. KMS serves GetKeyPolicy and PutKeyPolicy only to \
+                 principals of the key's own account, whatever the key policy and IAM policies say.",
+                ev.caller.account
+            ))
+            .evidence([format!("key {}", key_name(ev))])
+            .help(format!(
+                "Run kms-doctor (and the fix) as a principal of account {key_account}."
+            )),
+        );
+    }
     if aws_managed && !has(findings, Code::AwsManagedKey) {
         findings.push(
             Finding::new(
@@ -424,4 +447,45 @@ pub fn next_steps(
         steps.push("Give kms-doctor's caller the read-only permissions listed in the README and run it again for a complete diagnosis.".to_owned());
     }
     steps
+}
+
+/// `GetKeyPolicy` was denied, the policy text is unknown, and IAM allows the action: only the
+/// key policy can have denied it. Without the text, a missing delegation (by far the usual
+/// cause) and an explicit `Deny` cannot be told apart; the finding says so.
+pub fn unexplained_denial(
+    findings: &mut Vec<Finding>,
+    ev: &Evidence,
+    access: &[crate::diagnose::Access],
+) {
+    use crate::diagnose::Verdict;
+    let get = access
+        .iter()
+        .find(|a| a.action == crate::policy::GET_KEY_POLICY);
+    let Some(get) = get.filter(|a| a.verdict == Verdict::Denied && a.because.is_empty()) else {
+        return;
+    };
+    let sim = ev.simulation.iter().find(|s| s.action == get.action);
+    let iam_allows = sim.is_some_and(|s| s.decision == "allowed");
+    if !iam_allows || has(findings, Code::RootDelegationMissing) {
+        return;
+    }
+    findings.push(
+        Finding::new(
+            Code::RootDelegationMissing,
+            "IAM allows kms:GetKeyPolicy, yet KMS denied it: the key policy does not grant it to this principal",
+        )
+        .detail(
+            "The IAM policy simulator finds the action allowed by the principal's IAM policies, \
+             and KMS still answered AccessDenied: the key policy neither names the principal nor \
+             delegates to the account (or, less often, denies explicitly). The policy text could \
+             not be read or recovered, so kms-doctor cannot tell which.",
+        )
+        .evidence(
+            sim.map(|s| simulation_evidence(&get.action, s))
+                .unwrap_or_default()
+                .into_iter()
+                .chain(["kms:GetKeyPolicy answered AccessDeniedException".to_owned()]),
+        )
+        .help("Find the policy in force (see the next steps), then ask one of its key administrators to add the account delegation statement."),
+    );
 }

@@ -1,0 +1,680 @@
+//! The scenario endpoint: a small stand-in for STS, KMS, IAM and CloudTrail that answers in
+//! AWS's wire formats (awsQuery XML for STS and IAM, JSON 1.1 for KMS and CloudTrail), error
+//! bodies, throttling and malformed replies included, from a scenario described in JSON.
+//! Requests it cannot answer can be forwarded to an upstream endpoint (moto), so that a test
+//! may use moto for what moto implements and this for the rest.
+//!
+//! Shared by the end-to-end tests and by `examples/scenario_endpoint.rs` (benchmarks).
+
+#![allow(dead_code)]
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    #[serde(default)]
+    pub about: String,
+    pub caller: Caller,
+    #[serde(default)]
+    pub roles: Vec<Entity>,
+    #[serde(default)]
+    pub users: Vec<Entity>,
+    #[serde(default)]
+    pub keys: Vec<Key>,
+    /// action → what the IAM policy simulator answers.
+    #[serde(default)]
+    pub simulation: BTreeMap<String, Simulation>,
+    #[serde(default)]
+    pub cloudtrail: Trail,
+    /// Operations (`kms:GetKeyPolicy`) that answer AccessDenied.
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// Operation → `500`, `hang`, `malformed`, `throttle`.
+    #[serde(default)]
+    pub faults: BTreeMap<String, String>,
+    /// Added to every answer.
+    #[serde(default)]
+    pub delay_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Caller {
+    pub arn: String,
+    pub account: String,
+    pub user_id: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entity {
+    pub name: String,
+    #[serde(default = "slash")]
+    pub path: String,
+    pub id: String,
+    pub account: String,
+}
+
+fn slash() -> String {
+    "/".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Key {
+    pub id: String,
+    pub account: String,
+    #[serde(default = "default_region")]
+    pub region: String,
+    #[serde(default = "customer")]
+    pub manager: String,
+    #[serde(default = "enabled")]
+    pub state: String,
+    #[serde(default)]
+    pub deletion_date: Option<f64>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    pub policy: Value,
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
+}
+fn customer() -> String {
+    "CUSTOMER".into()
+}
+fn enabled() -> String {
+    "Enabled".into()
+}
+
+impl Key {
+    pub fn arn(&self) -> String {
+        format!(
+            "arn:aws:kms:{}:{}:key/{}",
+            self.region, self.account, self.id
+        )
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Simulation {
+    pub decision: String,
+    #[serde(default)]
+    pub matched: Vec<(String, String)>,
+    #[serde(default)]
+    pub organizations: Option<bool>,
+    #[serde(default)]
+    pub boundary: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Trail {
+    /// CloudTrail records, newest first. A string is a record that does not parse.
+    #[serde(default)]
+    pub events: Vec<Value>,
+    /// `PutKeyPolicy` events of other keys, newer than `events`, returned first.
+    #[serde(default)]
+    pub unrelated: usize,
+    #[serde(default = "fifty")]
+    pub page_size: usize,
+    /// Every Nth LookupEvents call answers ThrottlingException.
+    #[serde(default)]
+    pub throttle_every: usize,
+}
+
+fn fifty() -> usize {
+    50
+}
+
+/// A running endpoint.
+pub struct Endpoint {
+    pub url: String,
+    /// The operations called (`kms:DescribeKey`), in order of arrival.
+    pub calls: Arc<Mutex<Vec<String>>>,
+}
+
+struct Request {
+    headers: BTreeMap<String, String>,
+    body: Vec<u8>,
+    raw: Vec<u8>,
+}
+
+struct Reply {
+    status: u16,
+    content_type: &'static str,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(status: u16, v: Value) -> Reply {
+        Reply {
+            status,
+            content_type: "application/x-amz-json-1.1",
+            body: v.to_string().into_bytes(),
+        }
+    }
+    fn xml(status: u16, body: String) -> Reply {
+        Reply {
+            status,
+            content_type: "text/xml",
+            body: body.into_bytes(),
+        }
+    }
+}
+
+pub fn start(scenario: Scenario) -> Endpoint {
+    start_with_upstream(scenario, None)
+}
+
+/// Starts the endpoint on a given port of 127.0.0.1 (0: any free port).
+pub fn start_on(scenario: Scenario, port: u16) -> Endpoint {
+    serve_on(scenario, None, port)
+}
+
+/// Starts the endpoint on a free port of 127.0.0.1. With `upstream`, requests for operations
+/// the scenario does not answer are forwarded there.
+pub fn start_with_upstream(scenario: Scenario, upstream: Option<String>) -> Endpoint {
+    serve_on(scenario, upstream, 0)
+}
+
+fn serve_on(scenario: Scenario, upstream: Option<String>, port: u16) -> Endpoint {
+    let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind 127.0.0.1");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let state = Arc::new(State {
+        scenario,
+        calls: calls.clone(),
+        lookups: AtomicUsize::new(0),
+        upstream,
+    });
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let state = state.clone();
+            std::thread::spawn(move || serve(stream, &state));
+        }
+    });
+    Endpoint { url, calls }
+}
+
+struct State {
+    scenario: Scenario,
+    calls: Arc<Mutex<Vec<String>>>,
+    lookups: AtomicUsize,
+    upstream: Option<String>,
+}
+
+fn serve(stream: TcpStream, state: &State) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+    let mut writer = stream;
+    while let Some(req) = read_request(&mut reader) {
+        let reply = handle(&req, state);
+        let reply = match reply {
+            Some(r) => r,
+            None => match &state.upstream {
+                Some(up) => match forward(up, &req.raw) {
+                    Some(raw) => {
+                        if writer.write_all(&raw).is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    None => Reply::json(502, json!({"__type": "BadGateway"})),
+                },
+                None => Reply::json(
+                    400,
+                    json!({"__type": "UnknownOperationException", "message": "not in the scenario"}),
+                ),
+            },
+        };
+        if state.scenario.delay_ms > 0 {
+            std::thread::sleep(Duration::from_millis(state.scenario.delay_ms));
+        }
+        let reason = match reply.status {
+            200 => "OK",
+            400 => "Bad Request",
+            403 => "Forbidden",
+            404 => "Not Found",
+            500 => "Internal Server Error",
+            _ => "Other",
+        };
+        let head = format!(
+            "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nx-amzn-RequestId: 11111111-2222-3333-4444-555555555555\r\n\r\n",
+            reply.status,
+            reply.content_type,
+            reply.body.len()
+        );
+        if writer
+            .write_all(head.as_bytes())
+            .and_then(|_| writer.write_all(&reply.body))
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+    let mut raw = Vec::new();
+    let mut headers = BTreeMap::new();
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    if line.is_empty() {
+        return None;
+    }
+    raw.extend_from_slice(line.as_bytes());
+    loop {
+        line.clear();
+        reader.read_line(&mut line).ok()?;
+        raw.extend_from_slice(line.as_bytes());
+        let trimmed = line.trim_end();
+        if trimmed.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = trimmed.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+        }
+    }
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    raw.extend_from_slice(&body);
+    Some(Request { headers, body, raw })
+}
+
+/// Sends a raw request upstream and returns the raw response.
+fn forward(upstream: &str, raw: &[u8]) -> Option<Vec<u8>> {
+    let addr = upstream.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).ok()?;
+    // One request per upstream connection keeps the relay simple.
+    let text =
+        String::from_utf8_lossy(raw).replacen("\r\n\r\n", "\r\nConnection: close\r\n\r\n", 1);
+    s.write_all(text.as_bytes()).ok()?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).ok()?;
+    // Keep the client's connection usable: drop any Connection: close the upstream set.
+    Some(
+        String::from_utf8_lossy(&out)
+            .replace("Connection: close\r\n", "")
+            .replace("connection: close\r\n", "")
+            .into_bytes(),
+    )
+}
+
+fn form(body: &[u8]) -> BTreeMap<String, String> {
+    let text = String::from_utf8_lossy(body);
+    text.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn query_error(service_ns: &str, status: u16, code: &str, message: &str) -> Reply {
+    Reply::xml(
+        status,
+        format!(
+            "<ErrorResponse xmlns=\"{service_ns}\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>11111111-2222-3333-4444-555555555555</RequestId></ErrorResponse>",
+            xml_escape(message)
+        ),
+    )
+}
+
+const STS_NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+const IAM_NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
+
+fn handle(req: &Request, state: &State) -> Option<Reply> {
+    let sc = &state.scenario;
+    let (op, json_body, query) = match req.headers.get("x-amz-target") {
+        Some(target) => {
+            let name = target.rsplit('.').next().unwrap_or_default().to_owned();
+            let service = if target.starts_with("TrentService") {
+                "kms"
+            } else {
+                "cloudtrail"
+            };
+            let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+            (format!("{service}:{name}"), body, BTreeMap::new())
+        }
+        None => {
+            let q = form(&req.body);
+            let action = q.get("Action").cloned().unwrap_or_default();
+            let service = if action == "GetCallerIdentity" {
+                "sts"
+            } else {
+                "iam"
+            };
+            (format!("{service}:{action}"), Value::Null, q)
+        }
+    };
+    // With moto behind, only what moto lacks is answered here.
+    let moto_lacks = ["iam:SimulatePrincipalPolicy", "cloudtrail:LookupEvents"];
+    if state.upstream.is_some() && !moto_lacks.contains(&op.as_str()) {
+        state.calls.lock().unwrap().push(op);
+        return None;
+    }
+    state.calls.lock().unwrap().push(op.clone());
+    let is_json = op.starts_with("kms:") || op.starts_with("cloudtrail:");
+    if let Some(fault) = sc.faults.get(&op) {
+        match fault.as_str() {
+            "500" => {
+                return Some(if is_json {
+                    Reply::json(
+                        500,
+                        json!({"__type": "KMSInternalException", "message": "internal error"}),
+                    )
+                } else {
+                    Reply::xml(500, "<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceFailure</Code><Message>internal error</Message></Error></ErrorResponse>".into())
+                });
+            }
+            "hang" => {
+                std::thread::sleep(Duration::from_secs(30));
+            }
+            "malformed" => {
+                return Some(Reply {
+                    status: 200,
+                    content_type: if is_json {
+                        "application/x-amz-json-1.1"
+                    } else {
+                        "text/xml"
+                    },
+                    body: b"{<<not what AWS sends".to_vec(),
+                });
+            }
+            "throttle" => {
+                return Some(if is_json {
+                    Reply::json(
+                        400,
+                        json!({"__type": "ThrottlingException", "message": "Rate exceeded"}),
+                    )
+                } else {
+                    query_error(IAM_NS, 400, "Throttling", "Rate exceeded")
+                });
+            }
+            _ => {}
+        }
+    }
+    if sc.deny.contains(&op) {
+        let message = format!(
+            "User: {} is not authorized to perform: {op} because no identity-based policy allows the {op} action",
+            sc.caller.arn
+        );
+        return Some(if is_json {
+            Reply::json(
+                400,
+                json!({"__type": "AccessDeniedException", "message": message}),
+            )
+        } else {
+            query_error(
+                if op.starts_with("sts:") {
+                    STS_NS
+                } else {
+                    IAM_NS
+                },
+                403,
+                "AccessDenied",
+                &message,
+            )
+        });
+    }
+    Some(match op.as_str() {
+        "sts:GetCallerIdentity" => Reply::xml(
+            200,
+            format!(
+                "<GetCallerIdentityResponse xmlns=\"{STS_NS}\"><GetCallerIdentityResult><Arn>{}</Arn><UserId>{}</UserId><Account>{}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetCallerIdentityResponse>",
+                xml_escape(&sc.caller.arn),
+                xml_escape(&sc.caller.user_id),
+                sc.caller.account
+            ),
+        ),
+        "kms:DescribeKey" | "kms:GetKeyPolicy" => {
+            let wanted = json_body
+                .get("KeyId")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            match find_key(sc, wanted) {
+                None => Reply::json(
+                    400,
+                    json!({"__type": "NotFoundException", "message": format!("Key '{wanted}' does not exist")}),
+                ),
+                Some(k) if op == "kms:GetKeyPolicy" => Reply::json(
+                    200,
+                    json!({"Policy": k.policy.to_string(), "PolicyName": "default"}),
+                ),
+                Some(k) => {
+                    let mut md = json!({
+                        "AWSAccountId": k.account, "KeyId": k.id, "Arn": k.arn(), "CreationDate": 1.7e9,
+                        "Enabled": k.state == "Enabled", "KeyUsage": "ENCRYPT_DECRYPT", "KeyState": k.state,
+                        "Origin": "AWS_KMS", "KeyManager": k.manager, "KeySpec": "SYMMETRIC_DEFAULT",
+                        "CustomerMasterKeySpec": "SYMMETRIC_DEFAULT", "EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
+                        "MultiRegion": false, "Description": ""
+                    });
+                    if let Some(d) = k.deletion_date {
+                        md["DeletionDate"] = json!(d);
+                        md["PendingDeletionWindowInDays"] = json!(7);
+                    }
+                    Reply::json(200, json!({"KeyMetadata": md}))
+                }
+            }
+        }
+        "kms:ListAliases" => {
+            let aliases: Vec<Value> = sc
+                .keys
+                .iter()
+                .filter(|k| k.account == sc.caller.account)
+                .flat_map(|k| {
+                    k.aliases.iter().map(move |a| {
+                        json!({"AliasName": a, "AliasArn": format!("arn:aws:kms:{}:{}:{a}", k.region, k.account), "TargetKeyId": k.id})
+                    })
+                })
+                .collect();
+            Reply::json(200, json!({"Aliases": aliases, "Truncated": false}))
+        }
+        "iam:GetRole" | "iam:GetUser" => {
+            let (list, name_key, tag) = if op == "iam:GetRole" {
+                (&sc.roles, "RoleName", "Role")
+            } else {
+                (&sc.users, "UserName", "User")
+            };
+            let name = query.get(name_key).cloned().unwrap_or_default();
+            match list.iter().find(|e| e.name == name) {
+                None => query_error(
+                    IAM_NS,
+                    404,
+                    "NoSuchEntity",
+                    &format!(
+                        "The {} with name {name} cannot be found.",
+                        tag.to_lowercase()
+                    ),
+                ),
+                Some(e) => {
+                    let kind = if tag == "Role" { "role" } else { "user" };
+                    let arn = format!("arn:aws:iam::{}:{kind}{}{}", e.account, e.path, e.name);
+                    let extra = if tag == "Role" {
+                        "<AssumeRolePolicyDocument>%7B%7D</AssumeRolePolicyDocument><MaxSessionDuration>3600</MaxSessionDuration>"
+                    } else {
+                        ""
+                    };
+                    Reply::xml(
+                        200,
+                        format!(
+                            "<Get{tag}Response xmlns=\"{IAM_NS}\"><Get{tag}Result><{tag}><Path>{}</Path><{tag}Name>{}</{tag}Name><{tag}Id>{}</{tag}Id><Arn>{arn}</Arn><CreateDate>2024-01-01T00:00:00Z</CreateDate>{extra}</{tag}></Get{tag}Result><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></Get{tag}Response>",
+                            e.path, e.name, e.id
+                        ),
+                    )
+                }
+            }
+        }
+        "iam:SimulatePrincipalPolicy" => {
+            let resource = query
+                .get("ResourceArns.member.1")
+                .cloned()
+                .unwrap_or_else(|| "*".into());
+            let mut members = String::new();
+            for i in 1.. {
+                let Some(action) = query.get(&format!("ActionNames.member.{i}")) else {
+                    break;
+                };
+                let sim = sc.simulation.get(action);
+                let decision = sim.map(|s| s.decision.as_str()).unwrap_or("implicitDeny");
+                let mut matched = String::new();
+                for (id, ty) in sim.map(|s| s.matched.as_slice()).unwrap_or_default() {
+                    matched.push_str(&format!(
+                        "<member><SourcePolicyId>{}</SourcePolicyId><SourcePolicyType>{}</SourcePolicyType><StartPosition><Line>1</Line><Column>1</Column></StartPosition><EndPosition><Line>9</Line><Column>2</Column></EndPosition></member>",
+                        xml_escape(id), xml_escape(ty)
+                    ));
+                }
+                let orgs = sim
+                    .and_then(|s| s.organizations)
+                    .map(|o| format!("<OrganizationsDecisionDetail><AllowedByOrganizations>{o}</AllowedByOrganizations></OrganizationsDecisionDetail>"))
+                    .unwrap_or_default();
+                let boundary = sim
+                    .and_then(|s| s.boundary)
+                    .map(|b| format!("<PermissionsBoundaryDecisionDetail><AllowedByPermissionsBoundary>{b}</AllowedByPermissionsBoundary></PermissionsBoundaryDecisionDetail>"))
+                    .unwrap_or_default();
+                members.push_str(&format!(
+                    "<member><EvalActionName>{}</EvalActionName><EvalResourceName>{}</EvalResourceName><EvalDecision>{decision}</EvalDecision><MatchedStatements>{matched}</MatchedStatements><MissingContextValues/>{orgs}{boundary}<EvalDecisionDetails/></member>",
+                    xml_escape(action), xml_escape(&resource)
+                ));
+            }
+            Reply::xml(
+                200,
+                format!(
+                    "<SimulatePrincipalPolicyResponse xmlns=\"{IAM_NS}\"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults>{members}</EvaluationResults></SimulatePrincipalPolicyResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>"
+                ),
+            )
+        }
+        "cloudtrail:LookupEvents" => {
+            let n = state.lookups.fetch_add(1, Ordering::SeqCst) + 1;
+            let trail = &sc.cloudtrail;
+            if trail.throttle_every > 0 && n % trail.throttle_every == 0 {
+                return Some(Reply::json(
+                    400,
+                    json!({"__type": "ThrottlingException", "message": "Rate exceeded"}),
+                ));
+            }
+            let name = json_body
+                .pointer("/LookupAttributes/0/AttributeValue")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let offset: usize = json_body
+                .get("NextToken")
+                .and_then(Value::as_str)
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0);
+            let size = json_body
+                .get("MaxResults")
+                .and_then(Value::as_u64)
+                .map(|m| m as usize)
+                .unwrap_or(50)
+                .min(trail.page_size.max(1));
+            let total_unrelated = if name == "PutKeyPolicy" {
+                trail.unrelated
+            } else {
+                0
+            };
+            let matching: Vec<&Value> = trail
+                .events
+                .iter()
+                .filter(|e| match e {
+                    Value::String(_) => true,
+                    other => other.get("eventName").and_then(Value::as_str) == Some(name.as_str()),
+                })
+                .collect();
+            let total = total_unrelated + matching.len();
+            let mut events = Vec::new();
+            for i in offset..(offset + size).min(total) {
+                let record = if i < total_unrelated {
+                    unrelated_event(i, &sc.caller.account)
+                } else {
+                    match matching[i - total_unrelated] {
+                        Value::String(broken) => Value::String(broken.clone()),
+                        v => Value::String(v.to_string()),
+                    }
+                };
+                events.push(json!({
+                    "EventId": format!("evt-{i}"), "EventName": name, "ReadOnly": "false",
+                    "EventTime": 1.76e9 - i as f64, "EventSource": "kms.amazonaws.com",
+                    "CloudTrailEvent": record
+                }));
+            }
+            let mut out = json!({"Events": events});
+            if offset + size < total {
+                out["NextToken"] = json!((offset + size).to_string());
+            }
+            Reply::json(200, out)
+        }
+        _ => Reply::json(
+            400,
+            json!({"__type": "UnknownOperationException", "message": op}),
+        ),
+    })
+}
+
+fn find_key<'a>(sc: &'a Scenario, wanted: &str) -> Option<&'a Key> {
+    sc.keys.iter().find(|k| {
+        k.id == wanted
+            || k.arn() == wanted
+            || k.aliases.iter().any(|a| {
+                a == wanted || format!("arn:aws:kms:{}:{}:{a}", k.region, k.account) == wanted
+            })
+    })
+}
+
+/// A `PutKeyPolicy` of some other key, as CloudTrail records it.
+fn unrelated_event(i: usize, account: &str) -> Value {
+    let key = format!("0000{:04x}-aaaa-bbbb-cccc-{:012x}", i % 65536, i);
+    Value::String(
+        json!({
+            "eventVersion": "1.08", "eventName": "PutKeyPolicy", "eventSource": "kms.amazonaws.com",
+            "eventTime": "2026-11-27T00:00:00Z", "eventID": format!("unrelated-{i}"),
+            "userIdentity": {"type": "AssumedRole", "arn": format!("arn:aws:sts::{account}:assumed-role/Automation/run-{i}")},
+            "requestParameters": {"keyId": key, "policyName": "default", "policy": "{\"Version\":\"2012-10-17\",\"Statement\":[]}"},
+            "resources": [{"ARN": format!("arn:aws:kms:us-east-1:{account}:key/{key}"), "type": "AWS::KMS::Key"}]
+        })
+        .to_string(),
+    )
+}
