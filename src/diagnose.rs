@@ -342,14 +342,16 @@ pub fn diagnose(ev: &Evidence, now: chrono::DateTime<chrono::Utc>) -> DiagnoseRe
     sort_findings(&mut findings);
 
     // An inferred cause for an observed denial is named on the verdict too.
+    let inferred_cause = findings
+        .iter()
+        .any(|f| f.code == Code::RootDelegationMissing);
     if let Some(get) = access.iter_mut().find(|a| a.action == GET_KEY_POLICY) {
-        if get.verdict == Verdict::Denied && get.because.is_empty() && policy.is_none() {
-            if findings
-                .iter()
-                .any(|f| f.code == Code::RootDelegationMissing)
-            {
-                get.because.push(Code::RootDelegationMissing);
-            }
+        if get.verdict == Verdict::Denied
+            && get.because.is_empty()
+            && policy.is_none()
+            && inferred_cause
+        {
+            get.because.push(Code::RootDelegationMissing);
         }
     }
     // Every code an access verdict names must be a finding.
