@@ -31,6 +31,28 @@ pub struct KmsClient(aws_sdk_kms::Client);
 pub struct IamClient(aws_sdk_iam::Client);
 pub struct CloudTrailClient(aws_sdk_cloudtrail::Client);
 
+// Wrapping a client built elsewhere (the SDK-level tests build them around mocks).
+impl From<aws_sdk_sts::Client> for StsClient {
+    fn from(c: aws_sdk_sts::Client) -> Self {
+        StsClient(c)
+    }
+}
+impl From<aws_sdk_kms::Client> for KmsClient {
+    fn from(c: aws_sdk_kms::Client) -> Self {
+        KmsClient(c)
+    }
+}
+impl From<aws_sdk_iam::Client> for IamClient {
+    fn from(c: aws_sdk_iam::Client) -> Self {
+        IamClient(c)
+    }
+}
+impl From<aws_sdk_cloudtrail::Client> for CloudTrailClient {
+    fn from(c: aws_sdk_cloudtrail::Client) -> Self {
+        CloudTrailClient(c)
+    }
+}
+
 /// Loads the shared configuration and builds the four clients.
 pub async fn connect(opts: &ConnectOptions) -> SdkClients {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
