@@ -339,6 +339,7 @@ pub fn diagnose(ev: &Evidence, now: chrono::DateTime<chrono::Utc>) -> DiagnoseRe
     live_rules::restorer_findings(&mut findings, &restorers);
     live_rules::incomplete_findings(&mut findings, ev, policy.is_some());
     merge_same_code(&mut findings);
+    live_rules::annotate_iam_side(&mut findings, ev);
     sort_findings(&mut findings);
 
     // An inferred cause for an observed denial is named on the verdict too.

@@ -489,3 +489,37 @@ pub fn unexplained_denial(
         .help("Find the policy in force (see the next steps), then ask one of its key administrators to add the account delegation statement."),
     );
 }
+
+/// Where the key policy is the cause, what IAM says shows that IAM alone would allow it: the
+/// operator's admin rights are real, the key policy just does not hand over to them.
+pub fn annotate_iam_side(findings: &mut [Finding], ev: &Evidence) {
+    let Some(f) = findings
+        .iter_mut()
+        .find(|f| f.code == Code::RootDelegationMissing)
+    else {
+        return;
+    };
+    for s in ev.simulation.iter().filter(|s| s.decision == "allowed") {
+        let by: Vec<String> = s
+            .matched_statements
+            .iter()
+            .map(|m| {
+                m.source_policy_id
+                    .clone()
+                    .unwrap_or_else(|| "an IAM policy".into())
+            })
+            .collect();
+        let line = format!(
+            "iam:SimulatePrincipalPolicy: the principal's IAM policies allow {}{} — ineffective without the delegation",
+            s.action,
+            if by.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", by.join(", "))
+            }
+        );
+        if !f.evidence.contains(&line) {
+            f.evidence.push(line);
+        }
+    }
+}
