@@ -5,6 +5,7 @@ use crate::diagnosis::live_rules;
 use crate::diagnosis::policy_rules::{self, PolicyFacts, delegation_statement};
 use crate::diagnosis::{Code, Finding, Severity, sort_findings};
 use crate::evidence::history::default_key_policy;
+use crate::evidence::key::KeyFacts;
 use crate::evidence::{CallRecord, Evidence, Outcome, SimulationResult};
 use crate::policy::{
     Context, Decision, Evaluation, GET_KEY_POLICY, Identity, KeyPolicy, PUT_KEY_POLICY,
@@ -17,7 +18,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone, Serialize)]
 pub struct DiagnoseReport {
     pub schema_version: u32,
-    pub key: KeyReport,
+    /// What is known of the key (`null` where unknown), as the contract's `key`.
+    pub key: KeyFacts,
     pub caller: CallerReport,
     /// The principal diagnosed, when it is not the caller (`--principal`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -30,6 +32,8 @@ pub struct DiagnoseReport {
     pub calls: Vec<CallRecord>,
     /// The key policy in force, when known (as JSON).
     pub policy: Option<serde_json::Value>,
+    /// What the CloudTrail search read, when it ran.
+    pub history: Option<HistorySummary>,
     /// Facts that explain a gap in the evidence.
     pub notes: Vec<String>,
     /// The corrected policy for `--write-fix`: the policy in force plus the delegation statement.
@@ -38,16 +42,25 @@ pub struct DiagnoseReport {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct KeyReport {
-    pub input: String,
-    pub arn: Option<String>,
-    pub key_id: Option<String>,
-    pub account: Option<String>,
-    pub region: Option<String>,
-    pub manager: Option<String>,
-    pub state: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub deletion_date: Option<String>,
+pub struct HistorySummary {
+    pub lookback_days: u32,
+    pub pages: u32,
+    pub events_scanned: u64,
+    /// Records that could not be read, skipped.
+    pub skipped_records: u64,
+    /// `false` when a call failed before the search could finish.
+    pub complete: bool,
+    /// Failed `PutKeyPolicy` attempts newer than the policy in force, newest first.
+    pub failed_attempts: Vec<FailedAttempt>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedAttempt {
+    pub event_id: Option<String>,
+    pub event_time: Option<String>,
+    pub changed_by: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -380,16 +393,7 @@ pub fn diagnose(ev: &Evidence, now: chrono::DateTime<chrono::Utc>) -> DiagnoseRe
 
     DiagnoseReport {
         schema_version: SCHEMA_VERSION,
-        key: KeyReport {
-            input: ev.key.input.clone(),
-            arn: ev.key.arn.clone(),
-            key_id: ev.key.key_id.clone(),
-            account: ev.key.account.clone(),
-            region: ev.key.region.clone(),
-            manager: ev.key.manager.clone(),
-            state: ev.key.state.clone(),
-            deletion_date: ev.key.deletion_date.clone(),
-        },
+        key: ev.key.clone(),
         caller: CallerReport {
             arn: ev.caller.arn.clone(),
             account: Some(ev.caller.account.clone()),
@@ -411,6 +415,24 @@ pub fn diagnose(ev: &Evidence, now: chrono::DateTime<chrono::Utc>) -> DiagnoseRe
         policy: policy_text
             .as_deref()
             .and_then(|t| serde_json::from_str(t).ok()),
+        history: ev.history.as_ref().map(|h| HistorySummary {
+            lookback_days: h.lookback_days,
+            pages: h.pages,
+            events_scanned: h.events_scanned,
+            skipped_records: h.skipped_records,
+            complete: h.complete,
+            failed_attempts: h
+                .failed_attempts
+                .iter()
+                .map(|e| FailedAttempt {
+                    event_id: e.event_id.clone(),
+                    event_time: e.event_time.clone(),
+                    changed_by: e.changed_by.clone(),
+                    error_code: e.error_code.clone(),
+                    error_message: e.error_message.clone(),
+                })
+                .collect(),
+        }),
         notes: ev.notes.clone(),
         fix,
     }

@@ -4,6 +4,7 @@
 //! were called.
 
 mod support {
+    pub mod cli;
     pub mod scenario;
 }
 
@@ -11,7 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use support::scenario::{self, Scenario};
 
 /// Every operation kms-doctor may call. Anything else fails the test.
@@ -65,26 +66,15 @@ struct Expect {
     stderr_contains: Option<String>,
     #[serde(default)]
     stdout_lacks: Vec<String>,
+    #[serde(default)]
+    skipped_records: Option<u64>,
+    #[serde(default)]
+    failed_attempts: Option<usize>,
 }
 
-pub fn run(url: &str, args: &[String]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kms-doctor"))
+fn run(url: &str, args: &[String]) -> Output {
+    support::cli::against(url)
         .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_ENDPOINT_URL", url)
-        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-        .env(
-            "AWS_SECRET_ACCESS_KEY",
-            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        )
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent/kms-doctor-test-config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/kms-doctor-test-credentials",
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
         .expect("the binary runs")
 }
@@ -261,6 +251,20 @@ fn check_json(v: &Value, e: &Expect, problems: &mut Vec<String>) {
         );
         if !READ_ONLY.contains(&op.as_str()) {
             problems.push(format!("report lists call {op}, not a read-only operation"));
+        }
+    }
+    if let Some(n) = e.skipped_records {
+        if v["history"]["skipped_records"] != n {
+            problems.push(format!(
+                "history.skipped_records {}, expected {n}",
+                v["history"]["skipped_records"]
+            ));
+        }
+    }
+    if let Some(n) = e.failed_attempts {
+        let got = v["history"]["failed_attempts"].as_array().map(Vec::len);
+        if got != Some(n) {
+            problems.push(format!("history.failed_attempts {got:?}, expected {n}"));
         }
     }
     let steps = v["next_steps"].to_string();

@@ -8,11 +8,11 @@
 //! passes, except in CI (`CI=true`), where a missing moto is a failure.
 
 mod support {
+    pub mod cli;
     pub mod scenario;
 }
 
 use serde_json::{Value, json};
-use std::process::Command;
 use support::scenario::{self, Scenario};
 
 const ACCOUNT: &str = "123456789012"; // moto's account
@@ -121,7 +121,7 @@ fn diagnose_against_moto() {
     .unwrap();
     let endpoint = scenario::start_with_upstream(scenario, Some(moto.clone()));
 
-    let out = Command::new(env!("CARGO_BIN_EXE_kms-doctor"))
+    let out = support::cli::against(&moto)
         .args([
             "diagnose",
             &key_id,
@@ -132,17 +132,10 @@ fn diagnose_against_moto() {
             "--timeout",
             "5",
         ])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_ENDPOINT_URL", &moto)
         .env("AWS_ENDPOINT_URL_IAM", &endpoint.url)
         .env("AWS_ENDPOINT_URL_CLOUDTRAIL", &endpoint.url)
         .env("AWS_ACCESS_KEY_ID", &access_key.0)
         .env("AWS_SECRET_ACCESS_KEY", &access_key.1)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent/config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -2,25 +2,13 @@
 //! the evidence file round trip.
 
 mod support {
+    pub mod cli;
     pub mod scenario;
 }
 
-use std::process::{Command, Output};
+use support::cli::{against, kms_doctor, stdout};
 
 const EVIDENCE: &str = "examples/evidence-locked-out.json";
-
-fn kms_doctor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kms-doctor"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
 
 #[test]
 fn text_report_from_evidence() {
@@ -161,7 +149,7 @@ fn saved_evidence_renders_the_same_report_offline() {
     let dir = std::env::temp_dir().join(format!("kms-doctor-evidence-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let saved = dir.join("evidence.json");
-    let live = Command::new(env!("CARGO_BIN_EXE_kms-doctor"))
+    let live = against(&endpoint.url)
         .args([
             "diagnose",
             "alias/payments",
@@ -172,13 +160,6 @@ fn saved_evidence_renders_the_same_report_offline() {
             "--save-evidence",
             saved.to_str().unwrap(),
         ])
-        .env_clear()
-        .env("AWS_ENDPOINT_URL", &endpoint.url)
-        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent/config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
         .output()
         .unwrap();
     let offline = kms_doctor(&[

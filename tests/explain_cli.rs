@@ -1,24 +1,16 @@
 //! `kms-doctor explain` end to end: the real binary, its output in each format, its exit status.
 
+mod support {
+    pub mod cli;
+}
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+use support::cli::{kms_doctor, stdout};
 
 const ALICE: &str = "arn:aws:sts::111122223333:assumed-role/Admin/alice";
 const KEY_ADMIN: &str = "arn:aws:sts::111122223333:assumed-role/KeyAdmin/bob";
 const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-
-fn kms_doctor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kms-doctor"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
 
 fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).expect("stdout is one JSON document")

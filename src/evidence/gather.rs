@@ -183,8 +183,10 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
             role_names.push(name.clone());
         }
     }
-    let (history, mut roles) =
-        tokio::join!(history_search, lookup_roles(clients, &calls, t, role_names));
+    let (history, mut roles) = tokio::join!(
+        history_search,
+        lookup_entities(clients, &calls, t, EntityKind::Role, role_names)
+    );
 
     let caller_principal_arn =
         resolve_principal_arn(caller_identity.as_ref(), caller_role.as_deref(), &roles);
@@ -265,8 +267,8 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
         }
     };
     let existence = async {
-        let users = lookup_users(clients, &calls, t, check_users).await;
-        let more_roles = lookup_roles(clients, &calls, t, check_roles).await;
+        let users = lookup_entities(clients, &calls, t, EntityKind::User, check_users).await;
+        let more_roles = lookup_entities(clients, &calls, t, EntityKind::Role, check_roles).await;
         (users, more_roles)
     };
     let (simulation, (users, more_roles)) = tokio::join!(simulate, existence);
@@ -350,35 +352,34 @@ fn resolve_principal_arn(
     }
 }
 
-async fn lookup_roles<S, K, I: Iam, C>(
-    clients: &Clients<S, K, I, C>,
-    calls: &Calls,
-    timeout: Duration,
-    names: Vec<String>,
-) -> BTreeMap<String, Result<IamEntity, CallError>> {
-    futures_util::stream::iter(names)
-        .map(|name| async move {
-            let r = calls
-                .record("iam", "GetRole", timeout, clients.iam.get_role(&name))
-                .await;
-            (name, r)
-        })
-        .buffer_unordered(MAX_CONCURRENT_CHECKS)
-        .collect()
-        .await
+#[derive(Clone, Copy)]
+enum EntityKind {
+    Role,
+    User,
 }
 
-async fn lookup_users<S, K, I: Iam, C>(
+/// `GetRole` or `GetUser` for each name, at most `MAX_CONCURRENT_CHECKS` at a time.
+async fn lookup_entities<S, K, I: Iam, C>(
     clients: &Clients<S, K, I, C>,
     calls: &Calls,
     timeout: Duration,
+    kind: EntityKind,
     names: Vec<String>,
 ) -> BTreeMap<String, Result<IamEntity, CallError>> {
     futures_util::stream::iter(names)
         .map(|name| async move {
-            let r = calls
-                .record("iam", "GetUser", timeout, clients.iam.get_user(&name))
-                .await;
+            let r = match kind {
+                EntityKind::Role => {
+                    calls
+                        .record("iam", "GetRole", timeout, clients.iam.get_role(&name))
+                        .await
+                }
+                EntityKind::User => {
+                    calls
+                        .record("iam", "GetUser", timeout, clients.iam.get_user(&name))
+                        .await
+                }
+            };
             (name, r)
         })
         .buffer_unordered(MAX_CONCURRENT_CHECKS)

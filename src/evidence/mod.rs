@@ -29,6 +29,18 @@ pub enum Outcome {
     Error,
 }
 
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::AccessDenied => "access_denied",
+            Outcome::NotFound => "not_found",
+            Outcome::Throttled => "throttled",
+            Outcome::Error => "error",
+        }
+    }
+}
+
 /// One AWS call, as the contract's `calls` lists it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CallRecord {

@@ -74,6 +74,38 @@ fn source_line(r: &DiagnoseReport) -> String {
     }
 }
 
+/// `CloudTrail: 3 events on 1 page read, 1 unreadable record skipped, 1 failed attempt since`
+fn history_line(r: &DiagnoseReport) -> Option<String> {
+    let h = r.history.as_ref()?;
+    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let mut line = format!(
+        "{} on {} read (last {} days)",
+        plural(h.events_scanned, "event", "events"),
+        plural(u64::from(h.pages), "page", "pages"),
+        h.lookback_days
+    );
+    if h.skipped_records > 0 {
+        line.push_str(&format!(
+            ", {} skipped",
+            plural(h.skipped_records, "unreadable record", "unreadable records")
+        ));
+    }
+    if !h.failed_attempts.is_empty() {
+        line.push_str(&format!(
+            ", {} since",
+            plural(
+                h.failed_attempts.len() as u64,
+                "failed attempt",
+                "failed attempts"
+            )
+        ));
+    }
+    if !h.complete {
+        line.push_str(", search cut short by a failed call");
+    }
+    Some(line)
+}
+
 fn text(r: &DiagnoseReport, paint: Paint, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "{} {}", paint.bold("Key      "), key_line(r))?;
     let caller = match &r.caller.principal_arn {
@@ -85,6 +117,9 @@ fn text(r: &DiagnoseReport, paint: Paint, out: &mut dyn Write) -> io::Result<()>
         writeln!(out, "{} {}", paint.bold("Principal"), p.arn)?;
     }
     writeln!(out, "{} {}", paint.bold("Policy   "), source_line(r))?;
+    if let Some(h) = history_line(r) {
+        writeln!(out, "{} {h}", paint.bold("CloudTrail"))?;
+    }
 
     writeln!(out, "\n{}", paint.heading("Verdict"))?;
     for a in &r.access {
@@ -173,7 +208,11 @@ fn markdown(r: &DiagnoseReport, out: &mut dyn Write) -> io::Result<()> {
     if let Some(p) = &r.principal {
         writeln!(out, "| Principal diagnosed | `{}` |", md_cell(&p.arn))?;
     }
-    writeln!(out, "| Key policy | {} |\n", md_cell(&source_line(r)))?;
+    writeln!(out, "| Key policy | {} |", md_cell(&source_line(r)))?;
+    if let Some(h) = history_line(r) {
+        writeln!(out, "| CloudTrail | {} |", md_cell(&h))?;
+    }
+    writeln!(out)?;
 
     writeln!(out, "## Verdict\n")?;
     writeln!(
@@ -249,10 +288,7 @@ fn markdown(r: &DiagnoseReport, out: &mut dyn Write) -> io::Result<()> {
         "| Service | Operation | Outcome | ms |\n|---|---|---|---|"
     )?;
     for c in &r.calls {
-        let outcome = serde_json::to_value(c.outcome)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let outcome = c.outcome.as_str();
         writeln!(
             out,
             "| {} | {} | {} | {} |",
@@ -265,10 +301,7 @@ fn markdown(r: &DiagnoseReport, out: &mut dyn Write) -> io::Result<()> {
 /// `-v`: the calls, one a line, on standard error.
 pub fn write_calls(r: &DiagnoseReport, out: &mut dyn Write) -> io::Result<()> {
     for c in &r.calls {
-        let outcome = serde_json::to_value(c.outcome)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let outcome = c.outcome.as_str();
         writeln!(
             out,
             "kms-doctor: {}:{} {} in {} ms{}",
