@@ -374,7 +374,7 @@ pub fn diagnose(ev: &Evidence, now: chrono::DateTime<chrono::Utc>) -> DiagnoseRe
     }
 
     let fix = match (&policy_text, policy) {
-        (Some(text), Some(p))
+        (Some(text), Some(_))
             if findings
                 .iter()
                 .any(|f| f.code == Code::RootDelegationMissing)
@@ -384,7 +384,6 @@ pub fn diagnose(ev: &Evidence, now: chrono::DateTime<chrono::Utc>) -> DiagnoseRe
                 text,
                 &partition,
                 key_account.as_deref().unwrap_or(&ev.caller.account),
-                p,
             ))
         }
         _ => None,
@@ -572,9 +571,8 @@ fn merge_same_code(findings: &mut Vec<Finding>) {
     *findings = merged;
 }
 
-/// The policy in force with the account delegation statement added first (if the account
-/// has none for every action), pretty-printed.
-fn with_delegation(text: &str, partition: &str, account: &str, _policy: &KeyPolicy) -> String {
+/// The policy in force with the account delegation statement added first, pretty-printed.
+fn with_delegation(text: &str, partition: &str, account: &str) -> String {
     let mut doc: serde_json::Value =
         serde_json::from_str(text).unwrap_or_else(|_| serde_json::json!({}));
     let statement = delegation_statement(partition, account);
