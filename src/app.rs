@@ -1,7 +1,7 @@
 //! Runs a parsed command line: reads the inputs, calls the engine and rules, renders the
 //! report. Returns the process exit status; `main` only maps errors to status 2.
 
-use crate::cli::{Cli, Command, DiagnoseArgs, ExplainArgs, Format};
+use crate::cli::{Cli, Command, DiagnoseArgs, ExplainArgs, Format, HistoryArgs};
 use crate::explain::{ExplainRequest, explain};
 use crate::policy::{Context, GET_KEY_POLICY, Identity, KeyPolicy, PUT_KEY_POLICY};
 use crate::report;
@@ -47,6 +47,14 @@ pub enum AppError {
         #[source]
         source: serde_json::Error,
     },
+    #[error(transparent)]
+    Key(#[from] crate::evidence::key::KeyInputError),
+    #[error(transparent)]
+    Archive(#[from] crate::archive::ArchiveError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot read CloudTrail's event history: cloudtrail:LookupEvents failed ({0})")]
+    History(String),
     #[error("cannot write {path}")]
     WriteFile {
         path: String,
@@ -67,6 +75,7 @@ pub fn run(cli: Cli, terminal: Terminal, out: &mut dyn Write) -> Result<u8, AppE
     match cli.command {
         Command::Explain(args) => run_explain(args, terminal, out),
         Command::Diagnose(args) => run_diagnose(args, terminal, out),
+        Command::History(args) => run_history(args, terminal, out),
     }
 }
 
@@ -270,4 +279,165 @@ impl Spinner {
             bar.finish_and_clear();
         }
     }
+}
+
+fn run_history(args: HistoryArgs, terminal: Terminal, out: &mut dyn Write) -> Result<u8, AppError> {
+    use crate::evidence::history::{KeyRef, SearchOptions, collect};
+    use crate::evidence::key::KeyInput;
+    use crate::evidence::{Calls, Kms};
+
+    let input = KeyInput::parse(&args.key)?;
+    let now = chrono::Utc::now();
+    let stamp = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    };
+    let (input_arn, input_id) = match &input {
+        KeyInput::KeyArn { arn, key_id, .. } => (Some(arn.clone()), Some(key_id.clone())),
+        KeyInput::KeyId(id) => (None, Some(id.clone())),
+        _ => (None, None),
+    };
+    if args.print_athena_sql {
+        let id = input_id.ok_or_else(|| {
+            AppError::Usage(
+                "--print-athena-sql needs the key ID or key ARN (an alias is not in the logs)"
+                    .into(),
+            )
+        })?;
+        let sql = crate::timeline::athena_sql(
+            &args.athena_table,
+            &id,
+            stamp(args.since).as_deref(),
+            stamp(args.until).as_deref(),
+        );
+        writeln!(out, "{sql};")?;
+        return Ok(EXIT_OK);
+    }
+    let account = input.account().map(str::to_owned);
+    let (source, events, skipped, key_ref) = match &args.logs {
+        Some(path) => {
+            if input_id.is_none() {
+                return Err(AppError::Usage(
+                    "--logs needs the key ID or key ARN: an alias cannot be resolved from log files".into(),
+                ));
+            }
+            let key_ref = KeyRef {
+                arn: input_arn,
+                key_id: input_id,
+            };
+            let opts = crate::archive::ArchiveOptions {
+                since: args.since,
+                until: args.until,
+                threads: args.threads,
+            };
+            let scan = crate::archive::scan_local(path, &key_ref, &opts)?;
+            ("archive", scan.events, scan.skipped, key_ref)
+        }
+        None => {
+            use crate::evidence::aws::{ConnectOptions, connect};
+            let timeout = std::time::Duration::from_secs(args.timeout.max(1));
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let spinner = Spinner::default();
+            let result = runtime.block_on(async {
+                let clients = connect(&ConnectOptions {
+                    region: args.region.clone(),
+                    profile: args.profile.clone(),
+                    timeout: Some(timeout),
+                })
+                .await;
+                let calls = Calls::default();
+                // The key's ARN and ID, from DescribeKey when it answers (an alias needs it).
+                let described = calls
+                    .record("kms", "DescribeKey", timeout, clients.kms.describe_key(&args.key))
+                    .await
+                    .ok();
+                let key_ref = KeyRef {
+                    arn: described.as_ref().and_then(|d| d.arn.clone()).or(input_arn.clone()),
+                    key_id: described.as_ref().map(|d| d.key_id.clone()).or(input_id.clone()),
+                };
+                if key_ref.key_id.is_none() {
+                    return Err(AppError::Usage(format!(
+                        "cannot resolve {} without kms:DescribeKey: give the key ID or key ARN",
+                        args.key
+                    )));
+                }
+                let oldest = now - chrono::Duration::days(90);
+                let window = (args.since.unwrap_or(oldest).max(oldest), args.until.unwrap_or(now).min(now));
+                let search = SearchOptions {
+                    lookback_days: 90,
+                    min_interval: std::time::Duration::from_millis(args.lookup_interval_ms),
+                    timeout,
+                };
+                let progress = |pages, events| spinner.update(pages, events);
+                let (events, stats) = collect(&clients.cloudtrail, &calls, &key_ref, &search, window, &progress)
+                    .await
+                    .map_err(|e| AppError::History(format!("{}: {}", e.code.unwrap_or_default(), e.message)))?;
+                let mut skipped = crate::timeline::Skipped {
+                    records: stats.skipped_records,
+                    ..Default::default()
+                };
+                if !stats.complete {
+                    skipped.reasons.push("the CloudTrail search was cut short by a failed call: older events may be missing".into());
+                }
+                Ok((events, skipped, key_ref, described.and_then(|d| d.account)))
+            });
+            spinner.finish();
+            let (events, skipped, key_ref, described_account) = result?;
+            let account = account.clone().or(described_account);
+            let report = crate::timeline::build(
+                crate::timeline::Found {
+                    key: args.key.clone(),
+                    key_arn: key_ref.arn,
+                    account,
+                    source: "cloudtrail".into(),
+                    events,
+                    skipped,
+                    since: stamp(args.since),
+                    until: stamp(args.until),
+                },
+                now,
+            );
+            return render_timeline(&report, &args, terminal, out);
+        }
+    };
+    let account = account.or_else(|| {
+        key_ref
+            .arn
+            .as_deref()
+            .and_then(crate::policy::key_account)
+            .map(str::to_owned)
+    });
+    let report = crate::timeline::build(
+        crate::timeline::Found {
+            key: args.key.clone(),
+            key_arn: key_ref.arn,
+            account,
+            source: source.into(),
+            events,
+            skipped,
+            since: stamp(args.since),
+            until: stamp(args.until),
+        },
+        now,
+    );
+    render_timeline(&report, &args, terminal, out)
+}
+
+fn render_timeline(
+    report: &crate::timeline::TimelineReport,
+    args: &HistoryArgs,
+    terminal: Terminal,
+    out: &mut dyn Write,
+) -> Result<u8, AppError> {
+    let format = default_format(args.format, terminal);
+    if args.redact {
+        let mut rendered = Vec::new();
+        report::timeline::render(report, format, terminal.color, &mut rendered)?;
+        let text = String::from_utf8_lossy(&rendered);
+        out.write_all(report::redact::Redactor::default().redact(&text).as_bytes())?;
+    } else {
+        report::timeline::render(report, format, terminal.color, out)?;
+    }
+    Ok(EXIT_OK)
 }

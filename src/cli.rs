@@ -27,6 +27,85 @@ pub enum Command {
     /// Diagnose live: why the principal cannot read or update the key policy, and who can
     /// restore access. Read-only.
     Diagnose(DiagnoseArgs),
+    /// The key policy's change timeline: every PutKeyPolicy and CreateKey, who made it, what
+    /// changed, and which change locked people out. Read-only.
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The key: key ID or key ARN (an alias too, when reading CloudTrail's event history).
+    #[arg(value_name = "KEY")]
+    pub key: String,
+
+    /// Only events at or after this time (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE", value_parser = parse_when)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+
+    /// Only events at or before this time (YYYY-MM-DD, the whole day, or RFC 3339).
+    #[arg(long, value_name = "DATE", value_parser = parse_until)]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+
+    /// Read a CloudTrail log archive instead of the 90-day event history: a directory tree or
+    /// a single file of `.json.gz` / `.json` log files, as CloudTrail delivers them to S3.
+    #[arg(long, value_name = "PATH")]
+    pub logs: Option<PathBuf>,
+
+    /// Print the Athena SQL that finds the key's policy changes in a CloudTrail table, and exit.
+    #[arg(long)]
+    pub print_athena_sql: bool,
+
+    /// The Athena table of CloudTrail logs, for --print-athena-sql.
+    #[arg(long, value_name = "TABLE", default_value = "cloudtrail_logs")]
+    pub athena_table: String,
+
+    /// Worker threads for --logs (default: one per core).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+
+    /// Output format [default: text on a terminal, json otherwise]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+
+    /// Replace account IDs, principal names and key IDs with stable pseudonyms.
+    #[arg(long)]
+    pub redact: bool,
+
+    /// The AWS Region (else AWS_REGION, then the profile's).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// The named profile from the AWS config files (else AWS_PROFILE).
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+
+    /// Seconds each AWS call may take.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub timeout: u64,
+
+    /// Least milliseconds between two CloudTrail LookupEvents calls (its quota is 2 a second).
+    #[arg(long, value_name = "MS", default_value_t = 500, hide = true)]
+    pub lookup_interval_ms: u64,
+}
+
+/// A date (midnight UTC) or an RFC 3339 time.
+fn parse_when(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
+        .map_err(|_| format!("expected YYYY-MM-DD or an RFC 3339 time, got {s:?}"))
+}
+
+/// Like `parse_when`, but a bare date means the end of that day.
+fn parse_until(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let t = parse_when(s)?;
+    Ok(if s.len() == 10 {
+        t + chrono::Duration::days(1) - chrono::Duration::seconds(1)
+    } else {
+        t
+    })
 }
 
 #[derive(Debug, Args)]

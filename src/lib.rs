@@ -6,6 +6,7 @@
 //! [`explain`] ties them together for `kms-doctor explain`; [`app`] runs a parsed command line.
 
 pub mod app;
+pub mod archive;
 pub mod cli;
 pub mod diagnose;
 pub mod diagnosis;
@@ -13,3 +14,4 @@ pub mod evidence;
 pub mod explain;
 pub mod policy;
 pub mod report;
+pub mod timeline;

@@ -48,6 +48,9 @@ pub struct History {
     pub skipped_records: u64,
     /// `false` when a call failed before the search could finish.
     pub complete: bool,
+    /// Where the event in force was found: `cloudtrail` (event history) or `archive`.
+    #[serde(default = "default_source")]
+    pub source: String,
 }
 
 /// The key, as events may name it.
@@ -71,6 +74,9 @@ pub struct SearchOptions {
     pub timeout: Duration,
 }
 
+/// The events that set a key's policy.
+pub const POLICY_EVENTS: [&str; 3] = ["PutKeyPolicy", "CreateKey", "ReplicateKey"];
+
 /// A CloudTrail record that cannot be read: it is skipped and counted.
 #[derive(Debug, PartialEq, Eq)]
 pub struct UnreadableRecord;
@@ -83,27 +89,33 @@ pub fn read_record(record: &str, key: &KeyRef) -> Result<Option<PolicyEvent>, Un
         .and_then(Value::as_str)
         .ok_or(UnreadableRecord)?
         .to_owned();
+    if !POLICY_EVENTS.contains(&event_name.as_str()) {
+        return Ok(None);
+    }
     let req = v.get("requestParameters").filter(|r| r.is_object());
-    let about_key = v
-        .get("resources")
-        .and_then(Value::as_array)
-        .is_some_and(|rs| {
-            rs.iter().any(|r| {
-                r.get("ARN")
-                    .and_then(Value::as_str)
-                    .is_some_and(|a| key.is(a))
+    let matches = |p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_str)
+            .is_some_and(|k| key.is(k))
+    };
+    let about_key = if event_name == "ReplicateKey" {
+        // The policy of a ReplicateKey is the new replica's, not the primary key's.
+        matches("/responseElements/replicaKeyMetadata/arn")
+            || (key.arn.is_none() && matches("/responseElements/replicaKeyMetadata/keyId"))
+    } else {
+        v.get("resources")
+            .and_then(Value::as_array)
+            .is_some_and(|rs| {
+                rs.iter().any(|r| {
+                    r.get("ARN")
+                        .and_then(Value::as_str)
+                        .is_some_and(|a| key.is(a))
+                })
             })
-        })
-        || req
-            .and_then(|r| r.get("keyId"))
-            .and_then(Value::as_str)
-            .is_some_and(|k| key.is(k))
-        || v.pointer("/responseElements/keyMetadata/keyId")
-            .and_then(Value::as_str)
-            .is_some_and(|k| key.is(k))
-        || v.pointer("/responseElements/keyMetadata/arn")
-            .and_then(Value::as_str)
-            .is_some_and(|k| key.is(k));
+            || matches("/requestParameters/keyId")
+            || matches("/responseElements/keyMetadata/keyId")
+            || matches("/responseElements/keyMetadata/arn")
+    };
     if !about_key {
         return Ok(None);
     }
@@ -186,38 +198,42 @@ async fn fetch<C: CloudTrail>(
     }
 }
 
-/// Searches the history. `first_page` is the first `PutKeyPolicy` page when it was fetched
-/// ahead (concurrently with the key's resolution). An error on the very first call is
-/// returned: it usually means `cloudtrail:LookupEvents` is denied.
+/// What a scan read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    pub pages: u32,
+    pub events_scanned: u64,
+    pub skipped_records: u64,
+    /// `false` when a call failed before the scan could finish.
+    pub complete: bool,
+}
+
+/// Pages through `LookupEvents` for each event name in turn, newest first, handing every
+/// event about the key to `visit`, which returns `false` to stop. Pages are dropped once read.
+/// An error on the very first call is returned: it usually means `cloudtrail:LookupEvents` is
+/// denied; a later one ends the scan with `complete: false`.
 #[allow(clippy::too_many_arguments)]
-pub async fn search<C: CloudTrail>(
+pub async fn scan<C: CloudTrail>(
     ct: &C,
     calls: &Calls,
     key: &KeyRef,
     opts: &SearchOptions,
-    now: chrono::DateTime<chrono::Utc>,
+    event_names: &[&str],
+    window: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
     first_page: Option<Result<EventPage, CallError>>,
     progress: &dyn Fn(u32, u64),
-) -> Result<History, CallError> {
-    let window = (
-        now - chrono::Duration::days(i64::from(opts.lookback_days)),
-        now,
-    );
-    let mut history = History {
-        lookback_days: opts.lookback_days,
-        in_force: None,
-        failed_attempts: Vec::new(),
-        pages: 0,
-        events_scanned: 0,
-        skipped_records: 0,
+    mut visit: impl FnMut(PolicyEvent) -> bool,
+) -> Result<ScanStats, CallError> {
+    let mut stats = ScanStats {
         complete: true,
+        ..ScanStats::default()
     };
     let mut pacer = Pacer {
         last: first_page.as_ref().map(|_| Instant::now()),
         min_interval: opts.min_interval,
     };
     let mut prefetched = first_page;
-    for event_name in ["PutKeyPolicy", "CreateKey"] {
+    for event_name in event_names {
         let mut token = None;
         loop {
             let page = match prefetched.take() {
@@ -237,41 +253,123 @@ pub async fn search<C: CloudTrail>(
             };
             let page = match page {
                 Ok(p) => p,
-                Err(e) if history.pages == 0 => return Err(e),
+                Err(e) if stats.pages == 0 => return Err(e),
                 Err(_) => {
-                    history.complete = false;
-                    return Ok(history);
+                    stats.complete = false;
+                    return Ok(stats);
                 }
             };
-            history.pages += 1;
+            stats.pages += 1;
             for event in page.events {
-                history.events_scanned += 1;
+                stats.events_scanned += 1;
                 let Some(record) = event.cloudtrail_event.as_deref() else {
-                    history.skipped_records += 1;
+                    stats.skipped_records += 1;
                     continue;
                 };
                 match read_record(record, key) {
-                    Err(UnreadableRecord) => history.skipped_records += 1,
+                    Err(UnreadableRecord) => stats.skipped_records += 1,
                     Ok(None) => {}
-                    Ok(Some(e)) if e.error_code.is_some() => {
-                        if history.failed_attempts.len() < MAX_FAILED_KEPT {
-                            history.failed_attempts.push(e);
-                        }
-                    }
                     Ok(Some(e)) => {
-                        history.in_force = Some(e);
-                        return Ok(history);
+                        if !visit(e) {
+                            return Ok(stats);
+                        }
                     }
                 }
             }
-            progress(history.pages, history.events_scanned);
+            progress(stats.pages, stats.events_scanned);
             match page.next_token {
                 Some(t) if !t.is_empty() => token = Some(t),
                 _ => break,
             }
         }
     }
-    Ok(history)
+    Ok(stats)
+}
+
+/// Searches for the policy in force: the newest successful `PutKeyPolicy` of the key, else its
+/// `CreateKey`; failed attempts on the way are kept. `first_page` is the first `PutKeyPolicy`
+/// page when it was fetched ahead (concurrently with the key's resolution).
+pub async fn search<C: CloudTrail>(
+    ct: &C,
+    calls: &Calls,
+    key: &KeyRef,
+    opts: &SearchOptions,
+    now: chrono::DateTime<chrono::Utc>,
+    first_page: Option<Result<EventPage, CallError>>,
+    progress: &dyn Fn(u32, u64),
+) -> Result<History, CallError> {
+    let window = (
+        now - chrono::Duration::days(i64::from(opts.lookback_days)),
+        now,
+    );
+    let mut in_force = None;
+    let mut failed_attempts = Vec::new();
+    let stats = scan(
+        ct,
+        calls,
+        key,
+        opts,
+        &["PutKeyPolicy", "CreateKey"],
+        window,
+        first_page,
+        progress,
+        |e| {
+            if e.error_code.is_some() {
+                if failed_attempts.len() < MAX_FAILED_KEPT {
+                    failed_attempts.push(e);
+                }
+                true
+            } else {
+                in_force = Some(e);
+                false
+            }
+        },
+    )
+    .await?;
+    Ok(History {
+        lookback_days: opts.lookback_days,
+        in_force,
+        failed_attempts,
+        pages: stats.pages,
+        events_scanned: stats.events_scanned,
+        skipped_records: stats.skipped_records,
+        complete: stats.complete,
+        source: default_source(),
+    })
+}
+
+/// Every policy change of the key in the window — `PutKeyPolicy`, `CreateKey` and the
+/// `ReplicateKey` that created a replica — successful and failed, oldest first.
+pub async fn collect<C: CloudTrail>(
+    ct: &C,
+    calls: &Calls,
+    key: &KeyRef,
+    opts: &SearchOptions,
+    window: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+    progress: &dyn Fn(u32, u64),
+) -> Result<(Vec<PolicyEvent>, ScanStats), CallError> {
+    let mut events = Vec::new();
+    let stats = scan(
+        ct,
+        calls,
+        key,
+        opts,
+        &["PutKeyPolicy", "CreateKey", "ReplicateKey"],
+        window,
+        None,
+        progress,
+        |e| {
+            events.push(e);
+            true
+        },
+    )
+    .await?;
+    events.sort_by(|a, b| a.event_time.cmp(&b.event_time));
+    Ok((events, stats))
+}
+
+fn default_source() -> String {
+    "cloudtrail".into()
 }
 
 /// The policy KMS applies to a key created without one.

@@ -4,6 +4,7 @@
 pub mod diagnose;
 pub mod explain;
 pub mod redact;
+pub mod timeline;
 
 use anstyle::{AnsiColor, Effects, Style};
 use std::io::{self, Write};
