@@ -193,7 +193,20 @@ fn run_diagnose(
                 .await
             });
             spinner.finish();
-            evidence?
+            let mut evidence = evidence?;
+            if let Some(path) = &args.logs {
+                let key = crate::evidence::history::KeyRef {
+                    arn: evidence.key.arn.clone(),
+                    key_id: evidence.key.key_id.clone(),
+                };
+                let scan = crate::archive::scan_local(
+                    path,
+                    &key,
+                    &crate::archive::ArchiveOptions::default(),
+                )?;
+                crate::archive::recover_policy(&mut evidence, &scan);
+            }
+            evidence
         }
     };
     if let Some(path) = &args.save_evidence {

@@ -287,3 +287,34 @@ fn read_file(
         }
     }
 }
+
+/// Completes a diagnosis's evidence from an archive scan, when neither `GetKeyPolicy` nor the
+/// event history gave the policy in force: the newest successful policy event found becomes
+/// the policy in force (source `archive`), with the failed attempts after it.
+pub fn recover_policy(ev: &mut crate::evidence::Evidence, scan: &ArchiveScan) {
+    use crate::evidence::history::History;
+    let found =
+        ev.current_policy.is_some() || ev.history.as_ref().is_some_and(|h| h.in_force.is_some());
+    if found {
+        return;
+    }
+    let Some(newest) = scan.events.iter().rposition(|e| e.error_code.is_none()) else {
+        return;
+    };
+    let failed: Vec<PolicyEvent> = scan.events[newest + 1..].iter().rev().cloned().collect();
+    let history = ev.history.get_or_insert_with(|| History {
+        lookback_days: 0,
+        in_force: None,
+        failed_attempts: Vec::new(),
+        pages: 0,
+        events_scanned: 0,
+        skipped_records: 0,
+        complete: true,
+        source: "archive".into(),
+    });
+    history.in_force = Some(scan.events[newest].clone());
+    history.failed_attempts = failed;
+    history.events_scanned += scan.records;
+    history.skipped_records += scan.skipped.records;
+    history.source = "archive".into();
+}

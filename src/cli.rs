@@ -134,6 +134,11 @@ pub struct DiagnoseArgs {
     #[arg(long)]
     pub no_cloudtrail: bool,
 
+    /// A CloudTrail log archive (directory or file of `.json.gz`/`.json` logs) to recover the
+    /// policy in force from when CloudTrail's 90-day event history has nothing.
+    #[arg(long, value_name = "PATH")]
+    pub logs: Option<PathBuf>,
+
     /// Output format [default: text on a terminal, json otherwise]
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -152,7 +157,7 @@ pub struct DiagnoseArgs {
     pub save_evidence: Option<PathBuf>,
 
     /// Render the report from a saved evidence file, with no AWS access.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "principal", "region", "profile", "no_cloudtrail", "save_evidence"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "principal", "region", "profile", "no_cloudtrail", "save_evidence", "logs"])]
     pub from_evidence: Option<PathBuf>,
 
     /// Seconds each AWS call may take.

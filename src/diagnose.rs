@@ -196,7 +196,11 @@ pub fn diagnose(ev: &Evidence, now: chrono::DateTime<chrono::Utc>) -> DiagnoseRe
                 event_name: None,
             },
         )
-    } else if let Some(e) = ev.history.as_ref().and_then(|h| h.in_force.as_ref()) {
+    } else if let Some((h, e)) = ev
+        .history
+        .as_ref()
+        .and_then(|h| h.in_force.as_ref().map(|e| (h, e)))
+    {
         let text = e.policy.clone().unwrap_or_else(|| {
             default_key_policy(
                 &partition,
@@ -206,7 +210,8 @@ pub fn diagnose(ev: &Evidence, now: chrono::DateTime<chrono::Utc>) -> DiagnoseRe
         (
             Some(text),
             PolicySource {
-                kind: "cloudtrail".into(),
+                // `cloudtrail` (the event history) or `archive` (a log archive).
+                kind: h.source.clone(),
                 event_id: e.event_id.clone(),
                 event_time: e.event_time.clone(),
                 changed_by: e.changed_by.clone(),

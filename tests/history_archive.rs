@@ -386,3 +386,68 @@ fn bad_archive_input_is_reported() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--logs needs the key ID or key ARN"));
 }
+
+#[test]
+fn diagnose_recovers_the_policy_from_an_archive_when_the_event_history_has_none() {
+    let root = temp_dir("diagnose");
+    let spec = Spec {
+        accounts: 1,
+        regions: vec!["us-east-1"],
+        days: 4,
+        files_per_day: 2,
+        records_per_file: 30,
+        changes: changes().into_iter().take(4).collect(),
+    };
+    archive::write(&root, &spec);
+    let scenario: support::scenario::Scenario = serde_json::from_value(json!({
+        "caller": {"arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/Admin/alice"), "account": ACCOUNT, "user_id": "AROAEXAMPLE:alice"},
+        "roles": [{"name": "Admin", "path": "/", "id": "AROAEXAMPLEADMIN0001", "account": ACCOUNT},
+                  {"name": "KeyAdmin", "path": "/", "id": "AROAEXAMPLEKEYADM001", "account": ACCOUNT}],
+        "keys": [{"id": KEY_ID, "account": ACCOUNT, "aliases": ["alias/payments"], "policy": policy(vec![admins()])}],
+        "deny": ["kms:GetKeyPolicy"],
+        "simulation": {"kms:GetKeyPolicy": {"decision": "allowed"}, "kms:PutKeyPolicy": {"decision": "allowed"}},
+        "cloudtrail": {"events": []}
+    }))
+    .unwrap();
+    let endpoint = support::scenario::start(scenario);
+    let o = against(&endpoint.url)
+        .args([
+            "diagnose",
+            "alias/payments",
+            "--format",
+            "json",
+            "--lookup-interval-ms",
+            "1",
+            "--logs",
+            root.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["policy_source"]["kind"], "archive");
+    assert_eq!(v["policy_source"]["event_id"], "evt-lockout");
+    assert_eq!(
+        v["policy_source"]["changed_by"],
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/Deployer/session")
+    );
+    assert_eq!(
+        v["access"][0]["because"],
+        json!(["root-delegation-missing"])
+    );
+    assert_eq!(
+        v["restorers"][0]["principal"],
+        format!("arn:aws:iam::{ACCOUNT}:role/KeyAdmin")
+    );
+    assert_eq!(v["restorers"][0]["source"], "archive");
+    let codes = v["findings"].to_string();
+    assert!(
+        !codes.contains("policy-history-unavailable"),
+        "the archive had it: {codes}"
+    );
+}
