@@ -49,7 +49,7 @@ for d, _, names in os.walk(root):
 
 rows=()
 rows+=("$(measure "kms-doctor history --logs" target/release/kms-doctor history "$key_arn" --logs "$dir" --format json)")
-rows+=("$(measure "zcat | jq -c 'select(…)'" bash -c "find '$dir' -name '*.json.gz' -print0 | sort -z | xargs -0 zcat | jq -c '$jq_filter'")")
+rows+=("$(measure "zcat + jq -c 'select(…)'" bash -c "find '$dir' -name '*.json.gz' -print0 | sort -z | xargs -0 zcat | jq -c '$jq_filter'")")
 rows+=("$(measure "python3 gzip + json" python3 -c "$python_scan" "$dir" "$key_id")")
 
 echo "Archive: $files files, $bytes bytes uncompressed ($(awk -v b="$bytes" 'BEGIN {printf "%.2f", b/1e9}') GB)"
