@@ -53,6 +53,8 @@ pub enum AppError {
     Archive(#[from] crate::archive::ArchiveError),
     #[error("{0}")]
     Usage(String),
+    #[error("cannot read the log archive {0}")]
+    S3(String),
     #[error("cannot read CloudTrail's event history: cloudtrail:LookupEvents failed ({0})")]
     History(String),
     #[error("cannot write {path}")]
@@ -342,7 +344,12 @@ fn run_history(args: HistoryArgs, terminal: Terminal, out: &mut dyn Write) -> Re
                 until: args.until,
                 threads: args.threads,
             };
-            let scan = crate::archive::scan_local(path, &key_ref, &opts)?;
+            let connect_opts = crate::evidence::aws::ConnectOptions {
+                region: args.region.clone(),
+                profile: args.profile.clone(),
+                timeout: Some(std::time::Duration::from_secs(args.timeout.max(1))),
+            };
+            let scan = scan_archive(path, &key_ref, &opts, &connect_opts)?;
             ("archive", scan.events, scan.skipped, key_ref)
         }
         None => {
@@ -453,4 +460,41 @@ fn render_timeline(
         report::timeline::render(report, format, terminal.color, out)?;
     }
     Ok(EXIT_OK)
+}
+
+/// Reads a log archive: a local path, or `s3://BUCKET/PREFIX`.
+fn scan_archive(
+    logs: &std::path::Path,
+    key: &crate::evidence::history::KeyRef,
+    opts: &crate::archive::ArchiveOptions,
+    connect_opts: &crate::evidence::aws::ConnectOptions,
+) -> Result<crate::archive::ArchiveScan, AppError> {
+    let text = logs.to_string_lossy();
+    if !text.starts_with("s3://") {
+        return Ok(crate::archive::scan_local(logs, key, opts)?);
+    }
+    let location = crate::archive::S3Location::parse(&text).ok_or_else(|| {
+        AppError::Usage(format!(
+            "{text} is not an S3 location: write s3://BUCKET/PREFIX"
+        ))
+    })?;
+    let timeout = connect_opts
+        .timeout
+        .unwrap_or(std::time::Duration::from_secs(10));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let s3 = crate::evidence::aws::connect_s3(connect_opts).await;
+        let calls = crate::evidence::Calls::default();
+        crate::archive::scan_s3(&s3, &calls, &location, key, opts, timeout)
+            .await
+            .map_err(|e| {
+                AppError::S3(format!(
+                    "{text}: {}: {}",
+                    e.code.unwrap_or_default(),
+                    e.message
+                ))
+            })
+    })
 }

@@ -17,22 +17,6 @@ use support::scenario::{self, Scenario};
 
 const ACCOUNT: &str = "123456789012"; // moto's account
 
-fn moto_url() -> Option<String> {
-    match std::env::var("KMS_DOCTOR_MOTO_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI must run this test against moto_server: set KMS_DOCTOR_MOTO_URL (.ci/run does)"
-            );
-            eprintln!(
-                "skipping the moto end-to-end test: KMS_DOCTOR_MOTO_URL is not set (.ci/run sets it)"
-            );
-            None
-        }
-    }
-}
-
 async fn sdk_config(url: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
@@ -50,7 +34,9 @@ async fn sdk_config(url: &str) -> aws_config::SdkConfig {
 
 #[test]
 fn diagnose_against_moto() {
-    let Some(moto) = moto_url() else { return };
+    let Some(moto) = support::cli::moto_url() else {
+        return;
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

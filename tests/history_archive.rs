@@ -451,3 +451,103 @@ fn diagnose_recovers_the_policy_from_an_archive_when_the_event_history_has_none(
         "the archive had it: {codes}"
     );
 }
+
+#[test]
+fn the_archive_in_s3_through_moto() {
+    let Some(moto) = support::cli::moto_url() else {
+        return;
+    };
+    let root = generated("s3");
+    let bucket = format!("trail-{}", std::process::id());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&moto)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                None,
+                None,
+                "test",
+            ))
+            .load()
+            .await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .force_path_style(true)
+                .build(),
+        );
+        s3.create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("moto creates the bucket");
+        let mut dirs = vec![root.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if let Ok(body) = std::fs::read(&path) {
+                    let key = path
+                        .strip_prefix(&root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned();
+                    s3.put_object()
+                        .bucket(&bucket)
+                        .key(key)
+                        .body(body.into())
+                        .send()
+                        .await
+                        .expect("moto stores the object");
+                }
+            }
+        }
+        // A digest file is not a log, and is not read.
+        s3.put_object()
+            .bucket(&bucket)
+            .key(format!(
+                "AWSLogs/{ACCOUNT}/CloudTrail-Digest/us-east-1/2026/11/01/digest.json.gz"
+            ))
+            .body(b"not gzip".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    });
+    let arn = key_arn();
+    let location = format!("s3://{bucket}/AWSLogs/");
+    let o = against(&moto)
+        .args(["history", &arn, "--logs", &location, "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["source"], "archive");
+    assert_eq!(
+        ids(&v),
+        [
+            "evt-create",
+            "evt-admins",
+            "evt-failed",
+            "evt-lockout",
+            "evt-garbled"
+        ]
+    );
+    assert_eq!(v["lockout"], 3);
+    assert_eq!(
+        v["skipped"]["files"], 2,
+        "the truncated gzip and the inventory: {}",
+        v["skipped"]
+    );
+    assert_eq!(v["skipped"]["records"], 1);
+}

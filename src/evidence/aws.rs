@@ -26,6 +26,74 @@ pub struct ConnectOptions {
 
 pub type SdkClients = super::Clients<StsClient, KmsClient, IamClient, CloudTrailClient>;
 
+/// S3, for reading CloudTrail log archives.
+pub struct S3Client(aws_sdk_s3::Client);
+
+impl From<aws_sdk_s3::Client> for S3Client {
+    fn from(c: aws_sdk_s3::Client) -> Self {
+        S3Client(c)
+    }
+}
+
+/// Builds the S3 client. With an endpoint override (`AWS_ENDPOINT_URL`,
+/// `AWS_ENDPOINT_URL_S3`: a local or private S3), requests use path-style addressing.
+pub async fn connect_s3(opts: &ConnectOptions) -> S3Client {
+    let config = load(opts).await;
+    let overridden =
+        std::env::var_os("AWS_ENDPOINT_URL_S3").is_some() || config.endpoint_url().is_some();
+    let s3 = aws_sdk_s3::config::Builder::from(&config)
+        .force_path_style(overridden)
+        .build();
+    S3Client(aws_sdk_s3::Client::from_conf(s3))
+}
+
+impl super::ObjectStore for S3Client {
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        continuation: Option<String>,
+    ) -> Result<super::ObjectPage, CallError> {
+        let out = self
+            .0
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_continuation_token(continuation)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(super::ObjectPage {
+            keys: out
+                .contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned))
+                .collect(),
+            next: out
+                .next_continuation_token()
+                .filter(|_| out.is_truncated() == Some(true))
+                .map(str::to_owned),
+        })
+    }
+
+    async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, CallError> {
+        let out = self
+            .0
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(classify)?;
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| CallError::new(Outcome::Error, Some("ReadBody"), e.to_string()))?;
+        Ok(body.into_bytes().to_vec())
+    }
+}
+
 pub struct StsClient(aws_sdk_sts::Client);
 pub struct KmsClient(aws_sdk_kms::Client);
 pub struct IamClient(aws_sdk_iam::Client);
@@ -53,8 +121,7 @@ impl From<aws_sdk_cloudtrail::Client> for CloudTrailClient {
     }
 }
 
-/// Loads the shared configuration and builds the four clients.
-pub async fn connect(opts: &ConnectOptions) -> SdkClients {
+async fn load(opts: &ConnectOptions) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(region) = &opts.region {
         loader = loader.region(aws_config::Region::new(region.clone()));
@@ -70,7 +137,12 @@ pub async fn connect(opts: &ConnectOptions) -> SdkClients {
                 .build(),
         );
     }
-    let config = loader.load().await;
+    loader.load().await
+}
+
+/// Loads the shared configuration and builds the four clients.
+pub async fn connect(opts: &ConnectOptions) -> SdkClients {
+    let config = load(opts).await;
     let region = config.region().map(|r| r.to_string());
     let partition = match region.as_deref() {
         Some(r) if r.starts_with("cn-") => "aws-cn",

@@ -267,6 +267,24 @@ pub trait CloudTrail {
     ) -> impl Future<Output = Result<EventPage, CallError>>;
 }
 
+/// One page of `s3:ListObjectsV2`.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectPage {
+    pub keys: Vec<String>,
+    pub next: Option<String>,
+}
+
+/// `s3`, as kms-doctor uses it to read a CloudTrail log archive (read-only).
+pub trait ObjectStore {
+    fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        continuation: Option<String>,
+    ) -> impl Future<Output = Result<ObjectPage, CallError>>;
+    fn get(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Vec<u8>, CallError>>;
+}
+
 /// All four, with the Region they talk to.
 pub struct Clients<S, K, I, C> {
     pub sts: S,

@@ -39,3 +39,21 @@ pub fn against(endpoint: &str) -> Command {
 pub fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).expect("stdout is UTF-8")
 }
+
+/// The moto_server that `.ci/run` starts (`KMS_DOCTOR_MOTO_URL`). Without it the calling test
+/// says it is skipped, except in CI (`CI=true`), where a missing moto is a failure.
+pub fn moto_url() -> Option<String> {
+    match std::env::var("KMS_DOCTOR_MOTO_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI must run this test against moto_server: set KMS_DOCTOR_MOTO_URL (.ci/run does)"
+            );
+            eprintln!(
+                "skipping: KMS_DOCTOR_MOTO_URL is not set (.ci/run starts moto_server and sets it)"
+            );
+            None
+        }
+    }
+}
