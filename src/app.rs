@@ -55,6 +55,8 @@ pub enum AppError {
     Usage(String),
     #[error("cannot read the log archive {0}")]
     S3(String),
+    #[error("the Athena query failed: {0}")]
+    Athena(String),
     #[error("cannot read CloudTrail's event history: cloudtrail:LookupEvents failed ({0})")]
     History(String),
     #[error("cannot write {path}")]
@@ -196,17 +198,30 @@ fn run_diagnose(
             });
             spinner.finish();
             let mut evidence = evidence?;
+            let key = crate::evidence::history::KeyRef {
+                arn: evidence.key.arn.clone(),
+                key_id: evidence.key.key_id.clone(),
+            };
             if let Some(path) = &args.logs {
-                let key = crate::evidence::history::KeyRef {
-                    arn: evidence.key.arn.clone(),
-                    key_id: evidence.key.key_id.clone(),
-                };
-                let scan = crate::archive::scan_local(
+                let scan = scan_archive(
                     path,
                     &key,
                     &crate::archive::ArchiveOptions::default(),
+                    &connect_opts,
                 )?;
-                crate::archive::recover_policy(&mut evidence, &scan);
+                crate::archive::recover_policy(&mut evidence, &scan, "archive");
+            }
+            let unknown = evidence.current_policy.is_none()
+                && evidence
+                    .history
+                    .as_ref()
+                    .is_none_or(|h| h.in_force.is_none());
+            if let (Some(table), true, Some(id)) =
+                (&args.athena.athena_table, unknown, key.key_id.clone())
+            {
+                let sql = crate::timeline::athena_sql(table, &id, None, None);
+                let found = run_athena(&args.athena, sql, &key, &connect_opts)?;
+                crate::archive::recover_policy(&mut evidence, &found, "athena");
             }
             evidence
         }
@@ -319,7 +334,10 @@ fn run_history(args: HistoryArgs, terminal: Terminal, out: &mut dyn Write) -> Re
             )
         })?;
         let sql = crate::timeline::athena_sql(
-            &args.athena_table,
+            args.athena
+                .athena_table
+                .as_deref()
+                .unwrap_or("cloudtrail_logs"),
             &id,
             stamp(args.since).as_deref(),
             stamp(args.until).as_deref(),
@@ -328,6 +346,48 @@ fn run_history(args: HistoryArgs, terminal: Terminal, out: &mut dyn Write) -> Re
         return Ok(EXIT_OK);
     }
     let account = input.account().map(str::to_owned);
+    if let Some(table) = &args.athena.athena_table {
+        let id = input_id.clone().ok_or_else(|| {
+            AppError::Usage(
+                "--athena-table needs the key ID or key ARN: an alias is not in the logs".into(),
+            )
+        })?;
+        let key_ref = KeyRef {
+            arn: input_arn.clone(),
+            key_id: Some(id.clone()),
+        };
+        let connect_opts = crate::evidence::aws::ConnectOptions {
+            region: args.region.clone(),
+            profile: args.profile.clone(),
+            timeout: Some(std::time::Duration::from_secs(args.timeout.max(1))),
+        };
+        let sql = crate::timeline::athena_sql(
+            table,
+            &id,
+            stamp(args.since).as_deref(),
+            stamp(args.until).as_deref(),
+        );
+        let found = run_athena(&args.athena, sql, &key_ref, &connect_opts)?;
+        let report = crate::timeline::build(
+            crate::timeline::Found {
+                key: args.key.clone(),
+                key_arn: key_ref.arn,
+                account: account.or_else(|| {
+                    input_arn
+                        .as_deref()
+                        .and_then(crate::policy::key_account)
+                        .map(str::to_owned)
+                }),
+                source: "athena".into(),
+                events: found.events,
+                skipped: found.skipped,
+                since: stamp(args.since),
+                until: stamp(args.until),
+            },
+            now,
+        );
+        return render_timeline(&report, &args, terminal, out);
+    }
     let (source, events, skipped, key_ref) = match &args.logs {
         Some(path) => {
             if input_id.is_none() {
@@ -496,5 +556,43 @@ fn scan_archive(
                     e.message
                 ))
             })
+    })
+}
+
+/// Runs the SQL on Athena and gives its rows as an archive scan.
+fn run_athena(
+    athena: &crate::cli::AthenaArgs,
+    sql: String,
+    key: &crate::evidence::history::KeyRef,
+    connect_opts: &crate::evidence::aws::ConnectOptions,
+) -> Result<crate::archive::ArchiveScan, AppError> {
+    let query = crate::evidence::AthenaQuery {
+        sql,
+        database: athena.athena_database.clone(),
+        workgroup: athena.athena_workgroup.clone(),
+        output: athena.athena_output.clone(),
+    };
+    let timeout = connect_opts
+        .timeout
+        .unwrap_or(std::time::Duration::from_secs(10));
+    let max_wait = std::time::Duration::from_secs(athena.athena_max_wait.max(1));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(async {
+        let client = crate::evidence::aws::connect_athena(connect_opts).await;
+        let calls = crate::evidence::Calls::default();
+        crate::evidence::athena::run(&client, &calls, &query, key, timeout, max_wait).await
+    });
+    let result = result
+        .map_err(|e| AppError::Athena(format!("{}: {}", e.code.unwrap_or_default(), e.message)))?;
+    Ok(crate::archive::ArchiveScan {
+        events: result.events,
+        records: result.rows,
+        skipped: crate::timeline::Skipped {
+            records: result.skipped_records,
+            ..Default::default()
+        },
+        ..Default::default()
     })
 }

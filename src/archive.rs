@@ -395,10 +395,11 @@ fn read_file(
     }
 }
 
-/// Completes a diagnosis's evidence from an archive scan, when neither `GetKeyPolicy` nor the
-/// event history gave the policy in force: the newest successful policy event found becomes
-/// the policy in force (source `archive`), with the failed attempts after it.
-pub fn recover_policy(ev: &mut crate::evidence::Evidence, scan: &ArchiveScan) {
+/// Completes a diagnosis's evidence from an archive scan (or Athena's answer), when neither
+/// `GetKeyPolicy` nor the event history gave the policy in force: the newest successful policy
+/// event found becomes the policy in force (source `archive` or `athena`), with the failed
+/// attempts after it.
+pub fn recover_policy(ev: &mut crate::evidence::Evidence, scan: &ArchiveScan, source: &str) {
     use crate::evidence::history::History;
     let found =
         ev.current_policy.is_some() || ev.history.as_ref().is_some_and(|h| h.in_force.is_some());
@@ -417,13 +418,13 @@ pub fn recover_policy(ev: &mut crate::evidence::Evidence, scan: &ArchiveScan) {
         events_scanned: 0,
         skipped_records: 0,
         complete: true,
-        source: "archive".into(),
+        source: source.into(),
     });
     history.in_force = Some(scan.events[newest].clone());
     history.failed_attempts = failed;
     history.events_scanned += scan.records;
     history.skipped_records += scan.skipped.records;
-    history.source = "archive".into();
+    history.source = source.into();
 }
 
 #[cfg(test)]

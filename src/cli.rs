@@ -55,9 +55,8 @@ pub struct HistoryArgs {
     #[arg(long)]
     pub print_athena_sql: bool,
 
-    /// The Athena table of CloudTrail logs, for --print-athena-sql.
-    #[arg(long, value_name = "TABLE", default_value = "cloudtrail_logs")]
-    pub athena_table: String,
+    #[command(flatten)]
+    pub athena: AthenaArgs,
 
     /// Worker threads for --logs (default: one per core).
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -86,6 +85,30 @@ pub struct HistoryArgs {
     /// Least milliseconds between two CloudTrail LookupEvents calls (its quota is 2 a second).
     #[arg(long, value_name = "MS", default_value_t = 500, hide = true)]
     pub lookup_interval_ms: u64,
+}
+
+/// Querying a CloudTrail table with Athena.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AthenaArgs {
+    /// Query this Athena table of CloudTrail logs (with --print-athena-sql: name it in the SQL).
+    #[arg(long, value_name = "TABLE")]
+    pub athena_table: Option<String>,
+
+    /// The Athena database (catalog schema) of the table.
+    #[arg(long, value_name = "DB", requires = "athena_table")]
+    pub athena_database: Option<String>,
+
+    /// The Athena workgroup to run the query in.
+    #[arg(long, value_name = "WG", requires = "athena_table")]
+    pub athena_workgroup: Option<String>,
+
+    /// Where Athena writes the results (s3://…), when the workgroup sets no location.
+    #[arg(long, value_name = "S3_URL", requires = "athena_table")]
+    pub athena_output: Option<String>,
+
+    /// Seconds to wait for the Athena query to finish.
+    #[arg(long, value_name = "SECS", default_value_t = 300, hide = true)]
+    pub athena_max_wait: u64,
 }
 
 /// A date (midnight UTC) or an RFC 3339 time.
@@ -134,10 +157,14 @@ pub struct DiagnoseArgs {
     #[arg(long)]
     pub no_cloudtrail: bool,
 
-    /// A CloudTrail log archive (directory or file of `.json.gz`/`.json` logs) to recover the
-    /// policy in force from when CloudTrail's 90-day event history has nothing.
+    /// A CloudTrail log archive (directory or file of `.json.gz`/`.json` logs, or
+    /// s3://BUCKET/PREFIX) to recover the policy in force from when CloudTrail's 90-day event
+    /// history has nothing.
     #[arg(long, value_name = "PATH")]
     pub logs: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub athena: AthenaArgs,
 
     /// Output format [default: text on a terminal, json otherwise]
     #[arg(long, value_enum)]
@@ -157,7 +184,7 @@ pub struct DiagnoseArgs {
     pub save_evidence: Option<PathBuf>,
 
     /// Render the report from a saved evidence file, with no AWS access.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "principal", "region", "profile", "no_cloudtrail", "save_evidence", "logs"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "principal", "region", "profile", "no_cloudtrail", "save_evidence", "logs", "athena_table"])]
     pub from_evidence: Option<PathBuf>,
 
     /// Seconds each AWS call may take.

@@ -551,3 +551,165 @@ fn the_archive_in_s3_through_moto() {
     );
     assert_eq!(v["skipped"]["records"], 1);
 }
+
+/// The key's first four changes as rows of the Athena query (header first), served by moto's
+/// canned results to the next query; and a bucket for Athena's output.
+fn canned_athena_results(moto: &str) -> String {
+    let header = [
+        "eventtime",
+        "eventname",
+        "eventid",
+        "author",
+        "role_arn",
+        "sourceipaddress",
+        "useragent",
+        "errorcode",
+        "requestparameters",
+        "responseelements",
+    ];
+    let cells = |values: Vec<String>| json!({"Data": values.into_iter().map(|c| json!({"VarCharValue": c})).collect::<Vec<_>>()});
+    let text = |r: &Value, p: &str| {
+        r.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let mut rows = vec![cells(header.iter().map(|h| h.to_string()).collect())];
+    for (_, r) in changes().iter().take(4) {
+        rows.push(cells(vec![
+            text(r, "/eventTime"),
+            text(r, "/eventName"),
+            text(r, "/eventID"),
+            text(r, "/userIdentity/arn"),
+            text(r, "/userIdentity/sessionContext/sessionIssuer/arn"),
+            text(r, "/sourceIPAddress"),
+            text(r, "/userAgent"),
+            text(r, "/errorCode"),
+            r["requestParameters"].to_string(),
+            r["responseElements"].to_string(),
+        ]));
+    }
+    let bucket = format!("athena-results-{}-{}", std::process::id(), rows.len());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(moto)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                None,
+                None,
+                "test",
+            ))
+            .load()
+            .await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .force_path_style(true)
+                .build(),
+        );
+        let _ = s3.create_bucket().bucket(&bucket).send().await;
+    });
+    let canned = json!({"results": [{"rows": rows, "column_info": []}]});
+    let status = std::process::Command::new("python3")
+        .args(["-c", "import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method='POST'))"])
+        .arg(format!("{moto}/moto-api/static/athena/query-results"))
+        .arg(canned.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "moto takes the canned results");
+    format!("s3://{bucket}/results/")
+}
+
+/// Athena tests share moto's queue of canned results: one at a time.
+static ATHENA: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[test]
+fn the_athena_path_through_moto() {
+    let Some(moto) = support::cli::moto_url() else {
+        return;
+    };
+    let _one_at_a_time = ATHENA.lock().unwrap_or_else(|e| e.into_inner());
+    let output = canned_athena_results(&moto);
+    let arn = key_arn();
+    let o = against(&moto)
+        .args([
+            "history",
+            &arn,
+            "--athena-table",
+            "cloudtrail_logs",
+            "--athena-database",
+            "default",
+            "--athena-output",
+            &output,
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["source"], "athena");
+    assert_eq!(
+        ids(&v),
+        ["evt-create", "evt-admins", "evt-failed", "evt-lockout"]
+    );
+    assert_eq!(v["lockout"], 3);
+}
+
+#[test]
+fn diagnose_recovers_the_policy_with_athena() {
+    let Some(moto) = support::cli::moto_url() else {
+        return;
+    };
+    let _one_at_a_time = ATHENA.lock().unwrap_or_else(|e| e.into_inner());
+    let output = canned_athena_results(&moto);
+    let scenario: support::scenario::Scenario = serde_json::from_value(json!({
+        "caller": {"arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/Admin/alice"), "account": ACCOUNT, "user_id": "AROAEXAMPLE:alice"},
+        "roles": [{"name": "Admin", "path": "/", "id": "AROAEXAMPLEADMIN0001", "account": ACCOUNT}],
+        "keys": [{"id": KEY_ID, "account": ACCOUNT, "aliases": ["alias/payments"], "policy": policy(vec![admins()])}],
+        "deny": ["kms:GetKeyPolicy"],
+        "simulation": {"kms:GetKeyPolicy": {"decision": "allowed"}, "kms:PutKeyPolicy": {"decision": "allowed"}},
+        "cloudtrail": {"events": []}
+    }))
+    .unwrap();
+    let endpoint = support::scenario::start(scenario);
+    let o = against(&endpoint.url)
+        .env("AWS_ENDPOINT_URL_ATHENA", &moto)
+        .args([
+            "diagnose",
+            "alias/payments",
+            "--format",
+            "json",
+            "--lookup-interval-ms",
+            "1",
+            "--athena-table",
+            "cloudtrail_logs",
+            "--athena-output",
+            &output,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["policy_source"]["kind"], "athena");
+    assert_eq!(v["policy_source"]["event_id"], "evt-lockout");
+    assert_eq!(
+        v["access"][1]["because"],
+        json!(["root-delegation-missing"])
+    );
+}

@@ -288,3 +288,209 @@ async fn lookup_events_throttling_is_not_retried_by_the_sdk() {
         "kms-doctor paces and retries LookupEvents itself"
     );
 }
+
+fn athena(rules: &[&Rule]) -> kms_doctor::evidence::aws::AthenaClient {
+    let conf = aws_sdk_athena::Config::builder()
+        .with_test_defaults()
+        .region(aws_sdk_athena::config::Region::new("us-east-1"))
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor(rules))
+        .build();
+    aws_sdk_athena::Client::from_conf(conf).into()
+}
+
+fn athena_state(
+    state: aws_sdk_athena::types::QueryExecutionState,
+) -> aws_sdk_athena::operation::get_query_execution::GetQueryExecutionOutput {
+    use aws_sdk_athena::types::{QueryExecution, QueryExecutionStatus};
+    aws_sdk_athena::operation::get_query_execution::GetQueryExecutionOutput::builder()
+        .query_execution(
+            QueryExecution::builder()
+                .query_execution_id("q1")
+                .status(
+                    QueryExecutionStatus::builder()
+                        .state(state)
+                        .state_change_reason("TABLE_NOT_FOUND: cloudtrail_logs")
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
+fn athena_page(
+    rows: Vec<Vec<&str>>,
+    next: Option<&str>,
+) -> aws_sdk_athena::operation::get_query_results::GetQueryResultsOutput {
+    use aws_sdk_athena::types::{Datum, ResultSet, Row};
+    aws_sdk_athena::operation::get_query_results::GetQueryResultsOutput::builder()
+        .result_set(
+            ResultSet::builder()
+                .set_rows(Some(
+                    rows.into_iter()
+                        .map(|r| {
+                            Row::builder()
+                                .set_data(Some(
+                                    r.into_iter()
+                                        .map(|c| Datum::builder().var_char_value(c).build())
+                                        .collect(),
+                                ))
+                                .build()
+                        })
+                        .collect(),
+                ))
+                .build(),
+        )
+        .set_next_token(next.map(str::to_owned))
+        .build()
+}
+
+#[tokio::test]
+async fn athena_queries_are_polled_until_done_and_paged() {
+    use aws_sdk_athena::types::QueryExecutionState;
+    use kms_doctor::evidence::history::KeyRef;
+    let start = mock!(aws_sdk_athena::Client::start_query_execution)
+        .match_requests(|r| {
+            r.query_string().is_some_and(|q| q.contains("FROM trail"))
+                && r.work_group() == Some("wg")
+        })
+        .then_output(|| {
+            aws_sdk_athena::operation::start_query_execution::StartQueryExecutionOutput::builder()
+                .query_execution_id("q1")
+                .build()
+        });
+    let poll = mock!(aws_sdk_athena::Client::get_query_execution)
+        .sequence()
+        .output(|| athena_state(QueryExecutionState::Queued))
+        .output(|| athena_state(QueryExecutionState::Running))
+        .output(|| athena_state(QueryExecutionState::Succeeded))
+        .build();
+    let header = vec![
+        "eventtime",
+        "eventname",
+        "eventid",
+        "author",
+        "role_arn",
+        "sourceipaddress",
+        "useragent",
+        "errorcode",
+        "requestparameters",
+        "responseelements",
+    ];
+    let put = r#"{"keyId":"k1","policyName":"default","policy":"{\"Statement\":[]}","bypassPolicyLockoutSafetyCheck":true}"#;
+    let pages = mock!(aws_sdk_athena::Client::get_query_results)
+        .sequence()
+        .output(move || {
+            athena_page(
+                vec![
+                    header.clone(),
+                    vec![
+                        "2026-11-02T00:00:00Z",
+                        "PutKeyPolicy",
+                        "e2",
+                        "arn:aws:sts::111122223333:assumed-role/Deployer/ci",
+                        "arn:aws:iam::111122223333:role/Deployer",
+                        "203.0.113.24",
+                        "aws-cli/2",
+                        "",
+                        put,
+                        "",
+                    ],
+                ],
+                Some("page2"),
+            )
+        })
+        .output(|| {
+            athena_page(
+                vec![vec![
+                    "2026-11-01T00:00:00Z",
+                    "CreateKey",
+                    "e1",
+                    "arn:aws:sts::111122223333:assumed-role/Admin/x",
+                    "",
+                    "",
+                    "",
+                    "",
+                    r#"{"description":"x"}"#,
+                    r#"{"keyMetadata":{"keyId":"k1"}}"#,
+                ]],
+                None,
+            )
+        })
+        .build();
+    let client = athena(&[&start, &poll, &pages]);
+    let calls = kms_doctor::evidence::Calls::default();
+    let query = kms_doctor::evidence::AthenaQuery {
+        sql: "SELECT … FROM trail".into(),
+        workgroup: Some("wg".into()),
+        ..Default::default()
+    };
+    let key = KeyRef {
+        arn: None,
+        key_id: Some("k1".into()),
+    };
+    let result = kms_doctor::evidence::athena::run(
+        &client,
+        &calls,
+        &query,
+        &key,
+        std::time::Duration::from_secs(5),
+        std::time::Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    assert_eq!(result.rows, 2);
+    let events: Vec<(&str, bool)> = result
+        .events
+        .iter()
+        .map(|e| (e.event_id.as_deref().unwrap(), e.bypass_lockout_check))
+        .collect();
+    assert_eq!(events, [("e1", false), ("e2", true)], "oldest first");
+    assert_eq!(
+        result.events[1].role_arn.as_deref(),
+        Some("arn:aws:iam::111122223333:role/Deployer")
+    );
+    assert_eq!(poll.num_calls(), 3, "polled until SUCCEEDED");
+    assert_eq!(pages.num_calls(), 2, "paged through NextToken");
+    let ops: Vec<String> = calls.snapshot().into_iter().map(|c| c.operation).collect();
+    assert_eq!(
+        ops,
+        [
+            "StartQueryExecution",
+            "GetQueryExecution",
+            "GetQueryExecution",
+            "GetQueryExecution",
+            "GetQueryResults",
+            "GetQueryResults"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_athena_query_says_why() {
+    use aws_sdk_athena::types::QueryExecutionState;
+    let start = mock!(aws_sdk_athena::Client::start_query_execution).then_output(|| {
+        aws_sdk_athena::operation::start_query_execution::StartQueryExecutionOutput::builder()
+            .query_execution_id("q1")
+            .build()
+    });
+    let poll = mock!(aws_sdk_athena::Client::get_query_execution)
+        .then_output(|| athena_state(QueryExecutionState::Failed));
+    let client = athena(&[&start, &poll]);
+    let key = kms_doctor::evidence::history::KeyRef {
+        arn: None,
+        key_id: Some("k1".into()),
+    };
+    let err = kms_doctor::evidence::athena::run(
+        &client,
+        &kms_doctor::evidence::Calls::default(),
+        &kms_doctor::evidence::AthenaQuery::default(),
+        &key,
+        std::time::Duration::from_secs(5),
+        std::time::Duration::from_secs(30),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("QueryFailed"));
+    assert!(err.message.contains("TABLE_NOT_FOUND"));
+}

@@ -26,6 +26,105 @@ pub struct ConnectOptions {
 
 pub type SdkClients = super::Clients<StsClient, KmsClient, IamClient, CloudTrailClient>;
 
+/// Athena, for querying a CloudTrail table.
+pub struct AthenaClient(aws_sdk_athena::Client);
+
+impl From<aws_sdk_athena::Client> for AthenaClient {
+    fn from(c: aws_sdk_athena::Client) -> Self {
+        AthenaClient(c)
+    }
+}
+
+pub async fn connect_athena(opts: &ConnectOptions) -> AthenaClient {
+    AthenaClient(aws_sdk_athena::Client::new(&load(opts).await))
+}
+
+impl super::Athena for AthenaClient {
+    async fn start(&self, query: &super::AthenaQuery) -> Result<String, CallError> {
+        use aws_sdk_athena::types::{QueryExecutionContext, ResultConfiguration};
+        let out = self
+            .0
+            .start_query_execution()
+            .query_string(&query.sql)
+            .set_query_execution_context(
+                query
+                    .database
+                    .as_ref()
+                    .map(|d| QueryExecutionContext::builder().database(d).build()),
+            )
+            .set_work_group(query.workgroup.clone())
+            .set_result_configuration(
+                query
+                    .output
+                    .as_ref()
+                    .map(|o| ResultConfiguration::builder().output_location(o).build()),
+            )
+            .send()
+            .await
+            .map_err(classify)?;
+        out.query_execution_id().map(str::to_owned).ok_or_else(|| {
+            CallError::new(
+                Outcome::Error,
+                Some("MalformedReply"),
+                "StartQueryExecution answered without an id",
+            )
+        })
+    }
+
+    async fn state(&self, id: &str) -> Result<(String, Option<String>), CallError> {
+        let out = self
+            .0
+            .get_query_execution()
+            .query_execution_id(id)
+            .send()
+            .await
+            .map_err(classify)?;
+        let status = out.query_execution().and_then(|q| q.status());
+        Ok((
+            status
+                .and_then(|s| s.state())
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_else(|| "UNKNOWN".into()),
+            status
+                .and_then(|s| s.state_change_reason())
+                .map(str::to_owned),
+        ))
+    }
+
+    async fn results(
+        &self,
+        id: &str,
+        next: Option<String>,
+    ) -> Result<super::ResultPage, CallError> {
+        let out = self
+            .0
+            .get_query_results()
+            .query_execution_id(id)
+            .set_next_token(next)
+            .send()
+            .await
+            .map_err(classify)?;
+        let rows = out
+            .result_set()
+            .map(|r| {
+                r.rows()
+                    .iter()
+                    .map(|row| {
+                        row.data()
+                            .iter()
+                            .map(|d| d.var_char_value().map(str::to_owned))
+                            .collect()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(super::ResultPage {
+            rows,
+            next: out.next_token().map(str::to_owned),
+        })
+    }
+}
+
 /// S3, for reading CloudTrail log archives.
 pub struct S3Client(aws_sdk_s3::Client);
 

@@ -5,6 +5,7 @@
 //! in-memory fakes. Every call is recorded with its outcome; an `AccessDenied` is evidence, not
 //! an error. [`Evidence`] is also the format of `--save-evidence` files.
 
+pub mod athena;
 pub mod aws;
 pub mod gather;
 pub mod history;
@@ -283,6 +284,36 @@ pub trait ObjectStore {
         continuation: Option<String>,
     ) -> impl Future<Output = Result<ObjectPage, CallError>>;
     fn get(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Vec<u8>, CallError>>;
+}
+
+/// Where and how an Athena query runs.
+#[derive(Debug, Clone, Default)]
+pub struct AthenaQuery {
+    pub sql: String,
+    pub database: Option<String>,
+    pub workgroup: Option<String>,
+    /// `s3://…` for the results, when the workgroup sets none.
+    pub output: Option<String>,
+}
+
+/// One page of `athena:GetQueryResults`: rows of nullable cells (the first page starts with
+/// the column names).
+#[derive(Debug, Clone, Default)]
+pub struct ResultPage {
+    pub rows: Vec<Vec<Option<String>>>,
+    pub next: Option<String>,
+}
+
+/// `athena`, as kms-doctor uses it to query a CloudTrail table.
+pub trait Athena {
+    fn start(&self, query: &AthenaQuery) -> impl Future<Output = Result<String, CallError>>;
+    /// The state (`QUEUED`, `RUNNING`, `SUCCEEDED`, `FAILED`, `CANCELLED`) and its reason.
+    fn state(&self, id: &str) -> impl Future<Output = Result<(String, Option<String>), CallError>>;
+    fn results(
+        &self,
+        id: &str,
+        next: Option<String>,
+    ) -> impl Future<Output = Result<ResultPage, CallError>>;
 }
 
 /// All four, with the Region they talk to.
