@@ -418,6 +418,38 @@ mod tests {
     }
 
     #[test]
+    fn a_replicate_key_event_is_about_the_replica() {
+        let replica = KeyRef {
+            arn: Some("arn:aws:kms:eu-west-1:111122223333:key/mrk-1".into()),
+            key_id: Some("mrk-1".into()),
+        };
+        let primary = KeyRef {
+            arn: Some("arn:aws:kms:us-east-1:111122223333:key/mrk-1".into()),
+            key_id: Some("mrk-1".into()),
+        };
+        let record = serde_json::json!({
+            "eventName": "ReplicateKey", "eventTime": "2026-11-01T00:00:00Z",
+            "requestParameters": {"keyId": "mrk-1", "replicaRegion": "eu-west-1", "policy": "{}"},
+            "responseElements": {"replicaKeyMetadata": {"keyId": "mrk-1", "arn": "arn:aws:kms:eu-west-1:111122223333:key/mrk-1"}}
+        })
+        .to_string();
+        assert!(read_record(&record, &replica).unwrap().is_some());
+        assert_eq!(
+            read_record(&record, &primary),
+            Ok(None),
+            "the primary's policy did not change"
+        );
+        let decrypt =
+            serde_json::json!({"eventName": "Decrypt", "requestParameters": {"keyId": "mrk-1"}})
+                .to_string();
+        assert_eq!(
+            read_record(&decrypt, &replica),
+            Ok(None),
+            "not a policy event"
+        );
+    }
+
+    #[test]
     fn other_keys_and_damaged_records_are_told_apart() {
         let other = serde_json::json!({"eventName": "PutKeyPolicy", "requestParameters": {"keyId": "k2", "policy": "{}"}});
         assert_eq!(read_record(&other.to_string(), &key()), Ok(None));
