@@ -269,14 +269,9 @@ fn run_diagnose(
         }
     }
     let format = default_format(args.format, terminal);
-    if args.redact {
-        let mut rendered = Vec::new();
-        report::diagnose::render(&report, format, terminal.color, &mut rendered)?;
-        let text = String::from_utf8_lossy(&rendered);
-        out.write_all(report::redact::Redactor::default().redact(&text).as_bytes())?;
-    } else {
-        report::diagnose::render(&report, format, terminal.color, out)?;
-    }
+    report::redact::emit(args.redact, out, |w| {
+        report::diagnose::render(&report, format, terminal.color, w)
+    })?;
     Ok(report.exit_code())
 }
 
@@ -511,14 +506,9 @@ fn render_timeline(
     out: &mut dyn Write,
 ) -> Result<u8, AppError> {
     let format = default_format(args.format, terminal);
-    if args.redact {
-        let mut rendered = Vec::new();
-        report::timeline::render(report, format, terminal.color, &mut rendered)?;
-        let text = String::from_utf8_lossy(&rendered);
-        out.write_all(report::redact::Redactor::default().redact(&text).as_bytes())?;
-    } else {
-        report::timeline::render(report, format, terminal.color, out)?;
-    }
+    report::redact::emit(args.redact, out, |w| {
+        report::timeline::render(report, format, terminal.color, w)
+    })?;
     Ok(EXIT_OK)
 }
 

@@ -17,21 +17,6 @@ use support::scenario::{self, Scenario};
 
 const ACCOUNT: &str = "123456789012"; // moto's account
 
-async fn sdk_config(url: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(aws_sdk_kms::config::Credentials::new(
-            "AKIDEXAMPLE",
-            "secret",
-            None,
-            None,
-            "test",
-        ))
-        .load()
-        .await
-}
-
 #[test]
 fn diagnose_against_moto() {
     let Some(moto) = support::cli::moto_url() else {
@@ -44,7 +29,7 @@ fn diagnose_against_moto() {
     let role_name = format!("KeyAdmin{}", std::process::id());
     let user_name = format!("alice{}", std::process::id());
     let (key_id, access_key) = rt.block_on(async {
-        let config = sdk_config(&moto).await;
+        let config = support::cli::moto_config(&moto).await;
         let iam = aws_sdk_iam::Client::new(&config);
         // The caller: an IAM user of moto's, whose access key makes moto answer
         // GetCallerIdentity with the user's ARN, as AWS does.

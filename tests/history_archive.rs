@@ -112,6 +112,20 @@ fn generated(name: &str) -> PathBuf {
     root
 }
 
+/// A locked-out key whose policy cannot be read, with nothing in the 90-day event history.
+fn locked_out_without_history() -> support::scenario::Scenario {
+    serde_json::from_value(json!({
+        "caller": {"arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/Admin/alice"), "account": ACCOUNT, "user_id": "AROAEXAMPLE:alice"},
+        "roles": [{"name": "Admin", "path": "/", "id": "AROAEXAMPLEADMIN0001", "account": ACCOUNT},
+                  {"name": "KeyAdmin", "path": "/", "id": "AROAEXAMPLEKEYADM001", "account": ACCOUNT}],
+        "keys": [{"id": KEY_ID, "account": ACCOUNT, "aliases": ["alias/payments"], "policy": policy(vec![admins()])}],
+        "deny": ["kms:GetKeyPolicy"],
+        "simulation": {"kms:GetKeyPolicy": {"decision": "allowed"}, "kms:PutKeyPolicy": {"decision": "allowed"}},
+        "cloudtrail": {"events": []}
+    }))
+    .unwrap()
+}
+
 fn history(args: &[&str]) -> (i32, Value) {
     let o = kms_doctor(args);
     let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -399,16 +413,7 @@ fn diagnose_recovers_the_policy_from_an_archive_when_the_event_history_has_none(
         changes: changes().into_iter().take(4).collect(),
     };
     archive::write(&root, &spec);
-    let scenario: support::scenario::Scenario = serde_json::from_value(json!({
-        "caller": {"arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/Admin/alice"), "account": ACCOUNT, "user_id": "AROAEXAMPLE:alice"},
-        "roles": [{"name": "Admin", "path": "/", "id": "AROAEXAMPLEADMIN0001", "account": ACCOUNT},
-                  {"name": "KeyAdmin", "path": "/", "id": "AROAEXAMPLEKEYADM001", "account": ACCOUNT}],
-        "keys": [{"id": KEY_ID, "account": ACCOUNT, "aliases": ["alias/payments"], "policy": policy(vec![admins()])}],
-        "deny": ["kms:GetKeyPolicy"],
-        "simulation": {"kms:GetKeyPolicy": {"decision": "allowed"}, "kms:PutKeyPolicy": {"decision": "allowed"}},
-        "cloudtrail": {"events": []}
-    }))
-    .unwrap();
+    let scenario = locked_out_without_history();
     let endpoint = support::scenario::start(scenario);
     let o = against(&endpoint.url)
         .args([
@@ -464,18 +469,7 @@ fn the_archive_in_s3_through_moto() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(&moto)
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                "AKIDEXAMPLE",
-                "secret",
-                None,
-                None,
-                "test",
-            ))
-            .load()
-            .await;
+        let config = support::cli::moto_config(&moto).await;
         let s3 = aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&config)
                 .force_path_style(true)
@@ -595,18 +589,7 @@ fn canned_athena_results(moto: &str) -> String {
         .build()
         .unwrap();
     rt.block_on(async {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(moto)
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                "AKIDEXAMPLE",
-                "secret",
-                None,
-                None,
-                "test",
-            ))
-            .load()
-            .await;
+        let config = support::cli::moto_config(moto).await;
         let s3 = aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&config)
                 .force_path_style(true)
@@ -673,15 +656,7 @@ fn diagnose_recovers_the_policy_with_athena() {
     };
     let _one_at_a_time = ATHENA.lock().unwrap_or_else(|e| e.into_inner());
     let output = canned_athena_results(&moto);
-    let scenario: support::scenario::Scenario = serde_json::from_value(json!({
-        "caller": {"arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/Admin/alice"), "account": ACCOUNT, "user_id": "AROAEXAMPLE:alice"},
-        "roles": [{"name": "Admin", "path": "/", "id": "AROAEXAMPLEADMIN0001", "account": ACCOUNT}],
-        "keys": [{"id": KEY_ID, "account": ACCOUNT, "aliases": ["alias/payments"], "policy": policy(vec![admins()])}],
-        "deny": ["kms:GetKeyPolicy"],
-        "simulation": {"kms:GetKeyPolicy": {"decision": "allowed"}, "kms:PutKeyPolicy": {"decision": "allowed"}},
-        "cloudtrail": {"events": []}
-    }))
-    .unwrap();
+    let scenario = locked_out_without_history();
     let endpoint = support::scenario::start(scenario);
     let o = against(&endpoint.url)
         .env("AWS_ENDPOINT_URL_ATHENA", &moto)

@@ -4,6 +4,26 @@
 //! IDs and unique IDs.
 
 use std::collections::HashMap;
+use std::io::{self, Write};
+
+/// Runs a renderer into `out`, through a fresh redactor when `redact` is set (the whole output
+/// is rendered first, so that pseudonyms are the same everywhere in it).
+pub fn emit(
+    redact: bool,
+    out: &mut dyn Write,
+    render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    if !redact {
+        return render(out);
+    }
+    let mut rendered = Vec::new();
+    render(&mut rendered)?;
+    out.write_all(
+        Redactor::default()
+            .redact(&String::from_utf8_lossy(&rendered))
+            .as_bytes(),
+    )
+}
 
 #[derive(Default)]
 pub struct Redactor {

@@ -57,3 +57,19 @@ pub fn moto_url() -> Option<String> {
         }
     }
 }
+
+/// An SDK configuration that talks to moto (path-style S3 included by the caller).
+pub async fn moto_config(moto: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(moto)
+        .credentials_provider(aws_sdk_kms::config::Credentials::new(
+            "AKIDEXAMPLE",
+            "secret",
+            None,
+            None,
+            "test",
+        ))
+        .load()
+        .await
+}
