@@ -126,6 +126,16 @@ fn locked_out_without_history() -> support::scenario::Scenario {
     .unwrap()
 }
 
+/// The timeline of `changes()[..4]`: created, administrators added, a failed attempt, the lockout.
+fn assert_first_four_changes(v: &Value, source: &str) {
+    assert_eq!(v["source"], source);
+    assert_eq!(
+        ids(v),
+        ["evt-create", "evt-admins", "evt-failed", "evt-lockout"]
+    );
+    assert_eq!(v["lockout"], 3);
+}
+
 fn history(args: &[&str]) -> (i32, Value) {
     let o = kms_doctor(args);
     let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -351,12 +361,7 @@ fn the_event_history_through_lookup_events() {
         String::from_utf8_lossy(&o.stderr)
     );
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["source"], "cloudtrail");
-    assert_eq!(
-        ids(&v),
-        ["evt-create", "evt-admins", "evt-failed", "evt-lockout"]
-    );
-    assert_eq!(v["lockout"], 3);
+    assert_first_four_changes(&v, "cloudtrail");
     for op in endpoint.calls.lock().unwrap().iter() {
         assert!(
             ["kms:DescribeKey", "cloudtrail:LookupEvents"].contains(&op.as_str()),
@@ -641,12 +646,7 @@ fn the_athena_path_through_moto() {
         String::from_utf8_lossy(&o.stderr)
     );
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["source"], "athena");
-    assert_eq!(
-        ids(&v),
-        ["evt-create", "evt-admins", "evt-failed", "evt-lockout"]
-    );
-    assert_eq!(v["lockout"], 3);
+    assert_first_four_changes(&v, "athena");
 }
 
 #[test]
