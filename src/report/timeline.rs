@@ -129,12 +129,12 @@ fn text(r: &TimelineReport, paint: Paint, out: &mut dyn Write) -> io::Result<()>
     for e in &r.events {
         writeln!(out)?;
         let status = match &e.error_code {
-            Some(code) => paint.warn(&format!("FAILED ({code})")),
+            Some(code) => format!(" {}", paint.warn(&format!("FAILED ({code})"))),
             None => String::new(),
         };
         writeln!(
             out,
-            "{}  {} {status}",
+            "{}  {}{status}",
             e.event_time.as_deref().unwrap_or("(no time)"),
             paint.bold(&e.event_name)
         )?;
