@@ -103,6 +103,12 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
     );
     let caller = caller.map_err(GatherError::CallerUnknown)?;
     let caller_identity = Identity::parse(&caller.arn).ok();
+    if caller_identity.is_none() {
+        notes.push(format!(
+            "The caller's ARN {} is not a user, role session, root or federated-user ARN, so its key-policy rights cannot be evaluated.",
+            caller.arn
+        ));
+    }
     let region = clients.region.as_deref();
     let partition = caller_identity
         .as_ref()
