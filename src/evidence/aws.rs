@@ -62,13 +62,9 @@ impl super::Athena for AthenaClient {
             .send()
             .await
             .map_err(classify)?;
-        out.query_execution_id().map(str::to_owned).ok_or_else(|| {
-            CallError::new(
-                Outcome::Error,
-                Some("MalformedReply"),
-                "StartQueryExecution answered without an id",
-            )
-        })
+        out.query_execution_id()
+            .map(str::to_owned)
+            .ok_or_else(|| CallError::malformed("StartQueryExecution answered without an id"))
     }
 
     async fn state(&self, id: &str) -> Result<(String, Option<String>), CallError> {
@@ -307,9 +303,7 @@ impl Sts for StsClient {
                 account: account.to_owned(),
                 user_id: out.user_id().unwrap_or_default().to_owned(),
             }),
-            _ => Err(CallError::new(
-                Outcome::Error,
-                Some("MalformedReply"),
+            _ => Err(CallError::malformed(
                 "GetCallerIdentity answered without Arn or Account",
             )),
         }
@@ -325,13 +319,9 @@ impl Kms for KmsClient {
             .send()
             .await
             .map_err(classify)?;
-        let md = out.key_metadata().ok_or_else(|| {
-            CallError::new(
-                Outcome::Error,
-                Some("MalformedReply"),
-                "DescribeKey answered without KeyMetadata",
-            )
-        })?;
+        let md = out
+            .key_metadata()
+            .ok_or_else(|| CallError::malformed("DescribeKey answered without KeyMetadata"))?;
         Ok(KeyMetadata {
             arn: md.arn().map(str::to_owned),
             key_id: md.key_id().to_owned(),
@@ -351,13 +341,9 @@ impl Kms for KmsClient {
             .send()
             .await
             .map_err(classify)?;
-        out.policy().map(str::to_owned).ok_or_else(|| {
-            CallError::new(
-                Outcome::Error,
-                Some("MalformedReply"),
-                "GetKeyPolicy answered without Policy",
-            )
-        })
+        out.policy()
+            .map(str::to_owned)
+            .ok_or_else(|| CallError::malformed("GetKeyPolicy answered without Policy"))
     }
 
     async fn list_aliases(&self, marker: Option<String>) -> Result<AliasPage, CallError> {
@@ -398,13 +384,9 @@ impl Iam for IamClient {
             .send()
             .await
             .map_err(classify)?;
-        let role = out.role().ok_or_else(|| {
-            CallError::new(
-                Outcome::Error,
-                Some("MalformedReply"),
-                "GetRole answered without Role",
-            )
-        })?;
+        let role = out
+            .role()
+            .ok_or_else(|| CallError::malformed("GetRole answered without Role"))?;
         Ok(IamEntity {
             arn: role.arn().to_owned(),
             path: role.path().to_owned(),
@@ -420,13 +402,9 @@ impl Iam for IamClient {
             .send()
             .await
             .map_err(classify)?;
-        let user = out.user().ok_or_else(|| {
-            CallError::new(
-                Outcome::Error,
-                Some("MalformedReply"),
-                "GetUser answered without User",
-            )
-        })?;
+        let user = out
+            .user()
+            .ok_or_else(|| CallError::malformed("GetUser answered without User"))?;
         Ok(IamEntity {
             arn: user.arn().to_owned(),
             path: user.path().to_owned(),

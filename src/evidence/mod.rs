@@ -72,6 +72,11 @@ impl CallError {
         }
     }
 
+    /// An answer that lacks what the API promises.
+    pub fn malformed(message: impl Into<String>) -> Self {
+        CallError::new(Outcome::Error, Some("MalformedReply"), message)
+    }
+
     /// Classifies an AWS error code the way the contract's `calls[].outcome` does.
     pub fn from_code(code: Option<&str>, message: impl Into<String>) -> Self {
         let outcome = match code {

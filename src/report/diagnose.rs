@@ -1,7 +1,7 @@
 //! The `diagnose` report in each format: verdicts first, then the findings, then who can
 //! restore access and what to do.
 
-use super::{Paint, md_cell, write_finding_markdown, write_finding_text, write_json};
+use super::{Paint, md_cell, write_findings_markdown, write_findings_text, write_json};
 use crate::cli::Format;
 use crate::diagnose::{Basis, DiagnoseReport, Restorer, Verdict};
 use std::io::{self, Write};
@@ -134,16 +134,12 @@ fn text(r: &DiagnoseReport, paint: Paint, out: &mut dyn Write) -> io::Result<()>
         )?;
     }
 
-    writeln!(out, "\n{}", paint.heading("Findings"))?;
-    if r.findings.is_empty() {
-        writeln!(
-            out,
-            "  None: the principal can read and update the key policy."
-        )?;
-    }
-    for f in &r.findings {
-        write_finding_text(f, paint, out)?;
-    }
+    write_findings_text(
+        &r.findings,
+        "None: the principal can read and update the key policy.",
+        paint,
+        out,
+    )?;
 
     writeln!(
         out,
@@ -232,16 +228,11 @@ fn markdown(r: &DiagnoseReport, out: &mut dyn Write) -> io::Result<()> {
     }
     writeln!(out)?;
 
-    writeln!(out, "## Findings\n")?;
-    if r.findings.is_empty() {
-        writeln!(
-            out,
-            "None: the principal can read and update the key policy.\n"
-        )?;
-    }
-    for f in &r.findings {
-        write_finding_markdown(f, out)?;
-    }
+    write_findings_markdown(
+        &r.findings,
+        "None: the principal can read and update the key policy.",
+        out,
+    )?;
 
     writeln!(out, "## Who can restore access (`kms:PutKeyPolicy`)\n")?;
     if r.restorers.is_empty() {

@@ -1,6 +1,6 @@
 //! The `explain` report in each format.
 
-use super::{Paint, md_cell, write_finding_markdown, write_finding_text, write_json};
+use super::{Paint, md_cell, write_findings_markdown, write_findings_text, write_json};
 use crate::cli::Format;
 use crate::explain::ExplainReport;
 use crate::policy::{Applies, Decision, Evaluation, Grantee, Via};
@@ -158,13 +158,7 @@ fn text(r: &ExplainReport, paint: Paint, out: &mut dyn Write) -> io::Result<()> 
         }
     }
 
-    writeln!(out, "\n{}", paint.heading("Findings"))?;
-    if r.findings.is_empty() {
-        writeln!(out, "  None.")?;
-    }
-    for f in &r.findings {
-        write_finding_text(f, paint, out)?;
-    }
+    write_findings_text(&r.findings, "None.", paint, out)?;
 
     writeln!(
         out,
@@ -255,13 +249,7 @@ fn markdown(r: &ExplainReport, out: &mut dyn Write) -> io::Result<()> {
         }
     }
 
-    writeln!(out, "## Findings\n")?;
-    if r.findings.is_empty() {
-        writeln!(out, "None.\n")?;
-    }
-    for f in &r.findings {
-        write_finding_markdown(f, out)?;
-    }
+    write_findings_markdown(&r.findings, "None.", out)?;
 
     writeln!(out, "## Who can restore access (`kms:PutKeyPolicy`)\n")?;
     if r.restorers.is_empty() {

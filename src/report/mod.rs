@@ -77,8 +77,41 @@ pub fn md_cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 
+/// The Findings section in text: the heading, `none` when there are none, then each finding.
+pub fn write_findings_text(
+    findings: &[crate::diagnosis::Finding],
+    none: &str,
+    paint: Paint,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    writeln!(out, "\n{}", paint.heading("Findings"))?;
+    if findings.is_empty() {
+        writeln!(out, "  {none}")?;
+    }
+    for f in findings {
+        write_finding_text(f, paint, out)?;
+    }
+    Ok(())
+}
+
+/// The Findings section in Markdown.
+pub fn write_findings_markdown(
+    findings: &[crate::diagnosis::Finding],
+    none: &str,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    writeln!(out, "## Findings\n")?;
+    if findings.is_empty() {
+        writeln!(out, "{none}\n")?;
+    }
+    for f in findings {
+        write_finding_markdown(f, out)?;
+    }
+    Ok(())
+}
+
 /// Writes one finding as what / why / evidence / help.
-pub fn write_finding_text(
+fn write_finding_text(
     f: &crate::diagnosis::Finding,
     paint: Paint,
     out: &mut dyn Write,
@@ -106,10 +139,7 @@ pub fn write_finding_text(
 }
 
 /// Writes one finding as a Markdown section.
-pub fn write_finding_markdown(
-    f: &crate::diagnosis::Finding,
-    out: &mut dyn Write,
-) -> io::Result<()> {
+fn write_finding_markdown(f: &crate::diagnosis::Finding, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "### {} `{}`: {}\n", f.severity, f.code, f.title)?;
     if !f.detail.is_empty() {
         writeln!(out, "{}\n", f.detail)?;
