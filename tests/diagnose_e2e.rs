@@ -52,8 +52,9 @@ struct Expect {
     policy_source: Option<String>,
     #[serde(default)]
     event_id: Option<String>,
-    #[serde(default)]
-    principal_arn: Option<String>,
+    /// Missing: not checked; `null`: must be null (never guessed); a string: must be it.
+    #[serde(default, deserialize_with = "present")]
+    principal_arn: Option<Option<String>>,
     #[serde(default)]
     key_arn: Option<String>,
     #[serde(default)]
@@ -70,6 +71,10 @@ struct Expect {
     skipped_records: Option<u64>,
     #[serde(default)]
     failed_attempts: Option<usize>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 fn run(url: &str, args: &[String]) -> Output {
@@ -215,9 +220,10 @@ fn check_json(v: &Value, e: &Expect, problems: &mut Vec<String>) {
         }
     }
     if let Some(p) = &e.principal_arn {
-        if v["caller"]["principal_arn"] != p.as_str() {
+        let want = p.as_deref().map_or(Value::Null, Value::from);
+        if v["caller"]["principal_arn"] != want {
             problems.push(format!(
-                "caller.principal_arn {}, expected {p}",
+                "caller.principal_arn {}, expected {want}",
                 v["caller"]["principal_arn"]
             ));
         }
