@@ -136,6 +136,32 @@ fn assert_first_four_changes(v: &Value, source: &str) {
     assert_eq!(v["lockout"], 3);
 }
 
+/// `diagnose alias/payments` on `locked_out_without_history()`, with more environment and
+/// arguments; the diagnosis ends with status 1 and its JSON is returned.
+fn diagnose_locked_out(env: &[(&str, &str)], args: &[&str]) -> Value {
+    let endpoint = support::scenario::start(locked_out_without_history());
+    let o = against(&endpoint.url)
+        .envs(env.iter().copied())
+        .args([
+            "diagnose",
+            "alias/payments",
+            "--format",
+            "json",
+            "--lookup-interval-ms",
+            "1",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 fn history(args: &[&str]) -> (i32, Value) {
     let o = kms_doctor(args);
     let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -418,28 +444,7 @@ fn diagnose_recovers_the_policy_from_an_archive_when_the_event_history_has_none(
         changes: changes().into_iter().take(4).collect(),
     };
     archive::write(&root, &spec);
-    let scenario = locked_out_without_history();
-    let endpoint = support::scenario::start(scenario);
-    let o = against(&endpoint.url)
-        .args([
-            "diagnose",
-            "alias/payments",
-            "--format",
-            "json",
-            "--lookup-interval-ms",
-            "1",
-            "--logs",
-            root.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = diagnose_locked_out(&[], &["--logs", root.to_str().unwrap()]);
     assert_eq!(v["policy_source"]["kind"], "archive");
     assert_eq!(v["policy_source"]["event_id"], "evt-lockout");
     assert_eq!(
@@ -656,31 +661,15 @@ fn diagnose_recovers_the_policy_with_athena() {
     };
     let _one_at_a_time = ATHENA.lock().unwrap_or_else(|e| e.into_inner());
     let output = canned_athena_results(&moto);
-    let scenario = locked_out_without_history();
-    let endpoint = support::scenario::start(scenario);
-    let o = against(&endpoint.url)
-        .env("AWS_ENDPOINT_URL_ATHENA", &moto)
-        .args([
-            "diagnose",
-            "alias/payments",
-            "--format",
-            "json",
-            "--lookup-interval-ms",
-            "1",
+    let v = diagnose_locked_out(
+        &[("AWS_ENDPOINT_URL_ATHENA", &moto)],
+        &[
             "--athena-table",
             "cloudtrail_logs",
             "--athena-output",
             &output,
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+        ],
     );
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["policy_source"]["kind"], "athena");
     assert_eq!(v["policy_source"]["event_id"], "evt-lockout");
     assert_eq!(

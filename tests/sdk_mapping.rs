@@ -18,45 +18,40 @@ fn interceptor(rules: &[&Rule]) -> MockResponseInterceptor {
     i
 }
 
+/// A real SDK client of `$sdk` whose HTTP answers come from the mock `rules`, wrapped in
+/// kms-doctor's adapter. `$tweak` adjusts the configuration.
+macro_rules! mocked {
+    ($sdk:ident, $rules:expr) => {
+        mocked!($sdk, $rules, |c| c)
+    };
+    ($sdk:ident, $rules:expr, $tweak:expr) => {{
+        let builder = $sdk::Config::builder()
+            .with_test_defaults()
+            .region($sdk::config::Region::new("us-east-1"))
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor($rules));
+        let tweak: fn($sdk::config::Builder) -> $sdk::config::Builder = $tweak;
+        $sdk::Client::from_conf(tweak(builder).build()).into()
+    }};
+}
+
 fn kms(rules: &[&Rule]) -> KmsClient {
-    let conf = aws_sdk_kms::Config::builder()
-        .with_test_defaults()
-        .region(aws_sdk_kms::config::Region::new("us-east-1"))
-        .http_client(create_mock_http_client())
-        .interceptor(interceptor(rules))
-        .build();
-    aws_sdk_kms::Client::from_conf(conf).into()
+    mocked!(aws_sdk_kms, rules)
 }
 
 fn iam(rules: &[&Rule]) -> IamClient {
-    let conf = aws_sdk_iam::Config::builder()
-        .with_test_defaults()
-        .region(aws_sdk_iam::config::Region::new("us-east-1"))
-        .http_client(create_mock_http_client())
-        .interceptor(interceptor(rules))
-        .build();
-    aws_sdk_iam::Client::from_conf(conf).into()
+    mocked!(aws_sdk_iam, rules)
 }
 
 fn sts(rules: &[&Rule]) -> StsClient {
-    let conf = aws_sdk_sts::Config::builder()
-        .with_test_defaults()
-        .region(aws_sdk_sts::config::Region::new("us-east-1"))
-        .http_client(create_mock_http_client())
-        .interceptor(interceptor(rules))
-        .build();
-    aws_sdk_sts::Client::from_conf(conf).into()
+    mocked!(aws_sdk_sts, rules)
 }
 
 fn cloudtrail(rules: &[&Rule]) -> CloudTrailClient {
-    let conf = aws_sdk_cloudtrail::Config::builder()
-        .with_test_defaults()
-        .region(aws_sdk_cloudtrail::config::Region::new("us-east-1"))
-        .retry_config(aws_sdk_cloudtrail::config::retry::RetryConfig::disabled())
-        .http_client(create_mock_http_client())
-        .interceptor(interceptor(rules))
-        .build();
-    aws_sdk_cloudtrail::Client::from_conf(conf).into()
+    // As in kms-doctor: no SDK retries for LookupEvents.
+    mocked!(aws_sdk_cloudtrail, rules, |c| c.retry_config(
+        aws_sdk_cloudtrail::config::retry::RetryConfig::disabled()
+    ))
 }
 
 fn json_error(status: u16, body: &'static str) -> HttpResponse {
@@ -290,13 +285,7 @@ async fn lookup_events_throttling_is_not_retried_by_the_sdk() {
 }
 
 fn athena(rules: &[&Rule]) -> kms_doctor::evidence::aws::AthenaClient {
-    let conf = aws_sdk_athena::Config::builder()
-        .with_test_defaults()
-        .region(aws_sdk_athena::config::Region::new("us-east-1"))
-        .http_client(create_mock_http_client())
-        .interceptor(interceptor(rules))
-        .build();
-    aws_sdk_athena::Client::from_conf(conf).into()
+    mocked!(aws_sdk_athena, rules)
 }
 
 fn athena_state(
