@@ -66,13 +66,6 @@ impl Context {
             self.absent.insert(lower.clone());
         }
     }
-
-    /// Known keys, as given, with their values.
-    pub fn known(&self) -> impl Iterator<Item = (&str, &[String])> {
-        self.values
-            .values()
-            .map(|(k, v)| (k.as_str(), v.as_slice()))
-    }
 }
 
 impl Context {

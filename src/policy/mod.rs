@@ -10,7 +10,6 @@ mod principal;
 mod query;
 mod tri;
 
-pub use condition::parse_date;
 pub use context::{Context, Lookup};
 pub use document::{Effect, KeyPolicy, MAX_POLICY_BYTES, ParseError, Principals, Statement};
 pub use eval::{

@@ -201,15 +201,6 @@ impl Identity {
         }
     }
 
-    /// The ARN of the account this identity belongs to.
-    pub fn account_arn(&self) -> Option<String> {
-        Some(format!(
-            "arn:{}:iam::{}:root",
-            self.partition()?,
-            self.account()?
-        ))
-    }
-
     /// The IAM principal behind the identity, as `aws:PrincipalArn` reports it: a session
     /// becomes its role. `None` when the role's path is not known.
     pub fn principal_arn(&self) -> Option<String> {
