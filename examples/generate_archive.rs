@@ -7,7 +7,7 @@
 //! ```
 //! Prints the number of files and the uncompressed bytes.
 
-#[path = "../tests/support/archive.rs"]
+#[path = "../tests/cli/support/archive.rs"]
 mod archive;
 
 use serde_json::json;

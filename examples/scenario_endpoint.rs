@@ -8,7 +8,7 @@
 //! ```
 //! It prints the endpoint's URL on its first line, then runs until killed.
 
-#[path = "../tests/support/scenario.rs"]
+#[path = "../tests/cli/support/scenario.rs"]
 mod scenario;
 
 use std::io::Write;

@@ -1,17 +1,24 @@
 //! kms-doctor: why a principal cannot read or update a KMS key policy, and who can restore
 //! access.
 //!
-//! Layers, each usable alone: [`cli`] (arguments) → [`policy`] (the pure key-policy engine) →
-//! [`diagnosis`] (rules that turn evidence into findings) → [`report`] (text, JSON, Markdown).
-//! [`explain`] ties them together for `kms-doctor explain`; [`app`] runs a parsed command line.
+//! Layers, each importing only those below it (`tests/cli/layers.rs` checks):
+//!
+//! ```text
+//! cli → commands → evidence | diagnosis → policy
+//!                  report (renders diagnosis::model)
+//! ```
+//!
+//! - [`cli`]: clap's types, then validation into typed requests;
+//! - [`commands`]: one runner per command over a shared session;
+//! - [`evidence`]: all gathering, the only code that talks to AWS;
+//! - [`diagnosis`]: everything that decides, pure; its [`diagnosis::model`] is the data the
+//!   other layers share;
+//! - [`report`]: text, JSON and Markdown, escaping untrusted text at the point of output;
+//! - [`policy`]: the key-policy engine, pure.
 
-pub mod app;
-pub mod archive;
 pub mod cli;
-pub mod diagnose;
+pub mod commands;
 pub mod diagnosis;
 pub mod evidence;
-pub mod explain;
 pub mod policy;
 pub mod report;
-pub mod timeline;

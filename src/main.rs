@@ -1,31 +1,54 @@
+//! Parse, run, exit status. Everything else is in the library.
+
 use clap::Parser;
-use kms_doctor::app::{self, EXIT_FAILURE, Terminal};
-use kms_doctor::cli::{Cli, ColorWhen};
+use kms_doctor::cli::{Cli, Terminal};
+use kms_doctor::commands::{self, Console, EXIT_FAILURE};
+use kms_doctor::report::{Ansi, NoColor, WriteColor};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let stdout = std::io::stdout();
-    let is_terminal = stdout.is_terminal();
-    let color = match cli.color {
-        ColorWhen::Always => true,
-        ColorWhen::Never => false,
-        ColorWhen::Auto => is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let terminal = Terminal {
+        stdout_is_terminal: std::io::stdout().is_terminal(),
+        no_color,
     };
-    let mut out = stdout.lock();
-    let result = app::run(cli, Terminal { is_terminal, color }, &mut out);
-    let _ = out.flush();
+    let validated = match cli.validate(terminal) {
+        Ok(v) => v,
+        Err(e) => return fail(&e),
+    };
+    let stderr_is_terminal = std::io::stderr().is_terminal();
+    let stderr: Box<dyn WriteColor> = if stderr_is_terminal && !no_color {
+        Box::new(Ansi(std::io::stderr()))
+    } else {
+        Box::new(NoColor(std::io::stderr()))
+    };
+    let console = Console::new(stderr, validated.verbose, stderr_is_terminal);
+    let stdout = std::io::stdout().lock();
+    let mut out: Box<dyn WriteColor> = if validated.color {
+        Box::new(Ansi(stdout))
+    } else {
+        Box::new(NoColor(stdout))
+    };
+    let result = commands::run(validated.request, out.as_mut(), &console)
+        .and_then(|code| out.flush().map(|()| code).map_err(Into::into));
     match result {
         Ok(code) => ExitCode::from(code),
-        Err(err) => {
-            let err = anyhow::Error::from(err);
-            let mut stderr = anstream::stderr();
-            let _ = writeln!(stderr, "kms-doctor failed: {err}");
-            for cause in err.chain().skip(1) {
-                let _ = writeln!(stderr, "  caused by: {cause}");
-            }
-            ExitCode::from(EXIT_FAILURE)
-        }
+        // The reader went away (`| head`): nothing is wrong.
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
     }
+}
+
+/// The error, then each cause on a line of its own; never a Debug dump.
+fn fail(err: &dyn std::error::Error) -> ExitCode {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "kms-doctor failed: {err}");
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let _ = writeln!(stderr, "  caused by: {c}");
+        cause = c.source();
+    }
+    ExitCode::from(EXIT_FAILURE)
 }

@@ -4,9 +4,10 @@
 //! modeled errors in the SDK: they are told apart by their code.
 
 use super::{
-    Alias, AliasPage, CallError, CallerIdentity, CloudTrail, EventPage, Iam, IamEntity,
-    KeyMetadata, Kms, MatchedStatement, Outcome, SimulationResult, Sts, TrailEvent,
+    Alias, AliasPage, CallError, CloudTrail, EventPage, Iam, IamEntity, KeyMetadata, Kms, Sts,
+    TrailEvent,
 };
+use crate::diagnosis::model::{CallerIdentity, MatchedStatement, Outcome, SimulationResult};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -33,10 +34,6 @@ impl From<aws_sdk_athena::Client> for AthenaClient {
     fn from(c: aws_sdk_athena::Client) -> Self {
         AthenaClient(c)
     }
-}
-
-pub async fn connect_athena(opts: &ConnectOptions) -> AthenaClient {
-    AthenaClient(aws_sdk_athena::Client::new(&load(opts).await))
 }
 
 impl super::Athena for AthenaClient {
@@ -130,18 +127,6 @@ impl From<aws_sdk_s3::Client> for S3Client {
     }
 }
 
-/// Builds the S3 client. With an endpoint override (`AWS_ENDPOINT_URL`,
-/// `AWS_ENDPOINT_URL_S3`: a local or private S3), requests use path-style addressing.
-pub async fn connect_s3(opts: &ConnectOptions) -> S3Client {
-    let config = load(opts).await;
-    let overridden =
-        std::env::var_os("AWS_ENDPOINT_URL_S3").is_some() || config.endpoint_url().is_some();
-    let s3 = aws_sdk_s3::config::Builder::from(&config)
-        .force_path_style(overridden)
-        .build();
-    S3Client(aws_sdk_s3::Client::from_conf(s3))
-}
-
 impl super::ObjectStore for S3Client {
     async fn list(
         &self,
@@ -216,45 +201,75 @@ impl From<aws_sdk_cloudtrail::Client> for CloudTrailClient {
     }
 }
 
-async fn load(opts: &ConnectOptions) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(region) = &opts.region {
-        loader = loader.region(aws_config::Region::new(region.clone()));
-    }
-    if let Some(profile) = &opts.profile {
-        loader = loader.profile_name(profile);
-    }
-    if let Some(t) = opts.timeout {
-        loader = loader.timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(t)
-                .operation_attempt_timeout(t)
-                .build(),
-        );
-    }
-    loader.load().await
+/// The shared SDK configuration (credential chain, Region, endpoints, timeouts), loaded once
+/// per run; every client is built from it.
+pub struct Connection {
+    config: aws_config::SdkConfig,
 }
 
-/// Loads the shared configuration and builds the four clients.
-pub async fn connect(opts: &ConnectOptions) -> SdkClients {
-    let config = load(opts).await;
-    let region = config.region().map(|r| r.to_string());
-    let partition = match region.as_deref() {
-        Some(r) if r.starts_with("cn-") => "aws-cn",
-        Some(r) if r.starts_with("us-gov-") => "aws-us-gov",
-        _ => "aws",
-    };
-    // kms-doctor paces and retries LookupEvents itself, to respect its quota.
-    let cloudtrail = aws_sdk_cloudtrail::config::Builder::from(&config)
-        .retry_config(RetryConfig::disabled())
-        .build();
-    super::Clients {
-        sts: StsClient(aws_sdk_sts::Client::new(&config)),
-        kms: KmsClient(aws_sdk_kms::Client::new(&config)),
-        iam: IamClient(aws_sdk_iam::Client::new(&config)),
-        cloudtrail: CloudTrailClient(aws_sdk_cloudtrail::Client::from_conf(cloudtrail)),
-        region,
-        partition: partition.to_owned(),
+impl Connection {
+    pub async fn load(opts: &ConnectOptions) -> Connection {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(region) = &opts.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(profile) = &opts.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(t) = opts.timeout {
+            loader = loader.timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(t)
+                    .operation_attempt_timeout(t)
+                    .build(),
+            );
+        }
+        Connection {
+            config: loader.load().await,
+        }
+    }
+
+    pub fn region(&self) -> Option<String> {
+        self.config.region().map(|r| r.to_string())
+    }
+
+    /// STS, KMS, IAM and CloudTrail, as `gather` takes them.
+    pub fn clients(&self) -> SdkClients {
+        let config = &self.config;
+        let region = self.region();
+        let partition = match region.as_deref() {
+            Some(r) if r.starts_with("cn-") => "aws-cn",
+            Some(r) if r.starts_with("us-gov-") => "aws-us-gov",
+            _ => "aws",
+        };
+        // kms-doctor paces and retries LookupEvents itself, to respect its quota.
+        let cloudtrail = aws_sdk_cloudtrail::config::Builder::from(config)
+            .retry_config(RetryConfig::disabled())
+            .build();
+        super::Clients {
+            sts: StsClient(aws_sdk_sts::Client::new(config)),
+            kms: KmsClient(aws_sdk_kms::Client::new(config)),
+            iam: IamClient(aws_sdk_iam::Client::new(config)),
+            cloudtrail: CloudTrailClient(aws_sdk_cloudtrail::Client::from_conf(cloudtrail)),
+            region,
+            partition: partition.to_owned(),
+        }
+    }
+
+    /// S3, for log archives. With an endpoint override (`AWS_ENDPOINT_URL`,
+    /// `AWS_ENDPOINT_URL_S3`: a local or private S3), requests use path-style addressing.
+    pub fn s3(&self) -> S3Client {
+        let overridden = std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
+            || self.config.endpoint_url().is_some();
+        let s3 = aws_sdk_s3::config::Builder::from(&self.config)
+            .force_path_style(overridden)
+            .build();
+        S3Client(aws_sdk_s3::Client::from_conf(s3))
+    }
+
+    /// Athena, for querying a CloudTrail table.
+    pub fn athena(&self) -> AthenaClient {
+        AthenaClient(aws_sdk_athena::Client::new(&self.config))
     }
 }
 

@@ -5,13 +5,14 @@
 //! 2. `GetRole` for the role behind a session (its path), while the history search goes on;
 //! 3. `SimulatePrincipalPolicy`, while the restorers' existence is checked (bounded concurrency).
 
-use super::history::{self, KeyRef, SearchOptions};
-use super::key::{KeyFacts, KeyInput, KeyInputError};
-use super::{
-    CallError, Calls, Clients, CloudTrail, EVIDENCE_VERSION, Evidence, ExistenceCheck, Iam,
-    IamEntity, Kms, Outcome, Sts,
+use super::key::KeyInput;
+use super::record::KeyRef;
+use super::sources::event_history::{self, SearchOptions};
+use super::{CallError, Calls, Clients, CloudTrail, EventPage, Iam, IamEntity, Kms, Sts};
+use crate::diagnosis::model::{
+    EVIDENCE_VERSION, Evidence, ExistenceCheck, KeyFacts, Note, Outcome,
 };
-use crate::policy::{Context, Identity, KeyPolicy, PUT_KEY_POLICY, PrincipalParseError, grantees};
+use crate::policy::{Context, Identity, KeyPolicy, PUT_KEY_POLICY, grantees};
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -25,9 +26,9 @@ pub const ACTIONS: [&str; 2] = [crate::policy::GET_KEY_POLICY, PUT_KEY_POLICY];
 
 #[derive(Debug, Clone)]
 pub struct GatherOptions {
-    pub key: String,
+    pub key: KeyInput,
     /// Diagnose this principal instead of the caller.
-    pub principal: Option<String>,
+    pub principal: Option<Identity>,
     pub lookback_days: u32,
     pub cloudtrail: bool,
     /// Bound on each AWS call.
@@ -37,15 +38,10 @@ pub struct GatherOptions {
     pub now: chrono::DateTime<chrono::Utc>,
 }
 
+/// The one failure that stops a diagnosis: not knowing who asks.
 #[derive(Debug, thiserror::Error)]
-pub enum GatherError {
-    #[error(transparent)]
-    Key(#[from] KeyInputError),
-    #[error("invalid --principal")]
-    Principal(#[from] PrincipalParseError),
-    #[error("cannot learn who the caller is: sts:GetCallerIdentity failed ({})", describe(.0))]
-    CallerUnknown(CallError),
-}
+#[error("cannot learn who the caller is: sts:GetCallerIdentity failed ({})", describe(.0))]
+pub struct CallerUnknown(pub CallError);
 
 fn describe(e: &CallError) -> String {
     match &e.code {
@@ -56,12 +52,13 @@ fn describe(e: &CallError) -> String {
 
 pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
     clients: &Clients<S, K, I, C>,
+    calls: &Calls,
     opts: &GatherOptions,
     progress: &dyn Fn(u32, u64),
-) -> Result<Evidence, GatherError> {
-    let input = KeyInput::parse(&opts.key)?;
-    let subject = opts.principal.as_deref().map(Identity::parse).transpose()?;
-    let calls = Calls::default();
+) -> Result<Evidence, CallerUnknown> {
+    let input = &opts.key;
+    let key_text = input.as_str();
+    let subject = opts.principal.clone();
     let t = opts.timeout;
     let mut notes = Vec::new();
 
@@ -92,22 +89,19 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
             t,
             clients.sts.get_caller_identity()
         ),
-        calls.record("kms", "DescribeKey", t, clients.kms.describe_key(&opts.key)),
+        calls.record("kms", "DescribeKey", t, clients.kms.describe_key(key_text)),
         calls.record(
             "kms",
             "GetKeyPolicy",
             t,
-            clients.kms.get_key_policy(&opts.key)
+            clients.kms.get_key_policy(key_text)
         ),
         first_page,
     );
-    let caller = caller.map_err(GatherError::CallerUnknown)?;
+    let caller = caller.map_err(CallerUnknown)?;
     let caller_identity = Identity::parse(&caller.arn).ok();
     if caller_identity.is_none() {
-        notes.push(format!(
-            "The caller's ARN {} is not a user, role session, root or federated-user ARN, so its key-policy rights cannot be evaluated.",
-            caller.arn
-        ));
+        notes.push(Note::UnknownCallerArn);
     }
     let region = clients.region.as_deref();
     let partition = caller_identity
@@ -118,19 +112,19 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
 
     // The key: DescribeKey when it answers, else what the input and ListAliases tell.
     let mut key = match &described {
-        Ok(md) => KeyFacts::from_metadata(&opts.key, md, region),
+        Ok(md) => KeyFacts::from_metadata(key_text, md, region),
         Err(e) => {
             let alias_target = if e.outcome != Outcome::NotFound
                 && input.alias().is_some()
                 && input.account().is_none_or(|a| a == caller.account)
             {
-                find_alias(clients, &calls, t, input.alias().unwrap_or_default()).await
+                find_alias(clients, calls, t, input.alias().unwrap_or_default()).await
             } else {
                 None
             };
             let mut facts = KeyFacts::derived(
-                &input,
-                &opts.key,
+                input,
+                key_text,
                 &caller.account,
                 input.region().or(region),
                 &partition,
@@ -171,9 +165,9 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
             min_interval: opts.lookup_interval,
             timeout: t,
         };
-        history::search(
+        event_history::search(
             &clients.cloudtrail,
-            &calls,
+            calls,
             &key_ref,
             &search,
             opts.now,
@@ -191,7 +185,7 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
     }
     let (history, mut roles) = tokio::join!(
         history_search,
-        lookup_entities(clients, &calls, t, EntityKind::Role, role_names)
+        lookup_entities(clients, calls, t, EntityKind::Role, role_names)
     );
 
     let caller_principal_arn =
@@ -205,22 +199,31 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
         caller_principal_arn.clone()
     };
 
-    // The policy in force, for the restorer checks.
-    let policy_in_force = current_policy.clone().or_else(|| {
-        let event = history.as_ref()?.in_force.as_ref()?;
-        Some(event.policy.clone().unwrap_or_else(|| {
-            history::default_key_policy(
-                &partition,
-                key.account.as_deref().unwrap_or(&caller.account),
-            )
-        }))
-    });
+    let mut evidence = Evidence {
+        evidence_version: EVIDENCE_VERSION,
+        collected_at: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        region: key.region.clone().or(clients.region.clone()),
+        caller,
+        caller_principal_arn,
+        subject: subject.as_ref().map(|s| s.to_string()),
+        subject_principal_arn,
+        key,
+        current_policy,
+        get_key_policy,
+        history,
+        simulation: Vec::new(),
+        restorer_checks: Vec::new(),
+        notes,
+        calls: Vec::new(),
+    };
+    let (caller, key) = (&evidence.caller, &evidence.key);
     let mut check_roles = Vec::new();
     let mut check_users = Vec::new();
     let mut checks: Vec<(String, Option<bool>)> = Vec::new();
-    if let Some(policy) = policy_in_force
-        .as_deref()
-        .and_then(|p| KeyPolicy::parse(p).ok())
+    // The policy in force, for the restorer checks.
+    if let Some(policy) = evidence
+        .policy_in_force(&partition)
+        .and_then(|p| KeyPolicy::parse(&p.text).ok())
     {
         for g in grantees(
             &policy,
@@ -247,37 +250,32 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
     }
     check_roles.retain(|r| !roles.contains_key(r));
 
-    // Round 3: the IAM simulation, while restorers are checked.
+    // Round 3: the IAM simulation, while restorers are checked (users and roles at once).
     let simulate = async {
         match (&target, target_arn.as_deref(), key.arn.as_deref()) {
-            (Some(Identity::Account { .. }), _, _) => {
-                notes.push("The principal is the account's root user: IAM policies do not apply to it (SCPs still do), so the IAM policy simulation was not run.".to_owned());
-                Vec::new()
+            (Some(Identity::Account { .. }), _, _) => (Vec::new(), Some(Note::RootUser)),
+            (Some(Identity::FederatedUser { .. }), _, _) => (Vec::new(), Some(Note::FederatedUser)),
+            (_, Some(principal_arn), Some(key_arn)) => {
+                let answer = calls
+                    .record(
+                        "iam",
+                        "SimulatePrincipalPolicy",
+                        t,
+                        clients
+                            .iam
+                            .simulate_principal_policy(principal_arn, &ACTIONS, key_arn),
+                    )
+                    .await;
+                (answer.unwrap_or_default(), None)
             }
-            (Some(Identity::FederatedUser { .. }), _, _) => {
-                notes.push("The principal is a federated user: its permissions are those of the IAM user that called GetFederationToken, limited by its session policy, which the IAM policy simulator cannot evaluate.".to_owned());
-                Vec::new()
-            }
-            (_, Some(principal_arn), Some(key_arn)) => calls
-                .record(
-                    "iam",
-                    "SimulatePrincipalPolicy",
-                    t,
-                    clients
-                        .iam
-                        .simulate_principal_policy(principal_arn, &ACTIONS, key_arn),
-                )
-                .await
-                .unwrap_or_default(),
-            _ => Vec::new(),
+            _ => (Vec::new(), None),
         }
     };
-    let existence = async {
-        let users = lookup_entities(clients, &calls, t, EntityKind::User, check_users).await;
-        let more_roles = lookup_entities(clients, &calls, t, EntityKind::Role, check_roles).await;
-        (users, more_roles)
-    };
-    let (simulation, (users, more_roles)) = tokio::join!(simulate, existence);
+    let ((simulation, skipped), users, more_roles) = tokio::join!(
+        simulate,
+        lookup_entities(clients, calls, t, EntityKind::User, check_users),
+        lookup_entities(clients, calls, t, EntityKind::Role, check_roles),
+    );
     roles.extend(more_roles);
     let restorer_checks = checks
         .into_iter()
@@ -291,40 +289,24 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
         })
         .collect();
 
+    evidence.simulation = simulation;
+    evidence.restorer_checks = restorer_checks;
+    evidence.notes.extend(skipped);
     if let Some(path) = target_arn.as_deref().and_then(|a| a.split(":role").nth(1)) {
         if path.starts_with("/aws-service-role/") {
-            notes.push("The principal is a service-linked role: AWS manages its policies, and they cannot be changed.".to_owned());
+            evidence.notes.push(Note::ServiceLinkedRole);
         }
     }
-
-    Ok(Evidence {
-        evidence_version: EVIDENCE_VERSION,
-        collected_at: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        region: key.region.clone().or(clients.region.clone()),
-        caller,
-        caller_principal_arn,
-        subject: subject.map(|s| s.to_string()),
-        subject_principal_arn,
-        key,
-        current_policy,
-        get_key_policy,
-        history,
-        simulation,
-        restorer_checks,
-        notes,
-        calls: calls.snapshot(),
-    })
+    evidence.calls = calls.snapshot();
+    Ok(evidence)
 }
 
-fn first_page_or_retry(
-    page: Result<super::EventPage, CallError>,
-) -> Option<Result<super::EventPage, CallError>> {
+fn first_page_or_retry(page: Result<EventPage, CallError>) -> Option<Result<EventPage, CallError>> {
     match page {
         Err(e) if e.outcome == Outcome::Throttled => None,
         other => Some(other),
     }
 }
-
 /// `Some(true)` for a found entity, `Some(false)` for `NoSuchEntity`, `None` when unknown.
 fn existence_of(r: &Result<IamEntity, CallError>) -> Option<bool> {
     match r {

@@ -1,7 +1,7 @@
 //! Naming a key: key ID, key ARN, alias name or alias ARN; and what is known of the key.
 
 use super::KeyMetadata;
-use serde::{Deserialize, Serialize};
+use crate::diagnosis::model::KeyFacts;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyInput {
@@ -84,6 +84,30 @@ impl KeyInput {
         Ok(KeyInput::KeyId(s.to_owned()))
     }
 
+    /// The key as the user wrote it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            KeyInput::KeyId(s) | KeyInput::Alias(s) => s,
+            KeyInput::KeyArn { arn, .. } | KeyInput::AliasArn { arn, .. } => arn,
+        }
+    }
+
+    /// The key's ID, when the input names one (a key ID or key ARN; not an alias).
+    pub fn key_id(&self) -> Option<&str> {
+        match self {
+            KeyInput::KeyId(id) | KeyInput::KeyArn { key_id: id, .. } => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The key's ARN, when the input is one.
+    pub fn key_arn(&self) -> Option<&str> {
+        match self {
+            KeyInput::KeyArn { arn, .. } => Some(arn),
+            _ => None,
+        }
+    }
+
     /// The account the input names, when it is an ARN.
     pub fn account(&self) -> Option<&str> {
         match self {
@@ -105,25 +129,6 @@ impl KeyInput {
             _ => None,
         }
     }
-}
-
-/// What is known of the key. Fields are `None` where they could not be learned; nothing is
-/// guessed: a key ARN is only built where KMS itself would resolve the input to it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct KeyFacts {
-    pub input: String,
-    pub arn: Option<String>,
-    pub key_id: Option<String>,
-    pub account: Option<String>,
-    pub region: Option<String>,
-    pub manager: Option<String>,
-    pub state: Option<String>,
-    pub deletion_date: Option<String>,
-    /// KMS answered that no such key or alias exists.
-    #[serde(default)]
-    pub not_found: bool,
-    /// Where the ARN came from: `describe_key`, `input`, `list_aliases` or `caller_account`.
-    pub resolved_from: Option<String>,
 }
 
 impl KeyFacts {

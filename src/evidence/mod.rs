@@ -1,59 +1,22 @@
 //! Evidence: what AWS says about the caller, the key, its policy and its history.
 //!
 //! This layer is the only one that talks to AWS, and only [`aws`] imports the SDK: the rest
-//! sees AWS through the narrow traits below, so that the gathering logic can be tested with
-//! in-memory fakes. Every call is recorded with its outcome; an `AccessDenied` is evidence, not
-//! an error. [`Evidence`] is also the format of `--save-evidence` files.
+//! sees AWS through the narrow traits below, so that the gathering logic runs as well over the
+//! in-memory clients of [`fake`]. Every call is recorded with its outcome; an `AccessDenied` is
+//! evidence, not an error. What it gathers is the evidence record of
+//! [`crate::diagnosis::model`] (also the format of `--save-evidence` files).
 
-pub mod athena;
 pub mod aws;
+pub mod fake;
 pub mod gather;
-pub mod history;
 pub mod key;
+pub mod record;
+pub mod sources;
 
-use serde::{Deserialize, Serialize};
+use crate::diagnosis::model::{CallRecord, Outcome};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// The version of the evidence file format.
-pub const EVIDENCE_VERSION: u32 = 1;
-
-/// How one AWS call ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Ok,
-    AccessDenied,
-    NotFound,
-    Throttled,
-    Error,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::AccessDenied => "access_denied",
-            Outcome::NotFound => "not_found",
-            Outcome::Throttled => "throttled",
-            Outcome::Error => "error",
-        }
-    }
-}
-
-/// One AWS call, as the contract's `calls` lists it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct CallRecord {
-    pub service: String,
-    pub operation: String,
-    pub outcome: Outcome,
-    pub ms: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
 
 /// A failed call, classified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,16 +117,8 @@ impl Calls {
     }
 }
 
-/// `sts:GetCallerIdentity`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct CallerIdentity {
-    pub arn: String,
-    pub account: String,
-    pub user_id: String,
-}
-
 /// What `kms:DescribeKey` says of a key.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyMetadata {
     pub arn: Option<String>,
     pub key_id: String,
@@ -175,7 +130,7 @@ pub struct KeyMetadata {
     pub deletion_date: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alias {
     pub name: String,
     pub arn: Option<String>,
@@ -189,34 +144,11 @@ pub struct AliasPage {
 }
 
 /// An IAM role or user, from `iam:GetRole` / `iam:GetUser`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IamEntity {
     pub arn: String,
     pub path: String,
     pub id: String,
-}
-
-/// One result of `iam:SimulatePrincipalPolicy`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct SimulationResult {
-    pub action: String,
-    /// `allowed`, `explicitDeny` or `implicitDeny`, as IAM answers.
-    pub decision: String,
-    #[serde(default)]
-    pub matched_statements: Vec<MatchedStatement>,
-    #[serde(default)]
-    pub allowed_by_organizations: Option<bool>,
-    #[serde(default)]
-    pub allowed_by_permissions_boundary: Option<bool>,
-    #[serde(default)]
-    pub missing_context: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct MatchedStatement {
-    pub source_policy_id: Option<String>,
-    /// `user`, `group`, `role`, `aws-managed`, `user-managed`, `resource` or `none`.
-    pub source_policy_type: Option<String>,
 }
 
 /// One CloudTrail event from `cloudtrail:LookupEvents`, before it is read.
@@ -236,7 +168,9 @@ pub struct EventPage {
 
 /// `sts`, as kms-doctor uses it.
 pub trait Sts {
-    fn get_caller_identity(&self) -> impl Future<Output = Result<CallerIdentity, CallError>>;
+    fn get_caller_identity(
+        &self,
+    ) -> impl Future<Output = Result<crate::diagnosis::model::CallerIdentity, CallError>>;
 }
 
 /// `kms`, as kms-doctor uses it (read-only).
@@ -259,7 +193,7 @@ pub trait Iam {
         principal_arn: &str,
         actions: &[&str],
         resource_arn: &str,
-    ) -> impl Future<Output = Result<Vec<SimulationResult>, CallError>>;
+    ) -> impl Future<Output = Result<Vec<crate::diagnosis::model::SimulationResult>, CallError>>;
 }
 
 /// `cloudtrail`, as kms-doctor uses it (read-only).
@@ -329,42 +263,4 @@ pub struct Clients<S, K, I, C> {
     pub cloudtrail: C,
     pub region: Option<String>,
     pub partition: String,
-}
-
-/// Everything gathered for one diagnosis; also the `--save-evidence` file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Evidence {
-    pub evidence_version: u32,
-    /// When the evidence was gathered (RFC 3339).
-    pub collected_at: String,
-    pub region: Option<String>,
-    pub caller: CallerIdentity,
-    /// The IAM principal behind the caller (a session's role ARN with its path), if learned.
-    pub caller_principal_arn: Option<String>,
-    /// The principal diagnosed when it is not the caller (`--principal`).
-    #[serde(default)]
-    pub subject: Option<String>,
-    #[serde(default)]
-    pub subject_principal_arn: Option<String>,
-    pub key: key::KeyFacts,
-    /// The policy from `kms:GetKeyPolicy`, when the caller could read it.
-    pub current_policy: Option<String>,
-    /// How the caller's own `GetKeyPolicy` ended: `AccessDenied` here is the symptom itself.
-    pub get_key_policy: Option<Outcome>,
-    pub history: Option<history::History>,
-    #[serde(default)]
-    pub simulation: Vec<SimulationResult>,
-    /// Whether each principal that may update the key policy still exists.
-    #[serde(default)]
-    pub restorer_checks: Vec<ExistenceCheck>,
-    /// Facts the gathering learned that explain a gap (root caller, federated user, …).
-    #[serde(default)]
-    pub notes: Vec<String>,
-    pub calls: Vec<CallRecord>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ExistenceCheck {
-    pub principal: String,
-    pub exists: Option<bool>,
 }

@@ -3,6 +3,7 @@
 
 mod condition;
 mod context;
+mod defaults;
 mod document;
 mod eval;
 mod pattern;
@@ -11,6 +12,7 @@ mod query;
 mod tri;
 
 pub use context::{Context, Lookup};
+pub use defaults::{default_key_policy, delegation_statement};
 pub use document::{Effect, KeyPolicy, MAX_POLICY_BYTES, ParseError, Principals, Statement};
 pub use eval::{
     Applies, Decision, Evaluation, GET_KEY_POLICY, KEY_ARN_UNKNOWN, PUT_KEY_POLICY, Request,

@@ -1,37 +1,29 @@
 //! The `diagnose` report in each format: verdicts first, then the findings, then who can
 //! restore access and what to do.
 
-use super::{Paint, md_cell, write_findings_markdown, write_findings_text, write_json};
-use crate::cli::Format;
-use crate::diagnose::{Basis, DiagnoseReport, Restorer, Verdict};
-use std::io::{self, Write};
+use super::escape::{self, MdContext};
+use super::{
+    Format, MdOut, TextOut, WriteColor, styles, write_findings_markdown, write_findings_text,
+    write_json,
+};
+use crate::diagnosis::model::{DiagnoseReport, Restorer, SourceKind, Verdict};
+use std::io;
 
-pub fn render(
-    r: &DiagnoseReport,
-    format: Format,
-    color: bool,
-    out: &mut dyn Write,
-) -> io::Result<()> {
+const NO_FINDING: &str = "None: the principal can read and update the key policy.";
+
+pub fn render(r: &DiagnoseReport, format: Format, out: &mut dyn WriteColor) -> io::Result<()> {
     match format {
         Format::Json => write_json(r, out),
-        Format::Text => text(r, Paint::new(color), out),
-        Format::Markdown => markdown(r, out),
+        Format::Text => text(r, &mut TextOut::new(out)),
+        Format::Markdown => markdown(r, &mut MdOut::new(out)),
     }
 }
 
-fn paint_verdict(v: Verdict, paint: Paint) -> String {
-    let text = format!("{:<12}", v.as_str());
+fn verdict_style(v: Verdict) -> anstyle::Style {
     match v {
-        Verdict::Allowed => paint.good(&text),
-        Verdict::Denied => paint.bad(&text),
-        Verdict::Conditional | Verdict::Unknown => paint.warn(&text),
-    }
-}
-
-fn basis(b: Basis) -> &'static str {
-    match b {
-        Basis::Observed => "observed",
-        Basis::Inferred => "inferred",
+        Verdict::Allowed => styles::GOOD,
+        Verdict::Denied => styles::BAD,
+        Verdict::Conditional | Verdict::Unknown => styles::WARN,
     }
 }
 
@@ -43,38 +35,50 @@ fn exists(r: &Restorer) -> &'static str {
     }
 }
 
-fn key_line(r: &DiagnoseReport) -> String {
-    let k = &r.key;
-    let mut line = k
-        .arn
-        .clone()
-        .unwrap_or_else(|| format!("{} (ARN unknown)", k.input));
-    let facts: Vec<&str> = [k.manager.as_deref(), k.state.as_deref()]
+/// `(CUSTOMER, Enabled)`: the key's manager and state, when known.
+fn key_facts(r: &DiagnoseReport) -> Option<String> {
+    let facts: Vec<&str> = [r.key.manager.as_deref(), r.key.state.as_deref()]
         .into_iter()
         .flatten()
         .collect();
-    if !facts.is_empty() {
-        line.push_str(&format!("  ({})", facts.join(", ")));
-    }
-    line
+    (!facts.is_empty()).then(|| facts.join(", "))
 }
 
-fn source_line(r: &DiagnoseReport) -> String {
+/// The source of the policy in force, as kms-doctor's words and the values they name.
+enum SourceLine<'a> {
+    Words(&'static str),
+    Event {
+        from: &'static str,
+        name: &'a str,
+        time: &'a str,
+        by: &'a str,
+        id: &'a str,
+    },
+}
+
+fn source_line(r: &DiagnoseReport) -> SourceLine<'_> {
     let s = &r.policy_source;
-    match s.kind.as_str() {
-        "current" => "read with GetKeyPolicy (current)".to_owned(),
-        "cloudtrail" => format!(
-            "from CloudTrail: {} at {} by {} (event {})",
-            s.event_name.as_deref().unwrap_or("event"),
-            s.event_time.as_deref().unwrap_or("?"),
-            s.changed_by.as_deref().unwrap_or("?"),
-            s.event_id.as_deref().unwrap_or("?")
-        ),
-        _ => "unknown (not readable, no change in CloudTrail's 90-day history)".to_owned(),
+    let from = match s.kind {
+        SourceKind::Current => return SourceLine::Words("read with GetKeyPolicy (current)"),
+        SourceKind::None => {
+            return SourceLine::Words(
+                "unknown (not readable, no change in CloudTrail's 90-day history)",
+            );
+        }
+        SourceKind::Cloudtrail => "from CloudTrail",
+        SourceKind::Archive => "from the CloudTrail log archive",
+        SourceKind::Athena => "from the Athena query over the CloudTrail table",
+    };
+    SourceLine::Event {
+        from,
+        name: s.event_name.as_deref().unwrap_or("event"),
+        time: s.event_time.as_deref().unwrap_or("?"),
+        by: s.changed_by.as_deref().unwrap_or("?"),
+        id: s.event_id.as_deref().unwrap_or("?"),
     }
 }
 
-/// `CloudTrail: 3 events on 1 page read, 1 unreadable record skipped, 1 failed attempt since`
+/// `3 events on 1 page read (last 90 days), 1 unreadable record skipped, 1 failed attempt since`
 fn history_line(r: &DiagnoseReport) -> Option<String> {
     let h = r.history.as_ref()?;
     let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
@@ -106,205 +110,255 @@ fn history_line(r: &DiagnoseReport) -> Option<String> {
     Some(line)
 }
 
-fn text(r: &DiagnoseReport, paint: Paint, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "{} {}", paint.bold("Key      "), key_line(r))?;
-    let caller = match &r.caller.principal_arn {
-        Some(p) if *p != r.caller.arn => format!("{}  (as {p})", r.caller.arn),
-        _ => r.caller.arn.clone(),
+fn text(r: &DiagnoseReport, out: &mut TextOut) -> io::Result<()> {
+    out.styled(styles::BOLD, "Key      ")?.p(" ")?;
+    match &r.key.arn {
+        Some(arn) => out.v(arn)?,
+        None => out.v(&r.key.input)?.p(" (ARN unknown)")?,
     };
-    writeln!(out, "{} {caller}", paint.bold("Caller   "))?;
-    if let Some(p) = &r.principal {
-        writeln!(out, "{} {}", paint.bold("Principal"), p.arn)?;
+    if let Some(facts) = key_facts(r) {
+        out.p("  (")?.v(&facts)?.p(")")?;
     }
-    writeln!(out, "{} {}", paint.bold("Policy   "), source_line(r))?;
+    out.nl()?;
+    out.styled(styles::BOLD, "Caller   ")?
+        .p(" ")?
+        .v(&r.caller.arn)?;
+    if let Some(p) = r
+        .caller
+        .principal_arn
+        .as_ref()
+        .filter(|p| **p != r.caller.arn)
+    {
+        out.p("  (as ")?.v(p)?.p(")")?;
+    }
+    out.nl()?;
+    if let Some(p) = &r.principal {
+        out.styled(styles::BOLD, "Principal")?
+            .p(" ")?
+            .v(&p.arn)?
+            .nl()?;
+    }
+    out.styled(styles::BOLD, "Policy   ")?.p(" ")?;
+    match source_line(r) {
+        SourceLine::Words(w) => out.p(w)?,
+        SourceLine::Event {
+            from,
+            name,
+            time,
+            by,
+            id,
+        } => out
+            .p(from)?
+            .p(": ")?
+            .v(name)?
+            .p(" at ")?
+            .v(time)?
+            .p(" by ")?
+            .v(by)?
+            .p(" (event ")?
+            .v(id)?
+            .p(")")?,
+    };
+    out.nl()?;
     if let Some(h) = history_line(r) {
-        writeln!(out, "{} {h}", paint.bold("CloudTrail"))?;
+        out.styled(styles::BOLD, "CloudTrail")?
+            .p(" ")?
+            .p(&h)?
+            .nl()?;
     }
 
-    writeln!(out, "\n{}", paint.heading("Verdict"))?;
+    out.heading("Verdict")?;
     for a in &r.access {
         let because: Vec<&str> = a.because.iter().map(|c| c.as_str()).collect();
-        writeln!(
-            out,
-            "  {:<18} {} {:<9} {}",
-            a.action,
-            paint_verdict(a.verdict, paint),
-            basis(a.basis),
-            because.join(", ")
-        )?;
+        out.p(&format!("  {:<18} ", a.action))?
+            .styled(
+                verdict_style(a.verdict),
+                &format!("{:<12}", a.verdict.as_str()),
+            )?
+            .p(&format!(" {:<9} {}", a.basis.as_str(), because.join(", ")))?
+            .nl()?;
     }
 
-    write_findings_text(
-        &r.findings,
-        "None: the principal can read and update the key policy.",
-        paint,
-        out,
-    )?;
+    write_findings_text(&r.findings, NO_FINDING, out)?;
 
-    writeln!(
-        out,
-        "\n{}",
-        paint.heading("Who can restore access (kms:PutKeyPolicy)")
-    )?;
+    out.heading("Who can restore access (kms:PutKeyPolicy)")?;
     if r.restorers.is_empty() {
-        writeln!(
-            out,
-            "  {}",
-            paint.bad("No one, according to the policy in force.")
-        )?;
+        out.p("  ")?
+            .styled(styles::BAD, "No one, according to the policy in force.")?
+            .nl()?;
     }
     for g in &r.restorers {
-        let mut note = String::new();
+        out.p("  - ")?
+            .styled_v(styles::BOLD, &g.principal)?
+            .p("  ")?
+            .p(exists(g))?
+            .p(" via \"")?
+            .v(&g.statement)?
+            .p("\" (")?
+            .p(g.source.as_str())?
+            .p(")")?;
         if g.via_iam {
-            note.push_str(
-                "; any IAM principal of the account whose IAM policies allow kms:PutKeyPolicy",
-            );
+            out.p("; any IAM principal of the account whose IAM policies allow kms:PutKeyPolicy")?;
         }
         if !g.conditions_on.is_empty() {
-            note.push_str(&format!(
-                "; if conditions on {} hold",
-                g.conditions_on.join(", ")
-            ));
+            out.p("; if conditions on ")?
+                .v(&g.conditions_on.join(", "))?
+                .p(" hold")?;
         }
-        writeln!(
-            out,
-            "  - {}  {} via \"{}\" ({}){note}",
-            paint.bold(&g.principal),
-            exists(g),
-            g.statement,
-            g.source
-        )?;
+        out.nl()?;
     }
 
     if !r.next_steps.is_empty() {
-        writeln!(out, "\n{}", paint.heading("Next steps"))?;
+        out.heading("Next steps")?;
         for (i, s) in r.next_steps.iter().enumerate() {
-            writeln!(out, "  {}. {s}", i + 1)?;
+            out.p(&format!("  {}. ", i + 1))?.t(s)?.nl()?;
         }
     }
-    writeln!(
-        out,
-        "\n{}",
-        paint.dim(&format!(
+    out.nl()?;
+    out.styled(
+        styles::DIM,
+        &format!(
             "{} AWS calls, all read-only (-v lists them).",
             r.calls.len()
-        ))
-    )?;
+        ),
+    )?
+    .nl()?;
     Ok(())
 }
 
-fn markdown(r: &DiagnoseReport, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "# kms-doctor diagnosis\n")?;
-    writeln!(out, "| | |\n|---|---|")?;
-    writeln!(out, "| Key | `{}` |", md_cell(&key_line(r)))?;
-    writeln!(out, "| Caller | `{}` |", md_cell(&r.caller.arn))?;
+fn markdown(r: &DiagnoseReport, out: &mut MdOut) -> io::Result<()> {
+    use MdContext::{Block, Cell};
+    out.raw("# kms-doctor diagnosis\n\n| | |\n|---|---|\n")?;
+    out.raw("| Key | ")?;
+    match &r.key.arn {
+        Some(arn) => out.code(arn, Cell)?,
+        None => out.code(&r.key.input, Cell)?.p(" (ARN unknown)", Cell)?,
+    };
+    if let Some(facts) = key_facts(r) {
+        out.raw(" (")?.code(&facts, Cell)?.raw(")")?;
+    }
+    out.raw(" |\n| Caller | ")?
+        .code(&r.caller.arn, Cell)?
+        .raw(" |\n")?;
     if let Some(p) = &r.caller.principal_arn {
-        writeln!(out, "| Caller's IAM principal | `{}` |", md_cell(p))?;
+        out.raw("| Caller's IAM principal | ")?
+            .code(p, Cell)?
+            .raw(" |\n")?;
     }
     if let Some(p) = &r.principal {
-        writeln!(out, "| Principal diagnosed | `{}` |", md_cell(&p.arn))?;
+        out.raw("| Principal diagnosed | ")?
+            .code(&p.arn, Cell)?
+            .raw(" |\n")?;
     }
-    writeln!(out, "| Key policy | {} |", md_cell(&source_line(r)))?;
+    out.raw("| Key policy | ")?;
+    source_markdown(r, out, Cell)?;
+    out.raw(" |\n")?;
     if let Some(h) = history_line(r) {
-        writeln!(out, "| CloudTrail | {} |", md_cell(&h))?;
+        out.raw("| CloudTrail | ")?.p(&h, Cell)?.raw(" |\n")?;
     }
-    writeln!(out)?;
 
-    writeln!(out, "## Verdict\n")?;
-    writeln!(
-        out,
-        "| Action | Verdict | Basis | Because |\n|---|---|---|---|"
-    )?;
+    out.raw("\n## Verdict\n\n| Action | Verdict | Basis | Because |\n|---|---|---|---|\n")?;
     for a in &r.access {
         let because: Vec<String> = a.because.iter().map(|c| format!("`{c}`")).collect();
-        writeln!(
-            out,
-            "| `{}` | **{}** | {} | {} |",
-            a.action,
+        out.raw("| ")?.code(&a.action, Cell)?.raw(&format!(
+            " | **{}** | {} | {} |\n",
             a.verdict.as_str(),
-            basis(a.basis),
+            a.basis.as_str(),
             because.join(", ")
-        )?;
+        ))?;
     }
-    writeln!(out)?;
+    out.raw("\n")?;
 
-    write_findings_markdown(
-        &r.findings,
-        "None: the principal can read and update the key policy.",
-        out,
-    )?;
+    write_findings_markdown(&r.findings, NO_FINDING, out)?;
 
-    writeln!(out, "## Who can restore access (`kms:PutKeyPolicy`)\n")?;
+    out.raw("## Who can restore access (`kms:PutKeyPolicy`)\n\n")?;
     if r.restorers.is_empty() {
-        writeln!(out, "No one, according to the policy in force.\n")?;
+        out.raw("No one, according to the policy in force.\n\n")?;
     } else {
-        writeln!(
-            out,
-            "| Principal | Exists | Statement | Source |\n|---|---|---|---|"
-        )?;
+        out.raw("| Principal | Exists | Statement | Source |\n|---|---|---|---|\n")?;
         for g in &r.restorers {
-            writeln!(
-                out,
-                "| `{}` | {} | {} | {} |",
-                g.principal,
-                exists(g),
-                md_cell(&g.statement),
-                g.source
-            )?;
+            out.raw("| ")?
+                .code(&g.principal, Cell)?
+                .raw(&format!(" | {} | ", exists(g)))?
+                .code(&g.statement, Cell)?
+                .raw(&format!(" | {} |\n", g.source.as_str()))?;
         }
-        writeln!(out)?;
+        out.raw("\n")?;
     }
 
     if !r.next_steps.is_empty() {
-        writeln!(out, "## Next steps\n")?;
+        out.raw("## Next steps\n\n")?;
         for (i, s) in r.next_steps.iter().enumerate() {
-            writeln!(out, "{}. {s}", i + 1)?;
+            out.raw(&format!("{}. ", i + 1))?.t(s, Block)?.raw("\n")?;
         }
-        writeln!(out)?;
+        out.raw("\n")?;
     }
 
     if let Some(policy) = &r.policy {
-        writeln!(out, "## Key policy in force\n")?;
-        writeln!(out, "Source: {}\n", source_line(r))?;
-        writeln!(
-            out,
-            "```json\n{}\n```\n",
-            serde_json::to_string_pretty(policy).unwrap_or_default()
-        )?;
+        out.raw("## Key policy in force\n\nSource: ")?;
+        source_markdown(r, out, Block)?;
+        out.raw("\n\n")?
+            .raw(&escape::fence(
+                &serde_json::to_string_pretty(policy).unwrap_or_default(),
+                "json",
+            ))?
+            .raw("\n\n")?;
     }
 
-    writeln!(out, "## AWS calls\n")?;
-    writeln!(
-        out,
-        "| Service | Operation | Outcome | ms |\n|---|---|---|---|"
-    )?;
+    out.raw("## AWS calls\n\n| Service | Operation | Outcome | ms |\n|---|---|---|---|\n")?;
     for c in &r.calls {
-        let outcome = c.outcome.as_str();
-        writeln!(
-            out,
-            "| {} | {} | {} | {} |",
-            c.service, c.operation, outcome, c.ms
-        )?;
+        out.raw("| ")?
+            .code(&c.service, Cell)?
+            .raw(" | ")?
+            .code(&c.operation, Cell)?
+            .raw(&format!(" | {} | {} |\n", c.outcome.as_str(), c.ms))?;
     }
     Ok(())
 }
 
-/// `-v`: the calls, one a line, on standard error.
-pub fn write_calls(r: &DiagnoseReport, out: &mut dyn Write) -> io::Result<()> {
-    for c in &r.calls {
-        let outcome = c.outcome.as_str();
-        writeln!(
-            out,
-            "kms-doctor: {}:{} {} in {} ms{}",
-            c.service,
-            c.operation,
-            outcome,
-            c.ms,
-            c.error_code
-                .as_deref()
-                .map(|e| format!(" ({e})"))
-                .unwrap_or_default()
-        )?;
+fn source_markdown(r: &DiagnoseReport, out: &mut MdOut, ctx: MdContext) -> io::Result<()> {
+    match source_line(r) {
+        SourceLine::Words(w) => {
+            out.p(w, ctx)?;
+        }
+        SourceLine::Event {
+            from,
+            name,
+            time,
+            by,
+            id,
+        } => {
+            out.p(from, ctx)?
+                .raw(": ")?
+                .code(name, ctx)?
+                .raw(" at ")?
+                .code(time, ctx)?
+                .raw(" by ")?
+                .code(by, ctx)?
+                .raw(" (event ")?
+                .code(id, ctx)?
+                .raw(")")?;
+        }
+    }
+    Ok(())
+}
+
+/// `-v`: the calls, one a line.
+pub fn write_calls(
+    calls: &[crate::diagnosis::model::CallRecord],
+    out: &mut dyn WriteColor,
+) -> io::Result<()> {
+    let mut out = TextOut::new(out);
+    for c in calls {
+        out.p("kms-doctor: ")?
+            .v(&c.service)?
+            .p(":")?
+            .v(&c.operation)?
+            .p(&format!(" {} in {} ms", c.outcome.as_str(), c.ms))?;
+        if let Some(code) = &c.error_code {
+            out.p(" (")?.v(code)?.p(")")?;
+        }
+        out.nl()?;
     }
     Ok(())
 }

@@ -1,21 +1,20 @@
 //! The `explain` report in each format.
 
-use super::{Paint, md_cell, write_findings_markdown, write_findings_text, write_json};
-use crate::cli::Format;
-use crate::explain::ExplainReport;
-use crate::policy::{Applies, Decision, Evaluation, Grantee, Via};
-use std::io::{self, Write};
+use super::escape::MdContext;
+use super::{
+    Format, MdOut, TextOut, WriteColor, styles, write_findings_markdown, write_findings_text,
+    write_json,
+};
+use crate::diagnosis::model::{ExplainReport, Text, code, quoted};
+use crate::policy::{Applies, Decision, Effect, Evaluation, Grantee, Via};
+use crate::text;
+use std::io;
 
-pub fn render(
-    report: &ExplainReport,
-    format: Format,
-    color: bool,
-    out: &mut dyn Write,
-) -> io::Result<()> {
+pub fn render(report: &ExplainReport, format: Format, out: &mut dyn WriteColor) -> io::Result<()> {
     match format {
         Format::Json => write_json(report, out),
-        Format::Text => text(report, Paint::new(color), out),
-        Format::Markdown => markdown(report, out),
+        Format::Text => text(report, &mut TextOut::new(out)),
+        Format::Markdown => markdown(report, &mut MdOut::new(out)),
     }
 }
 
@@ -30,243 +29,230 @@ fn verdict(d: Decision) -> &'static str {
     }
 }
 
-fn paint_verdict(d: Decision, paint: Paint) -> String {
-    let text = format!("{:<24}", verdict(d));
+fn verdict_style(d: Decision) -> anstyle::Style {
     match d {
-        Decision::Allow | Decision::Delegated => paint.good(&text),
-        Decision::Conditional => paint.warn(&text),
-        Decision::ExplicitDeny | Decision::ImplicitDeny => paint.bad(&text),
+        Decision::Allow | Decision::Delegated => styles::GOOD,
+        Decision::Conditional => styles::WARN,
+        Decision::ExplicitDeny | Decision::ImplicitDeny => styles::BAD,
     }
 }
 
 /// One sentence that says why the decision is what it is.
-fn because(e: &Evaluation) -> String {
+fn because(e: &Evaluation) -> Text {
     let labels = |effect_allow: bool, via: Option<Via>, applies: Applies| {
-        e.statements
-            .iter()
-            .filter(|t| {
-                (t.effect == crate::policy::Effect::Allow) == effect_allow
-                    && t.applies == applies
-                    && (via.is_none() || t.via == via)
-            })
-            .map(|t| format!("\"{}\"", t.label()))
-            .collect::<Vec<_>>()
-            .join(", ")
+        Text::join(
+            e.statements
+                .iter()
+                .filter(|t| {
+                    (t.effect == Effect::Allow) == effect_allow
+                        && t.applies == applies
+                        && (via.is_none() || t.via == via)
+                })
+                .map(|t| Text::from(quoted(t.label()))),
+            ", ",
+        )
     };
     match e.decision {
-        Decision::Allow => format!(
-            "{} allows it directly (IAM denies, SCPs and permissions boundaries still apply).",
-            labels(true, Some(Via::Principal), Applies::Yes)
+        Decision::Allow => text!(
+            labels(true, Some(Via::Principal), Applies::Yes),
+            " allows it directly (IAM denies, SCPs and permissions boundaries still apply)."
         ),
-        Decision::Delegated => format!(
-            "only the account delegation applies ({}): the principal's IAM policies decide.",
-            labels(true, Some(Via::Account), Applies::Yes)
+        Decision::Delegated => text!(
+            "only the account delegation applies (",
+            labels(true, Some(Via::Account), Applies::Yes),
+            "): the principal's IAM policies decide."
         ),
-        Decision::ExplicitDeny => format!("{} denies it explicitly.", labels(false, None, Applies::Yes)),
-        Decision::ImplicitDeny if e.cross_account => {
-            "the key is in another account, and KMS serves this action only within the key's account.".to_owned()
+        Decision::ExplicitDeny => {
+            text!(labels(false, None, Applies::Yes), " denies it explicitly.")
         }
-        Decision::ImplicitDeny => "no statement allows it.".to_owned(),
-        Decision::Conditional => format!(
-            "it depends on context kms-doctor does not know: {}.",
-            e.unknown_context.join(", ")
+        Decision::ImplicitDeny if e.cross_account => {
+            "the key is in another account, and KMS serves this action only within the key's account.".into()
+        }
+        Decision::ImplicitDeny => "no statement allows it.".into(),
+        Decision::Conditional => text!(
+            "it depends on context kms-doctor does not know: ",
+            Text::join(e.unknown_context.iter().map(|k| Text::code(k.clone())), ", "),
+            "."
         ),
     }
 }
 
-fn restorer_note(g: &Grantee) -> String {
+fn restorer_note(g: &Grantee) -> Text {
     let mut notes = Vec::new();
     if g.via_iam {
         notes.push(
-            "any IAM principal of the account whose IAM policies allow kms:PutKeyPolicy".to_owned(),
+            "any IAM principal of the account whose IAM policies allow kms:PutKeyPolicy".into(),
         );
     }
     if g.kind == "anyone" {
-        notes.push("everyone".to_owned());
+        notes.push("everyone".into());
     }
     if !g.except.is_empty() {
-        notes.push(format!("except {}", g.except.join(", ")));
+        notes.push(text!("except ", code(g.except.join(", "))));
     }
     if g.is_conditional() {
-        notes.push(format!(
-            "if conditions on {} hold",
-            g.conditions_on.join(", ")
+        notes.push(text!(
+            "if conditions on ",
+            code(g.conditions_on.join(", ")),
+            " hold"
         ));
     }
-    notes.join("; ")
+    Text::join(notes, "; ")
 }
 
-fn text(r: &ExplainReport, paint: Paint, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "{} {}", paint.bold("Key policy"), r.source)?;
-    writeln!(
-        out,
-        "{} {}",
-        paint.bold("Principal "),
-        r.principal
-            .as_deref()
-            .unwrap_or("(none given: policy-wide answers only)")
-    )?;
-    writeln!(
-        out,
-        "{} {}",
-        paint.bold("Key       "),
-        r.key_arn.as_deref().unwrap_or("(not given)")
-    )?;
+/// The statements worth showing for an action: those that cover it.
+fn covering(e: &Evaluation) -> impl Iterator<Item = &crate::policy::StatementTrace> {
+    e.statements.iter().filter(|t| {
+        !t.reason.starts_with("Action does not cover")
+            && !t.reason.starts_with("NotAction excludes")
+    })
+}
+
+fn applies(a: Applies) -> &'static str {
+    match a {
+        Applies::Yes => "yes",
+        Applies::No => "no",
+        Applies::Conditional => "conditional",
+    }
+}
+
+fn text(r: &ExplainReport, out: &mut TextOut) -> io::Result<()> {
+    out.styled(styles::BOLD, "Key policy")?
+        .p(" ")?
+        .v(&r.source)?
+        .nl()?;
+    out.styled(styles::BOLD, "Principal ")?.p(" ")?;
+    match &r.principal {
+        Some(p) => out.v(p)?,
+        None => out.p("(none given: policy-wide answers only)")?,
+    };
+    out.nl()?;
+    out.styled(styles::BOLD, "Key       ")?.p(" ")?;
+    match &r.key_arn {
+        Some(k) => out.v(k)?,
+        None => out.p("(not given)")?,
+    };
+    out.nl()?;
 
     if !r.results.is_empty() {
-        writeln!(out, "\n{}", paint.heading("Verdict"))?;
+        out.heading("Verdict")?;
         for e in &r.results {
-            writeln!(
-                out,
-                "  {:<18} {} {}",
-                e.action,
-                paint_verdict(e.decision, paint),
-                because(e)
-            )?;
+            out.p("  ")?
+                .v(&format!("{:<18}", e.action))?
+                .p(" ")?
+                .styled(
+                    verdict_style(e.decision),
+                    &format!("{:<24}", verdict(e.decision)),
+                )?
+                .p(" ")?
+                .t(&because(e))?
+                .nl()?;
         }
         for e in &r.results {
-            writeln!(
-                out,
-                "\n{}",
-                paint.heading(&format!("Statements for {}", e.action))
-            )?;
-            let relevant: Vec<_> = e
-                .statements
-                .iter()
-                .filter(|t| {
-                    !t.reason.starts_with("Action does not cover")
-                        && !t.reason.starts_with("NotAction excludes")
-                })
-                .collect();
-            if relevant.is_empty() {
-                writeln!(out, "  No statement covers {}.", e.action)?;
-            }
-            for t in relevant {
-                let mark = match t.applies {
-                    Applies::Yes => paint.good("applies    "),
-                    Applies::Conditional => paint.warn("conditional"),
-                    Applies::No => paint.dim("no         "),
+            out.nl()?;
+            out.styled(styles::HEADING, "Statements for ")?;
+            out.styled_v(styles::HEADING, &e.action)?.nl()?;
+            let mut any = false;
+            for t in covering(e) {
+                any = true;
+                let (style, mark) = match t.applies {
+                    Applies::Yes => (styles::GOOD, "applies    "),
+                    Applies::Conditional => (styles::WARN, "conditional"),
+                    Applies::No => (styles::DIM, "no         "),
                 };
-                writeln!(
-                    out,
-                    "  {mark} \"{}\" ({}): {}",
-                    t.label(),
-                    t.effect,
-                    t.reason
-                )?;
+                out.p("  ")?
+                    .styled(style, mark)?
+                    .p(" \"")?
+                    .v(&t.label())?
+                    .p(&format!("\" ({}): ", t.effect))?
+                    .v(&t.reason)?
+                    .nl()?;
+            }
+            if !any {
+                out.p("  No statement covers ")?
+                    .v(&e.action)?
+                    .p(".")?
+                    .nl()?;
             }
         }
     }
 
-    write_findings_text(&r.findings, "None.", paint, out)?;
+    write_findings_text(&r.findings, "None.", out)?;
 
-    writeln!(
-        out,
-        "\n{}",
-        paint.heading("Who can restore access (kms:PutKeyPolicy)")
-    )?;
+    out.heading("Who can restore access (kms:PutKeyPolicy)")?;
     if r.restorers.is_empty() {
-        writeln!(
-            out,
-            "  {}",
-            paint.bad("No one: the policy lets no existing principal change it.")
-        )?;
+        out.p("  ")?
+            .styled(
+                styles::BAD,
+                "No one: the policy lets no existing principal change it.",
+            )?
+            .nl()?;
     }
     for g in &r.restorers {
+        out.p("  - ")?
+            .styled_v(styles::BOLD, &g.principal)?
+            .p("  via \"")?
+            .v(&g.statement)?
+            .p("\"")?;
         let note = restorer_note(g);
-        writeln!(
-            out,
-            "  - {}  via \"{}\"{}",
-            paint.bold(&g.principal),
-            g.statement,
-            if note.is_empty() {
-                String::new()
-            } else {
-                format!("  ({note})")
-            }
-        )?;
+        if !note.is_empty() {
+            out.p("  (")?.t(&note)?.p(")")?;
+        }
+        out.nl()?;
     }
     Ok(())
 }
 
-fn markdown(r: &ExplainReport, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "# kms-doctor explain\n")?;
-    writeln!(out, "| | |\n|---|---|")?;
-    writeln!(out, "| Key policy | `{}` |", md_cell(&r.source))?;
-    writeln!(
-        out,
-        "| Principal | {} |",
-        r.principal
-            .as_deref()
-            .map(|p| format!("`{p}`"))
-            .unwrap_or_else(|| "none given".into())
-    )?;
-    writeln!(
-        out,
-        "| Key | {} |\n",
-        r.key_arn
-            .as_deref()
-            .map(|k| format!("`{k}`"))
-            .unwrap_or_else(|| "not given".into())
-    )?;
+fn markdown(r: &ExplainReport, out: &mut MdOut) -> io::Result<()> {
+    use MdContext::Cell;
+    out.raw("# kms-doctor explain\n\n| | |\n|---|---|\n| Key policy | ")?
+        .code(&r.source, Cell)?
+        .raw(" |\n| Principal | ")?
+        .code_or(r.principal.as_deref(), "none given", Cell)?
+        .raw(" |\n| Key | ")?
+        .code_or(r.key_arn.as_deref(), "not given", Cell)?
+        .raw(" |\n\n")?;
 
     if !r.results.is_empty() {
-        writeln!(out, "## Verdict\n")?;
-        writeln!(out, "| Action | Decision | Why |\n|---|---|---|")?;
+        out.raw("## Verdict\n\n| Action | Decision | Why |\n|---|---|---|\n")?;
         for e in &r.results {
-            writeln!(
-                out,
-                "| `{}` | **{}** | {} |",
-                e.action,
-                verdict(e.decision),
-                md_cell(&because(e))
-            )?;
+            out.raw("| ")?
+                .code(&e.action, Cell)?
+                .raw(&format!(" | **{}** | ", verdict(e.decision)))?
+                .t(&because(e), Cell)?
+                .raw(" |\n")?;
         }
-        writeln!(out)?;
+        out.raw("\n")?;
         for e in &r.results {
-            writeln!(out, "### Statements for `{}`\n", e.action)?;
-            writeln!(
-                out,
-                "| # | Sid | Effect | Applies | Why |\n|---|---|---|---|---|"
-            )?;
+            out.raw("### Statements for ")?
+                .code(&e.action, MdContext::Block)?
+                .raw("\n\n| # | Sid | Effect | Applies | Why |\n|---|---|---|---|---|\n")?;
             for t in &e.statements {
-                let applies = match t.applies {
-                    Applies::Yes => "yes",
-                    Applies::No => "no",
-                    Applies::Conditional => "conditional",
-                };
-                writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {} |",
-                    t.index + 1,
-                    md_cell(t.sid.as_deref().unwrap_or("")),
-                    t.effect,
-                    applies,
-                    md_cell(&t.reason)
-                )?;
+                out.raw(&format!("| {} | ", t.index + 1))?
+                    .code_or(t.sid.as_deref(), "", Cell)?
+                    .raw(&format!(" | {} | {} | ", t.effect, applies(t.applies)))?
+                    .code(&t.reason, Cell)?
+                    .raw(" |\n")?;
             }
-            writeln!(out)?;
+            out.raw("\n")?;
         }
     }
 
     write_findings_markdown(&r.findings, "None.", out)?;
 
-    writeln!(out, "## Who can restore access (`kms:PutKeyPolicy`)\n")?;
+    out.raw("## Who can restore access (`kms:PutKeyPolicy`)\n\n")?;
     if r.restorers.is_empty() {
-        writeln!(
-            out,
-            "No one: the policy lets no existing principal change it."
-        )?;
+        out.raw("No one: the policy lets no existing principal change it.\n")?;
     } else {
-        writeln!(out, "| Principal | Statement | Notes |\n|---|---|---|")?;
+        out.raw("| Principal | Statement | Notes |\n|---|---|---|\n")?;
         for g in &r.restorers {
-            writeln!(
-                out,
-                "| `{}` | {} | {} |",
-                g.principal,
-                md_cell(&g.statement),
-                md_cell(&restorer_note(g))
-            )?;
+            out.raw("| ")?
+                .code(&g.principal, Cell)?
+                .raw(" | ")?
+                .code(&g.statement, Cell)?
+                .raw(" | ")?
+                .t(&restorer_note(g), Cell)?
+                .raw(" |\n")?;
         }
     }
     Ok(())

@@ -1,158 +1,284 @@
-//! Rendering reports as text, JSON or Markdown into any `Write`. The only layer that decides
-//! how things look; nothing here computes a verdict.
+//! Rendering typed reports as text, JSON or Markdown into any writer. The only layer that
+//! decides how things look; nothing here computes a verdict.
+//!
+//! Untrusted text (everything from AWS or a user's file) is escaped here, at the point of
+//! output, per format ([`escape`]); colour is applied around already-escaped pieces through a
+//! [`WriteColor`] writer; `--redact` rewrites the report's data before it is rendered
+//! ([`redact`]).
 
 pub mod diagnose;
+pub mod escape;
 pub mod explain;
 pub mod redact;
 pub mod timeline;
 
+use crate::diagnosis::model::{Finding, Severity, Span, Text};
 use anstyle::{AnsiColor, Effects, Style};
+use escape::MdContext;
 use std::io::{self, Write};
 
-/// Colours for text output, or none.
-#[derive(Clone, Copy)]
-pub struct Paint {
-    color: bool,
+/// An output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
 }
 
-impl Paint {
-    pub fn new(color: bool) -> Self {
-        Paint { color }
+/// A writer that can colour what follows (after ripgrep's and termcolor's `WriteColor`).
+pub trait WriteColor: Write {
+    fn set_style(&mut self, style: Style) -> io::Result<()>;
+    fn reset(&mut self) -> io::Result<()>;
+}
+
+/// Writes ANSI styles.
+pub struct Ansi<W>(pub W);
+/// Ignores styles: files, pipes, `NO_COLOR`, tests.
+pub struct NoColor<W>(pub W);
+
+impl<W: Write> Write for Ansi<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<W: Write> WriteColor for Ansi<W> {
+    fn set_style(&mut self, style: Style) -> io::Result<()> {
+        write!(self.0, "{}", style.render())
+    }
+    fn reset(&mut self) -> io::Result<()> {
+        write!(self.0, "{}", anstyle::Reset.render())
+    }
+}
+
+impl<W: Write> Write for NoColor<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<W: Write> WriteColor for NoColor<W> {
+    fn set_style(&mut self, _: Style) -> io::Result<()> {
+        Ok(())
+    }
+    fn reset(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The styles of text reports.
+pub mod styles {
+    use super::*;
+    pub const HEADING: Style = Style::new().effects(Effects::BOLD.insert(Effects::UNDERLINE));
+    pub const BOLD: Style = Style::new().effects(Effects::BOLD);
+    pub const DIM: Style = Style::new().effects(Effects::DIMMED);
+    pub const GOOD: Style = AnsiColor::Green.on_default().effects(Effects::BOLD);
+    pub const BAD: Style = AnsiColor::Red.on_default().effects(Effects::BOLD);
+    pub const WARN: Style = AnsiColor::Yellow.on_default().effects(Effects::BOLD);
+}
+
+/// Text output: kms-doctor's own words as they are, values escaped, styles around both.
+pub struct TextOut<'a> {
+    w: &'a mut dyn WriteColor,
+}
+
+impl<'a> TextOut<'a> {
+    pub fn new(w: &'a mut dyn WriteColor) -> Self {
+        TextOut { w }
     }
 
-    pub fn style(&self, text: &str, style: Style) -> String {
-        if self.color {
-            format!("{}{text}{}", style.render(), style.render_reset())
-        } else {
-            text.to_owned()
+    /// kms-doctor's own words (no untrusted text).
+    pub fn p(&mut self, s: &str) -> io::Result<&mut Self> {
+        self.w.write_all(s.as_bytes())?;
+        Ok(self)
+    }
+
+    /// An untrusted value.
+    pub fn v(&mut self, s: &str) -> io::Result<&mut Self> {
+        self.w.write_all(escape::terminal(s).as_bytes())?;
+        Ok(self)
+    }
+
+    pub fn t(&mut self, t: &Text) -> io::Result<&mut Self> {
+        for span in t.spans() {
+            match span {
+                Span::Prose(p) => self.v(p)?,
+                Span::Code(c) => self.v(c)?,
+                Span::Quoted(q) => self.p("\"")?.v(q)?.p("\"")?,
+            };
         }
+        Ok(self)
     }
 
-    pub fn heading(&self, text: &str) -> String {
-        self.style(
-            text,
-            Style::new().effects(Effects::BOLD | Effects::UNDERLINE),
-        )
+    /// kms-doctor's own words in a style.
+    pub fn styled(&mut self, style: Style, s: &str) -> io::Result<&mut Self> {
+        self.w.set_style(style)?;
+        self.p(s)?;
+        self.w.reset()?;
+        Ok(self)
     }
 
-    pub fn bold(&self, text: &str) -> String {
-        self.style(text, Style::new().effects(Effects::BOLD))
+    /// An untrusted value in a style.
+    pub fn styled_v(&mut self, style: Style, s: &str) -> io::Result<&mut Self> {
+        self.w.set_style(style)?;
+        self.v(s)?;
+        self.w.reset()?;
+        Ok(self)
     }
 
-    pub fn dim(&self, text: &str) -> String {
-        self.style(text, Style::new().effects(Effects::DIMMED))
+    pub fn nl(&mut self) -> io::Result<&mut Self> {
+        self.p("\n")
     }
 
-    pub fn good(&self, text: &str) -> String {
-        self.style(text, AnsiColor::Green.on_default().effects(Effects::BOLD))
+    pub fn heading(&mut self, s: &str) -> io::Result<&mut Self> {
+        self.nl()?.styled(styles::HEADING, s)?.nl()
+    }
+}
+
+/// Markdown output: kms-doctor's own markup as it is, its prose escaped, values in code spans.
+pub struct MdOut<'a> {
+    w: &'a mut dyn Write,
+}
+
+impl<'a> MdOut<'a> {
+    pub fn new(w: &'a mut dyn Write) -> Self {
+        MdOut { w }
     }
 
-    pub fn bad(&self, text: &str) -> String {
-        self.style(text, AnsiColor::Red.on_default().effects(Effects::BOLD))
+    /// Markup kms-doctor writes (`## `, `| `, `**`): never from data.
+    pub fn raw(&mut self, s: &str) -> io::Result<&mut Self> {
+        self.w.write_all(s.as_bytes())?;
+        Ok(self)
     }
 
-    pub fn warn(&self, text: &str) -> String {
-        self.style(text, AnsiColor::Yellow.on_default().effects(Effects::BOLD))
+    /// kms-doctor's own words.
+    pub fn p(&mut self, s: &str, ctx: MdContext) -> io::Result<&mut Self> {
+        self.raw(&escape::md_prose(s, ctx))
     }
 
-    pub fn severity(&self, s: crate::diagnosis::Severity) -> String {
-        use crate::diagnosis::Severity;
-        let label = format!("{:<7}", s.as_str());
+    /// An untrusted value, as a code span.
+    pub fn code(&mut self, s: &str, ctx: MdContext) -> io::Result<&mut Self> {
+        self.raw(&escape::code_span(s, ctx))
+    }
+
+    pub fn t(&mut self, t: &Text, ctx: MdContext) -> io::Result<&mut Self> {
+        for span in t.spans() {
+            match span {
+                Span::Prose(p) => self.p(p, ctx)?,
+                Span::Code(c) | Span::Quoted(c) => self.code(c, ctx)?,
+            };
+        }
+        Ok(self)
+    }
+
+    /// An optional value as a code span, or kms-doctor's words when it is missing.
+    pub fn code_or(
+        &mut self,
+        s: Option<&str>,
+        missing: &str,
+        ctx: MdContext,
+    ) -> io::Result<&mut Self> {
         match s {
-            Severity::Error => self.bad(&label),
-            Severity::Warning => self.warn(&label),
-            Severity::Info => self.dim(&label),
+            Some(s) if !s.is_empty() => self.code(s, ctx),
+            _ => self.p(missing, ctx),
         }
     }
 }
 
 /// Writes a value as pretty JSON followed by a newline.
 pub fn write_json<T: serde::Serialize>(value: &T, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value).map_err(io::Error::other)?;
+    let text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
+    out.write_all(escape::json(&text).as_bytes())?;
     writeln!(out)
 }
 
-/// Makes text safe inside a Markdown table cell.
-pub fn md_cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+fn severity_style(s: Severity) -> Style {
+    match s {
+        Severity::Error => styles::BAD,
+        Severity::Warning => styles::WARN,
+        Severity::Info => styles::DIM,
+    }
 }
 
-/// The Findings section in text: the heading, `none` when there are none, then each finding.
-pub fn write_findings_text(
-    findings: &[crate::diagnosis::Finding],
-    none: &str,
-    paint: Paint,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    writeln!(out, "\n{}", paint.heading("Findings"))?;
+/// The Findings section in text: the heading, `none` when there are none, then each finding
+/// as what / why / evidence / help.
+pub fn write_findings_text(findings: &[Finding], none: &str, out: &mut TextOut) -> io::Result<()> {
+    out.heading("Findings")?;
     if findings.is_empty() {
-        writeln!(out, "  {none}")?;
+        out.p("  ")?.p(none)?.nl()?;
     }
     for f in findings {
-        write_finding_text(f, paint, out)?;
+        out.p("  ")?
+            .styled(
+                severity_style(f.severity),
+                &format!("{:<7}", f.severity.as_str()),
+            )?
+            .p(" ")?
+            .styled(styles::BOLD, f.code.as_str())?
+            .p("  ")?
+            .t(&f.title)?
+            .nl()?;
+        if !f.detail.is_empty() {
+            out.p("          ")?
+                .styled(styles::DIM, "why:")?
+                .p(" ")?
+                .t(&f.detail)?
+                .nl()?;
+        }
+        if !f.evidence.is_empty() {
+            out.p("          ")?
+                .styled(styles::DIM, "evidence:")?
+                .nl()?;
+            for e in &f.evidence {
+                out.p("            - ")?.t(e)?.nl()?;
+            }
+        }
+        if !f.help.is_empty() {
+            out.p("          ")?
+                .styled(styles::DIM, "help:")?
+                .p(" ")?
+                .t(&f.help)?
+                .nl()?;
+        }
     }
     Ok(())
 }
 
 /// The Findings section in Markdown.
 pub fn write_findings_markdown(
-    findings: &[crate::diagnosis::Finding],
+    findings: &[Finding],
     none: &str,
-    out: &mut dyn Write,
+    out: &mut MdOut,
 ) -> io::Result<()> {
-    writeln!(out, "## Findings\n")?;
+    out.raw("## Findings\n\n")?;
     if findings.is_empty() {
-        writeln!(out, "{none}\n")?;
+        out.p(none, MdContext::Block)?.raw("\n\n")?;
     }
     for f in findings {
-        write_finding_markdown(f, out)?;
-    }
-    Ok(())
-}
-
-/// Writes one finding as what / why / evidence / help.
-fn write_finding_text(
-    f: &crate::diagnosis::Finding,
-    paint: Paint,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    writeln!(
-        out,
-        "  {} {}  {}",
-        paint.severity(f.severity),
-        paint.bold(f.code.as_str()),
-        f.title
-    )?;
-    if !f.detail.is_empty() {
-        writeln!(out, "          {} {}", paint.dim("why:"), f.detail)?;
-    }
-    if !f.evidence.is_empty() {
-        writeln!(out, "          {}", paint.dim("evidence:"))?;
-        for e in &f.evidence {
-            writeln!(out, "            - {e}")?;
+        out.raw(&format!("### {} `{}`: ", f.severity, f.code))?
+            .t(&f.title, MdContext::Block)?
+            .raw("\n\n")?;
+        if !f.detail.is_empty() {
+            out.t(&f.detail, MdContext::Block)?.raw("\n\n")?;
         }
-    }
-    if !f.help.is_empty() {
-        writeln!(out, "          {} {}", paint.dim("help:"), f.help)?;
-    }
-    Ok(())
-}
-
-/// Writes one finding as a Markdown section.
-fn write_finding_markdown(f: &crate::diagnosis::Finding, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "### {} `{}`: {}\n", f.severity, f.code, f.title)?;
-    if !f.detail.is_empty() {
-        writeln!(out, "{}\n", f.detail)?;
-    }
-    if !f.evidence.is_empty() {
-        writeln!(out, "Evidence:\n")?;
-        for e in &f.evidence {
-            writeln!(out, "- {e}")?;
+        if !f.evidence.is_empty() {
+            out.raw("Evidence:\n\n")?;
+            for e in &f.evidence {
+                out.raw("- ")?.t(e, MdContext::Block)?.raw("\n")?;
+            }
+            out.raw("\n")?;
         }
-        writeln!(out)?;
-    }
-    if !f.help.is_empty() {
-        writeln!(out, "**What to do:** {}\n", f.help)?;
+        if !f.help.is_empty() {
+            out.raw("**What to do:** ")?
+                .t(&f.help, MdContext::Block)?
+                .raw("\n\n")?;
+        }
     }
     Ok(())
 }

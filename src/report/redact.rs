@@ -1,28 +1,113 @@
 //! `--redact`: every account ID, principal name and key ID is replaced by a stable pseudonym,
-//! the same across one output, in every format. Works on the rendered text, so that nothing a
-//! renderer writes can escape it: ARNs are rewritten part by part, then bare account IDs, key
-//! IDs and unique IDs.
+//! the same across one output, in every format.
+//!
+//! Redaction is a transformation of the report's data, before rendering: each string value is
+//! rewritten (ARNs part by part, then bare account IDs, key IDs and unique IDs), never the
+//! rendered text, so that escaping and colour are untouched and one [`Redactor`] gives a name
+//! the same pseudonym wherever it appears.
 
+use crate::diagnosis::model::{
+    Access, CallRecord, CallerReport, DiagnoseReport, Entry, FailedAttempt, Finding, Grant,
+    HistorySummary, KeyFacts, PolicyDiff, PolicySource, Restorer, Skipped, Span, Text,
+    TimelineReport,
+};
 use std::collections::HashMap;
-use std::io::{self, Write};
 
-/// Runs a renderer into `out`, through a fresh redactor when `redact` is set (the whole output
-/// is rendered first, so that pseudonyms are the same everywhere in it).
-pub fn emit(
-    redact: bool,
-    out: &mut dyn Write,
-    render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-) -> io::Result<()> {
-    if !redact {
-        return render(out);
+/// Data that carries identifiers.
+pub trait Redact {
+    fn redact(&mut self, r: &mut Redactor);
+}
+
+/// A redacted copy of a report.
+pub fn redacted<T: Redact + Clone>(report: &T) -> T {
+    let mut copy = report.clone();
+    copy.redact(&mut Redactor::default());
+    copy
+}
+
+impl Redact for String {
+    fn redact(&mut self, r: &mut Redactor) {
+        let redacted = r.redact(self);
+        if redacted != *self {
+            *self = redacted;
+        }
     }
-    let mut rendered = Vec::new();
-    render(&mut rendered)?;
-    out.write_all(
-        Redactor::default()
-            .redact(&String::from_utf8_lossy(&rendered))
-            .as_bytes(),
-    )
+}
+
+impl<T: Redact> Redact for Option<T> {
+    fn redact(&mut self, r: &mut Redactor) {
+        if let Some(v) = self {
+            v.redact(r);
+        }
+    }
+}
+
+impl<T: Redact> Redact for Vec<T> {
+    fn redact(&mut self, r: &mut Redactor) {
+        for v in self {
+            v.redact(r);
+        }
+    }
+}
+
+impl Redact for Text {
+    fn redact(&mut self, r: &mut Redactor) {
+        for span in self.spans_mut() {
+            match span {
+                Span::Code(c) | Span::Quoted(c) => c.redact(r),
+                Span::Prose(p) => {
+                    let redacted = r.redact(p);
+                    if redacted != *p {
+                        *p = redacted.into();
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Redact for serde_json::Value {
+    fn redact(&mut self, r: &mut Redactor) {
+        match self {
+            serde_json::Value::String(s) => s.redact(r),
+            serde_json::Value::Array(list) => list.redact(r),
+            serde_json::Value::Object(map) => {
+                for v in map.values_mut() {
+                    v.redact(r);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `redact_fields!(Type: a, b, c)`: redacts the named fields, in order.
+macro_rules! redact_fields {
+    ($($ty:ty: $($field:ident),*;)*) => {
+        $(impl Redact for $ty {
+            fn redact(&mut self, r: &mut Redactor) {
+                $(self.$field.redact(r);)*
+            }
+        })*
+    };
+}
+
+redact_fields! {
+    DiagnoseReport: key, caller, principal, access, findings, restorers, policy_source, next_steps, calls, policy, history, notes, fix;
+    KeyFacts: input, arn, key_id, account;
+    CallerReport: arn, account, principal_arn;
+    Access: action;
+    Finding: title, detail, evidence, help;
+    Restorer: principal, statement, conditions_on;
+    PolicySource: event_id, changed_by;
+    CallRecord: message;
+    HistorySummary: failed_attempts;
+    FailedAttempt: event_id, changed_by, error_message;
+    TimelineReport: key, events, skipped, calls;
+    Entry: event_id, author, role_arn, diff, lockout;
+    PolicyDiff: statements_added, statements_removed, statements_changed, gained, lost, unreadable;
+    Grant: principal;
+    Skipped: reasons;
 }
 
 #[derive(Default)]

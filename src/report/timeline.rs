@@ -1,50 +1,47 @@
 //! The `history` timeline in each format: oldest first, each change with its author and what it
 //! changed, the lockout marked.
 
-use super::{Paint, md_cell, write_json};
-use crate::cli::Format;
-use crate::timeline::{Entry, Grant, PolicyDiff, TimelineReport};
-use std::io::{self, Write};
+use super::escape::MdContext;
+use super::{Format, MdOut, TextOut, WriteColor, styles, write_json};
+use crate::diagnosis::model::{Entry, Grant, PolicyDiff, SourceKind, Text, TimelineReport, code};
+use crate::text;
+use std::io;
 
-pub fn render(
-    r: &TimelineReport,
-    format: Format,
-    color: bool,
-    out: &mut dyn Write,
-) -> io::Result<()> {
+pub fn render(r: &TimelineReport, format: Format, out: &mut dyn WriteColor) -> io::Result<()> {
     match format {
         Format::Json => write_json(r, out),
-        Format::Text => text(r, Paint::new(color), out),
-        Format::Markdown => markdown(r, out),
+        Format::Text => text(r, &mut TextOut::new(out)),
+        Format::Markdown => markdown(r, &mut MdOut::new(out)),
     }
 }
 
 fn source(r: &TimelineReport) -> &'static str {
-    match r.source.as_str() {
-        "cloudtrail" => "CloudTrail event history (90 days)",
+    match r.source {
+        SourceKind::Cloudtrail => "CloudTrail event history (90 days)",
+        SourceKind::Athena => "Athena query over a CloudTrail table",
         _ => "CloudTrail log archive",
     }
 }
 
-/// `arn → kms:GetKeyPolicy, kms:PutKeyPolicy`, one line per principal.
-fn grants(list: &[Grant]) -> Vec<String> {
-    let mut out: Vec<(String, Vec<&str>)> = Vec::new();
+/// `arn: kms:GetKeyPolicy, kms:PutKeyPolicy`, one line per principal.
+fn grants(list: &[Grant]) -> Vec<Text> {
+    let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
     for g in list {
         match out.iter_mut().find(|(p, _)| *p == g.principal) {
             Some((_, actions)) => actions.push(&g.action),
-            None => out.push((g.principal.clone(), vec![&g.action])),
+            None => out.push((&g.principal, vec![&g.action])),
         }
     }
     out.into_iter()
-        .map(|(p, a)| format!("{p}: {}", a.join(", ")))
+        .map(|(p, a)| text!(code(p), ": ", code(a.join(", "))))
         .collect()
 }
 
 /// The diff as lines: `+ statement "Admins"`, `- account delegation`, …
-fn diff_lines(d: &PolicyDiff) -> Vec<String> {
+fn diff_lines(d: &PolicyDiff) -> Vec<Text> {
     let mut lines = Vec::new();
     if let Some(why) = &d.unreadable {
-        lines.push(format!("! {why}"));
+        lines.push(text!("! ", code(why.clone())));
     }
     if d.delegation_removed {
         lines.push("- account delegation removed (IAM policies no longer grant access)".into());
@@ -52,48 +49,40 @@ fn diff_lines(d: &PolicyDiff) -> Vec<String> {
     if d.delegation_added {
         lines.push("+ account delegation added".into());
     }
-    lines.extend(
-        d.statements_added
-            .iter()
-            .map(|s| format!("+ statement {s}")),
-    );
-    lines.extend(
-        d.statements_removed
-            .iter()
-            .map(|s| format!("- statement {s}")),
-    );
-    lines.extend(
-        d.statements_changed
-            .iter()
-            .map(|s| format!("~ statement {s} changed")),
-    );
-    lines.extend(
-        grants(&d.gained)
-            .into_iter()
-            .map(|g| format!("+ gained {g}")),
-    );
-    lines.extend(grants(&d.lost).into_iter().map(|g| format!("- lost {g}")));
+    let each = |sign: &'static str, list: &[String], after: &'static str| {
+        list.iter()
+            .map(|s| text!(sign, code(s.clone()), after))
+            .collect::<Vec<_>>()
+    };
+    lines.extend(each("+ statement ", &d.statements_added, ""));
+    lines.extend(each("- statement ", &d.statements_removed, ""));
+    lines.extend(each("~ statement ", &d.statements_changed, " changed"));
+    lines.extend(grants(&d.gained).into_iter().map(|g| text!("+ gained ", g)));
+    lines.extend(grants(&d.lost).into_iter().map(|g| text!("- lost ", g)));
     if lines.is_empty() {
         lines.push("= no change in statements".into());
     }
     lines
 }
 
-fn who(e: &Entry) -> String {
-    let mut s = e.author.clone().unwrap_or_else(|| "(unknown)".into());
+fn who(e: &Entry) -> Text {
+    let mut s = match &e.author {
+        Some(a) => Text::code(a.clone()),
+        None => "(unknown)".into(),
+    };
     if let Some(role) = &e.role_arn {
-        s.push_str(&format!(" (role {role})"));
+        s.append(text!(" (role ", code(role.clone()), ")"));
     }
     s
 }
 
-fn how(e: &Entry) -> String {
+fn how(e: &Entry) -> Text {
     let mut parts = Vec::new();
     if let Some(ip) = &e.source_ip {
-        parts.push(format!("from {ip}"));
+        parts.push(text!("from ", code(ip.clone())));
     }
     if let Some(ua) = &e.user_agent {
-        parts.push(format!("with {ua}"));
+        parts.push(text!("with ", code(ua.clone())));
     }
     if e.bypass_lockout_check {
         parts.push("BypassPolicyLockoutSafetyCheck".into());
@@ -101,120 +90,125 @@ fn how(e: &Entry) -> String {
     if e.default_policy {
         parts.push("default key policy".into());
     }
-    parts.join(", ")
+    Text::join(parts, ", ")
 }
 
-fn text(r: &TimelineReport, paint: Paint, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(
-        out,
-        "{} {}  ({})",
-        paint.bold("Key policy history of"),
-        r.key,
-        source(r)
-    )?;
+fn text(r: &TimelineReport, out: &mut TextOut) -> io::Result<()> {
+    out.styled(styles::BOLD, "Key policy history of")?
+        .p(" ")?
+        .v(&r.key)?
+        .p(&format!("  ({})", source(r)))?
+        .nl()?;
     if r.since.is_some() || r.until.is_some() {
-        writeln!(
-            out,
-            "Window: {} … {}",
-            r.since.as_deref().unwrap_or("the beginning"),
-            r.until.as_deref().unwrap_or("now")
-        )?;
+        out.p("Window: ")?;
+        match &r.since {
+            Some(s) => out.v(s)?,
+            None => out.p("the beginning")?,
+        };
+        out.p(" … ")?;
+        match &r.until {
+            Some(u) => out.v(u)?,
+            None => out.p("now")?,
+        };
+        out.nl()?;
     }
     if r.events.is_empty() {
-        writeln!(
-            out,
-            "\nNo PutKeyPolicy, CreateKey or ReplicateKey event of this key found."
-        )?;
+        out.nl()?
+            .p("No PutKeyPolicy, CreateKey or ReplicateKey event of this key found.")?
+            .nl()?;
     }
     for e in &r.events {
-        writeln!(out)?;
-        let status = match &e.error_code {
-            Some(code) => format!(" {}", paint.warn(&format!("FAILED ({code})"))),
-            None => String::new(),
+        out.nl()?;
+        match &e.event_time {
+            Some(t) => out.v(t)?,
+            None => out.p("(no time)")?,
         };
-        writeln!(
-            out,
-            "{}  {}{status}",
-            e.event_time.as_deref().unwrap_or("(no time)"),
-            paint.bold(&e.event_name)
-        )?;
-        writeln!(out, "  by {}", who(e))?;
+        out.p("  ")?.styled_v(styles::BOLD, &e.event_name)?;
+        if let Some(c) = &e.error_code {
+            out.p(" ")?.styled(styles::WARN, "FAILED (")?;
+            out.styled_v(styles::WARN, c)?.styled(styles::WARN, ")")?;
+        }
+        out.nl()?;
+        out.p("  by ")?.t(&who(e))?.nl()?;
         let how = how(e);
         if !how.is_empty() {
-            writeln!(out, "  {how}")?;
+            out.p("  ")?.t(&how)?.nl()?;
         }
         if let Some(why) = &e.lockout {
-            writeln!(out, "  {} this change {why}", paint.bad("LOCKOUT:"))?;
+            out.p("  ")?
+                .styled(styles::BAD, "LOCKOUT:")?
+                .p(" this change ")?
+                .p(why)?
+                .nl()?;
         }
         if let Some(d) = &e.diff {
             for line in diff_lines(d) {
-                writeln!(out, "    {line}")?;
+                out.p("    ")?.t(&line)?.nl()?;
             }
         }
     }
     if r.skipped.files > 0 || r.skipped.records > 0 || !r.skipped.reasons.is_empty() {
-        writeln!(
-            out,
-            "\n{} {} files, {} records",
-            paint.warn("Skipped:"),
-            r.skipped.files,
-            r.skipped.records
-        )?;
+        out.nl()?
+            .styled(styles::WARN, "Skipped:")?
+            .p(&format!(
+                " {} files, {} records",
+                r.skipped.files, r.skipped.records
+            ))?
+            .nl()?;
         for reason in &r.skipped.reasons {
-            writeln!(out, "  - {reason}")?;
+            out.p("  - ")?.v(reason)?.nl()?;
         }
     }
     Ok(())
 }
 
-fn markdown(r: &TimelineReport, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "# Key policy history of `{}`\n", r.key)?;
-    writeln!(out, "Source: {}.", source(r))?;
-    if let Some(i) = r.lockout {
-        let e = &r.events[i];
-        writeln!(
-            out,
-            "\n**Lockout:** the {} at {} by `{}` {}.",
-            e.event_name,
-            e.event_time.as_deref().unwrap_or("?"),
-            e.author.as_deref().unwrap_or("?"),
-            e.lockout.as_deref().unwrap_or("")
-        )?;
+fn markdown(r: &TimelineReport, out: &mut MdOut) -> io::Result<()> {
+    use MdContext::{Block, Cell};
+    out.raw("# Key policy history of ")?
+        .code(&r.key, Block)?
+        .raw(&format!("\n\nSource: {}.\n", source(r)))?;
+    if let Some(e) = r.lockout.and_then(|i| r.events.get(i)) {
+        out.raw("\n**Lockout:** the ")?
+            .code(&e.event_name, Block)?
+            .raw(" at ")?
+            .code_or(e.event_time.as_deref(), "?", Block)?
+            .raw(" by ")?
+            .code_or(e.author.as_deref(), "?", Block)?
+            .raw(" ")?
+            .p(e.lockout.as_deref().unwrap_or(""), Block)?
+            .raw(".\n")?;
     }
-    writeln!(
-        out,
-        "\n| Time | Event | By | Result | Changes |\n|---|---|---|---|---|"
-    )?;
+    out.raw("\n| Time | Event | By | Result | Changes |\n|---|---|---|---|---|\n")?;
     for e in &r.events {
-        let result = match (&e.error_code, &e.lockout) {
-            (Some(code), _) => format!("failed: {code}"),
-            (None, Some(_)) => "**lockout**".into(),
-            (None, None) => "ok".into(),
+        out.raw("| ")?
+            .code_or(e.event_time.as_deref(), "", Cell)?
+            .raw(" | ")?
+            .code(&e.event_name, Cell)?
+            .raw(" | ")?
+            .t(&who(e), Cell)?
+            .raw(" | ")?;
+        match (&e.error_code, &e.lockout) {
+            (Some(c), _) => out.raw("failed: ")?.code(c, Cell)?,
+            (None, Some(_)) => out.raw("**lockout**")?,
+            (None, None) => out.raw("ok")?,
         };
-        let changes = e
-            .diff
-            .as_ref()
-            .map(diff_lines)
-            .unwrap_or_default()
-            .join("<br>");
-        writeln!(
-            out,
-            "| {} | {} | `{}` | {} | {} |",
-            e.event_time.as_deref().unwrap_or(""),
-            e.event_name,
-            md_cell(&who(e)),
-            result,
-            md_cell(&changes)
-        )?;
+        out.raw(" | ")?;
+        let lines = e.diff.as_ref().map(diff_lines).unwrap_or_default();
+        for (i, line) in lines.iter().enumerate() {
+            if i > 0 {
+                out.raw("<br>")?;
+            }
+            out.t(line, Cell)?;
+        }
+        out.raw(" |\n")?;
     }
     if r.skipped.files > 0 || r.skipped.records > 0 {
-        writeln!(
-            out,
-            "\n**Skipped:** {} files, {} records.\n",
+        out.raw(&format!(
+            "\n**Skipped:** {} files, {} records.\n\n",
             r.skipped.files, r.skipped.records
-        )?;
+        ))?;
         for reason in &r.skipped.reasons {
-            writeln!(out, "- {}", md_cell(reason))?;
+            out.raw("- ")?.code(reason, Block)?.raw("\n")?;
         }
     }
     Ok(())

@@ -1,0 +1,293 @@
+//! The command line: clap's types ([`Cli`]), then one validation stage ([`validate`]) that
+//! turns them into the typed requests of [`crate::commands`]. No usage error is raised after it.
+
+mod validate;
+
+pub use validate::{Terminal, UsageError};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kms-doctor",
+    version,
+    about = "Explains why a principal cannot read or update a KMS key policy, and who can restore access",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// When to colour text output: auto (a terminal, unless NO_COLOR is set), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+
+    /// List every AWS call on standard error, and the causes of an error.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate a key policy document offline: what it decides for a principal, and who it
+    /// lets restore access.
+    Explain(ExplainArgs),
+    /// Diagnose live: why the principal cannot read or update the key policy, and who can
+    /// restore access. Read-only.
+    Diagnose(DiagnoseArgs),
+    /// The key policy's change timeline: every PutKeyPolicy and CreateKey, who made it, what
+    /// changed, and which change locked people out. Read-only.
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The key: key ID or key ARN (an alias too, when reading CloudTrail's event history).
+    #[arg(value_name = "KEY")]
+    pub key: String,
+
+    /// Only events at or after this time (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE", value_parser = parse_when)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+
+    /// Only events at or before this time (YYYY-MM-DD, the whole day, or RFC 3339).
+    #[arg(long, value_name = "DATE", value_parser = parse_until)]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+
+    /// Read a CloudTrail log archive instead of the 90-day event history: a directory tree or
+    /// a single file of `.json.gz` / `.json` log files, as CloudTrail delivers them to S3, or
+    /// s3://BUCKET/PREFIX.
+    #[arg(long, value_name = "PATH")]
+    pub logs: Option<PathBuf>,
+
+    /// Print the Athena SQL that finds the key's policy changes in a CloudTrail table, and exit.
+    #[arg(long)]
+    pub print_athena_sql: bool,
+
+    #[command(flatten)]
+    pub athena: AthenaArgs,
+
+    /// Worker threads for --logs (default: one per core).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+
+    /// Output format [default: text on a terminal, json otherwise]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+
+    /// Replace account IDs, principal names and key IDs with stable pseudonyms.
+    #[arg(long)]
+    pub redact: bool,
+
+    /// The AWS Region (else AWS_REGION, then the profile's).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// The named profile from the AWS config files (else AWS_PROFILE).
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+
+    /// Seconds each AWS call may take.
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+
+    /// Least milliseconds between two CloudTrail LookupEvents calls (its quota is 2 a second).
+    #[arg(long, value_name = "MS", default_value_t = 500, hide = true)]
+    pub lookup_interval_ms: u64,
+}
+
+/// Querying a CloudTrail table with Athena.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AthenaArgs {
+    /// Query this Athena table of CloudTrail logs (with --print-athena-sql: name it in the SQL).
+    #[arg(long, value_name = "TABLE")]
+    pub athena_table: Option<String>,
+
+    /// The Athena database (catalog schema) of the table.
+    #[arg(long, value_name = "DB", requires = "athena_table")]
+    pub athena_database: Option<String>,
+
+    /// The Athena workgroup to run the query in.
+    #[arg(long, value_name = "WG", requires = "athena_table")]
+    pub athena_workgroup: Option<String>,
+
+    /// Where Athena writes the results (s3://…), when the workgroup sets no location.
+    #[arg(long, value_name = "S3_URL", requires = "athena_table")]
+    pub athena_output: Option<String>,
+
+    /// Seconds to wait for the Athena query to finish.
+    #[arg(long, value_name = "SECS", default_value_t = 300, hide = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub athena_max_wait: u64,
+}
+
+/// A date (midnight UTC) or an RFC 3339 time.
+fn parse_when(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
+        .map_err(|_| format!("expected YYYY-MM-DD or an RFC 3339 time, got {s:?}"))
+}
+
+/// Like `parse_when`, but a bare date means the end of that day.
+fn parse_until(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let t = parse_when(s)?;
+    Ok(if s.len() == 10 {
+        t + chrono::Duration::days(1) - chrono::Duration::seconds(1)
+    } else {
+        t
+    })
+}
+
+#[derive(Debug, Args)]
+pub struct DiagnoseArgs {
+    /// The key: key ID, key ARN, alias name (alias/NAME) or alias ARN.
+    #[arg(value_name = "KEY", required_unless_present = "from_evidence")]
+    pub key: Option<String>,
+
+    /// Diagnose this principal (user or role ARN, or session ARN) instead of the caller.
+    #[arg(long, value_name = "ARN")]
+    pub principal: Option<String>,
+
+    /// The AWS Region (else AWS_REGION, then the profile's).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// The named profile from the AWS config files (else AWS_PROFILE).
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+
+    /// How far back to search CloudTrail's event history, in days (at most 90).
+    #[arg(long, value_name = "DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=90))]
+    pub lookback_days: u32,
+
+    /// Do not search CloudTrail for the policy's history.
+    #[arg(long)]
+    pub no_cloudtrail: bool,
+
+    /// A CloudTrail log archive (directory or file of `.json.gz`/`.json` logs, or
+    /// s3://BUCKET/PREFIX) to recover the policy in force from when CloudTrail's 90-day event
+    /// history has nothing.
+    #[arg(long, value_name = "PATH")]
+    pub logs: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub athena: AthenaArgs,
+
+    /// Output format [default: text on a terminal, json otherwise]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+
+    /// Replace account IDs, principal names and key IDs with stable pseudonyms.
+    #[arg(long)]
+    pub redact: bool,
+
+    /// Write the corrected policy (the policy in force plus the account delegation statement)
+    /// to FILE, for a restorer to apply.
+    #[arg(long, value_name = "FILE")]
+    pub write_fix: Option<PathBuf>,
+
+    /// Save the evidence gathered to FILE (JSON), for `--from-evidence`.
+    #[arg(long, value_name = "FILE")]
+    pub save_evidence: Option<PathBuf>,
+
+    /// Render the report from a saved evidence file, with no AWS access.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "principal", "region", "profile", "no_cloudtrail", "save_evidence", "logs", "athena_table"])]
+    pub from_evidence: Option<PathBuf>,
+
+    /// Seconds each AWS call may take.
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+
+    /// Least milliseconds between two CloudTrail LookupEvents calls (its quota is 2 a second).
+    #[arg(long, value_name = "MS", default_value_t = 500, hide = true)]
+    pub lookup_interval_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The key policy JSON: a file, or - for standard input.
+    #[arg(long, value_name = "FILE|-")]
+    pub policy: PathBuf,
+
+    /// Who makes the request: an IAM user or role ARN, an assumed-role or federated-user
+    /// session ARN, an account ID or root ARN, or a service principal. A role ARN stands for
+    /// the role's sessions. Without it, only the policy-wide answers are given.
+    #[arg(long, value_name = "ARN")]
+    pub principal: Option<String>,
+
+    /// An action to decide (repeatable); the `kms:` prefix may be left out.
+    /// [default: kms:GetKeyPolicy and kms:PutKeyPolicy]
+    #[arg(long = "action", value_name = "ACTION")]
+    pub actions: Vec<String>,
+
+    /// The key's ARN, to check Resource elements and whether the key is in another account.
+    #[arg(long, value_name = "ARN")]
+    pub key_arn: Option<String>,
+
+    /// A request context value, such as aws:SourceVpc=vpc-1 (repeat a key for several values).
+    /// Overrides the values derived from the principal.
+    #[arg(long = "context", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub context: Vec<(String, String)>,
+
+    /// A context key that is not in the request (conditions on unknown keys stay undecided).
+    #[arg(long = "absent", value_name = "KEY")]
+    pub absent: Vec<String>,
+
+    /// Output format [default: text on a terminal, json otherwise]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+impl From<Format> for crate::report::Format {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Text => crate::report::Format::Text,
+            Format::Json => crate::report::Format::Json,
+            Format::Markdown => crate::report::Format::Markdown,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn context_values_split_at_the_first_equals() {
+        assert_eq!(
+            parse_key_value("aws:SourceArn=arn:a=b").unwrap(),
+            ("aws:SourceArn".into(), "arn:a=b".into())
+        );
+        assert!(parse_key_value("novalue").is_err());
+    }
+}

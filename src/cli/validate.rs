@@ -1,0 +1,277 @@
+//! The second stage of the command line: raw flags → typed, checked requests. Every usage
+//! error is raised here; nothing downstream re-validates.
+
+use super::{AthenaArgs, Cli, ColorWhen, Command, DiagnoseArgs, ExplainArgs, Format, HistoryArgs};
+use crate::commands::diagnose::{DiagnoseRequest, LiveRequest, Target};
+use crate::commands::explain::{ExplainRequest, PolicyInput};
+use crate::commands::history::{HistoryRequest, HistorySource};
+use crate::commands::{AthenaTable, AwsSettings, LogSource, Output, Request};
+use crate::evidence::key::{KeyInput, KeyInputError};
+use crate::evidence::sources::s3::S3Location;
+use crate::policy::{Context, GET_KEY_POLICY, Identity, PUT_KEY_POLICY, PrincipalParseError};
+use std::path::Path;
+use std::time::Duration;
+
+/// What `main` knows of the terminal.
+#[derive(Debug, Clone, Copy)]
+pub struct Terminal {
+    /// Standard output is a terminal (text is then the default format).
+    pub stdout_is_terminal: bool,
+    /// `NO_COLOR` is set (and not empty).
+    pub no_color: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error(transparent)]
+    Key(#[from] KeyInputError),
+    #[error("invalid --principal")]
+    Principal(#[from] PrincipalParseError),
+    #[error("{0} is not an S3 location: write s3://BUCKET/PREFIX")]
+    S3Location(String),
+    #[error("{flag} needs the key ID or key ARN: an alias is not in the logs")]
+    AliasNotInLogs { flag: &'static str },
+}
+
+/// The validated request, and whether its text output is coloured.
+#[derive(Debug)]
+pub struct Validated {
+    pub request: Request,
+    pub color: bool,
+    pub verbose: bool,
+}
+
+impl Cli {
+    pub fn validate(self, terminal: Terminal) -> Result<Validated, UsageError> {
+        let color = match self.color {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => terminal.stdout_is_terminal && !terminal.no_color,
+        };
+        let format = |f: Option<Format>| {
+            f.map(Into::into).unwrap_or(if terminal.stdout_is_terminal {
+                crate::report::Format::Text
+            } else {
+                crate::report::Format::Json
+            })
+        };
+        let request = match self.command {
+            Command::Explain(a) => Request::Explain(explain(a, &format)?),
+            Command::Diagnose(a) => Request::Diagnose(diagnose(a, &format)?),
+            Command::History(a) => Request::History(history(a, &format)?),
+        };
+        Ok(Validated {
+            request,
+            color,
+            verbose: self.verbose,
+        })
+    }
+}
+
+type FormatOf<'a> = &'a dyn Fn(Option<Format>) -> crate::report::Format;
+
+/// `GetKeyPolicy` → `kms:GetKeyPolicy`; anything with a prefix is kept as written.
+fn normalize_action(a: &str) -> String {
+    if a.contains(':') || a == "*" {
+        a.to_owned()
+    } else {
+        format!("kms:{a}")
+    }
+}
+
+fn explain(a: ExplainArgs, format: FormatOf) -> Result<ExplainRequest, UsageError> {
+    let mut context = Context::default();
+    for (key, value) in a.context {
+        context.push(&key, value);
+    }
+    for key in &a.absent {
+        context.mark_absent(key);
+    }
+    Ok(ExplainRequest {
+        policy: if a.policy == Path::new("-") {
+            PolicyInput::Stdin
+        } else {
+            PolicyInput::File(a.policy)
+        },
+        principal: a.principal.as_deref().map(Identity::parse).transpose()?,
+        actions: if a.actions.is_empty() {
+            vec![GET_KEY_POLICY.to_owned(), PUT_KEY_POLICY.to_owned()]
+        } else {
+            a.actions.iter().map(|x| normalize_action(x)).collect()
+        },
+        key_arn: a.key_arn,
+        context,
+        output: Output {
+            format: format(a.format),
+            redact: false,
+        },
+    })
+}
+
+fn aws(region: Option<String>, profile: Option<String>, timeout: u64) -> AwsSettings {
+    AwsSettings {
+        region,
+        profile,
+        timeout: Duration::from_secs(timeout),
+    }
+}
+
+fn log_source(path: &Path) -> Result<LogSource, UsageError> {
+    let text = path.to_string_lossy();
+    if text.starts_with("s3://") {
+        S3Location::parse(&text)
+            .map(LogSource::S3)
+            .ok_or_else(|| UsageError::S3Location(text.into_owned()))
+    } else {
+        Ok(LogSource::Local(path.to_owned()))
+    }
+}
+
+fn athena_table(a: &AthenaArgs, default_table: Option<&str>) -> Option<AthenaTable> {
+    let table = a.athena_table.as_deref().or(default_table)?;
+    Some(AthenaTable {
+        table: table.to_owned(),
+        database: a.athena_database.clone(),
+        workgroup: a.athena_workgroup.clone(),
+        output: a.athena_output.clone(),
+        max_wait: Duration::from_secs(a.athena_max_wait),
+    })
+}
+
+fn diagnose(a: DiagnoseArgs, format: FormatOf) -> Result<DiagnoseRequest, UsageError> {
+    let target = match a.from_evidence {
+        Some(path) => Target::FromEvidence(path),
+        None => Target::Live {
+            aws: aws(a.region, a.profile, a.timeout),
+            ask: Box::new(LiveRequest {
+                // clap requires KEY without --from-evidence.
+                key: KeyInput::parse(a.key.as_deref().unwrap_or_default())?,
+                principal: a.principal.as_deref().map(Identity::parse).transpose()?,
+                lookback_days: a.lookback_days,
+                cloudtrail: !a.no_cloudtrail,
+                lookup_interval: Duration::from_millis(a.lookup_interval_ms),
+                logs: a.logs.as_deref().map(log_source).transpose()?,
+                athena: athena_table(&a.athena, None),
+            }),
+        },
+    };
+    Ok(DiagnoseRequest {
+        target,
+        output: Output {
+            format: format(a.format),
+            redact: a.redact,
+        },
+        write_fix: a.write_fix,
+        save_evidence: a.save_evidence,
+    })
+}
+
+fn history(a: HistoryArgs, format: FormatOf) -> Result<HistoryRequest, UsageError> {
+    let key = KeyInput::parse(&a.key)?;
+    let needs_id = |flag| {
+        if key.key_id().is_some() {
+            Ok(())
+        } else {
+            Err(UsageError::AliasNotInLogs { flag })
+        }
+    };
+    let source = if a.print_athena_sql {
+        needs_id("--print-athena-sql")?;
+        HistorySource::PrintSql {
+            table: a
+                .athena
+                .athena_table
+                .clone()
+                .unwrap_or_else(|| "cloudtrail_logs".to_owned()),
+        }
+    } else if let Some(table) = athena_table(&a.athena, None) {
+        needs_id("--athena-table")?;
+        HistorySource::Athena(table)
+    } else if let Some(path) = &a.logs {
+        needs_id("--logs")?;
+        HistorySource::Archive {
+            logs: log_source(path)?,
+            threads: a.threads,
+        }
+    } else {
+        HistorySource::EventHistory {
+            lookup_interval: Duration::from_millis(a.lookup_interval_ms),
+        }
+    };
+    Ok(HistoryRequest {
+        key,
+        since: a.since,
+        until: a.until,
+        source,
+        output: Output {
+            format: format(a.format),
+            redact: a.redact,
+        },
+        aws: aws(a.region, a.profile, a.timeout),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn validate(args: &[&str]) -> Result<Validated, UsageError> {
+        let cli = Cli::try_parse_from(std::iter::once("kms-doctor").chain(args.iter().copied()))
+            .expect("clap accepts it");
+        cli.validate(Terminal {
+            stdout_is_terminal: false,
+            no_color: false,
+        })
+    }
+
+    #[test]
+    fn s3_locations_are_checked_before_anything_runs() {
+        let err = validate(&["diagnose", "k1", "--logs", "s3://"]).unwrap_err();
+        assert!(matches!(err, UsageError::S3Location(_)), "{err}");
+        let ok = validate(&["history", "k1", "--logs", "s3://trail/AWSLogs/"]).unwrap();
+        let Request::History(h) = ok.request else {
+            panic!("a history request")
+        };
+        assert!(matches!(
+            h.source,
+            HistorySource::Archive {
+                logs: LogSource::S3(S3Location { ref bucket, .. }),
+                ..
+            } if bucket == "trail"
+        ));
+    }
+
+    #[test]
+    fn log_sources_need_a_key_id() {
+        for flag in [
+            &["--logs", "/tmp"][..],
+            &["--athena-table", "t"][..],
+            &["--print-athena-sql"][..],
+        ] {
+            let mut args = vec!["history", "alias/payments"];
+            args.extend_from_slice(flag);
+            assert!(
+                matches!(validate(&args), Err(UsageError::AliasNotInLogs { .. })),
+                "{flag:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_zero_timeout_is_refused_by_the_parser() {
+        assert!(Cli::try_parse_from(["kms-doctor", "diagnose", "k1", "--timeout", "0"]).is_err());
+    }
+
+    #[test]
+    fn json_is_the_default_off_a_terminal_and_colour_follows_the_terminal() {
+        let v = validate(&["explain", "--policy", "-", "--action", "GetKeyPolicy"]).unwrap();
+        assert!(!v.color);
+        let Request::Explain(e) = v.request else {
+            panic!("an explain request")
+        };
+        assert_eq!(e.output.format, crate::report::Format::Json);
+        assert_eq!(e.actions, ["kms:GetKeyPolicy"]);
+        assert_eq!(e.policy, PolicyInput::Stdin);
+    }
+}

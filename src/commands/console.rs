@@ -1,0 +1,69 @@
+//! Standard error: the one place progress, `-v` call lists and warnings are written. Reports
+//! go to standard output, through `report`.
+
+use crate::diagnosis::model::{CallRecord, Text};
+use crate::report::{TextOut, WriteColor};
+use std::cell::RefCell;
+
+pub struct Console {
+    sink: RefCell<Box<dyn WriteColor>>,
+    /// `-v`: list every AWS call.
+    pub verbose: bool,
+    /// Draw a spinner (standard error is a terminal).
+    interactive: bool,
+    spinner: RefCell<Option<indicatif::ProgressBar>>,
+}
+
+impl Console {
+    pub fn new(sink: Box<dyn WriteColor>, verbose: bool, interactive: bool) -> Console {
+        Console {
+            sink: RefCell::new(sink),
+            verbose,
+            interactive,
+            spinner: RefCell::new(None),
+        }
+    }
+
+    /// Progress of a CloudTrail search, once it takes more than a page.
+    pub fn progress(&self, pages: u32, events: u64) {
+        if !self.interactive || pages < 2 {
+            return;
+        }
+        let mut spinner = self.spinner.borrow_mut();
+        let bar = spinner.get_or_insert_with(|| {
+            let b = indicatif::ProgressBar::with_draw_target(
+                None,
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+            b
+        });
+        bar.set_message(format!(
+            "Searching CloudTrail: {pages} pages, {events} events"
+        ));
+    }
+
+    pub fn finish_progress(&self) {
+        if let Some(bar) = self.spinner.borrow_mut().take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    /// `-v`: the calls, one a line.
+    pub fn calls(&self, calls: &[CallRecord]) {
+        if self.verbose {
+            let mut sink = self.sink.borrow_mut();
+            let _ = crate::report::diagnose::write_calls(calls, sink.as_mut());
+        }
+    }
+
+    /// A line for the operator that is not part of the report.
+    pub fn note(&self, text: &Text) {
+        let mut sink = self.sink.borrow_mut();
+        let mut out = TextOut::new(sink.as_mut());
+        let _ = out
+            .p("kms-doctor: ")
+            .and_then(|o| o.t(text))
+            .and_then(|o| o.nl());
+    }
+}

@@ -1,0 +1,211 @@
+//! `kms-doctor diagnose`: gather the evidence (or load a saved file), recover the policy in
+//! force from a log archive or Athena when CloudTrail's event history has not got it, diagnose,
+//! render. Files it writes are written last-step safe (see `write_new_file`).
+
+use super::{AthenaTable, AwsSettings, CommandError, Console, LogSource, Output, Session, emit};
+use crate::diagnosis::diagnose::DiagnoseOptions;
+use crate::diagnosis::model::{Evidence, SourceKind, code};
+use crate::diagnosis::timeline::athena_sql;
+use crate::evidence::gather::{GatherOptions, gather};
+use crate::evidence::key::KeyInput;
+use crate::evidence::record::KeyRef;
+use crate::evidence::sources::{Found, archive, athena, s3};
+use crate::evidence::{AthenaQuery, Calls};
+use crate::policy::Identity;
+use crate::report::{self, WriteColor};
+use crate::text;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug)]
+pub struct DiagnoseRequest {
+    pub target: Target,
+    pub output: Output,
+    /// `--write-fix FILE`.
+    pub write_fix: Option<PathBuf>,
+    /// `--save-evidence FILE`.
+    pub save_evidence: Option<PathBuf>,
+}
+
+#[derive(Debug)]
+pub enum Target {
+    /// Ask AWS.
+    Live {
+        aws: AwsSettings,
+        ask: Box<LiveRequest>,
+    },
+    /// Render a saved evidence file, with no AWS access.
+    FromEvidence(PathBuf),
+}
+
+#[derive(Debug)]
+pub struct LiveRequest {
+    pub key: KeyInput,
+    pub principal: Option<Identity>,
+    pub lookback_days: u32,
+    /// Search CloudTrail's event history.
+    pub cloudtrail: bool,
+    /// Least time between two `LookupEvents` calls.
+    pub lookup_interval: Duration,
+    /// A log archive to recover the policy in force from.
+    pub logs: Option<LogSource>,
+    /// An Athena table to recover the policy in force from.
+    pub athena: Option<AthenaTable>,
+}
+
+pub fn run(
+    req: DiagnoseRequest,
+    out: &mut dyn WriteColor,
+    console: &Console,
+) -> Result<u8, CommandError> {
+    let evidence = match &req.target {
+        Target::FromEvidence(path) => load_evidence(path)?,
+        Target::Live { aws, ask } => gather_live(aws, ask, console)?,
+    };
+    if let Some(path) = &req.save_evidence {
+        let json = serde_json::to_string_pretty(&evidence).expect("evidence serializes") + "\n";
+        write_file(path, &json)?;
+    }
+    let now = chrono::DateTime::parse_from_rfc3339(&evidence.collected_at)
+        .map(|d| d.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|_| chrono::Utc::now());
+    let fix_label = req.write_fix.as_ref().map(|p| p.display().to_string());
+    let report = crate::diagnosis::diagnose(
+        &evidence,
+        now,
+        DiagnoseOptions {
+            write_fix: fix_label.as_deref(),
+        },
+    );
+    console.calls(&report.calls);
+    if let (Some(path), Some(label)) = (&req.write_fix, &fix_label) {
+        match &report.fix {
+            Some(fix) => write_file(path, fix)?,
+            None => console.note(&text!(
+                "no fix written to ",
+                code(label.clone()),
+                ": the account delegation is not what is missing, or the policy in force is not known"
+            )),
+        }
+    }
+    emit(&report, req.output, out, report::diagnose::render)?;
+    Ok(report.exit_code())
+}
+
+fn load_evidence(path: &Path) -> Result<Evidence, CommandError> {
+    let label = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| CommandError::ReadEvidence {
+        path: label.clone(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| CommandError::InvalidEvidence {
+        path: label,
+        source,
+    })
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), CommandError> {
+    std::fs::write(path, text).map_err(|source| CommandError::WriteFile {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn gather_live(
+    aws: &AwsSettings,
+    ask: &LiveRequest,
+    console: &Console,
+) -> Result<Evidence, CommandError> {
+    let session = Session::new(aws.clone())?;
+    let opts = GatherOptions {
+        key: ask.key.clone(),
+        principal: ask.principal.clone(),
+        lookback_days: ask.lookback_days,
+        cloudtrail: ask.cloudtrail,
+        timeout: session.timeout(),
+        lookup_interval: ask.lookup_interval,
+        now: chrono::Utc::now(),
+    };
+    session.block_on(async {
+        let connection = session.connection().await;
+        let gathered = gather(
+            &connection.clients(),
+            &session.calls,
+            &opts,
+            &|pages, events| console.progress(pages, events),
+        )
+        .await;
+        console.finish_progress();
+        let mut evidence = gathered?;
+        let key = KeyRef {
+            arn: evidence.key.arn.clone(),
+            key_id: evidence.key.key_id.clone(),
+        };
+        // A failed read of an archive or of Athena is evidence: its calls are listed and the
+        // report says what it leaves open.
+        if let Some(logs) = ask.logs.as_ref().filter(|_| !evidence.policy_known()) {
+            let found = match logs {
+                LogSource::Local(path) => {
+                    Some(archive::scan_local(path, &key, &Default::default())?)
+                }
+                LogSource::S3(location) => {
+                    let s3 = connection.s3();
+                    let options = Default::default();
+                    s3::scan_s3(
+                        &s3,
+                        &session.calls,
+                        location,
+                        &key,
+                        &options,
+                        session.timeout(),
+                    )
+                    .await
+                    .ok()
+                }
+            };
+            if let Some(found) = found {
+                recover(&mut evidence, &found, SourceKind::Archive);
+            }
+        }
+        if let (Some(table), Some(id), false) =
+            (&ask.athena, key.key_id.as_deref(), evidence.policy_known())
+        {
+            let found = run_athena(
+                &connection.athena(),
+                &session.calls,
+                table,
+                athena_sql(&table.table, id, None, None),
+                &key,
+                session.timeout(),
+            )
+            .await;
+            if let Ok(found) = found {
+                recover(&mut evidence, &found, SourceKind::Athena);
+            }
+        }
+        evidence.calls = session.calls.snapshot();
+        Ok(evidence)
+    })
+}
+
+fn recover(evidence: &mut Evidence, found: &Found, kind: SourceKind) {
+    evidence.recover_policy(&found.events, found.records, found.skipped.records, kind);
+}
+
+/// Runs the SQL on Athena and reads its rows as CloudTrail records.
+pub(super) async fn run_athena<A: crate::evidence::Athena>(
+    client: &A,
+    calls: &Calls,
+    table: &AthenaTable,
+    sql: String,
+    key: &KeyRef,
+    timeout: Duration,
+) -> Result<Found, crate::evidence::CallError> {
+    let query = AthenaQuery {
+        sql,
+        database: table.database.clone(),
+        workgroup: table.workgroup.clone(),
+        output: table.output.clone(),
+    };
+    athena::run(client, calls, &query, key, timeout, table.max_wait).await
+}

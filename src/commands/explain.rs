@@ -1,0 +1,79 @@
+//! `kms-doctor explain`: read a policy file, evaluate it offline, render the report.
+
+use super::{CommandError, Output};
+use crate::diagnosis::{ExplainRequest as Question, explain};
+use crate::policy::{Context, Identity, KeyPolicy, MAX_POLICY_BYTES};
+use crate::report::{self, WriteColor};
+use std::io::Read;
+use std::path::PathBuf;
+
+/// Where the policy is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyInput {
+    Stdin,
+    File(PathBuf),
+}
+
+impl PolicyInput {
+    pub fn label(&self) -> String {
+        match self {
+            PolicyInput::Stdin => "-".to_owned(),
+            PolicyInput::File(p) => p.display().to_string(),
+        }
+    }
+
+    /// The text, read only as far as the policy size limit needs (a policy over it is refused
+    /// by the parser, whatever follows).
+    fn read(&self) -> std::io::Result<String> {
+        let limit = MAX_POLICY_BYTES as u64 + 1;
+        let mut bytes = Vec::new();
+        match self {
+            PolicyInput::Stdin => std::io::stdin()
+                .lock()
+                .take(limit)
+                .read_to_end(&mut bytes)?,
+            PolicyInput::File(p) => std::fs::File::open(p)?
+                .take(limit)
+                .read_to_end(&mut bytes)?,
+        };
+        String::from_utf8(bytes)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+}
+
+#[derive(Debug)]
+pub struct ExplainRequest {
+    pub policy: PolicyInput,
+    pub principal: Option<Identity>,
+    /// Full action names.
+    pub actions: Vec<String>,
+    pub key_arn: Option<String>,
+    pub context: Context,
+    pub output: Output,
+}
+
+pub fn run(req: ExplainRequest, out: &mut dyn WriteColor) -> Result<u8, CommandError> {
+    let label = req.policy.label();
+    let text = req
+        .policy
+        .read()
+        .map_err(|source| CommandError::ReadPolicy {
+            path: label.clone(),
+            source,
+        })?;
+    let policy = KeyPolicy::parse(&text).map_err(|source| CommandError::InvalidPolicy {
+        path: label.clone(),
+        source,
+    })?;
+    let report = explain(&Question {
+        policy,
+        source: label,
+        principal: req.principal,
+        actions: req.actions,
+        key_arn: req.key_arn,
+        context: req.context,
+        now: chrono::Utc::now(),
+    });
+    report::explain::render(&report, req.output.format, out)?;
+    Ok(report.exit_code())
+}

@@ -1,0 +1,240 @@
+//! `kms-doctor history`: read the key's policy events from one source, build the timeline,
+//! render it.
+
+use super::diagnose::run_athena;
+use super::{
+    AthenaTable, AwsSettings, CommandError, Console, EXIT_OK, LogSource, Output, Session, emit,
+};
+use crate::diagnosis::model::{CallRecord, SourceKind};
+use crate::diagnosis::timeline::{self, athena_sql};
+use crate::evidence::key::KeyInput;
+use crate::evidence::record::KeyRef;
+use crate::evidence::sources::archive::{self, ArchiveOptions};
+use crate::evidence::sources::event_history::{SearchOptions, collect};
+use crate::evidence::sources::{Found, s3};
+use crate::evidence::{CallError, Kms};
+use crate::policy::key_account;
+use crate::report::{self, WriteColor};
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+#[derive(Debug)]
+pub struct HistoryRequest {
+    pub key: KeyInput,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub source: HistorySource,
+    pub output: Output,
+    pub aws: AwsSettings,
+}
+
+/// Where the events are read from.
+#[derive(Debug)]
+pub enum HistorySource {
+    /// CloudTrail's 90-day event history.
+    EventHistory {
+        lookup_interval: Duration,
+    },
+    /// A log archive, read with `threads` workers (0: one per core).
+    Archive {
+        logs: LogSource,
+        threads: usize,
+    },
+    Athena(AthenaTable),
+    /// Print the Athena SQL for `table` and exit.
+    PrintSql {
+        table: String,
+    },
+}
+
+fn stamp(t: Option<DateTime<Utc>>) -> Option<String> {
+    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+pub fn run(
+    req: HistoryRequest,
+    out: &mut dyn WriteColor,
+    console: &Console,
+) -> Result<u8, CommandError> {
+    let (since, until) = (stamp(req.since), stamp(req.until));
+    // `cli` only lets a key ID or ARN through for the sources that need one.
+    let key_id = req.key.key_id().unwrap_or_default().to_owned();
+    let sql = |table: &str| athena_sql(table, &key_id, since.as_deref(), until.as_deref());
+    let mut key = KeyRef {
+        arn: req.key.key_arn().map(str::to_owned),
+        key_id: req.key.key_id().map(str::to_owned),
+    };
+    let mut account = req.key.account().map(str::to_owned);
+    let (kind, found, calls) = match &req.source {
+        HistorySource::PrintSql { table } => {
+            writeln!(out, "{};", sql(table))?;
+            return Ok(EXIT_OK);
+        }
+        HistorySource::Archive {
+            logs: LogSource::Local(path),
+            threads,
+        } => {
+            // A local archive needs no AWS: no runtime, no credentials.
+            let options = ArchiveOptions {
+                since: req.since,
+                until: req.until,
+                threads: *threads,
+            };
+            let found = archive::scan_local(path, &key, &options)?;
+            (SourceKind::Archive, found, Vec::new())
+        }
+        HistorySource::Archive {
+            logs: LogSource::S3(location),
+            threads,
+        } => {
+            let session = Session::new(req.aws.clone())?;
+            let options = ArchiveOptions {
+                since: req.since,
+                until: req.until,
+                threads: *threads,
+            };
+            let found = session.block_on(async {
+                let s3 = session.connection().await.s3();
+                s3::scan_s3(
+                    &s3,
+                    &session.calls,
+                    location,
+                    &key,
+                    &options,
+                    session.timeout(),
+                )
+                .await
+            });
+            let found = settle(found, &session, console, || {
+                format!(
+                    "the log archive s3://{}/{}",
+                    location.bucket, location.prefix
+                )
+            })?;
+            (SourceKind::Archive, found, session.calls.snapshot())
+        }
+        HistorySource::Athena(table) => {
+            let session = Session::new(req.aws.clone())?;
+            let found = session.block_on(async {
+                let client = session.connection().await.athena();
+                run_athena(
+                    &client,
+                    &session.calls,
+                    table,
+                    sql(&table.table),
+                    &key,
+                    session.timeout(),
+                )
+                .await
+            });
+            let found = settle(found, &session, console, || "the Athena query".to_owned())?;
+            (SourceKind::Athena, found, session.calls.snapshot())
+        }
+        HistorySource::EventHistory { lookup_interval } => {
+            let session = Session::new(req.aws.clone())?;
+            let now = Utc::now();
+            let oldest = now - chrono::Duration::days(90);
+            let window = (
+                req.since.unwrap_or(oldest).max(oldest),
+                req.until.unwrap_or(now).min(now),
+            );
+            let found = session.block_on(async {
+                let clients = session.connection().await.clients();
+                // The key's ARN and ID, from DescribeKey when it answers (an alias needs it).
+                let described = session
+                    .calls
+                    .record(
+                        "kms",
+                        "DescribeKey",
+                        session.timeout(),
+                        clients.kms.describe_key(req.key.as_str()),
+                    )
+                    .await
+                    .ok();
+                if let Some(d) = &described {
+                    key.arn = d.arn.clone().or(key.arn.take());
+                    key.key_id = Some(d.key_id.clone());
+                    account = account.take().or(d.account.clone());
+                }
+                if key.key_id.is_none() {
+                    return Ok(None);
+                }
+                let search = SearchOptions {
+                    lookback_days: 90,
+                    min_interval: *lookup_interval,
+                    timeout: session.timeout(),
+                };
+                let progress = |pages, events| console.progress(pages, events);
+                let result = collect(
+                    &clients.cloudtrail,
+                    &session.calls,
+                    &key,
+                    &search,
+                    window,
+                    &progress,
+                )
+                .await;
+                console.finish_progress();
+                let (events, stats) = result?;
+                let mut found = Found {
+                    events,
+                    records: stats.events_scanned,
+                    ..Found::default()
+                };
+                found.skipped.records = stats.skipped_records;
+                if !stats.complete {
+                    found.skipped.reasons.push(
+                        "the CloudTrail search was cut short by a failed call: older events may be missing"
+                            .into(),
+                    );
+                }
+                Ok(Some(found))
+            });
+            let found = settle(found, &session, console, || {
+                "CloudTrail's event history (cloudtrail:LookupEvents)".to_owned()
+            })?;
+            let Some(found) = found else {
+                console.calls(&session.calls.snapshot());
+                return Err(CommandError::UnresolvedAlias {
+                    key: req.key.as_str().to_owned(),
+                });
+            };
+            (SourceKind::Cloudtrail, found, session.calls.snapshot())
+        }
+    };
+    console.calls(&calls);
+    let account = account.or_else(|| key.arn.as_deref().and_then(key_account).map(str::to_owned));
+    let report = timeline::build(
+        timeline::Found {
+            key: req.key.as_str().to_owned(),
+            key_arn: key.arn,
+            account,
+            source: kind,
+            events: found.events,
+            skipped: found.skipped,
+            since,
+            until,
+            calls,
+        },
+        Utc::now(),
+    );
+    emit(&report, req.output, out, report::timeline::render)?;
+    Ok(EXIT_OK)
+}
+
+/// A source that could not be read at all ends the command (exit 2), its calls listed with -v.
+fn settle<T>(
+    result: Result<T, CallError>,
+    session: &Session,
+    console: &Console,
+    source_name: impl FnOnce() -> String,
+) -> Result<T, CommandError> {
+    result.map_err(|error| {
+        let calls: Vec<CallRecord> = session.calls.snapshot();
+        console.calls(&calls);
+        CommandError::Source {
+            source_name: source_name(),
+            error,
+        }
+    })
+}

@@ -1,0 +1,149 @@
+//! One runner per command, over a shared [`Session`]. Each takes a typed request that `cli`
+//! validated (no usage error is raised here), gathers or reads what it needs, asks
+//! `diagnosis` for the report, and hands it to `report`. Returns the exit status.
+
+pub mod console;
+pub mod diagnose;
+pub mod explain;
+pub mod history;
+pub mod session;
+
+pub use console::Console;
+pub use session::{AwsSettings, Session};
+
+use crate::evidence::CallError;
+use crate::evidence::sources::s3::S3Location;
+use crate::report::{self, Format, WriteColor};
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Exit status: diagnosis complete, nothing wrong.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: diagnosis complete, at least one error finding (or a denied action).
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit status: kms-doctor could not diagnose (bad usage or input, no credentials, …).
+pub const EXIT_FAILURE: u8 = 2;
+
+/// A validated command line.
+#[derive(Debug)]
+pub enum Request {
+    Explain(explain::ExplainRequest),
+    Diagnose(diagnose::DiagnoseRequest),
+    History(history::HistoryRequest),
+}
+
+/// How the report is shown.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    pub format: Format,
+    pub redact: bool,
+}
+
+/// A CloudTrail log archive: a local tree or file, or `s3://BUCKET/PREFIX`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogSource {
+    Local(PathBuf),
+    S3(S3Location),
+}
+
+/// An Athena table of CloudTrail logs, and where to run the query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AthenaTable {
+    pub table: String,
+    pub database: Option<String>,
+    pub workgroup: Option<String>,
+    /// `s3://…` for the results, when the workgroup sets none.
+    pub output: Option<String>,
+    /// How long to wait for the query to finish.
+    pub max_wait: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("cannot read the policy from {path}")]
+    ReadPolicy {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path} is not a valid key policy")]
+    InvalidPolicy {
+        path: String,
+        #[source]
+        source: crate::policy::ParseError,
+    },
+    #[error("cannot write the report")]
+    Write(#[from] io::Error),
+    #[error(transparent)]
+    CallerUnknown(#[from] crate::evidence::gather::CallerUnknown),
+    #[error("cannot read the evidence file {path}")]
+    ReadEvidence {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path} is not a kms-doctor evidence file")]
+    InvalidEvidence {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(transparent)]
+    Archive(#[from] crate::evidence::sources::archive::ArchiveError),
+    #[error("cannot resolve {key} without kms:DescribeKey: give the key ID or key ARN")]
+    UnresolvedAlias { key: String },
+    #[error("{source_name} could not be read: {}", describe(.error))]
+    Source {
+        /// `CloudTrail's event history`, `the log archive s3://…`, `the Athena query`.
+        source_name: String,
+        error: CallError,
+    },
+    #[error("cannot write {path}")]
+    WriteFile {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn describe(e: &CallError) -> String {
+    match &e.code {
+        Some(code) => format!("{code}: {}", e.message),
+        None => e.message.clone(),
+    }
+}
+
+impl CommandError {
+    /// Writing the report failed because the reader went away (`| head`): not a failure.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, CommandError::Write(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// Runs a request; `out` is standard output (or a test's buffer).
+pub fn run(
+    request: Request,
+    out: &mut dyn WriteColor,
+    console: &Console,
+) -> Result<u8, CommandError> {
+    match request {
+        Request::Explain(r) => explain::run(r, out),
+        Request::Diagnose(r) => diagnose::run(r, out, console),
+        Request::History(r) => history::run(r, out, console),
+    }
+}
+
+/// Renders `report` with `render`, redacted first when asked.
+fn emit<T: report::redact::Redact + Clone>(
+    report: &T,
+    output: Output,
+    out: &mut dyn WriteColor,
+    render: impl FnOnce(&T, Format, &mut dyn WriteColor) -> io::Result<()>,
+) -> io::Result<()> {
+    if output.redact {
+        render(&report::redact::redacted(report), output.format, out)
+    } else {
+        render(report, output.format, out)
+    }
+}

@@ -1,0 +1,336 @@
+//! `kms-doctor diagnose`: the evidence record in, the contract's report out. Pure: the
+//! evidence was gathered (or loaded from a file) before.
+
+use super::model::{
+    CallerReport, Code, DiagnoseReport, Evidence, FailedAttempt, Finding, HistorySummary, Outcome,
+    PolicySource, Restorer, SCHEMA_VERSION, SourceKind, sort_findings,
+};
+use super::rules::live::{self, StepFacts};
+use super::rules::policy::{self as policy_rules, PolicyFacts};
+use super::verdict::{ActionFacts, verdict_for};
+use crate::policy::{
+    Context, Evaluation, GET_KEY_POLICY, Identity, KeyPolicy, PUT_KEY_POLICY, delegation_statement,
+    evaluate_for, grantees, orphaned_principals,
+};
+use crate::text;
+use std::collections::BTreeMap;
+
+/// What `diagnose` is told besides the evidence.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DiagnoseOptions<'a> {
+    /// `--write-fix FILE`: the next steps name the file the fix is written to.
+    pub write_fix: Option<&'a str>,
+}
+
+/// The principal diagnosed, with the role path learned from IAM where there is one.
+fn subject_identity(ev: &Evidence) -> Option<Identity> {
+    let (arn, principal_arn) = match &ev.subject {
+        Some(s) => (s, ev.subject_principal_arn.as_deref()),
+        None => (&ev.caller.arn, ev.caller_principal_arn.as_deref()),
+    };
+    Identity::parse(arn).ok().map(|id| match id {
+        Identity::AssumedRole {
+            partition,
+            account,
+            role_name,
+            session,
+            ..
+        } => {
+            let role_path = principal_arn.and_then(|p| match Identity::parse(p) {
+                Ok(Identity::Role { path, .. }) => path,
+                _ => None,
+            });
+            Identity::AssumedRole {
+                partition,
+                account,
+                role_name,
+                session,
+                role_path,
+            }
+        }
+        other => other,
+    })
+}
+
+pub fn diagnose(
+    ev: &Evidence,
+    now: chrono::DateTime<chrono::Utc>,
+    opts: DiagnoseOptions,
+) -> DiagnoseReport {
+    let subject = subject_identity(ev);
+    let partition = subject
+        .as_ref()
+        .and_then(|s| s.partition())
+        .unwrap_or("aws")
+        .to_owned();
+    let key_account = ev.key.account.as_deref();
+
+    // The policy in force, and where it came from.
+    let in_force = ev.policy_in_force(&partition);
+    let source = match &in_force {
+        Some(p) => match p.event {
+            Some(e) => PolicySource {
+                kind: p.kind,
+                event_id: e.event_id.clone(),
+                event_time: e.event_time.clone(),
+                changed_by: e.changed_by.clone(),
+                event_name: Some(e.event_name.clone()),
+            },
+            None => PolicySource::without_event(p.kind),
+        },
+        None => PolicySource::without_event(SourceKind::None),
+    };
+    let policy_text = in_force.map(|p| p.text);
+    let parsed = policy_text.as_deref().map(KeyPolicy::parse);
+    let policy = match &parsed {
+        Some(Ok(p)) => Some(p),
+        _ => None,
+    };
+    let mut findings: Vec<Finding> = Vec::new();
+    if let Some(Err(e)) = &parsed {
+        findings.push(
+            Finding::new(
+                Code::EvidenceIncomplete,
+                "The key policy in force could not be read",
+            )
+            .detail(text!(
+                "kms-doctor cannot evaluate it: ",
+                super::model::code(e.to_string()),
+                "."
+            ))
+            .help("Check the policy with `kms-doctor explain --policy FILE`."),
+        );
+    }
+
+    let key_arn = ev.key.arn.as_deref();
+    let empty = Context::default();
+    let evaluations: Vec<Evaluation> = match (policy, &subject) {
+        (Some(p), Some(who)) => [GET_KEY_POLICY, PUT_KEY_POLICY]
+            .iter()
+            .map(|a| evaluate_for(p, who, a, key_arn, &empty, now))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let all_grantees = policy
+        .map(|p| grantees(p, PUT_KEY_POLICY, key_arn, &empty, now))
+        .unwrap_or_default();
+    let existence: BTreeMap<&str, Option<bool>> = ev
+        .restorer_checks
+        .iter()
+        .map(|c| (c.principal.as_str(), c.exists))
+        .collect();
+    let restorers: Vec<Restorer> = all_grantees
+        .iter()
+        .map(|g| Restorer {
+            principal: g.principal.clone(),
+            statement: g.statement.clone(),
+            source: source.kind,
+            exists: existence.get(g.principal.as_str()).copied().flatten(),
+            via_iam: g.via_iam,
+            conditions_on: g.conditions_on.clone(),
+        })
+        .collect();
+    // The grantees that may still exist: deleted ones cannot restore anything.
+    let living: Vec<_> = all_grantees
+        .iter()
+        .zip(&restorers)
+        .filter(|(_, r)| r.exists != Some(false))
+        .map(|(g, _)| g.clone())
+        .collect();
+    let orphans = policy.map(orphaned_principals).unwrap_or_default();
+    let aws_managed = ev.key.manager.as_deref() == Some("AWS");
+    // Known from the key's ARN alone: no policy needed.
+    let cross_account = match (key_account, subject.as_ref().and_then(|s| s.account())) {
+        (Some(k), Some(p)) => k != p,
+        _ => false,
+    };
+
+    let actions = [GET_KEY_POLICY.to_owned(), PUT_KEY_POLICY.to_owned()];
+    if ev.key.not_found {
+        findings.push(live::key_not_found(ev));
+    } else if let Some(p) = policy {
+        // Nobody can update an AWS managed key's policy: that is `aws-managed-key`, not a
+        // shortcoming of the policy.
+        let rule_evals: Vec<Evaluation> = evaluations
+            .iter()
+            .filter(|e| !(aws_managed && e.action == PUT_KEY_POLICY))
+            .cloned()
+            .collect();
+        findings.extend(
+            policy_rules::findings(&PolicyFacts {
+                policy: p,
+                principal: subject.as_ref(),
+                key_account,
+                evaluations: &rule_evals,
+                actions: &actions,
+                restorers: &living,
+                orphans: &orphans,
+            })
+            .into_iter()
+            // An AWS managed key has no restorer by design: that is `aws-managed-key`.
+            .filter(|f| !(aws_managed && f.code == Code::NoRestorer)),
+        );
+    }
+
+    // Access verdicts, action by action.
+    let mut access = Vec::new();
+    for (i, action) in actions.iter().enumerate() {
+        let sim = ev
+            .simulation
+            .iter()
+            .find(|s| s.action.eq_ignore_ascii_case(action));
+        // Only the caller's own GetKeyPolicy was observed.
+        let observed = (action == GET_KEY_POLICY && ev.subject.is_none())
+            .then_some(ev.get_key_policy)
+            .flatten()
+            .filter(|o| matches!(o, Outcome::Ok | Outcome::AccessDenied));
+        let a = verdict_for(
+            action,
+            ActionFacts {
+                eval: evaluations.get(i),
+                sim,
+                observed,
+                aws_managed,
+                cross_account,
+                not_found: ev.key.not_found,
+            },
+        );
+        if !a.because.is_empty() {
+            live::iam_findings(&mut findings, ev, action, &a.because, sim, subject.as_ref());
+        }
+        access.push(a);
+    }
+    live::key_findings(&mut findings, ev, aws_managed, cross_account);
+    if policy.is_none() {
+        live::unexplained_denial(&mut findings, ev, &access);
+    }
+    live::history_findings(&mut findings, ev);
+    live::restorer_findings(&mut findings, &restorers);
+    live::incomplete_findings(&mut findings, ev, policy.is_some());
+    merge_same_code(&mut findings);
+    live::annotate_iam_side(&mut findings, ev);
+    sort_findings(&mut findings);
+
+    // An inferred cause for an observed denial is named on the verdict too.
+    let delegation_missing = findings
+        .iter()
+        .any(|f| f.code == Code::RootDelegationMissing);
+    if let Some(get) = access.iter_mut().find(|a| a.action == GET_KEY_POLICY) {
+        if get.verdict == super::model::Verdict::Denied
+            && get.because.is_empty()
+            && policy.is_none()
+            && delegation_missing
+        {
+            get.because.push(Code::RootDelegationMissing);
+        }
+    }
+    // Every code an access verdict names must be a finding.
+    for a in &mut access {
+        a.because.retain(|c| findings.iter().any(|f| f.code == *c));
+    }
+
+    let fix = match (&policy_text, policy) {
+        (Some(text), Some(_)) if delegation_missing && !aws_managed => Some(with_delegation(
+            text,
+            &partition,
+            key_account.unwrap_or(&ev.caller.account),
+        )),
+        _ => None,
+    };
+    let next_steps = live::next_steps(
+        ev,
+        &findings,
+        &StepFacts {
+            restorers: &restorers,
+            source: &source,
+            subject: subject.as_ref(),
+            fix_written_to: opts.write_fix.filter(|_| fix.is_some()),
+        },
+    );
+
+    DiagnoseReport {
+        schema_version: SCHEMA_VERSION,
+        key: ev.key.clone(),
+        caller: CallerReport {
+            arn: ev.caller.arn.clone(),
+            account: Some(ev.caller.account.clone()),
+            principal_arn: ev.caller_principal_arn.clone(),
+        },
+        principal: ev.subject.as_ref().map(|s| CallerReport {
+            arn: s.clone(),
+            account: Identity::parse(s)
+                .ok()
+                .and_then(|i| i.account().map(str::to_owned)),
+            principal_arn: ev.subject_principal_arn.clone(),
+        }),
+        access,
+        findings,
+        restorers,
+        policy_source: source,
+        next_steps,
+        calls: ev.calls.clone(),
+        policy: policy_text
+            .as_deref()
+            .and_then(|t| serde_json::from_str(t).ok()),
+        history: ev.history.as_ref().map(|h| HistorySummary {
+            lookback_days: h.lookback_days,
+            pages: h.pages,
+            events_scanned: h.events_scanned,
+            skipped_records: h.skipped_records,
+            complete: h.complete,
+            failed_attempts: h
+                .failed_attempts
+                .iter()
+                .map(|e| FailedAttempt {
+                    event_id: e.event_id.clone(),
+                    event_time: e.event_time.clone(),
+                    changed_by: e.changed_by.clone(),
+                    error_code: e.error_code.clone(),
+                    error_message: e.error_message.clone(),
+                })
+                .collect(),
+        }),
+        notes: ev.notes.iter().map(|n| live::note_text(n, ev)).collect(),
+        fix,
+    }
+}
+
+/// One finding per code: the policy rules already merge actions; the live rules may add a
+/// second finding of a code for the other action.
+fn merge_same_code(findings: &mut Vec<Finding>) {
+    let mut merged: Vec<Finding> = Vec::new();
+    for f in findings.drain(..) {
+        let mergeable = !matches!(
+            f.code,
+            Code::OrphanedPrincipal | Code::RestorerMissing | Code::EvidenceIncomplete
+        );
+        match merged.iter_mut().find(|m| mergeable && m.code == f.code) {
+            Some(m) => {
+                for e in f.evidence {
+                    m.add_evidence(e);
+                }
+            }
+            None => merged.push(f),
+        }
+    }
+    *findings = merged;
+}
+
+/// The policy in force with the account delegation statement added first, pretty-printed.
+fn with_delegation(text: &str, partition: &str, account: &str) -> String {
+    let mut doc: serde_json::Value =
+        serde_json::from_str(text).unwrap_or_else(|_| serde_json::json!({}));
+    let statement = delegation_statement(partition, account);
+    match doc.get_mut("Statement") {
+        Some(serde_json::Value::Array(list)) => list.insert(0, statement),
+        Some(single) => {
+            let one = single.take();
+            *single = serde_json::Value::Array(vec![statement, one]);
+        }
+        None => {
+            doc["Version"] = serde_json::json!("2012-10-17");
+            doc["Statement"] = serde_json::json!([statement]);
+        }
+    }
+    serde_json::to_string_pretty(&doc).expect("JSON values serialize") + "\n"
+}

@@ -1,0 +1,155 @@
+//! The `diagnose` report: the contract's JSON (`shared/spec/diagnosis-contract.md`).
+
+use super::{CallRecord, Code, Finding, KeyFacts, Severity, SourceKind, Text};
+use serde::Serialize;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DiagnoseReport {
+    pub schema_version: u32,
+    /// What is known of the key (`null` where unknown), as the contract's `key`.
+    pub key: KeyFacts,
+    pub caller: CallerReport,
+    /// The principal diagnosed, when it is not the caller (`--principal`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<CallerReport>,
+    pub access: Vec<Access>,
+    pub findings: Vec<Finding>,
+    pub restorers: Vec<Restorer>,
+    pub policy_source: PolicySource,
+    pub next_steps: Vec<Text>,
+    pub calls: Vec<CallRecord>,
+    /// The key policy in force, when known (as JSON).
+    pub policy: Option<serde_json::Value>,
+    /// What the CloudTrail search read, when it ran.
+    pub history: Option<HistorySummary>,
+    /// Facts that explain a gap in the evidence.
+    pub notes: Vec<Text>,
+    /// The corrected policy for `--write-fix`: the policy in force plus the delegation statement.
+    #[serde(skip)]
+    pub fix: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HistorySummary {
+    pub lookback_days: u32,
+    pub pages: u32,
+    pub events_scanned: u64,
+    /// Records that could not be read, skipped.
+    pub skipped_records: u64,
+    /// `false` when a call failed before the search could finish.
+    pub complete: bool,
+    /// Failed `PutKeyPolicy` attempts newer than the policy in force, newest first.
+    pub failed_attempts: Vec<FailedAttempt>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedAttempt {
+    pub event_id: Option<String>,
+    pub event_time: Option<String>,
+    pub changed_by: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CallerReport {
+    pub arn: String,
+    pub account: Option<String>,
+    pub principal_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Allowed,
+    Denied,
+    Conditional,
+    Unknown,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allowed => "allowed",
+            Verdict::Denied => "denied",
+            Verdict::Conditional => "conditional",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// AWS answered this very call.
+    Observed,
+    /// From the policies and the simulation (kms-doctor never calls `PutKeyPolicy`).
+    Inferred,
+}
+
+impl Basis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Basis::Observed => "observed",
+            Basis::Inferred => "inferred",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Access {
+    pub action: String,
+    pub verdict: Verdict,
+    pub basis: Basis,
+    pub because: Vec<Code>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Restorer {
+    pub principal: String,
+    pub statement: String,
+    /// Where the policy naming it came from.
+    pub source: SourceKind,
+    pub exists: Option<bool>,
+    /// The account: any IAM principal of it whose IAM policies allow `kms:PutKeyPolicy`.
+    pub via_iam: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conditions_on: Vec<String>,
+}
+
+/// Where the key policy in force came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicySource {
+    pub kind: SourceKind,
+    pub event_id: Option<String>,
+    pub event_time: Option<String>,
+    pub changed_by: Option<String>,
+    /// The event that set the policy: `PutKeyPolicy`, `CreateKey` or `ReplicateKey`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_name: Option<String>,
+}
+
+impl PolicySource {
+    /// A source with no event: `current` or `none`.
+    pub fn without_event(kind: SourceKind) -> PolicySource {
+        PolicySource {
+            kind,
+            event_id: None,
+            event_time: None,
+            changed_by: None,
+            event_name: None,
+        }
+    }
+}
+
+impl DiagnoseReport {
+    /// 0 when the principal can read and update the key policy: no `error` finding and
+    /// both actions allowed; 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        let error = self.findings.iter().any(|f| f.severity == Severity::Error);
+        let all_allowed = self.access.iter().all(|a| a.verdict == Verdict::Allowed);
+        if error || !all_allowed { 1 } else { 0 }
+    }
+}

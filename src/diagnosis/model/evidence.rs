@@ -1,0 +1,324 @@
+//! The evidence record: everything `evidence` gathered for one diagnosis, and the format of
+//! `--save-evidence` files. It is the seam between the two middle layers: `evidence` writes
+//! it, `diagnosis` reads it, and neither knows the other.
+
+use crate::policy::default_key_policy;
+use serde::{Deserialize, Serialize};
+
+/// The version of the evidence file format.
+pub const EVIDENCE_VERSION: u32 = 1;
+
+/// How one AWS call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    AccessDenied,
+    NotFound,
+    Throttled,
+    Error,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::AccessDenied => "access_denied",
+            Outcome::NotFound => "not_found",
+            Outcome::Throttled => "throttled",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// One AWS call, as the contract's `calls` lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CallRecord {
+    pub service: String,
+    pub operation: String,
+    pub outcome: Outcome,
+    pub ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// `sts:GetCallerIdentity`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CallerIdentity {
+    pub arn: String,
+    pub account: String,
+    pub user_id: String,
+}
+
+/// What is known of the key. Fields are `None` where they could not be learned; nothing is
+/// guessed: a key ARN is only built where KMS itself would resolve the input to it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeyFacts {
+    pub input: String,
+    pub arn: Option<String>,
+    pub key_id: Option<String>,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub manager: Option<String>,
+    pub state: Option<String>,
+    pub deletion_date: Option<String>,
+    /// KMS answered that no such key or alias exists.
+    #[serde(default)]
+    pub not_found: bool,
+    /// Where the ARN came from: `describe_key`, `input`, `list_aliases` or `caller_account`.
+    pub resolved_from: Option<String>,
+}
+
+/// One result of `iam:SimulatePrincipalPolicy`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SimulationResult {
+    pub action: String,
+    /// `allowed`, `explicitDeny` or `implicitDeny`, as IAM answers.
+    pub decision: String,
+    #[serde(default)]
+    pub matched_statements: Vec<MatchedStatement>,
+    #[serde(default)]
+    pub allowed_by_organizations: Option<bool>,
+    #[serde(default)]
+    pub allowed_by_permissions_boundary: Option<bool>,
+    #[serde(default)]
+    pub missing_context: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MatchedStatement {
+    pub source_policy_id: Option<String>,
+    /// `user`, `group`, `role`, `aws-managed`, `user-managed`, `resource` or `none`.
+    pub source_policy_type: Option<String>,
+}
+
+/// One policy change (or creation) of the key, read from a CloudTrail record.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PolicyEvent {
+    pub event_id: Option<String>,
+    pub event_time: Option<String>,
+    pub event_name: String,
+    /// The identity that made the call (`userIdentity.arn`).
+    pub changed_by: Option<String>,
+    /// For a session: the role behind it (`sessionContext.sessionIssuer.arn`).
+    pub role_arn: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The policy set by the call; `None` for a `CreateKey` without one (the default policy).
+    pub policy: Option<String>,
+    pub bypass_lockout_check: bool,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+/// Where the key policy in force was learned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// `kms:GetKeyPolicy`.
+    Current,
+    /// CloudTrail's 90-day event history.
+    Cloudtrail,
+    /// A CloudTrail log archive (local or S3).
+    Archive,
+    /// An Athena query over a CloudTrail table.
+    Athena,
+    /// Not learned.
+    None,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Current => "current",
+            SourceKind::Cloudtrail => "cloudtrail",
+            SourceKind::Archive => "archive",
+            SourceKind::Athena => "athena",
+            SourceKind::None => "none",
+        }
+    }
+}
+
+fn cloudtrail() -> SourceKind {
+    SourceKind::Cloudtrail
+}
+
+/// What the search of the key's history found.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct History {
+    pub lookback_days: u32,
+    /// The event that set the policy in force, if found.
+    pub in_force: Option<PolicyEvent>,
+    /// Failed `PutKeyPolicy` attempts newer than it (newest first).
+    pub failed_attempts: Vec<PolicyEvent>,
+    pub pages: u32,
+    pub events_scanned: u64,
+    /// Records that could not be read and were skipped.
+    pub skipped_records: u64,
+    /// `false` when a call failed before the search could finish.
+    pub complete: bool,
+    /// Where the event in force was found: `cloudtrail`, `archive` or `athena`.
+    #[serde(default = "cloudtrail")]
+    pub source: SourceKind,
+}
+
+/// What a read of logs could not use, counted and explained: nothing is skipped silently.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Skipped {
+    pub files: u64,
+    pub records: u64,
+    /// One line per skipped file (path and reason), at most a few hundred.
+    pub reasons: Vec<String>,
+}
+
+/// Whether a principal that may update the key policy still exists.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ExistenceCheck {
+    pub principal: String,
+    pub exists: Option<bool>,
+}
+
+/// A fact the gathering learned that explains a gap in the evidence. Older evidence files
+/// carry sentences; they are read as `Other` and shown as untrusted text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Note {
+    /// The caller's ARN is not a user, role session, root or federated-user ARN.
+    UnknownCallerArn,
+    /// The principal is the account's root user: the simulator does not apply.
+    RootUser,
+    /// The principal is a federated user: the simulator cannot evaluate it.
+    FederatedUser,
+    /// The principal is a service-linked role.
+    ServiceLinkedRole,
+    #[serde(untagged)]
+    Other(String),
+}
+
+/// Everything gathered for one diagnosis; also the `--save-evidence` file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Evidence {
+    pub evidence_version: u32,
+    /// When the evidence was gathered (RFC 3339).
+    pub collected_at: String,
+    pub region: Option<String>,
+    pub caller: CallerIdentity,
+    /// The IAM principal behind the caller (a session's role ARN with its path), if learned.
+    pub caller_principal_arn: Option<String>,
+    /// The principal diagnosed when it is not the caller (`--principal`).
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub subject_principal_arn: Option<String>,
+    pub key: KeyFacts,
+    /// The policy from `kms:GetKeyPolicy`, when the caller could read it.
+    pub current_policy: Option<String>,
+    /// How the caller's own `GetKeyPolicy` ended: `AccessDenied` here is the symptom itself.
+    pub get_key_policy: Option<Outcome>,
+    pub history: Option<History>,
+    #[serde(default)]
+    pub simulation: Vec<SimulationResult>,
+    /// Whether each principal that may update the key policy still exists.
+    #[serde(default)]
+    pub restorer_checks: Vec<ExistenceCheck>,
+    /// Facts the gathering learned that explain a gap (root caller, federated user, …).
+    #[serde(default)]
+    pub notes: Vec<Note>,
+    pub calls: Vec<CallRecord>,
+}
+
+/// The key policy in force and where it was learned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyInForce<'a> {
+    pub text: String,
+    pub kind: SourceKind,
+    /// The event that set it (for every kind but `current`).
+    pub event: Option<&'a PolicyEvent>,
+}
+
+impl Evidence {
+    /// The policy in force: `GetKeyPolicy`'s answer, else the newest successful policy event
+    /// found (a `CreateKey` without a policy means KMS's default policy).
+    pub fn policy_in_force(&self, partition: &str) -> Option<PolicyInForce<'_>> {
+        if let Some(text) = &self.current_policy {
+            return Some(PolicyInForce {
+                text: text.clone(),
+                kind: SourceKind::Current,
+                event: None,
+            });
+        }
+        let history = self.history.as_ref()?;
+        let event = history.in_force.as_ref()?;
+        let text = event.policy.clone().unwrap_or_else(|| {
+            default_key_policy(
+                partition,
+                self.key.account.as_deref().unwrap_or(&self.caller.account),
+            )
+        });
+        Some(PolicyInForce {
+            text,
+            kind: history.source,
+            event: Some(event),
+        })
+    }
+
+    /// Whether the policy in force is known.
+    pub fn policy_known(&self) -> bool {
+        self.current_policy.is_some() || self.history.as_ref().is_some_and(|h| h.in_force.is_some())
+    }
+
+    /// Completes the evidence from the policy events a log archive or Athena gave, when
+    /// neither `GetKeyPolicy` nor the event history gave the policy in force: the newest
+    /// successful event becomes the policy in force, with the failed attempts after it.
+    /// `events` are oldest first.
+    pub fn recover_policy(
+        &mut self,
+        events: &[PolicyEvent],
+        records: u64,
+        skipped: u64,
+        source: SourceKind,
+    ) {
+        if self.policy_known() {
+            return;
+        }
+        let Some(newest) = events.iter().rposition(|e| e.error_code.is_none()) else {
+            return;
+        };
+        let history = self.history.get_or_insert_with(|| History {
+            lookback_days: 0,
+            in_force: None,
+            failed_attempts: Vec::new(),
+            pages: 0,
+            events_scanned: 0,
+            skipped_records: 0,
+            complete: true,
+            source,
+        });
+        history.in_force = Some(events[newest].clone());
+        history.failed_attempts = events[newest + 1..].iter().rev().cloned().collect();
+        history.events_scanned += records;
+        history.skipped_records += skipped;
+        history.source = source;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_read_old_sentences_and_write_codes() {
+        let notes: Vec<Note> =
+            serde_json::from_str(r#"["root_user", "An older sentence."]"#).unwrap();
+        assert_eq!(
+            notes,
+            [Note::RootUser, Note::Other("An older sentence.".into())]
+        );
+        assert_eq!(
+            serde_json::to_string(&notes).unwrap(),
+            r#"["root_user","An older sentence."]"#
+        );
+    }
+}

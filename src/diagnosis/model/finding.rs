@@ -1,0 +1,173 @@
+//! Findings: one stable `code` each, with what / why / evidence / help.
+
+use super::Text;
+use serde::Serialize;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Declares the codes once: the enum, its contract spelling, its severity and `Code::ALL`.
+macro_rules! codes {
+    ($($variant:ident => $name:literal, $severity:ident;)*) => {
+        /// The finding codes of the diagnosis contract. Their spelling never changes.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code {
+            $($variant,)*
+        }
+
+        impl Code {
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $name,)*
+                }
+            }
+
+            /// The contract's severity. (`aws-managed-key` is an error for `PutKeyPolicy`.)
+            pub fn severity(self) -> Severity {
+                match self {
+                    $(Code::$variant => Severity::$severity,)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    RootDelegationMissing => "root-delegation-missing", Error;
+    KeyPolicyExplicitDeny => "key-policy-explicit-deny", Error;
+    IamImplicitDeny => "iam-implicit-deny", Error;
+    IamExplicitDeny => "iam-explicit-deny", Error;
+    ScpDeny => "scp-deny", Error;
+    PermissionsBoundaryDeny => "permissions-boundary-deny", Error;
+    ConditionNotMet => "condition-not-met", Error;
+    CrossAccountKey => "cross-account-key", Error;
+    AwsManagedKey => "aws-managed-key", Error;
+    KeyNotFound => "key-not-found", Error;
+    OrphanedPrincipal => "orphaned-principal", Warning;
+    RestorerMissing => "restorer-missing", Warning;
+    NoRestorer => "no-restorer", Error;
+    LockoutCheckBypassed => "lockout-check-bypassed", Warning;
+    KeyPendingDeletion => "key-pending-deletion", Warning;
+    PolicyHistoryUnavailable => "policy-history-unavailable", Warning;
+    EvidenceIncomplete => "evidence-incomplete", Info;
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One finding: what, why, the evidence for it, and what to do.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Finding {
+    pub code: Code,
+    pub severity: Severity,
+    /// What: one line.
+    pub title: Text,
+    /// Why: the explanation.
+    pub detail: Text,
+    pub evidence: Vec<Text>,
+    /// What to do about it.
+    pub help: Text,
+}
+
+impl Finding {
+    pub fn new(code: Code, title: impl Into<Text>) -> Self {
+        Finding {
+            code,
+            severity: code.severity(),
+            title: title.into(),
+            detail: Text::default(),
+            evidence: Vec::new(),
+            help: Text::default(),
+        }
+    }
+
+    pub fn detail(mut self, detail: impl Into<Text>) -> Self {
+        self.detail = detail.into();
+        self
+    }
+
+    pub fn evidence(mut self, evidence: impl IntoIterator<Item = Text>) -> Self {
+        self.evidence.extend(evidence);
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<Text>) -> Self {
+        self.help = help.into();
+        self
+    }
+
+    /// Adds an evidence line unless it is there already.
+    pub fn add_evidence(&mut self, line: Text) {
+        if !self.evidence.contains(&line) {
+            self.evidence.push(line);
+        }
+    }
+}
+
+/// Orders findings errors first, then by code, keeping the rules' order within a code.
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by_key(|f| (f.severity, f.code));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_the_contracts() {
+        let contract = include_str!("../../../docs/diagnostics.md");
+        for code in Code::ALL {
+            assert!(
+                contract.contains(&format!("`{}`", code.as_str())),
+                "docs/diagnostics.md does not document {code}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_code_is_listed_once_in_kebab_case() {
+        let mut names: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), 17);
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Code::ALL.len());
+        assert!(
+            names
+                .iter()
+                .all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
+        );
+    }
+}

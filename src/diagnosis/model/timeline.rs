@@ -1,0 +1,67 @@
+//! The `history` report: the key policy's change timeline.
+
+use super::{CallRecord, Skipped, SourceKind};
+use serde::Serialize;
+
+pub const TIMELINE_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineReport {
+    pub schema_version: u32,
+    pub key: String,
+    /// `cloudtrail` (event history), `archive` (a local or S3 log archive) or `athena`.
+    pub source: SourceKind,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// Oldest first.
+    pub events: Vec<Entry>,
+    /// What could not be read, counted and explained: nothing is skipped silently.
+    pub skipped: Skipped,
+    /// The index in `events` of the change that locked people out, if any.
+    pub lockout: Option<usize>,
+    /// Every AWS call made, in order of start (none for a local archive).
+    pub calls: Vec<CallRecord>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub event_time: Option<String>,
+    pub event_name: String,
+    pub event_id: Option<String>,
+    /// The identity ARN that made the call.
+    pub author: Option<String>,
+    /// For a session, the role behind it.
+    pub role_arn: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub bypass_lockout_check: bool,
+    /// Set for a failed attempt: the policy did not change.
+    pub error_code: Option<String>,
+    /// `CreateKey` without a policy: KMS's default policy.
+    pub default_policy: bool,
+    /// For a successful change after another: what changed.
+    pub diff: Option<PolicyDiff>,
+    /// Why this change is the lockout, when it is.
+    pub lockout: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct PolicyDiff {
+    pub statements_added: Vec<String>,
+    pub statements_removed: Vec<String>,
+    pub statements_changed: Vec<String>,
+    /// `principal → action` pairs the change granted.
+    pub gained: Vec<Grant>,
+    pub lost: Vec<Grant>,
+    pub delegation_added: bool,
+    pub delegation_removed: bool,
+    /// The new policy could not be read (then nothing else is compared).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Grant {
+    pub principal: String,
+    pub action: String,
+}

@@ -1,0 +1,667 @@
+//! Findings that need live evidence: the IAM simulation, the key's metadata, the policy's
+//! history, the restorers' existence, and the calls that could not be made; and the next steps.
+
+use super::has;
+use crate::diagnosis::model::{
+    Access, CallRecord, Code, Evidence, Finding, Note, Outcome, PolicySource, Restorer,
+    SimulationResult, SourceKind, Text, Verdict, code, prose, quoted,
+};
+use crate::diagnosis::timeline::athena_sql;
+use crate::policy::{GET_KEY_POLICY, Identity, PUT_KEY_POLICY};
+use crate::text;
+
+fn key_name(ev: &Evidence) -> String {
+    ev.key.arn.clone().unwrap_or_else(|| ev.key.input.clone())
+}
+
+/// The principal diagnosed, as the caller gave it.
+fn who(ev: &Evidence) -> String {
+    ev.subject.clone().unwrap_or_else(|| ev.caller.arn.clone())
+}
+
+pub fn key_not_found(ev: &Evidence) -> Finding {
+    Finding::new(
+        Code::KeyNotFound,
+        text!(
+            "No key or alias ",
+            code(ev.key.input.clone()),
+            " in this account and Region"
+        ),
+    )
+    .detail(text!(
+        "KMS answered NotFoundException in account ",
+        code(ev.caller.account.clone()),
+        " and Region ",
+        code(ev.region.as_deref().unwrap_or("(unknown)")),
+        "."
+    ))
+    .evidence(
+        ev.calls
+            .iter()
+            .filter(|c| c.outcome == Outcome::NotFound && c.service == "kms")
+            .map(|c| {
+                text!(
+                    code(format!("kms:{}", c.operation)),
+                    " answered ",
+                    code(c.error_code.as_deref().unwrap_or("not found"))
+                )
+            }),
+    )
+    .help(
+        "Check the key ID or alias, and the account and Region (--region, --profile, AWS_REGION).",
+    )
+}
+
+fn simulation_evidence(action: &str, sim: &SimulationResult) -> Vec<Text> {
+    let mut out = vec![text!(
+        "iam:SimulatePrincipalPolicy for ",
+        code(action),
+        " on the key: ",
+        code(sim.decision.clone())
+    )];
+    for m in &sim.matched_statements {
+        out.push(text!(
+            "matched statement in ",
+            code(m.source_policy_id.as_deref().unwrap_or("an unnamed policy")),
+            " (",
+            code(m.source_policy_type.as_deref().unwrap_or("unknown type")),
+            ")"
+        ));
+    }
+    if let Some(o) = sim.allowed_by_organizations {
+        out.push(text!("AllowedByOrganizations: ", prose(o.to_string())));
+    }
+    if let Some(b) = sim.allowed_by_permissions_boundary {
+        out.push(text!(
+            "AllowedByPermissionsBoundary: ",
+            prose(b.to_string())
+        ));
+    }
+    out
+}
+
+/// The principal's name for IAM commands (`put-role-policy --role-name …`).
+fn iam_target(subject: Option<&Identity>) -> Option<(&'static str, String)> {
+    match subject? {
+        Identity::User { name, .. } => Some(("user", name.clone())),
+        Identity::Role { name, .. } => Some(("role", name.clone())),
+        Identity::AssumedRole { role_name, .. } => Some(("role", role_name.clone())),
+        _ => None,
+    }
+}
+
+/// Findings for the IAM side of one action, from the simulator's answer.
+pub fn iam_findings(
+    findings: &mut Vec<Finding>,
+    ev: &Evidence,
+    action: &str,
+    because: &[Code],
+    sim: Option<&SimulationResult>,
+    subject: Option<&Identity>,
+) {
+    let Some(sim) = sim else { return };
+    let who = || code(who(ev));
+    let act = || code(action);
+    for rule in because {
+        let f = match rule {
+            Code::IamImplicitDeny => {
+                let key = key_name(ev);
+                let policy = serde_json::json!({
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": [GET_KEY_POLICY, PUT_KEY_POLICY], "Resource": key}]
+                });
+                let command = match iam_target(subject) {
+                    Some((kind, name)) => text!(
+                        " For example: ",
+                        code(format!(
+                            "aws iam put-{kind}-policy --{kind}-name {name} --policy-name kms-key-policy-access --policy-document '{policy}'"
+                        ))
+                    ),
+                    None => Text::default(),
+                };
+                Finding::new(
+                    *rule,
+                    text!("No IAM policy of this principal allows ", act()),
+                )
+                .detail(text!(
+                    "The key policy delegates to IAM, so ",
+                    who(),
+                    " needs an identity policy that allows ",
+                    act(),
+                    " on the key; the IAM policy simulator finds none."
+                ))
+                .evidence(simulation_evidence(action, sim))
+                .help(text!(
+                    "Attach an IAM policy that allows ",
+                    act(),
+                    " on ",
+                    code(key),
+                    ".",
+                    command
+                ))
+            }
+            Code::IamExplicitDeny => Finding::new(
+                *rule,
+                text!("An IAM policy explicitly denies ", act()),
+            )
+            .detail(text!(
+                "An identity policy of ",
+                who(),
+                " denies ",
+                act(),
+                " on the key; explicit denies win over the key policy's allows."
+            ))
+            .evidence(simulation_evidence(action, sim))
+            .help("Change or detach the denying policy named in the evidence."),
+            Code::ScpDeny => Finding::new(
+                *rule,
+                text!("A service control policy denies ", act()),
+            )
+            .detail(text!(
+                "AWS Organizations service control policies limit every principal of the \
+                 account, the root user included; one denies ",
+                act(),
+                " here."
+            ))
+            .evidence(simulation_evidence(action, sim))
+            .help(
+                "Ask the organization's administrators to change the SCP, or act from a principal it exempts.",
+            ),
+            Code::PermissionsBoundaryDeny => Finding::new(
+                *rule,
+                text!(
+                    "The principal's permissions boundary does not allow ",
+                    act()
+                ),
+            )
+            .detail(text!(
+                who(),
+                " has a permissions boundary that does not allow ",
+                act(),
+                "."
+            ))
+            .evidence(simulation_evidence(action, sim))
+            .help(
+                "Add the action to the boundary policy, or use a principal without that boundary.",
+            ),
+            _ => continue,
+        };
+        findings.push(f);
+    }
+}
+
+/// Findings about the key itself.
+pub fn key_findings(
+    findings: &mut Vec<Finding>,
+    ev: &Evidence,
+    aws_managed: bool,
+    cross_account: bool,
+) {
+    if cross_account && !has(findings, Code::CrossAccountKey) {
+        let key_account = || code(ev.key.account.as_deref().unwrap_or("another account"));
+        findings.push(
+            Finding::new(
+                Code::CrossAccountKey,
+                text!(
+                    "The key belongs to account ",
+                    key_account(),
+                    ": kms:GetKeyPolicy and kms:PutKeyPolicy never work cross-account"
+                ),
+            )
+            .detail(text!(
+                "The principal is in account ",
+                code(ev.caller.account.clone()),
+                ". KMS serves GetKeyPolicy and PutKeyPolicy only to principals of the key's own \
+                 account, whatever the key policy and IAM policies say."
+            ))
+            .evidence([text!("key ", code(key_name(ev)))])
+            .help(text!(
+                "Run kms-doctor (and the fix) as a principal of account ",
+                key_account(),
+                "."
+            )),
+        );
+    }
+    if aws_managed && !has(findings, Code::AwsManagedKey) {
+        findings.push(
+            Finding::new(
+                Code::AwsManagedKey,
+                "The key is AWS managed: its policy cannot be changed",
+            )
+            .detail(
+                "AWS creates and manages the policies of AWS managed keys (KeyManager AWS). \
+                 They can be read, but nobody, not even the account's root user, can update \
+                 them with PutKeyPolicy.",
+            )
+            .evidence([text!(
+                "kms:DescribeKey: KeyManager AWS for ",
+                code(key_name(ev))
+            )])
+            .help("Use a customer managed key where you need to control the key policy."),
+        );
+    }
+    if matches!(
+        ev.key.state.as_deref(),
+        Some("PendingDeletion" | "PendingReplicaDeletion")
+    ) {
+        let when = || code(ev.key.deletion_date.as_deref().unwrap_or("an unknown date"));
+        findings.push(
+            Finding::new(
+                Code::KeyPendingDeletion,
+                text!("The key is scheduled for deletion on ", when()),
+            )
+            .detail(
+                "After that date the key and everything encrypted under it are gone for good. \
+                 GetKeyPolicy and PutKeyPolicy still work while it is pending deletion.",
+            )
+            .evidence([text!(
+                "kms:DescribeKey: KeyState ",
+                code(ev.key.state.clone().unwrap_or_default()),
+                ", DeletionDate ",
+                when()
+            )])
+            .help(text!(
+                "If the key is still needed, a principal allowed kms:CancelKeyDeletion runs: ",
+                code(format!(
+                    "aws kms cancel-key-deletion --key-id {}{}",
+                    key_name(ev),
+                    region_flag(ev)
+                ))
+            )),
+        );
+    }
+}
+
+/// ` --region R` for the commands kms-doctor proposes, when the Region is known.
+fn region_flag(ev: &Evidence) -> String {
+    match ev.key.region.as_deref().or(ev.region.as_deref()) {
+        Some(r) => format!(" --region {r}"),
+        None => String::new(),
+    }
+}
+
+/// `PutKeyPolicy e1 at 2026-… by arn:…`
+fn describe_event(e: &crate::diagnosis::model::PolicyEvent) -> Text {
+    text!(
+        code(e.event_name.clone()),
+        " ",
+        code(e.event_id.as_deref().unwrap_or("(no id)")),
+        " at ",
+        code(e.event_time.as_deref().unwrap_or("(no time)")),
+        " by ",
+        code(e.changed_by.as_deref().unwrap_or("(unknown)"))
+    )
+}
+
+/// Findings from the policy's history.
+pub fn history_findings(findings: &mut Vec<Finding>, ev: &Evidence) {
+    let Some(h) = &ev.history else { return };
+    match &h.in_force {
+        Some(e) if e.bypass_lockout_check => {
+            findings.push(
+                Finding::new(
+                    Code::LockoutCheckBypassed,
+                    "The policy in force was set with BypassPolicyLockoutSafetyCheck",
+                )
+                .detail(
+                    "KMS normally refuses a policy that would stop the caller from changing it \
+                     again. This one was set with the check turned off.",
+                )
+                .evidence([describe_event(e)])
+                .help("Avoid --bypass-policy-lockout-safety-check in scripts and templates."),
+            );
+        }
+        Some(_) => {}
+        None if h.complete && ev.current_policy.is_none() => findings.push(
+            Finding::new(
+                Code::PolicyHistoryUnavailable,
+                text!(
+                    "No policy change or creation event for the key in the last ",
+                    prose(h.lookback_days.to_string()),
+                    " days"
+                ),
+            )
+            .detail(
+                "CloudTrail's event history keeps 90 days. The last PutKeyPolicy or CreateKey of \
+                 this key is older, so the policy in force is not known.",
+            )
+            .evidence([text!(
+                "cloudtrail:LookupEvents: ",
+                prose(format!(
+                    "{} events on {} pages scanned, {} unreadable records skipped",
+                    h.events_scanned, h.pages, h.skipped_records
+                ))
+            )])
+            .help(
+                "Search the CloudTrail log archive in S3 with the Athena query in the next steps.",
+            ),
+        ),
+        None => {}
+    }
+    for failed in h.failed_attempts.iter().take(3) {
+        if let Some(f) = findings.iter_mut().find(|f| {
+            matches!(
+                f.code,
+                Code::RootDelegationMissing | Code::KeyPolicyExplicitDeny | Code::ConditionNotMet
+            )
+        }) {
+            f.add_evidence(text!(
+                "failed ",
+                code(failed.event_name.clone()),
+                " at ",
+                code(failed.event_time.as_deref().unwrap_or("(no time)")),
+                " by ",
+                code(failed.changed_by.as_deref().unwrap_or("(unknown)")),
+                ": ",
+                code(failed.error_code.as_deref().unwrap_or("error"))
+            ));
+        }
+    }
+}
+
+pub fn restorer_findings(findings: &mut Vec<Finding>, restorers: &[Restorer]) {
+    for r in restorers.iter().filter(|r| r.exists == Some(false)) {
+        findings.push(
+            Finding::new(
+                Code::RestorerMissing,
+                text!(
+                    code(r.principal.clone()),
+                    " could restore access, but no longer exists"
+                ),
+            )
+            .detail(text!(
+                "Statement ",
+                quoted(r.statement.clone()),
+                " lets it update the key policy; IAM answers NoSuchEntity. A principal \
+                 recreated with the same name is a new principal: IAM rewrote the policy to the \
+                 deleted one's unique ID."
+            ))
+            .evidence([text!("iam: NoSuchEntity for ", code(r.principal.clone()))])
+            .help("Use another restorer; if none is left, see no-restorer."),
+        );
+    }
+}
+
+/// The symptom itself (`GetKeyPolicy` denied), a key that does not exist and restorers that
+/// do not exist are findings of their own, not gaps in the evidence.
+fn expected(c: &CallRecord) -> bool {
+    (c.operation == "GetKeyPolicy" && c.outcome == Outcome::AccessDenied)
+        || (c.outcome == Outcome::NotFound
+            && matches!(
+                c.operation.as_str(),
+                "DescribeKey" | "GetKeyPolicy" | "GetRole" | "GetUser"
+            ))
+        || c.outcome == Outcome::Ok
+}
+
+/// What a failed call leaves open.
+fn leaves_open(operation: &str) -> &'static str {
+    match operation {
+        "DescribeKey" => "the key's manager, state and deletion date are unknown",
+        "LookupEvents" => "the policy's history (who changed it, and when) is unknown",
+        "SimulatePrincipalPolicy" => {
+            "whether the principal's IAM policies allow the actions is unknown"
+        }
+        "GetRole" | "GetUser" => "the principal's path or a restorer's existence is unknown",
+        "ListAliases" => "the key behind the alias is unknown",
+        "GetCallerIdentity" => "who the caller is",
+        "ListObjectsV2" | "GetObject" => "the log archive in S3 could not be read in full",
+        "StartQueryExecution" | "GetQueryExecution" | "GetQueryResults" => {
+            "the Athena query over the CloudTrail table gave no answer"
+        }
+        _ => "part of the evidence is missing",
+    }
+}
+
+pub fn incomplete_findings(findings: &mut Vec<Finding>, ev: &Evidence, policy_known: bool) {
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for c in ev.calls.iter().filter(|c| !expected(c)) {
+        if seen.contains(&(c.service.as_str(), c.operation.as_str())) {
+            continue;
+        }
+        // A throttled call that a later one of the same operation made up for is no gap.
+        if c.outcome == Outcome::Throttled
+            && ev
+                .calls
+                .iter()
+                .any(|o| o.operation == c.operation && o.outcome == Outcome::Ok)
+        {
+            continue;
+        }
+        seen.push((c.service.as_str(), c.operation.as_str()));
+        let how = match c.outcome {
+            Outcome::AccessDenied => " was denied",
+            Outcome::Throttled => " stayed throttled",
+            Outcome::NotFound => " found nothing",
+            _ => " failed",
+        };
+        let call = || code(format!("{}:{}", c.service, c.operation));
+        let mut evidence = text!(
+            call(),
+            ": ",
+            code(c.error_code.as_deref().unwrap_or("error"))
+        );
+        if let Some(m) = &c.message {
+            evidence.append(text!(" (", code(m.clone()), ")"));
+        }
+        findings.push(
+            Finding::new(Code::EvidenceIncomplete, text!(call(), how))
+                .detail(text!("Without it, ", leaves_open(&c.operation), "."))
+                .evidence([evidence])
+                .help(text!(
+                    "Allow ",
+                    call(),
+                    " to the caller (see the read-only policy in the README) and run kms-doctor again."
+                )),
+        );
+    }
+    if !policy_known
+        && !ev.key.not_found
+        && ev.history.is_none()
+        && !seen.iter().any(|(_, op)| *op == "LookupEvents")
+    {
+        findings.push(
+            Finding::new(Code::EvidenceIncomplete, "The key policy in force is unknown")
+                .detail("GetKeyPolicy was denied and CloudTrail was not searched (--no-cloudtrail), so kms-doctor cannot say which statements decide.")
+                .help("Run without --no-cloudtrail, or ask someone who can read the policy to run kms-doctor explain on it."),
+        );
+    }
+    for note in &ev.notes {
+        findings.push(
+            Finding::new(Code::EvidenceIncomplete, "A step was skipped")
+                .detail(note_text(note, ev))
+                .help("Nothing to do: kms-doctor explains what it could not check."),
+        );
+    }
+}
+
+/// A note as a sentence.
+pub fn note_text(note: &Note, ev: &Evidence) -> Text {
+    match note {
+        Note::UnknownCallerArn => text!(
+            "The caller's ARN ",
+            code(ev.caller.arn.clone()),
+            " is not a user, role session, root or federated-user ARN, so its key-policy rights cannot be evaluated."
+        ),
+        Note::RootUser => "The principal is the account's root user: IAM policies do not apply to it (SCPs still do), so the IAM policy simulation was not run.".into(),
+        Note::FederatedUser => "The principal is a federated user: its permissions are those of the IAM user that called GetFederationToken, limited by its session policy, which the IAM policy simulator cannot evaluate.".into(),
+        Note::ServiceLinkedRole => "The principal is a service-linked role: AWS manages its policies, and they cannot be changed.".into(),
+        Note::Other(sentence) => Text::code(sentence.clone()),
+    }
+}
+
+/// The Athena query that finds the key's policy changes in a CloudTrail table, on one line.
+pub fn athena_query(ev: &Evidence) -> String {
+    let id = ev
+        .key
+        .key_id
+        .clone()
+        .unwrap_or_else(|| ev.key.input.clone());
+    athena_sql("cloudtrail_logs", &id, None, None)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What the next steps know besides the evidence and the findings.
+pub struct StepFacts<'a> {
+    pub restorers: &'a [Restorer],
+    pub source: &'a PolicySource,
+    pub subject: Option<&'a Identity>,
+    /// Where `--write-fix` writes the corrected policy, when it does.
+    pub fix_written_to: Option<&'a str>,
+}
+
+pub fn next_steps(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Vec<Text> {
+    let mut steps = Vec::new();
+    let key = key_name(ev);
+    let region = region_flag(ev);
+    let policy_fix = has(findings, Code::RootDelegationMissing)
+        || has(findings, Code::KeyPolicyExplicitDeny)
+        || has(findings, Code::ConditionNotMet);
+    let named: Vec<&Restorer> = facts
+        .restorers
+        .iter()
+        .filter(|r| r.exists != Some(false) && !r.via_iam)
+        .collect();
+    let no_one_left = named.is_empty() && facts.restorers.iter().all(|r| r.exists == Some(false));
+    // no-restorer says what is left when no one is.
+    if policy_fix && !has(findings, Code::AwsManagedKey) && !no_one_left {
+        let who = if named.is_empty() {
+            text!("a principal whose IAM policies allow kms:PutKeyPolicy")
+        } else {
+            Text::join(
+                named.iter().map(|r| Text::code(r.principal.clone())),
+                " or ",
+            )
+        };
+        steps.push(text!(
+            "Ask ",
+            who,
+            " to update the key policy (they can, per the policy in force)."
+        ));
+        let put = |file: &str| {
+            code(format!(
+                "aws kms put-key-policy --key-id {key}{region} --policy-name default --policy file://{file}"
+            ))
+        };
+        match facts.fix_written_to {
+            Some(file) => steps.push(text!(
+                "kms-doctor wrote ",
+                code(file),
+                ": the policy in force with the account delegation statement added. A restorer reviews it and applies it with: ",
+                put(file)
+            )),
+            None => {
+                steps.push(text!(
+                    "They save the policy: ",
+                    code(format!(
+                        "aws kms get-key-policy --key-id {key}{region} --policy-name default --query Policy --output text > key-policy.json"
+                    ))
+                ));
+                steps.push(text!(
+                    "They edit key-policy.json as the findings say, then apply it: ",
+                    put("key-policy.json")
+                ));
+                if has(findings, Code::RootDelegationMissing) {
+                    steps.push("Or run kms-doctor with --write-fix FILE to get the policy in force with the account delegation statement added, for them to apply.".into());
+                }
+            }
+        }
+    }
+    if has(findings, Code::IamImplicitDeny) {
+        let target = match iam_target(facts.subject) {
+            Some((kind, name)) => text!("the IAM ", kind, " ", code(name)),
+            None => "the principal".into(),
+        };
+        steps.push(text!(
+            "An IAM administrator attaches to ",
+            target,
+            " a policy that allows kms:GetKeyPolicy and kms:PutKeyPolicy on ",
+            code(key.clone()),
+            " (see iam-implicit-deny)."
+        ));
+    }
+    if has(findings, Code::NoRestorer) {
+        steps.push("Open a case with AWS Support from the key's account (as its root user if you can) and attach this report: only AWS can restore access to this key.".into());
+    }
+    if facts.source.kind == SourceKind::None && !ev.key.not_found {
+        steps.push(text!(
+            "Find the key's policy history in the CloudTrail log archive with Athena: ",
+            code(athena_query(ev))
+        ));
+    }
+    if has(findings, Code::EvidenceIncomplete)
+        && ev
+            .calls
+            .iter()
+            .any(|c| c.outcome == Outcome::AccessDenied && c.operation != "GetKeyPolicy")
+    {
+        steps.push("Give kms-doctor's caller the read-only permissions listed in the README and run it again for a complete diagnosis.".into());
+    }
+    steps
+}
+
+/// `GetKeyPolicy` was denied, the policy text is unknown, and IAM allows the action: only the
+/// key policy can have denied it. Without the text, a missing delegation (by far the usual
+/// cause) and an explicit `Deny` cannot be told apart; the finding says so.
+pub fn unexplained_denial(findings: &mut Vec<Finding>, ev: &Evidence, access: &[Access]) {
+    let get = access.iter().find(|a| a.action == GET_KEY_POLICY);
+    let Some(get) = get.filter(|a| a.verdict == Verdict::Denied && a.because.is_empty()) else {
+        return;
+    };
+    let sim = ev.simulation.iter().find(|s| s.action == get.action);
+    let iam_allows = sim.is_some_and(|s| s.decision == "allowed");
+    if !iam_allows || has(findings, Code::RootDelegationMissing) {
+        return;
+    }
+    findings.push(
+        Finding::new(
+            Code::RootDelegationMissing,
+            "IAM allows kms:GetKeyPolicy, yet KMS denied it: the key policy does not grant it to this principal",
+        )
+        .detail(
+            "The IAM policy simulator finds the action allowed by the principal's IAM policies, \
+             and KMS still answered AccessDenied: the key policy neither names the principal nor \
+             delegates to the account (or, less often, denies explicitly). The policy text could \
+             not be read or recovered, so kms-doctor cannot tell which.",
+        )
+        .evidence(
+            sim.map(|s| simulation_evidence(&get.action, s))
+                .unwrap_or_default()
+                .into_iter()
+                .chain([text!("kms:GetKeyPolicy answered AccessDeniedException")]),
+        )
+        .help("Find the policy in force (see the next steps), then ask one of its key administrators to add the account delegation statement."),
+    );
+}
+
+/// Where the key policy is the cause, what IAM says shows that IAM alone would allow it: the
+/// operator's admin rights are real, the key policy just does not hand over to them.
+pub fn annotate_iam_side(findings: &mut [Finding], ev: &Evidence) {
+    let Some(f) = findings
+        .iter_mut()
+        .find(|f| f.code == Code::RootDelegationMissing)
+    else {
+        return;
+    };
+    for s in ev.simulation.iter().filter(|s| s.decision == "allowed") {
+        let by: Vec<Text> = s
+            .matched_statements
+            .iter()
+            .map(|m| match &m.source_policy_id {
+                Some(id) => Text::code(id.clone()),
+                None => "an IAM policy".into(),
+            })
+            .collect();
+        let mut line = text!(
+            "iam:SimulatePrincipalPolicy: the principal's IAM policies allow ",
+            code(s.action.clone())
+        );
+        if !by.is_empty() {
+            line.append(text!(" (", Text::join(by, ", "), ")"));
+        }
+        line.push(" — ineffective without the delegation");
+        f.add_evidence(line);
+    }
+}

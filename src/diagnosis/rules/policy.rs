@@ -1,0 +1,409 @@
+//! Findings that follow from the key policy alone: what the engine decided for each action,
+//! who may restore access, and the principals the policy names by unique ID.
+
+use crate::diagnosis::model::{Code, Finding, Text, code, prose, quoted};
+use crate::diagnosis::verdict::key_policy_cause;
+use crate::policy::{
+    Applies, Effect, Evaluation, Grantee, Identity, KeyPolicy, Orphan, Principals, Statement,
+    delegation_statement, delegations,
+};
+use crate::text;
+
+/// What the policy rules look at.
+pub struct PolicyFacts<'a> {
+    pub policy: &'a KeyPolicy,
+    /// The principal asked about, if any.
+    pub principal: Option<&'a Identity>,
+    /// The key's account, when known (from the key ARN).
+    pub key_account: Option<&'a str>,
+    /// One evaluation per action asked about (empty without a principal).
+    pub evaluations: &'a [Evaluation],
+    /// Actions asked about (also without a principal).
+    pub actions: &'a [String],
+    /// Who the policy lets call `kms:PutKeyPolicy`.
+    pub restorers: &'a [Grantee],
+    pub orphans: &'a [Orphan],
+}
+
+pub fn findings(f: &PolicyFacts) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let account = f
+        .key_account
+        .or_else(|| f.principal.and_then(|p| p.account()))
+        .unwrap_or("ACCOUNT_ID");
+    let partition = f.principal.and_then(|p| p.partition()).unwrap_or("aws");
+
+    // Per-action findings, merged so that one cause for both actions is one finding.
+    let mut by_code: Vec<(Code, Vec<&Evaluation>)> = Vec::new();
+    for eval in f.evaluations {
+        let Some(code) = key_policy_cause(eval) else {
+            continue;
+        };
+        match by_code.iter_mut().find(|(c, _)| *c == code) {
+            Some((_, evals)) => evals.push(eval),
+            None => by_code.push((code, vec![eval])),
+        }
+    }
+    let who = || code(f.principal.map(|p| p.to_string()).unwrap_or_default());
+    for (rule, evals) in by_code {
+        let actions = || join_actions(evals.iter().map(|e| e.action.as_str()));
+        let finding = match rule {
+            Code::KeyPolicyExplicitDeny => Finding::new(
+                rule,
+                text!("A Deny statement in the key policy blocks ", actions()),
+            )
+            .detail(text!(
+                "An explicit Deny wins over every Allow, in the key policy and in IAM alike. \
+                 The key policy has a Deny statement that matches ",
+                who(),
+                " for ",
+                actions(),
+                "."
+            ))
+            .evidence(applying(&evals, Effect::Deny, f.policy))
+            .help(
+                "A principal that may call kms:PutKeyPolicy (see who can restore access) must \
+                 remove the Deny statement or narrow it, for example with a condition on \
+                 aws:PrincipalArn that leaves out the principals who administer the key.",
+            ),
+            Code::CrossAccountKey => {
+                let key_account = || code(f.key_account.unwrap_or("another account"));
+                Finding::new(
+                    rule,
+                    text!(
+                        "The key belongs to account ",
+                        key_account(),
+                        ": ",
+                        actions(),
+                        " never work cross-account"
+                    ),
+                )
+                .detail(text!(
+                    who(),
+                    " is in account ",
+                    code(
+                        f.principal
+                            .and_then(|p| p.account())
+                            .unwrap_or("another account")
+                    ),
+                    ". KMS serves ",
+                    actions(),
+                    " only to principals of the key's own account, whatever the key policy \
+                     and IAM policies say."
+                ))
+                .help(text!(
+                    "Run the operation as a principal of account ",
+                    key_account(),
+                    " that the key policy allows (see who can restore access)."
+                ))
+            }
+            Code::ConditionNotMet => {
+                let keys = dedup(
+                    evals
+                        .iter()
+                        .flat_map(|e| e.unknown_context.iter().map(String::as_str))
+                        .collect(),
+                );
+                let finding = Finding::new(
+                    rule,
+                    text!(
+                        "The statements that would allow ",
+                        actions(),
+                        " carry conditions the request does not (or may not) meet"
+                    ),
+                )
+                .evidence(condition_evidence(&evals));
+                if keys.is_empty() {
+                    finding
+                        .detail(text!(
+                            "A statement names ",
+                            who(),
+                            " (or its account) for ",
+                            actions(),
+                            ", but its conditions are not met by this request."
+                        ))
+                        .help(
+                            "Make the request in the context the condition asks for, or have a \
+                             restorer change the condition.",
+                        )
+                } else {
+                    finding
+                        .detail(text!(
+                            "Whether ",
+                            actions(),
+                            " is allowed depends on context keys kms-doctor cannot know \
+                             offline: ",
+                            Text::join(keys.iter().map(|k| Text::code(*k)), ", "),
+                            "."
+                        ))
+                        .help(text!(
+                            "Give their values to decide, for example ",
+                            code(
+                                keys.iter()
+                                    .map(|k| format!("--context {k}=VALUE"))
+                                    .collect::<Vec<_>>()
+                                    .join(" ")
+                            ),
+                            "."
+                        ))
+                }
+            }
+            Code::RootDelegationMissing => Finding::new(
+                rule,
+                text!(
+                    "The key policy neither names this principal for ",
+                    actions(),
+                    " nor delegates to the account"
+                ),
+            )
+            .detail(text!(
+                "KMS key policies grant nothing implicitly. Without a statement whose principal \
+                 is the account (",
+                code(format!("arn:{partition}:iam::{account}:root")),
+                "), IAM policies cannot grant ",
+                actions(),
+                " on this key, even AdministratorAccess. No statement names ",
+                who(),
+                " for ",
+                actions(),
+                " either."
+            ))
+            .evidence(covering_statements(f.policy, &evals))
+            .help(restore_help(partition, account)),
+            _ => unreachable!("key_policy_cause gives only the codes above"),
+        };
+        out.push(finding);
+    }
+
+    // Without a principal: does the policy let IAM grant the asked actions at all?
+    if f.principal.is_none() {
+        let missing: Vec<&str> = f
+            .actions
+            .iter()
+            .filter(|a| delegations(f.policy, a, f.key_account).is_empty())
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            let actions = || join_actions(missing.iter().copied());
+            out.push(
+                Finding::new(
+                    Code::RootDelegationMissing,
+                    text!(
+                        "The key policy does not delegate ",
+                        actions(),
+                        " to the account"
+                    ),
+                )
+                .detail(text!(
+                    "No statement allows ",
+                    actions(),
+                    " to the account (",
+                    code(format!("arn:{partition}:iam::{account}:root")),
+                    "), so IAM policies cannot grant it to anyone: only the principals the key \
+                     policy names can use it."
+                ))
+                .help(restore_help(partition, account)),
+            );
+        }
+    }
+
+    for orphan in f.orphans {
+        let what = match orphan.kind {
+            "role" => "role",
+            "user" => "user",
+            _ => "principal",
+        };
+        let id = || code(orphan.unique_id.clone());
+        out.push(
+            Finding::new(
+                Code::OrphanedPrincipal,
+                text!(
+                    quoted(orphan.statement.clone()),
+                    " names a deleted ",
+                    what,
+                    " by its unique ID ",
+                    id()
+                ),
+            )
+            .detail(text!(
+                "IAM writes a principal's unique ID into the policy in place of its ARN when the \
+                 principal is deleted. ",
+                id(),
+                " matches no one: a new ",
+                what,
+                " with the same name has a new unique ID and is not covered."
+            ))
+            .evidence([text!(
+                "statement ",
+                quoted(orphan.statement.clone()),
+                " (",
+                prose(orphan.effect.to_string()),
+                ") names ",
+                id()
+            )])
+            .help(text!(
+                "Replace ",
+                id(),
+                " with the ARN of an existing principal, or remove it."
+            )),
+        );
+    }
+
+    if f.restorers.is_empty() {
+        let mut evidence: Vec<Text> = f
+            .policy
+            .statements
+            .iter()
+            .filter(|s| s.effect == Effect::Allow)
+            .filter(|s| s.covers_action(crate::policy::PUT_KEY_POLICY))
+            .map(describe_statement)
+            .collect();
+        if evidence.is_empty() {
+            evidence.push("no Allow statement covers kms:PutKeyPolicy".into());
+        }
+        out.push(
+            Finding::new(
+                Code::NoRestorer,
+                "No existing principal can update the key policy",
+            )
+            .detail(
+                "No statement allows kms:PutKeyPolicy to an existing principal or to the \
+                 account, once denies are applied. The key policy can no longer be changed by \
+                 anyone in the account.",
+            )
+            .evidence(evidence)
+            .help(
+                "Only AWS Support can restore access to a key in this state: open a case from \
+                 the key's account (as its root user if you can) and include this report.",
+            ),
+        );
+    }
+    out
+}
+
+fn restore_help(partition: &str, account: &str) -> Text {
+    text!(
+        "A principal that may call kms:PutKeyPolicy (see who can restore access) adds the \
+         account delegation statement back to the policy: ",
+        code(delegation_statement(partition, account).to_string()),
+        ". If no one can, only AWS Support can restore access."
+    )
+}
+
+fn applying(evals: &[&Evaluation], effect: Effect, policy: &KeyPolicy) -> Vec<Text> {
+    let mut out = Vec::new();
+    for e in evals {
+        for t in e.applying().filter(|t| t.effect == effect) {
+            let line = text!(
+                describe_statement(&policy.statements[t.index]),
+                " for ",
+                code(e.action.clone()),
+                ": ",
+                code(t.reason.clone())
+            );
+            if !out.contains(&line) {
+                out.push(line);
+            }
+        }
+    }
+    out
+}
+
+fn condition_evidence(evals: &[&Evaluation]) -> Vec<Text> {
+    let mut out = Vec::new();
+    for e in evals {
+        for t in e
+            .statements
+            .iter()
+            .filter(|t| t.via.is_some() && t.applies != Applies::Yes)
+        {
+            let line = text!(
+                quoted(t.label()),
+                " (",
+                prose(t.effect.to_string()),
+                ") for ",
+                code(e.action.clone()),
+                ": ",
+                code(t.reason.clone())
+            );
+            if !out.contains(&line) {
+                out.push(line);
+            }
+        }
+    }
+    out
+}
+
+/// The statements that cover the actions (whoever they name): what the policy does grant.
+fn covering_statements(policy: &KeyPolicy, evals: &[&Evaluation]) -> Vec<Text> {
+    let mut out: Vec<Text> = policy
+        .statements
+        .iter()
+        .filter(|s| evals.iter().any(|e| s.covers_action(&e.action)))
+        .map(describe_statement)
+        .collect();
+    if out.is_empty() {
+        out.push("no statement covers these actions".into());
+    }
+    out
+}
+
+/// `Sid (Allow kms:Create*, kms:Put* to arn:…:role/KeyAdmin)`, every value from the policy
+/// kept as a value.
+pub fn describe_statement(s: &Statement) -> Text {
+    let actions = s.actions.iter().map(|p| p.raw()).collect::<Vec<_>>();
+    let principals = match &s.principals {
+        Principals::Everyone => "*".to_owned(),
+        Principals::Entries(e) => e
+            .iter()
+            .map(|e| e.raw.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    text!(
+        quoted(s.label()),
+        " (",
+        prose(s.effect.to_string()),
+        if s.not_action { " all but " } else { " " },
+        code(abbreviate(&actions)),
+        if s.not_principal {
+            " to all but "
+        } else {
+            " to "
+        },
+        code(principals),
+        if s.conditions.is_empty() {
+            ")"
+        } else {
+            ", with conditions)"
+        }
+    )
+}
+
+fn abbreviate(items: &[&str]) -> String {
+    if items.len() <= 4 {
+        items.join(", ")
+    } else {
+        format!("{}, … ({} actions)", items[..3].join(", "), items.len())
+    }
+}
+
+/// `kms:GetKeyPolicy and kms:PutKeyPolicy`: the action names are values (`explain` takes them
+/// from the command line).
+fn join_actions<'a>(actions: impl Iterator<Item = &'a str>) -> Text {
+    let v: Vec<&str> = actions.collect();
+    let mut out = Text::default();
+    for (i, a) in v.iter().enumerate() {
+        if i > 0 {
+            out.push(if i + 1 == v.len() { " and " } else { ", " });
+        }
+        out.push(code(*a));
+    }
+    out
+}
+
+fn dedup(mut v: Vec<&str>) -> Vec<&str> {
+    v.sort_unstable();
+    v.dedup();
+    v
+}

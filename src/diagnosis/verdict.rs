@@ -1,0 +1,309 @@
+//! One access verdict per action, from the key policy's decision, the IAM simulation and what
+//! AWS answered, in KMS's order: a key policy deny, cross-account, AWS managed keys, then SCPs,
+//! permissions boundaries and IAM denies, then the key policy's grant (direct, or delegated, in
+//! which case IAM must allow). An observed answer overrides the inference.
+
+use super::model::{Access, Basis, Code, Outcome, SimulationResult, Verdict};
+use crate::policy::{Applies, Decision, Effect, Evaluation, PUT_KEY_POLICY};
+
+/// The key policy's own reason for not granting an action, if it has one. `explain` and
+/// `diagnose` name the same cause for the same decision.
+pub fn key_policy_cause(eval: &Evaluation) -> Option<Code> {
+    match eval.decision {
+        Decision::Allow | Decision::Delegated => None,
+        Decision::ExplicitDeny => Some(Code::KeyPolicyExplicitDeny),
+        Decision::ImplicitDeny if eval.cross_account => Some(Code::CrossAccountKey),
+        Decision::ImplicitDeny if blocked_by_condition(eval) => Some(Code::ConditionNotMet),
+        Decision::ImplicitDeny => Some(Code::RootDelegationMissing),
+        Decision::Conditional => Some(Code::ConditionNotMet),
+    }
+}
+
+/// An Allow that names the principal (or its account) did not apply because of its conditions.
+fn blocked_by_condition(eval: &Evaluation) -> bool {
+    eval.statements
+        .iter()
+        .any(|t| t.effect == Effect::Allow && t.applies == Applies::No && t.via.is_some())
+}
+
+/// What is known of one action.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ActionFacts<'a> {
+    /// The key policy's decision for the principal (none when the policy is unknown).
+    pub eval: Option<&'a Evaluation>,
+    /// The IAM simulator's answer for the action.
+    pub sim: Option<&'a SimulationResult>,
+    /// How AWS answered this very call (only `ok` or `access_denied` count).
+    pub observed: Option<Outcome>,
+    pub aws_managed: bool,
+    pub cross_account: bool,
+    pub not_found: bool,
+}
+
+pub fn verdict_for(action: &str, facts: ActionFacts) -> Access {
+    let access = |verdict, because| Access {
+        action: action.to_owned(),
+        verdict,
+        basis: if facts.observed.is_some() {
+            Basis::Observed
+        } else {
+            Basis::Inferred
+        },
+        because,
+    };
+    if facts.not_found {
+        return access(Verdict::Unknown, vec![Code::KeyNotFound]);
+    }
+    let eval = facts.eval;
+    let decision = eval.map(|e| e.decision);
+    let mut because = Vec::new();
+    if facts.cross_account || eval.is_some_and(|e| e.cross_account) {
+        because.push(Code::CrossAccountKey);
+    }
+    if facts.aws_managed && action == PUT_KEY_POLICY {
+        return access(Verdict::Denied, vec![Code::AwsManagedKey]);
+    }
+    if let Some(cause) = eval.and_then(key_policy_cause) {
+        // Cross-account already explains an implicit deny.
+        let explained =
+            decision == Some(Decision::ImplicitDeny) && because.contains(&Code::CrossAccountKey);
+        if !explained && !because.contains(&cause) {
+            because.push(cause);
+        }
+    }
+    let mut iam_allows = None;
+    if let Some(s) = facts.sim {
+        if s.allowed_by_organizations == Some(false) {
+            because.push(Code::ScpDeny);
+        }
+        if s.allowed_by_permissions_boundary == Some(false) {
+            because.push(Code::PermissionsBoundaryDeny);
+        }
+        match s.decision.as_str() {
+            "explicitDeny"
+                if s.allowed_by_organizations != Some(false)
+                    && s.allowed_by_permissions_boundary != Some(false) =>
+            {
+                because.push(Code::IamExplicitDeny)
+            }
+            "allowed" => iam_allows = Some(true),
+            _ => iam_allows = Some(false),
+        }
+    }
+    if decision == Some(Decision::Delegated) && iam_allows == Some(false) && because.is_empty() {
+        because.push(Code::IamImplicitDeny);
+    }
+    let inferred = if !because.is_empty() {
+        if because == [Code::ConditionNotMet] && decision == Some(Decision::Conditional) {
+            Verdict::Conditional
+        } else {
+            Verdict::Denied
+        }
+    } else {
+        match (decision, iam_allows) {
+            (Some(Decision::Allow), _) => Verdict::Allowed,
+            (Some(Decision::Delegated), Some(true)) => Verdict::Allowed,
+            _ => Verdict::Unknown,
+        }
+    };
+    let verdict = match facts.observed {
+        Some(Outcome::Ok) => {
+            because.clear();
+            Verdict::Allowed
+        }
+        Some(Outcome::AccessDenied) => Verdict::Denied,
+        _ => inferred,
+    };
+    if verdict == Verdict::Unknown && because.is_empty() {
+        because.push(Code::EvidenceIncomplete);
+    }
+    access(verdict, because)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{Context, GET_KEY_POLICY, Identity, KeyPolicy, evaluate_for};
+
+    const ADMIN: &str = "arn:aws:iam::111122223333:role/Admin";
+    const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/k1";
+
+    fn eval(policy: serde_json::Value, who: &str, action: &str) -> Evaluation {
+        let policy = KeyPolicy::parse(&policy.to_string()).unwrap();
+        let who = Identity::parse(who).unwrap();
+        let now = "2026-11-28T00:00:00Z".parse().unwrap();
+        evaluate_for(&policy, &who, action, Some(KEY), &Context::default(), now)
+    }
+
+    fn allow(principal: &str) -> serde_json::Value {
+        serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "kms:*", "Resource": "*"}]})
+    }
+
+    fn sim(decision: &str) -> SimulationResult {
+        SimulationResult {
+            action: PUT_KEY_POLICY.into(),
+            decision: decision.into(),
+            matched_statements: Vec::new(),
+            allowed_by_organizations: None,
+            allowed_by_permissions_boundary: None,
+            missing_context: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_delegation_needs_iam_to_allow() {
+        let e = eval(
+            allow("arn:aws:iam::111122223333:root"),
+            ADMIN,
+            PUT_KEY_POLICY,
+        );
+        let denied = sim("implicitDeny");
+        let v = verdict_for(
+            PUT_KEY_POLICY,
+            ActionFacts {
+                eval: Some(&e),
+                sim: Some(&denied),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            (v.verdict, v.because.as_slice()),
+            (Verdict::Denied, &[Code::IamImplicitDeny][..])
+        );
+        let allowed = sim("allowed");
+        let v = verdict_for(
+            PUT_KEY_POLICY,
+            ActionFacts {
+                eval: Some(&e),
+                sim: Some(&allowed),
+                ..Default::default()
+            },
+        );
+        assert_eq!(v.verdict, Verdict::Allowed);
+        let v = verdict_for(
+            PUT_KEY_POLICY,
+            ActionFacts {
+                eval: Some(&e),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            (v.verdict, v.because.as_slice()),
+            (Verdict::Unknown, &[Code::EvidenceIncomplete][..]),
+            "without the simulation, a delegation decides nothing"
+        );
+    }
+
+    #[test]
+    fn a_missing_delegation_denies_whatever_iam_says() {
+        let e = eval(
+            allow("arn:aws:iam::111122223333:role/KeyAdmin"),
+            ADMIN,
+            GET_KEY_POLICY,
+        );
+        let allowed = sim("allowed");
+        let v = verdict_for(
+            GET_KEY_POLICY,
+            ActionFacts {
+                eval: Some(&e),
+                sim: Some(&allowed),
+                observed: Some(Outcome::AccessDenied),
+                ..Default::default()
+            },
+        );
+        assert_eq!(v.verdict, Verdict::Denied);
+        assert_eq!(v.basis, Basis::Observed);
+        assert_eq!(v.because, [Code::RootDelegationMissing]);
+    }
+
+    #[test]
+    fn organizations_and_boundaries_are_named_before_iam_denies() {
+        let e = eval(allow(ADMIN), ADMIN, PUT_KEY_POLICY);
+        let mut scp = sim("explicitDeny");
+        scp.allowed_by_organizations = Some(false);
+        let v = verdict_for(
+            PUT_KEY_POLICY,
+            ActionFacts {
+                eval: Some(&e),
+                sim: Some(&scp),
+                ..Default::default()
+            },
+        );
+        assert_eq!(v.because, [Code::ScpDeny], "not also iam-explicit-deny");
+        let mut boundary = sim("implicitDeny");
+        boundary.allowed_by_permissions_boundary = Some(false);
+        let v = verdict_for(
+            PUT_KEY_POLICY,
+            ActionFacts {
+                eval: Some(&e),
+                sim: Some(&boundary),
+                ..Default::default()
+            },
+        );
+        assert_eq!(v.because, [Code::PermissionsBoundaryDeny]);
+    }
+
+    #[test]
+    fn aws_managed_keys_cannot_be_updated_and_observed_success_wins() {
+        let e = eval(allow(ADMIN), ADMIN, PUT_KEY_POLICY);
+        let v = verdict_for(
+            PUT_KEY_POLICY,
+            ActionFacts {
+                eval: Some(&e),
+                aws_managed: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            (v.verdict, v.because.as_slice()),
+            (Verdict::Denied, &[Code::AwsManagedKey][..])
+        );
+        let deny = eval(
+            serde_json::json!({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:GetKeyPolicy", "Resource": "*"}]}),
+            ADMIN,
+            GET_KEY_POLICY,
+        );
+        let v = verdict_for(
+            GET_KEY_POLICY,
+            ActionFacts {
+                eval: Some(&deny),
+                observed: Some(Outcome::Ok),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            (v.verdict, v.because.len()),
+            (Verdict::Allowed, 0),
+            "AWS's answer overrides the inference"
+        );
+    }
+
+    #[test]
+    fn cross_account_and_missing_keys() {
+        let e = eval(
+            allow("arn:aws:iam::444455556666:root"),
+            "arn:aws:iam::444455556666:role/Admin",
+            GET_KEY_POLICY,
+        );
+        let v = verdict_for(
+            GET_KEY_POLICY,
+            ActionFacts {
+                eval: Some(&e),
+                ..Default::default()
+            },
+        );
+        assert_eq!(v.because, [Code::CrossAccountKey]);
+        let v = verdict_for(
+            GET_KEY_POLICY,
+            ActionFacts {
+                not_found: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            (v.verdict, v.because.as_slice()),
+            (Verdict::Unknown, &[Code::KeyNotFound][..])
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! In-memory AWS for tests: one account's caller, keys, IAM entities, simulator answers and
+//! CloudTrail events behind the same traits the SDK implements, with failures injected per
+//! operation. It lets the gathering and the rules run in-process, without HTTP.
+
+use super::{
+    Alias, AliasPage, CallError, Clients, CloudTrail, EventPage, Iam, IamEntity, KeyMetadata, Kms,
+    ObjectPage, ObjectStore, Sts, TrailEvent,
+};
+use crate::diagnosis::model::{CallerIdentity, Outcome, SimulationResult};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// One key of the fake account.
+#[derive(Debug, Clone)]
+pub struct FakeKey {
+    pub metadata: KeyMetadata,
+    /// `None`: `GetKeyPolicy` answers `AccessDeniedException` (the key policy locks out).
+    pub policy: Option<String>,
+    pub aliases: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    caller: Option<CallerIdentity>,
+    keys: Vec<FakeKey>,
+    roles: Vec<IamEntity>,
+    users: Vec<IamEntity>,
+    simulation: Vec<SimulationResult>,
+    /// (event name, event), newest first as CloudTrail answers.
+    events: Vec<(String, TrailEvent)>,
+    page_size: usize,
+    objects: BTreeMap<(String, String), Vec<u8>>,
+    /// Operation → the error it answers (every time).
+    failures: BTreeMap<String, CallError>,
+    /// Operations called, in order.
+    called: Vec<String>,
+}
+
+/// A fake AWS account, cheap to clone (clones share their state and call list).
+#[derive(Debug, Clone)]
+pub struct FakeAws(Arc<Mutex<State>>);
+
+impl Default for FakeAws {
+    fn default() -> Self {
+        FakeAws(Arc::new(Mutex::new(State {
+            page_size: 50,
+            ..State::default()
+        })))
+    }
+}
+
+fn denied(operation: &str) -> CallError {
+    CallError::from_code(
+        Some("AccessDeniedException"),
+        format!("not authorized to perform {operation}"),
+    )
+}
+
+impl FakeAws {
+    fn with(self, edit: impl FnOnce(&mut State)) -> Self {
+        edit(&mut self.0.lock().expect("fake lock"));
+        self
+    }
+
+    pub fn caller(self, arn: &str, account: &str) -> Self {
+        let identity = CallerIdentity {
+            arn: arn.to_owned(),
+            account: account.to_owned(),
+            user_id: "AIDAFAKEUSERID000001".to_owned(),
+        };
+        self.with(|s| s.caller = Some(identity))
+    }
+
+    pub fn key(self, key: FakeKey) -> Self {
+        self.with(|s| s.keys.push(key))
+    }
+
+    pub fn role(self, arn: &str) -> Self {
+        let entity = entity(arn);
+        self.with(|s| s.roles.push(entity))
+    }
+
+    pub fn user(self, arn: &str) -> Self {
+        let entity = entity(arn);
+        self.with(|s| s.users.push(entity))
+    }
+
+    pub fn simulation(self, results: Vec<SimulationResult>) -> Self {
+        self.with(|s| s.simulation = results)
+    }
+
+    /// A CloudTrail event (give them newest first, as `LookupEvents` answers).
+    pub fn event(self, name: &str, record: serde_json::Value) -> Self {
+        let event = TrailEvent {
+            event_id: record
+                .get("eventID")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+            event_name: Some(name.to_owned()),
+            cloudtrail_event: Some(record.to_string()),
+        };
+        self.with(|s| s.events.push((name.to_owned(), event)))
+    }
+
+    pub fn page_size(self, n: usize) -> Self {
+        self.with(|s| s.page_size = n.max(1))
+    }
+
+    pub fn object(self, bucket: &str, key: &str, body: Vec<u8>) -> Self {
+        self.with(|s| {
+            s.objects.insert((bucket.to_owned(), key.to_owned()), body);
+        })
+    }
+
+    /// Every call of `operation` (`GetKeyPolicy`, `LookupEvents`, …) answers `error`.
+    pub fn fail(self, operation: &str, error: CallError) -> Self {
+        self.with(|s| {
+            s.failures.insert(operation.to_owned(), error);
+        })
+    }
+
+    /// Every call of `operation` is denied.
+    pub fn deny(self, operation: &str) -> Self {
+        let error = denied(operation);
+        self.fail(operation, error)
+    }
+
+    /// The operations called so far, in order.
+    pub fn called(&self) -> Vec<String> {
+        self.0.lock().expect("fake lock").called.clone()
+    }
+
+    /// The four clients `gather` takes, all this account.
+    pub fn clients(&self) -> Clients<FakeAws, FakeAws, FakeAws, FakeAws> {
+        Clients {
+            sts: self.clone(),
+            kms: self.clone(),
+            iam: self.clone(),
+            cloudtrail: self.clone(),
+            region: Some("us-east-1".to_owned()),
+            partition: "aws".to_owned(),
+        }
+    }
+
+    /// Records the call; answers the injected failure, if any.
+    fn enter(&self, operation: &str) -> Result<std::sync::MutexGuard<'_, State>, CallError> {
+        let mut state = self.0.lock().expect("fake lock");
+        state.called.push(operation.to_owned());
+        match state.failures.get(operation) {
+            Some(e) => Err(e.clone()),
+            None => Ok(state),
+        }
+    }
+}
+
+fn entity(arn: &str) -> IamEntity {
+    let resource = arn.split_once(":role").or_else(|| arn.split_once(":user"));
+    let path = resource
+        .and_then(|(_, r)| r.rsplit_once('/'))
+        .map(|(p, _)| format!("{p}/"))
+        .unwrap_or_else(|| "/".to_owned());
+    IamEntity {
+        arn: arn.to_owned(),
+        path,
+        id: "AROAFAKEENTITYID0001".to_owned(),
+    }
+}
+
+fn not_found(what: &str) -> CallError {
+    CallError::new(
+        Outcome::NotFound,
+        Some("NotFoundException"),
+        format!("{what} does not exist"),
+    )
+}
+
+fn find_key<'a>(keys: &'a [FakeKey], key: &str) -> Option<&'a FakeKey> {
+    let alias = key
+        .rsplit_once(":alias/")
+        .map(|(_, a)| format!("alias/{a}"));
+    keys.iter().find(|k| {
+        k.metadata.key_id == key
+            || k.metadata.arn.as_deref() == Some(key)
+            || k.aliases
+                .iter()
+                .any(|a| a == key || Some(a) == alias.as_ref())
+    })
+}
+
+impl Sts for FakeAws {
+    async fn get_caller_identity(&self) -> Result<CallerIdentity, CallError> {
+        let state = self.enter("GetCallerIdentity")?;
+        state.caller.clone().ok_or_else(|| {
+            CallError::from_code(Some("InvalidClientTokenId"), "no credentials in the fake")
+        })
+    }
+}
+
+impl Kms for FakeAws {
+    async fn describe_key(&self, key: &str) -> Result<KeyMetadata, CallError> {
+        let state = self.enter("DescribeKey")?;
+        find_key(&state.keys, key)
+            .map(|k| k.metadata.clone())
+            .ok_or_else(|| not_found(key))
+    }
+
+    async fn get_key_policy(&self, key: &str) -> Result<String, CallError> {
+        let state = self.enter("GetKeyPolicy")?;
+        let k = find_key(&state.keys, key).ok_or_else(|| not_found(key))?;
+        k.policy.clone().ok_or_else(|| denied("kms:GetKeyPolicy"))
+    }
+
+    async fn list_aliases(&self, _marker: Option<String>) -> Result<AliasPage, CallError> {
+        let state = self.enter("ListAliases")?;
+        let aliases = state
+            .keys
+            .iter()
+            .flat_map(|k| {
+                k.aliases.iter().map(|a| Alias {
+                    name: a.clone(),
+                    arn: None,
+                    target_key_id: Some(k.metadata.key_id.clone()),
+                })
+            })
+            .collect();
+        Ok(AliasPage {
+            aliases,
+            next_marker: None,
+        })
+    }
+}
+
+impl Iam for FakeAws {
+    async fn get_role(&self, name: &str) -> Result<IamEntity, CallError> {
+        let state = self.enter("GetRole")?;
+        let suffix = format!("/{name}");
+        state
+            .roles
+            .iter()
+            .find(|r| r.arn.ends_with(&suffix))
+            .cloned()
+            .ok_or_else(|| CallError::from_code(Some("NoSuchEntity"), format!("role {name}")))
+    }
+
+    async fn get_user(&self, name: &str) -> Result<IamEntity, CallError> {
+        let state = self.enter("GetUser")?;
+        let suffix = format!("/{name}");
+        state
+            .users
+            .iter()
+            .find(|r| r.arn.ends_with(&suffix))
+            .cloned()
+            .ok_or_else(|| CallError::from_code(Some("NoSuchEntity"), format!("user {name}")))
+    }
+
+    async fn simulate_principal_policy(
+        &self,
+        _principal_arn: &str,
+        actions: &[&str],
+        _resource_arn: &str,
+    ) -> Result<Vec<SimulationResult>, CallError> {
+        let state = self.enter("SimulatePrincipalPolicy")?;
+        Ok(state
+            .simulation
+            .iter()
+            .filter(|r| actions.iter().any(|a| a.eq_ignore_ascii_case(&r.action)))
+            .cloned()
+            .collect())
+    }
+}
+
+impl CloudTrail for FakeAws {
+    async fn lookup_events(
+        &self,
+        event_name: &str,
+        _start: chrono::DateTime<chrono::Utc>,
+        _end: chrono::DateTime<chrono::Utc>,
+        next_token: Option<String>,
+    ) -> Result<EventPage, CallError> {
+        let state = self.enter("LookupEvents")?;
+        let matching: Vec<&TrailEvent> = state
+            .events
+            .iter()
+            .filter(|(name, _)| name == event_name)
+            .map(|(_, e)| e)
+            .collect();
+        let start: usize = next_token.and_then(|t| t.parse().ok()).unwrap_or(0);
+        let end = (start + state.page_size).min(matching.len());
+        Ok(EventPage {
+            events: matching
+                .get(start..end)
+                .unwrap_or_default()
+                .iter()
+                .map(|e| (*e).clone())
+                .collect(),
+            next_token: (end < matching.len()).then(|| end.to_string()),
+        })
+    }
+}
+
+impl ObjectStore for FakeAws {
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        _continuation: Option<String>,
+    ) -> Result<ObjectPage, CallError> {
+        let state = self.enter("ListObjectsV2")?;
+        Ok(ObjectPage {
+            keys: state
+                .objects
+                .keys()
+                .filter(|(b, k)| b == bucket && k.starts_with(prefix))
+                .map(|(_, k)| k.clone())
+                .collect(),
+            next: None,
+        })
+    }
+
+    async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, CallError> {
+        let state = self.enter("GetObject")?;
+        state
+            .objects
+            .get(&(bucket.to_owned(), key.to_owned()))
+            .cloned()
+            .ok_or_else(|| CallError::from_code(Some("NoSuchKey"), key.to_owned()))
+    }
+}

@@ -1,0 +1,176 @@
+//! A CloudTrail record, read once for every source (the event history, log files, Athena
+//! rows): is it a policy change of this key, and what did it set?
+
+use crate::diagnosis::model::PolicyEvent;
+use serde_json::Value;
+
+/// The key, as events may name it.
+#[derive(Debug, Clone, Default)]
+pub struct KeyRef {
+    pub arn: Option<String>,
+    pub key_id: Option<String>,
+}
+
+impl KeyRef {
+    fn is(&self, s: &str) -> bool {
+        self.arn.as_deref() == Some(s) || self.key_id.as_deref() == Some(s)
+    }
+}
+
+/// The events that set a key's policy.
+pub const POLICY_EVENTS: [&str; 3] = ["PutKeyPolicy", "CreateKey", "ReplicateKey"];
+
+/// A CloudTrail record that cannot be read: it is skipped and counted.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UnreadableRecord;
+
+/// Reads one CloudTrail record's text; `Ok(None)` if it is not about this key.
+pub fn read_record(record: &str, key: &KeyRef) -> Result<Option<PolicyEvent>, UnreadableRecord> {
+    let v: Value = serde_json::from_str(record).map_err(|_| UnreadableRecord)?;
+    read_record_value(&v, key)
+}
+
+/// Reads one CloudTrail record, already parsed (Athena rows are built as values).
+pub fn read_record_value(v: &Value, key: &KeyRef) -> Result<Option<PolicyEvent>, UnreadableRecord> {
+    let event_name = v
+        .get("eventName")
+        .and_then(Value::as_str)
+        .ok_or(UnreadableRecord)?
+        .to_owned();
+    if !POLICY_EVENTS.contains(&event_name.as_str()) {
+        return Ok(None);
+    }
+    let req = v.get("requestParameters").filter(|r| r.is_object());
+    let matches = |p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_str)
+            .is_some_and(|k| key.is(k))
+    };
+    let about_key = if event_name == "ReplicateKey" {
+        // The policy of a ReplicateKey is the new replica's, not the primary key's.
+        matches("/responseElements/replicaKeyMetadata/arn")
+            || (key.arn.is_none() && matches("/responseElements/replicaKeyMetadata/keyId"))
+    } else {
+        v.get("resources")
+            .and_then(Value::as_array)
+            .is_some_and(|rs| {
+                rs.iter().any(|r| {
+                    r.get("ARN")
+                        .and_then(Value::as_str)
+                        .is_some_and(|a| key.is(a))
+                })
+            })
+            || matches("/requestParameters/keyId")
+            || matches("/responseElements/keyMetadata/keyId")
+            || matches("/responseElements/keyMetadata/arn")
+    };
+    if !about_key {
+        return Ok(None);
+    }
+    let text = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_owned);
+    let policy = req.and_then(|r| r.get("policy")).and_then(|p| match p {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        // Some records carry the policy as an object rather than a string.
+        other => Some(other.to_string()),
+    });
+    if event_name == "PutKeyPolicy" && policy.is_none() && text("/errorCode").is_none() {
+        // A successful PutKeyPolicy always carries its policy: this record is damaged.
+        return Err(UnreadableRecord);
+    }
+    Ok(Some(PolicyEvent {
+        event_id: text("/eventID"),
+        event_time: text("/eventTime"),
+        event_name,
+        changed_by: text("/userIdentity/arn"),
+        role_arn: text("/userIdentity/sessionContext/sessionIssuer/arn"),
+        source_ip: text("/sourceIPAddress"),
+        user_agent: text("/userAgent"),
+        policy,
+        bypass_lockout_check: req
+            .and_then(|r| r.get("bypassPolicyLockoutSafetyCheck"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        error_code: text("/errorCode"),
+        error_message: text("/errorMessage"),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> KeyRef {
+        KeyRef {
+            arn: Some("arn:aws:kms:us-east-1:111122223333:key/k1".into()),
+            key_id: Some("k1".into()),
+        }
+    }
+
+    #[test]
+    fn reads_a_put_key_policy_record() {
+        let record = serde_json::json!({
+            "eventName": "PutKeyPolicy", "eventID": "e1", "eventTime": "2026-11-01T10:00:00Z",
+            "userIdentity": {"arn": "arn:aws:sts::111122223333:assumed-role/Admin/alice",
+                "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::111122223333:role/ops/Admin"}}},
+            "sourceIPAddress": "203.0.113.5", "userAgent": "aws-cli/2",
+            "requestParameters": {"keyId": "k1", "policyName": "default", "policy": "{}", "bypassPolicyLockoutSafetyCheck": true}
+        });
+        let e = read_record(&record.to_string(), &key()).unwrap().unwrap();
+        assert_eq!(
+            e.role_arn.as_deref(),
+            Some("arn:aws:iam::111122223333:role/ops/Admin")
+        );
+        assert!(e.bypass_lockout_check);
+        assert_eq!(e.policy.as_deref(), Some("{}"));
+    }
+
+    #[test]
+    fn a_replicate_key_event_is_about_the_replica() {
+        let replica = KeyRef {
+            arn: Some("arn:aws:kms:eu-west-1:111122223333:key/mrk-1".into()),
+            key_id: Some("mrk-1".into()),
+        };
+        let primary = KeyRef {
+            arn: Some("arn:aws:kms:us-east-1:111122223333:key/mrk-1".into()),
+            key_id: Some("mrk-1".into()),
+        };
+        let record = serde_json::json!({
+            "eventName": "ReplicateKey", "eventTime": "2026-11-01T00:00:00Z",
+            "requestParameters": {"keyId": "mrk-1", "replicaRegion": "eu-west-1", "policy": "{}"},
+            "responseElements": {"replicaKeyMetadata": {"keyId": "mrk-1", "arn": "arn:aws:kms:eu-west-1:111122223333:key/mrk-1"}}
+        })
+        .to_string();
+        assert!(read_record(&record, &replica).unwrap().is_some());
+        assert_eq!(
+            read_record(&record, &primary),
+            Ok(None),
+            "the primary's policy did not change"
+        );
+        let decrypt =
+            serde_json::json!({"eventName": "Decrypt", "requestParameters": {"keyId": "mrk-1"}})
+                .to_string();
+        assert_eq!(
+            read_record(&decrypt, &replica),
+            Ok(None),
+            "not a policy event"
+        );
+    }
+
+    #[test]
+    fn other_keys_and_damaged_records_are_told_apart() {
+        let other = serde_json::json!({"eventName": "PutKeyPolicy", "requestParameters": {"keyId": "k2", "policy": "{}"}});
+        assert_eq!(read_record(&other.to_string(), &key()), Ok(None));
+        assert_eq!(read_record("{not json", &key()), Err(UnreadableRecord));
+        let no_policy =
+            serde_json::json!({"eventName": "PutKeyPolicy", "requestParameters": {"keyId": "k1"}});
+        assert_eq!(
+            read_record(&no_policy.to_string(), &key()),
+            Err(UnreadableRecord)
+        );
+        let create = serde_json::json!({"eventName": "CreateKey", "requestParameters": {"description": "x"},
+            "responseElements": {"keyMetadata": {"keyId": "k1"}}});
+        let e = read_record(&create.to_string(), &key()).unwrap().unwrap();
+        assert_eq!(e.policy, None, "created with the default policy");
+    }
+}

@@ -1,0 +1,274 @@
+//! `kms-doctor explain` end to end: the real binary, its output in each format, its exit status.
+
+use crate::support::cli::{kms_doctor, stdout};
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+const ALICE: &str = "arn:aws:sts::111122223333:assumed-role/Admin/alice";
+const KEY_ADMIN: &str = "arn:aws:sts::111122223333:assumed-role/KeyAdmin/bob";
+const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).expect("stdout is one JSON document")
+}
+
+#[test]
+fn text_report_of_the_classic_lockout() {
+    let o = kms_doctor(&[
+        "explain",
+        "--policy",
+        "examples/locked-out.json",
+        "--principal",
+        ALICE,
+        "--key-arn",
+        KEY,
+        "--format",
+        "text",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    insta::assert_snapshot!("locked_out_text", stdout(&o));
+}
+
+#[test]
+fn json_report_of_the_classic_lockout() {
+    let o = kms_doctor(&[
+        "explain",
+        "--policy",
+        "examples/locked-out.json",
+        "--principal",
+        ALICE,
+        "--key-arn",
+        KEY,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v = json(&o);
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["results"][0]["decision"], "implicit_deny");
+    assert_eq!(v["results"][1]["action"], "kms:PutKeyPolicy");
+    assert_eq!(v["findings"][0]["code"], "root-delegation-missing");
+    assert_eq!(
+        v["restorers"][0]["principal"],
+        "arn:aws:iam::111122223333:role/KeyAdmin"
+    );
+    insta::assert_snapshot!("locked_out_json", stdout(&o));
+}
+
+#[test]
+fn markdown_report_of_a_not_principal_guard() {
+    let o = kms_doctor(&[
+        "explain",
+        "--policy",
+        "examples/deny-not-principal.json",
+        "--principal",
+        KEY_ADMIN,
+        "--format",
+        "markdown",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    insta::assert_snapshot!("deny_not_principal_markdown", stdout(&o));
+}
+
+#[test]
+fn markdown_report_of_an_orphaned_admin_without_principal() {
+    let o = kms_doctor(&[
+        "explain",
+        "--policy",
+        "examples/orphaned-admin.json",
+        "--format",
+        "markdown",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "no-restorer is an error");
+    insta::assert_snapshot!("orphaned_admin_markdown", stdout(&o));
+}
+
+#[test]
+fn the_default_policy_delegates_and_exits_zero() {
+    let o = kms_doctor(&[
+        "explain",
+        "--policy",
+        "examples/default-key-policy.json",
+        "--principal",
+        ALICE,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let v = json(&o);
+    assert_eq!(v["results"][0]["decision"], "delegated");
+    assert_eq!(v["results"][1]["decision"], "delegated");
+    assert_eq!(v["findings"].as_array().unwrap().len(), 0);
+    let restorers: Vec<&str> = v["restorers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["principal"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        restorers,
+        [
+            "arn:aws:iam::111122223333:root",
+            "arn:aws:iam::111122223333:role/KeyAdmin"
+        ]
+    );
+}
+
+#[test]
+fn json_is_the_default_when_stdout_is_not_a_terminal() {
+    let o = kms_doctor(&[
+        "explain",
+        "--policy",
+        "examples/default-key-policy.json",
+        "--principal",
+        ALICE,
+        "--action",
+        "GetKeyPolicy",
+    ]);
+    let v = json(&o);
+    assert_eq!(v["actions"], serde_json::json!(["kms:GetKeyPolicy"]));
+}
+
+#[test]
+fn the_policy_can_come_from_standard_input() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kms-doctor"))
+        .args([
+            "explain",
+            "--policy",
+            "-",
+            "--principal",
+            ALICE,
+            "--format",
+            "json",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"Statement": {"Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "kms:*", "Resource": "*"}}"#)
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(json(&o)["results"][0]["decision"], "delegated");
+}
+
+#[test]
+fn conditions_on_unknown_keys_are_named_and_can_be_given() {
+    let policy = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "Admins with MFA", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111122223333:role/Admin"}, "Action": "kms:*", "Resource": "*",
+        "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]}"#;
+    let dir = std::env::temp_dir().join(format!("kms-doctor-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("mfa.json");
+    std::fs::write(&path, policy).unwrap();
+    let path = path.to_str().unwrap();
+
+    let o = kms_doctor(&[
+        "explain",
+        "--policy",
+        path,
+        "--principal",
+        ALICE,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v = json(&o);
+    assert_eq!(v["results"][0]["decision"], "conditional");
+    assert_eq!(
+        v["results"][0]["unknown_context"],
+        serde_json::json!(["aws:MultiFactorAuthPresent"])
+    );
+    assert_eq!(v["findings"][0]["code"], "condition-not-met");
+
+    let o = kms_doctor(&[
+        "explain",
+        "--policy",
+        path,
+        "--principal",
+        ALICE,
+        "--context",
+        "aws:MultiFactorAuthPresent=true",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(json(&o)["results"][0]["decision"], "allow");
+
+    let o = kms_doctor(&[
+        "explain",
+        "--policy",
+        path,
+        "--principal",
+        ALICE,
+        "--absent",
+        "aws:MultiFactorAuthPresent",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(json(&o)["results"][0]["decision"], "implicit_deny");
+}
+
+#[test]
+fn a_malformed_policy_is_a_usage_error_with_its_location() {
+    let dir = std::env::temp_dir().join(format!("kms-doctor-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.json");
+    std::fs::write(&path, "{\"Statement\": [\n  {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Resource\": \"*\"},\n  {\"Effect\": \"Permit\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Resource\": \"*\"}\n]}").unwrap();
+    let o = kms_doctor(&["explain", "--policy", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(err.starts_with("kms-doctor failed: "), "{err}");
+    assert!(
+        err.contains("caused by: statement 2, Effect: Effect must be \"Allow\" or \"Deny\""),
+        "{err}"
+    );
+    assert!(err.contains("line 3"), "{err}");
+    assert!(!err.contains("Error {"), "no Debug dump: {err}");
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn bad_arguments_exit_two() {
+    let o = kms_doctor(&[
+        "explain",
+        "--policy",
+        "examples/locked-out.json",
+        "--principal",
+        "alice",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8(o.stderr)
+            .unwrap()
+            .contains("invalid --principal")
+    );
+    let o = kms_doctor(&["explain", "--policy", "does/not/exist.json"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = kms_doctor(&["explain"]);
+    assert_eq!(o.status.code(), Some(2), "clap reports a missing --policy");
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let args = [
+        "explain",
+        "--policy",
+        "examples/locked-out.json",
+        "--principal",
+        ALICE,
+        "--format",
+        "text",
+    ];
+    assert!(
+        !stdout(&kms_doctor(&args)).contains('\u{1b}'),
+        "not a terminal: no colour"
+    );
+    let mut with = args.to_vec();
+    with.extend(["--color", "always"]);
+    assert!(stdout(&kms_doctor(&with)).contains('\u{1b}'));
+}

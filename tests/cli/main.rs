@@ -1,0 +1,18 @@
+//! The integration tests, as one binary (one link of the library and the SDK, not one per
+//! file). Tests that need moto_server are `#[ignore]`d: `.ci/run` starts moto and runs them
+//! with `--include-ignored`; elsewhere they show as ignored, never as passed.
+
+mod corpus;
+mod diagnose_e2e;
+mod diagnose_moto;
+mod diagnose_report;
+mod explain_cli;
+mod history_archive;
+mod properties;
+mod sdk_mapping;
+
+mod support {
+    pub mod archive;
+    pub mod cli;
+    pub mod scenario;
+}

@@ -1,0 +1,68 @@
+//! Running the built binary from tests.
+
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+
+/// `kms-doctor ARGS` in the project directory, as a user would run it.
+pub fn kms_doctor(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kms-doctor"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("the binary runs")
+}
+
+/// `kms-doctor` talking to `endpoint` with test credentials, and nothing of the machine's AWS
+/// configuration (no profile, no config files, no instance metadata).
+pub fn against(endpoint: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kms-doctor"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        )
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent/kms-doctor-test-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/kms-doctor-test-credentials",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("stdout is UTF-8")
+}
+
+/// The moto_server that `.ci/run` starts (`KMS_DOCTOR_MOTO_URL`). The tests that call this are
+/// `#[ignore]`d, so they only run when asked (`--include-ignored`), and then moto must be there.
+pub fn moto_url() -> String {
+    match std::env::var("KMS_DOCTOR_MOTO_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "this test needs moto_server: set KMS_DOCTOR_MOTO_URL (.ci/run starts moto_server and sets it)"
+        ),
+    }
+}
+
+/// An SDK configuration that talks to moto (path-style S3 included by the caller).
+pub async fn moto_config(moto: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(moto)
+        .credentials_provider(aws_sdk_kms::config::Credentials::new(
+            "AKIDEXAMPLE",
+            "secret",
+            None,
+            None,
+            "test",
+        ))
+        .load()
+        .await
+}
