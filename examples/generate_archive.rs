@@ -7,6 +7,9 @@
 //! ```
 //! Prints the number of files and the uncompressed bytes.
 
+// A tool of its own that prints to its own terminal.
+#![allow(clippy::disallowed_macros, clippy::disallowed_methods)]
+
 #[path = "../tests/cli/support/archive.rs"]
 mod archive;
 

@@ -8,6 +8,9 @@
 //! ```
 //! It prints the endpoint's URL on its first line, then runs until killed.
 
+// A tool of its own that prints to its own terminal.
+#![allow(clippy::disallowed_macros, clippy::disallowed_methods)]
+
 #[path = "../tests/cli/support/scenario.rs"]
 mod scenario;
 

@@ -8,7 +8,10 @@ mod diagnose_moto;
 mod diagnose_report;
 mod explain_cli;
 mod history_archive;
+mod layers;
 mod properties;
+mod reports;
+mod rules;
 mod sdk_mapping;
 
 mod support {
