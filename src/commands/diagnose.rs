@@ -9,8 +9,7 @@ use crate::diagnosis::timeline::athena_sql;
 use crate::evidence::gather::{GatherOptions, gather};
 use crate::evidence::key::KeyInput;
 use crate::evidence::record::KeyRef;
-use crate::evidence::sources::{Found, archive, athena, s3};
-use crate::evidence::{AthenaQuery, Calls};
+use crate::evidence::sources::{Found, archive};
 use crate::policy::Identity;
 use crate::report::{self, WriteColor};
 use crate::text;
@@ -148,20 +147,10 @@ fn gather_live(
                 LogSource::Local(path) => {
                     Some(archive::scan_local(path, &key, &Default::default())?)
                 }
-                LogSource::S3(location) => {
-                    let s3 = connection.s3();
-                    let options = Default::default();
-                    s3::scan_s3(
-                        &s3,
-                        &session.calls,
-                        location,
-                        &key,
-                        &options,
-                        session.timeout(),
-                    )
+                LogSource::S3(location) => session
+                    .read_s3(location, &key, &Default::default())
                     .await
-                    .ok()
-                }
+                    .ok(),
             };
             if let Some(found) = found {
                 recover(&mut evidence, &found, SourceKind::Archive);
@@ -170,15 +159,8 @@ fn gather_live(
         if let (Some(table), Some(id), false) =
             (&ask.athena, key.key_id.as_deref(), evidence.policy_known())
         {
-            let found = run_athena(
-                &connection.athena(),
-                &session.calls,
-                table,
-                athena_sql(&table.table, id, None, None),
-                &key,
-                session.timeout(),
-            )
-            .await;
+            let sql = athena_sql(&table.table, id, None, None);
+            let found = session.read_athena(table, sql, &key).await;
             if let Ok(found) = found {
                 recover(&mut evidence, &found, SourceKind::Athena);
             }
@@ -190,22 +172,4 @@ fn gather_live(
 
 fn recover(evidence: &mut Evidence, found: &Found, kind: SourceKind) {
     evidence.recover_policy(&found.events, found.records, found.skipped.records, kind);
-}
-
-/// Runs the SQL on Athena and reads its rows as CloudTrail records.
-pub(super) async fn run_athena<A: crate::evidence::Athena>(
-    client: &A,
-    calls: &Calls,
-    table: &AthenaTable,
-    sql: String,
-    key: &KeyRef,
-    timeout: Duration,
-) -> Result<Found, crate::evidence::CallError> {
-    let query = AthenaQuery {
-        sql,
-        database: table.database.clone(),
-        workgroup: table.workgroup.clone(),
-        output: table.output.clone(),
-    };
-    athena::run(client, calls, &query, key, timeout, table.max_wait).await
 }

@@ -1,7 +1,6 @@
 //! `kms-doctor history`: read the key's policy events from one source, build the timeline,
 //! render it.
 
-use super::diagnose::run_athena;
 use super::{
     AthenaTable, AwsSettings, CommandError, Console, EXIT_OK, LogSource, Output, Session, emit,
 };
@@ -9,9 +8,9 @@ use crate::diagnosis::model::{CallRecord, SourceKind};
 use crate::diagnosis::timeline::{self, athena_sql};
 use crate::evidence::key::KeyInput;
 use crate::evidence::record::KeyRef;
+use crate::evidence::sources::Found;
 use crate::evidence::sources::archive::{self, ArchiveOptions};
 use crate::evidence::sources::event_history::{SearchOptions, collect};
-use crate::evidence::sources::{Found, s3};
 use crate::evidence::{CallError, Kms};
 use crate::policy::key_account;
 use crate::report::{self, WriteColor};
@@ -93,18 +92,7 @@ pub fn run(
                 until: req.until,
                 threads: *threads,
             };
-            let found = session.block_on(async {
-                let s3 = session.connection().await.s3();
-                s3::scan_s3(
-                    &s3,
-                    &session.calls,
-                    location,
-                    &key,
-                    &options,
-                    session.timeout(),
-                )
-                .await
-            });
+            let found = session.block_on(session.read_s3(location, &key, &options));
             let found = settle(found, &session, console, || {
                 format!(
                     "the log archive s3://{}/{}",
@@ -115,18 +103,7 @@ pub fn run(
         }
         HistorySource::Athena(table) => {
             let session = Session::new(req.aws.clone())?;
-            let found = session.block_on(async {
-                let client = session.connection().await.athena();
-                run_athena(
-                    &client,
-                    &session.calls,
-                    table,
-                    sql(&table.table),
-                    &key,
-                    session.timeout(),
-                )
-                .await
-            });
+            let found = session.block_on(session.read_athena(table, sql(&table.table), &key));
             let found = settle(found, &session, console, || "the Athena query".to_owned())?;
             (SourceKind::Athena, found, session.calls.snapshot())
         }

@@ -2,8 +2,13 @@
 //! (loaded on first use, so a command that needs none never touches the credential chain),
 //! one call log.
 
-use crate::evidence::Calls;
+use super::AthenaTable;
 use crate::evidence::aws::{ConnectOptions, Connection};
+use crate::evidence::record::KeyRef;
+use crate::evidence::sources::archive::ArchiveOptions;
+use crate::evidence::sources::s3::S3Location;
+use crate::evidence::sources::{Found, athena, s3};
+use crate::evidence::{AthenaQuery, CallError, Calls};
 use std::future::Future;
 use std::io;
 use std::time::Duration;
@@ -57,5 +62,41 @@ impl Session {
                 async move { Connection::load(&opts).await }
             })
             .await
+    }
+
+    /// Reads a log archive in S3, its calls in the session's log.
+    pub async fn read_s3(
+        &self,
+        location: &S3Location,
+        key: &KeyRef,
+        options: &ArchiveOptions,
+    ) -> Result<Found, CallError> {
+        let client = self.connection().await.s3();
+        s3::scan_s3(&client, &self.calls, location, key, options, self.timeout()).await
+    }
+
+    /// Runs `sql` on Athena and reads its rows as CloudTrail records.
+    pub async fn read_athena(
+        &self,
+        table: &AthenaTable,
+        sql: String,
+        key: &KeyRef,
+    ) -> Result<Found, CallError> {
+        let client = self.connection().await.athena();
+        let query = AthenaQuery {
+            sql,
+            database: table.database.clone(),
+            workgroup: table.workgroup.clone(),
+            output: table.output.clone(),
+        };
+        athena::run(
+            &client,
+            &self.calls,
+            &query,
+            key,
+            self.timeout(),
+            table.max_wait,
+        )
+        .await
     }
 }

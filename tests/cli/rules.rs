@@ -6,7 +6,7 @@ use kms_doctor::diagnosis::model::{
     Code, DiagnoseReport, Evidence, Outcome, SimulationResult, SourceKind, Verdict,
 };
 use kms_doctor::evidence::fake::{FakeAws, FakeKey};
-use kms_doctor::evidence::gather::{GatherOptions, gather};
+use kms_doctor::evidence::gather::{CallerUnknown, GatherOptions, gather};
 use kms_doctor::evidence::key::KeyInput;
 use kms_doctor::evidence::{CallError, Calls, KeyMetadata};
 use kms_doctor::policy::{GET_KEY_POLICY, PUT_KEY_POLICY};
@@ -85,12 +85,8 @@ fn account() -> FakeAws {
         ])
 }
 
-fn gather_from(aws: &FakeAws, key_input: &str) -> Evidence {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let opts = GatherOptions {
+fn options(key_input: &str) -> GatherOptions {
+    GatherOptions {
         key: KeyInput::parse(key_input).unwrap(),
         principal: None,
         lookback_days: 90,
@@ -98,10 +94,19 @@ fn gather_from(aws: &FakeAws, key_input: &str) -> Evidence {
         timeout: Duration::from_secs(5),
         lookup_interval: Duration::ZERO,
         now: "2026-11-28T00:00:00Z".parse().unwrap(),
-    };
-    runtime
-        .block_on(gather(&aws.clients(), &Calls::default(), &opts, &|_, _| {}))
-        .expect("the caller is known")
+    }
+}
+
+fn try_gather(aws: &FakeAws, opts: &GatherOptions) -> Result<Evidence, CallerUnknown> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(gather(&aws.clients(), &Calls::default(), opts, &|_, _| {}))
+}
+
+fn gather_from(aws: &FakeAws, key_input: &str) -> Evidence {
+    try_gather(aws, &options(key_input)).expect("the caller is known")
 }
 
 fn diagnose(aws: &FakeAws) -> DiagnoseReport {
@@ -315,21 +320,6 @@ fn the_caller_unknown_stops_the_diagnosis() {
             "the security token included in the request is expired",
         ),
     );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let opts = GatherOptions {
-        key: KeyInput::parse(KEY_ID).unwrap(),
-        principal: None,
-        lookback_days: 90,
-        cloudtrail: false,
-        timeout: Duration::from_secs(5),
-        lookup_interval: Duration::ZERO,
-        now: "2026-11-28T00:00:00Z".parse().unwrap(),
-    };
-    let err = runtime
-        .block_on(gather(&aws.clients(), &Calls::default(), &opts, &|_, _| {}))
-        .unwrap_err();
+    let err = try_gather(&aws, &options(KEY_ID)).unwrap_err();
     assert!(err.to_string().contains("ExpiredToken"), "{err}");
 }
