@@ -193,6 +193,10 @@ pub struct DiagnoseArgs {
     #[arg(long, value_name = "FILE")]
     pub save_evidence: Option<PathBuf>,
 
+    /// Replace the files of --write-fix and --save-evidence when they exist.
+    #[arg(long)]
+    pub force: bool,
+
     /// Render the report from a saved evidence file, with no AWS access.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "principal", "region", "profile", "no_cloudtrail", "save_evidence", "logs", "athena_table"])]
     pub from_evidence: Option<PathBuf>,

@@ -5,6 +5,7 @@ use super::{AthenaArgs, Cli, ColorWhen, Command, DiagnoseArgs, ExplainArgs, Form
 use crate::commands::diagnose::{DiagnoseRequest, LiveRequest, Target};
 use crate::commands::explain::{ExplainRequest, PolicyInput};
 use crate::commands::history::{HistoryRequest, HistorySource};
+use crate::commands::output_file::{check_target, same_file};
 use crate::commands::{AthenaTable, AwsSettings, LogSource, Output, Request};
 use crate::evidence::key::{KeyInput, KeyInputError};
 use crate::evidence::sources::s3::S3Location;
@@ -31,6 +32,14 @@ pub enum UsageError {
     S3Location(String),
     #[error("{flag} needs the key ID or key ARN: an alias is not in the logs")]
     AliasNotInLogs { flag: &'static str },
+    #[error(transparent)]
+    Output(#[from] crate::commands::output_file::OutputFileError),
+    #[error("{output} would overwrite {input}: choose another file for {flag}")]
+    OutputIsInput {
+        flag: &'static str,
+        output: String,
+        input: String,
+    },
 }
 
 /// The validated request, and whether its text output is coloured.
@@ -138,7 +147,45 @@ fn athena_table(a: &AthenaArgs, default_table: Option<&str>) -> Option<AthenaTab
     })
 }
 
+/// An output file must not be an input, nor the other output.
+fn check_outputs(a: &DiagnoseArgs) -> Result<(), UsageError> {
+    let local_logs = a
+        .logs
+        .as_deref()
+        .filter(|p| !p.to_string_lossy().starts_with("s3://"));
+    let outputs = [
+        (
+            "--write-fix",
+            a.write_fix.as_deref(),
+            a.save_evidence.as_deref(),
+        ),
+        (
+            "--save-evidence",
+            a.save_evidence.as_deref(),
+            a.write_fix.as_deref(),
+        ),
+    ];
+    for (flag, output, other_output) in outputs {
+        let Some(output) = output else { continue };
+        check_target(output, a.force)?;
+        for input in [a.from_evidence.as_deref(), local_logs, other_output]
+            .into_iter()
+            .flatten()
+        {
+            if same_file(output, input) {
+                return Err(UsageError::OutputIsInput {
+                    flag,
+                    output: output.display().to_string(),
+                    input: input.display().to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 fn diagnose(a: DiagnoseArgs, format: FormatOf) -> Result<DiagnoseRequest, UsageError> {
+    check_outputs(&a)?;
     let target = match a.from_evidence {
         Some(path) => Target::FromEvidence(path),
         None => Target::Live {
@@ -163,6 +210,7 @@ fn diagnose(a: DiagnoseArgs, format: FormatOf) -> Result<DiagnoseRequest, UsageE
         },
         write_fix: a.write_fix,
         save_evidence: a.save_evidence,
+        force: a.force,
     })
 }
 

@@ -2,6 +2,7 @@
 //! force from a log archive or Athena when CloudTrail's event history has not got it, diagnose,
 //! render. Files it writes are written last-step safe (see `write_new_file`).
 
+use super::output_file::write_new;
 use super::{AthenaTable, AwsSettings, CommandError, Console, LogSource, Output, Session, emit};
 use crate::diagnosis::diagnose::DiagnoseOptions;
 use crate::diagnosis::model::{Evidence, SourceKind, code};
@@ -24,6 +25,8 @@ pub struct DiagnoseRequest {
     pub write_fix: Option<PathBuf>,
     /// `--save-evidence FILE`.
     pub save_evidence: Option<PathBuf>,
+    /// Replace existing output files.
+    pub force: bool,
 }
 
 #[derive(Debug)]
@@ -63,7 +66,7 @@ pub fn run(
     };
     if let Some(path) = &req.save_evidence {
         let json = serde_json::to_string_pretty(&evidence).expect("evidence serializes") + "\n";
-        write_file(path, &json)?;
+        write_new(path, json.as_bytes(), req.force)?;
     }
     let now = chrono::DateTime::parse_from_rfc3339(&evidence.collected_at)
         .map(|d| d.with_timezone(&chrono::Utc))
@@ -79,7 +82,7 @@ pub fn run(
     console.calls(&report.calls);
     if let (Some(path), Some(label)) = (&req.write_fix, &fix_label) {
         match &report.fix {
-            Some(fix) => write_file(path, fix)?,
+            Some(fix) => write_new(path, fix.as_bytes(), req.force)?,
             None => console.note(&text!(
                 "no fix written to ",
                 code(label.clone()),
@@ -99,13 +102,6 @@ fn load_evidence(path: &Path) -> Result<Evidence, CommandError> {
     })?;
     serde_json::from_str(&text).map_err(|source| CommandError::InvalidEvidence {
         path: label,
-        source,
-    })
-}
-
-fn write_file(path: &Path, text: &str) -> Result<(), CommandError> {
-    std::fs::write(path, text).map_err(|source| CommandError::WriteFile {
-        path: path.display().to_string(),
         source,
     })
 }

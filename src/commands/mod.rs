@@ -6,6 +6,7 @@ pub mod console;
 pub mod diagnose;
 pub mod explain;
 pub mod history;
+pub mod output_file;
 pub mod session;
 
 pub use console::Console;
@@ -99,12 +100,8 @@ pub enum CommandError {
         source_name: String,
         error: CallError,
     },
-    #[error("cannot write {path}")]
-    WriteFile {
-        path: String,
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    OutputFile(#[from] output_file::OutputFileError),
 }
 
 fn describe(e: &CallError) -> String {

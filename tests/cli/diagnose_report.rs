@@ -88,6 +88,7 @@ fn json_report_follows_the_contract() {
 #[test]
 fn write_fix_adds_the_delegation_to_the_policy_in_force() {
     let dir = std::env::temp_dir().join(format!("kms-doctor-fix-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let fix = dir.join("fixed-policy.json");
     let o = kms_doctor(&[
@@ -142,6 +143,7 @@ fn saved_evidence_renders_the_same_report_offline() {
     let endpoint =
         crate::support::scenario::start(serde_json::from_value(file["scenario"].clone()).unwrap());
     let dir = std::env::temp_dir().join(format!("kms-doctor-evidence-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let saved = dir.join("evidence.json");
     let live = against(&endpoint.url)

@@ -9,6 +9,7 @@ mod diagnose_report;
 mod explain_cli;
 mod history_archive;
 mod layers;
+mod output_files;
 mod properties;
 mod reports;
 mod rules;
