@@ -5,7 +5,7 @@
 use super::output_file::write_new;
 use super::{AthenaTable, AwsSettings, CommandError, Console, LogSource, Output, Session, emit};
 use crate::diagnosis::diagnose::DiagnoseOptions;
-use crate::diagnosis::model::{Evidence, SourceKind, code};
+use crate::diagnosis::model::{EVIDENCE_VERSION, Evidence, SourceKind, code};
 use crate::diagnosis::timeline::athena_sql;
 use crate::evidence::gather::{GatherOptions, gather};
 use crate::evidence::key::KeyInput;
@@ -68,11 +68,12 @@ pub fn run(
         let json = serde_json::to_string_pretty(&evidence).expect("evidence serializes") + "\n";
         write_new(path, json.as_bytes(), req.force)?;
     }
+    // Time-conditioned statements are decided at the time the evidence was gathered.
     let now = chrono::DateTime::parse_from_rfc3339(&evidence.collected_at)
         .map(|d| d.with_timezone(&chrono::Utc))
-        .unwrap_or_else(|_| chrono::Utc::now());
+        .map_err(|_| CommandError::EvidenceTime(evidence.collected_at.clone()))?;
     let fix_label = req.write_fix.as_ref().map(|p| p.display().to_string());
-    let report = crate::diagnosis::diagnose(
+    let mut report = crate::diagnosis::diagnose(
         &evidence,
         now,
         DiagnoseOptions {
@@ -80,6 +81,7 @@ pub fn run(
         },
     );
     console.calls(&report.calls);
+    report.calls_listed = console.verbose;
     if let (Some(path), Some(label)) = (&req.write_fix, &fix_label) {
         match &report.fix {
             Some(fix) => write_new(path, fix.as_bytes(), req.force)?,
@@ -100,10 +102,18 @@ fn load_evidence(path: &Path) -> Result<Evidence, CommandError> {
         path: label.clone(),
         source,
     })?;
-    serde_json::from_str(&text).map_err(|source| CommandError::InvalidEvidence {
-        path: label,
-        source,
-    })
+    let evidence: Evidence =
+        serde_json::from_str(&text).map_err(|source| CommandError::InvalidEvidence {
+            path: label.clone(),
+            source,
+        })?;
+    if evidence.evidence_version != EVIDENCE_VERSION {
+        return Err(CommandError::EvidenceVersion {
+            path: label,
+            version: evidence.evidence_version,
+        });
+    }
+    Ok(evidence)
 }
 
 fn gather_live(

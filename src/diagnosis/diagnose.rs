@@ -292,6 +292,7 @@ pub fn diagnose(
         }),
         notes: ev.notes.iter().map(|n| live::note_text(n, ev)).collect(),
         fix,
+        calls_listed: false,
     }
 }
 

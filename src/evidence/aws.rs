@@ -298,6 +298,11 @@ where
     }
 }
 
+/// A field that is there and not blank.
+fn present(v: Option<&str>) -> Option<&str> {
+    v.filter(|v| !v.trim().is_empty())
+}
+
 fn date(d: &aws_smithy_types::DateTime) -> Option<String> {
     d.to_chrono_utc()
         .ok()
@@ -312,7 +317,8 @@ impl Sts for StsClient {
             .send()
             .await
             .map_err(classify)?;
-        match (out.arn(), out.account()) {
+        // An empty Arn or Account is no answer: an unknown caller stops the diagnosis.
+        match (present(out.arn()), present(out.account())) {
             (Some(arn), Some(account)) => Ok(CallerIdentity {
                 arn: arn.to_owned(),
                 account: account.to_owned(),

@@ -215,12 +215,14 @@ fn text(r: &DiagnoseReport, out: &mut TextOut) -> io::Result<()> {
         }
     }
     out.nl()?;
+    let listed = if r.calls_listed {
+        "listed on standard error"
+    } else {
+        "-v lists them"
+    };
     out.styled(
         styles::DIM,
-        &format!(
-            "{} AWS calls, all read-only (-v lists them).",
-            r.calls.len()
-        ),
+        &format!("{} AWS calls, all read-only ({listed}).", r.calls.len()),
     )?
     .nl()?;
     Ok(())

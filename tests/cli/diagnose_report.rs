@@ -190,3 +190,64 @@ fn evidence_errors_exit_two() {
     let o = kms_doctor(&["diagnose", "alias/x", "--lookback-days", "91"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// The bundled evidence, edited by `edit`, written to a fresh file.
+fn edited_evidence(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> std::path::PathBuf {
+    let mut ev: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(EVIDENCE))
+            .unwrap(),
+    )
+    .unwrap();
+    edit(&mut ev);
+    let path = std::env::temp_dir().join(format!("kms-doctor-{name}-{}.json", std::process::id()));
+    std::fs::write(&path, ev.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn evidence_of_another_version_or_time_is_refused_not_guessed() {
+    for version in [0, 2] {
+        let path = edited_evidence(&format!("v{version}"), |ev| {
+            ev["evidence_version"] = version.into()
+        });
+        let o = kms_doctor(&["diagnose", "--from-evidence", path.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "version {version}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(&format!(
+                "version {version}; this kms-doctor reads version 1"
+            )),
+            "{err}"
+        );
+        assert!(o.stdout.is_empty());
+    }
+    let path = edited_evidence("time", |ev| ev["collected_at"] = "yesterday".into());
+    let o = kms_doctor(&["diagnose", "--from-evidence", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not an RFC 3339 time"));
+}
+
+#[test]
+fn with_v_the_report_does_not_offer_the_call_list_again() {
+    let o = kms_doctor(&[
+        "diagnose",
+        "--from-evidence",
+        EVIDENCE,
+        "--format",
+        "text",
+        "-v",
+    ]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("7 AWS calls, all read-only (listed on standard error)."),
+        "{out}"
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.starts_with("kms-doctor: "))
+            .count(),
+        7,
+        "{err}"
+    );
+}

@@ -323,3 +323,59 @@ fn the_caller_unknown_stops_the_diagnosis() {
     let err = try_gather(&aws, &options(KEY_ID)).unwrap_err();
     assert!(err.to_string().contains("ExpiredToken"), "{err}");
 }
+
+#[test]
+fn describe_key_denied_by_the_key_policy_is_not_an_iam_gap() {
+    let aws = account()
+        .key(key(None))
+        .deny("DescribeKey")
+        .event("PutKeyPolicy", put_key_policy_event(&admins_only(), None));
+    let ev = gather_from(&aws, &key_arn());
+    let r = kms_doctor::diagnosis::diagnose(
+        &ev,
+        "2026-11-28T00:00:00Z".parse().unwrap(),
+        DiagnoseOptions::default(),
+    );
+    assert!(codes(&r).contains(&Code::RootDelegationMissing));
+    let gap = r
+        .findings
+        .iter()
+        .find(|f| f.title.plain().contains("kms:DescribeKey"))
+        .expect("DescribeKey's denial is named");
+    assert!(
+        gap.help.plain().contains("no IAM permission can help"),
+        "{}",
+        gap.help
+    );
+    assert!(
+        !r.next_steps.iter().any(|s| s
+            .plain()
+            .contains("read-only permissions listed in the README")),
+        "{:#?}",
+        r.next_steps
+    );
+}
+
+#[test]
+fn an_alias_that_cannot_be_resolved_says_so_not_no_cloudtrail() {
+    let aws = account()
+        .key(key(None))
+        .deny("DescribeKey")
+        .deny("ListAliases");
+    let r = diagnose(&aws);
+    assert_eq!(r.policy_source.kind, SourceKind::None);
+    let unknown = r
+        .findings
+        .iter()
+        .find(|f| f.title.plain() == "The key policy in force is unknown")
+        .expect("the gap is named");
+    assert!(
+        unknown
+            .detail
+            .plain()
+            .contains("the key's ID could not be learned"),
+        "{}",
+        unknown.detail
+    );
+    assert!(!unknown.detail.plain().contains("--no-cloudtrail"));
+}

@@ -225,6 +225,16 @@ async fn caller_identity_maps_and_a_reply_without_arn_is_an_error() {
     });
     let err = sts(&[&empty]).get_caller_identity().await.unwrap_err();
     assert_eq!(err.code.as_deref(), Some("MalformedReply"));
+
+    // A 200 with blank fields is no answer either (it once became a spurious cross-account-key).
+    let blank = mock!(aws_sdk_sts::Client::get_caller_identity).then_output(|| {
+        aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput::builder()
+            .arn("")
+            .account("111122223333")
+            .build()
+    });
+    let err = sts(&[&blank]).get_caller_identity().await.unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("MalformedReply"));
 }
 
 #[tokio::test]

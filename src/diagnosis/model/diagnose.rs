@@ -29,6 +29,9 @@ pub struct DiagnoseReport {
     /// The corrected policy for `--write-fix`: the policy in force plus the delegation statement.
     #[serde(skip)]
     pub fix: Option<String>,
+    /// The calls were listed on standard error (`-v`), so the text report need not offer to.
+    #[serde(skip)]
+    pub calls_listed: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

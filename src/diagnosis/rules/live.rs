@@ -394,6 +394,16 @@ fn expected(c: &CallRecord) -> bool {
         || c.outcome == Outcome::Ok
 }
 
+/// A KMS call on the key denied while the key policy is what shuts the caller out: IAM
+/// permissions cannot open it.
+fn denied_by_key_policy(c: &CallRecord, findings: &[Finding]) -> bool {
+    c.service == "kms"
+        && c.outcome == Outcome::AccessDenied
+        && c.operation != "ListAliases"
+        && (has(findings, Code::RootDelegationMissing)
+            || has(findings, Code::KeyPolicyExplicitDeny))
+}
+
 /// What a failed call leaves open.
 fn leaves_open(operation: &str) -> &'static str {
     match operation {
@@ -444,15 +454,24 @@ pub fn incomplete_findings(findings: &mut Vec<Finding>, ev: &Evidence, policy_kn
         if let Some(m) = &c.message {
             evidence.append(text!(" (", code(m.clone()), ")"));
         }
+        let help = if denied_by_key_policy(c, findings) {
+            text!(
+                "The key policy governs ",
+                call(),
+                " too, and it does not let the caller in: no IAM permission can help. It answers once a restorer fixes the key policy."
+            )
+        } else {
+            text!(
+                "Allow ",
+                call(),
+                " to the caller (see the read-only policy in the README) and run kms-doctor again."
+            )
+        };
         findings.push(
             Finding::new(Code::EvidenceIncomplete, text!(call(), how))
                 .detail(text!("Without it, ", leaves_open(&c.operation), "."))
                 .evidence([evidence])
-                .help(text!(
-                    "Allow ",
-                    call(),
-                    " to the caller (see the read-only policy in the README) and run kms-doctor again."
-                )),
+                .help(help),
         );
     }
     if !policy_known
@@ -460,11 +479,19 @@ pub fn incomplete_findings(findings: &mut Vec<Finding>, ev: &Evidence, policy_kn
         && ev.history.is_none()
         && !seen.iter().any(|(_, op)| *op == "LookupEvents")
     {
-        findings.push(
-            Finding::new(Code::EvidenceIncomplete, "The key policy in force is unknown")
-                .detail("GetKeyPolicy was denied and CloudTrail was not searched (--no-cloudtrail), so kms-doctor cannot say which statements decide.")
-                .help("Run without --no-cloudtrail, or ask someone who can read the policy to run kms-doctor explain on it."),
+        let finding = Finding::new(
+            Code::EvidenceIncomplete,
+            "The key policy in force is unknown",
         );
+        findings.push(if ev.key.arn.is_none() && ev.key.key_id.is_none() {
+            finding
+                .detail("GetKeyPolicy was denied, and the key's ID could not be learned (DescribeKey and ListAliases gave no answer), so CloudTrail could not be searched for its policy changes.")
+                .help("Run kms-doctor again with the key ID or key ARN instead of the alias.")
+        } else {
+            finding
+                .detail("GetKeyPolicy was denied and CloudTrail was not searched (--no-cloudtrail), so kms-doctor cannot say which statements decide.")
+                .help("Run without --no-cloudtrail, or ask someone who can read the policy to run kms-doctor explain on it.")
+        });
     }
     for note in &ev.notes {
         findings.push(
@@ -592,10 +619,11 @@ pub fn next_steps(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Vec
         ));
     }
     if has(findings, Code::EvidenceIncomplete)
-        && ev
-            .calls
-            .iter()
-            .any(|c| c.outcome == Outcome::AccessDenied && c.operation != "GetKeyPolicy")
+        && ev.calls.iter().any(|c| {
+            c.outcome == Outcome::AccessDenied
+                && c.operation != "GetKeyPolicy"
+                && !denied_by_key_policy(c, findings)
+        })
     {
         steps.push("Give kms-doctor's caller the read-only permissions listed in the README and run it again for a complete diagnosis.".into());
     }
