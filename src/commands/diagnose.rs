@@ -65,7 +65,13 @@ pub fn run(
         Target::Live { aws, ask } => gather_live(aws, ask, console)?,
     };
     if let Some(path) = &req.save_evidence {
-        let json = serde_json::to_string_pretty(&evidence).expect("evidence serializes") + "\n";
+        // With --redact, the file is redacted too (and still renders).
+        let saved = if req.output.redact {
+            report::redact::redacted(&evidence)
+        } else {
+            evidence.clone()
+        };
+        let json = serde_json::to_string_pretty(&saved).expect("evidence serializes") + "\n";
         write_new(path, json.as_bytes(), req.force)?;
     }
     // Time-conditioned statements are decided at the time the evidence was gathered.

@@ -1,64 +1,82 @@
-//! `--redact`: every account ID, principal name and key ID is replaced by a stable pseudonym,
-//! the same across one output, in every format.
+//! `--redact`: every identifier and personal datum (accounts, principal and session names, key
+//! IDs, aliases, event IDs, IP addresses, user agents, e-mail addresses, organisation, VPC and
+//! endpoint IDs, condition values) becomes a stable pseudonym, the same across one output, in
+//! every format and in a redacted evidence file.
 //!
-//! Redaction is a transformation of the report's data, before rendering: each string value is
-//! rewritten (ARNs part by part, then bare account IDs, key IDs and unique IDs), never the
-//! rendered text, so that escaping and colour are untouched and one [`Redactor`] gives a name
-//! the same pseudonym wherever it appears.
+//! Redaction is a transformation of the data, before rendering, in two passes over every string
+//! the data holds: the first learns the names (from ARNs, and from the fields known to hold a
+//! name, an address, an agent or a condition value), the second rewrites. Values have every
+//! learned name replaced wherever it stands as a whole token; kms-doctor's own prose only has
+//! patterns replaced (ARNs, account, key and unique IDs, addresses), so that a role named `key`
+//! cannot garble a sentence. Escaping and colour, applied later, are never touched.
 
 use crate::diagnosis::model::{
-    Access, CallRecord, CallerReport, DiagnoseReport, Entry, FailedAttempt, Finding, Grant,
-    HistorySummary, KeyFacts, PolicyDiff, PolicySource, Restorer, Skipped, Span, Text,
-    TimelineReport,
+    Access, CallRecord, CallerIdentity, CallerReport, DiagnoseReport, Entry, Evidence,
+    ExistenceCheck, FailedAttempt, Finding, Grant, History, HistorySummary, KeyFacts,
+    MatchedStatement, Note, PolicyDiff, PolicyEvent, PolicySource, Restorer, SimulationResult,
+    Skipped, Span, Text, TimelineReport,
 };
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 
-/// Data that carries identifiers.
-pub trait Redact {
-    fn redact(&mut self, r: &mut Redactor);
+/// What a string is, for redaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// kms-doctor's own words: patterns only.
+    Prose,
+    /// A value from outside: patterns, then every learned name.
+    Value,
+    /// A whole field known to be a name of this kind (`agent`, `ip`, `value`…): it is learned
+    /// as one name.
+    Named(&'static str),
 }
 
-/// A redacted copy of a report.
-pub fn redacted<T: Redact + Clone>(report: &T) -> T {
-    let mut copy = report.clone();
-    copy.redact(&mut Redactor::default());
+/// Data that holds strings to redact.
+pub trait Redact {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind));
+}
+
+/// A redacted copy.
+pub fn redacted<T: Redact + Clone>(data: &T) -> T {
+    let mut r = Redactor::default();
+    let mut copy = data.clone();
+    copy.strings(&mut |s, kind| r.learn(s, kind));
+    copy.strings(&mut |s, kind| r.rewrite(s, kind));
     copy
 }
 
 impl Redact for String {
-    fn redact(&mut self, r: &mut Redactor) {
-        let redacted = r.redact(self);
-        if redacted != *self {
-            *self = redacted;
-        }
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        f(self, Kind::Value);
     }
 }
 
 impl<T: Redact> Redact for Option<T> {
-    fn redact(&mut self, r: &mut Redactor) {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
         if let Some(v) = self {
-            v.redact(r);
+            v.strings(f);
         }
     }
 }
 
 impl<T: Redact> Redact for Vec<T> {
-    fn redact(&mut self, r: &mut Redactor) {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
         for v in self {
-            v.redact(r);
+            v.strings(f);
         }
     }
 }
 
 impl Redact for Text {
-    fn redact(&mut self, r: &mut Redactor) {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
         for span in self.spans_mut() {
             match span {
-                Span::Code(c) | Span::Quoted(c) => c.redact(r),
+                Span::Code(c) | Span::Quoted(c) => f(c, Kind::Value),
                 Span::Prose(p) => {
-                    let redacted = r.redact(p);
-                    if redacted != *p {
-                        *p = redacted.into();
+                    let mut s = p.to_string();
+                    f(&mut s, Kind::Prose);
+                    if s != *p {
+                        *p = Cow::Owned(s);
                     }
                 }
             }
@@ -66,62 +84,209 @@ impl Redact for Text {
     }
 }
 
-impl Redact for serde_json::Value {
-    fn redact(&mut self, r: &mut Redactor) {
-        match self {
-            serde_json::Value::String(s) => s.redact(r),
-            serde_json::Value::Array(list) => list.redact(r),
-            serde_json::Value::Object(map) => {
-                for v in map.values_mut() {
-                    v.redact(r);
-                }
-            }
-            _ => {}
-        }
+/// A field that holds one name of a kind.
+fn named(s: &mut Option<String>, kind: &'static str, f: &mut dyn FnMut(&mut String, Kind)) {
+    if let Some(s) = s {
+        f(s, Kind::Named(kind));
     }
 }
 
-/// `redact_fields!(Type: a, b, c)`: redacts the named fields, in order.
+impl Redact for serde_json::Value {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        walk_policy(self, false, f);
+    }
+}
+
+/// A policy document: every value under `Condition` is a condition value.
+fn walk_policy(
+    v: &mut serde_json::Value,
+    in_condition: bool,
+    f: &mut dyn FnMut(&mut String, Kind),
+) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if in_condition && !trivial(s) => f(s, Kind::Named("value")),
+        Value::String(s) => f(s, Kind::Value),
+        Value::Array(list) => list
+            .iter_mut()
+            .for_each(|v| walk_policy(v, in_condition, f)),
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                walk_policy(v, in_condition || k == "Condition", f);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Condition values that identify nothing: booleans, numbers, wildcards.
+fn trivial(s: &str) -> bool {
+    matches!(s, "true" | "false" | "*" | "") || s.parse::<f64>().is_ok() || s.len() < 3
+}
+
+/// A policy kept as JSON text (the evidence file's form): parsed, redacted, written back.
+fn policy_text(s: &mut Option<String>, f: &mut dyn FnMut(&mut String, Kind)) {
+    let Some(text) = s else { return };
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(mut v) => {
+            walk_policy(&mut v, false, f);
+            *text = v.to_string();
+        }
+        Err(_) => f(text, Kind::Value),
+    }
+}
+
+/// `redact_fields!(Type: a, b, c)`: every named field, as values.
 macro_rules! redact_fields {
     ($($ty:ty: $($field:ident),*;)*) => {
         $(impl Redact for $ty {
-            fn redact(&mut self, r: &mut Redactor) {
-                $(self.$field.redact(r);)*
+            fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+                $(self.$field.strings(f);)*
             }
         })*
     };
 }
 
 redact_fields! {
-    DiagnoseReport: key, caller, principal, access, findings, restorers, policy_source, next_steps, calls, policy, history, notes, fix;
-    KeyFacts: input, arn, key_id, account;
     CallerReport: arn, account, principal_arn;
     Access: action;
     Finding: title, detail, evidence, help;
     Restorer: principal, statement, conditions_on;
-    PolicySource: event_id, changed_by;
     CallRecord: message;
     HistorySummary: failed_attempts;
-    FailedAttempt: event_id, changed_by, error_message;
     TimelineReport: key, events, skipped, calls;
-    Entry: event_id, author, role_arn, diff, lockout;
     PolicyDiff: statements_added, statements_removed, statements_changed, gained, lost, unreadable;
     Grant: principal;
     Skipped: reasons;
+    CallerIdentity: arn, account, user_id;
+    ExistenceCheck: principal;
+    SimulationResult: matched_statements, missing_context;
 }
 
+impl Redact for DiagnoseReport {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        // Event IDs first, so that they are named as events wherever they appear.
+        self.policy_source.strings(f);
+        self.history.strings(f);
+        self.key.strings(f);
+        self.caller.strings(f);
+        self.principal.strings(f);
+        self.access.strings(f);
+        self.findings.strings(f);
+        self.restorers.strings(f);
+        self.next_steps.strings(f);
+        self.calls.strings(f);
+        self.policy.strings(f);
+        self.notes.strings(f);
+    }
+}
+
+impl Redact for KeyFacts {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        self.arn.strings(f);
+        self.key_id.strings(f);
+        self.account.strings(f);
+        // An alias as typed (`alias/payments`) is learned from its name.
+        self.input.strings(f);
+    }
+}
+
+impl Redact for PolicySource {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        named(&mut self.event_id, "event", f);
+        self.changed_by.strings(f);
+    }
+}
+
+impl Redact for FailedAttempt {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        named(&mut self.event_id, "event", f);
+        self.changed_by.strings(f);
+        self.error_message.strings(f);
+    }
+}
+
+impl Redact for Entry {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        named(&mut self.event_id, "event", f);
+        self.author.strings(f);
+        self.role_arn.strings(f);
+        named(&mut self.source_ip, "ip", f);
+        named(&mut self.user_agent, "agent", f);
+        self.diff.strings(f);
+    }
+}
+
+impl Redact for MatchedStatement {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        // AWS managed policies name nothing of the customer's.
+        if self.source_policy_type.as_deref() != Some("aws-managed") {
+            named(&mut self.source_policy_id, "policy", f);
+        }
+    }
+}
+
+impl Redact for PolicyEvent {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        named(&mut self.event_id, "event", f);
+        self.changed_by.strings(f);
+        self.role_arn.strings(f);
+        named(&mut self.source_ip, "ip", f);
+        named(&mut self.user_agent, "agent", f);
+        policy_text(&mut self.policy, f);
+        self.error_message.strings(f);
+    }
+}
+
+impl Redact for History {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        self.in_force.strings(f);
+        self.failed_attempts.strings(f);
+    }
+}
+
+impl Redact for Note {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        if let Note::Other(s) = self {
+            f(s, Kind::Value);
+        }
+    }
+}
+
+impl Redact for Evidence {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        self.history.strings(f);
+        self.caller.strings(f);
+        self.caller_principal_arn.strings(f);
+        self.subject.strings(f);
+        self.subject_principal_arn.strings(f);
+        self.key.strings(f);
+        policy_text(&mut self.current_policy, f);
+        self.simulation.strings(f);
+        self.restorer_checks.strings(f);
+        self.notes.strings(f);
+        self.calls.strings(f);
+    }
+}
+
+/// Pseudonyms for one output.
 #[derive(Default)]
 pub struct Redactor {
-    /// (kind, original) → pseudonym
-    names: HashMap<(&'static str, String), String>,
+    /// original → pseudonym, whatever the kind it was first met as.
+    names: HashMap<String, String>,
     counters: HashMap<&'static str, usize>,
     /// Pseudonyms handed out, which must not be redacted again.
-    produced: std::collections::HashSet<String>,
+    produced: HashSet<String>,
+    /// Names learned from values, replaced wherever they stand as a token in a value.
+    learned: Vec<String>,
 }
 
 impl Redactor {
     fn pseudonym(&mut self, kind: &'static str, original: &str) -> String {
-        if let Some(p) = self.names.get(&(kind, original.to_owned())) {
+        if self.produced.contains(original) {
+            return original.to_owned();
+        }
+        if let Some(p) = self.names.get(original) {
             return p.clone();
         }
         let n = self.counters.entry(kind).or_insert(0);
@@ -129,21 +294,86 @@ impl Redactor {
         let p = match kind {
             // Twelve digits, so that redacted ARNs still read as ARNs.
             "account" => format!("{:012}", *n),
-            "key" => format!("key-{}", *n),
             "uid" => format!("AIDAREDACTED{:08}", *n),
+            "ip" => format!("192.0.2.{}", *n % 256),
+            "email" => format!("user-{}@example.invalid", *n),
             other => format!("{other}-{}", *n),
         };
-        self.names.insert((kind, original.to_owned()), p.clone());
+        self.names.insert(original.to_owned(), p.clone());
         self.produced.insert(p.clone());
         p
     }
 
+    /// Learns a name that values will have replaced.
+    fn remember(&mut self, kind: &'static str, original: &str) {
+        if original.is_empty() || self.produced.contains(original) {
+            return;
+        }
+        self.pseudonym(kind, original);
+        if !self.learned.iter().any(|l| l == original) {
+            self.learned.push(original.to_owned());
+        }
+    }
+
+    /// The first pass: names, from ARNs and from named fields.
+    pub fn learn(&mut self, s: &mut String, kind: Kind) {
+        match kind {
+            Kind::Named(k) => self.remember(k, s),
+            Kind::Value => {
+                let _ = self.redact_patterns(s, true);
+            }
+            Kind::Prose => {}
+        }
+    }
+
+    /// The second pass.
+    pub fn rewrite(&mut self, s: &mut String, kind: Kind) {
+        let out = match kind {
+            Kind::Named(k) => self.pseudonym(k, s),
+            Kind::Value => {
+                let patterned = self.redact_patterns(s, false);
+                self.replace_learned(&patterned)
+            }
+            Kind::Prose => self.redact_patterns(s, false),
+        };
+        if out != *s {
+            *s = out;
+        }
+    }
+
+    /// Redacts one string by its patterns alone (ARNs, IDs, addresses); used by tests and for
+    /// text with no structure.
     pub fn redact(&mut self, text: &str) -> String {
-        let text = self.redact_arns(text);
+        self.redact_patterns(text, false)
+    }
+
+    fn redact_patterns(&mut self, text: &str, learning: bool) -> String {
+        let text = self.redact_arns(text, learning);
+        let text = self.redact_tokens(&text, learning);
         self.redact_bare(&text)
     }
 
-    fn redact_arns(&mut self, text: &str) -> String {
+    /// Every learned name, as a whole token (not inside a longer word), longest first.
+    fn replace_learned(&mut self, text: &str) -> String {
+        let mut names: Vec<String> = self
+            .learned
+            .iter()
+            .filter(|n| text.contains(n.as_str()))
+            .cloned()
+            .collect();
+        if names.is_empty() {
+            return text.to_owned();
+        }
+        names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        let mut out = text.to_owned();
+        for name in names {
+            let pseudonym = self.names[&name].clone();
+            out = replace_token(&out, &name, &pseudonym);
+        }
+        out
+    }
+
+    fn redact_arns(&mut self, text: &str, learning: bool) -> String {
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
         while let Some(i) = rest.find("arn:") {
@@ -152,14 +382,14 @@ impl Redactor {
             let end = tail
                 .find(|c: char| c.is_whitespace() || "\"'`,;)]}|<>\\".contains(c))
                 .unwrap_or(tail.len());
-            out.push_str(&self.redact_arn(&tail[..end]));
+            out.push_str(&self.redact_arn(&tail[..end], learning));
             rest = &tail[end..];
         }
         out.push_str(rest);
         out
     }
 
-    fn redact_arn(&mut self, arn: &str) -> String {
+    fn redact_arn(&mut self, arn: &str, learning: bool) -> String {
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
         if parts.len() < 6 {
             return arn.to_owned();
@@ -169,26 +399,55 @@ impl Redactor {
         } else {
             parts[4].to_owned()
         };
+        let name = |r: &mut Self, kind: &'static str, n: &str| {
+            if learning {
+                r.remember(kind, n);
+            }
+            r.pseudonym(kind, n)
+        };
         let resource = parts[5];
         let resource = if let Some(r) = resource.strip_prefix("assumed-role/") {
             match r.split_once('/') {
                 Some((role, session)) => format!(
                     "assumed-role/{}/{}",
-                    self.pseudonym("role", role),
-                    self.pseudonym("session", session)
+                    name(self, "role", role),
+                    name(self, "session", session)
                 ),
-                None => format!("assumed-role/{}", self.pseudonym("role", r)),
+                None => format!("assumed-role/{}", name(self, "role", r)),
             }
-        } else if let Some(r) = resource.strip_prefix("role/") {
-            self.path_and_name("role", "role", r)
-        } else if let Some(r) = resource.strip_prefix("user/") {
-            self.path_and_name("user", "user", r)
+        } else if let Some(r) = resource
+            .strip_prefix("role/")
+            .map(|r| ("role", r))
+            .or_else(|| resource.strip_prefix("user/").map(|r| ("user", r)))
+        {
+            let (kind, r) = r;
+            match r.rsplit_once('/') {
+                Some((path, n)) => {
+                    let path: Vec<String> = path
+                        .split('/')
+                        .map(|segment| {
+                            // AWS's own paths say what a role is; they identify no one.
+                            if segment.is_empty()
+                                || segment.starts_with("aws-")
+                                || segment == "service-role"
+                                || segment.ends_with(".amazonaws.com")
+                            {
+                                segment.to_owned()
+                            } else {
+                                name(self, "path", segment)
+                            }
+                        })
+                        .collect();
+                    format!("{kind}/{}/{}", path.join("/"), name(self, kind, n))
+                }
+                None => format!("{kind}/{}", name(self, kind, r)),
+            }
         } else if let Some(r) = resource.strip_prefix("federated-user/") {
-            format!("federated-user/{}", self.pseudonym("user", r))
+            format!("federated-user/{}", name(self, "user", r))
         } else if let Some(r) = resource.strip_prefix("key/") {
             format!("key/{}", self.pseudonym("key", r))
         } else if let Some(r) = resource.strip_prefix("alias/") {
-            format!("alias/{}", self.pseudonym("alias", r))
+            format!("alias/{}", name(self, "alias", r))
         } else {
             resource.to_owned()
         };
@@ -198,32 +457,81 @@ impl Redactor {
         )
     }
 
-    /// `path/to/Name` → the path kept, the name redacted (role names are the same pseudonym
-    /// whether they appear in a role ARN or a session ARN).
-    fn path_and_name(&mut self, prefix: &str, kind: &'static str, r: &str) -> String {
-        match r.rsplit_once('/') {
-            Some((path, name)) => format!("{prefix}/{path}/{}", self.pseudonym(kind, name)),
-            None => format!("{prefix}/{}", self.pseudonym(kind, r)),
+    /// Tokens with punctuation: e-mail addresses, IPv4 and IPv6 addresses (and CIDR blocks),
+    /// bare aliases (`alias/payments`).
+    fn redact_tokens(&mut self, text: &str, learning: bool) -> String {
+        let is_token = |c: char| c.is_ascii_alphanumeric() || "._%+-@:/".contains(c);
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find(is_token) {
+            out.push_str(&rest[..start]);
+            let tail = &rest[start..];
+            let end = tail.find(|c: char| !is_token(c)).unwrap_or(tail.len());
+            let token = &tail[..end];
+            out.push_str(&self.token(token, learning));
+            rest = &tail[end..];
         }
+        out.push_str(rest);
+        out
     }
 
-    /// Account IDs, key IDs (UUIDs, `mrk-…`) and unique IDs outside ARNs.
+    fn token(&mut self, token: &str, learning: bool) -> String {
+        if self.produced.contains(token) || token.starts_with("arn:") {
+            return token.to_owned();
+        }
+        if let Some(name) = token.strip_prefix("alias/").filter(|n| !n.is_empty()) {
+            if learning {
+                self.remember("alias", name);
+            }
+            return format!("alias/{}", self.pseudonym("alias", name));
+        }
+        let (address, suffix) = match token.rsplit_once('/') {
+            Some((a, bits)) if bits.bytes().all(|b| b.is_ascii_digit()) && !bits.is_empty() => {
+                (a, &token[a.len()..])
+            }
+            _ => (token, ""),
+        };
+        if address.parse::<std::net::IpAddr>().is_ok() {
+            return format!("{}{suffix}", self.pseudonym("ip", address));
+        }
+        if let Some((user, domain)) = token.split_once('@') {
+            if !user.is_empty() && domain.contains('.') && !domain.starts_with('.') {
+                return self.pseudonym("email", token);
+            }
+        }
+        token.to_owned()
+    }
+
+    /// Account IDs, key IDs (UUIDs, `mrk-…`), unique IDs (and the session after one, as in
+    /// `aws:userid`), organisation, VPC and endpoint IDs outside ARNs.
     fn redact_bare(&mut self, text: &str) -> String {
         let mut out = String::with_capacity(text.len());
         let bytes = text.as_bytes();
         let mut i = 0;
+        let mut after_unique_id = false;
         while i < bytes.len() {
             let at_word_start = i == 0 || !is_word(bytes[i - 1]);
-            if at_word_start {
+            if at_word_start && is_word(bytes[i]) {
                 let end = (i..bytes.len())
                     .find(|&j| !is_word(bytes[j]))
                     .unwrap_or(bytes.len());
                 let word = &text[i..end];
-                if let Some(replaced) = self.bare_word(word) {
-                    out.push_str(&replaced);
-                    i = end;
-                    continue;
+                let replaced = if after_unique_id {
+                    Some(self.pseudonym("session", word))
+                } else {
+                    self.bare_word(word)
+                };
+                after_unique_id =
+                    crate::policy::is_unique_id(word) && bytes.get(end) == Some(&b':');
+                match replaced {
+                    Some(r) => out.push_str(&r),
+                    None => out.push_str(word),
                 }
+                i = end;
+                continue;
+            }
+            if bytes[i] != b':' {
+                after_unique_id = false;
             }
             let c = text[i..].chars().next().expect("in bounds");
             out.push(c);
@@ -239,11 +547,28 @@ impl Redactor {
         if word.len() == 12 && word.bytes().all(|b| b.is_ascii_digit()) {
             return Some(self.pseudonym("account", word));
         }
-        if is_uuid(word) || (word.starts_with("mrk-") && word.len() == 36) {
+        if is_uuid(word) {
+            // An event ID learned as such keeps its name; other UUIDs are key IDs.
+            return Some(self.pseudonym("key", word));
+        }
+        if word.starts_with("mrk-") && word.len() == 36 {
             return Some(self.pseudonym("key", word));
         }
         if crate::policy::is_unique_id(word) {
             return Some(self.pseudonym("uid", word));
+        }
+        for (prefix, kind) in [
+            ("o-", "org"),
+            ("ou-", "ou"),
+            ("r-", "root"),
+            ("vpc-", "vpc"),
+            ("vpce-", "vpce"),
+        ] {
+            if let Some(id) = word.strip_prefix(prefix) {
+                if id.len() >= 4 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                    return Some(self.pseudonym(kind, word));
+                }
+            }
         }
         None
     }
@@ -251,6 +576,26 @@ impl Redactor {
 
 fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+/// Replaces `name` where it stands as a token: not preceded or followed by a word character.
+fn replace_token(text: &str, name: &str, with: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(name) {
+        let before = rest[..i].bytes().last();
+        let after = rest.as_bytes().get(i + name.len()).copied();
+        let bounded = |b: Option<u8>| b.is_none_or(|b| !is_word(b));
+        out.push_str(&rest[..i]);
+        if bounded(before) && bounded(after) {
+            out.push_str(with);
+        } else {
+            out.push_str(name);
+        }
+        rest = &rest[i + name.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn is_uuid(s: &str) -> bool {
@@ -276,7 +621,7 @@ mod tests {
         );
         assert_eq!(
             out,
-            "arn:aws:sts::000000000001:assumed-role/role-1/session-1 and arn:aws:iam::000000000001:role/ops/role-1 \
+            "arn:aws:sts::000000000001:assumed-role/role-1/session-1 and arn:aws:iam::000000000001:role/path-1/role-1 \
              key arn:aws:kms:us-east-1:000000000001:key/key-1 (key-1) \
              account 000000000001, other 000000000002, orphan AIDAREDACTED00000001"
         );
@@ -291,5 +636,42 @@ mod tests {
             out.starts_with("\"Allow access for Key Administrators\""),
             "{out}"
         );
+    }
+
+    #[test]
+    fn addresses_org_ids_aliases_and_sessions_after_unique_ids() {
+        let mut r = Redactor::default();
+        let out = r.redact(
+            "from 203.0.113.24 in 198.51.100.0/24 and 2001:db8::1, alice@example.com, o-a1b2c3d4e5, \
+             vpce-0123456789abcdef0, alias/payments, AROAEXAMPLEADMIN0001:alice",
+        );
+        for secret in [
+            "203.0.113.24",
+            "198.51.100.0",
+            "2001:db8::1",
+            "alice",
+            "example.com",
+            "a1b2c3d4e5",
+            "0123456789abcdef0",
+            "payments",
+            "AROAEXAMPLEADMIN0001",
+        ] {
+            assert!(!out.contains(secret), "{secret} in {out}");
+        }
+        assert!(out.contains("/24"), "the prefix length is kept: {out}");
+    }
+
+    #[test]
+    fn learned_names_are_replaced_in_values_but_not_in_prose() {
+        let text = crate::text!(
+            "Ask the key ",
+            crate::diagnosis::model::code("arn:aws:iam::111122223333:role/key"),
+            " or run ",
+            crate::diagnosis::model::code("aws iam put-role-policy --role-name key")
+        );
+        let copy = redacted(&text);
+        let plain = copy.plain();
+        assert!(plain.starts_with("Ask the key "), "prose intact: {plain}");
+        assert!(plain.ends_with("--role-name role-1"), "{plain}");
     }
 }

@@ -11,6 +11,7 @@ mod history_archive;
 mod layers;
 mod output_files;
 mod properties;
+mod redaction;
 mod reports;
 mod rules;
 mod sdk_mapping;
