@@ -316,7 +316,7 @@ impl Redactor {
     }
 
     /// The first pass: names, from ARNs and from named fields.
-    pub fn learn(&mut self, s: &mut String, kind: Kind) {
+    pub fn learn(&mut self, s: &str, kind: Kind) {
         match kind {
             Kind::Named(k) => self.remember(k, s),
             Kind::Value => {
