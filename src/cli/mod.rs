@@ -92,6 +92,10 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
 
+    /// Seconds the whole run may take; searches stop there and say so.
+    #[arg(long, value_name = "SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_duration: u64,
+
     /// Least milliseconds between two CloudTrail LookupEvents calls (its quota is 2 a second).
     #[arg(long, value_name = "MS", default_value_t = 500, hide = true)]
     pub lookup_interval_ms: u64,
@@ -204,6 +208,10 @@ pub struct DiagnoseArgs {
     /// Seconds each AWS call may take.
     #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
+
+    /// Seconds the whole run may take; searches stop there and say so.
+    #[arg(long, value_name = "SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_duration: u64,
 
     /// Least milliseconds between two CloudTrail LookupEvents calls (its quota is 2 a second).
     #[arg(long, value_name = "MS", default_value_t = 500, hide = true)]

@@ -117,11 +117,17 @@ fn explain(a: ExplainArgs, format: FormatOf) -> Result<ExplainRequest, UsageErro
     })
 }
 
-fn aws(region: Option<String>, profile: Option<String>, timeout: u64) -> AwsSettings {
+fn aws(
+    region: Option<String>,
+    profile: Option<String>,
+    timeout: u64,
+    max_duration: u64,
+) -> AwsSettings {
     AwsSettings {
         region,
         profile,
         timeout: Duration::from_secs(timeout),
+        max_duration: Duration::from_secs(max_duration),
     }
 }
 
@@ -189,7 +195,7 @@ fn diagnose(a: DiagnoseArgs, format: FormatOf) -> Result<DiagnoseRequest, UsageE
     let target = match a.from_evidence {
         Some(path) => Target::FromEvidence(path),
         None => Target::Live {
-            aws: aws(a.region, a.profile, a.timeout),
+            aws: aws(a.region, a.profile, a.timeout, a.max_duration),
             ask: Box::new(LiveRequest {
                 // clap requires KEY without --from-evidence.
                 key: KeyInput::parse(a.key.as_deref().unwrap_or_default())?,
@@ -255,7 +261,7 @@ fn history(a: HistoryArgs, format: FormatOf) -> Result<HistoryRequest, UsageErro
             format: format(a.format),
             redact: a.redact,
         },
-        aws: aws(a.region, a.profile, a.timeout),
+        aws: aws(a.region, a.profile, a.timeout, a.max_duration),
     })
 }
 

@@ -10,7 +10,7 @@ use crate::evidence::key::KeyInput;
 use crate::evidence::record::KeyRef;
 use crate::evidence::sources::Found;
 use crate::evidence::sources::archive::{self, ArchiveOptions};
-use crate::evidence::sources::event_history::{SearchOptions, collect};
+use crate::evidence::sources::event_history::{MAX_PAGES, SearchOptions, collect};
 use crate::evidence::{CallError, Kms};
 use crate::policy::key_account;
 use crate::report::{self, WriteColor};
@@ -140,6 +140,8 @@ pub fn run(
                     lookback_days: 90,
                     min_interval: *lookup_interval,
                     timeout: session.timeout(),
+                    max_pages: MAX_PAGES,
+                    deadline: session.calls.deadline(),
                 };
                 let progress = |pages, events| console.progress(pages, events);
                 let result = collect(
@@ -159,7 +161,11 @@ pub fn run(
                     ..Found::default()
                 };
                 found.skipped.records = stats.skipped_records;
-                if !stats.complete {
+                if let Some(why) = stats.cut_short {
+                    found.skipped.reasons.push(format!(
+                        "the CloudTrail search was cut short {why}: older events may be missing"
+                    ));
+                } else if !stats.complete {
                     found.skipped.reasons.push(
                         "the CloudTrail search was cut short by a failed call: older events may be missing"
                             .into(),

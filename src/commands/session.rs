@@ -20,6 +20,8 @@ pub struct AwsSettings {
     pub profile: Option<String>,
     /// Bound on each AWS call.
     pub timeout: Duration,
+    /// Bound on the whole run (`--max-duration`).
+    pub max_duration: Duration,
 }
 
 pub struct Session {
@@ -31,13 +33,14 @@ pub struct Session {
 
 impl Session {
     pub fn new(settings: AwsSettings) -> io::Result<Session> {
+        let deadline = std::time::Instant::now() + settings.max_duration;
         Ok(Session {
             settings,
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?,
             connection: tokio::sync::OnceCell::new(),
-            calls: Calls::default(),
+            calls: Calls::with_deadline(deadline),
         })
     }
 

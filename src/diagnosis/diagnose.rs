@@ -278,6 +278,7 @@ pub fn diagnose(
             events_scanned: h.events_scanned,
             skipped_records: h.skipped_records,
             complete: h.complete,
+            cut_short: h.cut_short.clone(),
             failed_attempts: h
                 .failed_attempts
                 .iter()

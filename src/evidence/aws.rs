@@ -165,12 +165,32 @@ impl super::ObjectStore for S3Client {
             .send()
             .await
             .map_err(classify)?;
-        let body = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| CallError::new(Outcome::Error, Some("ReadBody"), e.to_string()))?;
-        Ok(body.into_bytes().to_vec())
+        // A log object is read up to the archive's file limit, whatever it claims to be.
+        let limit = super::sources::archive::MAX_FILE_BYTES;
+        let too_large = || {
+            CallError::new(
+                Outcome::Error,
+                Some("TooLarge"),
+                format!("larger than {} MiB: not read", limit >> 20),
+            )
+        };
+        if out
+            .content_length()
+            .is_some_and(|n| n < 0 || n as u64 > limit)
+        {
+            return Err(too_large());
+        }
+        let mut body = out.body;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk
+                .map_err(|e| CallError::new(Outcome::Error, Some("ReadBody"), e.to_string()))?;
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
     }
 }
 

@@ -29,6 +29,8 @@ struct State {
     /// (event name, event), newest first as CloudTrail answers.
     events: Vec<(String, TrailEvent)>,
     page_size: usize,
+    /// `LookupEvents` always answers another `NextToken`.
+    endless_pages: bool,
     objects: BTreeMap<(String, String), Vec<u8>>,
     /// Operation → the error it answers (every time).
     failures: BTreeMap<String, CallError>,
@@ -104,6 +106,11 @@ impl FakeAws {
 
     pub fn page_size(self, n: usize) -> Self {
         self.with(|s| s.page_size = n.max(1))
+    }
+
+    /// `LookupEvents` never stops answering `NextToken` (a hostile or broken endpoint).
+    pub fn endless_pages(self) -> Self {
+        self.with(|s| s.endless_pages = true)
     }
 
     pub fn object(self, bucket: &str, key: &str, body: Vec<u8>) -> Self {
@@ -293,7 +300,7 @@ impl CloudTrail for FakeAws {
                 .iter()
                 .map(|e| (*e).clone())
                 .collect(),
-            next_token: (end < matching.len()).then(|| end.to_string()),
+            next_token: (end < matching.len() || state.endless_pages).then(|| end.to_string()),
         })
     }
 }

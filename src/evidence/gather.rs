@@ -164,6 +164,8 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
             lookback_days: opts.lookback_days,
             min_interval: opts.lookup_interval,
             timeout: t,
+            max_pages: event_history::MAX_PAGES,
+            deadline: calls.deadline(),
         };
         event_history::search(
             &clients.cloudtrail,

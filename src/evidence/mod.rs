@@ -64,12 +64,28 @@ impl CallError {
     }
 }
 
-/// The calls made so far, in order of start. Shared by concurrent steps.
+/// The calls made so far, in order of start, shared by concurrent steps; and the deadline of the
+/// whole run (`--max-duration`), which every call's time budget respects.
 #[derive(Debug, Clone, Default)]
-pub struct Calls(Arc<Mutex<Vec<CallRecord>>>);
+pub struct Calls {
+    log: Arc<Mutex<Vec<CallRecord>>>,
+    deadline: Option<Instant>,
+}
 
 impl Calls {
-    /// Runs one call, bounded by `timeout`, and records it.
+    /// A call log whose calls all end by `deadline`.
+    pub fn with_deadline(deadline: Instant) -> Calls {
+        Calls {
+            log: Arc::default(),
+            deadline: Some(deadline),
+        }
+    }
+
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Runs one call, bounded by `timeout` and by the deadline, and records it.
     pub async fn record<T>(
         &self,
         service: &str,
@@ -78,7 +94,7 @@ impl Calls {
         call: impl Future<Output = Result<T, CallError>>,
     ) -> Result<T, CallError> {
         let index = {
-            let mut calls = self.0.lock().expect("calls lock");
+            let mut calls = self.log.lock().expect("calls lock");
             calls.push(CallRecord {
                 service: service.to_owned(),
                 operation: operation.to_owned(),
@@ -89,16 +105,34 @@ impl Calls {
             });
             calls.len() - 1
         };
-        let started = Instant::now();
-        let result = match tokio::time::timeout(timeout, call).await {
-            Ok(r) => r,
-            Err(_) => Err(CallError::new(
+        let remaining = self
+            .deadline
+            .map(|d| d.saturating_duration_since(Instant::now()));
+        let budget = remaining.map_or(timeout, |r| r.min(timeout));
+        let by_deadline = remaining.is_some_and(|r| r < timeout);
+        let deadline_passed = || {
+            CallError::new(
                 Outcome::Error,
-                Some("Timeout"),
-                format!("no answer within {} s", timeout.as_secs_f64()),
-            )),
+                Some("Deadline"),
+                "not made or not answered before the --max-duration deadline",
+            )
         };
-        let mut calls = self.0.lock().expect("calls lock");
+        let started = Instant::now();
+        // Past the deadline, the call is not made at all.
+        let result = if budget.is_zero() {
+            Err(deadline_passed())
+        } else {
+            match tokio::time::timeout(budget, call).await {
+                Ok(r) => r,
+                Err(_) if by_deadline => Err(deadline_passed()),
+                Err(_) => Err(CallError::new(
+                    Outcome::Error,
+                    Some("Timeout"),
+                    format!("no answer within {} s", timeout.as_secs_f64()),
+                )),
+            }
+        };
+        let mut calls = self.log.lock().expect("calls lock");
         let record = &mut calls[index];
         record.ms = started.elapsed().as_millis() as u64;
         match &result {
@@ -113,7 +147,7 @@ impl Calls {
     }
 
     pub fn snapshot(&self) -> Vec<CallRecord> {
-        self.0.lock().expect("calls lock").clone()
+        self.log.lock().expect("calls lock").clone()
     }
 }
 
@@ -263,4 +297,31 @@ pub struct Clients<S, K, I, C> {
     pub cloudtrail: C,
     pub region: Option<String>,
     pub partition: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_after_the_deadline_is_not_made() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let calls = Calls::with_deadline(Instant::now());
+        let made = std::sync::atomic::AtomicBool::new(false);
+        let result =
+            runtime.block_on(
+                calls.record("kms", "DescribeKey", Duration::from_secs(5), async {
+                    tokio::task::yield_now().await;
+                    made.store(true, std::sync::atomic::Ordering::SeqCst);
+                    Ok::<_, CallError>(())
+                }),
+            );
+        let err = result.unwrap_err();
+        assert_eq!(err.code.as_deref(), Some("Deadline"));
+        assert!(!made.load(std::sync::atomic::Ordering::SeqCst));
+        assert_eq!(calls.snapshot()[0].error_code.as_deref(), Some("Deadline"));
+    }
 }

@@ -104,8 +104,10 @@ fn history_line(r: &DiagnoseReport) -> Option<String> {
             )
         ));
     }
-    if !h.complete {
-        line.push_str(", search cut short by a failed call");
+    match &h.cut_short {
+        Some(why) => line.push_str(&format!(", search cut short {why}")),
+        None if !h.complete => line.push_str(", search cut short by a failed call"),
+        None => {}
     }
     Some(line)
 }

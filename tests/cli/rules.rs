@@ -379,3 +379,30 @@ fn an_alias_that_cannot_be_resolved_says_so_not_no_cloudtrail() {
     );
     assert!(!unknown.detail.plain().contains("--no-cloudtrail"));
 }
+
+#[test]
+fn an_endless_next_token_ends_at_the_page_cap_and_says_so() {
+    let aws = account().key(key(None)).endless_pages();
+    let r = diagnose(&aws);
+    let history = r.history.as_ref().unwrap();
+    assert!(!history.complete);
+    assert_eq!(
+        history.pages,
+        kms_doctor::evidence::sources::event_history::MAX_PAGES
+    );
+    assert_eq!(history.cut_short.as_deref(), Some("after 400 pages"));
+    let gap = r
+        .findings
+        .iter()
+        .find(|f| {
+            f.title
+                .plain()
+                .starts_with("The CloudTrail search was cut short")
+        })
+        .expect("the cut is a finding");
+    assert_eq!(gap.code, Code::EvidenceIncomplete);
+    assert!(
+        !codes(&r).contains(&Code::PolicyHistoryUnavailable),
+        "the history was not read in full"
+    );
+}

@@ -41,8 +41,11 @@ pub struct HistorySummary {
     pub events_scanned: u64,
     /// Records that could not be read, skipped.
     pub skipped_records: u64,
-    /// `false` when a call failed before the search could finish.
+    /// `false` when a call failed, or a bound was reached, before the search could finish.
     pub complete: bool,
+    /// The bound that ended the search early, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cut_short: Option<String>,
     /// Failed `PutKeyPolicy` attempts newer than the policy in force, newest first.
     pub failed_attempts: Vec<FailedAttempt>,
 }

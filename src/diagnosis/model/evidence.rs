@@ -157,8 +157,11 @@ pub struct History {
     pub events_scanned: u64,
     /// Records that could not be read and were skipped.
     pub skipped_records: u64,
-    /// `false` when a call failed before the search could finish.
+    /// `false` when a call failed, or a bound was reached, before the search could finish.
     pub complete: bool,
+    /// The bound that ended the search early (a page cap, the `--max-duration` deadline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cut_short: Option<String>,
     /// Where the event in force was found: `cloudtrail`, `archive` or `athena`.
     #[serde(default = "cloudtrail")]
     pub source: SourceKind,
@@ -294,6 +297,7 @@ impl Evidence {
             events_scanned: 0,
             skipped_records: 0,
             complete: true,
+            cut_short: None,
             source,
         });
         history.in_force = Some(events[newest].clone());

@@ -338,6 +338,23 @@ pub fn history_findings(findings: &mut Vec<Finding>, ev: &Evidence) {
         ),
         None => {}
     }
+    if let (None, Some(why)) = (&h.in_force, &h.cut_short) {
+        findings.push(
+            Finding::new(
+                Code::EvidenceIncomplete,
+                text!("The CloudTrail search was cut short ", prose(why.clone())),
+            )
+            .detail(text!(
+                "It read ",
+                prose(format!(
+                    "{} events on {} pages",
+                    h.events_scanned, h.pages
+                )),
+                " without reaching the newest successful PutKeyPolicy or CreateKey of the key, so the policy in force is unknown."
+            ))
+            .help("Run again with a larger --max-duration, or read the CloudTrail log archive with --logs or --athena-table."),
+        );
+    }
     for failed in h.failed_attempts.iter().take(3) {
         if let Some(f) = findings.iter_mut().find(|f| {
             matches!(

@@ -40,39 +40,123 @@ struct LogFile<'a> {
     records: Vec<&'a RawValue>,
 }
 
+/// The most log files one scan lists; an archive larger than this is split by `--since`/`--until`.
+pub const MAX_FILES: usize = 2_000_000;
+/// A log file is read up to this size (CloudTrail writes files of a few MB).
+pub const MAX_FILE_BYTES: u64 = 32 << 20;
+/// A log file decompresses to at most this much (a gzip bomb stops here).
+pub const MAX_DECOMPRESSED_BYTES: u64 = 64 << 20;
+
 /// The log files under `root` (or `root` itself), in a stable order, pruned by the
-/// `YYYY/MM/DD` folders when a window is given. CloudTrail digest files are not logs.
-pub fn list_files(root: &Path, opts: &ArchiveOptions) -> Result<Vec<PathBuf>, ArchiveError> {
-    let meta = std::fs::metadata(root).map_err(|source| ArchiveError::Unreadable {
-        path: root.display().to_string(),
+/// `YYYY/MM/DD` folders when a window is given, and what the walk could not use.
+///
+/// Only regular files are read (a FIFO or a device would block or never end); symbolic links
+/// are followed, but every directory and file is visited once, by device and inode, so a link
+/// loop ends and a file linked twice is read once. A directory that cannot be read is skipped
+/// with its reason. CloudTrail digest files are not logs.
+pub fn list_files(
+    root: &Path,
+    opts: &ArchiveOptions,
+) -> Result<(Vec<PathBuf>, Skipped), ArchiveError> {
+    use std::os::unix::fs::MetadataExt;
+    let unreadable = |path: &Path, source| ArchiveError::Unreadable {
+        path: path.display().to_string(),
         source,
-    })?;
+    };
+    let meta = std::fs::metadata(root).map_err(|e| unreadable(root, e))?;
     if meta.is_file() {
-        return Ok(vec![root.to_owned()]);
+        return Ok((vec![root.to_owned()], Skipped::default()));
     }
+    if !meta.is_dir() {
+        return Err(unreadable(
+            root,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file or a directory",
+            ),
+        ));
+    }
+    let mut skipped = Skipped::default();
+    let mut skip = |path: &Path, why: String| {
+        skipped.files += 1;
+        if skipped.reasons.len() < MAX_REASONS {
+            skipped.reasons.push(format!("{}: {why}", path.display()));
+        }
+    };
+    let mut seen = std::collections::HashSet::new();
+    seen.insert((meta.dev(), meta.ino()));
     let mut files = Vec::new();
     let mut dirs = vec![root.to_owned()];
     while let Some(dir) = dirs.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|source| ArchiveError::Unreadable {
-            path: dir.display().to_string(),
-            source,
-        })?;
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                skip(&dir, format!("directory cannot be read ({e})"));
+                continue;
+            }
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
-            if path.is_dir() {
+            // Follows a link to what it names; a dangling link is skipped.
+            let meta = match std::fs::metadata(&path) {
+                Ok(m) => m,
+                Err(e) => {
+                    skip(&path, format!("cannot be read ({e})"));
+                    continue;
+                }
+            };
+            if !seen.insert((meta.dev(), meta.ino())) {
+                continue; // already listed, through another path or a link loop
+            }
+            if meta.is_dir() {
                 if name != "CloudTrail-Digest" {
                     dirs.push(path);
                 }
-            } else if (name.ends_with(".json.gz") || name.ends_with(".json"))
-                && in_window(&path, opts)
-            {
+            } else if !(name.ends_with(".json.gz") || name.ends_with(".json")) {
+                continue;
+            } else if !meta.is_file() {
+                skip(
+                    &path,
+                    "not a regular file (a FIFO, socket or device): not read".into(),
+                );
+            } else if in_window(&path, opts) {
+                if files.len() >= MAX_FILES {
+                    skip(
+                        &path,
+                        format!(
+                            "more than {MAX_FILES} log files: narrow the window with --since/--until"
+                        ),
+                    );
+                    break;
+                }
                 files.push(path);
             }
         }
     }
     files.sort();
-    Ok(files)
+    Ok((files, skipped))
+}
+
+/// Reads a file, refusing one larger than `MAX_FILE_BYTES`; only regular files.
+pub fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {} MiB: not read",
+            MAX_FILE_BYTES >> 20
+        )));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::other("grew while being read: not read"));
+    }
+    Ok(bytes)
 }
 
 /// Is the `YYYY/MM/DD` of the path (if it has one) inside the window? Whole days count.
@@ -120,8 +204,13 @@ impl Partial {
 
 /// Scans the archive at `root` for the key's policy events.
 pub fn scan_local(root: &Path, key: &KeyRef, opts: &ArchiveOptions) -> Result<Found, ArchiveError> {
-    let files = list_files(root, opts)?;
-    Ok(scan_files(&files, |p| std::fs::read(p), key, opts))
+    let (files, skipped) = list_files(root, opts)?;
+    let mut found = scan_files(&files, read_bounded, key, opts);
+    found.merge(Found {
+        skipped,
+        ..Found::default()
+    });
+    Ok(found)
 }
 
 /// Scans files with `read` giving each one's bytes (compressed or not): local files, or objects
@@ -201,11 +290,21 @@ fn is_gzip(path: &Path) -> bool {
     path.to_string_lossy().ends_with(".gz")
 }
 
-/// Puts the file's JSON text in `buf`.
+/// Puts the file's JSON text in `buf`, at most `MAX_DECOMPRESSED_BYTES` of it.
 fn decompress(path: &Path, raw: Vec<u8>, buf: &mut Vec<u8>) -> std::io::Result<()> {
     buf.clear();
     if is_gzip(path) {
-        flate2::read::MultiGzDecoder::new(raw.as_slice()).read_to_end(buf)?;
+        flate2::read::MultiGzDecoder::new(raw.as_slice())
+            .take(MAX_DECOMPRESSED_BYTES + 1)
+            .read_to_end(buf)?;
+        if buf.len() as u64 > MAX_DECOMPRESSED_BYTES {
+            buf.clear();
+            buf.shrink_to_fit();
+            return Err(std::io::Error::other(format!(
+                "decompresses to more than {} MiB (a gzip bomb?): not read",
+                MAX_DECOMPRESSED_BYTES >> 20
+            )));
+        }
     } else {
         *buf = raw;
     }

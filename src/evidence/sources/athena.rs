@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 /// The first wait between two polls; it doubles up to `MAX_POLL`.
 const FIRST_POLL: Duration = Duration::from_millis(200);
 const MAX_POLL: Duration = Duration::from_secs(5);
+/// `GetQueryResults` pages read at most (1,000 rows each).
+const MAX_RESULT_PAGES: usize = 1_000;
 
 /// Runs the query (the SQL of `diagnosis::timeline::athena_sql`) and reads its rows, each as
 /// the CloudTrail record it came from.
@@ -69,7 +71,7 @@ pub async fn run<A: Athena>(
     let mut result = Found::default();
     let mut header: Option<Vec<String>> = None;
     let mut next = None;
-    loop {
+    for _ in 0..MAX_RESULT_PAGES {
         let page = calls
             .record(
                 "athena",
@@ -98,6 +100,11 @@ pub async fn run<A: Athena>(
             Some(t) => next = Some(t),
             None => break,
         }
+    }
+    if next.is_some() {
+        result.skipped.reasons.push(format!(
+            "the Athena results were cut short after {MAX_RESULT_PAGES} pages: narrow the window"
+        ));
     }
     sort_events(&mut result.events);
     Ok(result)

@@ -15,30 +15,55 @@ const MAX_FAILED_KEPT: usize = 20;
 /// Retries of a throttled `LookupEvents` call.
 const MAX_THROTTLE_RETRIES: u32 = 5;
 
+/// Pages read at most in one search (50 events each): an endless `NextToken` ends here.
+pub const MAX_PAGES: u32 = 400;
+
 #[derive(Debug, Clone)]
 pub struct SearchOptions {
     pub lookback_days: u32,
-    /// The least time between two `LookupEvents` calls (500 ms: 2 per second).
+    /// The time one call's token takes to come back: `LookupEvents` allows 2 calls a second,
+    /// in bursts of 2 (500 ms).
     pub min_interval: Duration,
     pub timeout: Duration,
+    /// Pages read at most.
+    pub max_pages: u32,
+    /// When the whole run must be done (`--max-duration`).
+    pub deadline: Option<Instant>,
 }
 
-/// Paces calls and retries throttled ones.
+/// CloudTrail's quota as a token bucket: a burst of two calls at once, then one per interval.
+/// It starts full, so a search of two pages never waits.
 struct Pacer {
-    last: Option<Instant>,
+    tokens: f64,
+    last: Instant,
     min_interval: Duration,
 }
 
+const BURST: f64 = 2.0;
+
 impl Pacer {
+    fn new(min_interval: Duration, already_spent: u32) -> Pacer {
+        Pacer {
+            tokens: BURST - f64::from(already_spent),
+            last: Instant::now(),
+            min_interval,
+        }
+    }
+
     async fn wait(&mut self) {
-        if let Some(last) = self.last {
-            let next = last + self.min_interval;
+        let interval = self.min_interval.as_secs_f64();
+        if interval > 0.0 {
             let now = Instant::now();
-            if next > now {
-                tokio::time::sleep(next - now).await;
+            self.tokens = (self.tokens + (now - self.last).as_secs_f64() / interval).min(BURST);
+            self.last = now;
+            if self.tokens < 1.0 {
+                let wait = Duration::from_secs_f64((1.0 - self.tokens) * interval);
+                tokio::time::sleep(wait).await;
+                self.tokens = 1.0;
+                self.last = Instant::now();
             }
         }
-        self.last = Some(Instant::now());
+        self.tokens -= 1.0;
     }
 }
 
@@ -79,8 +104,10 @@ pub struct ScanStats {
     pub pages: u32,
     pub events_scanned: u64,
     pub skipped_records: u64,
-    /// `false` when a call failed before the scan could finish.
+    /// `false` when a call failed, or a bound was reached, before the scan could finish.
     pub complete: bool,
+    /// The bound that ended the scan early, when one did.
+    pub cut_short: Option<String>,
 }
 
 /// Pages through `LookupEvents` for each event name in turn, newest first, handing every
@@ -103,14 +130,23 @@ pub async fn scan<C: CloudTrail>(
         complete: true,
         ..ScanStats::default()
     };
-    let mut pacer = Pacer {
-        last: first_page.as_ref().map(|_| Instant::now()),
-        min_interval: opts.min_interval,
-    };
+    let mut pacer = Pacer::new(opts.min_interval, u32::from(first_page.is_some()));
     let mut prefetched = first_page;
     for event_name in event_names {
         let mut token = None;
         loop {
+            let bound = if stats.pages >= opts.max_pages {
+                Some(format!("after {} pages", opts.max_pages))
+            } else if opts.deadline.is_some_and(|d| Instant::now() >= d) {
+                Some("at the --max-duration deadline".to_owned())
+            } else {
+                None
+            };
+            if let Some(why) = bound.filter(|_| prefetched.is_none()) {
+                stats.complete = false;
+                stats.cut_short = Some(why);
+                return Ok(stats);
+            }
             let page = match prefetched.take() {
                 Some(p) => p,
                 None => {
@@ -209,6 +245,7 @@ pub async fn search<C: CloudTrail>(
         events_scanned: stats.events_scanned,
         skipped_records: stats.skipped_records,
         complete: stats.complete,
+        cut_short: stats.cut_short,
         source: SourceKind::Cloudtrail,
     })
 }

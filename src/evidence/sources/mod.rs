@@ -38,6 +38,9 @@ impl Found {
         self.skipped.reasons.sort();
         self.skipped.reasons.truncate(MAX_REASONS);
         sort_events(&mut self.events);
+        // The same event from two copies of a file (or two paths to one) counts once.
+        self.events
+            .dedup_by(|a, b| a.event_id.is_some() && a.event_id == b.event_id);
     }
 }
 

@@ -29,6 +29,8 @@ impl S3Location {
 /// Objects fetched from S3 at once; the archive is read batch by batch so that memory stays
 /// bounded whatever its size.
 const S3_BATCH: usize = 16;
+/// `ListObjectsV2` pages read at most (1,000 objects each): an endless continuation ends here.
+const MAX_LIST_PAGES: usize = 10_000;
 /// `GetObject` calls in flight at once.
 const S3_CONCURRENCY: usize = 8;
 
@@ -63,7 +65,17 @@ pub async fn scan_s3<S: ObjectStore>(
     use futures_util::StreamExt;
     let mut objects = Vec::new();
     let mut token = None;
+    let mut listed_pages = 0;
+    let mut cut_short = None;
     loop {
+        listed_pages += 1;
+        if listed_pages > MAX_LIST_PAGES {
+            cut_short = Some(format!(
+                "s3://{}/{}: the listing was cut short after {MAX_LIST_PAGES} pages: narrow the prefix or the window",
+                location.bucket, location.prefix
+            ));
+            break;
+        }
         let list = store.list(&location.bucket, &location.prefix, token.take());
         let page = calls.record("s3", "ListObjectsV2", timeout, list).await?;
         objects.extend(
@@ -78,6 +90,9 @@ pub async fn scan_s3<S: ObjectStore>(
     }
     objects.sort();
     let mut scan = Found::default();
+    if let Some(why) = cut_short {
+        scan.skipped.reasons.push(why);
+    }
     for batch in objects.chunks(S3_BATCH) {
         let fetched: std::collections::HashMap<String, Result<Vec<u8>, String>> =
             futures_util::stream::iter(batch)

@@ -1,0 +1,111 @@
+//! Bounded in time and memory: archives with a FIFO, link loops, a file linked twice and a gzip
+//! bomb; an endless `NextToken`. Each run must end within its bound with the skip explained.
+//! (Peak memory is measured by `bench/bounds.sh`, not here.)
+
+use crate::support::archive::{create_key, key_arn};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("kms-doctor-bounds-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs kms-doctor, killing it (and failing) after `limit`.
+fn run_within(limit: Duration, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kms-doctor"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            panic!("kms-doctor {args:?} still ran after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// A gzip file of `members` concatenated members of 1 MiB of zeros each: tiny on disk, huge
+/// once decompressed.
+fn gzip_bomb(path: &Path, members: usize) {
+    let mut one = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    one.write_all(&vec![0u8; 1 << 20]).unwrap();
+    let one = one.finish().unwrap();
+    let mut f = std::fs::File::create(path).unwrap();
+    for _ in 0..members {
+        f.write_all(&one).unwrap();
+    }
+}
+
+#[test]
+fn hostile_archives_end_with_every_skip_explained() {
+    let root = dir("archive");
+    let day = root.join("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/02");
+    std::fs::create_dir_all(&day).unwrap();
+    let log = json!({"Records": [create_key(2, 1, "evt-create")]});
+    std::fs::write(day.join("log.json"), log.to_string()).unwrap();
+    // A FIFO named like a log: reading it would block forever.
+    let fifo = day.join("fifo.json");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Two links back up the tree, and one to the directory itself: loops.
+    std::os::unix::fs::symlink(".", day.join("self")).unwrap();
+    std::os::unix::fs::symlink("..", day.join("up")).unwrap();
+    std::os::unix::fs::symlink(&root, day.join("root")).unwrap();
+    // The same file under another name: read once.
+    std::os::unix::fs::symlink(day.join("log.json"), day.join("again.json")).unwrap();
+    gzip_bomb(&day.join("bomb.json.gz"), 80);
+
+    let arn = key_arn();
+    let (code, out, err) = run_within(
+        Duration::from_secs(60),
+        &[
+            "history",
+            &arn,
+            "--logs",
+            root.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let ids: Vec<&str> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["evt-create"], "one event, once");
+    let reasons = v["skipped"]["reasons"].to_string();
+    assert!(
+        reasons.contains("fifo.json: not a regular file"),
+        "{reasons}"
+    );
+    assert!(reasons.contains("bomb.json.gz"), "{reasons}");
+    assert!(reasons.contains("more than 64 MiB"), "{reasons}");
+    assert_eq!(v["skipped"]["files"], 2, "{v}");
+}
