@@ -17,9 +17,10 @@ fn main() -> ExitCode {
         stdout_is_terminal: std::io::stdout().is_terminal(),
         no_color,
     };
+    let verbose = cli.verbose;
     let validated = match cli.validate(terminal) {
         Ok(v) => v,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(&e, verbose),
     };
     let stderr_is_terminal = std::io::stderr().is_terminal();
     let stderr: Box<dyn WriteColor> = if stderr_is_terminal && !no_color {
@@ -40,15 +41,16 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         // The reader went away (`| head`): nothing is wrong.
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
-        Err(e) => fail(&e),
+        Err(e) => fail(&e, verbose),
     }
 }
 
-/// The error, then each cause on a line of its own; never a Debug dump.
-fn fail(err: &dyn std::error::Error) -> ExitCode {
+/// One line saying what is wrong and what to do; with `-v`, each cause on a line of its own.
+/// Never a Debug dump.
+fn fail(err: &dyn std::error::Error, verbose: bool) -> ExitCode {
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(stderr, "kms-doctor failed: {err}");
-    let mut cause = err.source();
+    let mut cause = err.source().filter(|_| verbose);
     while let Some(c) = cause {
         let _ = writeln!(stderr, "  caused by: {c}");
         cause = c.source();

@@ -147,7 +147,7 @@ fn gather_live(
         )
         .await;
         console.finish_progress();
-        let mut evidence = gathered?;
+        let mut evidence = gathered.map_err(|e| CommandError::caller_unknown(e.0, aws))?;
         let key = KeyRef {
             arn: evidence.key.arn.clone(),
             key_id: evidence.key.key_id.clone(),

@@ -62,29 +62,36 @@ pub struct AthenaTable {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
-    #[error("cannot read the policy from {path}")]
+    #[error("cannot read the policy from {path}: {source}")]
     ReadPolicy {
         path: String,
         #[source]
         source: io::Error,
     },
-    #[error("{path} is not a valid key policy")]
+    #[error("{path} is not a valid key policy: {source}")]
     InvalidPolicy {
         path: String,
         #[source]
         source: crate::policy::ParseError,
     },
-    #[error("cannot write the report")]
+    #[error("cannot write the report: {0}")]
     Write(#[from] io::Error),
-    #[error(transparent)]
-    CallerUnknown(#[from] crate::evidence::gather::CallerUnknown),
-    #[error("cannot read the evidence file {path}")]
+    /// The first-run failures (no credentials, an unknown profile, an SSO login needed, no
+    /// Region…), said the way the AWS CLI says them, with the command to run next.
+    #[error("cannot learn who the caller is: {what}. {next}")]
+    CallerUnknown {
+        what: String,
+        next: String,
+        #[source]
+        detail: Detail,
+    },
+    #[error("cannot read the evidence file {path}: {source}")]
     ReadEvidence {
         path: String,
         #[source]
         source: io::Error,
     },
-    #[error("{path} is not a kms-doctor evidence file")]
+    #[error("{path} is not a kms-doctor evidence file: {source}")]
     InvalidEvidence {
         path: String,
         #[source]
@@ -111,6 +118,84 @@ pub enum CommandError {
     },
     #[error(transparent)]
     OutputFile(#[from] output_file::OutputFileError),
+}
+
+/// What AWS or the SDK said, in full: shown with `-v`.
+#[derive(Debug)]
+pub struct Detail(pub String);
+
+impl std::fmt::Display for Detail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Detail {}
+
+impl CommandError {
+    /// The caller could not be learned: what is wrong, and what to run next.
+    pub fn caller_unknown(error: CallError, aws: &AwsSettings) -> CommandError {
+        let profile = aws
+            .profile
+            .clone()
+            .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
+        let with_profile = profile
+            .as_deref()
+            .map(|p| format!(" --profile {p}"))
+            .unwrap_or_default();
+        let named = profile.as_deref().unwrap_or("default");
+        let (what, next) = match error.code.as_deref() {
+            Some("NoCredentials") => (
+                "no AWS credentials were found".to_owned(),
+                format!(
+                    "Run `aws configure{with_profile}` (or `aws sso login{with_profile}`), or name a profile with --profile"
+                ),
+            ),
+            Some("UnknownProfile") => (
+                format!("the profile {named} is not defined in the AWS config files"),
+                "Run `aws configure list-profiles` to see the profiles there".to_owned(),
+            ),
+            Some("SsoLogin") => (
+                format!("the SSO session of profile {named} has expired or was never started"),
+                format!("Run `aws sso login{with_profile}`, then kms-doctor again"),
+            ),
+            Some("NoRegion") => (
+                "no AWS Region is set".to_owned(),
+                format!(
+                    "Pass --region REGION, set AWS_REGION, or run `aws configure set region REGION{with_profile}`"
+                ),
+            ),
+            Some("CredentialsFailed") => (
+                format!(
+                    "the credentials of profile {named} could not be loaded (a role it assumes, or a credential process, failed)"
+                ),
+                format!("Run `aws sts get-caller-identity{with_profile}` to see why"),
+            ),
+            Some("Network") => (
+                "AWS could not be reached".to_owned(),
+                "Check the network, the proxy (HTTPS_PROXY) and AWS_ENDPOINT_URL".to_owned(),
+            ),
+            Some("ExpiredToken" | "ExpiredTokenException" | "RequestExpired") => (
+                "the session's credentials have expired".to_owned(),
+                format!("Renew them (`aws sso login{with_profile}`, or assume the role again)"),
+            ),
+            Some(
+                "InvalidClientTokenId" | "SignatureDoesNotMatch" | "UnrecognizedClientException",
+            ) => (
+                "AWS does not accept these credentials".to_owned(),
+                format!("Check them with `aws sts get-caller-identity{with_profile}`"),
+            ),
+            _ => (
+                format!("sts:GetCallerIdentity failed ({})", describe(&error)),
+                format!("Check the credentials with `aws sts get-caller-identity{with_profile}`"),
+            ),
+        };
+        CommandError::CallerUnknown {
+            what,
+            next,
+            detail: Detail(describe(&error)),
+        }
+    }
 }
 
 fn describe(e: &CallError) -> String {

@@ -12,7 +12,7 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
-use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_types_convert::date_time::DateTimeExt as _;
 use std::time::Duration;
 
@@ -293,29 +293,64 @@ impl Connection {
     }
 }
 
-/// Classifies an SDK error: service errors by code, the rest (no credentials, network,
-/// timeouts, unreadable replies) as `error` with the whole chain of causes.
+/// Classifies an SDK error: service errors by code; the rest (no credentials, an unknown
+/// profile, an SSO login needed, no Region, the network, timeouts, unreadable replies) as
+/// `error` with a code of kms-doctor's (`NoCredentials`, `UnknownProfile`, `SsoLogin`,
+/// `NoRegion`, `CredentialsFailed`, `Network`) and the chain of causes on one line.
 fn classify<E, R>(err: SdkError<E, R>) -> CallError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     match &err {
         SdkError::ServiceError(service) => {
             let e = service.err();
             CallError::from_code(e.code(), e.message().unwrap_or("no message").to_owned())
         }
-        SdkError::TimeoutError(_) => CallError::new(
-            Outcome::Error,
-            Some("Timeout"),
-            DisplayErrorContext(&err).to_string(),
-        ),
-        _ => CallError::new(
-            Outcome::Error,
-            err.code(),
-            DisplayErrorContext(&err).to_string(),
-        ),
+        SdkError::TimeoutError(_) => CallError::new(Outcome::Error, Some("Timeout"), causes(&err)),
+        _ => {
+            let message = causes(&err);
+            let code = local_failure(&message).or(err.code());
+            CallError::new(Outcome::Error, code, message)
+        }
     }
+}
+
+/// The error and its causes, each said once, on one line (never a Debug dump).
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
+/// What went wrong before a request reached AWS, from the words of the SDK's errors.
+fn local_failure(message: &str) -> Option<&'static str> {
+    let m = message.to_ascii_lowercase();
+    Some(
+        if m.contains("no providers in chain provided credentials") {
+            "NoCredentials"
+        } else if m.contains("was not defined") && m.contains("profile") {
+            "UnknownProfile"
+        } else if m.contains("sso") && (m.contains("token") || m.contains("session")) {
+            "SsoLogin"
+        } else if m.contains("missing signing region") || m.contains("region must be set") {
+            "NoRegion"
+        } else if m.contains("loading credentials") || m.contains("credentials provider") {
+            "CredentialsFailed"
+        } else if m.contains("connect") || m.contains("dns error") || m.contains("dispatch failure")
+        {
+            "Network"
+        } else {
+            return None;
+        },
+    )
 }
 
 /// A field that is there and not blank.

@@ -223,8 +223,11 @@ fn a_malformed_policy_is_a_usage_error_with_its_location() {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8(o.stderr).unwrap();
     assert!(err.starts_with("kms-doctor failed: "), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line without -v: {err}");
     assert!(
-        err.contains("caused by: statement 2, Effect: Effect must be \"Allow\" or \"Deny\""),
+        err.contains(
+            "is not a valid key policy: statement 2, Effect: Effect must be \"Allow\" or \"Deny\""
+        ),
         "{err}"
     );
     assert!(err.contains("line 3"), "{err}");

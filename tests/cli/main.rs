@@ -8,6 +8,7 @@ mod diagnose_e2e;
 mod diagnose_moto;
 mod diagnose_report;
 mod explain_cli;
+mod first_run;
 mod history_archive;
 mod layers;
 mod output_files;
