@@ -41,6 +41,9 @@ pub enum BaseOperator {
     ArnNotEquals,
     ArnNotLike,
     Null,
+    /// An operator kms-doctor does not know. A policy AWS stored is valid, so the statement is
+    /// kept and its condition is undecided (`conditional`), never an error.
+    Unsupported,
 }
 
 impl BaseOperator {
@@ -128,6 +131,15 @@ pub struct Operator {
 }
 
 impl Operator {
+    /// An operator kms-doctor does not know (see [`BaseOperator::Unsupported`]).
+    pub fn unsupported() -> Operator {
+        Operator {
+            base: BaseOperator::Unsupported,
+            if_exists: false,
+            set: SetQualifier::None,
+        }
+    }
+
     /// Parses `ForAnyValue:StringLikeIfExists` and the like. `None` for an unknown operator.
     pub fn parse(name: &str) -> Option<Operator> {
         let (set, rest) = if let Some(r) = name.strip_prefix("ForAnyValue:") {
@@ -142,7 +154,9 @@ impl Operator {
             None => (false, rest),
         };
         let base = BaseOperator::from_name(base)?;
-        if base == BaseOperator::Null && (if_exists || set != SetQualifier::None) {
+        // `Null` tests whether the key is present; a set qualifier changes nothing in that
+        // (`ForAnyValue:Null` is valid), but `NullIfExists` would contradict itself.
+        if base == BaseOperator::Null && if_exists {
             return None;
         }
         Some(Operator {
@@ -182,8 +196,19 @@ impl Condition {
         }
     }
 
+    /// Whether kms-doctor knows the operator (else the condition is always undecided).
+    pub fn is_supported(&self) -> bool {
+        self.operator.base != BaseOperator::Unsupported
+    }
+
     pub fn evaluate(&self, ctx: &Context) -> ConditionResult {
         let mut unknown_keys = Vec::new();
+        if self.operator.base == BaseOperator::Unsupported {
+            return ConditionResult {
+                result: Tri::Unknown,
+                unknown_keys: vec![format!("{} (operator {})", self.key, self.operator_name)],
+            };
+        }
         let result = match ctx.lookup(&self.key_lower) {
             Lookup::Unknown => {
                 unknown_keys.push(self.key.clone());
@@ -237,6 +262,16 @@ impl Condition {
         }
         let negated = op.base.is_negated();
         let positive = op.base.positive();
+        // A policy variable that cannot be resolved (its key absent, no default) satisfies no
+        // condition: a negated operator does not turn it into a match.
+        if negated
+            && self
+                .values
+                .iter()
+                .any(|pv| matches!(pv.resolve(ctx), Resolved::Absent))
+        {
+            return Tri::False;
+        }
         // Does this one context value satisfy the operator (against all the policy's values)?
         let one = |cv: &str| {
             let any = Tri::any(self.values.iter().map(|pv| matches(positive, pv, cv, ctx)));
@@ -257,6 +292,7 @@ impl Condition {
 fn matches(op: BaseOperator, pv: &Pattern, cv: &str, ctx: &Context) -> Tri {
     use BaseOperator as B;
     match op {
+        B::Unsupported => Tri::Unknown,
         B::StringLike => pv.matches(cv, ctx),
         B::ArnLike | B::ArnEquals => arn_like(pv, cv, ctx),
         _ => {
@@ -391,6 +427,14 @@ mod tests {
         assert!(op.if_exists);
         assert_eq!(op.set, SetQualifier::ForAllValues);
         assert!(Operator::parse("NullIfExists").is_none());
+        assert_eq!(
+            Operator::parse("ForAnyValue:Null").unwrap().base,
+            BaseOperator::Null
+        );
+        assert_eq!(
+            Operator::parse("ForAllValues:Null").unwrap().set,
+            SetQualifier::ForAllValues
+        );
         assert!(Operator::parse("stringequals").is_none());
         assert!(Operator::parse("StringMatches").is_none());
     }

@@ -428,6 +428,19 @@ pub enum EntryMatch {
     Account,
 }
 
+/// Does a role path named in a policy fit the caller's role, when both are known?
+fn same_path(named: Option<&str>, caller: &Identity) -> bool {
+    let caller_path = match caller {
+        Identity::Role { path, .. } => path.as_deref(),
+        Identity::AssumedRole { role_path, .. } => role_path.as_deref(),
+        _ => None,
+    };
+    match (named, caller_path) {
+        (Some(n), Some(c)) => n == c,
+        _ => true,
+    }
+}
+
 /// Does `named` (from a policy) cover `caller`?
 pub fn entry_matches(named: &Named, caller: &Identity) -> EntryMatch {
     let Named::Identity(named) = named else {
@@ -452,24 +465,32 @@ pub fn entry_matches(named: &Named, caller: &Identity) -> EntryMatch {
                 EntryMatch::No
             }
         }
+        // The path is part of a user's or role's ARN: `user/alice` names no user whose path
+        // is `/eng/`. Only where the caller's path is not known (a session ARN does not carry
+        // it) does a role match by name.
         (
             Identity::User {
                 partition,
                 account,
                 name,
-                ..
+                path,
             },
-            Identity::User { name: n, .. },
-        ) if same_place(partition, account) && name == n => EntryMatch::Direct,
+            Identity::User {
+                name: n, path: p, ..
+            },
+        ) if same_place(partition, account) && name == n && path == p => EntryMatch::Direct,
         (
             Identity::Role {
                 partition,
                 account,
                 name,
-                ..
+                path,
             },
             Identity::Role { .. } | Identity::AssumedRole { .. },
-        ) if same_place(partition, account) && caller.role_name() == Some(name) => {
+        ) if same_place(partition, account)
+            && caller.role_name() == Some(name)
+            && same_path(path.as_deref(), caller) =>
+        {
             EntryMatch::Direct
         }
         (
@@ -553,6 +574,43 @@ mod tests {
         );
         assert_eq!(
             entry_matches(&named("444455556666"), &caller),
+            EntryMatch::No
+        );
+    }
+
+    #[test]
+    fn the_path_is_part_of_the_arn_once_it_is_known() {
+        let with_path = named("arn:aws:iam::111122223333:role/ops/KeyAdmin");
+        let without = named("arn:aws:iam::111122223333:role/KeyAdmin");
+        let session = |path: Option<&str>| Identity::AssumedRole {
+            partition: "aws".into(),
+            account: "111122223333".into(),
+            role_name: "KeyAdmin".into(),
+            session: "bob".into(),
+            role_path: path.map(str::to_owned),
+        };
+        assert_eq!(
+            entry_matches(&with_path, &session(None)),
+            EntryMatch::Direct
+        );
+        assert_eq!(entry_matches(&without, &session(None)), EntryMatch::Direct);
+        assert_eq!(
+            entry_matches(&with_path, &session(Some("/ops/"))),
+            EntryMatch::Direct
+        );
+        assert_eq!(
+            entry_matches(&without, &session(Some("/ops/"))),
+            EntryMatch::No
+        );
+        assert_eq!(
+            entry_matches(&without, &id("arn:aws:iam::111122223333:role/ops/KeyAdmin")),
+            EntryMatch::No
+        );
+        assert_eq!(
+            entry_matches(
+                &named("arn:aws:iam::111122223333:user/alice"),
+                &id("arn:aws:iam::111122223333:user/eng/alice")
+            ),
             EntryMatch::No
         );
     }

@@ -275,3 +275,46 @@ fn colour_only_when_asked_or_on_a_terminal() {
     with.extend(["--color", "always"]);
     assert!(stdout(&kms_doctor(&with)).contains('\u{1b}'));
 }
+
+/// Writes a policy to a fresh file.
+fn policy_file(name: &str, policy: serde_json::Value) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("kms-doctor-{name}-{}.json", std::process::id()));
+    std::fs::write(&path, policy.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn an_operator_kms_doctor_does_not_know_is_conditional_with_a_finding_not_an_error() {
+    let path = policy_file(
+        "unknown-operator",
+        serde_json::json!({"Version": "2012-10-17", "Statement": [{
+            "Sid": "Enable IAM User Permissions", "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*",
+            "Condition": {"StringMatchesRegex": {"aws:PrincipalTag/team": "pay.*"}}}]}),
+    );
+    let o = kms_doctor(&[
+        "explain",
+        "--policy",
+        path.to_str().unwrap(),
+        "--principal",
+        ALICE,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "a verdict, not a failure");
+    let v = json(&o);
+    assert_eq!(v["results"][0]["decision"], "conditional");
+    let findings = v["findings"].as_array().unwrap();
+    assert!(findings.iter().any(|f| f["code"] == "evidence-incomplete"
+        && f["title"].as_str().unwrap().contains("StringMatchesRegex")));
+    let help = findings
+        .iter()
+        .find(|f| f["code"] == "condition-not-met")
+        .unwrap()["help"]
+        .as_str()
+        .unwrap();
+    assert!(
+        !help.contains("--context aws:PrincipalTag/team (operator"),
+        "{help}"
+    );
+}

@@ -136,16 +136,27 @@ pub fn findings(f: &PolicyFacts) -> Vec<Finding> {
                             Text::join(keys.iter().map(|k| Text::code(*k)), ", "),
                             "."
                         ))
-                        .help(text!(
-                            "Give their values to decide, for example ",
-                            code(
-                                keys.iter()
-                                    .map(|k| format!("--context {k}=VALUE"))
-                                    .collect::<Vec<_>>()
-                                    .join(" ")
-                            ),
-                            "."
-                        ))
+                        .help({
+                            // A key under an operator kms-doctor does not know cannot be decided
+                            // by giving its value.
+                            let givable: Vec<&&str> =
+                                keys.iter().filter(|k| !k.contains(" (operator ")).collect();
+                            if givable.is_empty() {
+                                text!("No value given with --context can decide it: the operator is not one kms-doctor knows (see evidence-incomplete).")
+                            } else {
+                                text!(
+                                    "Give their values to decide, for example ",
+                                    code(
+                                        givable
+                                            .iter()
+                                            .map(|k| format!("--context {k}=VALUE"))
+                                            .collect::<Vec<_>>()
+                                            .join(" ")
+                                    ),
+                                    "."
+                                )
+                            }
+                        })
                 }
             }
             Code::RootDelegationMissing => Finding::new(
@@ -247,6 +258,28 @@ pub fn findings(f: &PolicyFacts) -> Vec<Finding> {
                 " with the ARN of an existing principal, or remove it."
             )),
         );
+    }
+
+    for s in &f.policy.statements {
+        for c in s.conditions.iter().filter(|c| !c.is_supported()) {
+            out.push(
+                Finding::new(
+                    Code::EvidenceIncomplete,
+                    text!(
+                        "Statement ",
+                        quoted(s.label()),
+                        " uses a condition operator kms-doctor does not know: ",
+                        code(c.operator_name.clone())
+                    ),
+                )
+                .detail(text!(
+                    "The statement is kept, and treated as conditional: whether its condition on ",
+                    code(c.key.clone()),
+                    " holds cannot be decided."
+                ))
+                .help("Compare the operator with the IAM condition operators; if AWS added it recently, a newer kms-doctor may know it."),
+            );
+        }
     }
 
     if f.restorers.is_empty() {
