@@ -196,6 +196,16 @@ impl Condition {
         }
     }
 
+    /// Whether the condition can hold only when its key is in the request with a value that
+    /// matches (a positive operator, without `…IfExists`, not `ForAllValues:`, not `Null`).
+    pub fn requires_value(&self) -> bool {
+        let op = self.operator;
+        !op.base.is_negated()
+            && !op.if_exists
+            && op.set != SetQualifier::ForAllValues
+            && !matches!(op.base, BaseOperator::Null | BaseOperator::Unsupported)
+    }
+
     /// Whether kms-doctor knows the operator (else the condition is always undecided).
     pub fn is_supported(&self) -> bool {
         self.operator.base != BaseOperator::Unsupported

@@ -318,3 +318,106 @@ fn an_operator_kms_doctor_does_not_know_is_conditional_with_a_finding_not_an_err
         "{help}"
     );
 }
+
+#[test]
+fn put_key_policy_open_to_everyone_is_an_error_unless_narrowed_to_known_principals() {
+    let open = |condition: Option<serde_json::Value>| {
+        let mut statement = serde_json::json!({"Sid": "Anyone", "Effect": "Allow",
+            "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"});
+        if let Some(c) = condition {
+            statement["Condition"] = c;
+        }
+        let path = policy_file(
+            "open",
+            serde_json::json!({"Version": "2012-10-17", "Statement": [statement]}),
+        );
+        let o = kms_doctor(&[
+            "explain",
+            "--policy",
+            path.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        json(&o)["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"] == "policy-update-open")
+            .count()
+    };
+    assert_eq!(open(None), 1);
+    assert_eq!(
+        open(Some(
+            serde_json::json!({"Bool": {"aws:SecureTransport": "true"}})
+        )),
+        1,
+        "a condition that names no principal does not narrow it"
+    );
+    assert_eq!(
+        open(Some(
+            serde_json::json!({"StringNotEquals": {"aws:PrincipalAccount": "444455556666"}})
+        )),
+        1,
+        "a negated condition lets everyone else in"
+    );
+    assert_eq!(
+        open(Some(
+            serde_json::json!({"StringEquals": {"kms:CallerAccount": "111122223333"}})
+        )),
+        0
+    );
+    assert_eq!(
+        open(Some(
+            serde_json::json!({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::111122223333:role/KeyAdmin*"}})
+        )),
+        0
+    );
+}
+
+#[test]
+fn the_bundled_not_principal_example_reports_the_sessions_it_locks_out() {
+    let o = kms_doctor(&[
+        "explain",
+        "--policy",
+        "examples/deny-not-principal.json",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "an error finding");
+    let v = json(&o);
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "not-principal-misses-sessions")
+        .expect("the finding");
+    assert!(f["title"].as_str().unwrap().contains("role/KeyAdmin"));
+    // Listing the account, the role and a session exempts that session: no finding.
+    let mut policy: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("examples/deny-not-principal.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    policy["Statement"][2]["NotPrincipal"]["AWS"]
+        .as_array_mut()
+        .unwrap()
+        .push("arn:aws:sts::111122223333:assumed-role/KeyAdmin/bob".into());
+    let path = policy_file("np-session", policy);
+    let o = kms_doctor(&[
+        "explain",
+        "--policy",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(
+        !json(&o)["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "not-principal-misses-sessions")
+    );
+}

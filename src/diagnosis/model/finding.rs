@@ -74,6 +74,8 @@ codes! {
     KeyPendingDeletion => "key-pending-deletion", Warning;
     PolicyHistoryUnavailable => "policy-history-unavailable", Warning;
     EvidenceIncomplete => "evidence-incomplete", Info;
+    NotPrincipalMissesSessions => "not-principal-misses-sessions", Error;
+    PolicyUpdateOpen => "policy-update-open", Error;
 }
 
 impl Serialize for Code {
@@ -160,7 +162,7 @@ mod tests {
     #[test]
     fn every_code_is_listed_once_in_kebab_case() {
         let mut names: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
-        assert_eq!(names.len(), 17);
+        assert_eq!(names.len(), 19);
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), Code::ALL.len());

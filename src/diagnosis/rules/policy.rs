@@ -4,8 +4,8 @@
 use crate::diagnosis::model::{Code, Finding, Text, code, prose, quoted};
 use crate::diagnosis::verdict::key_policy_cause;
 use crate::policy::{
-    Applies, Effect, Evaluation, Grantee, Identity, KeyPolicy, Orphan, Principals, Statement,
-    delegation_statement, delegations,
+    Applies, Effect, Evaluation, Grantee, Identity, KeyPolicy, Named, Orphan, PUT_KEY_POLICY,
+    Principals, Statement, delegation_statement, delegations,
 };
 use crate::text;
 
@@ -260,6 +260,9 @@ pub fn findings(f: &PolicyFacts) -> Vec<Finding> {
         );
     }
 
+    out.extend(not_principal_misses_sessions(f));
+    out.extend(policy_update_open(f.policy));
+
     for s in &f.policy.statements {
         for c in s.conditions.iter().filter(|c| !c.is_supported()) {
             out.push(
@@ -312,6 +315,136 @@ pub fn findings(f: &PolicyFacts) -> Vec<Finding> {
         );
     }
     out
+}
+
+/// A `Deny` with `NotPrincipal` that lists a role but not its sessions (and the account): IAM
+/// compares the caller itself, so every session of the role is denied.
+fn not_principal_misses_sessions(f: &PolicyFacts) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for s in &f.policy.statements {
+        if s.effect != Effect::Deny || !s.not_principal {
+            continue;
+        }
+        let actions: Vec<&str> = f
+            .actions
+            .iter()
+            .filter(|a| s.covers_action(a))
+            .map(String::as_str)
+            .collect();
+        let Principals::Entries(entries) = &s.principals else {
+            continue;
+        };
+        if actions.is_empty() {
+            continue;
+        }
+        let listed = |test: &dyn Fn(&Identity) -> bool| {
+            entries
+                .iter()
+                .any(|e| matches!(&e.named, Named::Identity(id) if test(id)))
+        };
+        for entry in entries {
+            let Named::Identity(Identity::Role { account, name, .. }) = &entry.named else {
+                continue;
+            };
+            let sessions = listed(
+                &|id| matches!(id, Identity::AssumedRole { account: a, role_name, .. } if a == account && role_name == name),
+            );
+            let account_listed =
+                listed(&|id| matches!(id, Identity::Account { account: a, .. } if a == account));
+            if sessions && account_listed {
+                continue;
+            }
+            let role = || code(entry.raw.clone());
+            out.push(
+                Finding::new(
+                    Code::NotPrincipalMissesSessions,
+                    text!(
+                        "A Deny with NotPrincipal exempts the role ",
+                        role(),
+                        " but not its sessions, which are denied ",
+                        join_actions(actions.iter().copied())
+                    ),
+                )
+                .detail(text!(
+                    "People and programs act as a role through its sessions (",
+                    code(format!("arn:aws:sts::{account}:assumed-role/{name}/SESSION")),
+                    "). NotPrincipal compares the caller itself, so a session is exempt only when \
+                     the account, the role and that very session are all listed; here they are \
+                     not, so statement ",
+                    quoted(s.label()),
+                    " denies every session of the role, and its administrators are locked out."
+                ))
+                .evidence([describe_statement(s)])
+                .help(text!(
+                    "Use Principal \"*\" with a condition instead, which exempts every session of the role: ",
+                    code(
+                        serde_json::json!({"ArnNotEquals": {"aws:PrincipalArn": entry.raw}})
+                            .to_string()
+                    ),
+                    "."
+                )),
+            );
+        }
+    }
+    out
+}
+
+/// Condition keys that tie a request to known principals.
+fn names_principals(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    matches!(
+        key.as_str(),
+        "aws:principalarn"
+            | "aws:principalaccount"
+            | "aws:principalorgid"
+            | "aws:principalorgpaths"
+            | "kms:calleraccount"
+            | "aws:userid"
+            | "aws:username"
+    ) || key.starts_with("aws:principaltag/")
+}
+
+/// `kms:PutKeyPolicy` allowed to everyone, with no condition that narrows it to known
+/// principals: anyone can take the key over.
+fn policy_update_open(policy: &KeyPolicy) -> Vec<Finding> {
+    let everyone = |s: &Statement| match &s.principals {
+        Principals::Everyone => true,
+        Principals::Entries(entries) => entries
+            .iter()
+            .any(|e| matches!(e.named, Named::Identity(Identity::Anyone))),
+    };
+    policy
+        .statements
+        .iter()
+        .filter(|s| s.effect == Effect::Allow && !s.not_principal && everyone(s))
+        .filter(|s| s.covers_action(PUT_KEY_POLICY))
+        .filter(|s| {
+            !s.conditions
+                .iter()
+                .any(|c| c.requires_value() && names_principals(&c.key))
+        })
+        .map(|s| {
+            Finding::new(
+                Code::PolicyUpdateOpen,
+                text!(
+                    "Statement ",
+                    quoted(s.label()),
+                    " lets everyone change the key policy"
+                ),
+            )
+            .detail(
+                "It allows kms:PutKeyPolicy to Principal \"*\" with no condition that ties the \
+                 request to known principals (aws:PrincipalArn, aws:PrincipalAccount, \
+                 aws:PrincipalOrgID, kms:CallerAccount…). Whoever can call KMS can replace the \
+                 policy and take the key.",
+            )
+            .evidence([describe_statement(s)])
+            .help(
+                "Name the key administrators in Principal, or add a condition on \
+                 aws:PrincipalArn or aws:PrincipalAccount that names them.",
+            )
+        })
+        .collect()
 }
 
 fn restore_help(partition: &str, account: &str) -> Text {
