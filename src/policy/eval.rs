@@ -141,6 +141,9 @@ pub struct Evaluation {
     pub decision: Decision,
     /// The key is in another account and the action is one KMS serves only within the key's account.
     pub cross_account: bool,
+    /// The principal is in another account than the key (whatever the action): an allow in the
+    /// key policy is then only half of it, the principal's own IAM policies must allow too.
+    pub other_account: bool,
     pub statements: Vec<StatementTrace>,
     /// Context keys whose values would change the outcome (sorted, as written in the policy).
     pub unknown_context: Vec<String>,
@@ -200,10 +203,15 @@ pub fn evaluate(policy: &KeyPolicy, req: &Request) -> Evaluation {
     } else {
         Vec::new()
     };
+    let other_account = match (req.key_arn.and_then(key_account), req.principal.account()) {
+        (Some(key), Some(caller)) => key != caller,
+        _ => false,
+    };
     Evaluation {
         action: req.action.to_owned(),
         decision,
         cross_account,
+        other_account,
         statements,
         unknown_context,
     }

@@ -53,6 +53,10 @@ fn because(e: &Evaluation) -> Text {
         )
     };
     match e.decision {
+        Decision::Allow if e.other_account => text!(
+            labels(true, Some(Via::Principal), Applies::Yes),
+            " allows it, but the principal is in another account than the key: its own account's IAM policies must allow it too (and IAM denies, SCPs and permissions boundaries apply)."
+        ),
         Decision::Allow => text!(
             labels(true, Some(Via::Principal), Applies::Yes),
             " allows it directly (IAM denies, SCPs and permissions boundaries still apply)."

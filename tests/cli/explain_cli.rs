@@ -421,3 +421,81 @@ fn the_bundled_not_principal_example_reports_the_sessions_it_locks_out() {
             .any(|f| f["code"] == "not-principal-misses-sessions")
     );
 }
+
+#[test]
+fn a_session_whose_role_path_is_unknown_is_told_the_exact_context_to_give() {
+    let path = policy_file(
+        "principal-arn",
+        serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "Admins by ARN",
+            "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*",
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::111122223333:role/KeyAdmin"}}}]}),
+    );
+    let o = kms_doctor(&[
+        "explain",
+        "--policy",
+        path.to_str().unwrap(),
+        "--principal",
+        KEY_ADMIN,
+        "--format",
+        "json",
+    ]);
+    let v = json(&o);
+    let help = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "condition-not-met")
+        .unwrap()["help"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        help.contains("--context aws:PrincipalArn=arn:aws:iam::111122223333:role/KeyAdmin"),
+        "{help}"
+    );
+    assert!(
+        help.contains("aws iam get-role --role-name KeyAdmin"),
+        "{help}"
+    );
+    // Given, it decides.
+    let o = kms_doctor(&[
+        "explain",
+        "--policy",
+        path.to_str().unwrap(),
+        "--principal",
+        KEY_ADMIN,
+        "--context",
+        "aws:PrincipalArn=arn:aws:iam::111122223333:role/KeyAdmin",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(json(&o)["results"][1]["decision"], "allow");
+}
+
+#[test]
+fn an_allow_for_another_account_says_its_own_iam_policies_must_allow_too() {
+    let path = policy_file(
+        "other-account",
+        serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "Partner decrypts",
+            "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:role/Partner"},
+            "Action": "kms:Decrypt", "Resource": "*"}]}),
+    );
+    let o = kms_doctor(&[
+        "explain",
+        "--policy",
+        path.to_str().unwrap(),
+        "--principal",
+        "arn:aws:iam::444455556666:role/Partner",
+        "--key-arn",
+        KEY,
+        "--action",
+        "Decrypt",
+        "--format",
+        "markdown",
+    ]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("its own account's IAM policies must allow it too"),
+        "{out}"
+    );
+}

@@ -137,11 +137,36 @@ pub fn findings(f: &PolicyFacts) -> Vec<Finding> {
                             "."
                         ))
                         .help({
+                            // A session's aws:PrincipalArn is its role's ARN, path included:
+                            // only the path is missing, so say exactly what to give.
+                            let session_role = match f.principal {
+                                Some(Identity::AssumedRole {
+                                    partition,
+                                    account,
+                                    role_name,
+                                    role_path: None,
+                                    ..
+                                }) if keys.iter().any(|k| k.eq_ignore_ascii_case("aws:PrincipalArn")) => {
+                                    Some((
+                                        format!("arn:{partition}:iam::{account}:role/{role_name}"),
+                                        role_name.clone(),
+                                    ))
+                                }
+                                _ => None,
+                            };
                             // A key under an operator kms-doctor does not know cannot be decided
                             // by giving its value.
                             let givable: Vec<&&str> =
                                 keys.iter().filter(|k| !k.contains(" (operator ")).collect();
-                            if givable.is_empty() {
+                            if let Some((role_arn, role_name)) = session_role {
+                                text!(
+                                    "aws:PrincipalArn of a session is its role's ARN with the role's path, which a session ARN does not carry. Give it: ",
+                                    code(format!("--context aws:PrincipalArn={role_arn}")),
+                                    " if the role has no path (",
+                                    code(format!("aws iam get-role --role-name {role_name} --query Role.Arn")),
+                                    " shows it)."
+                                )
+                            } else if givable.is_empty() {
                                 text!("No value given with --context can decide it: the operator is not one kms-doctor knows (see evidence-incomplete).")
                             } else {
                                 text!(
