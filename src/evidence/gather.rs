@@ -1,9 +1,10 @@
 //! Gathering the evidence: which calls, in which order, with what concurrency.
 //!
-//! The critical path of a typical diagnosis is three round trips:
+//! The critical path is three round trips for a lockout and for a healthy key alike:
 //! 1. `GetCallerIdentity`, `DescribeKey`, `GetKeyPolicy` and the first `LookupEvents` page, at once;
-//! 2. `GetRole` for the role behind a session (its path), while the history search goes on;
-//! 3. `SimulatePrincipalPolicy`, while the restorers' existence is checked (bounded concurrency).
+//! 2. `GetRole` for the role behind a session (its path), while the history search goes on and,
+//!    once the policy in force is known, the restorers' existence is checked;
+//! 3. `SimulatePrincipalPolicy`, as soon as the role's path is known.
 
 use super::key::KeyInput;
 use super::record::KeyRef;
@@ -148,7 +149,11 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
     let caller_role = session_role(caller_identity.as_ref());
     let subject_role = session_role(subject.as_ref());
 
-    // Round 2: the history (if needed beyond the first page) and the roles behind sessions.
+    // Then two branches at once, so that neither waits for the other:
+    // - who: GetRole for the role behind a session (its path), then the simulation;
+    // - restorers: the CloudTrail search, and the existence of the principals the policy in
+    //   force lets update it, as soon as that policy is known (at once when GetKeyPolicy
+    //   answered, else when the search finds it).
     let key_ref = KeyRef {
         arn: key.arn.clone(),
         key_id: key.key_id.clone(),
@@ -185,76 +190,19 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
             role_names.push(name.clone());
         }
     }
-    let (history, mut roles) = tokio::join!(
-        history_search,
-        lookup_entities(clients, calls, t, EntityKind::Role, role_names)
-    );
-
-    let caller_principal_arn =
-        resolve_principal_arn(caller_identity.as_ref(), caller_role.as_deref(), &roles);
-    let subject_principal_arn = subject
-        .as_ref()
-        .and_then(|s| resolve_principal_arn(Some(s), subject_role.as_deref(), &roles));
-    let target_arn = if subject.is_some() {
-        subject_principal_arn.clone()
-    } else {
-        caller_principal_arn.clone()
-    };
-
-    let mut evidence = Evidence {
-        evidence_version: EVIDENCE_VERSION,
-        collected_at: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        region: key.region.clone().or(clients.region.clone()),
-        caller,
-        caller_principal_arn,
-        subject: subject.as_ref().map(|s| s.to_string()),
-        subject_principal_arn,
-        key,
-        current_policy,
-        get_key_policy,
-        history,
-        simulation: Vec::new(),
-        restorer_checks: Vec::new(),
-        notes,
-        calls: Vec::new(),
-    };
-    let (caller, key) = (&evidence.caller, &evidence.key);
-    let mut check_roles = Vec::new();
-    let mut check_users = Vec::new();
-    let mut checks: Vec<(String, Option<bool>)> = Vec::new();
-    // The policy in force, for the restorer checks.
-    if let Some(policy) = evidence
-        .policy_in_force(&partition)
-        .and_then(|p| KeyPolicy::parse(&p.text).ok())
-    {
-        for g in grantees(
-            &policy,
-            PUT_KEY_POLICY,
-            key.arn.as_deref(),
-            &Context::default(),
-            opts.now,
-        ) {
-            let id = Identity::parse(&g.principal).ok();
-            let in_reach = id.as_ref().and_then(|i| i.account()) == Some(caller.account.as_str());
-            match id {
-                Some(Identity::Role { name, .. }) if in_reach => {
-                    check_roles.push(name.clone());
-                    checks.push((g.principal, None));
-                }
-                Some(Identity::User { name, .. }) if in_reach => {
-                    check_users.push(name.clone());
-                    checks.push((g.principal, None));
-                }
-                Some(Identity::Account { .. }) => checks.push((g.principal, Some(true))),
-                _ => checks.push((g.principal, None)),
-            }
-        }
-    }
-    check_roles.retain(|r| !roles.contains_key(r));
-
-    // Round 3: the IAM simulation, while restorers are checked (users and roles at once).
-    let simulate = async {
-        match (&target, target_arn.as_deref(), key.arn.as_deref()) {
+    let who = async {
+        let roles = lookup_entities(clients, calls, t, EntityKind::Role, role_names.clone()).await;
+        let caller_principal_arn =
+            resolve_principal_arn(caller_identity.as_ref(), caller_role.as_deref(), &roles);
+        let subject_principal_arn = subject
+            .as_ref()
+            .and_then(|s| resolve_principal_arn(Some(s), subject_role.as_deref(), &roles));
+        let target_arn = if subject.is_some() {
+            subject_principal_arn.clone()
+        } else {
+            caller_principal_arn.clone()
+        };
+        let (simulation, note) = match (&target, target_arn.as_deref(), key.arn.as_deref()) {
             (Some(Identity::Account { .. }), _, _) => (Vec::new(), Some(Note::RootUser)),
             (Some(Identity::FederatedUser { .. }), _, _) => (Vec::new(), Some(Note::FederatedUser)),
             (_, Some(principal_arn), Some(key_arn)) => {
@@ -271,15 +219,49 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
                 (answer.unwrap_or_default(), None)
             }
             _ => (Vec::new(), None),
-        }
+        };
+        (
+            roles,
+            caller_principal_arn,
+            subject_principal_arn,
+            target_arn,
+            simulation,
+            note,
+        )
     };
-    let ((simulation, skipped), users, more_roles) = tokio::join!(
-        simulate,
-        lookup_entities(clients, calls, t, EntityKind::User, check_users),
-        lookup_entities(clients, calls, t, EntityKind::Role, check_roles),
-    );
+    let account_of_key = key.account.clone().unwrap_or(caller.account.clone());
+    let candidates_of =
+        |text: &str| restorer_candidates(text, key.arn.as_deref(), &caller.account, opts.now);
+    let restorers = async {
+        let early = current_policy.as_deref().map(candidates_of);
+        let check_early = async {
+            match &early {
+                Some(c) => Some(check_existence(clients, calls, t, c, &role_names).await),
+                None => None,
+            }
+        };
+        let (history, early_found) = tokio::join!(history_search, check_early);
+        let (candidates, found) = match (early, early_found) {
+            (Some(c), Some(found)) => (c, found),
+            _ => {
+                let text = history
+                    .as_ref()
+                    .and_then(|h| h.in_force.as_ref())
+                    .map(|e| e.policy_or_default(&partition, &account_of_key));
+                let c = text.as_deref().map(candidates_of).unwrap_or_default();
+                let found = check_existence(clients, calls, t, &c, &role_names).await;
+                (c, found)
+            }
+        };
+        (history, candidates, found)
+    };
+    let (
+        (mut roles, caller_principal_arn, subject_principal_arn, target_arn, simulation, note),
+        (history, candidates, (users, more_roles)),
+    ) = tokio::join!(who, restorers);
     roles.extend(more_roles);
-    let restorer_checks = checks
+    let restorer_checks = candidates
+        .checks
         .into_iter()
         .map(|(principal, known)| {
             let exists = known.or_else(|| match Identity::parse(&principal).ok()? {
@@ -291,16 +273,97 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
         })
         .collect();
 
-    evidence.simulation = simulation;
-    evidence.restorer_checks = restorer_checks;
-    evidence.notes.extend(skipped);
+    notes.extend(note);
     if let Some(path) = target_arn.as_deref().and_then(|a| a.split(":role").nth(1)) {
         if path.starts_with("/aws-service-role/") {
-            evidence.notes.push(Note::ServiceLinkedRole);
+            notes.push(Note::ServiceLinkedRole);
         }
     }
-    evidence.calls = calls.snapshot();
-    Ok(evidence)
+    Ok(Evidence {
+        evidence_version: EVIDENCE_VERSION,
+        collected_at: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        region: key.region.clone().or(clients.region.clone()),
+        caller,
+        caller_principal_arn,
+        subject: subject.as_ref().map(|s| s.to_string()),
+        subject_principal_arn,
+        key,
+        current_policy,
+        get_key_policy,
+        history,
+        simulation,
+        restorer_checks,
+        notes,
+        calls: calls.snapshot(),
+    })
+}
+
+/// The principals a policy lets update it, and which of them IAM can say exist.
+#[derive(Debug, Default)]
+struct Candidates {
+    /// (principal, existence when known without asking)
+    checks: Vec<(String, Option<bool>)>,
+    roles: Vec<String>,
+    users: Vec<String>,
+}
+
+fn restorer_candidates(
+    policy: &str,
+    key_arn: Option<&str>,
+    caller_account: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Candidates {
+    let mut c = Candidates::default();
+    let Ok(policy) = KeyPolicy::parse(policy) else {
+        return c;
+    };
+    for g in grantees(&policy, PUT_KEY_POLICY, key_arn, &Context::default(), now) {
+        let id = Identity::parse(&g.principal).ok();
+        // IAM answers for the caller's own account only.
+        let in_reach = id.as_ref().and_then(|i| i.account()) == Some(caller_account);
+        match id {
+            Some(Identity::Role { name, .. }) if in_reach => {
+                c.roles.push(name);
+                c.checks.push((g.principal, None));
+            }
+            Some(Identity::User { name, .. }) if in_reach => {
+                c.users.push(name);
+                c.checks.push((g.principal, None));
+            }
+            Some(Identity::Account { .. }) => c.checks.push((g.principal, Some(true))),
+            _ => c.checks.push((g.principal, None)),
+        }
+    }
+    c
+}
+
+type Entities = BTreeMap<String, Result<IamEntity, CallError>>;
+
+/// `GetUser` and `GetRole` for the candidates, at once; roles in `known` are looked up
+/// elsewhere already.
+async fn check_existence<S, K, I: Iam, C>(
+    clients: &Clients<S, K, I, C>,
+    calls: &Calls,
+    timeout: Duration,
+    candidates: &Candidates,
+    known: &[String],
+) -> (Entities, Entities) {
+    let roles: Vec<String> = candidates
+        .roles
+        .iter()
+        .filter(|r| !known.contains(r))
+        .cloned()
+        .collect();
+    tokio::join!(
+        lookup_entities(
+            clients,
+            calls,
+            timeout,
+            EntityKind::User,
+            candidates.users.clone()
+        ),
+        lookup_entities(clients, calls, timeout, EntityKind::Role, roles),
+    )
 }
 
 fn first_page_or_retry(page: Result<EventPage, CallError>) -> Option<Result<EventPage, CallError>> {

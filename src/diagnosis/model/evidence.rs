@@ -113,6 +113,15 @@ pub struct PolicyEvent {
     pub error_message: Option<String>,
 }
 
+impl PolicyEvent {
+    /// The policy the event set: its own, or KMS's default for a `CreateKey` without one.
+    pub fn policy_or_default(&self, partition: &str, account: &str) -> String {
+        self.policy
+            .clone()
+            .unwrap_or_else(|| default_key_policy(partition, account))
+    }
+}
+
 /// Where the key policy in force was learned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -254,12 +263,10 @@ impl Evidence {
         }
         let history = self.history.as_ref()?;
         let event = history.in_force.as_ref()?;
-        let text = event.policy.clone().unwrap_or_else(|| {
-            default_key_policy(
-                partition,
-                self.key.account.as_deref().unwrap_or(&self.caller.account),
-            )
-        });
+        let text = event.policy_or_default(
+            partition,
+            self.key.account.as_deref().unwrap_or(&self.caller.account),
+        );
         Some(PolicyInForce {
             text,
             kind: history.source,
