@@ -10,6 +10,7 @@ mod diagnose_report;
 mod explain_cli;
 mod first_run;
 mod history_archive;
+mod hostile;
 mod layers;
 mod output_files;
 mod properties;

@@ -1,0 +1,237 @@
+//! Hostile content, generated: every class of dangerous text (C0 and C1 controls, ESC and OSC
+//! sequences, bidi overrides, line breaks, Markdown and HTML and link syntax, very long strings)
+//! in every untrusted field (Sid, principal, condition value, event fields, error messages,
+//! notes), rendered in every format. No raw control or bidi character may reach the output;
+//! the Markdown, rendered by a CommonMark parser, may hold no HTML, link or image from the input,
+//! keeps its tables' shape, and gives back the exact text in its code spans and fences.
+
+use kms_doctor::diagnosis::diagnose::DiagnoseOptions;
+use kms_doctor::diagnosis::model::{DiagnoseReport, Evidence};
+use kms_doctor::report::{Format, NoColor};
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+use serde_json::{Value, json};
+
+const EVIDENCE: &str = "examples/evidence-locked-out.json";
+
+/// The classes of hostile text.
+fn payloads() -> Vec<(&'static str, String)> {
+    vec![
+        ("esc-osc", "a\u{1b}[2J\u{1b}]52;c;aGk=\u{7}\u{1b}]8;;http://x\u{1b}\\b".into()),
+        ("c1", "a\u{9b}31m\u{85}b".into()),
+        ("c0", "a\u{0}\u{8}\u{7f}\rb".into()),
+        ("bidi", "a\u{202e}gnp.exe\u{2066}\u{200f}b".into()),
+        (
+            "lines",
+            "a\n- arn:aws:iam::111122223333:role/Forged  exists via \"x\"\n## Heading\r\n".into(),
+        ),
+        (
+            "markdown",
+            "<script>alert(1)</script> [x](javascript:alert(1)) ![i](http://x/i.png) <img src=x> | cell ` one `` two ``` *em* _u_ # h"
+                .into(),
+        ),
+        ("long", "A".repeat(20_000)),
+    ]
+}
+
+/// The fields of the evidence a payload is put into.
+fn inject(field: &str, payload: &str) -> Evidence {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(EVIDENCE);
+    let mut ev: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut policy: Value =
+        serde_json::from_str(ev["history"]["in_force"]["policy"].as_str().unwrap()).unwrap();
+    match field {
+        "sid" => policy["Statement"][0]["Sid"] = payload.into(),
+        "principal" => {
+            policy["Statement"][0]["Principal"]["AWS"] =
+                format!("arn:aws:iam::111122223333:role/{payload}").into()
+        }
+        "condition" => {
+            policy["Statement"][1]["Condition"] =
+                json!({"StringEquals": {"aws:PrincipalTag/team": payload}})
+        }
+        "changed_by" => {
+            ev["history"]["in_force"]["changed_by"] =
+                format!("arn:aws:sts::111122223333:assumed-role/Deployer/{payload}").into()
+        }
+        "event_id" => ev["history"]["in_force"]["event_id"] = payload.into(),
+        "failed" => {
+            ev["history"]["failed_attempts"] = json!([{
+                "event_id": "e-failed", "event_time": "2026-11-21T00:00:00Z",
+                "event_name": "PutKeyPolicy", "changed_by": payload, "role_arn": null,
+                "source_ip": payload, "user_agent": payload, "policy": null,
+                "bypass_lockout_check": false, "error_code": payload, "error_message": payload}])
+        }
+        "call" => ev["calls"].as_array_mut().unwrap().push(json!({
+            "service": "iam", "operation": "GetUser", "outcome": "error", "ms": 1,
+            "error_code": payload, "message": payload})),
+        "note" => ev["notes"] = json!([payload]),
+        other => panic!("no field {other}"),
+    }
+    ev["history"]["in_force"]["policy"] = policy.to_string().into();
+    serde_json::from_value(ev).unwrap()
+}
+
+const FIELDS: [&str; 8] = [
+    "sid",
+    "principal",
+    "condition",
+    "changed_by",
+    "event_id",
+    "failed",
+    "call",
+    "note",
+];
+
+fn render(r: &DiagnoseReport, format: Format) -> String {
+    let mut out = NoColor(Vec::new());
+    kms_doctor::report::diagnose::render(r, format, &mut out).unwrap();
+    String::from_utf8(out.0).unwrap()
+}
+
+/// Raw characters that act on a terminal or a page.
+fn hazard(c: char) -> bool {
+    (c.is_control() && c != '\n')
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// What a terminal would show of `payload`: kms-doctor's escaping of it.
+fn shown(payload: &str) -> String {
+    kms_doctor::report::escape::terminal(payload).into_owned()
+}
+
+/// Some string in `v` holds `needle` exactly.
+fn leaf_contains(v: &Value, needle: &str) -> bool {
+    match v {
+        Value::String(s) => s.contains(needle),
+        Value::Array(list) => list.iter().any(|v| leaf_contains(v, needle)),
+        Value::Object(map) => map.values().any(|v| leaf_contains(v, needle)),
+        _ => false,
+    }
+}
+
+struct Rendered {
+    markup: Vec<String>,
+    code: Vec<String>,
+    blocks: Vec<String>,
+    tables: Vec<Vec<Vec<String>>>,
+}
+
+fn commonmark(markdown: &str) -> Rendered {
+    let mut r = Rendered {
+        markup: Vec::new(),
+        code: Vec::new(),
+        blocks: Vec::new(),
+        tables: Vec::new(),
+    };
+    let mut in_block = false;
+    for event in Parser::new_ext(markdown, Options::ENABLE_TABLES) {
+        match event {
+            Event::Html(h) | Event::InlineHtml(h) => r.markup.push(h.to_string()),
+            Event::Start(Tag::Link { dest_url, .. }) => r.markup.push(format!("link {dest_url}")),
+            Event::Start(Tag::Image { dest_url, .. }) => r.markup.push(format!("image {dest_url}")),
+            Event::Code(c) => r.code.push(c.to_string()),
+            Event::Start(Tag::CodeBlock(_)) => {
+                in_block = true;
+                r.blocks.push(String::new());
+            }
+            Event::End(TagEnd::CodeBlock) => in_block = false,
+            Event::Text(t) if in_block => r.blocks.last_mut().unwrap().push_str(&t),
+            Event::Start(Tag::Table(_)) => r.tables.push(Vec::new()),
+            Event::Start(Tag::TableHead | Tag::TableRow) => {
+                r.tables.last_mut().unwrap().push(Vec::new())
+            }
+            Event::Start(Tag::TableCell) => r
+                .tables
+                .last_mut()
+                .unwrap()
+                .last_mut()
+                .unwrap()
+                .push(String::new()),
+            _ => {}
+        }
+    }
+    r
+}
+
+#[test]
+fn every_class_in_every_field_is_harmless_in_every_format() {
+    let now = "2026-11-28T09:30:00Z".parse().unwrap();
+    let mut checked = 0;
+    for (class, payload) in payloads() {
+        for field in FIELDS {
+            let what = format!("{class} in {field}");
+            let r = kms_doctor::diagnosis::diagnose(
+                &inject(field, &payload),
+                now,
+                DiagnoseOptions::default(),
+            );
+            for format in [Format::Text, Format::Markdown, Format::Json] {
+                let out = render(&r, format);
+                if let Some(c) = out.chars().find(|c| hazard(*c)) {
+                    panic!("{what}, {format:?}: a raw {:?} reaches the output", c);
+                }
+            }
+            // Text: the value is shown, escaped; no line starts with forged content.
+            let text = render(&r, Format::Text);
+            assert!(
+                !text
+                    .lines()
+                    .any(|l| l.starts_with("- arn:aws:iam::111122223333:role/Forged")
+                        || l.starts_with("## Heading")),
+                "{what}: a forged line"
+            );
+            // JSON is JSON, and gives the value back exactly.
+            let json: Value = serde_json::from_str(&render(&r, Format::Json)).unwrap();
+            assert!(
+                leaf_contains(&json, &payload),
+                "{what}: JSON lost the value"
+            );
+
+            let markdown = render(&r, Format::Markdown);
+            let md = commonmark(&markdown);
+            assert!(md.markup.is_empty(), "{what}: live markup {:?}", md.markup);
+            assert!(
+                !markdown.lines().any(|l| l.starts_with("## Heading")
+                    || l.starts_with("- arn:aws:iam::111122223333:role/Forged")),
+                "{what}: a forged Markdown line"
+            );
+            for table in &md.tables {
+                let width = table[0].len();
+                for row in table {
+                    assert_eq!(row.len(), width, "{what}: a table changed shape: {row:?}");
+                }
+            }
+            // The value comes back exactly (as a terminal would show it) from a code span or
+            // the policy's fence, wherever the report shows it.
+            let expected = shown(&payload);
+            let in_code = md.code.iter().any(|c| c.contains(&expected));
+            let in_block = md.blocks.iter().any(|b| {
+                serde_json::from_str::<Value>(b).is_ok_and(|v| leaf_contains(&v, &payload))
+            });
+            assert!(
+                in_code || in_block,
+                "{what}: the value is not given back exactly"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, payloads().len() * FIELDS.len());
+}
+
+#[test]
+fn the_delegation_statement_in_the_help_round_trips_from_markdown() {
+    let now = "2026-11-28T09:30:00Z".parse().unwrap();
+    let r =
+        kms_doctor::diagnosis::diagnose(&inject("sid", "Admins"), now, DiagnoseOptions::default());
+    let md = commonmark(&render(&r, Format::Markdown));
+    let statement = md
+        .code
+        .iter()
+        .find(|c| c.starts_with("{\"Sid\":\"Enable IAM User Permissions\""))
+        .expect("the statement is a code span");
+    let parsed: Value = serde_json::from_str(statement).unwrap();
+    assert_eq!(
+        parsed,
+        kms_doctor::policy::delegation_statement("aws", "111122223333")
+    );
+}
