@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Bounds under hostile input: each run must finish within its time bound with a clear message,
+# and stay under 200 MB of peak memory (RSS, from /usr/bin/time). Prints a Markdown table for
+# docs/benchmarks.md. The tests assert the outcomes; this script measures the memory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --quiet --release --locked --bin kms-doctor
+bin=target/release/kms-doctor
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+key=arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab
+
+day="$work/archive/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/02"
+mkdir -p "$day"
+# Gzip bombs: 1 MiB of zeros compressed once (about 1 KB), the member repeated 4,000 times:
+# 4 GiB once decompressed, from 4 MB on disk; one per worker thread and more.
+python3 - "$day" <<'PY'
+import gzip, sys
+member = gzip.compress(b"\0" * (1 << 20), 9)
+for n in range(4):
+    with open(f"{sys.argv[1]}/bomb{n}.json.gz", "wb") as f:
+        for _ in range(4000):
+            f.write(member)
+PY
+mkfifo "$day/fifo.json"
+ln -s . "$day/self"
+ln -s .. "$day/up"
+
+measure() { # label, limit seconds, command… → a table row
+  local label=$1 limit=$2
+  shift 2
+  local out start end code rss
+  out=$(mktemp)
+  start=$(date +%s%N)
+  code=0
+  /usr/bin/time -f "%M" -o "$out.rss" timeout "$limit" "$@" >"$out" 2>"$out.err" || code=$?
+  end=$(date +%s%N)
+  rss=$(tail -n1 "$out.rss")
+  printf '| %s | %s | %d ms | %d MB | %s |\n' "$label" "$code" $(( (end - start) / 1000000 )) $(( rss / 1024 )) \
+    "$(head -c 160 "$out.err" | tr '\n' ' ')$(jq -r '.skipped.reasons[]?' "$out" 2>/dev/null | head -3 | tr '\n' ';' | head -c 200)"
+}
+
+echo "| input | exit | wall | peak RSS | message |"
+echo "|---|---|---|---|---|"
+measure "archive: 4 gzip bombs (4 GiB each), a FIFO, two link loops" 60 \
+  "$bin" history "$key" --logs "$work/archive" --format json
+measure "explain --policy /dev/zero" 10 "$bin" explain --policy /dev/zero
+measure "explain --policy /dev/urandom" 10 "$bin" explain --policy /dev/urandom
