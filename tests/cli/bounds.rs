@@ -109,3 +109,56 @@ fn hostile_archives_end_with_every_skip_explained() {
     assert!(reasons.contains("more than 64 MiB"), "{reasons}");
     assert_eq!(v["skipped"]["files"], 2, "{v}");
 }
+
+#[test]
+fn a_local_archive_needs_no_aws_configuration_at_all() {
+    let root = dir("no-aws");
+    let day = root.join("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/02");
+    std::fs::create_dir_all(&day).unwrap();
+    std::fs::write(
+        day.join("log.json"),
+        json!({"Records": [create_key(2, 1, "evt-create")]}).to_string(),
+    )
+    .unwrap();
+    // If anything loaded credentials, this process would leave its mark (and the instance
+    // metadata service, not disabled here, would be tried for seconds).
+    let marker = root.join("credentials-were-loaded");
+    let config = root.join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "[default]\nregion = us-east-1\ncredential_process = sh -c 'touch {}'\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_kms-doctor"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &root)
+        .env("AWS_CONFIG_FILE", &config)
+        .args([
+            "history",
+            &key_arn(),
+            "--logs",
+            root.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!marker.exists(), "the credential chain was touched");
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["calls"].as_array().unwrap().len(), 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "no waiting on the network"
+    );
+}
