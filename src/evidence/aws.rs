@@ -221,6 +221,43 @@ impl From<aws_sdk_cloudtrail::Client> for CloudTrailClient {
     }
 }
 
+/// The most an answer may be, as its `Content-Length` says, before kms-doctor reads it: the SDK
+/// buffers a whole answer, so a hostile or broken endpoint could otherwise fill memory. (Log
+/// objects from S3 are streamed, and capped as they are read.)
+pub const MAX_RESPONSE_BYTES: u64 = super::sources::archive::MAX_FILE_BYTES;
+
+/// Refuses an answer whose `Content-Length` is over [`MAX_RESPONSE_BYTES`], before its body is
+/// read.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ResponseSizeLimit;
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for ResponseSizeLimit {
+    fn name(&self) -> &'static str {
+        "ResponseSizeLimit"
+    }
+
+    fn read_after_transmit(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let length = context
+            .response()
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        match length {
+            Some(n) if n > MAX_RESPONSE_BYTES => Err(format!(
+                "the answer is {n} bytes, more than kms-doctor reads ({} MiB): not read",
+                MAX_RESPONSE_BYTES >> 20
+            )
+            .into()),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// The shared SDK configuration (credential chain, Region, endpoints, timeouts), loaded once
 /// per run; every client is built from it.
 pub struct Connection {
@@ -265,11 +302,21 @@ impl Connection {
         // kms-doctor paces and retries LookupEvents itself, to respect its quota.
         let cloudtrail = aws_sdk_cloudtrail::config::Builder::from(config)
             .retry_config(RetryConfig::disabled())
+            .interceptor(ResponseSizeLimit)
+            .build();
+        let sts = aws_sdk_sts::config::Builder::from(config)
+            .interceptor(ResponseSizeLimit)
+            .build();
+        let kms = aws_sdk_kms::config::Builder::from(config)
+            .interceptor(ResponseSizeLimit)
+            .build();
+        let iam = aws_sdk_iam::config::Builder::from(config)
+            .interceptor(ResponseSizeLimit)
             .build();
         super::Clients {
-            sts: StsClient(aws_sdk_sts::Client::new(config)),
-            kms: KmsClient(aws_sdk_kms::Client::new(config)),
-            iam: IamClient(aws_sdk_iam::Client::new(config)),
+            sts: StsClient(aws_sdk_sts::Client::from_conf(sts)),
+            kms: KmsClient(aws_sdk_kms::Client::from_conf(kms)),
+            iam: IamClient(aws_sdk_iam::Client::from_conf(iam)),
             cloudtrail: CloudTrailClient(aws_sdk_cloudtrail::Client::from_conf(cloudtrail)),
             region,
             partition: partition.to_owned(),
@@ -283,13 +330,17 @@ impl Connection {
             || self.config.endpoint_url().is_some();
         let s3 = aws_sdk_s3::config::Builder::from(&self.config)
             .force_path_style(overridden)
+            .interceptor(ResponseSizeLimit)
             .build();
         S3Client(aws_sdk_s3::Client::from_conf(s3))
     }
 
     /// Athena, for querying a CloudTrail table.
     pub fn athena(&self) -> AthenaClient {
-        AthenaClient(aws_sdk_athena::Client::new(&self.config))
+        let athena = aws_sdk_athena::config::Builder::from(&self.config)
+            .interceptor(ResponseSizeLimit)
+            .build();
+        AthenaClient(aws_sdk_athena::Client::from_conf(athena))
     }
 }
 
@@ -344,6 +395,8 @@ fn local_failure(message: &str) -> Option<&'static str> {
             "NoRegion"
         } else if m.contains("loading credentials") || m.contains("credentials provider") {
             "CredentialsFailed"
+        } else if m.contains("more than kms-doctor reads") {
+            "TooLarge"
         } else if m.contains("connect") || m.contains("dns error") || m.contains("dispatch failure")
         {
             "Network"

@@ -494,3 +494,23 @@ async fn a_failed_athena_query_says_why() {
     assert_eq!(err.code.as_deref(), Some("QueryFailed"));
     assert!(err.message.contains("TABLE_NOT_FOUND"));
 }
+
+#[tokio::test]
+async fn an_answer_claiming_a_huge_length_is_refused_before_it_is_read() {
+    use kms_doctor::evidence::aws::ResponseSizeLimit;
+    let rule = mock!(aws_sdk_kms::Client::describe_key).then_http_response(|| {
+        let mut r = HttpResponse::new(
+            StatusCode::try_from(200).unwrap(),
+            SdkBody::from(r#"{"KeyMetadata": {"KeyId": "k1"}}"#),
+        );
+        r.headers_mut().insert("content-length", "10000000000");
+        r
+    });
+    let limited: KmsClient = mocked!(aws_sdk_kms, &[&rule], |c| c.interceptor(ResponseSizeLimit));
+    let err = limited.describe_key("k1").await.unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("TooLarge"), "{}", err.message);
+    assert!(err.message.contains("10000000000 bytes"), "{}", err.message);
+    // Without the limit the same answer is read: the refusal above is the interceptor's doing.
+    let unlimited = kms(&[&rule]).describe_key("k1").await;
+    assert!(unlimited.is_ok(), "{unlimited:?}");
+}
