@@ -132,16 +132,7 @@ fn write_fix_adds_the_delegation_to_the_policy_in_force() {
 
 #[test]
 fn saved_evidence_renders_the_same_report_offline() {
-    let file: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/scenarios/02-classic-lockout-alias.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let endpoint =
-        crate::support::scenario::start(serde_json::from_value(file["scenario"].clone()).unwrap());
+    let endpoint = crate::support::scenario::start_file("02-classic-lockout-alias.json");
     let dir = std::env::temp_dir().join(format!("kms-doctor-evidence-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

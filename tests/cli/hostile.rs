@@ -8,7 +8,6 @@
 use kms_doctor::diagnosis::diagnose::DiagnoseOptions;
 use kms_doctor::diagnosis::model::{DiagnoseReport, Evidence};
 use kms_doctor::report::{Format, NoColor};
-use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use serde_json::{Value, json};
 
 const EVIDENCE: &str = "examples/evidence-locked-out.json";
@@ -109,50 +108,6 @@ fn leaf_contains(v: &Value, needle: &str) -> bool {
     }
 }
 
-struct Rendered {
-    markup: Vec<String>,
-    code: Vec<String>,
-    blocks: Vec<String>,
-    tables: Vec<Vec<Vec<String>>>,
-}
-
-fn commonmark(markdown: &str) -> Rendered {
-    let mut r = Rendered {
-        markup: Vec::new(),
-        code: Vec::new(),
-        blocks: Vec::new(),
-        tables: Vec::new(),
-    };
-    let mut in_block = false;
-    for event in Parser::new_ext(markdown, Options::ENABLE_TABLES) {
-        match event {
-            Event::Html(h) | Event::InlineHtml(h) => r.markup.push(h.to_string()),
-            Event::Start(Tag::Link { dest_url, .. }) => r.markup.push(format!("link {dest_url}")),
-            Event::Start(Tag::Image { dest_url, .. }) => r.markup.push(format!("image {dest_url}")),
-            Event::Code(c) => r.code.push(c.to_string()),
-            Event::Start(Tag::CodeBlock(_)) => {
-                in_block = true;
-                r.blocks.push(String::new());
-            }
-            Event::End(TagEnd::CodeBlock) => in_block = false,
-            Event::Text(t) if in_block => r.blocks.last_mut().unwrap().push_str(&t),
-            Event::Start(Tag::Table(_)) => r.tables.push(Vec::new()),
-            Event::Start(Tag::TableHead | Tag::TableRow) => {
-                r.tables.last_mut().unwrap().push(Vec::new())
-            }
-            Event::Start(Tag::TableCell) => r
-                .tables
-                .last_mut()
-                .unwrap()
-                .last_mut()
-                .unwrap()
-                .push(String::new()),
-            _ => {}
-        }
-    }
-    r
-}
-
 #[test]
 fn every_class_in_every_field_is_harmless_in_every_format() {
     let now = "2026-11-28T09:30:00Z".parse().unwrap();
@@ -188,7 +143,7 @@ fn every_class_in_every_field_is_harmless_in_every_format() {
             );
 
             let markdown = render(&r, Format::Markdown);
-            let md = commonmark(&markdown);
+            let md = crate::support::markdown::render(&markdown);
             assert!(md.markup.is_empty(), "{what}: live markup {:?}", md.markup);
             assert!(
                 !markdown.lines().any(|l| l.starts_with("## Heading")
@@ -223,7 +178,7 @@ fn the_delegation_statement_in_the_help_round_trips_from_markdown() {
     let now = "2026-11-28T09:30:00Z".parse().unwrap();
     let r =
         kms_doctor::diagnosis::diagnose(&inject("sid", "Admins"), now, DiagnoseOptions::default());
-    let md = commonmark(&render(&r, Format::Markdown));
+    let md = crate::support::markdown::render(&render(&r, Format::Markdown));
     let statement = md
         .code
         .iter()

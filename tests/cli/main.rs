@@ -22,5 +22,6 @@ mod sdk_mapping;
 mod support {
     pub mod archive;
     pub mod cli;
+    pub mod markdown;
     pub mod scenario;
 }

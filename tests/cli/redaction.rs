@@ -206,16 +206,7 @@ fn a_redacted_evidence_file_hides_everything_and_renders_the_same_diagnosis() {
 
 #[test]
 fn save_evidence_with_redact_writes_a_redacted_file() {
-    let file: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/scenarios/02-classic-lockout-alias.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let endpoint =
-        crate::support::scenario::start(serde_json::from_value(file["scenario"].clone()).unwrap());
+    let endpoint = crate::support::scenario::start_file("02-classic-lockout-alias.json");
     let d = dir("redacted-evidence");
     let saved = d.join("evidence.json");
     let live = against(&endpoint.url)

@@ -116,7 +116,7 @@ fn hostile_text_cannot_act_in_text_or_markdown() {
 
     let markdown = render(&r, Format::Markdown);
     assert!(!markdown.contains(['\u{1b}', '\u{7}', '\u{202e}']));
-    let rendered = commonmark(&markdown);
+    let rendered = crate::support::markdown::render(&markdown);
     assert!(
         rendered.markup.is_empty(),
         "live markup from data: {:?}",
@@ -148,70 +148,6 @@ fn hostile_text_cannot_act_in_text_or_markdown() {
         assert_eq!(row.len(), 4, "{row:?}");
     }
     assert!(restorers[1][2].contains("<script>|`"), "{restorers:?}");
-}
-
-/// What a CommonMark renderer (with GitHub's tables) makes of a Markdown report.
-struct Rendered {
-    /// HTML, links and images: none may come from data.
-    markup: Vec<String>,
-    /// The text of code spans.
-    code: Vec<String>,
-    /// The text of fenced blocks.
-    blocks: Vec<String>,
-    /// Tables, as rows of cells (the header first).
-    tables: Vec<Vec<Vec<String>>>,
-}
-
-fn commonmark(markdown: &str) -> Rendered {
-    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
-    let mut r = Rendered {
-        markup: Vec::new(),
-        code: Vec::new(),
-        blocks: Vec::new(),
-        tables: Vec::new(),
-    };
-    let mut in_block = false;
-    let cell = |r: &mut Rendered, text: &str| {
-        if let Some(c) = r
-            .tables
-            .last_mut()
-            .and_then(|t| t.last_mut())
-            .and_then(|row| row.last_mut())
-        {
-            c.push_str(text);
-        }
-    };
-    for event in Parser::new_ext(markdown, Options::ENABLE_TABLES) {
-        match event {
-            Event::Html(h) | Event::InlineHtml(h) => r.markup.push(h.to_string()),
-            Event::Start(Tag::Link { dest_url, .. }) => r.markup.push(format!("link {dest_url}")),
-            Event::Start(Tag::Image { dest_url, .. }) => r.markup.push(format!("image {dest_url}")),
-            Event::Code(c) => {
-                r.code.push(c.to_string());
-                cell(&mut r, &c);
-            }
-            Event::Start(Tag::CodeBlock(_)) => {
-                in_block = true;
-                r.blocks.push(String::new());
-            }
-            Event::End(TagEnd::CodeBlock) => in_block = false,
-            Event::Text(t) if in_block => r.blocks.last_mut().unwrap().push_str(&t),
-            Event::Text(t) => cell(&mut r, &t),
-            Event::Start(Tag::Table(_)) => r.tables.push(Vec::new()),
-            Event::Start(Tag::TableHead | Tag::TableRow) => {
-                if let Some(t) = r.tables.last_mut() {
-                    t.push(Vec::new());
-                }
-            }
-            Event::Start(Tag::TableCell) => {
-                if let Some(row) = r.tables.last_mut().and_then(|t| t.last_mut()) {
-                    row.push(String::new());
-                }
-            }
-            _ => {}
-        }
-    }
-    r
 }
 
 #[test]

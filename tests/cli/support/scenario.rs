@@ -172,6 +172,17 @@ impl Reply {
     }
 }
 
+/// Starts the scenario of a file under `tests/scenarios/`.
+pub fn start_file(name: &str) -> Endpoint {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scenarios")
+        .join(name);
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("the scenario file"))
+            .expect("JSON");
+    start(serde_json::from_value(file["scenario"].clone()).expect("a scenario"))
+}
+
 pub fn start(scenario: Scenario) -> Endpoint {
     start_with_upstream(scenario, None)
 }
