@@ -14,6 +14,7 @@ use crate::evidence::sources::{Found, archive};
 use crate::policy::Identity;
 use crate::report::{self, WriteColor};
 use crate::text;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -66,12 +67,13 @@ pub fn run(
     };
     if let Some(path) = &req.save_evidence {
         // With --redact, the file is redacted too (and still renders).
-        let saved = if req.output.redact {
-            report::redact::redacted(&evidence)
+        let json = if req.output.redact {
+            serde_json::to_string_pretty(&report::redact::redacted(&evidence))
         } else {
-            evidence.clone()
-        };
-        let json = serde_json::to_string_pretty(&saved).expect("evidence serializes") + "\n";
+            serde_json::to_string_pretty(&evidence)
+        }
+        .expect("evidence serializes")
+            + "\n";
         write_new(path, json.as_bytes(), req.force)?;
     }
     // Time-conditioned statements are decided at the time the evidence was gathered.
@@ -102,12 +104,28 @@ pub fn run(
     Ok(report.exit_code())
 }
 
+/// The largest evidence file read.
+const MAX_EVIDENCE_BYTES: u64 = 64 << 20;
+
 fn load_evidence(path: &Path) -> Result<Evidence, CommandError> {
     let label = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| CommandError::ReadEvidence {
+    let read_error = |source| CommandError::ReadEvidence {
         path: label.clone(),
         source,
-    })?;
+    };
+    // An evidence file is a few hundred KB; a larger input is not one.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_EVIDENCE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_EVIDENCE_BYTES {
+        return Err(read_error(std::io::Error::other(format!(
+            "larger than {} MiB: not an evidence file",
+            MAX_EVIDENCE_BYTES >> 20
+        ))));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|e| read_error(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
     let evidence: Evidence =
         serde_json::from_str(&text).map_err(|source| CommandError::InvalidEvidence {
             path: label.clone(),

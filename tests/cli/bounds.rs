@@ -162,3 +162,18 @@ fn a_local_archive_needs_no_aws_configuration_at_all() {
         "no waiting on the network"
     );
 }
+
+#[test]
+fn endless_inputs_are_read_only_as_far_as_their_limit() {
+    for args in [
+        &["explain", "--policy", "/dev/zero"][..],
+        &["diagnose", "--from-evidence", "/dev/zero"][..],
+    ] {
+        let (code, _, err) = run_within(Duration::from_secs(20), args);
+        assert_eq!(code, Some(2), "{args:?}");
+        assert!(
+            err.contains("limit") || err.contains("larger than"),
+            "{args:?}: {err}"
+        );
+    }
+}
