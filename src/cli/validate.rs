@@ -34,6 +34,10 @@ pub enum UsageError {
     AliasNotInLogs { flag: &'static str },
     #[error(transparent)]
     Output(#[from] crate::commands::output_file::OutputFileError),
+    #[error(
+        "{0:?} is not an Athena table name: write TABLE or DATABASE.TABLE (letters, digits, _)"
+    )]
+    AthenaTable(String),
     #[error("{output} would overwrite {input}: choose another file for {flag}")]
     OutputIsInput {
         flag: &'static str,
@@ -142,6 +146,20 @@ fn log_source(path: &Path) -> Result<LogSource, UsageError> {
     }
 }
 
+/// A table name as it goes into SQL: an identifier, optionally qualified.
+fn check_table(name: &str) -> Result<(), UsageError> {
+    let ok = !name.is_empty()
+        && name.split('.').count() <= 2
+        && name
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(UsageError::AthenaTable(name.to_owned()))
+    }
+}
+
 fn athena_table(a: &AthenaArgs, default_table: Option<&str>) -> Option<AthenaTable> {
     let table = a.athena_table.as_deref().or(default_table)?;
     Some(AthenaTable {
@@ -192,6 +210,9 @@ fn check_outputs(a: &DiagnoseArgs) -> Result<(), UsageError> {
 
 fn diagnose(a: DiagnoseArgs, format: FormatOf) -> Result<DiagnoseRequest, UsageError> {
     check_outputs(&a)?;
+    if let Some(t) = &a.athena.athena_table {
+        check_table(t)?;
+    }
     let target = match a.from_evidence {
         Some(path) => Target::FromEvidence(path),
         None => Target::Live {
@@ -222,6 +243,9 @@ fn diagnose(a: DiagnoseArgs, format: FormatOf) -> Result<DiagnoseRequest, UsageE
 
 fn history(a: HistoryArgs, format: FormatOf) -> Result<HistoryRequest, UsageError> {
     let key = KeyInput::parse(&a.key)?;
+    if let Some(t) = &a.athena.athena_table {
+        check_table(t)?;
+    }
     let needs_id = |flag| {
         if key.key_id().is_some() {
             Ok(())
@@ -310,6 +334,19 @@ mod tests {
                 "{flag:?}"
             );
         }
+    }
+
+    #[test]
+    fn nothing_but_identifiers_reach_the_athena_query() {
+        assert!(matches!(
+            validate(&["history", "k1", "--athena-table", "logs; DROP TABLE x"]),
+            Err(UsageError::AthenaTable(_))
+        ));
+        assert!(validate(&["history", "k1", "--athena-table", "db.cloudtrail_logs"]).is_ok());
+        assert!(matches!(
+            validate(&["history", "k1' OR '1'='1", "--print-athena-sql"]),
+            Err(UsageError::Key(_))
+        ));
     }
 
     #[test]

@@ -31,6 +31,11 @@ pub enum KeyInput {
 )]
 pub struct KeyInputError(pub String);
 
+/// Letters, digits and `-`: the shape of every KMS key ID.
+fn is_key_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
 impl KeyInput {
     pub fn parse(s: &str) -> Result<KeyInput, KeyInputError> {
         let err = || KeyInputError(s.to_owned());
@@ -51,7 +56,7 @@ impl KeyInput {
             }
             let (partition, region, account) =
                 (partition.to_owned(), region.to_owned(), account.to_owned());
-            return if let Some(id) = resource.strip_prefix("key/").filter(|id| !id.is_empty()) {
+            return if let Some(id) = resource.strip_prefix("key/").filter(|id| is_key_id(id)) {
                 Ok(KeyInput::KeyArn {
                     arn: s.to_owned(),
                     partition,
@@ -78,7 +83,9 @@ impl KeyInput {
                 Err(err())
             };
         }
-        if s.contains('/') || s.contains(':') || s.contains(char::is_whitespace) {
+        // Key IDs are UUIDs or `mrk-` and hex: nothing else can name a key (and nothing else
+        // reaches the Athena query built from it).
+        if !is_key_id(s) {
             return Err(err());
         }
         Ok(KeyInput::KeyId(s.to_owned()))
