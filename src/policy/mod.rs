@@ -6,6 +6,7 @@ mod context;
 mod defaults;
 mod document;
 mod eval;
+mod identity;
 mod pattern;
 mod principal;
 mod query;
@@ -18,6 +19,7 @@ pub use eval::{
     Applies, Decision, Evaluation, GET_KEY_POLICY, KEY_ARN_UNKNOWN, PUT_KEY_POLICY, Request,
     StatementTrace, Via, evaluate, is_same_account_only, key_account,
 };
+pub use identity::identity_decision;
 pub use pattern::Pattern;
 pub use principal::{
     Identity, Named, PrincipalEntry, PrincipalKind, PrincipalParseError, is_unique_id,

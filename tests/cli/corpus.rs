@@ -32,6 +32,8 @@ struct Defaults {
     doc: Option<String>,
     /// A policy in which a case's `condition` becomes statement 0's `Condition`.
     condition_template: Option<String>,
+    /// `key` (default), `identity` (no Principal) or `trust` (no Resource).
+    kind: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -82,7 +84,11 @@ fn policy_text(file: &CorpusFile, case: &Case) -> Result<String, String> {
 
 fn run_case(file: &CorpusFile, case: &Case) -> Result<(), String> {
     let text = policy_text(file, case)?;
-    let parsed = KeyPolicy::parse(&text);
+    let parsed = match file.defaults.kind.as_deref() {
+        Some("identity") => KeyPolicy::parse_identity(&text),
+        Some("trust") => KeyPolicy::parse_trust(&text),
+        _ => KeyPolicy::parse(&text),
+    };
     if let Some(want) = &case.parse_error {
         return match parsed {
             Err(e) if e.to_string().contains(want.as_str()) => Ok(()),
