@@ -1,9 +1,10 @@
 //! `kms-doctor diagnose`: the evidence record in, the contract's report out. Pure: the
 //! evidence was gathered (or loaded from a file) before.
 
+use super::iam_restorers::iam_restorers;
 use super::model::{
     CallerReport, Code, DiagnoseReport, Evidence, FailedAttempt, Finding, HistorySummary, Outcome,
-    PolicySource, Restorer, SCHEMA_VERSION, SourceKind, sort_findings,
+    PolicySource, Restorer, RestorerVia, SCHEMA_VERSION, SourceKind, sort_findings,
 };
 use super::rules::live::{self, StepFacts};
 use super::rules::policy::{self as policy_rules, PolicyFacts};
@@ -119,7 +120,7 @@ pub fn diagnose(
         .iter()
         .map(|c| (c.principal.as_str(), c.exists))
         .collect();
-    let restorers: Vec<Restorer> = all_grantees
+    let mut restorers: Vec<Restorer> = all_grantees
         .iter()
         .map(|g| Restorer {
             principal: g.principal.clone(),
@@ -127,13 +128,40 @@ pub fn diagnose(
             source: source.kind,
             exists: existence.get(g.principal.as_str()).copied().flatten(),
             via_iam: g.via_iam,
+            via: RestorerVia::KeyPolicy,
             conditions_on: g.conditions_on.clone(),
         })
         .collect();
+    // Through the account delegation: the IAM users and roles whose own policies allow it.
+    let delegates = all_grantees.iter().any(|g| g.via_iam);
+    if let (true, Some(details)) = (delegates, &ev.authorization) {
+        let organizations_deny = ev
+            .simulation
+            .iter()
+            .any(|s| s.allowed_by_organizations == Some(false));
+        for r in iam_restorers(details, key_arn, now) {
+            if restorers.iter().any(|x| x.principal == r.arn) {
+                continue;
+            }
+            let mut conditions_on = r.conditions_on;
+            if organizations_deny {
+                conditions_on.push("service control policies".to_owned());
+            }
+            restorers.push(Restorer {
+                principal: r.arn,
+                statement: format!("IAM policy {}", r.allowed_by),
+                source: source.kind,
+                exists: Some(true),
+                via_iam: false,
+                via: RestorerVia::Iam,
+                conditions_on,
+            });
+        }
+    }
     // The grantees that may still exist: deleted ones cannot restore anything.
     let living: Vec<_> = all_grantees
         .iter()
-        .zip(&restorers)
+        .zip(restorers.iter().filter(|r| r.via == RestorerVia::KeyPolicy))
         .filter(|(_, r)| r.exists != Some(false))
         .map(|(g, _)| g.clone())
         .collect();

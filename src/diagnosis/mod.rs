@@ -9,6 +9,7 @@
 
 pub mod diagnose;
 pub mod explain;
+pub mod iam_restorers;
 pub mod model;
 pub mod rules;
 pub mod timeline;

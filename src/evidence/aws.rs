@@ -504,7 +504,122 @@ impl Kms for KmsClient {
     }
 }
 
+/// A policy document as IAM returns it: URL-encoded JSON (the SDK does not decode it).
+fn document(encoded: &str) -> String {
+    percent_encoding::percent_decode_str(encoded)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn inline(
+    list: &[aws_sdk_iam::types::PolicyDetail],
+) -> Vec<crate::diagnosis::model::NamedDocument> {
+    list.iter()
+        .filter_map(|p| {
+            Some(crate::diagnosis::model::NamedDocument {
+                name: p.policy_name().unwrap_or_default().to_owned(),
+                document: document(p.policy_document()?),
+            })
+        })
+        .collect()
+}
+
+fn attached(list: &[aws_sdk_iam::types::AttachedPolicy]) -> Vec<String> {
+    list.iter()
+        .filter_map(|p| p.policy_arn().map(str::to_owned))
+        .collect()
+}
+
 impl Iam for IamClient {
+    async fn authorization_details(
+        &self,
+        marker: Option<String>,
+    ) -> Result<super::AuthorizationPage, CallError> {
+        use crate::diagnosis::model::{
+            AuthorizationDetails, GroupDetails, IamPrincipalDetails, ManagedPolicy,
+        };
+        use aws_sdk_iam::types::EntityType;
+        let out = self
+            .0
+            .get_account_authorization_details()
+            .filter(EntityType::User)
+            .filter(EntityType::Role)
+            .filter(EntityType::Group)
+            .filter(EntityType::LocalManagedPolicy)
+            .filter(EntityType::AwsManagedPolicy)
+            .max_items(1000)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(classify)?;
+        let boundary = |b: Option<&aws_sdk_iam::types::AttachedPermissionsBoundary>| {
+            b.and_then(|b| b.permissions_boundary_arn())
+                .map(str::to_owned)
+        };
+        let details = AuthorizationDetails {
+            users: out
+                .user_detail_list()
+                .iter()
+                .map(|u| IamPrincipalDetails {
+                    arn: u.arn().unwrap_or_default().to_owned(),
+                    name: u.user_name().unwrap_or_default().to_owned(),
+                    path: u.path().unwrap_or("/").to_owned(),
+                    inline_policies: inline(u.user_policy_list()),
+                    attached: attached(u.attached_managed_policies()),
+                    groups: u.group_list().to_vec(),
+                    boundary: boundary(u.permissions_boundary()),
+                    trust_policy: None,
+                })
+                .collect(),
+            roles: out
+                .role_detail_list()
+                .iter()
+                .map(|r| IamPrincipalDetails {
+                    arn: r.arn().unwrap_or_default().to_owned(),
+                    name: r.role_name().unwrap_or_default().to_owned(),
+                    path: r.path().unwrap_or("/").to_owned(),
+                    inline_policies: inline(r.role_policy_list()),
+                    attached: attached(r.attached_managed_policies()),
+                    groups: Vec::new(),
+                    boundary: boundary(r.permissions_boundary()),
+                    trust_policy: r.assume_role_policy_document().map(document),
+                })
+                .collect(),
+            groups: out
+                .group_detail_list()
+                .iter()
+                .map(|g| GroupDetails {
+                    arn: g.arn().unwrap_or_default().to_owned(),
+                    name: g.group_name().unwrap_or_default().to_owned(),
+                    inline_policies: inline(g.group_policy_list()),
+                    attached: attached(g.attached_managed_policies()),
+                })
+                .collect(),
+            policies: out
+                .policies()
+                .iter()
+                .map(|p| ManagedPolicy {
+                    arn: p.arn().unwrap_or_default().to_owned(),
+                    name: p.policy_name().unwrap_or_default().to_owned(),
+                    document: p
+                        .policy_version_list()
+                        .iter()
+                        .find(|v| v.is_default_version())
+                        .and_then(|v| v.document())
+                        .map(document),
+                })
+                .collect(),
+            complete: true,
+        };
+        Ok(super::AuthorizationPage {
+            details,
+            next_marker: out
+                .marker()
+                .filter(|_| out.is_truncated())
+                .map(str::to_owned),
+        })
+    }
+
     async fn get_role(&self, name: &str) -> Result<IamEntity, CallError> {
         let out = self
             .0

@@ -26,6 +26,7 @@ struct State {
     roles: Vec<IamEntity>,
     users: Vec<IamEntity>,
     simulation: Vec<SimulationResult>,
+    authorization: crate::diagnosis::model::AuthorizationDetails,
     /// (event name, event), newest first as CloudTrail answers.
     events: Vec<(String, TrailEvent)>,
     page_size: usize,
@@ -85,6 +86,11 @@ impl FakeAws {
     pub fn user(self, arn: &str) -> Self {
         let entity = entity(arn);
         self.with(|s| s.users.push(entity))
+    }
+
+    /// What `GetAccountAuthorizationDetails` answers (in one page).
+    pub fn authorization(self, details: crate::diagnosis::model::AuthorizationDetails) -> Self {
+        self.with(|s| s.authorization = details)
     }
 
     pub fn simulation(self, results: Vec<SimulationResult>) -> Self {
@@ -238,6 +244,17 @@ impl Kms for FakeAws {
 }
 
 impl Iam for FakeAws {
+    async fn authorization_details(
+        &self,
+        _marker: Option<String>,
+    ) -> Result<super::AuthorizationPage, CallError> {
+        let state = self.enter("GetAccountAuthorizationDetails")?;
+        Ok(super::AuthorizationPage {
+            details: state.authorization.clone(),
+            next_marker: None,
+        })
+    }
+
     async fn get_role(&self, name: &str) -> Result<IamEntity, CallError> {
         let state = self.enter("GetRole")?;
         let suffix = format!("/{name}");

@@ -11,7 +11,7 @@ use super::record::KeyRef;
 use super::sources::event_history::{self, SearchOptions};
 use super::{CallError, Calls, Clients, CloudTrail, EventPage, Iam, IamEntity, Kms, Sts};
 use crate::diagnosis::model::{
-    EVIDENCE_VERSION, Evidence, ExistenceCheck, KeyFacts, Note, Outcome,
+    AuthorizationDetails, EVIDENCE_VERSION, Evidence, ExistenceCheck, KeyFacts, Note, Outcome,
 };
 use crate::policy::{Context, Identity, KeyPolicy, PUT_KEY_POLICY, grantees};
 use futures_util::StreamExt;
@@ -236,7 +236,7 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
         let early = current_policy.as_deref().map(candidates_of);
         let check_early = async {
             match &early {
-                Some(c) => Some(check_existence(clients, calls, t, c, &role_names).await),
+                Some(c) => Some(check_candidates(clients, calls, t, c, &role_names).await),
                 None => None,
             }
         };
@@ -249,7 +249,7 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
                     .and_then(|h| h.in_force.as_ref())
                     .map(|e| e.policy_or_default(&partition, &account_of_key));
                 let c = text.as_deref().map(candidates_of).unwrap_or_default();
-                let found = check_existence(clients, calls, t, &c, &role_names).await;
+                let found = check_candidates(clients, calls, t, &c, &role_names).await;
                 (c, found)
             }
         };
@@ -257,7 +257,7 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
     };
     let (
         (mut roles, caller_principal_arn, subject_principal_arn, target_arn, simulation, note),
-        (history, candidates, (users, more_roles)),
+        (history, candidates, ((users, more_roles), authorization)),
     ) = tokio::join!(who, restorers);
     roles.extend(more_roles);
     let restorer_checks = candidates
@@ -294,6 +294,7 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
         simulation,
         restorer_checks,
         notes,
+        authorization,
         calls: calls.snapshot(),
     })
 }
@@ -305,6 +306,73 @@ struct Candidates {
     checks: Vec<(String, Option<bool>)>,
     roles: Vec<String>,
     users: Vec<String>,
+    /// The policy delegates `kms:PutKeyPolicy` to the account: IAM policies decide who can.
+    delegates: bool,
+}
+
+/// Pages of `GetAccountAuthorizationDetails` read at most (1,000 entities each).
+const MAX_AUTHORIZATION_PAGES: usize = 50;
+
+/// Checks the candidates' existence and, when the policy delegates to the account, reads the
+/// account's authorization details, at once.
+async fn check_candidates<S, K, I: Iam, C>(
+    clients: &Clients<S, K, I, C>,
+    calls: &Calls,
+    timeout: Duration,
+    candidates: &Candidates,
+    known: &[String],
+) -> ((Entities, Entities), Option<AuthorizationDetails>) {
+    let details = async {
+        if candidates.delegates {
+            authorization_details(clients, calls, timeout).await
+        } else {
+            None
+        }
+    };
+    tokio::join!(
+        check_existence(clients, calls, timeout, candidates, known),
+        details
+    )
+}
+
+/// Every page of the account's authorization details; `None` when the first is refused (the
+/// call is in the log, and the report says what that leaves open).
+async fn authorization_details<S, K, I: Iam, C>(
+    clients: &Clients<S, K, I, C>,
+    calls: &Calls,
+    timeout: Duration,
+) -> Option<AuthorizationDetails> {
+    let mut all = AuthorizationDetails {
+        complete: true,
+        ..AuthorizationDetails::default()
+    };
+    let mut marker = None;
+    for page in 0..MAX_AUTHORIZATION_PAGES {
+        let answer = calls
+            .record(
+                "iam",
+                "GetAccountAuthorizationDetails",
+                timeout,
+                clients.iam.authorization_details(marker.take()),
+            )
+            .await;
+        match answer {
+            Ok(p) => {
+                all.extend(p.details);
+                match p.next_marker {
+                    Some(m) => marker = Some(m),
+                    None => return Some(all),
+                }
+            }
+            Err(_) if page == 0 => return None,
+            Err(_) => {
+                all.complete = false;
+                return Some(all);
+            }
+        }
+    }
+    all.complete = false;
+    Some(all)
 }
 
 fn restorer_candidates(
@@ -330,7 +398,10 @@ fn restorer_candidates(
                 c.users.push(name);
                 c.checks.push((g.principal, None));
             }
-            Some(Identity::Account { .. }) => c.checks.push((g.principal, Some(true))),
+            Some(Identity::Account { .. }) => {
+                c.delegates = true;
+                c.checks.push((g.principal, Some(true)));
+            }
             _ => c.checks.push((g.principal, None)),
         }
     }

@@ -218,8 +218,20 @@ pub trait Kms {
     ) -> impl Future<Output = Result<AliasPage, CallError>>;
 }
 
+/// One page of `iam:GetAccountAuthorizationDetails`.
+#[derive(Debug, Clone, Default)]
+pub struct AuthorizationPage {
+    pub details: crate::diagnosis::model::AuthorizationDetails,
+    pub next_marker: Option<String>,
+}
+
 /// `iam`, as kms-doctor uses it (read-only).
 pub trait Iam {
+    /// Users, roles, groups and managed policies, a page at a time (documents decoded).
+    fn authorization_details(
+        &self,
+        marker: Option<String>,
+    ) -> impl Future<Output = Result<AuthorizationPage, CallError>>;
     fn get_role(&self, name: &str) -> impl Future<Output = Result<IamEntity, CallError>>;
     fn get_user(&self, name: &str) -> impl Future<Output = Result<IamEntity, CallError>>;
     fn simulate_principal_policy(

@@ -6,7 +6,7 @@ use super::{
     Format, MdOut, TextOut, WriteColor, styles, write_findings_markdown, write_findings_text,
     write_json,
 };
-use crate::diagnosis::model::{DiagnoseReport, Restorer, SourceKind, Verdict};
+use crate::diagnosis::model::{DiagnoseReport, Restorer, RestorerVia, SourceKind, Verdict};
 use std::io;
 
 const NO_FINDING: &str = "None: the principal can read and update the key policy.";
@@ -193,12 +193,19 @@ fn text(r: &DiagnoseReport, out: &mut TextOut) -> io::Result<()> {
         out.p("  - ")?
             .styled_v(styles::BOLD, &g.principal)?
             .p("  ")?
-            .p(exists(g))?
-            .p(" via \"")?
-            .v(&g.statement)?
-            .p("\" (")?
-            .p(g.source.as_str())?
-            .p(")")?;
+            .p(exists(g))?;
+        match g.via {
+            RestorerVia::KeyPolicy => out
+                .p(" via \"")?
+                .v(&g.statement)?
+                .p("\" (")?
+                .p(g.source.as_str())?
+                .p(")")?,
+            RestorerVia::Iam => out
+                .p(", through the account delegation: ")?
+                .v(&g.statement)?
+                .p(" allows kms:PutKeyPolicy")?,
+        };
         if g.via_iam {
             out.p("; any IAM principal of the account whose IAM policies allow kms:PutKeyPolicy")?;
         }

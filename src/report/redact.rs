@@ -11,10 +11,10 @@
 //! cannot garble a sentence. Escaping and colour, applied later, are never touched.
 
 use crate::diagnosis::model::{
-    Access, CallRecord, CallerIdentity, CallerReport, DiagnoseReport, Entry, Evidence,
-    ExistenceCheck, FailedAttempt, Finding, Grant, History, HistorySummary, KeyFacts,
-    MatchedStatement, Note, PolicyDiff, PolicyEvent, PolicySource, Restorer, SimulationResult,
-    Skipped, Span, Text, TimelineReport,
+    Access, AuthorizationDetails, CallRecord, CallerIdentity, CallerReport, DiagnoseReport, Entry,
+    Evidence, ExistenceCheck, FailedAttempt, Finding, Grant, History, HistorySummary, KeyFacts,
+    MatchedStatement, NamedDocument, Note, PolicyDiff, PolicyEvent, PolicySource, Restorer,
+    SimulationResult, Skipped, Span, Text, TimelineReport,
 };
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -253,8 +253,53 @@ impl Redact for Note {
     }
 }
 
+/// A policy name: AWS's own managed policies name nothing of the customer's.
+fn policy_name(name: &mut String, arn: &str, f: &mut dyn FnMut(&mut String, Kind)) {
+    if !arn.starts_with("arn:aws:iam::aws:policy/") {
+        f(name, Kind::Named("policy"));
+    }
+}
+
+impl Redact for AuthorizationDetails {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        for p in &mut self.policies {
+            policy_name(&mut p.name, &p.arn.clone(), f);
+            p.arn.strings(f);
+            policy_text(&mut p.document, f);
+        }
+        for g in &mut self.groups {
+            f(&mut g.name, Kind::Named("group"));
+            g.arn.strings(f);
+            g.inline_policies.strings(f);
+            g.attached.strings(f);
+        }
+        for p in self.users.iter_mut().chain(self.roles.iter_mut()) {
+            p.arn.strings(f);
+            p.name.strings(f);
+            f(&mut p.path, Kind::Value);
+            p.inline_policies.strings(f);
+            p.attached.strings(f);
+            for g in &mut p.groups {
+                f(g, Kind::Named("group"));
+            }
+            p.boundary.strings(f);
+            policy_text(&mut p.trust_policy, f);
+        }
+    }
+}
+
+impl Redact for NamedDocument {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        f(&mut self.name, Kind::Named("policy"));
+        let mut doc = Some(std::mem::take(&mut self.document));
+        policy_text(&mut doc, f);
+        self.document = doc.unwrap_or_default();
+    }
+}
+
 impl Redact for Evidence {
     fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        self.authorization.strings(f);
         self.history.strings(f);
         self.caller.strings(f);
         self.caller_principal_arn.strings(f);

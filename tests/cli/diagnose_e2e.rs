@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Output;
 
 /// Every operation kms-doctor may call. Anything else fails the test.
-pub const READ_ONLY: [&str; 8] = [
+pub const READ_ONLY: [&str; 9] = [
     "sts:GetCallerIdentity",
     "kms:DescribeKey",
     "kms:GetKeyPolicy",
@@ -19,6 +19,7 @@ pub const READ_ONLY: [&str; 8] = [
     "iam:GetRole",
     "iam:GetUser",
     "iam:SimulatePrincipalPolicy",
+    "iam:GetAccountAuthorizationDetails",
     "cloudtrail:LookupEvents",
 ];
 

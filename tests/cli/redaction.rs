@@ -295,3 +295,50 @@ fn the_timeline_hides_addresses_agents_and_authors() {
     assert_no_leak("history", &text, &secrets);
     assert!(text.contains("from 192.0.2.1, with agent-1"), "{text}");
 }
+
+#[test]
+fn authorization_details_in_a_redacted_evidence_file_name_no_one() {
+    use kms_doctor::diagnosis::model::{
+        AuthorizationDetails, IamPrincipalDetails, ManagedPolicy, NamedDocument,
+    };
+    let mut ev: Evidence = serde_json::from_value(rich_evidence()).unwrap();
+    ev.authorization = Some(AuthorizationDetails {
+        roles: vec![IamPrincipalDetails {
+            arn: "arn:aws:iam::111122223333:role/payments/TreasuryAdmin".into(),
+            name: "TreasuryAdmin".into(),
+            path: "/payments/".into(),
+            inline_policies: vec![NamedDocument {
+                name: "treasury-kms".into(),
+                document: json!({"Statement": [{"Effect": "Allow", "Action": "kms:*",
+                    "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalTag/cost-center": "CC-7781"}}}]})
+                .to_string(),
+            }],
+            attached: vec!["arn:aws:iam::111122223333:policy/TreasuryKeys".into()],
+            trust_policy: Some(
+                json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/OnCall"}, "Action": "sts:AssumeRole"}]})
+                    .to_string(),
+            ),
+            ..Default::default()
+        }],
+        policies: vec![ManagedPolicy {
+            arn: "arn:aws:iam::111122223333:policy/TreasuryKeys".into(),
+            name: "TreasuryKeys".into(),
+            document: Some(json!({"Statement": []}).to_string()),
+        }],
+        complete: true,
+        ..Default::default()
+    });
+    let text = serde_json::to_string(&kms_doctor::report::redact::redacted(&ev)).unwrap();
+    let secrets: BTreeSet<String> = [
+        "TreasuryAdmin",
+        "payments",
+        "treasury-kms",
+        "TreasuryKeys",
+        "CC-7781",
+        "OnCall",
+        "111122223333",
+    ]
+    .map(str::to_owned)
+    .into();
+    assert_no_leak("the redacted authorization details", &text, &secrets);
+}

@@ -115,14 +115,25 @@ pub struct Access {
 #[derive(Debug, Clone, Serialize)]
 pub struct Restorer {
     pub principal: String,
+    /// The key-policy statement that names it, or (`via: iam`) the IAM policy that allows it.
     pub statement: String,
-    /// Where the policy naming it came from.
+    /// Where the key policy in force came from.
     pub source: SourceKind,
     pub exists: Option<bool>,
     /// The account: any IAM principal of it whose IAM policies allow `kms:PutKeyPolicy`.
     pub via_iam: bool,
+    /// How it may update the policy: named by the key policy, or through the account
+    /// delegation by its own IAM policies.
+    pub via: RestorerVia,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub conditions_on: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestorerVia {
+    KeyPolicy,
+    Iam,
 }
 
 /// Where the key policy in force came from.

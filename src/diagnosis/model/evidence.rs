@@ -209,6 +209,74 @@ pub enum Note {
     Other(String),
 }
 
+/// `iam:GetAccountAuthorizationDetails`: the account's users, roles and groups with their
+/// policies, and its managed policies (each at its default version). Documents are decoded.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuthorizationDetails {
+    pub users: Vec<IamPrincipalDetails>,
+    pub roles: Vec<IamPrincipalDetails>,
+    pub groups: Vec<GroupDetails>,
+    pub policies: Vec<ManagedPolicy>,
+    /// `false` when a page failed or the page cap was reached: an answer may be missing.
+    pub complete: bool,
+}
+
+/// A user or a role, as the authorization details describe it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IamPrincipalDetails {
+    pub arn: String,
+    pub name: String,
+    pub path: String,
+    #[serde(default)]
+    pub inline_policies: Vec<NamedDocument>,
+    /// ARNs of the attached managed policies.
+    #[serde(default)]
+    pub attached: Vec<String>,
+    /// A user's groups, by name.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// The permissions boundary's policy ARN.
+    #[serde(default)]
+    pub boundary: Option<String>,
+    /// A role's trust policy.
+    #[serde(default)]
+    pub trust_policy: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NamedDocument {
+    pub name: String,
+    pub document: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GroupDetails {
+    pub arn: String,
+    pub name: String,
+    #[serde(default)]
+    pub inline_policies: Vec<NamedDocument>,
+    #[serde(default)]
+    pub attached: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ManagedPolicy {
+    pub arn: String,
+    pub name: String,
+    /// The default version's document.
+    pub document: Option<String>,
+}
+
+impl AuthorizationDetails {
+    /// Adds a page of the answer.
+    pub fn extend(&mut self, page: AuthorizationDetails) {
+        self.users.extend(page.users);
+        self.roles.extend(page.roles);
+        self.groups.extend(page.groups);
+        self.policies.extend(page.policies);
+    }
+}
+
 /// Everything gathered for one diagnosis; also the `--save-evidence` file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Evidence {
@@ -238,6 +306,10 @@ pub struct Evidence {
     /// Facts the gathering learned that explain a gap (root caller, federated user, …).
     #[serde(default)]
     pub notes: Vec<Note>,
+    /// The account's IAM principals and their policies, read when the policy in force
+    /// delegates to the account (to name who, through IAM, can restore access).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<AuthorizationDetails>,
     pub calls: Vec<CallRecord>,
 }
 

@@ -430,6 +430,9 @@ fn leaves_open(operation: &str) -> &'static str {
             "whether the principal's IAM policies allow the actions is unknown"
         }
         "GetRole" | "GetUser" => "the principal's path or a restorer's existence is unknown",
+        "GetAccountAuthorizationDetails" => {
+            "which IAM users and roles can update the key policy through the account delegation is unknown: the restorers named are those the key policy names"
+        }
         "ListAliases" => "the key behind the alias is unknown",
         "GetCallerIdentity" => "who the caller is",
         "ListObjectsV2" | "GetObject" => "the log archive in S3 could not be read in full",

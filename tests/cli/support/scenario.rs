@@ -43,6 +43,9 @@ pub struct Scenario {
     /// Added to every answer.
     #[serde(default)]
     pub delay_ms: u64,
+    /// Managed policies by ARN: their documents, for `GetAccountAuthorizationDetails`.
+    #[serde(default)]
+    pub managed_policies: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -61,6 +64,9 @@ pub struct Entity {
     pub path: String,
     pub id: String,
     pub account: String,
+    /// ARNs of the managed policies attached to it.
+    #[serde(default)]
+    pub attached: Vec<String>,
 }
 
 fn slash() -> String {
@@ -557,6 +563,72 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
                     )
                 }
             }
+        }
+        "iam:GetAccountAuthorizationDetails" => {
+            let encode = |doc: &serde_json::Value| {
+                percent_encoding::utf8_percent_encode(
+                    &doc.to_string(),
+                    percent_encoding::NON_ALPHANUMERIC,
+                )
+                .to_string()
+            };
+            let attached = |e: &Entity| {
+                e.attached
+                    .iter()
+                    .map(|a| {
+                        let name = a.rsplit('/').next().unwrap_or(a);
+                        format!(
+                            "<member><PolicyName>{}</PolicyName><PolicyArn>{}</PolicyArn></member>",
+                            xml_escape(name),
+                            xml_escape(a)
+                        )
+                    })
+                    .collect::<String>()
+            };
+            let entity = |e: &Entity, tag: &str, kind: &str, extra: &str| {
+                format!(
+                    "<member><Path>{}</Path><{tag}Name>{}</{tag}Name><{tag}Id>{}</{tag}Id><Arn>arn:aws:iam::{}:{kind}{}{}</Arn><CreateDate>2024-01-01T00:00:00Z</CreateDate>{extra}<AttachedManagedPolicies>{}</AttachedManagedPolicies><Tags/></member>",
+                    xml_escape(&e.path),
+                    xml_escape(&e.name),
+                    xml_escape(&e.id),
+                    e.account,
+                    xml_escape(&e.path),
+                    xml_escape(&e.name),
+                    attached(e)
+                )
+            };
+            let trust = encode(
+                &json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{}:root", sc.caller.account)}, "Action": "sts:AssumeRole"}]}),
+            );
+            let roles: String = sc
+                .roles
+                .iter()
+                .map(|e| entity(e, "Role", "role", &format!("<AssumeRolePolicyDocument>{trust}</AssumeRolePolicyDocument><InstanceProfileList/><RolePolicyList/>")))
+                .collect();
+            let users: String = sc
+                .users
+                .iter()
+                .map(|e| entity(e, "User", "user", "<UserPolicyList/><GroupList/>"))
+                .collect();
+            let policies: String = sc
+                .managed_policies
+                .iter()
+                .map(|(arn, doc)| {
+                    let name = arn.rsplit('/').next().unwrap_or(arn);
+                    format!(
+                        "<member><PolicyName>{}</PolicyName><PolicyId>ANPAEXAMPLE000000001</PolicyId><Arn>{}</Arn><Path>/</Path><DefaultVersionId>v1</DefaultVersionId><AttachmentCount>1</AttachmentCount><PermissionsBoundaryUsageCount>0</PermissionsBoundaryUsageCount><IsAttachable>true</IsAttachable><CreateDate>2024-01-01T00:00:00Z</CreateDate><UpdateDate>2024-01-01T00:00:00Z</UpdateDate><PolicyVersionList><member><Document>{}</Document><VersionId>v1</VersionId><IsDefaultVersion>true</IsDefaultVersion><CreateDate>2024-01-01T00:00:00Z</CreateDate></member></PolicyVersionList></member>",
+                        xml_escape(name),
+                        xml_escape(arn),
+                        encode(doc)
+                    )
+                })
+                .collect();
+            Reply::xml(
+                200,
+                format!(
+                    "<GetAccountAuthorizationDetailsResponse xmlns=\"{IAM_NS}\"><GetAccountAuthorizationDetailsResult><IsTruncated>false</IsTruncated><UserDetailList>{users}</UserDetailList><GroupDetailList/><RoleDetailList>{roles}</RoleDetailList><Policies>{policies}</Policies></GetAccountAuthorizationDetailsResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetAccountAuthorizationDetailsResponse>"
+                ),
+            )
         }
         "iam:SimulatePrincipalPolicy" => {
             let resource = query
