@@ -201,6 +201,10 @@ pub struct DiagnoseArgs {
     #[arg(long)]
     pub force: bool,
 
+    /// The longest chain of role assumptions searched from the principal to a restorer.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=5))]
+    pub max_hops: u8,
+
     /// Render the report from a saved evidence file, with no AWS access.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "principal", "region", "profile", "no_cloudtrail", "save_evidence", "logs", "athena_table"])]
     pub from_evidence: Option<PathBuf>,

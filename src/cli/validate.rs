@@ -238,6 +238,7 @@ fn diagnose(a: DiagnoseArgs, format: FormatOf) -> Result<DiagnoseRequest, UsageE
         write_fix: a.write_fix,
         save_evidence: a.save_evidence,
         force: a.force,
+        max_hops: usize::from(a.max_hops),
     })
 }
 

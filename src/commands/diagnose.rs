@@ -28,6 +28,8 @@ pub struct DiagnoseRequest {
     pub save_evidence: Option<PathBuf>,
     /// Replace existing output files.
     pub force: bool,
+    /// The longest chain of `sts:AssumeRole` steps searched from the principal to a restorer.
+    pub max_hops: usize,
 }
 
 #[derive(Debug)]
@@ -86,6 +88,7 @@ pub fn run(
         now,
         DiagnoseOptions {
             write_fix: fix_label.as_deref(),
+            max_hops: req.max_hops,
         },
     );
     console.calls(&report.calls);

@@ -6,6 +6,7 @@ use super::model::{
     CallerReport, Code, DiagnoseReport, Evidence, FailedAttempt, Finding, HistorySummary, Outcome,
     PolicySource, Restorer, RestorerVia, SCHEMA_VERSION, SourceKind, sort_findings,
 };
+use super::restore_paths::{Graph, permission_set};
 use super::rules::live::{self, StepFacts};
 use super::rules::policy::{self as policy_rules, PolicyFacts};
 use super::verdict::{ActionFacts, verdict_for};
@@ -17,10 +18,21 @@ use crate::text;
 use std::collections::BTreeMap;
 
 /// What `diagnose` is told besides the evidence.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct DiagnoseOptions<'a> {
     /// `--write-fix FILE`: the next steps name the file the fix is written to.
     pub write_fix: Option<&'a str>,
+    /// `--max-hops`: the longest chain of `sts:AssumeRole` steps searched to a restorer.
+    pub max_hops: usize,
+}
+
+impl Default for DiagnoseOptions<'_> {
+    fn default() -> Self {
+        DiagnoseOptions {
+            write_fix: None,
+            max_hops: 2,
+        }
+    }
 }
 
 /// The principal diagnosed, with the role path learned from IAM where there is one.
@@ -130,6 +142,10 @@ pub fn diagnose(
             via_iam: g.via_iam,
             via: RestorerVia::KeyPolicy,
             conditions_on: g.conditions_on.clone(),
+            caller_can_assume: None,
+            assumable_by: Vec::new(),
+            path: None,
+            permission_set: None,
         })
         .collect();
     // Through the account delegation: the IAM users and roles whose own policies allow it.
@@ -155,6 +171,10 @@ pub fn diagnose(
                 via_iam: false,
                 via: RestorerVia::Iam,
                 conditions_on,
+                caller_can_assume: None,
+                assumable_by: Vec::new(),
+                path: None,
+                permission_set: None,
             });
         }
     }
@@ -257,6 +277,43 @@ pub fn diagnose(
         a.because.retain(|c| findings.iter().any(|f| f.code == *c));
     }
 
+    // The way from the diagnosed principal to a restorer.
+    let subject_arn = ev.subject.clone().unwrap_or_else(|| ev.caller.arn.clone());
+    let graph = Graph::new(ev, now);
+    for r in &mut restorers {
+        r.permission_set = permission_set(&r.principal);
+        if !matches!(Identity::parse(&r.principal), Ok(Identity::Role { .. })) {
+            continue;
+        }
+        r.assumable_by = graph.assumable_by(&r.principal);
+        if let Some(who) = &subject {
+            r.caller_can_assume = graph.can_assume(who, &r.principal);
+            if r.exists != Some(false) {
+                r.path = graph.path(
+                    who,
+                    &subject_arn,
+                    std::slice::from_ref(&r.principal),
+                    opts.max_hops,
+                );
+            }
+        }
+    }
+    let can_restore_now = access
+        .iter()
+        .any(|a| a.action == PUT_KEY_POLICY && a.verdict == super::model::Verdict::Allowed);
+    let restore_path = if can_restore_now {
+        Some(vec![subject_arn.clone()])
+    } else {
+        restorers
+            .iter()
+            .filter_map(|r| r.path.clone())
+            .min_by_key(|p| p.len())
+    };
+    if let Some(path) = restore_path.as_ref().filter(|p| p.len() > 1) {
+        findings.push(live::restorer_reachable(path));
+        sort_findings(&mut findings);
+    }
+
     let fix = match (&policy_text, policy) {
         (Some(text), Some(_)) if delegation_missing && !aws_managed => Some(with_delegation(
             text,
@@ -296,6 +353,7 @@ pub fn diagnose(
         restorers,
         policy_source: source,
         next_steps,
+        restore_path,
         calls: ev.calls.clone(),
         policy: policy_text
             .as_deref()

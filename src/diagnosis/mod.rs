@@ -11,6 +11,7 @@ pub mod diagnose;
 pub mod explain;
 pub mod iam_restorers;
 pub mod model;
+pub mod restore_paths;
 pub mod rules;
 pub mod timeline;
 pub mod verdict;

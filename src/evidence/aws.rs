@@ -635,6 +635,7 @@ impl Iam for IamClient {
             arn: role.arn().to_owned(),
             path: role.path().to_owned(),
             id: role.role_id().to_owned(),
+            trust_policy: role.assume_role_policy_document().map(document),
         })
     }
 
@@ -653,6 +654,7 @@ impl Iam for IamClient {
             arn: user.arn().to_owned(),
             path: user.path().to_owned(),
             id: user.user_id().to_owned(),
+            trust_policy: None,
         })
     }
 

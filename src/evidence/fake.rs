@@ -176,6 +176,7 @@ fn entity(arn: &str) -> IamEntity {
         arn: arn.to_owned(),
         path,
         id: "AROAFAKEENTITYID0001".to_owned(),
+        trust_policy: None,
     }
 }
 

@@ -264,12 +264,18 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
         .checks
         .into_iter()
         .map(|(principal, known)| {
-            let exists = known.or_else(|| match Identity::parse(&principal).ok()? {
-                Identity::Role { name, .. } => roles.get(&name).and_then(existence_of),
-                Identity::User { name, .. } => users.get(&name).and_then(existence_of),
+            let entity = match Identity::parse(&principal).ok() {
+                Some(Identity::Role { name, .. }) => roles.get(&name),
+                Some(Identity::User { name, .. }) => users.get(&name),
                 _ => None,
-            });
-            ExistenceCheck { principal, exists }
+            };
+            ExistenceCheck {
+                principal,
+                exists: known.or_else(|| entity.and_then(existence_of)),
+                trust_policy: entity
+                    .and_then(|e| e.as_ref().ok())
+                    .and_then(|e| e.trust_policy.clone()),
+            }
         })
         .collect();
 

@@ -183,6 +183,8 @@ pub struct IamEntity {
     pub arn: String,
     pub path: String,
     pub id: String,
+    /// A role's trust policy (decoded), when IAM gave it.
+    pub trust_policy: Option<String>,
 }
 
 /// One CloudTrail event from `cloudtrail:LookupEvents`, before it is read.

@@ -217,6 +217,8 @@ fn text(r: &DiagnoseReport, out: &mut TextOut) -> io::Result<()> {
         out.nl()?;
     }
 
+    how_to_get_there_text(r, out)?;
+
     if !r.next_steps.is_empty() {
         out.heading("Next steps")?;
         for (i, s) in r.next_steps.iter().enumerate() {
@@ -297,6 +299,8 @@ fn markdown(r: &DiagnoseReport, out: &mut MdOut) -> io::Result<()> {
         out.raw("\n")?;
     }
 
+    how_to_get_there_markdown(r, out)?;
+
     if !r.next_steps.is_empty() {
         out.raw("## Next steps\n\n")?;
         for (i, s) in r.next_steps.iter().enumerate() {
@@ -350,6 +354,97 @@ fn source_markdown(r: &DiagnoseReport, out: &mut MdOut, ctx: MdContext) -> io::R
                 .code(id, ctx)?
                 .raw(")")?;
         }
+    }
+    Ok(())
+}
+
+/// Who may assume a role restorer, in words: the principals its trust policy names, or the
+/// users of an IAM Identity Center permission set.
+fn assumers(g: &Restorer) -> Option<String> {
+    if let Some(set) = &g.permission_set {
+        return Some(format!("users assigned permission set {set}"));
+    }
+    (!g.assumable_by.is_empty()).then(|| g.assumable_by.join(", "))
+}
+
+/// What is known of the way: no way at all, or trust policies that could not be read.
+fn no_way(r: &DiagnoseReport) -> &'static str {
+    if reachable(r).any(|g| g.caller_can_assume.is_some()) {
+        "No way from you; ask one of:"
+    } else {
+        "Whether you can assume them is not known (their trust policies were not read); ask one of:"
+    }
+}
+
+/// The restorers that someone could reach: existing roles.
+fn reachable(r: &DiagnoseReport) -> impl Iterator<Item = &Restorer> {
+    r.restorers
+        .iter()
+        .filter(|g| g.exists != Some(false) && !g.via_iam)
+}
+
+fn how_to_get_there_text(r: &DiagnoseReport, out: &mut TextOut) -> io::Result<()> {
+    match &r.restore_path {
+        Some(path) if path.len() == 1 => return Ok(()),
+        Some(path) => {
+            out.heading("How to get there")?;
+            out.p("  You can restore access yourself: ")?;
+            for (i, step) in path.iter().enumerate() {
+                if i > 0 {
+                    out.p(" → ")?;
+                }
+                out.v(step)?;
+            }
+            out.nl()?
+                .p("  (restorer-reachable gives the profile lines to add; then run the put-key-policy step with that profile)")?
+                .nl()?;
+        }
+        None => {
+            if reachable(r).next().is_none() {
+                return Ok(());
+            }
+            out.heading("How to get there")?;
+            out.p("  ")?.p(no_way(r))?.nl()?;
+            for g in reachable(r) {
+                out.p("  - ")?.v(&g.principal)?;
+                if let Some(who) = assumers(g) {
+                    out.p(": assumable by ")?.v(&who)?;
+                }
+                out.nl()?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn how_to_get_there_markdown(r: &DiagnoseReport, out: &mut MdOut) -> io::Result<()> {
+    use MdContext::Block;
+    match &r.restore_path {
+        Some(path) if path.len() == 1 => {}
+        Some(path) => {
+            out.raw("## How to get there\n\nYou can restore access yourself: ")?;
+            for (i, step) in path.iter().enumerate() {
+                if i > 0 {
+                    out.raw(" → ")?;
+                }
+                out.code(step, Block)?;
+            }
+            out.raw("\n\n")?;
+        }
+        None if reachable(r).next().is_some() => {
+            out.raw("## How to get there\n\n")?
+                .p(no_way(r), Block)?
+                .raw("\n\n")?;
+            for g in reachable(r) {
+                out.raw("- ")?.code(&g.principal, Block)?;
+                if let Some(who) = assumers(g) {
+                    out.raw(": assumable by ")?.code(&who, Block)?;
+                }
+                out.raw("\n")?;
+            }
+            out.raw("\n")?;
+        }
+        None => {}
     }
     Ok(())
 }

@@ -151,7 +151,7 @@ redact_fields! {
     CallerReport: arn, account, principal_arn;
     Access: action;
     Finding: title, detail, evidence, help;
-    Restorer: principal, statement, conditions_on;
+    Restorer: principal, statement, conditions_on, assumable_by, path;
     CallRecord: message;
     HistorySummary: failed_attempts;
     TimelineReport: key, events, skipped, calls;
@@ -175,6 +175,7 @@ impl Redact for DiagnoseReport {
         self.findings.strings(f);
         self.restorers.strings(f);
         self.next_steps.strings(f);
+        self.restore_path.strings(f);
         self.calls.strings(f);
         self.policy.strings(f);
         self.notes.strings(f);

@@ -67,6 +67,15 @@ struct Expect {
     skipped_records: Option<u64>,
     #[serde(default)]
     failed_attempts: Option<usize>,
+    /// Missing: not checked; `null`: must be null; a list: the path.
+    #[serde(default, deserialize_with = "present_list")]
+    restore_path: Option<Option<Vec<String>>>,
+}
+
+fn present_list<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<Vec<String>>>, D::Error> {
+    Option::<Vec<String>>::deserialize(d).map(Some)
 }
 
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
@@ -232,6 +241,12 @@ fn check_json(v: &Value, e: &Expect, problems: &mut Vec<String>) {
     if let Some(a) = &e.key_account {
         if v["key"]["account"] != a.as_str() {
             problems.push(format!("key.account {}, expected {a}", v["key"]["account"]));
+        }
+    }
+    if let Some(want) = &e.restore_path {
+        let got: Option<Vec<String>> = serde_json::from_value(v["restore_path"].clone()).ok();
+        if &got != want {
+            problems.push(format!("restore_path {got:?}, expected {want:?}"));
         }
     }
     for (op, outcome) in &e.calls_include {

@@ -19,6 +19,9 @@ pub struct DiagnoseReport {
     pub restorers: Vec<Restorer>,
     pub policy_source: PolicySource,
     pub next_steps: Vec<Text>,
+    /// The shortest way from the diagnosed principal to an existing restorer (the principal
+    /// alone when it can already restore), `null` when there is none.
+    pub restore_path: Option<Vec<String>>,
     pub calls: Vec<CallRecord>,
     /// The key policy in force, when known (as JSON).
     pub policy: Option<serde_json::Value>,
@@ -127,6 +130,33 @@ pub struct Restorer {
     pub via: RestorerVia,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub conditions_on: Vec<String>,
+    /// Whether the diagnosed principal may assume this role (`null`: not a role, or not known).
+    pub caller_can_assume: Option<Assume>,
+    /// Who the role's trust policy lets assume it.
+    pub assumable_by: Vec<String>,
+    /// The shortest way from the diagnosed principal to this restorer, by `sts:AssumeRole`.
+    pub path: Option<Vec<String>>,
+    /// An IAM Identity Center role: the permission set whose users get it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permission_set: Option<String>,
+}
+
+/// Whether a principal may assume a role: `true`, `false` or `"conditional"` in JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assume {
+    Yes,
+    No,
+    Conditional,
+}
+
+impl Serialize for Assume {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Assume::Yes => s.serialize_bool(true),
+            Assume::No => s.serialize_bool(false),
+            Assume::Conditional => s.serialize_str("conditional"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

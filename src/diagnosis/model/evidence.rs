@@ -190,6 +190,9 @@ pub struct Skipped {
 pub struct ExistenceCheck {
     pub principal: String,
     pub exists: Option<bool>,
+    /// A role's trust policy, from the same `GetRole` answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_policy: Option<String>,
 }
 
 /// A fact the gathering learned that explains a gap in the evidence. Older evidence files

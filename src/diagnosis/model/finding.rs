@@ -76,6 +76,7 @@ codes! {
     EvidenceIncomplete => "evidence-incomplete", Info;
     NotPrincipalMissesSessions => "not-principal-misses-sessions", Error;
     PolicyUpdateOpen => "policy-update-open", Error;
+    RestorerReachable => "restorer-reachable", Info;
 }
 
 impl Serialize for Code {
@@ -162,7 +163,7 @@ mod tests {
     #[test]
     fn every_code_is_listed_once_in_kebab_case() {
         let mut names: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
-        assert_eq!(names.len(), 19);
+        assert_eq!(names.len(), 20);
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), Code::ALL.len());

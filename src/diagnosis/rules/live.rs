@@ -537,6 +537,49 @@ pub fn note_text(note: &Note, ev: &Evidence) -> Text {
     }
 }
 
+/// The diagnosed principal can reach a restorer by assuming roles: what to run.
+pub fn restorer_reachable(path: &[String]) -> Finding {
+    let hops = &path[1..];
+    let mut steps = Vec::new();
+    let mut source = "YOUR_PROFILE".to_owned();
+    for (i, role) in hops.iter().enumerate() {
+        let name = format!("kms-doctor-restore-{}", i + 1);
+        steps.push(format!(
+            "[profile {name}] role_arn = {role} source_profile = {source}"
+        ));
+        source = name;
+    }
+    Finding::new(
+        Code::RestorerReachable,
+        text!(
+            "You can restore access yourself: assume ",
+            code(hops.last().cloned().unwrap_or_default()),
+            if hops.len() > 1 { " through " } else { "" },
+            Text::join(
+                hops[..hops.len().saturating_sub(1)]
+                    .iter()
+                    .map(|h| Text::code(h.clone())),
+                ", "
+            )
+        ),
+    )
+    .detail(
+        "Its trust policy (and, where it names only the account, your own IAM policies) lets you \
+         assume it, and it may update the key policy.",
+    )
+    .evidence(path.windows(2).map(|w| {
+        text!(code(w[0].clone()), " may assume ", code(w[1].clone()))
+    }))
+    .help(text!(
+        "Add the profile",
+        if hops.len() > 1 { "s " } else { " " },
+        code(steps.join(" ; ")),
+        " to ~/.aws/config (YOUR_PROFILE: the profile you use now), then run the put-key-policy step of the next steps with ",
+        code(format!("--profile {source}")),
+        "."
+    ))
+}
+
 /// The Athena query that finds the key's policy changes in a CloudTrail table, on one line.
 pub fn athena_query(ev: &Evidence) -> String {
     let id = ev

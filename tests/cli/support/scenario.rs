@@ -67,6 +67,9 @@ pub struct Entity {
     /// ARNs of the managed policies attached to it.
     #[serde(default)]
     pub attached: Vec<String>,
+    /// A role's trust policy (the default names the account).
+    #[serde(default)]
+    pub trust: Option<serde_json::Value>,
 }
 
 fn slash() -> String {
@@ -549,10 +552,16 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
                 Some(e) => {
                     let kind = if tag == "Role" { "role" } else { "user" };
                     let arn = format!("arn:aws:iam::{}:{kind}{}{}", e.account, e.path, e.name);
-                    let extra = if tag == "Role" {
-                        "<AssumeRolePolicyDocument>%7B%7D</AssumeRolePolicyDocument><MaxSessionDuration>3600</MaxSessionDuration>"
-                    } else {
-                        ""
+                    let extra = match (&e.trust, tag) {
+                        (Some(trust), "Role") => format!(
+                            "<AssumeRolePolicyDocument>{}</AssumeRolePolicyDocument><MaxSessionDuration>3600</MaxSessionDuration>",
+                            percent_encoding::utf8_percent_encode(
+                                &trust.to_string(),
+                                percent_encoding::NON_ALPHANUMERIC
+                            )
+                        ),
+                        (None, "Role") => "<AssumeRolePolicyDocument>%7B%7D</AssumeRolePolicyDocument><MaxSessionDuration>3600</MaxSessionDuration>".to_owned(),
+                        _ => String::new(),
                     };
                     Reply::xml(
                         200,
@@ -603,7 +612,10 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
             let roles: String = sc
                 .roles
                 .iter()
-                .map(|e| entity(e, "Role", "role", &format!("<AssumeRolePolicyDocument>{trust}</AssumeRolePolicyDocument><InstanceProfileList/><RolePolicyList/>")))
+                .map(|e| {
+                    let trust = e.trust.as_ref().map(encode).unwrap_or_else(|| trust.clone());
+                    entity(e, "Role", "role", &format!("<AssumeRolePolicyDocument>{trust}</AssumeRolePolicyDocument><InstanceProfileList/><RolePolicyList/>"))
+                })
                 .collect();
             let users: String = sc
                 .users

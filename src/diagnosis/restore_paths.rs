@@ -1,0 +1,347 @@
+//! The way from the diagnosed principal to a restorer, by `sts:AssumeRole` steps.
+//!
+//! A role may be assumed when its trust policy allows it (IAM policy evaluation logic, same
+//! account): a trust policy that names the principal itself suffices; one that names only the
+//! account hands over to the principal's own IAM policies, which must allow `sts:AssumeRole` on
+//! the role. Conditions kms-doctor cannot know (MFA, an external ID) make a step conditional.
+//! The graph is every role whose trust policy is known: from the authorization details, and
+//! from the `GetRole` answers of the existence checks.
+
+use super::model::{Assume, AuthorizationDetails, Evidence, IamPrincipalDetails};
+use crate::policy::{
+    Context, Decision, Identity, KeyPolicy, evaluate_for, grantees, identity_decision,
+};
+use std::collections::HashMap;
+
+const ASSUME_ROLE: &str = "sts:AssumeRole";
+
+/// A role and its trust policy.
+struct Role {
+    arn: String,
+    identity: Identity,
+    trust: KeyPolicy,
+}
+
+/// Roles by trust, and the identity policies known for principals.
+pub struct Graph<'a> {
+    roles: Vec<Role>,
+    details: Option<&'a AuthorizationDetails>,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+impl<'a> Graph<'a> {
+    pub fn new(ev: &'a Evidence, now: chrono::DateTime<chrono::Utc>) -> Graph<'a> {
+        let mut roles: Vec<Role> = Vec::new();
+        let mut add = |arn: &str, trust: &str| {
+            let (Ok(identity), Ok(trust)) = (Identity::parse(arn), KeyPolicy::parse_trust(trust))
+            else {
+                return;
+            };
+            if !roles.iter().any(|r| r.arn == arn) {
+                roles.push(Role {
+                    arn: arn.to_owned(),
+                    identity,
+                    trust,
+                });
+            }
+        };
+        if let Some(d) = &ev.authorization {
+            for r in &d.roles {
+                if let Some(t) = &r.trust_policy {
+                    add(&r.arn, t);
+                }
+            }
+        }
+        for c in &ev.restorer_checks {
+            if let Some(t) = &c.trust_policy {
+                add(&c.principal, t);
+            }
+        }
+        Graph {
+            roles,
+            details: ev.authorization.as_ref(),
+            now,
+        }
+    }
+
+    fn role(&self, arn: &str) -> Option<&Role> {
+        let wanted = Identity::parse(arn).ok()?;
+        self.roles.iter().find(|r| same_role(&r.identity, &wanted))
+    }
+
+    /// Who a role's trust policy lets assume it (as the policy names them).
+    pub fn assumable_by(&self, role_arn: &str) -> Vec<String> {
+        let Some(role) = self.role(role_arn) else {
+            return Vec::new();
+        };
+        grantees(
+            &role.trust,
+            ASSUME_ROLE,
+            Some(&role.arn),
+            &Context::default(),
+            self.now,
+        )
+        .into_iter()
+        .map(|g| g.principal)
+        .collect()
+    }
+
+    /// Whether `who` may assume the role; `None` when its trust policy (or, for a trust policy
+    /// that names only the account, `who`'s own IAM policies) is not known.
+    pub fn can_assume(&self, who: &Identity, role_arn: &str) -> Option<Assume> {
+        let role = self.role(role_arn)?;
+        let empty = Context::default();
+        let trust = evaluate_for(
+            &role.trust,
+            who,
+            ASSUME_ROLE,
+            Some(&role.arn),
+            &empty,
+            self.now,
+        );
+        let other_account = who.account() != role.identity.account();
+        match trust.decision {
+            Decision::ExplicitDeny | Decision::ImplicitDeny => Some(Assume::No),
+            Decision::Conditional => Some(Assume::Conditional),
+            Decision::Allow if !other_account => Some(Assume::Yes),
+            // The account is named (or another account's principal): its IAM policies decide.
+            Decision::Allow | Decision::Delegated => self.identity_allows(who, &role.arn),
+        }
+    }
+
+    fn identity_allows(&self, who: &Identity, role_arn: &str) -> Option<Assume> {
+        let details = self.details?;
+        let holder = principal_details(details, who)?;
+        let managed: HashMap<&str, &str> = details
+            .policies
+            .iter()
+            .filter_map(|p| Some((p.arn.as_str(), p.document.as_deref()?)))
+            .collect();
+        let mut documents: Vec<&str> = holder
+            .inline_policies
+            .iter()
+            .map(|d| d.document.as_str())
+            .collect();
+        let mut attached: Vec<&str> = holder.attached.iter().map(String::as_str).collect();
+        for g in details
+            .groups
+            .iter()
+            .filter(|g| holder.groups.contains(&g.name))
+        {
+            documents.extend(g.inline_policies.iter().map(|d| d.document.as_str()));
+            attached.extend(g.attached.iter().map(String::as_str));
+        }
+        documents.extend(attached.iter().filter_map(|a| managed.get(a).copied()));
+        let policies: Vec<KeyPolicy> = documents
+            .iter()
+            .filter_map(|d| KeyPolicy::parse_identity(d).ok())
+            .collect();
+        let boundary = holder
+            .boundary
+            .as_deref()
+            .and_then(|b| managed.get(b))
+            .and_then(|d| KeyPolicy::parse_identity(d).ok());
+        let refs: Vec<&KeyPolicy> = policies.iter().collect();
+        let empty = Context::default();
+        Some(
+            match identity_decision(
+                &refs,
+                boundary.as_ref(),
+                who,
+                ASSUME_ROLE,
+                Some(role_arn),
+                &empty,
+                self.now,
+            ) {
+                Decision::Allow => Assume::Yes,
+                Decision::Conditional => Assume::Conditional,
+                _ => Assume::No,
+            },
+        )
+    }
+
+    /// The shortest way from `start` to a principal in `targets`, by at most `max_hops`
+    /// `sts:AssumeRole` steps (unconditional steps first). `start_arn` heads the path.
+    pub fn path(
+        &self,
+        start: &Identity,
+        start_arn: &str,
+        targets: &[String],
+        max_hops: usize,
+    ) -> Option<Vec<String>> {
+        let is_target = |arn: &str| {
+            let Ok(id) = Identity::parse(arn) else {
+                return false;
+            };
+            targets
+                .iter()
+                .filter_map(|t| Identity::parse(t).ok())
+                .any(|t| same_role(&t, &id))
+        };
+        let mut frontier: Vec<(Identity, Vec<String>)> =
+            vec![(start.clone(), vec![start_arn.to_owned()])];
+        for _ in 0..max_hops {
+            let mut next = Vec::new();
+            let mut conditional = Vec::new();
+            for (who, path) in &frontier {
+                for role in &self.roles {
+                    if path.contains(&role.arn) || same_role(&role.identity, who) {
+                        continue;
+                    }
+                    let step = match self.can_assume(who, &role.arn) {
+                        Some(Assume::Yes) => &mut next,
+                        Some(Assume::Conditional) => &mut conditional,
+                        _ => continue,
+                    };
+                    let mut p = path.clone();
+                    p.push(role.arn.clone());
+                    step.push((role.identity.clone(), p));
+                }
+            }
+            next.extend(conditional);
+            if let Some((_, p)) = next.iter().find(|(_, p)| is_target(p.last().unwrap())) {
+                return Some(p.clone());
+            }
+            if next.is_empty() {
+                return None;
+            }
+            frontier = next;
+        }
+        None
+    }
+}
+
+/// The same role (or user): same account and name. A session stands for its role.
+fn same_role(a: &Identity, b: &Identity) -> bool {
+    match (a, b) {
+        (Identity::User { name: x, .. }, Identity::User { name: y, .. }) => {
+            x == y && a.account() == b.account()
+        }
+        _ => match (a.role_name(), b.role_name()) {
+            (Some(x), Some(y)) => x == y && a.account() == b.account(),
+            _ => false,
+        },
+    }
+}
+
+/// The details of the user or role behind an identity (a session's role).
+fn principal_details<'d>(
+    details: &'d AuthorizationDetails,
+    who: &Identity,
+) -> Option<&'d IamPrincipalDetails> {
+    match who {
+        Identity::User { name, .. } => details.users.iter().find(|u| &u.name == name),
+        _ => {
+            let role = who.role_name()?;
+            details.roles.iter().find(|r| r.name == role)
+        }
+    }
+}
+
+/// `AWSReservedSSO_<PermissionSet>_<suffix>` under `/aws-reserved/sso.amazonaws.com/`: the role
+/// IAM Identity Center makes for a permission set.
+pub fn permission_set(arn: &str) -> Option<String> {
+    let (_, resource) = arn.split_once(":role/aws-reserved/sso.amazonaws.com/")?;
+    let name = resource.rsplit('/').next()?;
+    let rest = name.strip_prefix("AWSReservedSSO_")?;
+    let (set, _suffix) = rest.rsplit_once('_')?;
+    Some(set.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::model::ManagedPolicy;
+
+    fn trust(principal: &str) -> String {
+        serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}]})
+        .to_string()
+    }
+
+    fn role(name: &str, trust_policy: String, attached: &[&str]) -> IamPrincipalDetails {
+        IamPrincipalDetails {
+            arn: format!("arn:aws:iam::111122223333:role/{name}"),
+            name: name.into(),
+            path: "/".into(),
+            attached: attached.iter().map(|a| a.to_string()).collect(),
+            trust_policy: Some(trust_policy),
+            ..Default::default()
+        }
+    }
+
+    fn evidence(details: AuthorizationDetails) -> Evidence {
+        let mut ev: Evidence =
+            serde_json::from_str(include_str!("../../examples/evidence-locked-out.json")).unwrap();
+        ev.authorization = Some(details);
+        ev
+    }
+
+    fn arn(name: &str) -> String {
+        format!("arn:aws:iam::111122223333:role/{name}")
+    }
+
+    #[test]
+    fn one_hop_two_hops_conditions_and_the_caller_s_own_iam_policies() {
+        let assume_any = "arn:aws:iam::111122223333:policy/AssumeAny";
+        let details = AuthorizationDetails {
+            roles: vec![
+                role("Admin", trust(&arn("Nobody")), &[]),
+                // Names the caller's role: assumable on the trust policy alone.
+                role("Hop", trust(&arn("Admin")), &[]),
+                // Names only Hop: two hops from Admin.
+                role("KeyAdmin", trust(&arn("Hop")), &[]),
+                // Names the account: Admin's own IAM policies decide (none allow).
+                role("Ops", trust("arn:aws:iam::111122223333:root"), &[]),
+                role("Allowed", trust("arn:aws:iam::111122223333:root"), &[]),
+            ],
+            policies: vec![ManagedPolicy {
+                arn: assume_any.into(),
+                name: "AssumeAny".into(),
+                document: Some(
+                    serde_json::json!({"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]})
+                        .to_string(),
+                ),
+            }],
+            complete: true,
+            ..Default::default()
+        };
+        let now = "2026-11-28T00:00:00Z".parse().unwrap();
+        let ev = evidence(details.clone());
+        let g = Graph::new(&ev, now);
+        let admin = Identity::parse("arn:aws:sts::111122223333:assumed-role/Admin/alice").unwrap();
+        assert_eq!(g.can_assume(&admin, &arn("Hop")), Some(Assume::Yes));
+        assert_eq!(g.can_assume(&admin, &arn("KeyAdmin")), Some(Assume::No));
+        assert_eq!(g.can_assume(&admin, &arn("Ops")), Some(Assume::No));
+        assert_eq!(g.can_assume(&admin, &arn("Unknown")), None);
+        assert_eq!(
+            g.path(&admin, "alice", &[arn("KeyAdmin")], 2),
+            Some(vec!["alice".into(), arn("Hop"), arn("KeyAdmin")])
+        );
+        assert_eq!(g.path(&admin, "alice", &[arn("KeyAdmin")], 1), None);
+        assert_eq!(g.assumable_by(&arn("KeyAdmin")), [arn("Hop")]);
+
+        // With an IAM policy that allows sts:AssumeRole, a trust policy naming the account
+        // suffices.
+        let mut with_policy = details;
+        with_policy.roles[0].attached = vec![assume_any.into()];
+        let ev = evidence(with_policy);
+        let g = Graph::new(&ev, now);
+        assert_eq!(g.can_assume(&admin, &arn("Ops")), Some(Assume::Yes));
+    }
+
+    #[test]
+    fn identity_center_roles_are_named_by_their_permission_set() {
+        assert_eq!(
+            permission_set(
+                "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_KeyAdministrators_0123456789abcdef"
+            )
+            .as_deref(),
+            Some("KeyAdministrators")
+        );
+        assert_eq!(
+            permission_set("arn:aws:iam::111122223333:role/KeyAdmin"),
+            None
+        );
+    }
+}
