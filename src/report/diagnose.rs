@@ -367,6 +367,31 @@ fn assumers(g: &Restorer) -> Option<String> {
     (!g.assumable_by.is_empty()).then(|| g.assumable_by.join(", "))
 }
 
+/// The lines of `~/.aws/config` that chain the role assumptions of a path, the profile to use,
+/// and the put-key-policy command to run with it.
+fn restore_commands(r: &DiagnoseReport, path: &[String]) -> (Vec<String>, String) {
+    let mut lines = Vec::new();
+    let mut source = "YOUR_PROFILE".to_owned();
+    for (i, role) in path[1..].iter().enumerate() {
+        let name = format!("kms-doctor-restore-{}", i + 1);
+        lines.push(format!("[profile {name}]"));
+        lines.push(format!("role_arn = {role}"));
+        lines.push(format!("source_profile = {source}"));
+        source = name;
+    }
+    let key = r.key.arn.clone().unwrap_or_else(|| r.key.input.clone());
+    let region = r
+        .key
+        .region
+        .as_deref()
+        .map(|g| format!(" --region {g}"))
+        .unwrap_or_default();
+    let command = format!(
+        "aws kms put-key-policy --profile {source} --key-id {key}{region} --policy-name default --policy file://key-policy.json"
+    );
+    (lines, command)
+}
+
 /// What is known of the way: no way at all, or trust policies that could not be read.
 fn no_way(r: &DiagnoseReport) -> &'static str {
     if reachable(r).any(|g| g.caller_can_assume.is_some()) {
@@ -395,8 +420,17 @@ fn how_to_get_there_text(r: &DiagnoseReport, out: &mut TextOut) -> io::Result<()
                 }
                 out.v(step)?;
             }
+            let (lines, command) = restore_commands(r, path);
             out.nl()?
-                .p("  (restorer-reachable gives the profile lines to add; then run the put-key-policy step with that profile)")?
+                .p("  Add to ~/.aws/config (YOUR_PROFILE: the profile you use now):")?
+                .nl()?;
+            for line in &lines {
+                out.p("    ")?.v(line)?.nl()?;
+            }
+            out.p("  then, with key-policy.json edited as the findings say:")?
+                .nl()?
+                .p("    ")?
+                .v(&command)?
                 .nl()?;
         }
         None => {
@@ -429,7 +463,12 @@ fn how_to_get_there_markdown(r: &DiagnoseReport, out: &mut MdOut) -> io::Result<
                 }
                 out.code(step, Block)?;
             }
-            out.raw("\n\n")?;
+            let (lines, command) = restore_commands(r, path);
+            out.raw("\n\nAdd to `~/.aws/config` (`YOUR_PROFILE`: the profile you use now):\n\n")?
+                .raw(&escape::fence(&lines.join("\n"), "ini"))?
+                .raw("\n\nthen, with `key-policy.json` edited as the findings say:\n\n")?
+                .raw(&escape::fence(&command, "sh"))?
+                .raw("\n\n")?;
         }
         None if reachable(r).next().is_some() => {
             out.raw("## How to get there\n\n")?

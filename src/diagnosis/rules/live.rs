@@ -567,16 +567,16 @@ pub fn restorer_reachable(path: &[String]) -> Finding {
         "Its trust policy (and, where it names only the account, your own IAM policies) lets you \
          assume it, and it may update the key policy.",
     )
-    .evidence(path.windows(2).map(|w| {
-        text!(code(w[0].clone()), " may assume ", code(w[1].clone()))
-    }))
+    .evidence(
+        path.windows(2)
+            .map(|w| text!(code(w[0].clone()), " may assume ", code(w[1].clone()))),
+    )
     .help(text!(
-        "Add the profile",
-        if hops.len() > 1 { "s " } else { " " },
+        "Assume it with a profile (",
         code(steps.join(" ; ")),
-        " to ~/.aws/config (YOUR_PROFILE: the profile you use now), then run the put-key-policy step of the next steps with ",
+        "), then update the key policy yourself with ",
         code(format!("--profile {source}")),
-        "."
+        ": \"How to get there\" gives the lines and the command."
     ))
 }
 
