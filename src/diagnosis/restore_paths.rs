@@ -22,11 +22,19 @@ struct Role {
     trust: KeyPolicy,
 }
 
+/// A principal's identity policies and boundary, parsed.
+struct Holder {
+    policies: Vec<KeyPolicy>,
+    boundary: Option<KeyPolicy>,
+}
+
 /// Roles by trust, and the identity policies known for principals.
 pub struct Graph<'a> {
     roles: Vec<Role>,
     details: Option<&'a AuthorizationDetails>,
     now: chrono::DateTime<chrono::Utc>,
+    /// Each principal's policies, parsed on first use (by user or role name).
+    holders: std::cell::RefCell<HashMap<String, Option<std::rc::Rc<Holder>>>>,
 }
 
 impl<'a> Graph<'a> {
@@ -61,6 +69,7 @@ impl<'a> Graph<'a> {
             roles,
             details: ev.authorization.as_ref(),
             now,
+            holders: Default::default(),
         }
     }
 
@@ -110,6 +119,41 @@ impl<'a> Graph<'a> {
     }
 
     fn identity_allows(&self, who: &Identity, role_arn: &str) -> Option<Assume> {
+        let holder = self.holder(who)?;
+        let refs: Vec<&KeyPolicy> = holder.policies.iter().collect();
+        let empty = Context::default();
+        Some(
+            match identity_decision(
+                &refs,
+                holder.boundary.as_ref(),
+                who,
+                ASSUME_ROLE,
+                Some(role_arn),
+                &empty,
+                self.now,
+            ) {
+                Decision::Allow => Assume::Yes,
+                Decision::Conditional => Assume::Conditional,
+                _ => Assume::No,
+            },
+        )
+    }
+
+    /// The identity policies of the user or role behind `who`, parsed once.
+    fn holder(&self, who: &Identity) -> Option<std::rc::Rc<Holder>> {
+        let name = match who {
+            Identity::User { name, .. } => format!("user/{name}"),
+            _ => format!("role/{}", who.role_name()?),
+        };
+        if let Some(h) = self.holders.borrow().get(&name) {
+            return h.clone();
+        }
+        let parsed = self.parse_holder(who).map(std::rc::Rc::new);
+        self.holders.borrow_mut().insert(name, parsed.clone());
+        parsed
+    }
+
+    fn parse_holder(&self, who: &Identity) -> Option<Holder> {
         let details = self.details?;
         let holder = principal_details(details, who)?;
         let managed: HashMap<&str, &str> = details
@@ -132,36 +176,26 @@ impl<'a> Graph<'a> {
             attached.extend(g.attached.iter().map(String::as_str));
         }
         documents.extend(attached.iter().filter_map(|a| managed.get(a).copied()));
-        let policies: Vec<KeyPolicy> = documents
-            .iter()
-            .filter_map(|d| KeyPolicy::parse_identity(d).ok())
-            .collect();
-        let boundary = holder
-            .boundary
-            .as_deref()
-            .and_then(|b| managed.get(b))
-            .and_then(|d| KeyPolicy::parse_identity(d).ok());
-        let refs: Vec<&KeyPolicy> = policies.iter().collect();
-        let empty = Context::default();
-        Some(
-            match identity_decision(
-                &refs,
-                boundary.as_ref(),
-                who,
-                ASSUME_ROLE,
-                Some(role_arn),
-                &empty,
-                self.now,
-            ) {
-                Decision::Allow => Assume::Yes,
-                Decision::Conditional => Assume::Conditional,
-                _ => Assume::No,
-            },
-        )
+        Some(Holder {
+            policies: documents
+                .iter()
+                .filter_map(|d| KeyPolicy::parse_identity(d).ok())
+                .collect(),
+            boundary: holder
+                .boundary
+                .as_deref()
+                .and_then(|b| managed.get(b))
+                .and_then(|d| KeyPolicy::parse_identity(d).ok()),
+        })
     }
 
-    /// The shortest way from `start` to a principal in `targets`, by at most `max_hops`
-    /// `sts:AssumeRole` steps (unconditional steps first). `start_arn` heads the path.
+    /// The shortest way from `start` to a role in `targets`, by at most `max_hops`
+    /// `sts:AssumeRole` steps, unconditional first steps preferred. `start_arn` heads the path.
+    ///
+    /// The search runs backwards from the targets (few): level by level, the roles that can
+    /// assume a role of the level before, checking at each level whether `start` can take the
+    /// first step into it. Each role is placed once, so the work is about (roles × targets) per
+    /// level, whatever the number of roles that trust the whole account.
     pub fn path(
         &self,
         start: &Identity,
@@ -169,43 +203,58 @@ impl<'a> Graph<'a> {
         targets: &[String],
         max_hops: usize,
     ) -> Option<Vec<String>> {
-        let is_target = |arn: &str| {
-            let Ok(id) = Identity::parse(arn) else {
-                return false;
-            };
-            targets
-                .iter()
-                .filter_map(|t| Identity::parse(t).ok())
-                .any(|t| same_role(&t, &id))
-        };
-        let mut frontier: Vec<(Identity, Vec<String>)> =
-            vec![(start.clone(), vec![start_arn.to_owned()])];
-        for _ in 0..max_hops {
-            let mut next = Vec::new();
-            let mut conditional = Vec::new();
-            for (who, path) in &frontier {
-                for role in &self.roles {
-                    if path.contains(&role.arn) || same_role(&role.identity, who) {
-                        continue;
+        let wanted: Vec<Identity> = targets
+            .iter()
+            .filter_map(|t| Identity::parse(t).ok())
+            .collect();
+        let mut level: Vec<usize> = (0..self.roles.len())
+            .filter(|&i| wanted.iter().any(|t| same_role(t, &self.roles[i].identity)))
+            .filter(|&i| !same_role(&self.roles[i].identity, start))
+            .collect();
+        let mut seen: std::collections::HashSet<usize> = level.iter().copied().collect();
+        // role → the next role on its way to a target
+        let mut toward: HashMap<usize, usize> = HashMap::new();
+        for hop in 1..=max_hops {
+            let mut first = None;
+            for &n in &level {
+                match self.can_assume(start, &self.roles[n].arn) {
+                    Some(Assume::Yes) => {
+                        first = Some(n);
+                        break;
                     }
-                    let step = match self.can_assume(who, &role.arn) {
-                        Some(Assume::Yes) => &mut next,
-                        Some(Assume::Conditional) => &mut conditional,
-                        _ => continue,
-                    };
-                    let mut p = path.clone();
-                    p.push(role.arn.clone());
-                    step.push((role.identity.clone(), p));
+                    Some(Assume::Conditional) => first = first.or(Some(n)),
+                    _ => {}
                 }
             }
-            next.extend(conditional);
-            if let Some((_, p)) = next.iter().find(|(_, p)| is_target(p.last().unwrap())) {
-                return Some(p.clone());
+            if let Some(mut n) = first {
+                let mut path = vec![start_arn.to_owned(), self.roles[n].arn.clone()];
+                while let Some(&next) = toward.get(&n) {
+                    path.push(self.roles[next].arn.clone());
+                    n = next;
+                }
+                return Some(path);
             }
-            if next.is_empty() {
+            if hop == max_hops || level.is_empty() {
                 return None;
             }
-            frontier = next;
+            let mut next_level = Vec::new();
+            for (i, role) in self.roles.iter().enumerate() {
+                if seen.contains(&i) || same_role(&role.identity, start) {
+                    continue;
+                }
+                let step = level.iter().copied().find(|&n| {
+                    matches!(
+                        self.can_assume(&role.identity, &self.roles[n].arn),
+                        Some(Assume::Yes | Assume::Conditional)
+                    )
+                });
+                if let Some(n) = step {
+                    toward.insert(i, n);
+                    seen.insert(i);
+                    next_level.push(i);
+                }
+            }
+            level = next_level;
         }
         None
     }
