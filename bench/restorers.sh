@@ -5,4 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet --release --locked --example restorers_at_scale
-/usr/bin/time -f "peak RSS %M KB, %e s wall, %U s user" target/release/examples/restorers_at_scale "${ROLES:-5000}" "${POLICIES:-2000}"
+for from in 0 1; do
+  /usr/bin/time -f "peak RSS %M KB, %e s wall, %U s user" \
+    target/release/examples/restorers_at_scale "${ROLES:-5000}" "${POLICIES:-2000}" "$from"
+done

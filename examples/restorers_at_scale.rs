@@ -105,7 +105,16 @@ fn main() {
     ev.authorization = Some(details);
     let t = Instant::now();
     let graph = Graph::new(&ev, now);
-    let start = Identity::parse("arn:aws:sts::111122223333:assumed-role/app-0/alice").unwrap();
+    // The starting role: app-0 may assume any role; app-1 may assume none (its way, if any,
+    // takes the second level of the search).
+    let from: usize = std::env::args()
+        .nth(3)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(0);
+    let start = Identity::parse(&format!(
+        "arn:aws:sts::111122223333:assumed-role/app-{from}/alice"
+    ))
+    .unwrap();
     let targets: Vec<String> = found.iter().map(|r| r.arn.clone()).collect();
     let path = graph.path(&start, "alice", &targets, 2);
     let path_time = t.elapsed();

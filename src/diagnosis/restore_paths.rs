@@ -20,13 +20,19 @@ struct Role {
     arn: String,
     identity: Identity,
     trust: KeyPolicy,
+    /// Whom the trust policy names for `sts:AssumeRole`, read once: the principals it names,
+    /// and whether it names the account (or everyone), handing over to IAM policies.
+    named: Vec<Identity>,
+    names_account: bool,
 }
 
 /// A principal's identity policies and boundary, parsed.
 struct Holder {
-    policies: Vec<KeyPolicy>,
-    boundary: Option<KeyPolicy>,
+    policies: Vec<Rc<KeyPolicy>>,
+    boundary: Option<Rc<KeyPolicy>>,
 }
+
+use std::rc::Rc;
 
 /// Roles by trust, and the identity policies known for principals.
 pub struct Graph<'a> {
@@ -34,7 +40,10 @@ pub struct Graph<'a> {
     details: Option<&'a AuthorizationDetails>,
     now: chrono::DateTime<chrono::Utc>,
     /// Each principal's policies, parsed on first use (by user or role name).
-    holders: std::cell::RefCell<HashMap<String, Option<std::rc::Rc<Holder>>>>,
+    holders: std::cell::RefCell<HashMap<String, Option<Rc<Holder>>>>,
+    /// Managed policies by ARN: the document, and the parse once made (many hold one policy).
+    managed: HashMap<&'a str, &'a str>,
+    parsed: std::cell::RefCell<HashMap<&'a str, Option<Rc<KeyPolicy>>>>,
 }
 
 impl<'a> Graph<'a> {
@@ -46,10 +55,21 @@ impl<'a> Graph<'a> {
                 return;
             };
             if !roles.iter().any(|r| r.arn == arn) {
+                let mut named = Vec::new();
+                let mut names_account = false;
+                for g in grantees(&trust, ASSUME_ROLE, Some(arn), &Context::default(), now) {
+                    match Identity::parse(&g.principal) {
+                        Ok(Identity::Account { .. } | Identity::Anyone) => names_account = true,
+                        Ok(id) => named.push(id),
+                        Err(_) => names_account |= g.principal == "*",
+                    }
+                }
                 roles.push(Role {
                     arn: arn.to_owned(),
                     identity,
                     trust,
+                    named,
+                    names_account,
                 });
             }
         };
@@ -65,11 +85,19 @@ impl<'a> Graph<'a> {
                 add(&c.principal, t);
             }
         }
+        let managed = ev
+            .authorization
+            .iter()
+            .flat_map(|d| &d.policies)
+            .filter_map(|p| Some((p.arn.as_str(), p.document.as_deref()?)))
+            .collect();
         Graph {
             roles,
             details: ev.authorization.as_ref(),
             now,
             holders: Default::default(),
+            managed,
+            parsed: Default::default(),
         }
     }
 
@@ -120,12 +148,12 @@ impl<'a> Graph<'a> {
 
     fn identity_allows(&self, who: &Identity, role_arn: &str) -> Option<Assume> {
         let holder = self.holder(who)?;
-        let refs: Vec<&KeyPolicy> = holder.policies.iter().collect();
+        let refs: Vec<&KeyPolicy> = holder.policies.iter().map(|p| p.as_ref()).collect();
         let empty = Context::default();
         Some(
             match identity_decision(
                 &refs,
-                holder.boundary.as_ref(),
+                holder.boundary.as_deref(),
                 who,
                 ASSUME_ROLE,
                 Some(role_arn),
@@ -140,7 +168,7 @@ impl<'a> Graph<'a> {
     }
 
     /// The identity policies of the user or role behind `who`, parsed once.
-    fn holder(&self, who: &Identity) -> Option<std::rc::Rc<Holder>> {
+    fn holder(&self, who: &Identity) -> Option<Rc<Holder>> {
         let name = match who {
             Identity::User { name, .. } => format!("user/{name}"),
             _ => format!("role/{}", who.role_name()?),
@@ -148,20 +176,46 @@ impl<'a> Graph<'a> {
         if let Some(h) = self.holders.borrow().get(&name) {
             return h.clone();
         }
-        let parsed = self.parse_holder(who).map(std::rc::Rc::new);
+        let parsed = self.parse_holder(who).map(Rc::new);
         self.holders.borrow_mut().insert(name, parsed.clone());
         parsed
+    }
+
+    /// A managed policy, parsed the first time anyone holds it.
+    fn managed_policy(&self, arn: &str) -> Option<Rc<KeyPolicy>> {
+        let (&key, &document) = self.managed.get_key_value(arn)?;
+        if let Some(p) = self.parsed.borrow().get(key) {
+            return p.clone();
+        }
+        let p = KeyPolicy::parse_identity(document).ok().map(Rc::new);
+        self.parsed.borrow_mut().insert(key, p.clone());
+        p
+    }
+
+    /// Whether `who`'s IAM policies allow `sts:AssumeRole` on anything at all (a quick test
+    /// before asking about one role; unknown policies count as maybe).
+    fn may_assume_roles(&self, who: &Identity) -> bool {
+        match self.holder(who) {
+            Some(h) => h.policies.iter().any(|p| {
+                p.statements.iter().any(|s| {
+                    s.effect == crate::policy::Effect::Allow && s.covers_action(ASSUME_ROLE)
+                })
+            }),
+            None => true,
+        }
+    }
+
+    /// Whether `who` might assume `role`: the trust policy names it, or names the account and
+    /// `who`'s policies allow assuming roles (`may_assume_roles`, asked once per `who`). A cheap
+    /// test before `can_assume`.
+    fn might_assume(who: &Identity, may_assume_roles: bool, role: &Role) -> bool {
+        role.named.iter().any(|n| same_role(n, who)) || (role.names_account && may_assume_roles)
     }
 
     fn parse_holder(&self, who: &Identity) -> Option<Holder> {
         let details = self.details?;
         let holder = principal_details(details, who)?;
-        let managed: HashMap<&str, &str> = details
-            .policies
-            .iter()
-            .filter_map(|p| Some((p.arn.as_str(), p.document.as_deref()?)))
-            .collect();
-        let mut documents: Vec<&str> = holder
+        let mut inline: Vec<&str> = holder
             .inline_policies
             .iter()
             .map(|d| d.document.as_str())
@@ -172,20 +226,20 @@ impl<'a> Graph<'a> {
             .iter()
             .filter(|g| holder.groups.contains(&g.name))
         {
-            documents.extend(g.inline_policies.iter().map(|d| d.document.as_str()));
+            inline.extend(g.inline_policies.iter().map(|d| d.document.as_str()));
             attached.extend(g.attached.iter().map(String::as_str));
         }
-        documents.extend(attached.iter().filter_map(|a| managed.get(a).copied()));
+        let policies = inline
+            .iter()
+            .filter_map(|d| KeyPolicy::parse_identity(d).ok().map(Rc::new))
+            .chain(attached.iter().filter_map(|a| self.managed_policy(a)))
+            .collect();
         Some(Holder {
-            policies: documents
-                .iter()
-                .filter_map(|d| KeyPolicy::parse_identity(d).ok())
-                .collect(),
+            policies,
             boundary: holder
                 .boundary
                 .as_deref()
-                .and_then(|b| managed.get(b))
-                .and_then(|d| KeyPolicy::parse_identity(d).ok()),
+                .and_then(|b| self.managed_policy(b)),
         })
     }
 
@@ -242,11 +296,13 @@ impl<'a> Graph<'a> {
                 if seen.contains(&i) || same_role(&role.identity, start) {
                     continue;
                 }
+                let may = self.may_assume_roles(&role.identity);
                 let step = level.iter().copied().find(|&n| {
-                    matches!(
-                        self.can_assume(&role.identity, &self.roles[n].arn),
-                        Some(Assume::Yes | Assume::Conditional)
-                    )
+                    Self::might_assume(&role.identity, may, &self.roles[n])
+                        && matches!(
+                            self.can_assume(&role.identity, &self.roles[n].arn),
+                            Some(Assume::Yes | Assume::Conditional)
+                        )
                 });
                 if let Some(n) = step {
                     toward.insert(i, n);
