@@ -44,6 +44,10 @@ pub struct Graph<'a> {
     /// Managed policies by ARN: the document, and the parse once made (many hold one policy).
     managed: HashMap<&'a str, &'a str>,
     parsed: std::cell::RefCell<HashMap<&'a str, Option<Rc<KeyPolicy>>>>,
+    /// The diagnosed principal, and what the simulator said of its `sts:AssumeRole` on roles
+    /// (used where its own policies are not in the authorization details).
+    subject: Option<Identity>,
+    simulated: Vec<(Identity, Assume)>,
 }
 
 impl<'a> Graph<'a> {
@@ -91,6 +95,21 @@ impl<'a> Graph<'a> {
             .flat_map(|d| &d.policies)
             .filter_map(|p| Some((p.arn.as_str(), p.document.as_deref()?)))
             .collect();
+        let subject = Identity::parse(ev.subject.as_deref().unwrap_or(&ev.caller.arn)).ok();
+        let simulated = ev
+            .simulation
+            .iter()
+            .filter(|s| s.action.eq_ignore_ascii_case(ASSUME_ROLE))
+            .filter_map(|s| {
+                let role = Identity::parse(s.resource.as_deref()?).ok()?;
+                let answer = match s.decision.as_str() {
+                    "allowed" => Assume::Yes,
+                    _ if !s.missing_context.is_empty() => Assume::Conditional,
+                    _ => Assume::No,
+                };
+                Some((role, answer))
+            })
+            .collect();
         Graph {
             roles,
             details: ev.authorization.as_ref(),
@@ -98,6 +117,8 @@ impl<'a> Graph<'a> {
             holders: Default::default(),
             managed,
             parsed: Default::default(),
+            subject,
+            simulated,
         }
     }
 
@@ -147,7 +168,9 @@ impl<'a> Graph<'a> {
     }
 
     fn identity_allows(&self, who: &Identity, role_arn: &str) -> Option<Assume> {
-        let holder = self.holder(who)?;
+        let Some(holder) = self.holder(who) else {
+            return self.simulated_for(who, role_arn);
+        };
         let refs: Vec<&KeyPolicy> = holder.policies.iter().map(|p| p.as_ref()).collect();
         let empty = Context::default();
         Some(
@@ -165,6 +188,19 @@ impl<'a> Graph<'a> {
                 _ => Assume::No,
             },
         )
+    }
+
+    /// What the simulator said of the diagnosed principal assuming `role_arn`, if it was asked.
+    fn simulated_for(&self, who: &Identity, role_arn: &str) -> Option<Assume> {
+        let subject = self.subject.as_ref()?;
+        if !same_role(subject, who) && subject != who {
+            return None;
+        }
+        let role = Identity::parse(role_arn).ok()?;
+        self.simulated
+            .iter()
+            .find(|(r, _)| same_role(r, &role))
+            .map(|(_, a)| *a)
     }
 
     /// The identity policies of the user or role behind `who`, parsed once.

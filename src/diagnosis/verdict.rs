@@ -143,6 +143,7 @@ mod tests {
     fn sim(decision: &str) -> SimulationResult {
         SimulationResult {
             action: PUT_KEY_POLICY.into(),
+            resource: None,
             decision: decision.into(),
             matched_statements: Vec::new(),
             allowed_by_organizations: None,

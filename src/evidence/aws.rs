@@ -678,6 +678,7 @@ impl Iam for IamClient {
             .iter()
             .map(|r| SimulationResult {
                 action: r.eval_action_name().to_owned(),
+                resource: r.eval_resource_name().map(str::to_owned),
                 decision: r.eval_decision().as_str().to_owned(),
                 matched_statements: r
                     .matched_statements()

@@ -282,7 +282,7 @@ impl Iam for FakeAws {
         &self,
         _principal_arn: &str,
         actions: &[&str],
-        _resource_arn: &str,
+        resource_arn: &str,
     ) -> Result<Vec<SimulationResult>, CallError> {
         let state = self.enter("SimulatePrincipalPolicy")?;
         Ok(state
@@ -290,6 +290,10 @@ impl Iam for FakeAws {
             .iter()
             .filter(|r| actions.iter().any(|a| a.eq_ignore_ascii_case(&r.action)))
             .cloned()
+            .map(|mut r| {
+                r.resource = Some(resource_arn.to_owned());
+                r
+            })
             .collect())
     }
 }

@@ -190,6 +190,9 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
             role_names.push(name.clone());
         }
     }
+    // The principal's ARN (with its role's path), for the restorers' branch to ask the
+    // simulator whether it may assume them.
+    let (principal_tx, principal_rx) = tokio::sync::oneshot::channel::<Option<String>>();
     let who = async {
         let roles = lookup_entities(clients, calls, t, EntityKind::Role, role_names.clone()).await;
         let caller_principal_arn =
@@ -202,6 +205,7 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
         } else {
             caller_principal_arn.clone()
         };
+        let _ = principal_tx.send(target_arn.clone());
         let (simulation, note) = match (&target, target_arn.as_deref(), key.arn.as_deref()) {
             (Some(Identity::Account { .. }), _, _) => (Vec::new(), Some(Note::RootUser)),
             (Some(Identity::FederatedUser { .. }), _, _) => (Vec::new(), Some(Note::FederatedUser)),
@@ -253,12 +257,57 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
                 (c, found)
             }
         };
-        (history, candidates, found)
+        // Roles whose trust policy names the account hand over to the principal's own IAM
+        // policies: without the authorization details, the simulator says whether they allow
+        // sts:AssumeRole on each (concurrently with the other simulation).
+        let account_trusting: Vec<String> = if found.1.is_some() {
+            Vec::new()
+        } else {
+            candidates
+                .roles
+                .iter()
+                .filter_map(|name| found.0.1.get(name)?.as_ref().ok())
+                .filter(|role| trusts_account(role, opts.now))
+                .map(|role| role.arn.clone())
+                .take(MAX_ASSUME_SIMULATIONS)
+                .collect()
+        };
+        let assume_simulations = match (account_trusting.is_empty(), principal_rx.await) {
+            (false, Ok(Some(principal))) => futures_util::stream::iter(account_trusting)
+                .map(|role| {
+                    let principal = principal.clone();
+                    async move {
+                        calls
+                            .record(
+                                "iam",
+                                "SimulatePrincipalPolicy",
+                                t,
+                                clients.iam.simulate_principal_policy(
+                                    &principal,
+                                    &["sts:AssumeRole"],
+                                    &role,
+                                ),
+                            )
+                            .await
+                            .unwrap_or_default()
+                    }
+                })
+                .buffer_unordered(MAX_CONCURRENT_CHECKS)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .flatten()
+                .collect(),
+            _ => Vec::new(),
+        };
+        (history, candidates, found, assume_simulations)
     };
     let (
         (mut roles, caller_principal_arn, subject_principal_arn, target_arn, simulation, note),
-        (history, candidates, ((users, more_roles), authorization)),
+        (history, candidates, ((users, more_roles), authorization), assume_simulations),
     ) = tokio::join!(who, restorers);
+    let mut simulation = simulation;
+    simulation.extend(assume_simulations);
     roles.extend(more_roles);
     let restorer_checks = candidates
         .checks
@@ -314,6 +363,35 @@ struct Candidates {
     users: Vec<String>,
     /// The policy delegates `kms:PutKeyPolicy` to the account: IAM policies decide who can.
     delegates: bool,
+}
+
+/// `sts:AssumeRole` simulations made at most (one per role restorer that trusts the account).
+const MAX_ASSUME_SIMULATIONS: usize = 10;
+
+/// The role's trust policy names its account (or everyone) for `sts:AssumeRole`.
+fn trusts_account(role: &IamEntity, now: chrono::DateTime<chrono::Utc>) -> bool {
+    let Some(trust) = role
+        .trust_policy
+        .as_deref()
+        .and_then(|t| KeyPolicy::parse_trust(t).ok())
+    else {
+        return false;
+    };
+    grantees(
+        &trust,
+        "sts:AssumeRole",
+        Some(&role.arn),
+        &Context::default(),
+        now,
+    )
+    .iter()
+    .any(|g| {
+        g.principal == "*"
+            || matches!(
+                Identity::parse(&g.principal),
+                Ok(Identity::Account { .. } | Identity::Anyone)
+            )
+    })
 }
 
 /// Pages of `GetAccountAuthorizationDetails` read at most (1,000 entities each).

@@ -160,7 +160,7 @@ redact_fields! {
     Skipped: reasons;
     CallerIdentity: arn, account, user_id;
     ExistenceCheck: principal;
-    SimulationResult: matched_statements, missing_context;
+    SimulationResult: resource, matched_statements, missing_context;
 }
 
 impl Redact for DiagnoseReport {

@@ -65,6 +65,7 @@ fn put_key_policy_event(policy: &serde_json::Value, error: Option<&str>) -> serd
 fn sim(action: &str, decision: &str) -> SimulationResult {
     SimulationResult {
         action: action.into(),
+        resource: None,
         decision: decision.into(),
         matched_statements: Vec::new(),
         allowed_by_organizations: None,

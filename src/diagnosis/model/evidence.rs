@@ -75,6 +75,9 @@ pub struct KeyFacts {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SimulationResult {
     pub action: String,
+    /// The resource the answer is about (a role, for `sts:AssumeRole`); older files lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
     /// `allowed`, `explicitDeny` or `implicitDeny`, as IAM answers.
     pub decision: String,
     #[serde(default)]
