@@ -11,6 +11,9 @@ use std::io;
 
 const NO_FINDING: &str = "None: the principal can read and update the key policy.";
 
+/// Said under restorers found through IAM.
+const SCP_CAVEAT: &str = "(Through IAM: as far as the organisation's service control policies allow; a member account cannot read them.)";
+
 pub fn render(r: &DiagnoseReport, format: Format, out: &mut dyn WriteColor) -> io::Result<()> {
     match format {
         Format::Json => write_json(r, out),
@@ -217,6 +220,9 @@ fn text(r: &DiagnoseReport, out: &mut TextOut) -> io::Result<()> {
         out.nl()?;
     }
 
+    if r.restorers.iter().any(|g| g.via == RestorerVia::Iam) {
+        out.p("  ")?.styled(styles::DIM, SCP_CAVEAT)?.nl()?;
+    }
     how_to_get_there_text(r, out)?;
 
     if !r.next_steps.is_empty() {
@@ -299,6 +305,9 @@ fn markdown(r: &DiagnoseReport, out: &mut MdOut) -> io::Result<()> {
         out.raw("\n")?;
     }
 
+    if r.restorers.iter().any(|g| g.via == RestorerVia::Iam) {
+        out.p(SCP_CAVEAT, MdContext::Block)?.raw("\n\n")?;
+    }
     how_to_get_there_markdown(r, out)?;
 
     if !r.next_steps.is_empty() {

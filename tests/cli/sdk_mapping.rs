@@ -514,3 +514,78 @@ async fn an_answer_claiming_a_huge_length_is_refused_before_it_is_read() {
     let unlimited = kms(&[&rule]).describe_key("k1").await;
     assert!(unlimited.is_ok(), "{unlimited:?}");
 }
+
+#[tokio::test]
+async fn authorization_details_are_decoded_and_paged() {
+    use aws_sdk_iam::operation::get_account_authorization_details::GetAccountAuthorizationDetailsOutput;
+    use aws_sdk_iam::types::{AttachedPolicy, ManagedPolicyDetail, PolicyVersion, RoleDetail};
+    // IAM sends policy documents URL-encoded.
+    let encoded = "%7B%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22kms%3A%2A%22%2C%22Resource%22%3A%22%2A%22%7D%5D%7D";
+    let page =
+        mock!(aws_sdk_iam::Client::get_account_authorization_details).then_output(move || {
+            GetAccountAuthorizationDetailsOutput::builder()
+                .role_detail_list(
+                    RoleDetail::builder()
+                        .role_name("KeyAdmin")
+                        .arn("arn:aws:iam::111122223333:role/KeyAdmin")
+                        .path("/")
+                        .assume_role_policy_document(encoded)
+                        .attached_managed_policies(
+                            AttachedPolicy::builder()
+                                .policy_arn("arn:aws:iam::111122223333:policy/Keys")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .policies(
+                    ManagedPolicyDetail::builder()
+                        .arn("arn:aws:iam::111122223333:policy/Keys")
+                        .policy_name("Keys")
+                        .policy_version_list(
+                            PolicyVersion::builder()
+                                .document("%7B%22old%22%3Atrue%7D")
+                                .is_default_version(false)
+                                .build(),
+                        )
+                        .policy_version_list(
+                            PolicyVersion::builder()
+                                .document(encoded)
+                                .is_default_version(true)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .is_truncated(true)
+                .marker("page-2")
+                .build()
+        });
+    let p = iam(&[&page]).authorization_details(None).await.unwrap();
+    assert_eq!(
+        p.next_marker.as_deref(),
+        Some("page-2"),
+        "a truncated answer pages on"
+    );
+    let role = &p.details.roles[0];
+    assert_eq!(role.name, "KeyAdmin");
+    assert_eq!(role.attached, ["arn:aws:iam::111122223333:policy/Keys"]);
+    let trust: serde_json::Value =
+        serde_json::from_str(role.trust_policy.as_deref().unwrap()).expect("decoded JSON");
+    assert_eq!(trust["Statement"][0]["Action"], "kms:*");
+    let doc = p.details.policies[0].document.as_deref().unwrap();
+    assert!(
+        doc.contains("\"Resource\":\"*\""),
+        "the default version, decoded: {doc}"
+    );
+
+    let denied = mock!(aws_sdk_iam::Client::get_account_authorization_details).then_http_response(|| {
+        HttpResponse::new(
+            StatusCode::try_from(403).unwrap(),
+            SdkBody::from("<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized to perform: iam:GetAccountAuthorizationDetails</Message></Error><RequestId>r</RequestId></ErrorResponse>"),
+        )
+    });
+    let err = iam(&[&denied])
+        .authorization_details(None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.outcome, Outcome::AccessDenied);
+}
