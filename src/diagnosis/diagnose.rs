@@ -310,7 +310,18 @@ pub fn diagnose(
             .min_by_key(|p| p.len())
     };
     if let Some(path) = restore_path.as_ref().filter(|p| p.len() > 1) {
-        findings.push(live::restorer_reachable(path));
+        // A step that depends on a condition (MFA, an external ID) makes the whole way so.
+        let conditional = path.windows(2).enumerate().any(|(i, w)| {
+            let who = if i == 0 {
+                subject.clone()
+            } else {
+                Identity::parse(&w[0]).ok()
+            };
+            who.is_some_and(|who| {
+                graph.can_assume(&who, &w[1]) == Some(super::model::Assume::Conditional)
+            })
+        });
+        findings.push(live::restorer_reachable(path, conditional));
         sort_findings(&mut findings);
     }
 

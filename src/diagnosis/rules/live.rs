@@ -538,7 +538,7 @@ pub fn note_text(note: &Note, ev: &Evidence) -> Text {
 }
 
 /// The diagnosed principal can reach a restorer by assuming roles: what to run.
-pub fn restorer_reachable(path: &[String]) -> Finding {
+pub fn restorer_reachable(path: &[String], conditional: bool) -> Finding {
     let hops = &path[1..];
     let mut steps = Vec::new();
     let mut source = "YOUR_PROFILE".to_owned();
@@ -552,7 +552,11 @@ pub fn restorer_reachable(path: &[String]) -> Finding {
     Finding::new(
         Code::RestorerReachable,
         text!(
-            "You can restore access yourself: assume ",
+            if conditional {
+                "You may be able to restore access yourself, if the trust policy's conditions hold (MFA, an external ID…): assume "
+            } else {
+                "You can restore access yourself: assume "
+            },
             code(hops.last().cloned().unwrap_or_default()),
             if hops.len() > 1 { " through " } else { "" },
             Text::join(
