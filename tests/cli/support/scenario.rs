@@ -70,6 +70,9 @@ pub struct Entity {
     /// A role's trust policy (the default names the account).
     #[serde(default)]
     pub trust: Option<serde_json::Value>,
+    /// The permissions boundary's policy ARN.
+    #[serde(default)]
+    pub boundary: Option<String>,
 }
 
 fn slash() -> String {
@@ -595,6 +598,12 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
                     .collect::<String>()
             };
             let entity = |e: &Entity, tag: &str, kind: &str, extra: &str| {
+                let boundary = e
+                    .boundary
+                    .as_deref()
+                    .map(|b| format!("<PermissionsBoundary><PermissionsBoundaryType>Policy</PermissionsBoundaryType><PermissionsBoundaryArn>{}</PermissionsBoundaryArn></PermissionsBoundary>", xml_escape(b)))
+                    .unwrap_or_default();
+                let extra = format!("{extra}{boundary}");
                 format!(
                     "<member><Path>{}</Path><{tag}Name>{}</{tag}Name><{tag}Id>{}</{tag}Id><Arn>arn:aws:iam::{}:{kind}{}{}</Arn><CreateDate>2024-01-01T00:00:00Z</CreateDate>{extra}<AttachedManagedPolicies>{}</AttachedManagedPolicies><Tags/></member>",
                     xml_escape(&e.path),
