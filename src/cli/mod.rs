@@ -80,6 +80,13 @@ pub struct HistoryArgs {
     #[arg(long)]
     pub redact: bool,
 
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// Where and as whom to talk to AWS, and for how long (`diagnose` and `history`).
+#[derive(Debug, Args)]
+pub struct AwsArgs {
     /// The AWS Region (else AWS_REGION, then the profile's).
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
@@ -155,13 +162,8 @@ pub struct DiagnoseArgs {
     #[arg(long, value_name = "ARN")]
     pub principal: Option<String>,
 
-    /// The AWS Region (else AWS_REGION, then the profile's).
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
-
-    /// The named profile from the AWS config files (else AWS_PROFILE).
-    #[arg(long, value_name = "PROFILE")]
-    pub profile: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 
     /// How far back to search CloudTrail's event history, in days (at most 90).
     #[arg(long, value_name = "DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=90))]
@@ -208,18 +210,6 @@ pub struct DiagnoseArgs {
     /// Render the report from a saved evidence file, with no AWS access.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "principal", "region", "profile", "no_cloudtrail", "save_evidence", "logs", "athena_table"])]
     pub from_evidence: Option<PathBuf>,
-
-    /// Seconds each AWS call may take.
-    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
-    pub timeout: u64,
-
-    /// Seconds the whole run may take; searches stop there and say so.
-    #[arg(long, value_name = "SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_duration: u64,
-
-    /// Least milliseconds between two CloudTrail LookupEvents calls (its quota is 2 a second).
-    #[arg(long, value_name = "MS", default_value_t = 500, hide = true)]
-    pub lookup_interval_ms: u64,
 }
 
 #[derive(Debug, Args)]

@@ -1,7 +1,9 @@
 //! The second stage of the command line: raw flags → typed, checked requests. Every usage
 //! error is raised here; nothing downstream re-validates.
 
-use super::{AthenaArgs, Cli, ColorWhen, Command, DiagnoseArgs, ExplainArgs, Format, HistoryArgs};
+use super::{
+    AthenaArgs, AwsArgs, Cli, ColorWhen, Command, DiagnoseArgs, ExplainArgs, Format, HistoryArgs,
+};
 use crate::commands::diagnose::{DiagnoseRequest, LiveRequest, Target};
 use crate::commands::explain::{ExplainRequest, PolicyInput};
 use crate::commands::history::{HistoryRequest, HistorySource};
@@ -121,17 +123,12 @@ fn explain(a: ExplainArgs, format: FormatOf) -> Result<ExplainRequest, UsageErro
     })
 }
 
-fn aws(
-    region: Option<String>,
-    profile: Option<String>,
-    timeout: u64,
-    max_duration: u64,
-) -> AwsSettings {
+fn aws(a: &AwsArgs) -> AwsSettings {
     AwsSettings {
-        region,
-        profile,
-        timeout: Duration::from_secs(timeout),
-        max_duration: Duration::from_secs(max_duration),
+        region: a.region.clone(),
+        profile: a.profile.clone(),
+        timeout: Duration::from_secs(a.timeout),
+        max_duration: Duration::from_secs(a.max_duration),
     }
 }
 
@@ -216,14 +213,14 @@ fn diagnose(a: DiagnoseArgs, format: FormatOf) -> Result<DiagnoseRequest, UsageE
     let target = match a.from_evidence {
         Some(path) => Target::FromEvidence(path),
         None => Target::Live {
-            aws: aws(a.region, a.profile, a.timeout, a.max_duration),
+            aws: aws(&a.aws),
             ask: Box::new(LiveRequest {
                 // clap requires KEY without --from-evidence.
                 key: KeyInput::parse(a.key.as_deref().unwrap_or_default())?,
                 principal: a.principal.as_deref().map(Identity::parse).transpose()?,
                 lookback_days: a.lookback_days,
                 cloudtrail: !a.no_cloudtrail,
-                lookup_interval: Duration::from_millis(a.lookup_interval_ms),
+                lookup_interval: Duration::from_millis(a.aws.lookup_interval_ms),
                 logs: a.logs.as_deref().map(log_source).transpose()?,
                 athena: athena_table(&a.athena, None),
             }),
@@ -274,7 +271,7 @@ fn history(a: HistoryArgs, format: FormatOf) -> Result<HistoryRequest, UsageErro
         }
     } else {
         HistorySource::EventHistory {
-            lookup_interval: Duration::from_millis(a.lookup_interval_ms),
+            lookup_interval: Duration::from_millis(a.aws.lookup_interval_ms),
         }
     };
     Ok(HistoryRequest {
@@ -286,7 +283,7 @@ fn history(a: HistoryArgs, format: FormatOf) -> Result<HistoryRequest, UsageErro
             format: format(a.format),
             redact: a.redact,
         },
-        aws: aws(a.region, a.profile, a.timeout, a.max_duration),
+        aws: aws(&a.aws),
     })
 }
 
