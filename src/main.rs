@@ -6,7 +6,7 @@
 use clap::Parser;
 use kms_doctor::cli::{Cli, Terminal};
 use kms_doctor::commands::{self, Console, EXIT_FAILURE};
-use kms_doctor::report::{Ansi, NoColor, WriteColor};
+use kms_doctor::report::{Ansi, NoColor, WriteColor, escape};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -46,13 +46,15 @@ fn main() -> ExitCode {
 }
 
 /// One line saying what is wrong and what to do; with `-v`, each cause on a line of its own.
-/// Never a Debug dump.
+/// Never a Debug dump. Errors carry text from outside (AWS's messages, paths the user typed):
+/// it is escaped as any report's is.
 fn fail(err: &dyn std::error::Error, verbose: bool) -> ExitCode {
+    let shown = |e: &dyn std::error::Error| escape::terminal(&e.to_string()).into_owned();
     let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "kms-doctor failed: {err}");
+    let _ = writeln!(stderr, "kms-doctor failed: {}", shown(err));
     let mut cause = err.source().filter(|_| verbose);
     while let Some(c) = cause {
-        let _ = writeln!(stderr, "  caused by: {c}");
+        let _ = writeln!(stderr, "  caused by: {}", shown(c));
         cause = c.source();
     }
     ExitCode::from(EXIT_FAILURE)

@@ -246,3 +246,22 @@ fn a_closed_pipe_ends_quietly_with_status_zero() {
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
     assert_eq!(stderr, "", "nothing on standard error");
 }
+
+#[test]
+fn an_error_line_shows_outside_text_escaped() {
+    // A path (typed by the user, or pasted from a hostile listing) that tries to clear the screen
+    // and forge a second line.
+    let hostile = "/nonexistent/\u{1b}[2J\nkms-doctor: all good.json";
+    let o = kms_doctor(&["diagnose", "--from-evidence", hostile, "-v"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert!(
+        !err.lines().any(|l| l.starts_with("kms-doctor: all good")),
+        "{err:?}"
+    );
+    assert!(
+        err.contains("\\u{1b}[2J\\nkms-doctor: all good.json"),
+        "{err:?}"
+    );
+}
