@@ -4,11 +4,14 @@
 
 use super::{
     Alias, AliasPage, CallError, Clients, CloudTrail, EventPage, Iam, IamEntity, KeyMetadata, Kms,
-    ObjectPage, ObjectStore, Sts, TrailEvent,
+    Sts, TrailEvent,
 };
 use crate::diagnosis::model::{CallerIdentity, Outcome, SimulationResult};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+
+/// Events per `LookupEvents` page, as CloudTrail's maximum.
+const PAGE_SIZE: usize = 50;
 
 /// One key of the fake account.
 #[derive(Debug, Clone)]
@@ -29,10 +32,8 @@ struct State {
     authorization: crate::diagnosis::model::AuthorizationDetails,
     /// (event name, event), newest first as CloudTrail answers.
     events: Vec<(String, TrailEvent)>,
-    page_size: usize,
     /// `LookupEvents` always answers another `NextToken`.
     endless_pages: bool,
-    objects: BTreeMap<(String, String), Vec<u8>>,
     /// Operation → the error it answers (every time).
     failures: BTreeMap<String, CallError>,
     /// Operations called, in order.
@@ -40,17 +41,8 @@ struct State {
 }
 
 /// A fake AWS account, cheap to clone (clones share their state and call list).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FakeAws(Arc<Mutex<State>>);
-
-impl Default for FakeAws {
-    fn default() -> Self {
-        FakeAws(Arc::new(Mutex::new(State {
-            page_size: 50,
-            ..State::default()
-        })))
-    }
-}
 
 fn denied(operation: &str) -> CallError {
     CallError::from_code(
@@ -110,19 +102,9 @@ impl FakeAws {
         self.with(|s| s.events.push((name.to_owned(), event)))
     }
 
-    pub fn page_size(self, n: usize) -> Self {
-        self.with(|s| s.page_size = n.max(1))
-    }
-
     /// `LookupEvents` never stops answering `NextToken` (a hostile or broken endpoint).
     pub fn endless_pages(self) -> Self {
         self.with(|s| s.endless_pages = true)
-    }
-
-    pub fn object(self, bucket: &str, key: &str, body: Vec<u8>) -> Self {
-        self.with(|s| {
-            s.objects.insert((bucket.to_owned(), key.to_owned()), body);
-        })
     }
 
     /// Every call of `operation` (`GetKeyPolicy`, `LookupEvents`, …) answers `error`.
@@ -314,7 +296,7 @@ impl CloudTrail for FakeAws {
             .map(|(_, e)| e)
             .collect();
         let start: usize = next_token.and_then(|t| t.parse().ok()).unwrap_or(0);
-        let end = (start + state.page_size).min(matching.len());
+        let end = (start + PAGE_SIZE).min(matching.len());
         Ok(EventPage {
             events: matching
                 .get(start..end)
@@ -324,34 +306,5 @@ impl CloudTrail for FakeAws {
                 .collect(),
             next_token: (end < matching.len() || state.endless_pages).then(|| end.to_string()),
         })
-    }
-}
-
-impl ObjectStore for FakeAws {
-    async fn list(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        _continuation: Option<String>,
-    ) -> Result<ObjectPage, CallError> {
-        let state = self.enter("ListObjectsV2")?;
-        Ok(ObjectPage {
-            keys: state
-                .objects
-                .keys()
-                .filter(|(b, k)| b == bucket && k.starts_with(prefix))
-                .map(|(_, k)| k.clone())
-                .collect(),
-            next: None,
-        })
-    }
-
-    async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, CallError> {
-        let state = self.enter("GetObject")?;
-        state
-            .objects
-            .get(&(bucket.to_owned(), key.to_owned()))
-            .cloned()
-            .ok_or_else(|| CallError::from_code(Some("NoSuchKey"), key.to_owned()))
     }
 }

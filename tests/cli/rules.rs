@@ -407,3 +407,54 @@ fn an_endless_next_token_ends_at_the_page_cap_and_says_so() {
         "the history was not read in full"
     );
 }
+
+#[test]
+fn the_authorization_details_are_read_only_when_the_policy_delegates() {
+    use kms_doctor::diagnosis::model::{
+        AuthorizationDetails, IamPrincipalDetails, ManagedPolicy, RestorerVia,
+    };
+    let admin_policy = "arn:aws:iam::aws:policy/AdministratorAccess";
+    let details = AuthorizationDetails {
+        roles: vec![IamPrincipalDetails {
+            arn: "arn:aws:iam::111122223333:role/Ops".into(),
+            name: "Ops".into(),
+            path: "/".into(),
+            attached: vec![admin_policy.into()],
+            ..Default::default()
+        }],
+        policies: vec![ManagedPolicy {
+            arn: admin_policy.into(),
+            name: "AdministratorAccess".into(),
+            document: Some(
+                json!({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+                    .to_string(),
+            ),
+        }],
+        complete: true,
+        ..Default::default()
+    };
+    // The key policy names its administrators only: IAM grants nothing, so nothing is read.
+    let named_only = account()
+        .key(key(Some(admins_only())))
+        .authorization(details.clone());
+    let r = diagnose(&named_only);
+    assert!(
+        !named_only
+            .called()
+            .contains(&"GetAccountAuthorizationDetails".to_owned())
+    );
+    assert!(r.restorers.iter().all(|x| x.via == RestorerVia::KeyPolicy));
+
+    // It delegates: the role whose own policy allows kms:PutKeyPolicy is named.
+    let delegating_key = account()
+        .key(key(Some(delegating())))
+        .authorization(details);
+    let r = diagnose(&delegating_key);
+    let ops = r
+        .restorers
+        .iter()
+        .find(|x| x.principal == "arn:aws:iam::111122223333:role/Ops")
+        .expect("named through IAM");
+    assert_eq!(ops.via, RestorerVia::Iam);
+    assert_eq!(ops.statement, "IAM policy AdministratorAccess");
+}
