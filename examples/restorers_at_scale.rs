@@ -96,15 +96,14 @@ fn main() {
     let generated = started.elapsed();
 
     let now = "2026-11-28T00:00:00Z".parse().unwrap();
-    let t = Instant::now();
-    let found = iam_restorers(&details, Some(KEY), now);
-    let restorers_time = t.elapsed();
-
     let mut ev: Evidence =
         serde_json::from_str(include_str!("../examples/evidence-locked-out.json")).unwrap();
     ev.authorization = Some(details);
     let t = Instant::now();
     let graph = Graph::new(&ev, now);
+    let found = iam_restorers(ev.authorization.as_ref().unwrap(), &graph, Some(KEY), now);
+    let restorers_time = t.elapsed();
+    let t = Instant::now();
     // The starting role: app-0 may assume any role; app-1 may assume none (its way, if any,
     // takes the second level of the search).
     let from: usize = std::env::args()

@@ -148,6 +148,8 @@ pub fn diagnose(
             permission_set: None,
         })
         .collect();
+    // Trust and identity policies, parsed once for the IAM restorers and the restore paths.
+    let graph = Graph::new(ev, now);
     // Through the account delegation: the IAM users and roles whose own policies allow it.
     let delegates = all_grantees.iter().any(|g| g.via_iam);
     if let (true, Some(details)) = (delegates, &ev.authorization) {
@@ -155,7 +157,7 @@ pub fn diagnose(
             .simulation
             .iter()
             .any(|s| s.allowed_by_organizations == Some(false));
-        for r in iam_restorers(details, key_arn, now) {
+        for r in iam_restorers(details, &graph, key_arn, now) {
             if restorers.iter().any(|x| x.principal == r.arn) {
                 continue;
             }
@@ -279,7 +281,6 @@ pub fn diagnose(
 
     // The way from the diagnosed principal to a restorer.
     let subject_arn = ev.subject.clone().unwrap_or_else(|| ev.caller.arn.clone());
-    let graph = Graph::new(ev, now);
     for r in &mut restorers {
         r.permission_set = permission_set(&r.principal);
         if !matches!(Identity::parse(&r.principal), Ok(Identity::Role { .. })) {

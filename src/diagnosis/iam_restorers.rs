@@ -5,11 +5,11 @@
 //! Service control policies are not readable from a member account: an answer here holds as far
 //! as the organisation's policies allow (the simulator shows where one denies).
 
-use super::model::{AuthorizationDetails, IamPrincipalDetails, NamedDocument};
+use super::model::AuthorizationDetails;
+use super::restore_paths::Graph;
 use crate::policy::{
     Context, Decision, Identity, KeyPolicy, PUT_KEY_POLICY, evaluate_for, identity_decision,
 };
-use std::collections::HashMap;
 
 /// One principal IAM lets update the key policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,118 +21,80 @@ pub struct IamRestorer {
     pub conditions_on: Vec<String>,
 }
 
+/// The users and roles of the details whose policies allow `kms:PutKeyPolicy` on the key. Their
+/// policies come from the graph, which parses each once for the restore paths too.
 pub fn iam_restorers(
     details: &AuthorizationDetails,
+    graph: &Graph,
     key_arn: Option<&str>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Vec<IamRestorer> {
-    // Each managed policy parsed once, whoever holds it.
-    let managed: HashMap<&str, (&str, Option<KeyPolicy>)> = details
-        .policies
-        .iter()
-        .map(|p| {
-            let parsed = p
-                .document
-                .as_deref()
-                .and_then(|d| KeyPolicy::parse_identity(d).ok());
-            (p.arn.as_str(), (p.name.as_str(), parsed))
-        })
-        .collect();
-    let groups: HashMap<&str, _> = details
-        .groups
-        .iter()
-        .map(|g| (g.name.as_str(), g))
-        .collect();
-    let inline = |docs: &[NamedDocument]| -> Vec<(String, KeyPolicy)> {
-        docs.iter()
-            .filter_map(|d| Some((d.name.clone(), KeyPolicy::parse_identity(&d.document).ok()?)))
-            .collect()
-    };
+    let empty = Context::default();
     let mut out = Vec::new();
     for p in details.users.iter().chain(&details.roles) {
         let Ok(identity) = Identity::parse(&p.arn) else {
             continue;
         };
-        let mut policies: Vec<(String, KeyPolicy)> = inline(&p.inline_policies);
-        let mut attached: Vec<&str> = p.attached.iter().map(String::as_str).collect();
-        for group in p.groups.iter().filter_map(|g| groups.get(g.as_str())) {
-            policies.extend(inline(&group.inline_policies));
-            attached.extend(group.attached.iter().map(String::as_str));
-        }
-        let managed_of = |arn: &str| {
-            managed
-                .get(arn)
-                .and_then(|(name, p)| Some((name.to_string(), p.clone()?)))
+        let Some(holder) = graph.holder(&identity) else {
+            continue;
         };
-        policies.extend(attached.into_iter().filter_map(managed_of));
-        let boundary = p.boundary.as_deref().and_then(managed_of).map(|(_, b)| b);
-        if let Some(r) = restorer(p, &identity, &policies, boundary.as_ref(), key_arn, now) {
-            out.push(r);
+        let refs: Vec<&KeyPolicy> = holder.policies.iter().map(|(_, p)| p.as_ref()).collect();
+        let decision = identity_decision(
+            &refs,
+            holder.boundary.as_deref(),
+            &identity,
+            PUT_KEY_POLICY,
+            key_arn,
+            &empty,
+            now,
+        );
+        if !matches!(decision, Decision::Allow | Decision::Conditional) {
+            continue;
         }
-    }
-    out
-}
-
-fn restorer(
-    p: &IamPrincipalDetails,
-    identity: &Identity,
-    policies: &[(String, KeyPolicy)],
-    boundary: Option<&KeyPolicy>,
-    key_arn: Option<&str>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Option<IamRestorer> {
-    let empty = Context::default();
-    let refs: Vec<&KeyPolicy> = policies.iter().map(|(_, p)| p).collect();
-    let decision = identity_decision(
-        &refs,
-        boundary,
-        identity,
-        PUT_KEY_POLICY,
-        key_arn,
-        &empty,
-        now,
-    );
-    if !matches!(decision, Decision::Allow | Decision::Conditional) {
-        return None;
-    }
-    let evaluations: Vec<(&String, _)> = policies
-        .iter()
-        .map(|(name, p)| {
-            (
-                name,
-                evaluate_for(p, identity, PUT_KEY_POLICY, key_arn, &empty, now),
-            )
-        })
-        .collect();
-    let allowing = evaluations
-        .iter()
-        .find(|(_, e)| e.decision == Decision::Allow)
-        .or_else(|| {
+        let evaluations: Vec<(&String, _)> = holder
+            .policies
+            .iter()
+            .map(|(name, policy)| {
+                let e = evaluate_for(policy, &identity, PUT_KEY_POLICY, key_arn, &empty, now);
+                (name, e)
+            })
+            .collect();
+        let Some(allowing) = evaluations
+            .iter()
+            .find(|(_, e)| e.decision == Decision::Allow)
+            .or_else(|| {
+                evaluations
+                    .iter()
+                    .find(|(_, e)| e.decision == Decision::Conditional)
+            })
+        else {
+            continue;
+        };
+        let mut conditions_on: Vec<String> = if decision == Decision::Conditional {
             evaluations
                 .iter()
-                .find(|(_, e)| e.decision == Decision::Conditional)
-        })?;
-    let mut conditions_on: Vec<String> = if decision == Decision::Conditional {
-        evaluations
-            .iter()
-            .flat_map(|(_, e)| e.unknown_context.iter().cloned())
-            .collect()
-    } else {
-        Vec::new()
-    };
-    conditions_on.sort();
-    conditions_on.dedup();
-    Some(IamRestorer {
-        arn: p.arn.clone(),
-        allowed_by: allowing.0.clone(),
-        conditions_on,
-    })
+                .flat_map(|(_, e)| e.unknown_context.iter().cloned())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        conditions_on.sort();
+        conditions_on.dedup();
+        out.push(IamRestorer {
+            arn: p.arn.clone(),
+            allowed_by: allowing.0.clone(),
+            conditions_on,
+        });
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnosis::model::{GroupDetails, ManagedPolicy};
+    use crate::diagnosis::model::{
+        GroupDetails, IamPrincipalDetails, ManagedPolicy, NamedDocument,
+    };
 
     const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/k1";
 
@@ -203,7 +165,11 @@ mod tests {
             complete: true,
         };
         let now = "2026-11-28T00:00:00Z".parse().unwrap();
-        let found = iam_restorers(&details, Some(KEY), now);
+        let mut ev: crate::diagnosis::model::Evidence =
+            serde_json::from_str(include_str!("../../examples/evidence-locked-out.json")).unwrap();
+        ev.authorization = Some(details.clone());
+        let graph = Graph::new(&ev, now);
+        let found = iam_restorers(&details, &graph, Some(KEY), now);
         assert_eq!(names(&found), ["alice", "Admin"]);
         assert_eq!(
             found[0].allowed_by, "manage-keys",

@@ -7,11 +7,12 @@
 //! The graph is every role whose trust policy is known: from the authorization details, and
 //! from the `GetRole` answers of the existence checks.
 
-use super::model::{Assume, AuthorizationDetails, Evidence, IamPrincipalDetails};
+use super::model::{Assume, AuthorizationDetails, Evidence, IamPrincipalDetails, NamedDocument};
 use crate::policy::{
     Context, Decision, Identity, KeyPolicy, evaluate_for, grantees, identity_decision,
 };
 use std::collections::HashMap;
+use std::rc::Rc;
 
 const ASSUME_ROLE: &str = "sts:AssumeRole";
 
@@ -27,12 +28,11 @@ struct Role {
 }
 
 /// A principal's identity policies and boundary, parsed.
-struct Holder {
-    policies: Vec<Rc<KeyPolicy>>,
-    boundary: Option<Rc<KeyPolicy>>,
+pub struct Holder {
+    /// Each policy with its name: inline ones, the groups', the attached managed ones.
+    pub policies: Vec<(String, Rc<KeyPolicy>)>,
+    pub boundary: Option<Rc<KeyPolicy>>,
 }
-
-use std::rc::Rc;
 
 /// Roles by trust, and the identity policies known for principals.
 pub struct Graph<'a> {
@@ -41,8 +41,9 @@ pub struct Graph<'a> {
     now: chrono::DateTime<chrono::Utc>,
     /// Each principal's policies, parsed on first use (by user or role name).
     holders: std::cell::RefCell<HashMap<String, Option<Rc<Holder>>>>,
-    /// Managed policies by ARN: the document, and the parse once made (many hold one policy).
-    managed: HashMap<&'a str, &'a str>,
+    /// Managed policies by ARN: name and document; `parsed` keeps the parse once made (many
+    /// principals hold one policy).
+    managed: HashMap<&'a str, (&'a str, &'a str)>,
     parsed: std::cell::RefCell<HashMap<&'a str, Option<Rc<KeyPolicy>>>>,
     /// The diagnosed principal, and what the simulator said of its `sts:AssumeRole` on roles
     /// (used where its own policies are not in the authorization details).
@@ -93,7 +94,7 @@ impl<'a> Graph<'a> {
             .authorization
             .iter()
             .flat_map(|d| &d.policies)
-            .filter_map(|p| Some((p.arn.as_str(), p.document.as_deref()?)))
+            .filter_map(|p| Some((p.arn.as_str(), (p.name.as_str(), p.document.as_deref()?))))
             .collect();
         let subject = Identity::parse(ev.subject.as_deref().unwrap_or(&ev.caller.arn)).ok();
         let simulated = ev
@@ -171,7 +172,7 @@ impl<'a> Graph<'a> {
         let Some(holder) = self.holder(who) else {
             return self.simulated_for(who, role_arn);
         };
-        let refs: Vec<&KeyPolicy> = holder.policies.iter().map(|p| p.as_ref()).collect();
+        let refs: Vec<&KeyPolicy> = holder.policies.iter().map(|(_, p)| p.as_ref()).collect();
         let empty = Context::default();
         Some(
             match identity_decision(
@@ -203,8 +204,9 @@ impl<'a> Graph<'a> {
             .map(|(_, a)| *a)
     }
 
-    /// The identity policies of the user or role behind `who`, parsed once.
-    fn holder(&self, who: &Identity) -> Option<Rc<Holder>> {
+    /// The identity policies of the user or role behind `who`, parsed once (managed policies
+    /// once for everyone who holds them). `None` when the authorization details lack it.
+    pub fn holder(&self, who: &Identity) -> Option<Rc<Holder>> {
         let name = match who {
             Identity::User { name, .. } => format!("user/{name}"),
             _ => format!("role/{}", who.role_name()?),
@@ -217,22 +219,22 @@ impl<'a> Graph<'a> {
         parsed
     }
 
-    /// A managed policy, parsed the first time anyone holds it.
-    fn managed_policy(&self, arn: &str) -> Option<Rc<KeyPolicy>> {
-        let (&key, &document) = self.managed.get_key_value(arn)?;
+    /// A managed policy and its name, parsed the first time anyone holds it.
+    fn managed_policy(&self, arn: &str) -> Option<(String, Rc<KeyPolicy>)> {
+        let (&key, &(name, document)) = self.managed.get_key_value(arn)?;
         if let Some(p) = self.parsed.borrow().get(key) {
-            return p.clone();
+            return p.clone().map(|p| (name.to_owned(), p));
         }
         let p = KeyPolicy::parse_identity(document).ok().map(Rc::new);
         self.parsed.borrow_mut().insert(key, p.clone());
-        p
+        p.map(|p| (name.to_owned(), p))
     }
 
     /// Whether `who`'s IAM policies allow `sts:AssumeRole` on anything at all (a quick test
     /// before asking about one role; unknown policies count as maybe).
     fn may_assume_roles(&self, who: &Identity) -> bool {
         match self.holder(who) {
-            Some(h) => h.policies.iter().any(|p| {
+            Some(h) => h.policies.iter().any(|(_, p)| {
                 p.statements.iter().any(|s| {
                     s.effect == crate::policy::Effect::Allow && s.covers_action(ASSUME_ROLE)
                 })
@@ -251,23 +253,22 @@ impl<'a> Graph<'a> {
     fn parse_holder(&self, who: &Identity) -> Option<Holder> {
         let details = self.details?;
         let holder = principal_details(details, who)?;
-        let mut inline: Vec<&str> = holder
-            .inline_policies
-            .iter()
-            .map(|d| d.document.as_str())
-            .collect();
+        let mut inline: Vec<&NamedDocument> = holder.inline_policies.iter().collect();
         let mut attached: Vec<&str> = holder.attached.iter().map(String::as_str).collect();
         for g in details
             .groups
             .iter()
             .filter(|g| holder.groups.contains(&g.name))
         {
-            inline.extend(g.inline_policies.iter().map(|d| d.document.as_str()));
+            inline.extend(&g.inline_policies);
             attached.extend(g.attached.iter().map(String::as_str));
         }
         let policies = inline
             .iter()
-            .filter_map(|d| KeyPolicy::parse_identity(d).ok().map(Rc::new))
+            .filter_map(|d| {
+                let p = KeyPolicy::parse_identity(&d.document).ok()?;
+                Some((d.name.clone(), Rc::new(p)))
+            })
             .chain(attached.iter().filter_map(|a| self.managed_policy(a)))
             .collect();
         Some(Holder {
@@ -275,7 +276,8 @@ impl<'a> Graph<'a> {
             boundary: holder
                 .boundary
                 .as_deref()
-                .and_then(|b| self.managed_policy(b)),
+                .and_then(|b| self.managed_policy(b))
+                .map(|(_, p)| p),
         })
     }
 
