@@ -122,8 +122,11 @@ impl Finding {
         self
     }
 
+    /// Adds evidence lines, each once.
     pub fn evidence(mut self, evidence: impl IntoIterator<Item = Text>) -> Self {
-        self.evidence.extend(evidence);
+        for line in evidence {
+            self.add_evidence(line);
+        }
         self
     }
 
@@ -158,6 +161,15 @@ mod tests {
                 "docs/diagnostics.md does not document {code}"
             );
         }
+    }
+
+    #[test]
+    fn a_finding_keeps_each_evidence_line_once() {
+        let line = |s: &'static str| Text::from(s);
+        let f = Finding::new(Code::ALL[0], "t")
+            .evidence([line("a"), line("b"), line("a")])
+            .evidence([line("b"), line("c")]);
+        assert_eq!(f.evidence, [line("a"), line("b"), line("c")]);
     }
 
     #[test]

@@ -481,48 +481,46 @@ fn restore_help(partition: &str, account: &str) -> Text {
     )
 }
 
-fn applying(evals: &[&Evaluation], effect: Effect, policy: &KeyPolicy) -> Vec<Text> {
-    let mut out = Vec::new();
-    for e in evals {
-        for t in e.applying().filter(|t| t.effect == effect) {
-            let line = text!(
-                describe_statement(&policy.statements[t.index]),
-                " for ",
-                code(e.action.clone()),
-                ": ",
-                code(t.reason.clone())
-            );
-            if !out.contains(&line) {
-                out.push(line);
-            }
-        }
-    }
-    out
+/// The statements of `effect` that apply, each with the action and the reason (the finding
+/// keeps each line once).
+fn applying<'a>(
+    evals: &'a [&Evaluation],
+    effect: Effect,
+    policy: &'a KeyPolicy,
+) -> impl Iterator<Item = Text> + 'a {
+    evals.iter().flat_map(move |e| {
+        e.applying()
+            .filter(move |t| t.effect == effect)
+            .map(move |t| {
+                text!(
+                    describe_statement(&policy.statements[t.index]),
+                    " for ",
+                    code(e.action.clone()),
+                    ": ",
+                    code(t.reason.clone())
+                )
+            })
+    })
 }
 
-fn condition_evidence(evals: &[&Evaluation]) -> Vec<Text> {
-    let mut out = Vec::new();
-    for e in evals {
-        for t in e
-            .statements
+/// The statements a condition keeps from applying, with the reason.
+fn condition_evidence<'a>(evals: &'a [&Evaluation]) -> impl Iterator<Item = Text> + 'a {
+    evals.iter().flat_map(|e| {
+        e.statements
             .iter()
             .filter(|t| t.via.is_some() && t.applies != Applies::Yes)
-        {
-            let line = text!(
-                quoted(t.label()),
-                " (",
-                prose(t.effect.to_string()),
-                ") for ",
-                code(e.action.clone()),
-                ": ",
-                code(t.reason.clone())
-            );
-            if !out.contains(&line) {
-                out.push(line);
-            }
-        }
-    }
-    out
+            .map(move |t| {
+                text!(
+                    quoted(t.label()),
+                    " (",
+                    prose(t.effect.to_string()),
+                    ") for ",
+                    code(e.action.clone()),
+                    ": ",
+                    code(t.reason.clone())
+                )
+            })
+    })
 }
 
 /// The statements that cover the actions (whoever they name): what the policy does grant.
