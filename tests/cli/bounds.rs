@@ -3,18 +3,12 @@
 //! (Peak memory is measured by `bench/bounds.sh`, not here.)
 
 use crate::support::archive::{create_key, key_arn};
+use crate::support::cli::{assert_exit, fresh_dir};
 use serde_json::{Value, json};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("kms-doctor-bounds-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// Runs kms-doctor, killing it (and failing) after `limit`.
 fn run_within(limit: Duration, args: &[&str]) -> (Option<i32>, String, String) {
@@ -57,7 +51,7 @@ fn gzip_bomb(path: &Path, members: usize) {
 
 #[test]
 fn hostile_archives_end_with_every_skip_explained() {
-    let root = dir("archive");
+    let root = fresh_dir("archive");
     let day = root.join("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/02");
     std::fs::create_dir_all(&day).unwrap();
     let log = json!({"Records": [create_key(2, 1, "evt-create")]});
@@ -112,7 +106,7 @@ fn hostile_archives_end_with_every_skip_explained() {
 
 #[test]
 fn a_local_archive_needs_no_aws_configuration_at_all() {
-    let root = dir("no-aws");
+    let root = fresh_dir("no-aws");
     let day = root.join("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/02");
     std::fs::create_dir_all(&day).unwrap();
     std::fs::write(
@@ -148,12 +142,7 @@ fn a_local_archive_needs_no_aws_configuration_at_all() {
         ])
         .output()
         .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     assert!(!marker.exists(), "the credential chain was touched");
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["calls"].as_array().unwrap().len(), 0);

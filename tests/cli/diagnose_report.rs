@@ -87,9 +87,7 @@ fn json_report_follows_the_contract() {
 
 #[test]
 fn write_fix_adds_the_delegation_to_the_policy_in_force() {
-    let dir = std::env::temp_dir().join(format!("kms-doctor-fix-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::support::cli::fresh_dir("fix");
     let fix = dir.join("fixed-policy.json");
     let o = kms_doctor(&[
         "diagnose",
@@ -133,9 +131,7 @@ fn write_fix_adds_the_delegation_to_the_policy_in_force() {
 #[test]
 fn saved_evidence_renders_the_same_report_offline() {
     let endpoint = crate::support::scenario::start_file("02-classic-lockout-alias.json");
-    let dir = std::env::temp_dir().join(format!("kms-doctor-evidence-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::support::cli::fresh_dir("evidence");
     let saved = dir.join("evidence.json");
     let live = against(&endpoint.url)
         .args([

@@ -161,8 +161,7 @@ fn conditions_on_unknown_keys_are_named_and_can_be_given() {
     let policy = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "Admins with MFA", "Effect": "Allow",
         "Principal": {"AWS": "arn:aws:iam::111122223333:role/Admin"}, "Action": "kms:*", "Resource": "*",
         "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]}"#;
-    let dir = std::env::temp_dir().join(format!("kms-doctor-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::support::cli::fresh_dir("mfa");
     let path = dir.join("mfa.json");
     std::fs::write(&path, policy).unwrap();
     let path = path.to_str().unwrap();
@@ -215,8 +214,7 @@ fn conditions_on_unknown_keys_are_named_and_can_be_given() {
 
 #[test]
 fn a_malformed_policy_is_a_usage_error_with_its_location() {
-    let dir = std::env::temp_dir().join(format!("kms-doctor-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::support::cli::fresh_dir("bad");
     let path = dir.join("bad.json");
     std::fs::write(&path, "{\"Statement\": [\n  {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Resource\": \"*\"},\n  {\"Effect\": \"Permit\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Resource\": \"*\"}\n]}").unwrap();
     let o = kms_doctor(&["explain", "--policy", path.to_str().unwrap()]);

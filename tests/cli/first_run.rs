@@ -34,8 +34,7 @@ aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 ";
 
 fn home() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("kms-doctor-first-run-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
+    let d = crate::support::cli::fresh_dir("first-run");
     std::fs::write(d.join("config"), CONFIG).unwrap();
     std::fs::write(d.join("credentials"), CREDENTIALS).unwrap();
     d

@@ -2,8 +2,10 @@
 //! records mixed in), CloudTrail's event history through the scenario endpoint, and the Athena
 //! SQL. The timeline and its diffs are checked exactly.
 
-use crate::support::archive::{self, ACCOUNT, KEY_ID, Spec, create_key, key_arn, put_key_policy};
-use crate::support::cli::{against, kms_doctor};
+use crate::support::archive::{
+    self, ACCOUNT, ATHENA_COLUMNS, KEY_ID, Spec, create_key, key_arn, put_key_policy,
+};
+use crate::support::cli::{against, assert_exit, fresh_dir, kms_doctor};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
@@ -73,18 +75,11 @@ fn changes() -> Vec<(usize, Value)> {
     ]
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kms-doctor-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// An archive of 2 accounts × 2 Regions × 5 days × 3 files × 40 records, plus bad input: a
 /// truncated gzip, a JSON file that is not a CloudTrail log, a file that cannot be read, and a
 /// PutKeyPolicy record of the key without its requestParameters.
 fn generated(name: &str) -> PathBuf {
-    let root = temp_dir(name);
+    let root = fresh_dir(name);
     let mut changes = changes();
     let mut damaged = put_key_policy(4, 900, "evt-damaged", "Deployer", None, None);
     damaged.as_object_mut().unwrap().remove("requestParameters");
@@ -147,12 +142,7 @@ fn diagnose_locked_out(env: &[(&str, &str)], args: &[&str]) -> Value {
         .args(args)
         .output()
         .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 1);
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
@@ -304,7 +294,7 @@ fn since_and_until_prune_the_archive() {
 
 #[test]
 fn a_single_plain_json_file_is_an_archive_too() {
-    let dir = temp_dir("single");
+    let dir = fresh_dir("single");
     let file = dir.join("one.json");
     let records: Vec<Value> = changes().into_iter().map(|(_, r)| r).collect();
     std::fs::write(&file, json!({"Records": records}).to_string()).unwrap();
@@ -374,12 +364,7 @@ fn the_event_history_through_lookup_events() {
         ])
         .output()
         .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_first_four_changes(&v, "cloudtrail");
     for op in endpoint.calls.lock().unwrap().iter() {
@@ -428,7 +413,7 @@ fn bad_archive_input_is_reported() {
 
 #[test]
 fn diagnose_recovers_the_policy_from_an_archive_when_the_event_history_has_none() {
-    let root = temp_dir("diagnose");
+    let root = fresh_dir("diagnose");
     let spec = Spec {
         accounts: 1,
         regions: vec!["us-east-1"],
@@ -522,12 +507,7 @@ fn the_archive_in_s3_through_moto() {
         .args(["history", &arn, "--logs", &location, "--format", "json"])
         .output()
         .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["source"], "archive");
     assert_eq!(
@@ -552,18 +532,7 @@ fn the_archive_in_s3_through_moto() {
 /// The key's first four changes as rows of the Athena query (header first), served by moto's
 /// canned results to the next query; and a bucket for Athena's output.
 fn canned_athena_results(moto: &str) -> String {
-    let header = [
-        "eventtime",
-        "eventname",
-        "eventid",
-        "author",
-        "role_arn",
-        "sourceipaddress",
-        "useragent",
-        "errorcode",
-        "requestparameters",
-        "responseelements",
-    ];
+    let header = ATHENA_COLUMNS;
     let cells = |values: Vec<String>| json!({"Data": values.into_iter().map(|c| json!({"VarCharValue": c})).collect::<Vec<_>>()});
     let text = |r: &Value, p: &str| {
         r.pointer(p)
@@ -636,12 +605,7 @@ fn the_athena_path_through_moto() {
         ])
         .output()
         .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_first_four_changes(&v, "athena");
 }

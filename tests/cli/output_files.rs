@@ -1,17 +1,9 @@
 //! `--write-fix` and `--save-evidence` never destroy anything: no overwrite without `--force`, no
 //! writing through a link, no output that is also an input.
 
-use crate::support::cli::kms_doctor;
-use std::path::PathBuf;
+use crate::support::cli::{fresh_dir, kms_doctor};
 
 const EVIDENCE: &str = "examples/evidence-locked-out.json";
-
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("kms-doctor-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn write_fix(to: &std::path::Path, extra: &[&str]) -> std::process::Output {
     let mut args = vec![
@@ -29,7 +21,7 @@ fn write_fix(to: &std::path::Path, extra: &[&str]) -> std::process::Output {
 
 #[test]
 fn an_existing_file_is_replaced_only_with_force() {
-    let d = dir("keep");
+    let d = fresh_dir("keep");
     let target = d.join("fix.json");
     std::fs::write(&target, "mine").unwrap();
     let o = write_fix(&target, &[]);
@@ -51,7 +43,7 @@ fn an_existing_file_is_replaced_only_with_force() {
 
 #[test]
 fn a_link_at_the_target_is_refused() {
-    let d = dir("link");
+    let d = fresh_dir("link");
     let victim = d.join("authorized_keys");
     std::fs::write(&victim, "keep").unwrap();
     let link = d.join("fix.json");
@@ -64,7 +56,7 @@ fn a_link_at_the_target_is_refused() {
 
 #[test]
 fn an_output_that_is_an_input_is_a_usage_error() {
-    let d = dir("input");
+    let d = fresh_dir("input");
     let evidence = d.join("evidence.json");
     std::fs::copy(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(EVIDENCE),

@@ -2,12 +2,11 @@
 //! input itself, is absent from every redacted output and from a redacted evidence file, which
 //! still renders the same diagnosis.
 
-use crate::support::cli::{against, kms_doctor, stdout};
+use crate::support::cli::{against, fresh_dir, kms_doctor, stdout};
 use kms_doctor::diagnosis::diagnose::DiagnoseOptions;
 use kms_doctor::diagnosis::model::Evidence;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 const EVIDENCE: &str = "examples/evidence-locked-out.json";
 
@@ -104,13 +103,6 @@ fn identifiers(v: &Value, in_condition: bool, out: &mut BTreeSet<String>) {
     }
 }
 
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("kms-doctor-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 /// No secret stands in `out` as a token of its own (`Admin` may be part of
 /// `AdministratorAccess`, an AWS managed policy's name, but not stand alone).
 fn assert_no_leak(what: &str, out: &str, secrets: &BTreeSet<String>) {
@@ -147,7 +139,7 @@ fn no_identifier_of_the_input_reaches_a_redacted_report() {
     ] {
         assert!(secrets.contains(expected), "the collector finds {expected}");
     }
-    let d = dir("leak");
+    let d = fresh_dir("leak");
     let path = d.join("evidence.json");
     std::fs::write(&path, ev.to_string()).unwrap();
     for format in ["text", "markdown", "json"] {
@@ -207,7 +199,7 @@ fn a_redacted_evidence_file_hides_everything_and_renders_the_same_diagnosis() {
 #[test]
 fn save_evidence_with_redact_writes_a_redacted_file() {
     let endpoint = crate::support::scenario::start_file("02-classic-lockout-alias.json");
-    let d = dir("redacted-evidence");
+    let d = fresh_dir("redacted-evidence");
     let saved = d.join("evidence.json");
     let live = against(&endpoint.url)
         .args([

@@ -365,18 +365,7 @@ async fn athena_queries_are_polled_until_done_and_paged() {
         .output(|| athena_state(QueryExecutionState::Running))
         .output(|| athena_state(QueryExecutionState::Succeeded))
         .build();
-    let header = vec![
-        "eventtime",
-        "eventname",
-        "eventid",
-        "author",
-        "role_arn",
-        "sourceipaddress",
-        "useragent",
-        "errorcode",
-        "requestparameters",
-        "responseelements",
-    ];
+    let header = crate::support::archive::ATHENA_COLUMNS.to_vec();
     let put = r#"{"keyId":"k1","policyName":"default","policy":"{\"Statement\":[]}","bypassPolicyLockoutSafetyCheck":true}"#;
     let pages = mock!(aws_sdk_athena::Client::get_query_results)
         .sequence()

@@ -12,6 +12,20 @@ use std::path::{Path, PathBuf};
 pub const ACCOUNT: &str = "111122223333";
 pub const KEY_ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
 
+/// The columns `history --athena` selects, in its order (the header row of a result).
+pub const ATHENA_COLUMNS: [&str; 10] = [
+    "eventtime",
+    "eventname",
+    "eventid",
+    "author",
+    "role_arn",
+    "sourceipaddress",
+    "useragent",
+    "errorcode",
+    "requestparameters",
+    "responseelements",
+];
+
 pub fn key_arn() -> String {
     format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{KEY_ID}")
 }
