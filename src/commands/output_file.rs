@@ -1,6 +1,6 @@
 //! Writing the files kms-doctor proposes (`--write-fix`, `--save-evidence`): never over an
 //! existing file without `--force`, never through a symbolic link, never half-written (a
-//! temporary file in the same directory, renamed into place once complete).
+//! temporary file in the same directory, put into place once complete).
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
@@ -36,6 +36,12 @@ pub fn check_target(path: &Path, force: bool) -> Result<(), OutputFileError> {
 /// Writes `contents` to `path` as a whole: the file appears complete or not at all.
 pub fn write_new(path: &Path, contents: &[u8], force: bool) -> Result<(), OutputFileError> {
     check_target(path, force)?;
+    place(path, contents, force)
+}
+
+/// Writes a temporary file and puts it at `path`; without `force`, a file that appeared there
+/// after the check stays as it is.
+fn place(path: &Path, contents: &[u8], force: bool) -> Result<(), OutputFileError> {
     let label = path.display().to_string();
     let io_err = |source| OutputFileError::Io {
         path: label.clone(),
@@ -48,15 +54,22 @@ pub fn write_new(path: &Path, contents: &[u8], force: bool) -> Result<(), Output
         .create_new(true)
         .open(&temp)
         .map_err(io_err)?;
-    let written = file
-        .write_all(contents)
-        .and_then(|()| file.sync_all())
-        .and_then(|()| std::fs::rename(&temp, path));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&temp);
-        return Err(io_err(e));
+    let written = file.write_all(contents).and_then(|()| file.sync_all());
+    // Without --force, a hard link puts the file in place only if nothing is there by then
+    // (a file created since the check is kept); rename would replace it.
+    let placed = written.and_then(|()| {
+        if force {
+            std::fs::rename(&temp, path)
+        } else {
+            std::fs::hard_link(&temp, path)
+        }
+    });
+    let _ = std::fs::remove_file(&temp);
+    match placed {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(OutputFileError::Exists(label)),
+        Err(e) => Err(io_err(e)),
     }
-    Ok(())
 }
 
 fn temp_path(path: &Path) -> PathBuf {
@@ -109,6 +122,24 @@ mod tests {
         assert_eq!(std::fs::read(&f).unwrap(), b"one");
         write_new(&f, b"two", true).unwrap();
         assert_eq!(std::fs::read(&f).unwrap(), b"two");
+        assert_eq!(
+            std::fs::read_dir(&d).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
+    }
+
+    #[test]
+    fn a_file_that_appears_after_the_check_is_kept() {
+        let d = dir("race");
+        let f = d.join("fix.json");
+        check_target(&f, false).unwrap();
+        std::fs::write(&f, b"theirs").unwrap();
+        assert!(matches!(
+            place(&f, b"ours", false),
+            Err(OutputFileError::Exists(_))
+        ));
+        assert_eq!(std::fs::read(&f).unwrap(), b"theirs");
         assert_eq!(
             std::fs::read_dir(&d).unwrap().count(),
             1,
