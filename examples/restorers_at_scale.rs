@@ -119,7 +119,7 @@ fn main() {
     let path_time = t.elapsed();
 
     println!(
-        "{roles} roles, {policies} policies: generated in {} ms; {} restorers found in {} ms; graph and a 2-hop path search in {} ms (path: {})",
+        "{roles} roles, {policies} policies: generated in {} ms; graph built and {} restorers found in {} ms; a 2-hop path search in {} ms (path: {})",
         generated.as_millis(),
         found.len(),
         restorers_time.as_millis(),
