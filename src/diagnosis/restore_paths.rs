@@ -63,10 +63,10 @@ impl<'a> Graph<'a> {
                 let mut named = Vec::new();
                 let mut names_account = false;
                 for g in grantees(&trust, ASSUME_ROLE, Some(arn), &Context::default(), now) {
-                    match Identity::parse(&g.principal) {
-                        Ok(Identity::Account { .. } | Identity::Anyone) => names_account = true,
-                        Ok(id) => named.push(id),
-                        Err(_) => names_account |= g.principal == "*",
+                    if g.names_whole_account() {
+                        names_account = true;
+                    } else if let Ok(id) = Identity::parse(&g.principal) {
+                        named.push(id);
                     }
                 }
                 roles.push(Role {

@@ -385,13 +385,7 @@ fn trusts_account(role: &IamEntity, now: chrono::DateTime<chrono::Utc>) -> bool 
         now,
     )
     .iter()
-    .any(|g| {
-        g.principal == "*"
-            || matches!(
-                Identity::parse(&g.principal),
-                Ok(Identity::Account { .. } | Identity::Anyone)
-            )
-    })
+    .any(|g| g.names_whole_account())
 }
 
 /// Pages of `GetAccountAuthorizationDetails` read at most (1,000 entities each).

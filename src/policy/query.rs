@@ -32,6 +32,12 @@ impl Grantee {
     pub fn is_conditional(&self) -> bool {
         !self.conditions_on.is_empty()
     }
+
+    /// The grant names a whole account (its root) or everyone rather than one principal: who
+    /// of the account may act then depends on their own IAM policies.
+    pub fn names_whole_account(&self) -> bool {
+        matches!(self.kind, "account" | "anyone")
+    }
 }
 
 /// Every principal the policy lets call `action` on the key: the `Allow` statements' principals
@@ -203,4 +209,40 @@ pub fn orphaned_principals(policy: &KeyPolicy) -> Vec<Orphan> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_account_and_everyone_are_whole_account_grants_a_role_is_not() {
+        let trust = KeyPolicy::parse_trust(
+            r#"{"Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "sts:AssumeRole"},
+                {"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"},
+                {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/Admin"}, "Action": "sts:AssumeRole"}
+            ]}"#,
+        )
+        .unwrap();
+        let now = "2026-11-28T00:00:00Z".parse().unwrap();
+        let whole: Vec<(String, bool)> = grantees(
+            &trust,
+            "sts:AssumeRole",
+            Some("arn:aws:iam::111122223333:role/KeyAdmin"),
+            &Context::default(),
+            now,
+        )
+        .into_iter()
+        .map(|g| (g.principal.clone(), g.names_whole_account()))
+        .collect();
+        assert_eq!(
+            whole,
+            [
+                ("arn:aws:iam::111122223333:root".to_owned(), true),
+                ("*".to_owned(), true),
+                ("arn:aws:iam::111122223333:role/Admin".to_owned(), false),
+            ]
+        );
+    }
 }
