@@ -13,6 +13,7 @@ pub mod iam_restorers;
 pub mod model;
 pub mod restore_paths;
 pub mod rules;
+pub mod scan;
 pub mod timeline;
 pub mod verdict;
 

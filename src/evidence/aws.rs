@@ -323,6 +323,21 @@ impl Connection {
         }
     }
 
+    /// The caller's account and the accounts it reaches, for `scan`.
+    pub fn fleet(&self) -> SdkFleet {
+        let sts = aws_sdk_sts::config::Builder::from(&self.config)
+            .interceptor(ResponseSizeLimit)
+            .build();
+        let organizations = aws_sdk_organizations::config::Builder::from(&self.config)
+            .interceptor(ResponseSizeLimit)
+            .build();
+        SdkFleet {
+            home: AccountConfig(self.config.clone()),
+            sts: aws_sdk_sts::Client::from_conf(sts),
+            organizations: aws_sdk_organizations::Client::from_conf(organizations),
+        }
+    }
+
     /// S3, for log archives. With an endpoint override (`AWS_ENDPOINT_URL`,
     /// `AWS_ENDPOINT_URL_S3`: a local or private S3), requests use path-style addressing.
     pub fn s3(&self) -> S3Client {
@@ -473,6 +488,28 @@ impl Kms for KmsClient {
         out.policy()
             .map(str::to_owned)
             .ok_or_else(|| CallError::malformed("GetKeyPolicy answered without Policy"))
+    }
+
+    async fn list_keys(&self, marker: Option<String>) -> Result<super::KeyPage, CallError> {
+        let out = self
+            .0
+            .list_keys()
+            .set_marker(marker)
+            .limit(1000)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(super::KeyPage {
+            keys: out
+                .keys()
+                .iter()
+                .filter_map(|k| Some((k.key_id()?.to_owned(), k.key_arn().map(str::to_owned))))
+                .collect(),
+            next_marker: out
+                .next_marker()
+                .filter(|_| out.truncated())
+                .map(str::to_owned),
+        })
     }
 
     async fn list_aliases(&self, marker: Option<String>) -> Result<AliasPage, CallError> {
@@ -736,5 +773,138 @@ impl CloudTrail for CloudTrailClient {
                 .collect(),
             next_token: out.next_token().map(str::to_owned),
         })
+    }
+}
+
+/// One account's SDK configuration: the caller's own, or one with the credentials of a role
+/// assumed in it.
+#[derive(Clone)]
+pub struct AccountConfig(aws_config::SdkConfig);
+
+/// `scan`'s view of AWS through the SDK.
+pub struct SdkFleet {
+    home: AccountConfig,
+    sts: aws_sdk_sts::Client,
+    organizations: aws_sdk_organizations::Client,
+}
+
+impl super::Fleet for SdkFleet {
+    type Account = AccountConfig;
+    type Kms = KmsClient;
+    type Trail = CloudTrailClient;
+    type Iam = IamClient;
+
+    async fn caller(&self) -> Result<CallerIdentity, CallError> {
+        StsClient(self.sts.clone()).get_caller_identity().await
+    }
+
+    fn home(&self) -> AccountConfig {
+        self.home.clone()
+    }
+
+    async fn assume_role(&self, role_arn: &str) -> Result<AccountConfig, CallError> {
+        let out = self
+            .sts
+            .assume_role()
+            .role_arn(role_arn)
+            .role_session_name("kms-doctor-scan")
+            .send()
+            .await
+            .map_err(classify)?;
+        let c = out
+            .credentials()
+            .ok_or_else(|| CallError::malformed("AssumeRole answered without Credentials"))?;
+        let credentials = aws_sdk_kms::config::Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_owned()),
+            std::time::SystemTime::try_from(*c.expiration()).ok(),
+            "kms-doctor-assume-role",
+        );
+        Ok(AccountConfig(
+            self.home
+                .0
+                .to_builder()
+                .credentials_provider(aws_sdk_kms::config::SharedCredentialsProvider::new(
+                    credentials,
+                ))
+                .build(),
+        ))
+    }
+
+    async fn list_accounts(&self, next: Option<String>) -> Result<super::AccountPage, CallError> {
+        let out = self
+            .organizations
+            .list_accounts()
+            .set_next_token(next)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(super::AccountPage {
+            accounts: out
+                .accounts()
+                .iter()
+                .filter_map(|a| {
+                    Some(super::MemberAccount {
+                        id: present(a.id())?.to_owned(),
+                        status: a.status().map(|s| s.as_str().to_owned()),
+                    })
+                })
+                .collect(),
+            next: out.next_token().map(str::to_owned),
+        })
+    }
+
+    async fn list_regions(
+        &self,
+        account: &AccountConfig,
+        next: Option<String>,
+    ) -> Result<super::RegionPage, CallError> {
+        use aws_sdk_account::types::RegionOptStatus;
+        let config = aws_sdk_account::config::Builder::from(&account.0)
+            .interceptor(ResponseSizeLimit)
+            .build();
+        let out = aws_sdk_account::Client::from_conf(config)
+            .list_regions()
+            .region_opt_status_contains(RegionOptStatus::Enabled)
+            .region_opt_status_contains(RegionOptStatus::EnabledByDefault)
+            .max_results(50)
+            .set_next_token(next)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(super::RegionPage {
+            regions: out
+                .regions()
+                .iter()
+                .filter_map(|r| r.region_name().map(str::to_owned))
+                .collect(),
+            next: out.next_token().map(str::to_owned),
+        })
+    }
+
+    fn kms(&self, account: &AccountConfig, region: &str) -> KmsClient {
+        let config = aws_sdk_kms::config::Builder::from(&account.0)
+            .region(aws_config::Region::new(region.to_owned()))
+            .interceptor(ResponseSizeLimit)
+            .build();
+        KmsClient(aws_sdk_kms::Client::from_conf(config))
+    }
+
+    fn cloudtrail(&self, account: &AccountConfig, region: &str) -> CloudTrailClient {
+        // Paced and retried by kms-doctor, to respect LookupEvents' quota.
+        let config = aws_sdk_cloudtrail::config::Builder::from(&account.0)
+            .region(aws_config::Region::new(region.to_owned()))
+            .retry_config(RetryConfig::disabled())
+            .interceptor(ResponseSizeLimit)
+            .build();
+        CloudTrailClient(aws_sdk_cloudtrail::Client::from_conf(config))
+    }
+
+    fn iam(&self, account: &AccountConfig) -> IamClient {
+        let config = aws_sdk_iam::config::Builder::from(&account.0)
+            .interceptor(ResponseSizeLimit)
+            .build();
+        IamClient(aws_sdk_iam::Client::from_conf(config))
     }
 }

@@ -206,6 +206,18 @@ impl Kms for FakeAws {
         k.policy.clone().ok_or_else(|| denied("kms:GetKeyPolicy"))
     }
 
+    async fn list_keys(&self, _marker: Option<String>) -> Result<super::KeyPage, CallError> {
+        let state = self.enter("ListKeys")?;
+        Ok(super::KeyPage {
+            keys: state
+                .keys
+                .iter()
+                .map(|k| (k.metadata.key_id.clone(), k.metadata.arn.clone()))
+                .collect(),
+            next_marker: None,
+        })
+    }
+
     async fn list_aliases(&self, _marker: Option<String>) -> Result<AliasPage, CallError> {
         let state = self.enter("ListAliases")?;
         let aliases = state
@@ -223,6 +235,66 @@ impl Kms for FakeAws {
             aliases,
             next_marker: None,
         })
+    }
+}
+
+/// One account, the same keys in every Region; `AssumeRole` answers the same account.
+impl super::Fleet for FakeAws {
+    type Account = FakeAws;
+    type Kms = FakeAws;
+    type Trail = FakeAws;
+    type Iam = FakeAws;
+
+    async fn caller(&self) -> Result<CallerIdentity, CallError> {
+        self.get_caller_identity().await
+    }
+
+    fn home(&self) -> FakeAws {
+        self.clone()
+    }
+
+    async fn assume_role(&self, _role_arn: &str) -> Result<FakeAws, CallError> {
+        drop(self.enter("AssumeRole")?);
+        Ok(self.clone())
+    }
+
+    async fn list_accounts(&self, _next: Option<String>) -> Result<super::AccountPage, CallError> {
+        let state = self.enter("ListAccounts")?;
+        Ok(super::AccountPage {
+            accounts: state
+                .caller
+                .iter()
+                .map(|c| super::MemberAccount {
+                    id: c.account.clone(),
+                    status: Some("ACTIVE".to_owned()),
+                })
+                .collect(),
+            next: None,
+        })
+    }
+
+    async fn list_regions(
+        &self,
+        _account: &FakeAws,
+        _next: Option<String>,
+    ) -> Result<super::RegionPage, CallError> {
+        drop(self.enter("ListRegions")?);
+        Ok(super::RegionPage {
+            regions: vec!["us-east-1".to_owned()],
+            next: None,
+        })
+    }
+
+    fn kms(&self, account: &FakeAws, _region: &str) -> FakeAws {
+        account.clone()
+    }
+
+    fn cloudtrail(&self, account: &FakeAws, _region: &str) -> FakeAws {
+        account.clone()
+    }
+
+    fn iam(&self, account: &FakeAws) -> FakeAws {
+        account.clone()
     }
 }
 

@@ -11,6 +11,7 @@ pub mod fake;
 pub mod gather;
 pub mod key;
 pub mod record;
+pub mod scan;
 pub mod sources;
 
 use crate::diagnosis::model::{CallRecord, Outcome};
@@ -218,6 +219,69 @@ pub trait Kms {
         &self,
         marker: Option<String>,
     ) -> impl Future<Output = Result<AliasPage, CallError>>;
+    /// The keys of the account and Region, a page at a time.
+    fn list_keys(&self, marker: Option<String>)
+    -> impl Future<Output = Result<KeyPage, CallError>>;
+}
+
+/// One page of `kms:ListKeys`.
+#[derive(Debug, Clone, Default)]
+pub struct KeyPage {
+    /// (key ID, key ARN)
+    pub keys: Vec<(String, Option<String>)>,
+    pub next_marker: Option<String>,
+}
+
+/// One member account, from `organizations:ListAccounts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberAccount {
+    pub id: String,
+    /// `ACTIVE`, `SUSPENDED`, `PENDING_CLOSURE` (`None` when not given).
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AccountPage {
+    pub accounts: Vec<MemberAccount>,
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RegionPage {
+    /// The enabled Regions (`ENABLED` and `ENABLED_BY_DEFAULT`).
+    pub regions: Vec<String>,
+    pub next: Option<String>,
+}
+
+/// What `scan` talks to: the caller's own account and the accounts it reaches by
+/// `sts:AssumeRole`, each in any Region. `Account` is one account's credentials.
+pub trait Fleet {
+    type Account: Clone;
+    type Kms: Kms;
+    type Trail: CloudTrail;
+    type Iam: Iam;
+    fn caller(
+        &self,
+    ) -> impl Future<Output = Result<crate::diagnosis::model::CallerIdentity, CallError>>;
+    /// The caller's own account, with the caller's credentials.
+    fn home(&self) -> Self::Account;
+    /// `sts:AssumeRole` into a role of another account.
+    fn assume_role(&self, role_arn: &str)
+    -> impl Future<Output = Result<Self::Account, CallError>>;
+    /// `organizations:ListAccounts`, a page at a time.
+    fn list_accounts(
+        &self,
+        next: Option<String>,
+    ) -> impl Future<Output = Result<AccountPage, CallError>>;
+    /// `account:ListRegions` of an account: its enabled Regions, a page at a time.
+    fn list_regions(
+        &self,
+        account: &Self::Account,
+        next: Option<String>,
+    ) -> impl Future<Output = Result<RegionPage, CallError>>;
+    fn kms(&self, account: &Self::Account, region: &str) -> Self::Kms;
+    fn cloudtrail(&self, account: &Self::Account, region: &str) -> Self::Trail;
+    fn iam(&self, account: &Self::Account) -> Self::Iam;
 }
 
 /// One page of `iam:GetAccountAuthorizationDetails`.

@@ -17,6 +17,52 @@ impl KeyRef {
     }
 }
 
+/// Which key (of one or of many) a record names.
+pub trait KeyMatch {
+    /// What identifies the key matched.
+    type Id: Copy;
+    fn find(&self, id_or_arn: &str) -> Option<Self::Id>;
+    /// The key's ARN is not known (only then may a replica's key ID stand for it).
+    fn known_by_id_alone(&self) -> bool {
+        false
+    }
+}
+
+impl KeyMatch for KeyRef {
+    type Id = ();
+    fn find(&self, s: &str) -> Option<()> {
+        self.is(s).then_some(())
+    }
+    fn known_by_id_alone(&self) -> bool {
+        self.arn.is_none()
+    }
+}
+
+/// Many keys at once (a Region's, for `scan`): each by ID and by ARN, as its index.
+#[derive(Debug, Clone, Default)]
+pub struct KeySet {
+    by_name: std::collections::HashMap<String, usize>,
+}
+
+impl KeySet {
+    pub fn insert(&mut self, index: usize, key: &KeyRef) {
+        for name in [&key.arn, &key.key_id].into_iter().flatten() {
+            self.by_name.insert(name.clone(), index);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+}
+
+impl KeyMatch for KeySet {
+    type Id = usize;
+    fn find(&self, s: &str) -> Option<usize> {
+        self.by_name.get(s).copied()
+    }
+}
+
 /// The events that set a key's policy.
 pub const POLICY_EVENTS: [&str; 3] = ["PutKeyPolicy", "CreateKey", "ReplicateKey"];
 
@@ -26,12 +72,27 @@ pub struct UnreadableRecord;
 
 /// Reads one CloudTrail record's text; `Ok(None)` if it is not about this key.
 pub fn read_record(record: &str, key: &KeyRef) -> Result<Option<PolicyEvent>, UnreadableRecord> {
+    Ok(read_record_of(record, key)?.map(|((), e)| e))
+}
+
+/// Reads one CloudTrail record's text; `Ok(None)` if it is about none of `keys`.
+pub fn read_record_of<M: KeyMatch>(
+    record: &str,
+    keys: &M,
+) -> Result<Option<(M::Id, PolicyEvent)>, UnreadableRecord> {
     let v: Value = serde_json::from_str(record).map_err(|_| UnreadableRecord)?;
-    read_record_value(&v, key)
+    read_value_of(&v, keys)
 }
 
 /// Reads one CloudTrail record, already parsed (Athena rows are built as values).
 pub fn read_record_value(v: &Value, key: &KeyRef) -> Result<Option<PolicyEvent>, UnreadableRecord> {
+    Ok(read_value_of(v, key)?.map(|((), e)| e))
+}
+
+fn read_value_of<M: KeyMatch>(
+    v: &Value,
+    key: &M,
+) -> Result<Option<(M::Id, PolicyEvent)>, UnreadableRecord> {
     let event_name = v
         .get("eventName")
         .and_then(Value::as_str)
@@ -44,29 +105,32 @@ pub fn read_record_value(v: &Value, key: &KeyRef) -> Result<Option<PolicyEvent>,
     let matches = |p: &str| {
         v.pointer(p)
             .and_then(Value::as_str)
-            .is_some_and(|k| key.is(k))
+            .and_then(|k| key.find(k))
     };
     let about_key = if event_name == "ReplicateKey" {
-        // The policy of a ReplicateKey is the new replica's, not the primary key's.
-        matches("/responseElements/replicaKeyMetadata/arn")
-            || (key.arn.is_none() && matches("/responseElements/replicaKeyMetadata/keyId"))
+        // The policy of a ReplicateKey is the new replica's, not the primary key's: only its
+        // ARN names the replica alone (the key ID is the primary's too).
+        matches("/responseElements/replicaKeyMetadata/arn").or_else(|| {
+            matches("/responseElements/replicaKeyMetadata/keyId")
+                .filter(|_| key.known_by_id_alone())
+        })
     } else {
         v.get("resources")
             .and_then(Value::as_array)
-            .is_some_and(|rs| {
-                rs.iter().any(|r| {
+            .and_then(|rs| {
+                rs.iter().find_map(|r| {
                     r.get("ARN")
                         .and_then(Value::as_str)
-                        .is_some_and(|a| key.is(a))
+                        .and_then(|a| key.find(a))
                 })
             })
-            || matches("/requestParameters/keyId")
-            || matches("/responseElements/keyMetadata/keyId")
-            || matches("/responseElements/keyMetadata/arn")
+            .or_else(|| matches("/requestParameters/keyId"))
+            .or_else(|| matches("/responseElements/keyMetadata/keyId"))
+            .or_else(|| matches("/responseElements/keyMetadata/arn"))
     };
-    if !about_key {
+    let Some(id) = about_key else {
         return Ok(None);
-    }
+    };
     let text = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_owned);
     let policy = req.and_then(|r| r.get("policy")).and_then(|p| match p {
         Value::String(s) => Some(s.clone()),
@@ -78,22 +142,25 @@ pub fn read_record_value(v: &Value, key: &KeyRef) -> Result<Option<PolicyEvent>,
         // A successful PutKeyPolicy always carries its policy: this record is damaged.
         return Err(UnreadableRecord);
     }
-    Ok(Some(PolicyEvent {
-        event_id: text("/eventID"),
-        event_time: text("/eventTime"),
-        event_name,
-        changed_by: text("/userIdentity/arn"),
-        role_arn: text("/userIdentity/sessionContext/sessionIssuer/arn"),
-        source_ip: text("/sourceIPAddress"),
-        user_agent: text("/userAgent"),
-        policy,
-        bypass_lockout_check: req
-            .and_then(|r| r.get("bypassPolicyLockoutSafetyCheck"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-        error_code: text("/errorCode"),
-        error_message: text("/errorMessage"),
-    }))
+    Ok(Some((
+        id,
+        PolicyEvent {
+            event_id: text("/eventID"),
+            event_time: text("/eventTime"),
+            event_name,
+            changed_by: text("/userIdentity/arn"),
+            role_arn: text("/userIdentity/sessionContext/sessionIssuer/arn"),
+            source_ip: text("/sourceIPAddress"),
+            user_agent: text("/userAgent"),
+            policy,
+            bypass_lockout_check: req
+                .and_then(|r| r.get("bypassPolicyLockoutSafetyCheck"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            error_code: text("/errorCode"),
+            error_message: text("/errorMessage"),
+        },
+    )))
 }
 
 #[cfg(test)]

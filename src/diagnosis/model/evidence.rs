@@ -45,7 +45,7 @@ pub struct CallRecord {
 }
 
 /// `sts:GetCallerIdentity`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CallerIdentity {
     pub arn: String,
     pub account: String,

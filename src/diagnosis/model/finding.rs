@@ -77,6 +77,8 @@ codes! {
     NotPrincipalMissesSessions => "not-principal-misses-sessions", Error;
     PolicyUpdateOpen => "policy-update-open", Error;
     RestorerReachable => "restorer-reachable", Info;
+    NoAccountDelegation => "no-account-delegation", Warning;
+    SingleRestorer => "single-restorer", Warning;
 }
 
 impl Serialize for Code {

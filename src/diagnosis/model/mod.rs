@@ -6,6 +6,7 @@ mod diagnose;
 mod evidence;
 mod explain;
 mod finding;
+mod scan;
 mod text;
 mod timeline;
 
@@ -13,5 +14,6 @@ pub use diagnose::*;
 pub use evidence::*;
 pub use explain::*;
 pub use finding::*;
+pub use scan::*;
 pub use text::*;
 pub use timeline::*;

@@ -240,36 +240,49 @@ pub fn key_findings(
             .help("Use a customer managed key where you need to control the key policy."),
         );
     }
-    if matches!(
+    if let Some(f) = pending_deletion(
+        &key_name(ev),
         ev.key.state.as_deref(),
-        Some("PendingDeletion" | "PendingReplicaDeletion")
+        ev.key.deletion_date.as_deref(),
+        &region_flag(ev),
     ) {
-        let when = || code(ev.key.deletion_date.as_deref().unwrap_or("an unknown date"));
-        findings.push(
-            Finding::new(
-                Code::KeyPendingDeletion,
-                text!("The key is scheduled for deletion on ", when()),
-            )
-            .detail(
-                "After that date the key and everything encrypted under it are gone for good. \
-                 GetKeyPolicy and PutKeyPolicy still work while it is pending deletion.",
-            )
-            .evidence([text!(
-                "kms:DescribeKey: KeyState ",
-                code(ev.key.state.clone().unwrap_or_default()),
-                ", DeletionDate ",
-                when()
-            )])
-            .help(text!(
-                "If the key is still needed, a principal allowed kms:CancelKeyDeletion runs: ",
-                code(format!(
-                    "aws kms cancel-key-deletion --key-id {}{}",
-                    key_name(ev),
-                    region_flag(ev)
-                ))
-            )),
-        );
+        findings.push(f);
     }
+}
+
+/// `key-pending-deletion`, when the key's state says so. `region` is ` --region R` or empty.
+pub fn pending_deletion(
+    key: &str,
+    state: Option<&str>,
+    deletion_date: Option<&str>,
+    region: &str,
+) -> Option<Finding> {
+    if !matches!(state, Some("PendingDeletion" | "PendingReplicaDeletion")) {
+        return None;
+    }
+    let when = || code(deletion_date.unwrap_or("an unknown date"));
+    Some(
+        Finding::new(
+            Code::KeyPendingDeletion,
+            text!("The key is scheduled for deletion on ", when()),
+        )
+        .detail(
+            "After that date the key and everything encrypted under it are gone for good. \
+             GetKeyPolicy and PutKeyPolicy still work while it is pending deletion.",
+        )
+        .evidence([text!(
+            "kms:DescribeKey: KeyState ",
+            code(state.unwrap_or_default()),
+            ", DeletionDate ",
+            when()
+        )])
+        .help(text!(
+            "If the key is still needed, a principal allowed kms:CancelKeyDeletion runs: ",
+            code(format!(
+                "aws kms cancel-key-deletion --key-id {key}{region}"
+            ))
+        )),
+    )
 }
 
 /// ` --region R` for the commands kms-doctor proposes, when the Region is known.
@@ -293,24 +306,25 @@ fn describe_event(e: &crate::diagnosis::model::PolicyEvent) -> Text {
     )
 }
 
+/// `lockout-check-bypassed`: the event that set the policy in force turned the check off.
+pub fn lockout_check_bypassed(e: &crate::diagnosis::model::PolicyEvent) -> Finding {
+    Finding::new(
+        Code::LockoutCheckBypassed,
+        "The policy in force was set with BypassPolicyLockoutSafetyCheck",
+    )
+    .detail(
+        "KMS normally refuses a policy that would stop the caller from changing it \
+         again. This one was set with the check turned off.",
+    )
+    .evidence([describe_event(e)])
+    .help("Avoid --bypass-policy-lockout-safety-check in scripts and templates.")
+}
+
 /// Findings from the policy's history.
 pub fn history_findings(findings: &mut Vec<Finding>, ev: &Evidence) {
     let Some(h) = &ev.history else { return };
     match &h.in_force {
-        Some(e) if e.bypass_lockout_check => {
-            findings.push(
-                Finding::new(
-                    Code::LockoutCheckBypassed,
-                    "The policy in force was set with BypassPolicyLockoutSafetyCheck",
-                )
-                .detail(
-                    "KMS normally refuses a policy that would stop the caller from changing it \
-                     again. This one was set with the check turned off.",
-                )
-                .evidence([describe_event(e)])
-                .help("Avoid --bypass-policy-lockout-safety-check in scripts and templates."),
-            );
-        }
+        Some(e) if e.bypass_lockout_check => findings.push(lockout_check_bypassed(e)),
         Some(_) => {}
         None if h.complete && ev.current_policy.is_none() => findings.push(
             Finding::new(

@@ -6,7 +6,7 @@
 //! CloudTrail's quota for `LookupEvents` (2 per second) and retried with backoff when throttled.
 
 use crate::diagnosis::model::{History, Outcome, PolicyEvent, SourceKind};
-use crate::evidence::record::{KeyRef, UnreadableRecord, read_record};
+use crate::evidence::record::{KeyMatch, KeyRef, UnreadableRecord, read_record_of};
 use crate::evidence::{CallError, Calls, CloudTrail, EventPage};
 use std::time::{Duration, Instant};
 
@@ -115,16 +115,16 @@ pub struct ScanStats {
 /// An error on the very first call is returned: it usually means `cloudtrail:LookupEvents` is
 /// denied; a later one ends the scan with `complete: false`.
 #[allow(clippy::too_many_arguments)]
-pub async fn scan<C: CloudTrail>(
+pub async fn scan<C: CloudTrail, M: KeyMatch>(
     ct: &C,
     calls: &Calls,
-    key: &KeyRef,
+    key: &M,
     opts: &SearchOptions,
     event_names: &[&str],
     window: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
     first_page: Option<Result<EventPage, CallError>>,
     progress: &dyn Fn(u32, u64),
-    mut visit: impl FnMut(PolicyEvent) -> bool,
+    mut visit: impl FnMut(M::Id, PolicyEvent) -> bool,
 ) -> Result<ScanStats, CallError> {
     let mut stats = ScanStats {
         complete: true,
@@ -177,11 +177,11 @@ pub async fn scan<C: CloudTrail>(
                     stats.skipped_records += 1;
                     continue;
                 };
-                match read_record(record, key) {
+                match read_record_of(record, key) {
                     Err(UnreadableRecord) => stats.skipped_records += 1,
                     Ok(None) => {}
-                    Ok(Some(e)) => {
-                        if !visit(e) {
+                    Ok(Some((id, e))) => {
+                        if !visit(id, e) {
                             return Ok(stats);
                         }
                     }
@@ -224,7 +224,7 @@ pub async fn search<C: CloudTrail>(
         window,
         first_page,
         progress,
-        |e| {
+        |(), e| {
             if e.error_code.is_some() {
                 if failed_attempts.len() < MAX_FAILED_KEPT {
                     failed_attempts.push(e);
@@ -270,7 +270,7 @@ pub async fn collect<C: CloudTrail>(
         window,
         None,
         progress,
-        |e| {
+        |(), e| {
             events.push(e);
             true
         },

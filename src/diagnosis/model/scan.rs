@@ -1,0 +1,186 @@
+//! `scan`: what was gathered of every key of the accounts and Regions scanned, and the report
+//! (the contract's "`kms-doctor scan` (JSON)").
+
+use super::{
+    CallRecord, CallerIdentity, ExistenceCheck, Finding, History, Outcome, PolicySource, Restorer,
+    SourceKind,
+};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One customer managed key, as the scan found it.
+#[derive(Debug, Clone, Default)]
+pub struct KeyEvidence {
+    pub account: String,
+    pub region: String,
+    pub key_id: String,
+    pub arn: Option<String>,
+    pub aliases: Vec<String>,
+    pub manager: Option<String>,
+    pub state: Option<String>,
+    /// RFC 3339.
+    pub deletion_date: Option<String>,
+    /// `kms:GetKeyPolicy`'s answer, when it gave one.
+    pub current_policy: Option<String>,
+    /// How `GetKeyPolicy` ended (`None`: not asked).
+    pub get_key_policy: Option<Outcome>,
+    /// What the Region's one CloudTrail search (or a log archive, or Athena) found for it.
+    pub history: Option<History>,
+    /// Why the history could not be searched, when it could not.
+    pub history_unavailable: Option<String>,
+    /// Whether the principals its policy lets update it still exist (checked once per account).
+    pub restorer_checks: Vec<ExistenceCheck>,
+}
+
+impl KeyEvidence {
+    /// The key's partition, from its ARN.
+    pub fn partition(&self) -> &str {
+        self.arn
+            .as_deref()
+            .and_then(|a| a.split(':').nth(1))
+            .filter(|p| !p.is_empty())
+            .unwrap_or("aws")
+    }
+
+    /// The policy in force and where it came from: `GetKeyPolicy`'s answer, else the event
+    /// that set it (a `CreateKey` without a policy set KMS's default policy).
+    pub fn policy_in_force(&self) -> (Option<String>, PolicySource) {
+        if let Some(p) = &self.current_policy {
+            return (
+                Some(p.clone()),
+                PolicySource::without_event(SourceKind::Current),
+            );
+        }
+        match self
+            .history
+            .as_ref()
+            .and_then(|h| Some((h, h.in_force.as_ref()?)))
+        {
+            Some((h, e)) => (
+                Some(e.policy_or_default(self.partition(), &self.account)),
+                PolicySource {
+                    kind: h.source,
+                    event_id: e.event_id.clone(),
+                    event_time: e.event_time.clone(),
+                    changed_by: e.changed_by.clone(),
+                    event_name: Some(e.event_name.clone()),
+                },
+            ),
+            None => (None, PolicySource::without_event(SourceKind::None)),
+        }
+    }
+}
+
+/// A part of the scan that failed: the scan went on without it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ScanError {
+    pub account: Option<String>,
+    pub region: Option<String>,
+    /// `sts:AssumeRole`, `kms:ListKeys`, …
+    pub operation: String,
+    pub message: String,
+}
+
+/// An account and Region that was not scanned because the Region is not enabled there.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RegionSkipped {
+    pub account: String,
+    pub region: String,
+    pub reason: String,
+}
+
+/// Everything a scan gathered.
+#[derive(Debug, Clone, Default)]
+pub struct ScanEvidence {
+    /// RFC 3339.
+    pub collected_at: String,
+    pub caller: CallerIdentity,
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+    pub keys: Vec<KeyEvidence>,
+    /// AWS managed keys seen and left out (nobody can change their policies).
+    pub aws_managed_skipped: u64,
+    pub regions_not_enabled: Vec<RegionSkipped>,
+    /// Account and Region pairs whose keys could be listed.
+    pub regions_scanned: u64,
+    pub errors: Vec<ScanError>,
+    pub calls: Vec<CallRecord>,
+}
+
+/// A key's status, worst first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    /// No existing principal can update the policy.
+    LockedOut,
+    /// Any other error or warning finding.
+    AtRisk,
+    /// The policy could not be learned.
+    Unknown,
+    Healthy,
+}
+
+impl KeyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::LockedOut => "locked_out",
+            KeyStatus::AtRisk => "at_risk",
+            KeyStatus::Unknown => "unknown",
+            KeyStatus::Healthy => "healthy",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScannedKey {
+    pub arn: Option<String>,
+    pub key_id: String,
+    pub account: String,
+    pub region: String,
+    pub aliases: Vec<String>,
+    pub manager: Option<String>,
+    pub state: Option<String>,
+    pub deletion_date: Option<String>,
+    pub status: KeyStatus,
+    pub policy_source: PolicySource,
+    pub findings: Vec<Finding>,
+    pub restorers: Vec<Restorer>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanScope {
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+    /// Account and Region pairs left out because the Region is not enabled in the account.
+    pub regions_not_enabled: Vec<RegionSkipped>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CallCounts {
+    pub total: u64,
+    /// `kms:GetKeyPolicy` → how many.
+    pub by_operation: BTreeMap<String, u64>,
+    /// Calls that answered `ThrottlingException` (each was retried after a pause).
+    pub throttled: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ScanSummary {
+    pub keys: u64,
+    pub locked_out: u64,
+    pub at_risk: u64,
+    pub unknown: u64,
+    pub healthy: u64,
+    pub aws_managed_skipped: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanReport {
+    pub schema_version: u32,
+    pub scope: ScanScope,
+    /// Worst first, then by account, Region and key.
+    pub keys: Vec<ScannedKey>,
+    pub errors: Vec<ScanError>,
+    pub calls: CallCounts,
+    pub summary: ScanSummary,
+}

@@ -1,0 +1,442 @@
+//! `kms-doctor scan`: every key's policy in force judged by the same rules as `diagnose`, but
+//! for nobody in particular: can anyone still update it, and how close is it to a lockout?
+//! Pure: the evidence was gathered before.
+
+use super::model::{
+    CallCounts, Code, Finding, KeyEvidence, KeyStatus, Outcome, Restorer, RestorerVia,
+    SCHEMA_VERSION, ScanEvidence, ScanReport, ScanScope, ScanSummary, ScannedKey, Severity, code,
+    sort_findings,
+};
+use super::rules::live;
+use super::rules::policy::{self as policy_rules, PolicyFacts};
+use crate::policy::{
+    Context, KeyPolicy, PUT_KEY_POLICY, delegations, grantees, orphaned_principals,
+};
+use crate::text;
+use std::collections::BTreeMap;
+
+pub fn scan(ev: &ScanEvidence, now: chrono::DateTime<chrono::Utc>) -> ScanReport {
+    let mut keys: Vec<ScannedKey> = ev.keys.iter().map(|k| assess(k, now)).collect();
+    keys.sort_by(|a, b| {
+        (a.status, &a.account, &a.region, &a.key_id)
+            .cmp(&(b.status, &b.account, &b.region, &b.key_id))
+    });
+    let mut summary = ScanSummary {
+        keys: keys.len() as u64,
+        aws_managed_skipped: ev.aws_managed_skipped,
+        ..ScanSummary::default()
+    };
+    for k in &keys {
+        *match k.status {
+            KeyStatus::LockedOut => &mut summary.locked_out,
+            KeyStatus::AtRisk => &mut summary.at_risk,
+            KeyStatus::Unknown => &mut summary.unknown,
+            KeyStatus::Healthy => &mut summary.healthy,
+        } += 1;
+    }
+    let mut calls = CallCounts {
+        total: ev.calls.len() as u64,
+        ..CallCounts::default()
+    };
+    for c in &ev.calls {
+        *calls
+            .by_operation
+            .entry(format!("{}:{}", c.service, c.operation))
+            .or_default() += 1;
+        if c.outcome == Outcome::Throttled {
+            calls.throttled += 1;
+        }
+    }
+    ScanReport {
+        schema_version: SCHEMA_VERSION,
+        scope: ScanScope {
+            accounts: ev.accounts.clone(),
+            regions: ev.regions.clone(),
+            regions_not_enabled: ev.regions_not_enabled.clone(),
+        },
+        keys,
+        errors: ev.errors.clone(),
+        calls,
+        summary,
+    }
+}
+
+impl ScanReport {
+    /// 1 when a finding is at or above `fail_on` (`None`: never), else 0.
+    pub fn exit_code(&self, fail_on: Option<Severity>) -> u8 {
+        let rank = |s: Severity| match s {
+            Severity::Error => 2,
+            Severity::Warning => 1,
+            Severity::Info => 0,
+        };
+        let Some(bar) = fail_on else { return 0 };
+        let failing = self
+            .keys
+            .iter()
+            .flat_map(|k| &k.findings)
+            .any(|f| rank(f.severity) >= rank(bar));
+        u8::from(failing)
+    }
+}
+
+/// One key: its findings, restorers and status.
+pub fn assess(key: &KeyEvidence, now: chrono::DateTime<chrono::Utc>) -> ScannedKey {
+    let partition = key.partition();
+    let (text, source) = key.policy_in_force();
+    let mut findings = Vec::new();
+    let mut restorers = Vec::new();
+    let parsed = text.as_deref().map(KeyPolicy::parse);
+    match &parsed {
+        None => findings.push(policy_unknown(key)),
+        Some(Err(e)) => findings.push(
+            Finding::new(
+                Code::EvidenceIncomplete,
+                "The key policy in force could not be read",
+            )
+            .detail(text!(
+                "kms-doctor cannot evaluate it: ",
+                code(e.to_string()),
+                "."
+            ))
+            .help("Check the policy with `kms-doctor explain --policy FILE`."),
+        ),
+        Some(Ok(policy)) => {
+            let existence: BTreeMap<&str, Option<bool>> = key
+                .restorer_checks
+                .iter()
+                .map(|c| (c.principal.as_str(), c.exists))
+                .collect();
+            let all = grantees(
+                policy,
+                PUT_KEY_POLICY,
+                key.arn.as_deref(),
+                &Context::default(),
+                now,
+            );
+            restorers = all
+                .iter()
+                .map(|g| Restorer {
+                    principal: g.principal.clone(),
+                    statement: g.statement.clone(),
+                    source: source.kind,
+                    exists: existence.get(g.principal.as_str()).copied().flatten(),
+                    via_iam: g.via_iam,
+                    via: RestorerVia::KeyPolicy,
+                    conditions_on: g.conditions_on.clone(),
+                    caller_can_assume: None,
+                    assumable_by: Vec::new(),
+                    path: None,
+                    permission_set: super::restore_paths::permission_set(&g.principal),
+                })
+                .collect();
+            let living: Vec<_> = all
+                .iter()
+                .zip(&restorers)
+                .filter(|(_, r)| r.exists != Some(false))
+                .map(|(g, _)| g.clone())
+                .collect();
+            let orphans = orphaned_principals(policy);
+            findings.extend(policy_rules::findings(&PolicyFacts {
+                policy,
+                principal: None,
+                key_account: Some(&key.account),
+                evaluations: &[],
+                actions: &[],
+                restorers: &living,
+                orphans: &orphans,
+            }));
+            live::restorer_findings(&mut findings, &restorers);
+            if delegations(policy, PUT_KEY_POLICY, Some(&key.account)).is_empty() {
+                findings.push(no_account_delegation(partition, &key.account));
+            }
+            let whole_account = living.iter().any(|g| g.names_whole_account());
+            let mut named: Vec<&str> = living.iter().map(|g| g.principal.as_str()).collect();
+            named.sort_unstable();
+            named.dedup();
+            if !whole_account && named.len() == 1 {
+                findings.push(single_restorer(named[0], &living[0].statement));
+            }
+        }
+    }
+    if let Some(e) = key
+        .history
+        .as_ref()
+        .and_then(|h| h.in_force.as_ref())
+        .filter(|e| e.bypass_lockout_check)
+    {
+        findings.push(live::lockout_check_bypassed(e));
+    }
+    let region = format!(" --region {}", key.region);
+    findings.extend(live::pending_deletion(
+        key.arn.as_deref().unwrap_or(&key.key_id),
+        key.state.as_deref(),
+        key.deletion_date.as_deref(),
+        &region,
+    ));
+    sort_findings(&mut findings);
+    let policy_known = matches!(parsed, Some(Ok(_)));
+    let status = if findings.iter().any(|f| f.code == Code::NoRestorer) {
+        KeyStatus::LockedOut
+    } else if !policy_known {
+        KeyStatus::Unknown
+    } else if findings
+        .iter()
+        .any(|f| matches!(f.severity, Severity::Error | Severity::Warning))
+    {
+        KeyStatus::AtRisk
+    } else {
+        KeyStatus::Healthy
+    };
+    ScannedKey {
+        arn: key.arn.clone(),
+        key_id: key.key_id.clone(),
+        account: key.account.clone(),
+        region: key.region.clone(),
+        aliases: key.aliases.clone(),
+        manager: key.manager.clone(),
+        state: key.state.clone(),
+        deletion_date: key.deletion_date.clone(),
+        status,
+        policy_source: source,
+        findings,
+        restorers,
+    }
+}
+
+/// The policy in force is not known: say why, and the routes that can still learn it.
+fn policy_unknown(key: &KeyEvidence) -> Finding {
+    let key_name = key.arn.clone().unwrap_or_else(|| key.key_id.clone());
+    let routes = text!(
+        "Read the CloudTrail log archive: ",
+        code(format!(
+            "kms-doctor history {key_name} --logs s3://BUCKET/AWSLogs/{}/CloudTrail/",
+            key.account
+        )),
+        ", or query it with Athena: ",
+        code(format!(
+            "kms-doctor history {key_name} --athena-table TABLE --region {}",
+            key.region
+        )),
+        " (or run the scan again with --logs or --athena-table)."
+    );
+    let read = match key.get_key_policy {
+        Some(Outcome::AccessDenied) => "kms:GetKeyPolicy was denied",
+        Some(Outcome::Ok) => "kms:GetKeyPolicy answered",
+        Some(_) => "kms:GetKeyPolicy failed",
+        None => "kms:GetKeyPolicy was not called",
+    };
+    match (&key.history, &key.history_unavailable) {
+        (Some(h), _) if h.complete => Finding::new(
+            Code::PolicyHistoryUnavailable,
+            text!(
+                "The policy in force is unknown: ",
+                read,
+                ", and CloudTrail has no policy change or creation of the key in the last ",
+                super::model::prose(h.lookback_days.to_string()),
+                " days"
+            ),
+        )
+        .detail(
+            "CloudTrail's event history keeps 90 days. The key's last PutKeyPolicy or \
+             CreateKey is older, so only the log archive can tell which policy is in force.",
+        )
+        .help(routes),
+        (_, why) => Finding::new(
+            Code::EvidenceIncomplete,
+            text!("The policy in force is unknown: ", read),
+        )
+        .detail(text!(
+            "The Region's CloudTrail search did not settle it: ",
+            code(
+                why.clone()
+                    .or_else(|| key.history.as_ref().and_then(|h| h.cut_short.clone()))
+                    .unwrap_or_else(|| "the search ended early".to_owned())
+            ),
+            "."
+        ))
+        .help(routes),
+    }
+}
+
+fn no_account_delegation(partition: &str, account: &str) -> Finding {
+    Finding::new(
+        Code::NoAccountDelegation,
+        "No statement delegates kms:PutKeyPolicy to the account",
+    )
+    .detail(text!(
+        "Without a statement whose principal is the account (",
+        code(format!("arn:{partition}:iam::{account}:root")),
+        "), IAM policies grant nothing on this key, not even AdministratorAccess: access \
+         rests on the principals the policy names. If they are deleted or lose their \
+         sessions, the key is locked out."
+    ))
+    .help(text!(
+        "Add the account delegation statement (",
+        code("\"Principal\": {\"AWS\": \"arn:aws:iam::ACCOUNT:root\"}, \"Action\": \"kms:*\""),
+        ") and control access with IAM policies, or name at least two administrators."
+    ))
+}
+
+fn single_restorer(principal: &str, statement: &str) -> Finding {
+    Finding::new(
+        Code::SingleRestorer,
+        text!("Only ", code(principal), " can update the key policy"),
+    )
+    .detail(text!(
+        "Statement ",
+        super::model::quoted(statement),
+        " is the one way left to change the policy. If this principal is deleted, or its \
+         trust policy or session changes, nobody can restore access but AWS Support."
+    ))
+    .evidence([text!("kms:PutKeyPolicy restorers: ", code(principal))])
+    .help("Name a second administrator (a break-glass role) or delegate to the account.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::model::{ExistenceCheck, History, PolicyEvent, SourceKind};
+
+    const A: &str = "111122223333";
+
+    fn key(policy: Option<serde_json::Value>) -> KeyEvidence {
+        KeyEvidence {
+            account: A.into(),
+            region: "us-east-1".into(),
+            key_id: "k1".into(),
+            arn: Some(format!("arn:aws:kms:us-east-1:{A}:key/k1")),
+            manager: Some("CUSTOMER".into()),
+            state: Some("Enabled".into()),
+            current_policy: policy.map(|p| p.to_string()),
+            get_key_policy: Some(Outcome::Ok),
+            ..KeyEvidence::default()
+        }
+    }
+
+    fn allow(principal: &str, action: &str) -> serde_json::Value {
+        serde_json::json!({"Sid": format!("allow {principal}"), "Effect": "Allow",
+            "Principal": {"AWS": principal}, "Action": action, "Resource": "*"})
+    }
+
+    fn policy(statements: Vec<serde_json::Value>) -> Option<serde_json::Value> {
+        Some(serde_json::json!({"Version": "2012-10-17", "Statement": statements}))
+    }
+
+    fn codes(k: &ScannedKey) -> Vec<&'static str> {
+        k.findings.iter().map(|f| f.code.as_str()).collect()
+    }
+
+    fn now() -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
+
+    #[test]
+    fn the_default_policy_is_healthy() {
+        let k = assess(
+            &key(policy(vec![allow(
+                &format!("arn:aws:iam::{A}:root"),
+                "kms:*",
+            )])),
+            now(),
+        );
+        assert_eq!(k.status, KeyStatus::Healthy, "{:?}", codes(&k));
+        assert!(k.findings.is_empty());
+    }
+
+    #[test]
+    fn one_named_admin_and_no_delegation_is_at_risk() {
+        let admin = format!("arn:aws:iam::{A}:role/KeyAdmin");
+        let mut k = key(policy(vec![allow(&admin, "kms:*")]));
+        k.restorer_checks = vec![ExistenceCheck {
+            principal: admin.clone(),
+            exists: Some(true),
+            trust_policy: None,
+        }];
+        let k = assess(&k, now());
+        assert_eq!(k.status, KeyStatus::AtRisk);
+        assert_eq!(codes(&k), ["no-account-delegation", "single-restorer"]);
+    }
+
+    #[test]
+    fn a_deleted_only_admin_is_a_lockout() {
+        let admin = format!("arn:aws:iam::{A}:role/KeyAdmin");
+        let mut k = key(policy(vec![allow(&admin, "kms:*")]));
+        k.restorer_checks = vec![ExistenceCheck {
+            principal: admin,
+            exists: Some(false),
+            trust_policy: None,
+        }];
+        let k = assess(&k, now());
+        assert_eq!(k.status, KeyStatus::LockedOut);
+        assert!(codes(&k).contains(&"no-restorer"));
+        assert!(codes(&k).contains(&"restorer-missing"));
+    }
+
+    #[test]
+    fn a_policy_from_cloudtrail_set_with_the_bypass_is_flagged() {
+        let mut k = key(None);
+        k.get_key_policy = Some(Outcome::AccessDenied);
+        k.history = Some(History {
+            lookback_days: 90,
+            in_force: Some(PolicyEvent {
+                event_id: Some("e1".into()),
+                event_time: Some("2026-11-01T00:00:00Z".into()),
+                event_name: "PutKeyPolicy".into(),
+                changed_by: None,
+                role_arn: None,
+                source_ip: None,
+                user_agent: None,
+                policy: policy(vec![allow(
+                    "arn:aws:iam::111122223333:role/Gone",
+                    "kms:Decrypt",
+                )])
+                .map(|p| p.to_string()),
+                bypass_lockout_check: true,
+                error_code: None,
+                error_message: None,
+            }),
+            failed_attempts: Vec::new(),
+            pages: 1,
+            events_scanned: 1,
+            skipped_records: 0,
+            complete: true,
+            cut_short: None,
+            source: SourceKind::Cloudtrail,
+        });
+        let k = assess(&k, now());
+        assert_eq!(k.status, KeyStatus::LockedOut);
+        assert_eq!(k.policy_source.kind, SourceKind::Cloudtrail);
+        assert!(codes(&k).contains(&"lockout-check-bypassed"));
+    }
+
+    #[test]
+    fn an_unknown_policy_names_the_archive_routes() {
+        let mut k = key(None);
+        k.get_key_policy = Some(Outcome::AccessDenied);
+        k.history_unavailable = Some("cloudtrail:LookupEvents: AccessDeniedException".into());
+        let k = assess(&k, now());
+        assert_eq!(k.status, KeyStatus::Unknown);
+        assert_eq!(codes(&k), ["evidence-incomplete"]);
+        let help = k.findings[0].help.plain();
+        assert!(
+            help.contains("--logs") && help.contains("--athena-table"),
+            "{help}"
+        );
+    }
+
+    #[test]
+    fn the_exit_code_follows_fail_on() {
+        let ev = ScanEvidence {
+            keys: vec![key(policy(vec![allow(
+                &format!("arn:aws:iam::{A}:role/Only"),
+                "kms:*",
+            )]))],
+            ..ScanEvidence::default()
+        };
+        let report = scan(&ev, now());
+        assert_eq!(report.summary.at_risk, 1);
+        assert_eq!(report.exit_code(Some(Severity::Error)), 0, "warnings only");
+        assert_eq!(report.exit_code(Some(Severity::Warning)), 1);
+        assert_eq!(report.exit_code(None), 0);
+    }
+}

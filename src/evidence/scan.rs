@@ -1,0 +1,934 @@
+//! Gathering for `scan`: every customer managed key of the accounts and Regions asked for, its
+//! policy in force, and whether the principals that may update it still exist.
+//!
+//! - Accounts are scanned a few at a time, and the Regions of each a few at a time; a failed
+//!   account or Region is an entry of `errors` and the scan goes on.
+//! - In a Region, `ListKeys` and `ListAliases` run at once, then `DescribeKey` and (for
+//!   customer managed keys) `GetKeyPolicy` per key, `--concurrency` keys at a time, under a
+//!   rate that halves on `ThrottlingException` and creeps back up on success.
+//! - Keys whose policy cannot be read share **one** paged CloudTrail search per Region.
+//! - The principals the policies name are checked once per account (`GetRole`/`GetUser`),
+//!   however many keys name them.
+
+use super::record::{KeyRef, KeySet};
+use super::sources::event_history::{self, MAX_PAGES, SearchOptions};
+use super::{CallError, Calls, CloudTrail, Fleet, Iam, IamEntity, Kms};
+use crate::diagnosis::model::{
+    CallerIdentity, ExistenceCheck, History, KeyEvidence, Outcome, PolicyEvent, RegionSkipped,
+    ScanError, ScanEvidence, SourceKind,
+};
+use crate::policy::{Context, Identity, KeyPolicy, PUT_KEY_POLICY, grantees};
+use futures_util::StreamExt;
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Accounts scanned at once.
+const ACCOUNTS_AT_ONCE: usize = 4;
+/// Regions of one account scanned at once.
+const REGIONS_AT_ONCE: usize = 4;
+/// `GetRole`/`GetUser` in flight at once, per account.
+const IAM_CHECKS_AT_ONCE: usize = 8;
+/// Pages of `ListKeys` (1,000 keys each) and of `ListAliases` (100 each) read at most.
+const MAX_LIST_PAGES: usize = 100;
+/// Pages of `ListAccounts` and `ListRegions` read at most.
+const MAX_ACCOUNT_PAGES: usize = 100;
+/// Retries of a throttled call.
+const MAX_THROTTLE_RETRIES: u32 = 6;
+/// Failed policy updates kept per key.
+const MAX_FAILED_KEPT: usize = 20;
+/// IAM calls a second, per account.
+const IAM_RATE: f64 = 20.0;
+
+/// The commercial Regions, scanned with `--all-regions` when `account:ListRegions` is denied.
+pub const COMMERCIAL_REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-7",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-north-1",
+    "il-central-1",
+    "me-south-1",
+    "me-central-1",
+    "mx-central-1",
+    "sa-east-1",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountsToScan {
+    /// The caller's own account.
+    Caller,
+    /// These accounts (the caller's own with its credentials, the others by `AssumeRole`).
+    List(Vec<String>),
+    /// Every active account of the organisation.
+    Organization,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegionsToScan {
+    List(Vec<String>),
+    /// Each account's enabled Regions.
+    All,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    pub accounts: AccountsToScan,
+    /// The role assumed in other accounts.
+    pub role_name: String,
+    pub regions: RegionsToScan,
+    /// Keys in flight at once, per account and Region.
+    pub concurrency: usize,
+    /// KMS calls a second at most, per account and Region.
+    pub kms_rate: f64,
+    pub cloudtrail: bool,
+    pub lookback_days: u32,
+    pub timeout: Duration,
+    pub lookup_interval: Duration,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+/// What the progress display is told.
+#[derive(Debug, Clone, Copy)]
+pub enum Tick<'a> {
+    /// Keys listed in a Region.
+    Found { region: &'a str, keys: u64 },
+    /// One key done.
+    KeyDone,
+    /// Searching CloudTrail in a Region for the keys whose policy was not readable.
+    Searching { region: &'a str, keys: u64 },
+}
+
+/// The scan could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanFailed {
+    #[error("cannot learn who the caller is: sts:GetCallerIdentity failed ({})", describe(.0))]
+    Caller(CallError),
+    #[error("cannot list the organisation's accounts: organizations:ListAccounts failed ({})", describe(.0))]
+    Organization(CallError),
+}
+
+fn describe(e: &CallError) -> String {
+    match &e.code {
+        Some(code) => format!("{code}: {}", e.message),
+        None => e.message.clone(),
+    }
+}
+
+/// A rate for calls of one account and Region: calls are spaced `1/rate` apart; a throttled
+/// call halves the rate and each success adds back a little, up to the ceiling.
+pub struct Governor {
+    ceiling: f64,
+    state: Mutex<(Instant, f64)>,
+}
+
+impl Governor {
+    pub fn new(ceiling: f64) -> Governor {
+        let ceiling = ceiling.max(1.0);
+        Governor {
+            ceiling,
+            state: Mutex::new((Instant::now(), ceiling)),
+        }
+    }
+
+    /// The current rate (calls a second).
+    pub fn rate(&self) -> f64 {
+        self.state.lock().expect("governor lock").1
+    }
+
+    async fn wait(&self) {
+        let slot = {
+            let mut state = self.state.lock().expect("governor lock");
+            let now = Instant::now();
+            let slot = state.0.max(now);
+            state.0 = slot + Duration::from_secs_f64(1.0 / state.1);
+            slot
+        };
+        tokio::time::sleep_until(slot.into()).await;
+    }
+
+    fn throttled(&self) {
+        let mut state = self.state.lock().expect("governor lock");
+        state.1 = (state.1 / 2.0).max(1.0);
+    }
+
+    fn succeeded(&self) {
+        let mut state = self.state.lock().expect("governor lock");
+        state.1 = (state.1 + self.ceiling / 50.0).min(self.ceiling);
+    }
+
+    /// Makes one call at the governed rate, retried with backoff while it is throttled.
+    pub async fn call<T, Fut>(
+        &self,
+        calls: &Calls,
+        service: &str,
+        operation: &str,
+        timeout: Duration,
+        mut call: impl FnMut() -> Fut,
+    ) -> Result<T, CallError>
+    where
+        Fut: Future<Output = Result<T, CallError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            self.wait().await;
+            match calls.record(service, operation, timeout, call()).await {
+                Err(e) if e.outcome == Outcome::Throttled && attempt < MAX_THROTTLE_RETRIES => {
+                    self.throttled();
+                    // 100 ms, 200 ms, … 3.2 s.
+                    tokio::time::sleep(Duration::from_millis(100) * 2u32.pow(attempt)).await;
+                    attempt += 1;
+                }
+                Ok(v) => {
+                    self.succeeded();
+                    return Ok(v);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// What one account gave.
+#[derive(Default)]
+struct AccountResult {
+    regions: Vec<String>,
+    keys: Vec<KeyEvidence>,
+    aws_managed: u64,
+    not_enabled: Vec<RegionSkipped>,
+    regions_scanned: u64,
+    errors: Vec<ScanError>,
+}
+
+pub async fn gather_scan<F: Fleet>(
+    fleet: &F,
+    calls: &Calls,
+    opts: &ScanOptions,
+    progress: &dyn Fn(Tick),
+) -> Result<ScanEvidence, ScanFailed> {
+    let t = opts.timeout;
+    let caller = calls
+        .record("sts", "GetCallerIdentity", t, fleet.caller())
+        .await
+        .map_err(ScanFailed::Caller)?;
+    let partition = caller.arn.split(':').nth(1).unwrap_or("aws").to_owned();
+    let accounts = match &opts.accounts {
+        AccountsToScan::Caller => vec![caller.account.clone()],
+        AccountsToScan::List(ids) => ids.clone(),
+        AccountsToScan::Organization => organization_accounts(fleet, calls, t)
+            .await
+            .map_err(ScanFailed::Organization)?,
+    };
+    let results: Vec<AccountResult> = futures_util::stream::iter(&accounts)
+        .map(|id| scan_account(fleet, calls, opts, &caller, &partition, id, progress))
+        .buffer_unordered(ACCOUNTS_AT_ONCE)
+        .collect()
+        .await;
+    let mut ev = ScanEvidence {
+        collected_at: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        caller,
+        accounts,
+        ..ScanEvidence::default()
+    };
+    let mut regions = BTreeSet::new();
+    for r in results {
+        regions.extend(r.regions);
+        ev.keys.extend(r.keys);
+        ev.aws_managed_skipped += r.aws_managed;
+        ev.regions_not_enabled.extend(r.not_enabled);
+        ev.regions_scanned += r.regions_scanned;
+        ev.errors.extend(r.errors);
+    }
+    ev.regions = regions.into_iter().collect();
+    ev.errors
+        .sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
+    ev.regions_not_enabled
+        .sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
+    ev.calls = calls.snapshot();
+    Ok(ev)
+}
+
+/// The organisation's active accounts.
+async fn organization_accounts<F: Fleet>(
+    fleet: &F,
+    calls: &Calls,
+    t: Duration,
+) -> Result<Vec<String>, CallError> {
+    let governor = Governor::new(5.0);
+    let mut ids = Vec::new();
+    let mut next = None;
+    for _ in 0..MAX_ACCOUNT_PAGES {
+        let page = governor
+            .call(calls, "organizations", "ListAccounts", t, || {
+                fleet.list_accounts(next.clone())
+            })
+            .await?;
+        ids.extend(
+            page.accounts
+                .into_iter()
+                .filter(|a| a.status.as_deref().is_none_or(|s| s == "ACTIVE"))
+                .map(|a| a.id),
+        );
+        match page.next {
+            Some(n) if !n.is_empty() => next = Some(n),
+            _ => break,
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+fn error(account: &str, region: Option<&str>, operation: &str, e: &CallError) -> ScanError {
+    ScanError {
+        account: Some(account.to_owned()),
+        region: region.map(str::to_owned),
+        operation: operation.to_owned(),
+        message: describe(e),
+    }
+}
+
+async fn scan_account<F: Fleet>(
+    fleet: &F,
+    calls: &Calls,
+    opts: &ScanOptions,
+    caller: &CallerIdentity,
+    partition: &str,
+    id: &str,
+    progress: &dyn Fn(Tick),
+) -> AccountResult {
+    let t = opts.timeout;
+    let mut result = AccountResult::default();
+    let account = if id == caller.account {
+        fleet.home()
+    } else {
+        let role = format!("arn:{partition}:iam::{id}:role/{}", opts.role_name);
+        match calls
+            .record("sts", "AssumeRole", t, fleet.assume_role(&role))
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                let mut err = error(id, None, "sts:AssumeRole", &e);
+                err.message = format!("cannot assume {role}: {}", err.message);
+                result.errors.push(err);
+                return result;
+            }
+        }
+    };
+    let regions = match &opts.regions {
+        RegionsToScan::List(r) => r.clone(),
+        RegionsToScan::All => match enabled_regions(fleet, &account, calls, t).await {
+            Ok(r) => r,
+            Err(e) => {
+                let mut err = error(id, None, "account:ListRegions", &e);
+                err.message = format!(
+                    "{}; scanned the {} commercial Regions instead (those not enabled are listed as such)",
+                    err.message,
+                    COMMERCIAL_REGIONS.len()
+                );
+                result.errors.push(err);
+                COMMERCIAL_REGIONS.iter().map(|r| r.to_string()).collect()
+            }
+        },
+    };
+    let per_region: Vec<RegionResult> = futures_util::stream::iter(&regions)
+        .map(|region| {
+            scan_region(
+                fleet.kms(&account, region),
+                fleet.cloudtrail(&account, region),
+                calls,
+                opts,
+                id,
+                region,
+                progress,
+            )
+        })
+        .buffer_unordered(REGIONS_AT_ONCE)
+        .collect()
+        .await;
+    for r in per_region {
+        match r {
+            RegionResult::Scanned {
+                keys,
+                aws_managed,
+                errors,
+            } => {
+                result.regions_scanned += 1;
+                result.keys.extend(keys);
+                result.aws_managed += aws_managed;
+                result.errors.extend(errors);
+            }
+            RegionResult::NotEnabled(skip) => result.not_enabled.push(skip),
+            RegionResult::Failed(e) => result.errors.push(e),
+        }
+    }
+    result.regions = regions;
+    check_restorers(
+        &fleet.iam(&account),
+        calls,
+        t,
+        id,
+        &mut result.keys,
+        opts.now,
+    )
+    .await;
+    result
+}
+
+async fn enabled_regions<F: Fleet>(
+    fleet: &F,
+    account: &F::Account,
+    calls: &Calls,
+    t: Duration,
+) -> Result<Vec<String>, CallError> {
+    let governor = Governor::new(5.0);
+    let mut regions = Vec::new();
+    let mut next = None;
+    for _ in 0..MAX_ACCOUNT_PAGES {
+        let page = governor
+            .call(calls, "account", "ListRegions", t, || {
+                fleet.list_regions(account, next.clone())
+            })
+            .await?;
+        regions.extend(page.regions);
+        match page.next {
+            Some(n) if !n.is_empty() => next = Some(n),
+            _ => break,
+        }
+    }
+    regions.sort();
+    regions.dedup();
+    Ok(regions)
+}
+
+enum RegionResult {
+    Scanned {
+        keys: Vec<KeyEvidence>,
+        aws_managed: u64,
+        errors: Vec<ScanError>,
+    },
+    NotEnabled(RegionSkipped),
+    Failed(ScanError),
+}
+
+/// An opt-in Region the account has not enabled answers as if the credentials were unknown.
+fn not_enabled(e: &CallError) -> bool {
+    matches!(
+        e.code.as_deref(),
+        Some("UnrecognizedClientException" | "InvalidClientTokenId" | "OptInRequired")
+    )
+}
+
+async fn scan_region<K: Kms, C: CloudTrail>(
+    kms: K,
+    trail: C,
+    calls: &Calls,
+    opts: &ScanOptions,
+    account: &str,
+    region: &str,
+    progress: &dyn Fn(Tick),
+) -> RegionResult {
+    let t = opts.timeout;
+    let governor = Governor::new(opts.kms_rate);
+    let mut errors = Vec::new();
+    let list_keys = async {
+        let mut keys = Vec::new();
+        let mut marker: Option<String> = None;
+        for _ in 0..MAX_LIST_PAGES {
+            let page = governor
+                .call(calls, "kms", "ListKeys", t, || {
+                    kms.list_keys(marker.clone())
+                })
+                .await?;
+            keys.extend(page.keys);
+            match page.next_marker {
+                Some(m) if !m.is_empty() => marker = Some(m),
+                _ => return Ok((keys, true)),
+            }
+        }
+        Ok::<_, CallError>((keys, false))
+    };
+    let list_aliases = async {
+        let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut marker: Option<String> = None;
+        for _ in 0..MAX_LIST_PAGES {
+            let page = governor
+                .call(calls, "kms", "ListAliases", t, || {
+                    kms.list_aliases(marker.clone())
+                })
+                .await?;
+            for a in page.aliases {
+                if let Some(target) = a.target_key_id {
+                    by_key.entry(target).or_default().push(a.name);
+                }
+            }
+            match page.next_marker {
+                Some(m) if !m.is_empty() => marker = Some(m),
+                _ => break,
+            }
+        }
+        Ok::<_, CallError>(by_key)
+    };
+    let (listed, aliases) = tokio::join!(list_keys, list_aliases);
+    let (listed, complete) = match listed {
+        Ok(k) => k,
+        Err(e) if not_enabled(&e) => {
+            return RegionResult::NotEnabled(RegionSkipped {
+                account: account.to_owned(),
+                region: region.to_owned(),
+                reason: format!("not enabled in the account ({})", describe(&e)),
+            });
+        }
+        Err(e) => return RegionResult::Failed(error(account, Some(region), "kms:ListKeys", &e)),
+    };
+    if !complete {
+        errors.push(ScanError {
+            account: Some(account.to_owned()),
+            region: Some(region.to_owned()),
+            operation: "kms:ListKeys".to_owned(),
+            message: format!(
+                "more than {MAX_LIST_PAGES} pages of keys: only the first {} keys were scanned",
+                listed.len()
+            ),
+        });
+    }
+    let mut aliases = aliases.unwrap_or_else(|e| {
+        errors.push(error(account, Some(region), "kms:ListAliases", &e));
+        BTreeMap::new()
+    });
+    progress(Tick::Found {
+        region,
+        keys: listed.len() as u64,
+    });
+
+    let examined: Vec<(Option<KeyEvidence>, Option<ScanError>)> =
+        futures_util::stream::iter(listed)
+            .map(|(key_id, arn)| {
+                let names = aliases.remove(&key_id).unwrap_or_default();
+                let (kms, governor) = (&kms, &governor);
+                async move {
+                    let r =
+                        examine_key(kms, governor, calls, t, account, region, key_id, arn, names)
+                            .await;
+                    progress(Tick::KeyDone);
+                    r
+                }
+            })
+            .buffer_unordered(opts.concurrency.max(1))
+            .collect()
+            .await;
+    let mut keys = Vec::new();
+    let mut aws_managed = 0;
+    for (key, err) in examined {
+        match key {
+            Some(k) => keys.push(k),
+            None => aws_managed += 1,
+        }
+        errors.extend(err);
+    }
+    keys.sort_by(|a, b| a.key_id.cmp(&b.key_id));
+    if opts.cloudtrail {
+        let unread = keys.iter().filter(|k| k.current_policy.is_none()).count();
+        if unread > 0 {
+            progress(Tick::Searching {
+                region,
+                keys: unread as u64,
+            });
+            search_history(&trail, calls, opts, &mut keys).await;
+        }
+    }
+    RegionResult::Scanned {
+        keys,
+        aws_managed,
+        errors,
+    }
+}
+
+/// `DescribeKey`, then `GetKeyPolicy` for a customer managed key. `None` for an AWS managed
+/// key (left out: nobody can change its policy).
+#[allow(clippy::too_many_arguments)]
+async fn examine_key<K: Kms>(
+    kms: &K,
+    governor: &Governor,
+    calls: &Calls,
+    t: Duration,
+    account: &str,
+    region: &str,
+    key_id: String,
+    arn: Option<String>,
+    aliases: Vec<String>,
+) -> (Option<KeyEvidence>, Option<ScanError>) {
+    let mut err = None;
+    let described = governor
+        .call(calls, "kms", "DescribeKey", t, || kms.describe_key(&key_id))
+        .await;
+    let mut key = KeyEvidence {
+        account: account.to_owned(),
+        region: region.to_owned(),
+        key_id: key_id.clone(),
+        arn: arn.clone(),
+        aliases,
+        ..KeyEvidence::default()
+    };
+    match described {
+        Ok(md) => {
+            key.arn = md.arn.or(arn);
+            key.manager = md.manager;
+            key.state = md.state;
+            key.deletion_date = md.deletion_date;
+        }
+        Err(e) => err = Some(error(account, Some(region), "kms:DescribeKey", &e)),
+    }
+    // Without DescribeKey, an `alias/aws/…` alias still says the key is AWS managed.
+    let aws_managed = key.manager.as_deref() == Some("AWS")
+        || (key.manager.is_none() && key.aliases.iter().any(|a| a.starts_with("alias/aws/")));
+    if aws_managed {
+        return (None, err);
+    }
+    let policy = governor
+        .call(calls, "kms", "GetKeyPolicy", t, || {
+            kms.get_key_policy(&key_id)
+        })
+        .await;
+    match policy {
+        Ok(p) => {
+            key.current_policy = Some(p);
+            key.get_key_policy = Some(Outcome::Ok);
+        }
+        Err(e) => {
+            key.get_key_policy = Some(e.outcome);
+            if e.outcome != Outcome::AccessDenied {
+                err = Some(error(account, Some(region), "kms:GetKeyPolicy", &e));
+            }
+        }
+    }
+    (Some(key), err)
+}
+
+/// One paged CloudTrail search for every key of the Region whose policy could not be read:
+/// the newest successful `PutKeyPolicy` of each, else its `CreateKey`, newest first, until
+/// every key has its answer or the window is read.
+async fn search_history<C: CloudTrail>(
+    trail: &C,
+    calls: &Calls,
+    opts: &ScanOptions,
+    keys: &mut [KeyEvidence],
+) {
+    let mut set = KeySet::default();
+    let mut pending = 0usize;
+    for (i, k) in keys.iter().enumerate() {
+        if k.current_policy.is_none() {
+            set.insert(
+                i,
+                &KeyRef {
+                    arn: k.arn.clone(),
+                    key_id: Some(k.key_id.clone()),
+                },
+            );
+            pending += 1;
+        }
+    }
+    let search = SearchOptions {
+        lookback_days: opts.lookback_days,
+        min_interval: opts.lookup_interval,
+        timeout: opts.timeout,
+        max_pages: MAX_PAGES,
+        deadline: calls.deadline(),
+    };
+    let window = (
+        opts.now - chrono::Duration::days(i64::from(opts.lookback_days)),
+        opts.now,
+    );
+    let mut found: Vec<(Option<PolicyEvent>, Vec<PolicyEvent>)> =
+        vec![(None, Vec::new()); keys.len()];
+    let result = event_history::scan(
+        trail,
+        calls,
+        &set,
+        &search,
+        &["PutKeyPolicy", "CreateKey"],
+        window,
+        None,
+        &|_, _| {},
+        |i, e| {
+            let slot = &mut found[i];
+            if slot.0.is_some() {
+                return true;
+            }
+            if e.error_code.is_some() {
+                if slot.1.len() < MAX_FAILED_KEPT {
+                    slot.1.push(e);
+                }
+                return true;
+            }
+            slot.0 = Some(e);
+            pending -= 1;
+            pending > 0
+        },
+    )
+    .await;
+    for (i, (in_force, failed)) in found.into_iter().enumerate() {
+        let key = &mut keys[i];
+        if key.current_policy.is_some() {
+            continue;
+        }
+        match &result {
+            Err(e) => {
+                key.history_unavailable = Some(format!("cloudtrail:LookupEvents: {}", describe(e)))
+            }
+            Ok(stats) => {
+                key.history = Some(History {
+                    lookback_days: opts.lookback_days,
+                    complete: stats.complete || in_force.is_some(),
+                    in_force,
+                    failed_attempts: failed,
+                    pages: stats.pages,
+                    events_scanned: stats.events_scanned,
+                    skipped_records: stats.skipped_records,
+                    cut_short: stats.cut_short.clone(),
+                    source: SourceKind::Cloudtrail,
+                })
+            }
+        }
+    }
+}
+
+/// Whether the principals the keys' policies let update them still exist: each role and user
+/// of the account asked about once, however many keys name it.
+async fn check_restorers<I: Iam>(
+    iam: &I,
+    calls: &Calls,
+    t: Duration,
+    account: &str,
+    keys: &mut [KeyEvidence],
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    // Per key: (principal, what to ask IAM, or the answer known without asking).
+    let mut asks: Vec<Vec<(String, Ask)>> = Vec::with_capacity(keys.len());
+    let mut roles = BTreeSet::new();
+    let mut users = BTreeSet::new();
+    for k in keys.iter() {
+        let (text, _) = k.policy_in_force();
+        let Some(policy) = text.as_deref().and_then(|t| KeyPolicy::parse(t).ok()) else {
+            asks.push(Vec::new());
+            continue;
+        };
+        let mut mine = Vec::new();
+        for g in grantees(
+            &policy,
+            PUT_KEY_POLICY,
+            k.arn.as_deref(),
+            &Context::default(),
+            now,
+        ) {
+            let id = Identity::parse(&g.principal).ok();
+            let in_reach = id.as_ref().and_then(|i| i.account()) == Some(account);
+            let ask = match id {
+                Some(Identity::Role { name, .. }) if in_reach => {
+                    roles.insert(name.clone());
+                    Ask::Role(name)
+                }
+                Some(Identity::User { name, .. }) if in_reach => {
+                    users.insert(name.clone());
+                    Ask::User(name)
+                }
+                Some(Identity::Account { .. }) => Ask::Known(Some(true)),
+                _ => Ask::Known(None),
+            };
+            mine.push((g.principal, ask));
+        }
+        asks.push(mine);
+    }
+    let governor = Governor::new(IAM_RATE);
+    let lookups = roles
+        .into_iter()
+        .map(|n| (true, n))
+        .chain(users.into_iter().map(|n| (false, n)));
+    let answers: BTreeMap<(bool, String), Option<bool>> = futures_util::stream::iter(lookups)
+        .map(|(role, name)| {
+            let governor = &governor;
+            async move {
+                let r: Result<IamEntity, CallError> = if role {
+                    governor
+                        .call(calls, "iam", "GetRole", t, || iam.get_role(&name))
+                        .await
+                } else {
+                    governor
+                        .call(calls, "iam", "GetUser", t, || iam.get_user(&name))
+                        .await
+                };
+                let exists = match r {
+                    Ok(_) => Some(true),
+                    Err(e) if e.outcome == Outcome::NotFound => Some(false),
+                    Err(_) => None,
+                };
+                ((role, name), exists)
+            }
+        })
+        .buffer_unordered(IAM_CHECKS_AT_ONCE)
+        .collect()
+        .await;
+    for (k, mine) in keys.iter_mut().zip(asks) {
+        k.restorer_checks = mine
+            .into_iter()
+            .map(|(principal, ask)| ExistenceCheck {
+                principal,
+                exists: match ask {
+                    Ask::Role(n) => answers.get(&(true, n)).copied().flatten(),
+                    Ask::User(n) => answers.get(&(false, n)).copied().flatten(),
+                    Ask::Known(e) => e,
+                },
+                trust_policy: None,
+            })
+            .collect();
+    }
+}
+
+enum Ask {
+    Role(String),
+    User(String),
+    Known(Option<bool>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::KeyMetadata;
+    use crate::evidence::fake::{FakeAws, FakeKey};
+
+    const A: &str = "111122223333";
+
+    fn opts() -> ScanOptions {
+        ScanOptions {
+            accounts: AccountsToScan::Caller,
+            role_name: "OrganizationAccountAccessRole".into(),
+            regions: RegionsToScan::List(vec!["us-east-1".into()]),
+            concurrency: 4,
+            kms_rate: 1000.0,
+            cloudtrail: true,
+            lookback_days: 90,
+            timeout: Duration::from_secs(5),
+            lookup_interval: Duration::ZERO,
+            now: chrono::Utc::now(),
+        }
+    }
+
+    fn key(id: &str, manager: &str, policy: Option<serde_json::Value>) -> FakeKey {
+        FakeKey {
+            metadata: KeyMetadata {
+                arn: Some(format!("arn:aws:kms:us-east-1:{A}:key/{id}")),
+                key_id: id.into(),
+                account: Some(A.into()),
+                manager: Some(manager.into()),
+                state: Some("Enabled".into()),
+                deletion_date: None,
+            },
+            policy: policy.map(|p| p.to_string()),
+            aliases: vec![format!("alias/{id}")],
+        }
+    }
+
+    fn admin_policy(role: &str) -> serde_json::Value {
+        serde_json::json!({"Statement": [{"Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{A}:role/{role}")}, "Action": "kms:*", "Resource": "*"}]})
+    }
+
+    fn put(id: &str, policy: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"eventName": "PutKeyPolicy", "eventID": format!("e-{id}"),
+            "eventTime": "2026-11-01T00:00:00Z",
+            "requestParameters": {"keyId": id, "policyName": "default", "policy": policy.to_string()}})
+    }
+
+    fn run(fake: &FakeAws) -> ScanEvidence {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime
+            .block_on(gather_scan(fake, &Calls::default(), &opts(), &|_| {}))
+            .unwrap()
+    }
+
+    #[test]
+    fn denied_policies_share_one_cloudtrail_search_and_names_are_checked_once() {
+        let fake = FakeAws::default()
+            .caller(&format!("arn:aws:iam::{A}:user/scanner"), A)
+            .role(&format!("arn:aws:iam::{A}:role/Admin"))
+            .key(key("k1", "CUSTOMER", Some(admin_policy("Admin"))))
+            .key(key("k2", "CUSTOMER", None))
+            .key(key("k3", "CUSTOMER", None))
+            .key(key("aws1", "AWS", Some(admin_policy("Admin"))))
+            .event("PutKeyPolicy", put("k2", admin_policy("Admin")))
+            .event("PutKeyPolicy", put("k3", admin_policy("Gone")));
+        let ev = run(&fake);
+        assert_eq!(ev.keys.len(), 3, "the AWS managed key is left out");
+        assert_eq!(ev.aws_managed_skipped, 1);
+        let called = fake.called();
+        let count = |op: &str| called.iter().filter(|c| *c == op).count();
+        assert_eq!(count("LookupEvents"), 1, "{called:?}");
+        assert_eq!(count("GetRole"), 2, "Admin and Gone, once each: {called:?}");
+        assert_eq!(count("GetKeyPolicy"), 3, "not for the AWS managed key");
+        let k3 = ev.keys.iter().find(|k| k.key_id == "k3").unwrap();
+        assert_eq!(
+            k3.history
+                .as_ref()
+                .and_then(|h| h.in_force.as_ref())
+                .and_then(|e| e.event_id.as_deref()),
+            Some("e-k3")
+        );
+        assert_eq!(k3.restorer_checks[0].exists, Some(false));
+    }
+
+    #[test]
+    fn a_denied_cloudtrail_leaves_the_keys_unknown_with_the_reason() {
+        let fake = FakeAws::default()
+            .caller(&format!("arn:aws:iam::{A}:user/scanner"), A)
+            .key(key("k2", "CUSTOMER", None))
+            .deny("LookupEvents");
+        let ev = run(&fake);
+        assert!(
+            ev.keys[0]
+                .history_unavailable
+                .as_deref()
+                .is_some_and(|w| w.contains("AccessDenied")),
+            "{:?}",
+            ev.keys[0]
+        );
+    }
+
+    #[test]
+    fn a_throttled_call_slows_the_region_down() {
+        let governor = Governor::new(100.0);
+        governor.throttled();
+        assert_eq!(governor.rate(), 50.0);
+        for _ in 0..100 {
+            governor.succeeded();
+        }
+        assert_eq!(governor.rate(), 100.0, "never above the ceiling");
+    }
+}
