@@ -39,6 +39,111 @@ pub enum Command {
     /// The key policy's change timeline: every PutKeyPolicy and CreateKey, who made it, what
     /// changed, and which change locked people out. Read-only.
     History(HistoryArgs),
+    /// Every customer managed key of an account (its Regions, an organisation): locked out,
+    /// at risk, or healthy. Read-only.
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// A Region to scan (repeatable) [default: the profile's or AWS_REGION].
+    #[arg(long = "region", value_name = "REGION", conflicts_with = "all_regions")]
+    pub regions: Vec<String>,
+
+    /// Scan every Region enabled in each account (account:ListRegions; the commercial Regions
+    /// when that is denied).
+    #[arg(long)]
+    pub all_regions: bool,
+
+    /// Scan these accounts (comma-separated IDs): the caller's own with its credentials, the
+    /// others by assuming --role-name in them.
+    #[arg(
+        long,
+        value_name = "ID,...",
+        value_delimiter = ',',
+        conflicts_with = "org"
+    )]
+    pub accounts: Vec<String>,
+
+    /// Scan every active account of the organisation (organizations:ListAccounts, from the
+    /// management account or a delegated administrator).
+    #[arg(long)]
+    pub org: bool,
+
+    /// The role assumed in the other accounts.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "OrganizationAccountAccessRole"
+    )]
+    pub role_name: String,
+
+    /// Keys examined at once in each account and Region.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+
+    /// Output format [default: text on a terminal, json otherwise]
+    #[arg(long, value_enum)]
+    pub format: Option<ScanFormatArg>,
+
+    /// Exit with status 1 when a finding is at or above this severity.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+
+    /// Replace account IDs, principal names and key IDs with stable pseudonyms.
+    #[arg(long)]
+    pub redact: bool,
+
+    /// Do not search CloudTrail for the policies that cannot be read.
+    #[arg(long)]
+    pub no_cloudtrail: bool,
+
+    /// How far back to search CloudTrail's event history, in days (at most 90).
+    #[arg(long, value_name = "DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=90))]
+    pub lookback_days: u32,
+
+    /// A CloudTrail log archive (directory or file of logs, or s3://BUCKET/PREFIX) for the keys
+    /// whose policy neither GetKeyPolicy nor the event history gave.
+    #[arg(long, value_name = "PATH")]
+    pub logs: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub athena: AthenaArgs,
+
+    /// The named profile from the AWS config files (else AWS_PROFILE).
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+
+    /// Seconds each AWS call may take.
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+
+    /// Seconds the whole scan may take; what is not done by then is reported as not scanned.
+    #[arg(long, value_name = "SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_duration: u64,
+
+    /// Least milliseconds between two CloudTrail LookupEvents calls (its quota is 2 a second).
+    #[arg(long, value_name = "MS", default_value_t = 500, hide = true)]
+    pub lookup_interval_ms: u64,
+
+    /// KMS calls a second at most, per account and Region.
+    #[arg(long, value_name = "N", default_value_t = 400, hide = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub kms_rate: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScanFormatArg {
+    Text,
+    Json,
+    Markdown,
+    Sarif,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Never,
 }
 
 #[derive(Debug, Args)]

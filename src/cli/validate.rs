@@ -2,16 +2,20 @@
 //! error is raised here; nothing downstream re-validates.
 
 use super::{
-    AthenaArgs, AwsArgs, Cli, ColorWhen, Command, DiagnoseArgs, ExplainArgs, Format, HistoryArgs,
+    AthenaArgs, AwsArgs, Cli, ColorWhen, Command, DiagnoseArgs, ExplainArgs, FailOn, Format,
+    HistoryArgs, ScanArgs, ScanFormatArg,
 };
 use crate::commands::diagnose::{DiagnoseRequest, LiveRequest, Target};
 use crate::commands::explain::{ExplainRequest, PolicyInput};
 use crate::commands::history::{HistoryRequest, HistorySource};
 use crate::commands::output_file::{check_target, same_file};
+use crate::commands::scan::ScanRequest;
 use crate::commands::{AthenaTable, AwsSettings, LogSource, Output, Request};
 use crate::evidence::key::{KeyInput, KeyInputError};
+use crate::evidence::scan::{AccountsToScan, RegionsToScan};
 use crate::evidence::sources::s3::S3Location;
 use crate::policy::{Context, GET_KEY_POLICY, Identity, PUT_KEY_POLICY, PrincipalParseError};
+use crate::report::scan::ScanFormat;
 use std::path::Path;
 use std::time::Duration;
 
@@ -40,6 +44,12 @@ pub enum UsageError {
         "{0:?} is not an Athena table name: write TABLE or DATABASE.TABLE (letters, digits, _)"
     )]
     AthenaTable(String),
+    #[error("{0:?} is not an AWS Region name (like eu-west-1)")]
+    Region(String),
+    #[error("{0:?} is not an AWS account ID (12 digits)")]
+    Account(String),
+    #[error("{0:?} is not an IAM role name (letters, digits and +=,.@_-, at most 64)")]
+    RoleName(String),
     #[error("{output} would overwrite {input}: choose another file for {flag}")]
     OutputIsInput {
         flag: &'static str,
@@ -74,6 +84,7 @@ impl Cli {
             Command::Explain(a) => Request::Explain(explain(a, &format)?),
             Command::Diagnose(a) => Request::Diagnose(diagnose(a, &format)?),
             Command::History(a) => Request::History(history(a, &format)?),
+            Command::Scan(a) => Request::Scan(scan(a, terminal.stdout_is_terminal)?),
         };
         Ok(Validated {
             request,
@@ -287,10 +298,131 @@ fn history(a: HistoryArgs, format: FormatOf) -> Result<HistoryRequest, UsageErro
     })
 }
 
+/// `eu-west-1`, `us-gov-west-1`, `cn-north-1`: lowercase words and a number.
+fn check_region(r: &str) -> Result<(), UsageError> {
+    let parts: Vec<&str> = r.split('-').collect();
+    let ok = parts.len() >= 3
+        && r.len() <= 32
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty();
+    if ok {
+        Ok(())
+    } else {
+        Err(UsageError::Region(r.to_owned()))
+    }
+}
+
+fn scan(a: ScanArgs, stdout_is_terminal: bool) -> Result<ScanRequest, UsageError> {
+    for r in &a.regions {
+        check_region(r)?;
+    }
+    for id in &a.accounts {
+        if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(UsageError::Account(id.clone()));
+        }
+    }
+    let role_ok = (1..=64).contains(&a.role_name.len())
+        && a.role_name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+    if !role_ok {
+        return Err(UsageError::RoleName(a.role_name.clone()));
+    }
+    if let Some(t) = &a.athena.athena_table {
+        check_table(t)?;
+    }
+    let mut accounts_listed = a.accounts.clone();
+    accounts_listed.sort();
+    accounts_listed.dedup();
+    let mut regions = a.regions.clone();
+    regions.sort();
+    regions.dedup();
+    Ok(ScanRequest {
+        aws: AwsSettings {
+            region: regions.first().cloned(),
+            profile: a.profile.clone(),
+            timeout: Duration::from_secs(a.timeout),
+            max_duration: Duration::from_secs(a.max_duration),
+        },
+        accounts: if a.org {
+            AccountsToScan::Organization
+        } else if accounts_listed.is_empty() {
+            AccountsToScan::Caller
+        } else {
+            AccountsToScan::List(accounts_listed)
+        },
+        role_name: a.role_name,
+        regions: if a.all_regions {
+            Some(RegionsToScan::All)
+        } else if regions.is_empty() {
+            None
+        } else {
+            Some(RegionsToScan::List(regions))
+        },
+        concurrency: usize::from(a.concurrency),
+        kms_rate: f64::from(a.kms_rate),
+        format: match a.format {
+            Some(ScanFormatArg::Text) => ScanFormat::Text,
+            Some(ScanFormatArg::Json) => ScanFormat::Json,
+            Some(ScanFormatArg::Markdown) => ScanFormat::Markdown,
+            Some(ScanFormatArg::Sarif) => ScanFormat::Sarif,
+            None if stdout_is_terminal => ScanFormat::Text,
+            None => ScanFormat::Json,
+        },
+        redact: a.redact,
+        fail_on: match a.fail_on {
+            FailOn::Error => Some(crate::diagnosis::model::Severity::Error),
+            FailOn::Warning => Some(crate::diagnosis::model::Severity::Warning),
+            FailOn::Never => None,
+        },
+        cloudtrail: !a.no_cloudtrail,
+        lookback_days: a.lookback_days,
+        lookup_interval: Duration::from_millis(a.lookup_interval_ms),
+        logs: a.logs.as_deref().map(log_source).transpose()?,
+        athena: athena_table(&a.athena, None),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::Parser;
+
+    #[test]
+    fn scan_flags_are_checked() {
+        let region = validate(&["scan", "--region", "eu-west-1;rm"]);
+        assert!(matches!(region, Err(UsageError::Region(_))));
+        let account = validate(&["scan", "--accounts", "111122223333,12"]);
+        assert!(matches!(account, Err(UsageError::Account(a)) if a == "12"));
+        let role = validate(&["scan", "--role-name", "a/b"]);
+        assert!(matches!(role, Err(UsageError::RoleName(_))));
+        let ok = validate(&[
+            "scan",
+            "--region",
+            "us-gov-west-1",
+            "--region",
+            "eu-west-1",
+            "--accounts",
+            "111122223333,444455556666",
+            "--format",
+            "sarif",
+        ])
+        .unwrap();
+        let Request::Scan(r) = ok.request else {
+            panic!("a scan")
+        };
+        assert_eq!(
+            r.regions,
+            Some(RegionsToScan::List(vec![
+                "eu-west-1".into(),
+                "us-gov-west-1".into()
+            ]))
+        );
+        assert_eq!(r.format, ScanFormat::Sarif);
+    }
 
     fn validate(args: &[&str]) -> Result<Validated, UsageError> {
         let cli = Cli::try_parse_from(std::iter::once("kms-doctor").chain(args.iter().copied()))

@@ -43,6 +43,42 @@ impl Console {
         ));
     }
 
+    /// Progress of a scan: keys done of keys found, and what is happening where.
+    pub fn scan_progress(&self, tick: crate::evidence::scan::Tick) {
+        use crate::evidence::scan::Tick;
+        if !self.interactive {
+            return;
+        }
+        let mut spinner = self.spinner.borrow_mut();
+        let bar = spinner.get_or_insert_with(|| {
+            let b = indicatif::ProgressBar::with_draw_target(
+                Some(0),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} keys  {msg}")
+            {
+                b.set_style(style);
+            }
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+            b
+        });
+        match tick {
+            Tick::Found { region, keys } => {
+                bar.inc_length(keys);
+                bar.set_message(format!(
+                    "listed {keys} keys in {}",
+                    crate::report::escape::terminal(region)
+                ));
+            }
+            Tick::KeyDone => bar.inc(1),
+            Tick::Searching { region, keys } => bar.set_message(format!(
+                "searching CloudTrail in {} for {keys} unreadable policies",
+                crate::report::escape::terminal(region)
+            )),
+        }
+    }
+
     pub fn finish_progress(&self) {
         if let Some(bar) = self.spinner.borrow_mut().take() {
             bar.finish_and_clear();

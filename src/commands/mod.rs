@@ -7,6 +7,7 @@ pub mod diagnose;
 pub mod explain;
 pub mod history;
 pub mod output_file;
+pub mod scan;
 pub mod session;
 
 pub use console::Console;
@@ -32,6 +33,7 @@ pub enum Request {
     Explain(explain::ExplainRequest),
     Diagnose(diagnose::DiagnoseRequest),
     History(history::HistoryRequest),
+    Scan(scan::ScanRequest),
 }
 
 /// How the report is shown.
@@ -118,6 +120,14 @@ pub enum CommandError {
     },
     #[error(transparent)]
     OutputFile(#[from] output_file::OutputFileError),
+    #[error(
+        "no AWS Region to scan. Pass --region REGION (repeatable) or --all-regions, or set AWS_REGION"
+    )]
+    NoRegion,
+    #[error(
+        "{0}. Run the scan from the management account or a delegated administrator, or name the accounts with --accounts"
+    )]
+    Organization(crate::evidence::scan::ScanFailed),
 }
 
 /// What AWS or the SDK said, in full: shown with `-v`.
@@ -222,6 +232,7 @@ pub fn run(
         Request::Explain(r) => explain::run(r, out),
         Request::Diagnose(r) => diagnose::run(r, out, console),
         Request::History(r) => history::run(r, out, console),
+        Request::Scan(r) => scan::run(r, out, console),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod diagnose;
 pub mod escape;
 pub mod explain;
 pub mod redact;
+pub mod scan;
 pub mod timeline;
 
 use crate::diagnosis::model::{Finding, Severity, Span, Text};
@@ -213,6 +214,11 @@ pub fn write_findings_text(findings: &[Finding], none: &str, out: &mut TextOut) 
     if findings.is_empty() {
         out.p("  ")?.p(none)?.nl()?;
     }
+    write_finding_items_text(findings, out)
+}
+
+/// Each finding as what / why / evidence / help, without a heading.
+pub fn write_finding_items_text(findings: &[Finding], out: &mut TextOut) -> io::Result<()> {
     for f in findings {
         out.p("  ")?
             .styled(
@@ -260,8 +266,17 @@ pub fn write_findings_markdown(
     if findings.is_empty() {
         out.p(none, MdContext::Block)?.raw("\n\n")?;
     }
+    write_finding_items_markdown(findings, "###", out)
+}
+
+/// Each finding under a heading of `level` (`###`), without a section heading.
+pub fn write_finding_items_markdown(
+    findings: &[Finding],
+    level: &str,
+    out: &mut MdOut,
+) -> io::Result<()> {
     for f in findings {
-        out.raw(&format!("### {} `{}`: ", f.severity, f.code))?
+        out.raw(&format!("{level} {} `{}`: ", f.severity, f.code))?
             .t(&f.title, MdContext::Block)?
             .raw("\n\n")?;
         if !f.detail.is_empty() {

@@ -14,7 +14,7 @@ use crate::diagnosis::model::{
     Access, AuthorizationDetails, CallRecord, CallerIdentity, CallerReport, DiagnoseReport, Entry,
     Evidence, ExistenceCheck, FailedAttempt, Finding, Grant, History, HistorySummary, KeyFacts,
     MatchedStatement, NamedDocument, Note, PolicyDiff, PolicyEvent, PolicySource, Restorer,
-    SimulationResult, Skipped, Span, Text, TimelineReport,
+    ScanReport, SimulationResult, Skipped, Span, Text, TimelineReport,
 };
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -161,6 +161,29 @@ redact_fields! {
     CallerIdentity: arn, account, user_id;
     ExistenceCheck: principal;
     SimulationResult: resource, matched_statements, missing_context;
+}
+
+impl Redact for ScanReport {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        self.scope.accounts.strings(f);
+        for s in &mut self.scope.regions_not_enabled {
+            s.account.strings(f);
+            s.reason.strings(f);
+        }
+        for k in &mut self.keys {
+            k.policy_source.strings(f);
+            k.arn.strings(f);
+            k.key_id.strings(f);
+            k.account.strings(f);
+            k.aliases.strings(f);
+            k.findings.strings(f);
+            k.restorers.strings(f);
+        }
+        for e in &mut self.errors {
+            e.account.strings(f);
+            e.message.strings(f);
+        }
+    }
 }
 
 impl Redact for DiagnoseReport {

@@ -371,26 +371,39 @@ impl Evidence {
         if self.policy_known() {
             return;
         }
-        let Some(newest) = events.iter().rposition(|e| e.error_code.is_none()) else {
-            return;
-        };
-        let history = self.history.get_or_insert_with(|| History {
-            lookback_days: 0,
-            in_force: None,
-            failed_attempts: Vec::new(),
-            pages: 0,
-            events_scanned: 0,
-            skipped_records: 0,
-            complete: true,
-            cut_short: None,
-            source,
-        });
-        history.in_force = Some(events[newest].clone());
-        history.failed_attempts = events[newest + 1..].iter().rev().cloned().collect();
-        history.events_scanned += records;
-        history.skipped_records += skipped;
-        history.source = source;
+        recover_history(&mut self.history, events, records, skipped, source);
     }
+}
+
+/// Completes a key's history from the policy events a log archive or Athena gave (oldest
+/// first): the newest successful event becomes the policy in force, with the failed attempts
+/// after it. Nothing changes when no event succeeded.
+pub fn recover_history(
+    history: &mut Option<History>,
+    events: &[PolicyEvent],
+    records: u64,
+    skipped: u64,
+    source: SourceKind,
+) {
+    let Some(newest) = events.iter().rposition(|e| e.error_code.is_none()) else {
+        return;
+    };
+    let history = history.get_or_insert_with(|| History {
+        lookback_days: 0,
+        in_force: None,
+        failed_attempts: Vec::new(),
+        pages: 0,
+        events_scanned: 0,
+        skipped_records: 0,
+        complete: true,
+        cut_short: None,
+        source,
+    });
+    history.in_force = Some(events[newest].clone());
+    history.failed_attempts = events[newest + 1..].iter().rev().cloned().collect();
+    history.events_scanned += records;
+    history.skipped_records += skipped;
+    history.source = source;
 }
 
 #[cfg(test)]

@@ -81,6 +81,64 @@ codes! {
     SingleRestorer => "single-restorer", Warning;
 }
 
+impl Code {
+    /// What the code means, in one sentence (the contract's words; SARIF rule metadata).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Code::RootDelegationMissing => {
+                "The key policy neither names the principal for the action nor delegates to the account, so no IAM policy can grant it."
+            }
+            Code::KeyPolicyExplicitDeny => {
+                "A Deny statement in the key policy matches the request."
+            }
+            Code::IamImplicitDeny => {
+                "The key policy delegates to IAM, but no IAM policy of the principal allows the action."
+            }
+            Code::IamExplicitDeny => "An IAM identity policy explicitly denies the action.",
+            Code::ScpDeny => "An AWS Organizations policy (SCP) denies the action.",
+            Code::PermissionsBoundaryDeny => {
+                "The principal's permissions boundary does not allow the action."
+            }
+            Code::ConditionNotMet => {
+                "The only statements that would allow carry conditions the request does not (or may not) meet."
+            }
+            Code::CrossAccountKey => {
+                "The key belongs to another account: GetKeyPolicy and PutKeyPolicy never work cross-account."
+            }
+            Code::AwsManagedKey => "AWS managed keys' policies cannot be changed by anyone.",
+            Code::KeyNotFound => "No such key or alias in this account and Region.",
+            Code::OrphanedPrincipal => {
+                "The policy names a deleted principal by unique ID; recreating it does not restore access."
+            }
+            Code::RestorerMissing => "A principal that could restore access no longer exists.",
+            Code::NoRestorer => {
+                "No existing principal can update the key policy: only AWS Support can restore access."
+            }
+            Code::LockoutCheckBypassed => {
+                "The policy in force was set with BypassPolicyLockoutSafetyCheck."
+            }
+            Code::KeyPendingDeletion => "The key is scheduled for deletion.",
+            Code::PolicyHistoryUnavailable => {
+                "No policy change or creation event in CloudTrail's 90-day history."
+            }
+            Code::EvidenceIncomplete => {
+                "A step could not be run; the report says what this leaves open."
+            }
+            Code::NotPrincipalMissesSessions => {
+                "A Deny with NotPrincipal exempts a role's ARN but not its sessions: the role's sessions are denied."
+            }
+            Code::PolicyUpdateOpen => {
+                "kms:PutKeyPolicy is allowed to everyone without a condition that narrows it to known principals."
+            }
+            Code::RestorerReachable => "The diagnosed principal can restore access itself.",
+            Code::NoAccountDelegation => {
+                "No statement delegates to the account: IAM policies grant nothing on the key; access rests on the principals the policy names."
+            }
+            Code::SingleRestorer => "Exactly one existing principal can update the key policy.",
+        }
+    }
+}
+
 impl Serialize for Code {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
@@ -177,7 +235,7 @@ mod tests {
     #[test]
     fn every_code_is_listed_once_in_kebab_case() {
         let mut names: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
-        assert_eq!(names.len(), 20);
+        assert_eq!(names.len(), 22);
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), Code::ALL.len());

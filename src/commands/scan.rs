@@ -1,0 +1,142 @@
+//! `kms-doctor scan`: gather every key of the accounts and Regions asked for, recover the
+//! policies nobody can read from CloudTrail (one search per Region), a log archive or Athena,
+//! judge each key, render.
+
+use super::{AthenaTable, AwsSettings, CommandError, Console, EXIT_FAILURE, LogSource, Session};
+use crate::diagnosis::model::{SourceKind, recover_history};
+use crate::diagnosis::timeline::athena_sql;
+use crate::evidence::record::KeyRef;
+use crate::evidence::scan::{AccountsToScan, RegionsToScan, ScanFailed, ScanOptions, gather_scan};
+use crate::evidence::sources::archive;
+use crate::report::scan::{ScanFormat, render};
+use crate::report::{self, WriteColor};
+use std::time::Duration;
+
+/// Keys looked up one by one in a log archive or with Athena, at most: each is a pass over
+/// the archive or a query.
+pub const MAX_RECOVERED_KEYS: usize = 25;
+
+#[derive(Debug)]
+pub struct ScanRequest {
+    pub aws: AwsSettings,
+    pub accounts: AccountsToScan,
+    pub role_name: String,
+    /// `None`: the Region of the profile or environment.
+    pub regions: Option<RegionsToScan>,
+    pub concurrency: usize,
+    pub kms_rate: f64,
+    pub format: ScanFormat,
+    pub redact: bool,
+    /// `None`: never fail on findings.
+    pub fail_on: Option<crate::diagnosis::model::Severity>,
+    pub cloudtrail: bool,
+    pub lookback_days: u32,
+    pub lookup_interval: Duration,
+    pub logs: Option<LogSource>,
+    pub athena: Option<AthenaTable>,
+}
+
+pub fn run(
+    req: ScanRequest,
+    out: &mut dyn WriteColor,
+    console: &Console,
+) -> Result<u8, CommandError> {
+    let session = Session::new(req.aws.clone())?;
+    let now = chrono::Utc::now();
+    let evidence = session.block_on(async {
+        let connection = session.connection().await;
+        let regions = match &req.regions {
+            Some(r) => r.clone(),
+            None => RegionsToScan::List(vec![connection.region().ok_or(CommandError::NoRegion)?]),
+        };
+        let opts = ScanOptions {
+            accounts: req.accounts.clone(),
+            role_name: req.role_name.clone(),
+            regions,
+            concurrency: req.concurrency,
+            kms_rate: req.kms_rate,
+            cloudtrail: req.cloudtrail,
+            lookback_days: req.lookback_days,
+            timeout: session.timeout(),
+            lookup_interval: req.lookup_interval,
+            now,
+        };
+        let gathered = gather_scan(&connection.fleet(), &session.calls, &opts, &|t| {
+            console.scan_progress(t)
+        })
+        .await;
+        console.finish_progress();
+        let mut evidence = gathered.map_err(|e| match e {
+            ScanFailed::Caller(e) => CommandError::caller_unknown(e, &req.aws),
+            other => CommandError::Organization(other),
+        })?;
+        recover_from_logs(&session, &req, &mut evidence.keys).await?;
+        evidence.calls = session.calls.snapshot();
+        Ok::<_, CommandError>(evidence)
+    })?;
+    let report = crate::diagnosis::scan::scan(&evidence, now);
+    console.calls(&evidence.calls);
+    if req.redact {
+        render(&report::redact::redacted(&report), req.format, out)?;
+    } else {
+        render(&report, req.format, out)?;
+    }
+    // Nothing could be listed anywhere: the scan did not run.
+    if evidence.regions_scanned == 0 && !evidence.errors.is_empty() {
+        return Ok(EXIT_FAILURE);
+    }
+    Ok(report.exit_code(req.fail_on))
+}
+
+/// The keys whose policy neither `GetKeyPolicy` nor the event history gave, looked up in the
+/// log archive or with Athena, one at a time, at most [`MAX_RECOVERED_KEYS`].
+async fn recover_from_logs(
+    session: &Session,
+    req: &ScanRequest,
+    keys: &mut [crate::diagnosis::model::KeyEvidence],
+) -> Result<(), CommandError> {
+    if req.logs.is_none() && req.athena.is_none() {
+        return Ok(());
+    }
+    let unknown = keys
+        .iter_mut()
+        .filter(|k| k.policy_in_force().0.is_none())
+        .take(MAX_RECOVERED_KEYS);
+    for key in unknown {
+        let key_ref = KeyRef {
+            arn: key.arn.clone(),
+            key_id: Some(key.key_id.clone()),
+        };
+        let (found, kind) = match (&req.logs, &req.athena) {
+            (Some(LogSource::Local(path)), _) => (
+                Some(archive::scan_local(path, &key_ref, &Default::default())?),
+                SourceKind::Archive,
+            ),
+            (Some(LogSource::S3(location)), _) => (
+                session
+                    .read_s3(location, &key_ref, &Default::default())
+                    .await
+                    .ok(),
+                SourceKind::Archive,
+            ),
+            (None, Some(table)) => {
+                let sql = athena_sql(&table.table, &key.key_id, None, None);
+                (
+                    session.read_athena(table, sql, &key_ref).await.ok(),
+                    SourceKind::Athena,
+                )
+            }
+            (None, None) => (None, SourceKind::None),
+        };
+        if let Some(found) = found {
+            recover_history(
+                &mut key.history,
+                &found.events,
+                found.records,
+                found.skipped.records,
+                kind,
+            );
+        }
+    }
+    Ok(())
+}
