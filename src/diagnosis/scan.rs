@@ -10,7 +10,7 @@ use super::model::{
 use super::rules::live;
 use super::rules::policy::{self as policy_rules, PolicyFacts};
 use crate::policy::{
-    Context, KeyPolicy, PUT_KEY_POLICY, delegations, grantees, orphaned_principals,
+    Context, GET_KEY_POLICY, KeyPolicy, PUT_KEY_POLICY, delegations, grantees, orphaned_principals,
 };
 use crate::text;
 use std::collections::BTreeMap;
@@ -136,15 +136,22 @@ pub fn assess(key: &KeyEvidence, now: chrono::DateTime<chrono::Utc>) -> ScannedK
                 .map(|(g, _)| g.clone())
                 .collect();
             let orphans = orphaned_principals(policy);
-            findings.extend(policy_rules::findings(&PolicyFacts {
-                policy,
-                principal: None,
-                key_account: Some(&key.account),
-                evaluations: &[],
-                actions: &[],
-                restorers: &living,
-                orphans: &orphans,
-            }));
+            let actions = [GET_KEY_POLICY.to_owned(), PUT_KEY_POLICY.to_owned()];
+            // For nobody in particular, a missing delegation denies no one: it is
+            // `no-account-delegation` (a warning) below, not `root-delegation-missing`.
+            findings.extend(
+                policy_rules::findings(&PolicyFacts {
+                    policy,
+                    principal: None,
+                    key_account: Some(&key.account),
+                    evaluations: &[],
+                    actions: &actions,
+                    restorers: &living,
+                    orphans: &orphans,
+                })
+                .into_iter()
+                .filter(|f| f.code != Code::RootDelegationMissing),
+            );
             live::restorer_findings(&mut findings, &restorers);
             if delegations(policy, PUT_KEY_POLICY, Some(&key.account)).is_empty() {
                 findings.push(no_account_delegation(partition, &key.account));

@@ -884,8 +884,10 @@ impl super::Fleet for SdkFleet {
     }
 
     fn kms(&self, account: &AccountConfig, region: &str) -> KmsClient {
+        // The scan paces KMS calls itself and retries throttled ones, slowing down as it does.
         let config = aws_sdk_kms::config::Builder::from(&account.0)
             .region(aws_config::Region::new(region.to_owned()))
+            .retry_config(RetryConfig::disabled())
             .interceptor(ResponseSizeLimit)
             .build();
         KmsClient(aws_sdk_kms::Client::from_conf(config))

@@ -17,6 +17,7 @@ mod properties;
 mod redaction;
 mod reports;
 mod rules;
+mod scan_e2e;
 mod sdk_mapping;
 
 mod support {

@@ -46,6 +46,40 @@ pub struct Scenario {
     /// Managed policies by ARN: their documents, for `GetAccountAuthorizationDetails`.
     #[serde(default)]
     pub managed_policies: BTreeMap<String, serde_json::Value>,
+    /// The organisation's accounts (`ListAccounts`), and which of them `AssumeRole` reaches.
+    #[serde(default)]
+    pub accounts: Vec<Member>,
+    /// What `account:ListRegions` answers (`None`: the caller's Region only).
+    #[serde(default)]
+    pub enabled_regions: Option<Vec<String>>,
+    /// Opt-in Regions not enabled: KMS there answers `UnrecognizedClientException`.
+    #[serde(default)]
+    pub disabled_regions: Vec<String>,
+    /// Keys per `ListKeys` page and aliases per `ListAliases` page (default: what is asked).
+    #[serde(default)]
+    pub kms_page_size: Option<usize>,
+    /// Every Nth KMS call answers `ThrottlingException`.
+    #[serde(default)]
+    pub kms_throttle_every: usize,
+}
+
+/// An account of the organisation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    pub id: String,
+    #[serde(default = "active")]
+    pub status: String,
+    /// `AssumeRole` into it succeeds.
+    #[serde(default = "yes")]
+    pub assumable: bool,
+}
+
+fn active() -> String {
+    "ACTIVE".into()
+}
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -95,6 +129,9 @@ pub struct Key {
     #[serde(default)]
     pub aliases: Vec<String>,
     pub policy: Value,
+    /// `GetKeyPolicy` of this key answers AccessDenied (its policy locks the caller out).
+    #[serde(default)]
+    pub deny_policy: bool,
 }
 
 fn default_region() -> String {
@@ -156,6 +193,7 @@ pub struct Endpoint {
 }
 
 struct Request {
+    path: String,
     headers: BTreeMap<String, String>,
     body: Vec<u8>,
     raw: Vec<u8>,
@@ -218,6 +256,7 @@ fn serve_on(scenario: Scenario, upstream: Option<String>, port: u16) -> Endpoint
         scenario,
         calls: calls.clone(),
         lookups: AtomicUsize::new(0),
+        kms_calls: AtomicUsize::new(0),
         upstream,
     });
     std::thread::spawn(move || {
@@ -233,7 +272,30 @@ struct State {
     scenario: Scenario,
     calls: Arc<Mutex<Vec<String>>>,
     lookups: AtomicUsize,
+    kms_calls: AtomicUsize,
     upstream: Option<String>,
+}
+
+/// The access key `AssumeRole` hands out for an account, and the account an access key is of.
+const ASSUMED_KEY_PREFIX: &str = "ASIASCENARIO";
+
+/// The Region and account a signed request is for: the Region from the signature's credential
+/// scope, the account from the access key (the caller's, or one `AssumeRole` gave).
+fn signed_for(req: &Request, sc: &Scenario) -> (String, String) {
+    let credential = req
+        .headers
+        .get("authorization")
+        .and_then(|a| a.split("Credential=").nth(1))
+        .and_then(|c| c.split([',', ' ']).next())
+        .unwrap_or_default();
+    let mut parts = credential.split('/');
+    let key = parts.next().unwrap_or_default();
+    let region = parts.nth(1).unwrap_or("us-east-1").to_owned();
+    let account = key
+        .strip_prefix(ASSUMED_KEY_PREFIX)
+        .map(str::to_owned)
+        .unwrap_or_else(|| sc.caller.account.clone());
+    (region, account)
 }
 
 fn serve(stream: TcpStream, state: &State) {
@@ -295,6 +357,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
         return None;
     }
     raw.extend_from_slice(line.as_bytes());
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
     loop {
         line.clear();
         reader.read_line(&mut line).ok()?;
@@ -314,7 +377,12 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     let mut body = vec![0; len];
     reader.read_exact(&mut body).ok()?;
     raw.extend_from_slice(&body);
-    Some(Request { headers, body, raw })
+    Some(Request {
+        path,
+        headers,
+        body,
+        raw,
+    })
 }
 
 /// Sends a raw request upstream and returns the raw response.
@@ -390,21 +458,29 @@ const IAM_NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 
 fn handle(req: &Request, state: &State) -> Option<Reply> {
     let sc = &state.scenario;
+    let (region, account) = signed_for(req, sc);
     let (op, json_body, query) = match req.headers.get("x-amz-target") {
         Some(target) => {
             let name = target.rsplit('.').next().unwrap_or_default().to_owned();
             let service = if target.starts_with("TrentService") {
                 "kms"
+            } else if target.starts_with("AWSOrganizations") {
+                "organizations"
             } else {
                 "cloudtrail"
             };
             let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
             (format!("{service}:{name}"), body, BTreeMap::new())
         }
+        // The Account Management API is REST-JSON: the operation is the path.
+        None if req.path.starts_with("/listRegions") => {
+            let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+            ("account:ListRegions".to_owned(), body, BTreeMap::new())
+        }
         None => {
             let q = form(&req.body);
             let action = q.get("Action").cloned().unwrap_or_default();
-            let service = if action == "GetCallerIdentity" {
+            let service = if matches!(action.as_str(), "GetCallerIdentity" | "AssumeRole") {
                 "sts"
             } else {
                 "iam"
@@ -419,7 +495,22 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
         return None;
     }
     state.calls.lock().unwrap().push(op.clone());
-    let is_json = op.starts_with("kms:") || op.starts_with("cloudtrail:");
+    let is_json = !(op.starts_with("sts:") || op.starts_with("iam:"));
+    if op.starts_with("kms:") {
+        if sc.disabled_regions.contains(&region) {
+            return Some(Reply::json(
+                400,
+                json!({"__type": "UnrecognizedClientException", "message": "The security token included in the request is invalid."}),
+            ));
+        }
+        let n = state.kms_calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if sc.kms_throttle_every > 0 && n % sc.kms_throttle_every == 0 {
+            return Some(Reply::json(
+                400,
+                json!({"__type": "ThrottlingException", "message": "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls."}),
+            ));
+        }
+    }
     if let Some(fault) = sc.faults.get(&op) {
         match fault.as_str() {
             "500" => {
@@ -497,10 +588,17 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
                 .get("KeyId")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            match find_key(sc, wanted) {
+            match find_key(sc, wanted, &account, &region) {
                 None => Reply::json(
                     400,
                     json!({"__type": "NotFoundException", "message": format!("Key '{wanted}' does not exist")}),
+                ),
+                Some(k) if op == "kms:GetKeyPolicy" && k.deny_policy => Reply::json(
+                    400,
+                    json!({"__type": "AccessDeniedException", "message": format!(
+                        "User: {} is not authorized to perform: kms:GetKeyPolicy on resource: {} because no resource-based policy allows the kms:GetKeyPolicy action",
+                        sc.caller.arn, k.arn()
+                    )}),
                 ),
                 Some(k) if op == "kms:GetKeyPolicy" => Reply::json(
                     200,
@@ -526,14 +624,85 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
             let aliases: Vec<Value> = sc
                 .keys
                 .iter()
-                .filter(|k| k.account == sc.caller.account)
+                .filter(|k| k.account == account && k.region == region)
                 .flat_map(|k| {
                     k.aliases.iter().map(move |a| {
                         json!({"AliasName": a, "AliasArn": format!("arn:aws:kms:{}:{}:{a}", k.region, k.account), "TargetKeyId": k.id})
                     })
                 })
                 .collect();
-            Reply::json(200, json!({"Aliases": aliases, "Truncated": false}))
+            let (page, next) = page_of(&aliases, &json_body, sc.kms_page_size);
+            let mut out = json!({"Aliases": page, "Truncated": next.is_some()});
+            if let Some(m) = next {
+                out["NextMarker"] = json!(m);
+            }
+            Reply::json(200, out)
+        }
+        "kms:ListKeys" => {
+            let keys: Vec<Value> = sc
+                .keys
+                .iter()
+                .filter(|k| k.account == account && k.region == region)
+                .map(|k| json!({"KeyId": k.id, "KeyArn": k.arn()}))
+                .collect();
+            let (page, next) = page_of(&keys, &json_body, sc.kms_page_size);
+            let mut out = json!({"Keys": page, "Truncated": next.is_some()});
+            if let Some(m) = next {
+                out["NextMarker"] = json!(m);
+            }
+            Reply::json(200, out)
+        }
+        "sts:AssumeRole" => {
+            let role = query.get("RoleArn").cloned().unwrap_or_default();
+            let target = role.split(':').nth(4).unwrap_or_default();
+            match sc.accounts.iter().find(|m| m.id == target && m.assumable) {
+                Some(m) => Reply::xml(
+                    200,
+                    format!(
+                        "<AssumeRoleResponse xmlns=\"{STS_NS}\"><AssumeRoleResult><AssumedRoleUser><Arn>arn:aws:sts::{id}:assumed-role/{name}/kms-doctor-scan</Arn><AssumedRoleId>AROASCENARIO:kms-doctor-scan</AssumedRoleId></AssumedRoleUser><Credentials><AccessKeyId>{ASSUMED_KEY_PREFIX}{id}</AccessKeyId><SecretAccessKey>secret</SecretAccessKey><SessionToken>token</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials></AssumeRoleResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></AssumeRoleResponse>",
+                        id = m.id,
+                        name = xml_escape(role.rsplit('/').next().unwrap_or_default()),
+                    ),
+                ),
+                None => query_error(
+                    STS_NS,
+                    403,
+                    "AccessDenied",
+                    &format!(
+                        "User: {} is not authorized to perform: sts:AssumeRole on resource: {role}",
+                        sc.caller.arn
+                    ),
+                ),
+            }
+        }
+        "organizations:ListAccounts" => {
+            let accounts: Vec<Value> = sc
+                .accounts
+                .iter()
+                .map(|m| json!({"Id": m.id, "Arn": format!("arn:aws:organizations::{}:account/o-example/{}", sc.caller.account, m.id),
+                    "Email": format!("aws+{}@example.com", m.id), "Name": format!("account-{}", m.id), "Status": m.status,
+                    "JoinedMethod": "CREATED", "JoinedTimestamp": 1.7e9}))
+                .collect();
+            let (page, next) = page_of(&accounts, &json_body, Some(2));
+            let mut out = json!({"Accounts": page});
+            if let Some(m) = next {
+                out["NextToken"] = json!(m);
+            }
+            Reply::json(200, out)
+        }
+        "account:ListRegions" => {
+            let regions: Vec<Value> = sc
+                .enabled_regions
+                .clone()
+                .unwrap_or_else(|| vec![region.clone()])
+                .iter()
+                .map(|r| json!({"RegionName": r, "RegionOptStatus": "ENABLED_BY_DEFAULT"}))
+                .collect();
+            Reply {
+                status: 200,
+                content_type: "application/json",
+                body: json!({"Regions": regions}).to_string().into_bytes(),
+            }
         }
         "iam:GetRole" | "iam:GetUser" => {
             let (list, name_key, tag) = if op == "iam:GetRole" {
@@ -720,12 +889,20 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
             } else {
                 0
             };
+            // Each Region's event history has its own events (a record without awsRegion is
+            // in every Region).
             let matching: Vec<&Value> = trail
                 .events
                 .iter()
                 .filter(|e| match e {
                     Value::String(_) => true,
-                    other => other.get("eventName").and_then(Value::as_str) == Some(name.as_str()),
+                    other => {
+                        other.get("eventName").and_then(Value::as_str) == Some(name.as_str())
+                            && other
+                                .get("awsRegion")
+                                .and_then(Value::as_str)
+                                .is_none_or(|r| r == region)
+                    }
                 })
                 .collect();
             let total = total_unrelated + matching.len();
@@ -758,14 +935,44 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
     })
 }
 
-fn find_key<'a>(sc: &'a Scenario, wanted: &str) -> Option<&'a Key> {
-    sc.keys.iter().find(|k| {
-        k.id == wanted
-            || k.arn() == wanted
-            || k.aliases.iter().any(|a| {
-                a == wanted || format!("arn:aws:kms:{}:{}:{a}", k.region, k.account) == wanted
-            })
-    })
+/// One page of `items`, from the request's `Marker`/`NextToken` (an offset) and
+/// `Limit`/`MaxResults`, at most `page_size`.
+fn page_of(
+    items: &[Value],
+    body: &Value,
+    page_size: Option<usize>,
+) -> (Vec<Value>, Option<String>) {
+    let offset: usize = ["Marker", "NextToken"]
+        .iter()
+        .find_map(|m| body.get(*m).and_then(Value::as_str))
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    let asked = ["Limit", "MaxResults"]
+        .iter()
+        .find_map(|m| body.get(*m).and_then(Value::as_u64))
+        .map(|n| n as usize)
+        .unwrap_or(usize::MAX);
+    let size = asked.min(page_size.unwrap_or(usize::MAX)).max(1);
+    let end = offset.saturating_add(size).min(items.len());
+    let page = items.get(offset..end).unwrap_or_default().to_vec();
+    let next = (end < items.len()).then(|| end.to_string());
+    (page, next)
+}
+
+/// A key by ARN (any account: KMS resolves another account's key ARN), or by ID or alias in the
+/// signer's account and Region.
+fn find_key<'a>(sc: &'a Scenario, wanted: &str, account: &str, region: &str) -> Option<&'a Key> {
+    let by_arn = wanted.starts_with("arn:");
+    sc.keys
+        .iter()
+        .filter(|k| by_arn || (k.account == account && k.region == region))
+        .find(|k| {
+            k.id == wanted
+                || k.arn() == wanted
+                || k.aliases.iter().any(|a| {
+                    a == wanted || format!("arn:aws:kms:{}:{}:{a}", k.region, k.account) == wanted
+                })
+        })
 }
 
 /// A `PutKeyPolicy` of some other key, as CloudTrail records it.

@@ -1,0 +1,446 @@
+//! `kms-doctor scan` end to end: the real binary over HTTP against the scenario endpoint, which
+//! serves several accounts (by the access key `AssumeRole` handed out) and Regions (from the
+//! request signature's credential scope), pages `ListKeys`/`ListAliases`, throttles every Nth
+//! KMS call and answers `UnrecognizedClientException` in an opt-in Region that is not enabled.
+
+use crate::support::cli::{against, assert_exit, stdout};
+use crate::support::scenario::{self, Endpoint, Scenario};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::process::Output;
+
+/// Every operation `scan` may call. Anything else fails the test.
+const READ_ONLY: [&str; 12] = [
+    "sts:GetCallerIdentity",
+    "sts:AssumeRole",
+    "organizations:ListAccounts",
+    "account:ListRegions",
+    "kms:ListKeys",
+    "kms:ListAliases",
+    "kms:DescribeKey",
+    "kms:GetKeyPolicy",
+    "iam:GetRole",
+    "iam:GetUser",
+    "cloudtrail:LookupEvents",
+    "iam:GetAccountAuthorizationDetails",
+];
+
+const A: &str = "111122223333";
+const B: &str = "444455556666";
+
+fn estate() -> (Scenario, BTreeMap<String, String>) {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/scan/estate.json");
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    (
+        serde_json::from_value(file["scenario"].clone()).unwrap(),
+        serde_json::from_value(file["keys"].clone()).unwrap(),
+    )
+}
+
+fn run(endpoint: &Endpoint, args: &[&str]) -> Output {
+    let o = against(&endpoint.url)
+        .arg("scan")
+        .args(args)
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    for op in endpoint.calls.lock().unwrap().iter() {
+        assert!(READ_ONLY.contains(&op.as_str()), "scan called {op}");
+    }
+    o
+}
+
+fn json_of(o: &Output) -> Value {
+    serde_json::from_str(&stdout(o))
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(o), String::from_utf8_lossy(&o.stderr)))
+}
+
+fn key<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key_id"] == id)
+        .unwrap_or_else(|| panic!("no key {id} in {report:#}"))
+}
+
+fn codes(k: &Value) -> Vec<&str> {
+    k["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect()
+}
+
+fn count(endpoint: &Endpoint, op: &str) -> usize {
+    endpoint
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|c| *c == op)
+        .count()
+}
+
+#[test]
+fn every_status_and_code_in_one_account_and_its_regions() {
+    let (sc, ids) = estate();
+    let endpoint = scenario::start(sc);
+    let o = run(&endpoint, &["--all-regions", "--format", "json"]);
+    assert_exit(&o, 1);
+    let r = json_of(&o);
+    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["scope"]["accounts"], json!([A]));
+    assert_eq!(
+        r["scope"]["regions"],
+        json!(["ap-east-1", "eu-west-1", "us-east-1"])
+    );
+    assert_eq!(
+        r["scope"]["regions_not_enabled"][0]["region"], "ap-east-1",
+        "an opt-in Region that answers UnrecognizedClientException is not enabled, not an error"
+    );
+    assert_eq!(r["errors"], json!([]));
+
+    let expect: [(&str, &str, &[&str]); 11] = [
+        ("healthy", "healthy", &[]),
+        (
+            "single",
+            "at_risk",
+            &["no-account-delegation", "single-restorer"],
+        ),
+        (
+            "gone",
+            "locked_out",
+            &["no-restorer", "no-account-delegation", "restorer-missing"],
+        ),
+        ("pending", "at_risk", &["key-pending-deletion"]),
+        ("open", "at_risk", &["policy-update-open"]),
+        (
+            "notprincipal",
+            "at_risk",
+            &["not-principal-misses-sessions"],
+        ),
+        ("orphan", "at_risk", &["orphaned-principal"]),
+        (
+            "denied-bypass",
+            "locked_out",
+            &[
+                "no-restorer",
+                "lockout-check-bypassed",
+                "no-account-delegation",
+                "restorer-missing",
+            ],
+        ),
+        ("denied-created", "healthy", &[]),
+        ("denied-unknown", "unknown", &["policy-history-unavailable"]),
+        ("eu-healthy", "healthy", &[]),
+    ];
+    for (name, status, want) in expect {
+        let k = key(&r, &ids[name]);
+        assert_eq!(k["status"], status, "{name}: {k:#}");
+        let mut got = codes(k);
+        got.sort_unstable();
+        let mut want = want.to_vec();
+        want.sort_unstable();
+        assert_eq!(got, want, "{name}");
+    }
+    assert_eq!(
+        r["keys"].as_array().unwrap().len(),
+        11,
+        "the AWS managed key is left out"
+    );
+    assert_eq!(r["summary"]["aws_managed_skipped"], 1);
+    assert_eq!(r["keys"][0]["status"], "locked_out", "worst first");
+
+    // Policies that cannot be read come from CloudTrail, with the event that set them.
+    let bypass = key(&r, &ids["denied-bypass"]);
+    assert_eq!(bypass["policy_source"]["kind"], "cloudtrail");
+    assert_eq!(bypass["policy_source"]["event_id"], "evt-bypass-newest");
+    assert_eq!(
+        key(&r, &ids["denied-created"])["policy_source"]["kind"],
+        "cloudtrail"
+    );
+    assert_eq!(
+        key(&r, &ids["denied-unknown"])["policy_source"]["kind"],
+        "none"
+    );
+    let unknown_help = key(&r, &ids["denied-unknown"])["findings"][0]["help"]
+        .as_str()
+        .unwrap();
+    assert!(unknown_help.contains("--logs") && unknown_help.contains("--athena-table"));
+    assert_eq!(key(&r, &ids["healthy"])["policy_source"]["kind"], "current");
+    assert_eq!(
+        key(&r, &ids["healthy"])["aliases"],
+        json!([format!("alias/{}", ids["healthy"])])
+    );
+
+    // One CloudTrail search (PutKeyPolicy, then CreateKey) serves the three unreadable keys;
+    // the other Regions had none to search for.
+    assert_eq!(count(&endpoint, "cloudtrail:LookupEvents"), 2);
+    // FormerAdmin is named by two keys and asked about once; KeyAdmin likewise.
+    assert_eq!(count(&endpoint, "iam:GetRole"), 2);
+    // Paged: 12 keys in us-east-1 at 4 a page, and throttled calls retried.
+    assert!(count(&endpoint, "kms:ListKeys") >= 4);
+    let calls = &r["calls"];
+    assert!(calls["throttled"].as_u64().unwrap() > 0, "{calls}");
+    assert_eq!(
+        calls["total"].as_u64().unwrap() as usize,
+        endpoint.calls.lock().unwrap().len()
+    );
+    assert_eq!(
+        calls["by_operation"]["kms:GetKeyPolicy"].as_u64().unwrap() as usize,
+        count(&endpoint, "kms:GetKeyPolicy")
+    );
+    assert!(
+        count(&endpoint, "kms:GetKeyPolicy") <= 11 + calls["throttled"].as_u64().unwrap() as usize,
+        "GetKeyPolicy is never asked for the AWS managed key"
+    );
+}
+
+#[test]
+fn an_organisation_scan_reports_the_account_it_cannot_enter_and_goes_on() {
+    let (sc, ids) = estate();
+    let endpoint = scenario::start(sc);
+    let o = run(
+        &endpoint,
+        &["--org", "--region", "us-east-1", "--format", "json"],
+    );
+    assert_exit(&o, 1);
+    let r = json_of(&o);
+    assert_eq!(
+        r["scope"]["accounts"],
+        json!(
+            ["000011112222", A, B, "777788889999"]
+                .iter()
+                .filter(|a| **a != "000011112222")
+                .collect::<Vec<_>>()
+        ),
+        "the suspended account is left out"
+    );
+    let errors = r["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0]["account"], "777788889999");
+    assert_eq!(errors[0]["operation"], "sts:AssumeRole");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("role/OrganizationAccountAccessRole")
+    );
+    // The member account's keys, through the role assumed there.
+    assert_eq!(key(&r, &ids["member-healthy"])["account"], B);
+    let single = key(&r, &ids["member-single"]);
+    assert_eq!(single["status"], "at_risk");
+    assert_eq!(
+        single["restorers"][0]["exists"], true,
+        "Platform exists in {B}"
+    );
+    assert_eq!(
+        count(&endpoint, "organizations:ListAccounts"),
+        2,
+        "two pages"
+    );
+}
+
+#[test]
+fn named_accounts_and_the_role_name_are_used() {
+    let (sc, _) = estate();
+    let endpoint = scenario::start(sc);
+    let o = run(
+        &endpoint,
+        &[
+            "--accounts",
+            "777788889999",
+            "--role-name",
+            "KmsDoctorScan",
+            "--format",
+            "json",
+        ],
+    );
+    assert_exit(&o, 2);
+    let r = json_of(&o);
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("role/KmsDoctorScan")
+    );
+    assert_eq!(count(&endpoint, "organizations:ListAccounts"), 0);
+}
+
+#[test]
+fn fail_on_sets_the_exit_status() {
+    let mut sc = estate().0;
+    // Only the key with warnings and the healthy ones.
+    sc.keys
+        .retain(|k| k.id.ends_with("0001") || k.id.ends_with("0004"));
+    sc.kms_throttle_every = 0;
+    let endpoint = scenario::start(sc);
+    assert_exit(&run(&endpoint, &["--format", "json"]), 0);
+    assert_exit(
+        &run(&endpoint, &["--format", "json", "--fail-on", "warning"]),
+        1,
+    );
+    assert_exit(
+        &run(&endpoint, &["--format", "json", "--fail-on", "never"]),
+        0,
+    );
+}
+
+#[test]
+fn a_scan_that_cannot_list_anything_did_not_run() {
+    let mut sc = estate().0;
+    sc.deny = vec!["kms:ListKeys".into()];
+    let endpoint = scenario::start(sc);
+    let o = run(&endpoint, &["--format", "json"]);
+    assert_exit(&o, 2);
+    let r = json_of(&o);
+    assert_eq!(r["errors"][0]["operation"], "kms:ListKeys");
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("AccessDenied")
+    );
+}
+
+#[test]
+fn a_denied_region_list_falls_back_to_the_commercial_regions() {
+    let mut sc = estate().0;
+    sc.deny = vec!["account:ListRegions".into()];
+    sc.kms_throttle_every = 0;
+    let endpoint = scenario::start(sc);
+    let o = run(&endpoint, &["--all-regions", "--format", "json"]);
+    let r = json_of(&o);
+    assert_eq!(r["errors"][0]["operation"], "account:ListRegions");
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("commercial Regions")
+    );
+    let regions = r["scope"]["regions"].as_array().unwrap();
+    assert!(regions.len() > 20, "{regions:?}");
+    assert!(
+        r["scope"]["regions_not_enabled"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["region"] == "ap-east-1")
+    );
+}
+
+#[test]
+fn text_and_markdown_put_the_verdicts_first() {
+    let (mut sc, ids) = estate();
+    sc.kms_throttle_every = 0;
+    let endpoint = scenario::start(sc);
+    let o = run(&endpoint, &["--format", "text"]);
+    assert_exit(&o, 1);
+    let text = stdout(&o);
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.starts_with("10 customer managed keys in 1 account and 1 Region: 2 locked out, 5 at risk, 1 unknown, 2 healthy (1 AWS managed left out)"),
+        "{first}"
+    );
+    assert!(text.contains("ACCOUNT") && text.contains("STATUS") && text.contains("CODES"));
+    assert!(text.contains("LOCKED OUT"));
+    assert!(text.contains("can update the policy: nobody (only AWS Support)"));
+    // Healthy keys are in the table only; every other key has its details.
+    assert_eq!(
+        text.matches(&ids["gone"]).count(),
+        4,
+        "table (ID, alias) and details (ARN, alias): {text}"
+    );
+    assert_eq!(
+        text.matches(&ids["healthy"]).count(),
+        2,
+        "the key ID and its alias: {text}"
+    );
+
+    let o = run(&endpoint, &["--format", "markdown"]);
+    let md = stdout(&o);
+    let rendered = crate::support::markdown::render(&md);
+    assert!(rendered.markup.is_empty(), "{:?}", rendered.markup);
+    let table = &rendered.tables[0];
+    assert_eq!(
+        table[0],
+        ["Account", "Region", "Key", "Aliases", "Status", "Codes"]
+    );
+    assert_eq!(table.len(), 11);
+    assert_eq!(table[1][4], "LOCKED OUT");
+}
+
+#[test]
+fn redacted_scans_hide_accounts_keys_and_names() {
+    let (mut sc, ids) = estate();
+    sc.kms_throttle_every = 0;
+    let endpoint = scenario::start(sc);
+    for format in ["json", "text", "markdown", "sarif"] {
+        let o = run(&endpoint, &["--org", "--format", format, "--redact"]);
+        let out = stdout(&o);
+        for secret in [
+            A,
+            B,
+            "777788889999",
+            &ids["gone"],
+            "FormerAdmin",
+            "KeyAdmin",
+            "evt-bypass-newest",
+        ] {
+            assert!(!out.contains(secret), "{format} shows {secret}");
+        }
+    }
+}
+
+#[test]
+fn sarif_output_is_valid_sarif_2_1_0() {
+    let (mut sc, ids) = estate();
+    sc.kms_throttle_every = 0;
+    let endpoint = scenario::start(sc);
+    let o = run(&endpoint, &["--format", "sarif"]);
+    assert_exit(&o, 1);
+    let sarif = json_of(&o);
+    let schema: Value =
+        serde_json::from_str(include_str!("../data/sarif-schema-2.1.0.json")).unwrap();
+    let validator = jsonschema::draft4::new(&schema).expect("the SARIF schema compiles");
+    let problems: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+    // The check can fail: a result without its message is refused.
+    let mut broken = sarif.clone();
+    broken["runs"][0]["results"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("message");
+    assert!(!validator.is_valid(&broken));
+
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let findings: usize = json_of(&run(&endpoint, &["--format", "json"]))["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["findings"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(results.len(), findings, "one result per finding");
+    let gone = results
+        .iter()
+        .find(|r| {
+            r["ruleId"] == "no-restorer"
+                && r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&ids["gone"])
+        })
+        .expect("the locked-out key's no-restorer result");
+    assert_eq!(gone["level"], "error");
+    let rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap();
+    let index = gone["ruleIndex"].as_u64().unwrap() as usize;
+    assert_eq!(rules[index]["id"], "no-restorer");
+}
