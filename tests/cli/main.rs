@@ -18,6 +18,7 @@ mod redaction;
 mod reports;
 mod rules;
 mod scan_e2e;
+mod scan_moto;
 mod sdk_mapping;
 
 mod support {
