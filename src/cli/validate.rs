@@ -140,6 +140,7 @@ fn aws(a: &AwsArgs) -> AwsSettings {
         profile: a.profile.clone(),
         timeout: Duration::from_secs(a.timeout),
         max_duration: Duration::from_secs(a.max_duration),
+        fallback_region: None,
     }
 }
 
@@ -346,6 +347,9 @@ fn scan(a: ScanArgs, stdout_is_terminal: bool) -> Result<ScanRequest, UsageError
             profile: a.profile.clone(),
             timeout: Duration::from_secs(a.timeout),
             max_duration: Duration::from_secs(a.max_duration),
+            // Every Region is listed per account: the home Region only serves STS and
+            // Organizations, which answer in us-east-1 for the commercial partition.
+            fallback_region: a.all_regions.then(|| "us-east-1".to_owned()),
         },
         accounts: if a.org {
             AccountsToScan::Organization

@@ -22,6 +22,9 @@ pub struct AwsSettings {
     pub timeout: Duration,
     /// Bound on the whole run (`--max-duration`).
     pub max_duration: Duration,
+    /// The Region for global calls (STS, Organizations) when neither the flags, the
+    /// environment nor the profile give one (`scan --all-regions` needs none of its own).
+    pub fallback_region: Option<String>,
 }
 
 pub struct Session {
@@ -61,6 +64,7 @@ impl Session {
                     region: self.settings.region.clone(),
                     profile: self.settings.profile.clone(),
                     timeout: Some(self.settings.timeout),
+                    fallback_region: self.settings.fallback_region.clone(),
                 };
                 async move { Connection::load(&opts).await }
             })

@@ -23,6 +23,8 @@ pub struct ConnectOptions {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub timeout: Option<Duration>,
+    /// Used only when no Region is configured anywhere.
+    pub fallback_region: Option<String>,
 }
 
 pub type SdkClients = super::Clients<StsClient, KmsClient, IamClient, CloudTrailClient>;
@@ -281,9 +283,15 @@ impl Connection {
                     .build(),
             );
         }
-        Connection {
-            config: loader.load().await,
-        }
+        let config = loader.load().await;
+        let config = match (&opts.fallback_region, config.region()) {
+            (Some(fallback), None) => config
+                .to_builder()
+                .region(aws_config::Region::new(fallback.clone()))
+                .build(),
+            _ => config,
+        };
+        Connection { config }
     }
 
     pub fn region(&self) -> Option<String> {

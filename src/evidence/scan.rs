@@ -309,7 +309,50 @@ fn error(account: &str, region: Option<&str>, operation: &str, e: &CallError) ->
         region: region.map(str::to_owned),
         operation: operation.to_owned(),
         message: describe(e),
+        key_ids: Vec::new(),
     }
+}
+
+/// A call about one key that failed: merged with the Region's others of the same operation and
+/// error code into one entry.
+struct KeyFailure {
+    operation: &'static str,
+    code: Option<String>,
+    message: String,
+    key_id: String,
+}
+
+fn merge_key_failures(account: &str, region: &str, failures: Vec<KeyFailure>) -> Vec<ScanError> {
+    let mut merged: Vec<(&'static str, Option<String>, ScanError)> = Vec::new();
+    for f in failures {
+        match merged
+            .iter_mut()
+            .find(|(op, code, _)| *op == f.operation && *code == f.code)
+        {
+            Some((_, _, e)) => e.key_ids.push(f.key_id),
+            None => merged.push((
+                f.operation,
+                f.code,
+                ScanError {
+                    account: Some(account.to_owned()),
+                    region: Some(region.to_owned()),
+                    operation: f.operation.to_owned(),
+                    message: f.message,
+                    key_ids: vec![f.key_id],
+                },
+            )),
+        }
+    }
+    merged
+        .into_iter()
+        .map(|(_, _, mut e)| {
+            e.key_ids.sort();
+            if e.key_ids.len() > 1 {
+                e.message = format!("{} keys: {}", e.key_ids.len(), e.message);
+            }
+            e
+        })
+        .collect()
 }
 
 async fn scan_account<F: Fleet>(
@@ -515,6 +558,7 @@ async fn scan_region<K: Kms, C: CloudTrail>(
                 "more than {MAX_LIST_PAGES} pages of keys: only the first {} keys were scanned",
                 listed.len()
             ),
+            key_ids: Vec::new(),
         });
     }
     let mut aliases = aliases.unwrap_or_else(|e| {
@@ -526,17 +570,22 @@ async fn scan_region<K: Kms, C: CloudTrail>(
         keys: listed.len() as u64,
     });
 
-    let examined: Vec<(Option<KeyEvidence>, Option<ScanError>)> =
+    let past_deadline = || calls.deadline().is_some_and(|d| Instant::now() >= d);
+    let examined: Vec<Option<(Option<KeyEvidence>, Vec<KeyFailure>)>> =
         futures_util::stream::iter(listed)
             .map(|(key_id, arn)| {
                 let names = aliases.remove(&key_id).unwrap_or_default();
                 let (kms, governor) = (&kms, &governor);
                 async move {
+                    // Past --max-duration, the rest of the Region is counted, not called.
+                    if past_deadline() {
+                        return None;
+                    }
                     let r =
                         examine_key(kms, governor, calls, t, account, region, key_id, arn, names)
                             .await;
                     progress(Tick::KeyDone);
-                    r
+                    Some(r)
                 }
             })
             .buffer_unordered(opts.concurrency.max(1))
@@ -544,12 +593,32 @@ async fn scan_region<K: Kms, C: CloudTrail>(
             .await;
     let mut keys = Vec::new();
     let mut aws_managed = 0;
-    for (key, err) in examined {
-        match key {
-            Some(k) => keys.push(k),
-            None => aws_managed += 1,
+    let mut failures = Vec::new();
+    let mut not_examined = 0;
+    for r in examined {
+        match r {
+            Some((Some(k), f)) => {
+                keys.push(k);
+                failures.extend(f);
+            }
+            Some((None, f)) => {
+                aws_managed += 1;
+                failures.extend(f);
+            }
+            None => not_examined += 1,
         }
-        errors.extend(err);
+    }
+    errors.extend(merge_key_failures(account, region, failures));
+    if not_examined > 0 {
+        errors.push(ScanError {
+            account: Some(account.to_owned()),
+            region: Some(region.to_owned()),
+            operation: "kms:DescribeKey".to_owned(),
+            message: format!(
+                "{not_examined} keys not examined: the --max-duration deadline passed (run again with a larger --max-duration, or fewer Regions)"
+            ),
+            key_ids: Vec::new(),
+        });
     }
     keys.sort_by(|a, b| a.key_id.cmp(&b.key_id));
     if opts.cloudtrail {
@@ -582,8 +651,14 @@ async fn examine_key<K: Kms>(
     key_id: String,
     arn: Option<String>,
     aliases: Vec<String>,
-) -> (Option<KeyEvidence>, Option<ScanError>) {
-    let mut err = None;
+) -> (Option<KeyEvidence>, Vec<KeyFailure>) {
+    let mut failures = Vec::new();
+    let failed = |operation: &'static str, e: &CallError| KeyFailure {
+        operation,
+        code: e.code.clone(),
+        message: describe(e),
+        key_id: key_id.clone(),
+    };
     let described = governor
         .call(calls, "kms", "DescribeKey", t, || kms.describe_key(&key_id))
         .await;
@@ -602,13 +677,13 @@ async fn examine_key<K: Kms>(
             key.state = md.state;
             key.deletion_date = md.deletion_date;
         }
-        Err(e) => err = Some(error(account, Some(region), "kms:DescribeKey", &e)),
+        Err(e) => failures.push(failed("kms:DescribeKey", &e)),
     }
     // Without DescribeKey, an `alias/aws/…` alias still says the key is AWS managed.
     let aws_managed = key.manager.as_deref() == Some("AWS")
         || (key.manager.is_none() && key.aliases.iter().any(|a| a.starts_with("alias/aws/")));
     if aws_managed {
-        return (None, err);
+        return (None, failures);
     }
     let policy = governor
         .call(calls, "kms", "GetKeyPolicy", t, || {
@@ -623,11 +698,11 @@ async fn examine_key<K: Kms>(
         Err(e) => {
             key.get_key_policy = Some(e.outcome);
             if e.outcome != Outcome::AccessDenied {
-                err = Some(error(account, Some(region), "kms:GetKeyPolicy", &e));
+                failures.push(failed("kms:GetKeyPolicy", &e));
             }
         }
     }
-    (Some(key), err)
+    (Some(key), failures)
 }
 
 /// One paged CloudTrail search for every key of the Region whose policy could not be read:

@@ -442,3 +442,92 @@ fn sarif_output_is_valid_sarif_2_1_0() {
     let index = gone["ruleIndex"].as_u64().unwrap() as usize;
     assert_eq!(rules[index]["id"], "no-restorer");
 }
+
+#[test]
+fn keys_that_fail_the_same_way_are_one_error_and_are_still_judged() {
+    let (mut sc, _) = estate();
+    sc.kms_throttle_every = 0;
+    sc.faults.insert("kms:DescribeKey".into(), "500".into());
+    let endpoint = scenario::start(sc);
+    let o = run(&endpoint, &["--format", "json"]);
+    let r = json_of(&o);
+    let errors = r["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0]["operation"], "kms:DescribeKey");
+    let keys = errors[0]["key_ids"].as_array().unwrap().len();
+    assert_eq!(keys, 11, "every key of us-east-1, the AWS managed one too");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("11 keys: ")
+    );
+    // Without DescribeKey, the AWS managed key is still known by its alias/aws/ alias.
+    assert_eq!(r["summary"]["aws_managed_skipped"], 1);
+    assert_eq!(r["summary"]["locked_out"], 2);
+}
+
+#[test]
+fn past_max_duration_the_rest_is_counted_not_called() {
+    let (mut sc, _) = estate();
+    sc.kms_throttle_every = 0;
+    sc.delay_ms = 300;
+    let endpoint = scenario::start(sc);
+    let o = run(
+        &endpoint,
+        &[
+            "--format",
+            "json",
+            "--concurrency",
+            "1",
+            "--max-duration",
+            "2",
+            "--no-cloudtrail",
+        ],
+    );
+    let r = json_of(&o);
+    let late = r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["message"].as_str().unwrap().contains("deadline passed"))
+        .unwrap_or_else(|| panic!("{:#}", r["errors"]));
+    let skipped: u64 = late["message"]
+        .as_str()
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(skipped > 0);
+    assert_eq!(
+        r["keys"].as_array().unwrap().len() as u64
+            + r["summary"]["aws_managed_skipped"].as_u64().unwrap()
+            + skipped,
+        11,
+        "every key listed is judged, skipped as AWS managed, or counted as not examined"
+    );
+}
+
+#[test]
+fn hostile_names_from_aws_cannot_act_in_any_format() {
+    let (mut sc, _) = estate();
+    sc.kms_throttle_every = 0;
+    sc.keys[0].aliases = vec!["alias/x\u{1b}[31m|`y\u{202e}\n# heading <img src=x>".into()];
+    let endpoint = scenario::start(sc);
+    let text = stdout(&run(&endpoint, &["--format", "text"]));
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+        "{text}"
+    );
+    assert!(!text.lines().any(|l| l.starts_with("# heading")));
+    let md = stdout(&run(&endpoint, &["--format", "markdown"]));
+    let rendered = crate::support::markdown::render(&md);
+    assert!(rendered.markup.is_empty(), "{:?}", rendered.markup);
+    assert_eq!(rendered.tables[0][0].len(), 6, "the | did not add a column");
+    assert!(rendered.tables[0].iter().all(|row| row.len() == 6));
+    let sarif = stdout(&run(&endpoint, &["--format", "sarif"]));
+    assert!(!sarif.contains('\u{202e}'));
+    serde_json::from_str::<Value>(&sarif).unwrap();
+}

@@ -79,6 +79,10 @@ pub struct ScanError {
     /// `sts:AssumeRole`, `kms:ListKeys`, …
     pub operation: String,
     pub message: String,
+    /// The keys it happened for, when it is about keys (one entry for all the keys of a Region
+    /// that failed the same way; the message is the first key's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub key_ids: Vec<String>,
 }
 
 /// An account and Region that was not scanned because the Region is not enabled there.
