@@ -134,18 +134,9 @@ pub fn diagnose(
         .collect();
     let mut restorers: Vec<Restorer> = all_grantees
         .iter()
-        .map(|g| Restorer {
-            principal: g.principal.clone(),
-            statement: g.statement.clone(),
-            source: source.kind,
-            exists: existence.get(g.principal.as_str()).copied().flatten(),
-            via_iam: g.via_iam,
-            via: RestorerVia::KeyPolicy,
-            conditions_on: g.conditions_on.clone(),
-            caller_can_assume: None,
-            assumable_by: Vec::new(),
-            path: None,
-            permission_set: None,
+        .map(|g| {
+            let exists = existence.get(g.principal.as_str()).copied().flatten();
+            Restorer::named(g, source.kind, exists)
         })
         .collect();
     // Trust and identity policies, parsed once for the IAM restorers and the restore paths.

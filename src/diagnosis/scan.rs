@@ -3,9 +3,8 @@
 //! Pure: the evidence was gathered before.
 
 use super::model::{
-    CallCounts, Code, Finding, KeyEvidence, KeyStatus, Outcome, Restorer, RestorerVia,
-    SCHEMA_VERSION, ScanEvidence, ScanReport, ScanScope, ScanSummary, ScannedKey, Severity, code,
-    sort_findings,
+    CallCounts, Code, Finding, KeyEvidence, KeyStatus, Outcome, Restorer, SCHEMA_VERSION,
+    ScanEvidence, ScanReport, ScanScope, ScanSummary, ScannedKey, Severity, code, sort_findings,
 };
 use super::rules::live;
 use super::rules::policy::{self as policy_rules, PolicyFacts};
@@ -115,18 +114,11 @@ pub fn assess(key: &KeyEvidence, now: chrono::DateTime<chrono::Utc>) -> ScannedK
             );
             restorers = all
                 .iter()
-                .map(|g| Restorer {
-                    principal: g.principal.clone(),
-                    statement: g.statement.clone(),
-                    source: source.kind,
-                    exists: existence.get(g.principal.as_str()).copied().flatten(),
-                    via_iam: g.via_iam,
-                    via: RestorerVia::KeyPolicy,
-                    conditions_on: g.conditions_on.clone(),
-                    caller_can_assume: None,
-                    assumable_by: Vec::new(),
-                    path: None,
-                    permission_set: super::restore_paths::permission_set(&g.principal),
+                .map(|g| {
+                    let exists = existence.get(g.principal.as_str()).copied().flatten();
+                    let mut r = Restorer::named(g, source.kind, exists);
+                    r.permission_set = super::restore_paths::permission_set(&g.principal);
+                    r
                 })
                 .collect();
             let living: Vec<_> = all

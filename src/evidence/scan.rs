@@ -213,6 +213,38 @@ impl Governor {
     }
 }
 
+/// Every page of a listing, at most `max_pages`, each call through the governor: the items,
+/// and whether the listing came to its end.
+#[allow(clippy::too_many_arguments)]
+async fn every_page<T, Page, Fut>(
+    governor: &Governor,
+    calls: &Calls,
+    service: &str,
+    operation: &str,
+    t: Duration,
+    max_pages: usize,
+    mut call: impl FnMut(Option<String>) -> Fut,
+    mut split: impl FnMut(Page) -> (Vec<T>, Option<String>),
+) -> Result<(Vec<T>, bool), CallError>
+where
+    Fut: Future<Output = Result<Page, CallError>>,
+{
+    let mut items = Vec::new();
+    let mut next: Option<String> = None;
+    for _ in 0..max_pages {
+        let page = governor
+            .call(calls, service, operation, t, || call(next.clone()))
+            .await?;
+        let (more, token) = split(page);
+        items.extend(more);
+        match token {
+            Some(n) if !n.is_empty() => next = Some(n),
+            _ => return Ok((items, true)),
+        }
+    }
+    Ok((items, false))
+}
+
 /// What one account gave.
 #[derive(Default)]
 struct AccountResult {
@@ -278,26 +310,22 @@ async fn organization_accounts<F: Fleet>(
     calls: &Calls,
     t: Duration,
 ) -> Result<Vec<String>, CallError> {
-    let governor = Governor::new(5.0);
-    let mut ids = Vec::new();
-    let mut next = None;
-    for _ in 0..MAX_ACCOUNT_PAGES {
-        let page = governor
-            .call(calls, "organizations", "ListAccounts", t, || {
-                fleet.list_accounts(next.clone())
-            })
-            .await?;
-        ids.extend(
-            page.accounts
-                .into_iter()
-                .filter(|a| a.status.as_deref().is_none_or(|s| s == "ACTIVE"))
-                .map(|a| a.id),
-        );
-        match page.next {
-            Some(n) if !n.is_empty() => next = Some(n),
-            _ => break,
-        }
-    }
+    let (accounts, _) = every_page(
+        &Governor::new(5.0),
+        calls,
+        "organizations",
+        "ListAccounts",
+        t,
+        MAX_ACCOUNT_PAGES,
+        |next| fleet.list_accounts(next),
+        |page| (page.accounts, page.next),
+    )
+    .await?;
+    let mut ids: Vec<String> = accounts
+        .into_iter()
+        .filter(|a| a.status.as_deref().is_none_or(|s| s == "ACTIVE"))
+        .map(|a| a.id)
+        .collect();
     ids.sort();
     ids.dedup();
     Ok(ids)
@@ -449,21 +477,17 @@ async fn enabled_regions<F: Fleet>(
     calls: &Calls,
     t: Duration,
 ) -> Result<Vec<String>, CallError> {
-    let governor = Governor::new(5.0);
-    let mut regions = Vec::new();
-    let mut next = None;
-    for _ in 0..MAX_ACCOUNT_PAGES {
-        let page = governor
-            .call(calls, "account", "ListRegions", t, || {
-                fleet.list_regions(account, next.clone())
-            })
-            .await?;
-        regions.extend(page.regions);
-        match page.next {
-            Some(n) if !n.is_empty() => next = Some(n),
-            _ => break,
-        }
-    }
+    let (mut regions, _) = every_page(
+        &Governor::new(5.0),
+        calls,
+        "account",
+        "ListRegions",
+        t,
+        MAX_ACCOUNT_PAGES,
+        |next| fleet.list_regions(account, next),
+        |page| (page.regions, page.next),
+    )
+    .await?;
     regions.sort();
     regions.dedup();
     Ok(regions)
@@ -499,45 +523,27 @@ async fn scan_region<K: Kms, C: CloudTrail>(
     let t = opts.timeout;
     let governor = Governor::new(opts.kms_rate);
     let mut errors = Vec::new();
-    let list_keys = async {
-        let mut keys = Vec::new();
-        let mut marker: Option<String> = None;
-        for _ in 0..MAX_LIST_PAGES {
-            let page = governor
-                .call(calls, "kms", "ListKeys", t, || {
-                    kms.list_keys(marker.clone())
-                })
-                .await?;
-            keys.extend(page.keys);
-            match page.next_marker {
-                Some(m) if !m.is_empty() => marker = Some(m),
-                _ => return Ok((keys, true)),
-            }
-        }
-        Ok::<_, CallError>((keys, false))
-    };
-    let list_aliases = async {
-        let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let mut marker: Option<String> = None;
-        for _ in 0..MAX_LIST_PAGES {
-            let page = governor
-                .call(calls, "kms", "ListAliases", t, || {
-                    kms.list_aliases(marker.clone())
-                })
-                .await?;
-            for a in page.aliases {
-                if let Some(target) = a.target_key_id {
-                    by_key.entry(target).or_default().push(a.name);
-                }
-            }
-            match page.next_marker {
-                Some(m) if !m.is_empty() => marker = Some(m),
-                _ => break,
-            }
-        }
-        Ok::<_, CallError>(by_key)
-    };
-    let (listed, aliases) = tokio::join!(list_keys, list_aliases);
+    let list_keys = every_page(
+        &governor,
+        calls,
+        "kms",
+        "ListKeys",
+        t,
+        MAX_LIST_PAGES,
+        |marker| kms.list_keys(marker),
+        |page| (page.keys, page.next_marker),
+    );
+    let list_aliases = every_page(
+        &governor,
+        calls,
+        "kms",
+        "ListAliases",
+        t,
+        MAX_LIST_PAGES,
+        |marker| kms.list_aliases(marker),
+        |page| (page.aliases, page.next_marker),
+    );
+    let (listed, aliases_listed) = tokio::join!(list_keys, list_aliases);
     let (listed, complete) = match listed {
         Ok(k) => k,
         Err(e) if not_enabled(&e) => {
@@ -561,10 +567,17 @@ async fn scan_region<K: Kms, C: CloudTrail>(
             key_ids: Vec::new(),
         });
     }
-    let mut aliases = aliases.unwrap_or_else(|e| {
-        errors.push(error(account, Some(region), "kms:ListAliases", &e));
-        BTreeMap::new()
-    });
+    let mut aliases: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    match aliases_listed {
+        Ok((list, _)) => {
+            for a in list {
+                if let Some(target) = a.target_key_id {
+                    aliases.entry(target).or_default().push(a.name);
+                }
+            }
+        }
+        Err(e) => errors.push(error(account, Some(region), "kms:ListAliases", &e)),
+    }
     progress(Tick::Found {
         region,
         keys: listed.len() as u64,

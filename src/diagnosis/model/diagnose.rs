@@ -141,6 +141,25 @@ pub struct Restorer {
     pub permission_set: Option<String>,
 }
 
+impl Restorer {
+    /// A principal the key policy lets update it, before any way to it is known.
+    pub fn named(g: &crate::policy::Grantee, source: SourceKind, exists: Option<bool>) -> Restorer {
+        Restorer {
+            principal: g.principal.clone(),
+            statement: g.statement.clone(),
+            source,
+            exists,
+            via_iam: g.via_iam,
+            via: RestorerVia::KeyPolicy,
+            conditions_on: g.conditions_on.clone(),
+            caller_can_assume: None,
+            assumable_by: Vec::new(),
+            path: None,
+            permission_set: None,
+        }
+    }
+}
+
 /// Whether a principal may assume a role: `true`, `false` or `"conditional"` in JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Assume {
