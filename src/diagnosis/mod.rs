@@ -7,6 +7,7 @@
 //! - [`verdict`]: one access verdict per action;
 //! - [`diagnose`], [`explain`], [`timeline`]: one report builder per command.
 
+pub mod check;
 pub mod diagnose;
 pub mod explain;
 pub mod iam_restorers;

@@ -4,7 +4,8 @@
 
 use super::model::{
     CallCounts, Code, Finding, KeyEvidence, KeyStatus, Outcome, Restorer, SCHEMA_VERSION,
-    ScanEvidence, ScanReport, ScanScope, ScanSummary, ScannedKey, Severity, code, sort_findings,
+    ScanEvidence, ScanReport, ScanScope, ScanSummary, ScannedKey, Severity, SourceKind, code,
+    sort_findings,
 };
 use super::rules::live;
 use super::rules::policy::{self as policy_rules, PolicyFacts};
@@ -105,56 +106,19 @@ pub fn assess(key: &KeyEvidence, now: chrono::DateTime<chrono::Utc>) -> ScannedK
                 .iter()
                 .map(|c| (c.principal.as_str(), c.exists))
                 .collect();
-            let all = grantees(
+            let judged = judge_policy(
                 policy,
-                PUT_KEY_POLICY,
-                key.arn.as_deref(),
-                &Context::default(),
+                &PolicyScope {
+                    account: &key.account,
+                    partition,
+                    key_arn: key.arn.as_deref(),
+                    source: source.kind,
+                },
+                &existence,
                 now,
             );
-            restorers = all
-                .iter()
-                .map(|g| {
-                    let exists = existence.get(g.principal.as_str()).copied().flatten();
-                    let mut r = Restorer::named(g, source.kind, exists);
-                    r.permission_set = super::restore_paths::permission_set(&g.principal);
-                    r
-                })
-                .collect();
-            let living: Vec<_> = all
-                .iter()
-                .zip(&restorers)
-                .filter(|(_, r)| r.exists != Some(false))
-                .map(|(g, _)| g.clone())
-                .collect();
-            let orphans = orphaned_principals(policy);
-            let actions = [GET_KEY_POLICY.to_owned(), PUT_KEY_POLICY.to_owned()];
-            // For nobody in particular, a missing delegation denies no one: it is
-            // `no-account-delegation` (a warning) below, not `root-delegation-missing`.
-            findings.extend(
-                policy_rules::findings(&PolicyFacts {
-                    policy,
-                    principal: None,
-                    key_account: Some(&key.account),
-                    evaluations: &[],
-                    actions: &actions,
-                    restorers: &living,
-                    orphans: &orphans,
-                })
-                .into_iter()
-                .filter(|f| f.code != Code::RootDelegationMissing),
-            );
-            live::restorer_findings(&mut findings, &restorers);
-            if delegations(policy, PUT_KEY_POLICY, Some(&key.account)).is_empty() {
-                findings.push(no_account_delegation(partition, &key.account));
-            }
-            let whole_account = living.iter().any(|g| g.names_whole_account());
-            let mut named: Vec<&str> = living.iter().map(|g| g.principal.as_str()).collect();
-            named.sort_unstable();
-            named.dedup();
-            if !whole_account && named.len() == 1 {
-                findings.push(single_restorer(named[0], &living[0].statement));
-            }
+            findings.extend(judged.0);
+            restorers = judged.1;
         }
     }
     if let Some(e) = key
@@ -200,6 +164,81 @@ pub fn assess(key: &KeyEvidence, now: chrono::DateTime<chrono::Utc>) -> ScannedK
         findings,
         restorers,
     }
+}
+
+/// Whose policy is judged, and where it came from.
+pub struct PolicyScope<'a> {
+    pub account: &'a str,
+    pub partition: &'a str,
+    pub key_arn: Option<&'a str>,
+    pub source: SourceKind,
+}
+
+/// What a key policy means for nobody in particular: can anyone still update it, and how close
+/// is it to a lockout? The findings (`no-restorer`, `restorer-missing`, `orphaned-principal`,
+/// `not-principal-misses-sessions`, `policy-update-open`, `no-account-delegation`,
+/// `single-restorer`) and the restorers. `existence` says which principals still exist (absent:
+/// not known). Shared by `scan` (live keys) and `check` (templates before deployment).
+pub fn judge_policy(
+    policy: &KeyPolicy,
+    scope: &PolicyScope,
+    existence: &BTreeMap<&str, Option<bool>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (Vec<Finding>, Vec<Restorer>) {
+    let mut findings = Vec::new();
+    let all = grantees(
+        policy,
+        PUT_KEY_POLICY,
+        scope.key_arn,
+        &Context::default(),
+        now,
+    );
+    let restorers: Vec<Restorer> = all
+        .iter()
+        .map(|g| {
+            let exists = existence.get(g.principal.as_str()).copied().flatten();
+            let mut r = Restorer::named(g, scope.source, exists);
+            r.permission_set = super::restore_paths::permission_set(&g.principal);
+            r
+        })
+        .collect();
+    let living: Vec<_> = all
+        .iter()
+        .zip(&restorers)
+        .filter(|(_, r)| r.exists != Some(false))
+        .map(|(g, _)| g.clone())
+        .collect();
+    let orphans = orphaned_principals(policy);
+    let actions = [GET_KEY_POLICY.to_owned(), PUT_KEY_POLICY.to_owned()];
+    // For nobody in particular, a missing delegation denies no one: it is
+    // `no-account-delegation` (a warning) below, not `root-delegation-missing`.
+    findings.extend(
+        policy_rules::findings(&PolicyFacts {
+            policy,
+            principal: None,
+            key_account: Some(scope.account),
+            evaluations: &[],
+            actions: &actions,
+            restorers: &living,
+            orphans: &orphans,
+        })
+        .into_iter()
+        .filter(|f| f.code != Code::RootDelegationMissing),
+    );
+    live::restorer_findings(&mut findings, &restorers);
+    if delegations(policy, PUT_KEY_POLICY, Some(scope.account)).is_empty() {
+        findings.push(no_account_delegation(scope.partition, scope.account));
+    }
+    let whole_account = living.iter().any(|g| g.names_whole_account());
+    let mut named: Vec<&str> = living.iter().map(|g| g.principal.as_str()).collect();
+    named.sort_unstable();
+    named.dedup();
+    if !whole_account && named.len() == 1 {
+        findings.push(
+            single_restorer(named[0], &living[0].statement).at_statement(living[0].statement_index),
+        );
+    }
+    (findings, restorers)
 }
 
 /// The policy in force is not known: say why, and the routes that can still learn it.
@@ -294,7 +333,7 @@ fn single_restorer(principal: &str, statement: &str) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnosis::model::{ExistenceCheck, History, PolicyEvent, SourceKind};
+    use crate::diagnosis::model::{ExistenceCheck, History, PolicyEvent};
 
     const A: &str = "111122223333";
 

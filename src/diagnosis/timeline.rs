@@ -92,6 +92,21 @@ fn diff(before: &Facts, after: &Facts) -> PolicyDiff {
     }
 }
 
+/// What changed between two policies (the semantic diff of the timeline), or why one of them
+/// cannot be read.
+pub fn policy_diff(
+    before: &str,
+    after: &str,
+    key_arn: Option<&str>,
+    account: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<PolicyDiff, String> {
+    Ok(diff(
+        &facts(before, key_arn, account, now)?,
+        &facts(after, key_arn, account, now)?,
+    ))
+}
+
 /// What the timeline is built from.
 pub struct Found {
     /// The key as the user named it.

@@ -9,6 +9,7 @@
 pub mod aws;
 pub mod fake;
 pub mod gather;
+pub mod iac;
 pub mod key;
 pub mod record;
 pub mod scan;

@@ -79,6 +79,9 @@ codes! {
     RestorerReachable => "restorer-reachable", Info;
     NoAccountDelegation => "no-account-delegation", Warning;
     SingleRestorer => "single-restorer", Warning;
+    DeployerLosesAccess => "deployer-loses-access", Error;
+    KeptPrincipalLosesAccess => "kept-principal-loses-access", Error;
+    RestorerRemoved => "restorer-removed", Warning;
 }
 
 impl Code {
@@ -135,6 +138,15 @@ impl Code {
                 "No statement delegates to the account: IAM policies grant nothing on the key; access rests on the principals the policy names."
             }
             Code::SingleRestorer => "Exactly one existing principal can update the key policy.",
+            Code::DeployerLosesAccess => {
+                "The new policy would not let the deploying principal call kms:PutKeyPolicy."
+            }
+            Code::KeptPrincipalLosesAccess => {
+                "A principal that must keep kms:PutKeyPolicy would lose it."
+            }
+            Code::RestorerRemoved => {
+                "Principals lose kms:GetKeyPolicy/kms:PutKeyPolicy, or the delegation is removed."
+            }
         }
     }
 }
@@ -163,6 +175,9 @@ pub struct Finding {
     pub evidence: Vec<Text>,
     /// What to do about it.
     pub help: Text,
+    /// The policy statement it is about (0-based), for reports that point into a file.
+    #[serde(skip)]
+    pub statement: Option<usize>,
 }
 
 impl Finding {
@@ -174,7 +189,14 @@ impl Finding {
             detail: Text::default(),
             evidence: Vec::new(),
             help: Text::default(),
+            statement: None,
         }
+    }
+
+    /// The statement (0-based) the finding is about.
+    pub fn at_statement(mut self, index: usize) -> Self {
+        self.statement = Some(index);
+        self
     }
 
     pub fn detail(mut self, detail: impl Into<Text>) -> Self {
@@ -235,7 +257,7 @@ mod tests {
     #[test]
     fn every_code_is_listed_once_in_kebab_case() {
         let mut names: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
-        assert_eq!(names.len(), 22);
+        assert_eq!(names.len(), 25);
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), Code::ALL.len());

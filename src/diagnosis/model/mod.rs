@@ -2,6 +2,7 @@
 //! `diagnosis` reads, the findings, and the reports that `report` renders. Data only: no rule
 //! lives here.
 
+mod check;
 mod diagnose;
 mod evidence;
 mod explain;
@@ -10,6 +11,7 @@ mod scan;
 mod text;
 mod timeline;
 
+pub use check::*;
 pub use diagnose::*;
 pub use evidence::*;
 pub use explain::*;

@@ -281,7 +281,8 @@ pub fn findings(f: &PolicyFacts) -> Vec<Finding> {
                 "Replace ",
                 id(),
                 " with the ARN of an existing principal, or remove it."
-            )),
+            ))
+            .at_statement(orphan.statement_index),
         );
     }
 
@@ -407,7 +408,8 @@ fn not_principal_misses_sessions(f: &PolicyFacts) -> Vec<Finding> {
                             .to_string()
                     ),
                     "."
-                )),
+                ))
+                .at_statement(s.index),
             );
         }
     }
@@ -468,6 +470,7 @@ fn policy_update_open(policy: &KeyPolicy) -> Vec<Finding> {
                 "Name the key administrators in Principal, or add a condition on \
                  aws:PrincipalArn or aws:PrincipalAccount that names them.",
             )
+            .at_statement(s.index)
         })
         .collect()
 }

@@ -1,0 +1,498 @@
+//! `kms-doctor check`: the key policies a template, a plan or a policy file would deploy, judged
+//! before they ship. The same rules as `scan` (for nobody in particular, nothing known to be
+//! deleted), plus what only a change can break: the principal that deploys the next change
+//! (`--deployer`), the principals that must keep access (`--keep`), and the restorers a change
+//! takes away (a plan's before and after, or `--against OLD`). Pure.
+
+use super::model::{
+    CheckReport, CheckSummary, CheckedFile, CheckedResource, Code, DeclaredKey, DeclaredPolicy,
+    Finding, InputFile, LocatedFinding, SCHEMA_VERSION, Severity, SourceKind, Text, code, quoted,
+    sort_findings,
+};
+use super::scan::{PolicyScope, judge_policy};
+use super::verdict::key_policy_cause;
+use crate::policy::{
+    Context, Effect, GET_KEY_POLICY, Identity, KeyPolicy, PUT_KEY_POLICY, evaluate_for,
+};
+use crate::text;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    /// `--deployer`: the principal that deploys changes (a CI role).
+    pub deployer: Option<Identity>,
+    /// `--keep`: principals that must keep `kms:PutKeyPolicy`.
+    pub keep: Vec<Identity>,
+    /// `--against OLD`: the policy in force now, for a policy file.
+    pub against: Option<DeclaredPolicy>,
+}
+
+pub fn check(
+    files: &[InputFile],
+    opts: &CheckOptions,
+    now: chrono::DateTime<chrono::Utc>,
+) -> CheckReport {
+    let mut summary = CheckSummary::default();
+    let checked: Vec<CheckedFile> = files
+        .iter()
+        .map(|f| {
+            let resources: Vec<CheckedResource> = f
+                .keys
+                .iter()
+                .map(|k| {
+                    let mut findings = check_key(k, f.kind, opts, now);
+                    findings.sort_by_key(|l| (l.finding.severity, l.line, l.finding.code));
+                    CheckedResource {
+                        name: k.name.clone(),
+                        resource_type: k.resource_type.clone(),
+                        line: k.at.line,
+                        findings,
+                    }
+                })
+                .collect();
+            CheckedFile {
+                path: f.path.clone(),
+                kind: f.kind,
+                resources,
+                error: f.error.as_ref().map(|e| e.message.clone()),
+                error_location: f.error.as_ref().map(|e| e.at),
+            }
+        })
+        .collect();
+    for f in &checked {
+        summary.files += 1;
+        summary.unreadable += u64::from(f.error.is_some());
+        summary.resources += f.resources.len() as u64;
+        for l in f.resources.iter().flat_map(|r| &r.findings) {
+            match l.finding.severity {
+                Severity::Error => summary.errors += 1,
+                Severity::Warning => summary.warnings += 1,
+                Severity::Info => {}
+            }
+        }
+    }
+    CheckReport {
+        schema_version: SCHEMA_VERSION,
+        files: checked,
+        summary,
+    }
+}
+
+impl CheckReport {
+    /// 2 when an input could not be read; else 1 when a finding is at or above `fail_on`
+    /// (`None`: never); else 0.
+    pub fn exit_code(&self, fail_on: Option<Severity>) -> u8 {
+        if self.summary.unreadable > 0 {
+            return 2;
+        }
+        let rank = |s: Severity| match s {
+            Severity::Error => 2,
+            Severity::Warning => 1,
+            Severity::Info => 0,
+        };
+        let Some(bar) = fail_on else { return 0 };
+        u8::from(
+            self.files
+                .iter()
+                .flat_map(|f| &f.resources)
+                .flat_map(|r| &r.findings)
+                .any(|l| rank(l.finding.severity) >= rank(bar)),
+        )
+    }
+}
+
+/// Where a finding points: its statement, else the policy, else the resource.
+fn place(f: Finding, key: &DeclaredKey, policy: Option<&DeclaredPolicy>) -> LocatedFinding {
+    let at = f
+        .statement
+        .and_then(|i| policy.and_then(|p| p.statements.get(i)).copied())
+        .filter(|l| l.line.is_some())
+        .or_else(|| policy.map(|p| p.at).filter(|l| l.line.is_some()))
+        .unwrap_or(key.at);
+    LocatedFinding {
+        finding: f,
+        line: at.line,
+        column: at.column,
+    }
+}
+
+fn check_key(
+    key: &DeclaredKey,
+    kind: Option<super::model::InputKind>,
+    opts: &CheckOptions,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<LocatedFinding> {
+    let mut out = Vec::new();
+    if let Some(at) = key.bypass {
+        out.push(LocatedFinding {
+            line: at.line.or(key.at.line),
+            column: at.column.or(key.at.column),
+            finding: bypass_set(&key.resource_type),
+        });
+    }
+    let Some(declared) = &key.policy else {
+        if let Some(why) = &key.unknown_policy {
+            if why.contains("default key policy") {
+                // KMS's default policy delegates to the account: nothing to say.
+                return out;
+            }
+            out.push(place(
+                Finding::new(Code::EvidenceIncomplete, text!("The key policy is not checked: ", super::model::prose(why.clone())))
+                    .detail("kms-doctor checks the policy a template or plan states. Run the check again on the plan once the policy is known, or on the policy document itself."),
+                key,
+                None,
+            ));
+        }
+        return out;
+    };
+    let policy = match KeyPolicy::parse(&declared.text) {
+        Ok(p) => p,
+        Err(e) => {
+            out.push(place(
+                Finding::new(
+                    Code::EvidenceIncomplete,
+                    "The key policy would be refused by KMS",
+                )
+                .detail(text!(
+                    "It does not parse as a key policy: ",
+                    code(e.to_string()),
+                    ". KMS rejects it with MalformedPolicyDocumentException; nothing else is checked."
+                ))
+                .help("Fix the policy; `kms-doctor explain --policy FILE` shows where."),
+                key,
+                Some(declared),
+            ));
+            return out;
+        }
+    };
+    let (mut findings, _restorers) = judge_policy(
+        &policy,
+        &PolicyScope {
+            account: &key.account,
+            partition: &key.partition,
+            key_arn: None,
+            source: SourceKind::None,
+        },
+        &BTreeMap::new(),
+        now,
+    );
+    // A principal that cannot be known offline may be the restorer: say so rather than call
+    // the key locked out.
+    let unresolved_admin = policy.statements.iter().any(|s| {
+        s.effect == Effect::Allow
+            && s.covers_action(PUT_KEY_POLICY)
+            && s.principals.entries().iter().any(|e| e.raw.contains("${"))
+    });
+    if unresolved_admin {
+        findings.retain(|f| !matches!(f.code, Code::NoRestorer | Code::SingleRestorer));
+    }
+    if !declared.unresolved.is_empty() {
+        findings.push(
+            Finding::new(
+                Code::EvidenceIncomplete,
+                "Some values cannot be known before deployment",
+            )
+            .detail(text!(
+                "They stand in the policy as ${…} and are checked as unknown: ",
+                Text::join(declared.unresolved.iter().map(|u| Text::code(u.clone())), ", "),
+                if unresolved_admin {
+                    ". A statement that may let one of them update the policy is one kms-doctor cannot judge, so no-restorer and single-restorer are not reported."
+                } else {
+                    "."
+                }
+            ))
+            .help("Give --account for AWS::AccountId; give parameters a Default, or check the policy as deployed (`kms-doctor diagnose`)."),
+        );
+    }
+    for who in opts
+        .deployer
+        .iter()
+        .map(|d| (d, Code::DeployerLosesAccess))
+        .chain(
+            opts.keep
+                .iter()
+                .map(|k| (k, Code::KeptPrincipalLosesAccess)),
+        )
+    {
+        if let Some(f) = loses_access(&policy, who.0, who.1, now) {
+            findings.push(f);
+        }
+    }
+    let before = match (&key.before, kind) {
+        (Some(b), _) => Some(b),
+        (None, Some(super::model::InputKind::Policy)) => opts.against.as_ref(),
+        _ => None,
+    };
+    if let Some(before) = before {
+        findings.extend(restorers_removed(before, declared, &key.account, now));
+    }
+    sort_findings(&mut findings);
+    out.extend(findings.into_iter().map(|f| place(f, key, Some(declared))));
+    out
+}
+
+fn bypass_set(resource_type: &str) -> Finding {
+    let flag = if resource_type.starts_with("aws_") {
+        "bypass_policy_lockout_safety_check = true"
+    } else {
+        "BypassPolicyLockoutSafetyCheck: true"
+    };
+    Finding::new(
+        Code::LockoutCheckBypassed,
+        text!("The key policy is deployed with ", code(flag)),
+    )
+    .detail(
+        "KMS refuses a policy that would stop the caller from changing it again, unless this \
+         flag turns the check off. With it, a mistake in the policy ships, and locks everyone \
+         out until AWS Support restores access.",
+    )
+    .help(text!(
+        "Remove ",
+        code(flag),
+        " (it defaults to false); if the deploying role is not meant to keep access, check the \
+         policy with --keep for the principals that must."
+    ))
+}
+
+/// `deployer-loses-access` / `kept-principal-loses-access`: the key policy would not let `who`
+/// call `kms:PutKeyPolicy`.
+fn loses_access(
+    policy: &KeyPolicy,
+    who: &Identity,
+    rule: Code,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Finding> {
+    let eval = evaluate_for(policy, who, PUT_KEY_POLICY, None, &Context::default(), now);
+    let cause = key_policy_cause(&eval)?;
+    let name = || code(who.to_string());
+    let why: Text = match cause {
+        Code::KeyPolicyExplicitDeny => text!(
+            "A Deny statement matches it for kms:PutKeyPolicy, and a Deny wins over every Allow."
+        ),
+        Code::ConditionNotMet => text!(
+            "The statements that would allow it carry conditions it may not meet: ",
+            Text::join(
+                eval.unknown_context.iter().map(|k| Text::code(k.clone())),
+                ", "
+            ),
+            "."
+        ),
+        Code::CrossAccountKey => text!(
+            "It is in another account than the key, and kms:PutKeyPolicy never works cross-account."
+        ),
+        _ => text!(
+            "No statement names it (or its role) for kms:PutKeyPolicy, and none delegates to the account, so its IAM policies cannot grant it."
+        ),
+    };
+    let statement = eval
+        .statements
+        .iter()
+        .find(|t| t.effect == Effect::Deny && t.applies != crate::policy::Applies::No)
+        .map(|t| t.index);
+    let (title, help): (Text, &'static str) = if rule == Code::DeployerLosesAccess {
+        (
+            text!(
+                "The deploying principal ",
+                name(),
+                " could not update the key policy after this change"
+            ),
+            "Keep a statement that lets the deploying role call kms:PutKeyPolicy (or the account delegation, with an IAM policy for the role), or deploy the next change from a principal the new policy names.",
+        )
+    } else {
+        (
+            text!(name(), " would lose kms:PutKeyPolicy"),
+            "Keep the statement that names it (a break-glass role must survive every change), or add it back.",
+        )
+    };
+    let mut f = Finding::new(rule, title)
+        .detail(text!(
+            why,
+            " Whoever is left cannot repair the policy: only AWS Support can."
+        ))
+        .evidence([text!(
+            "the key policy decides ",
+            code(eval.decision.as_str()),
+            " for ",
+            name(),
+            " calling kms:PutKeyPolicy"
+        )])
+        .help(help);
+    f.statement = statement;
+    Some(f)
+}
+
+/// `restorer-removed`: who loses `kms:GetKeyPolicy`/`kms:PutKeyPolicy`, and a removed
+/// delegation.
+fn restorers_removed(
+    before: &DeclaredPolicy,
+    after: &DeclaredPolicy,
+    account: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Finding> {
+    let diff =
+        super::timeline::policy_diff(&before.text, &after.text, None, Some(account), now).ok()?;
+    let lost: Vec<Text> = diff
+        .lost
+        .iter()
+        .filter(|g| g.action == PUT_KEY_POLICY || g.action == GET_KEY_POLICY)
+        .map(|g| text!(code(g.principal.clone()), " loses ", code(g.action.clone())))
+        .collect();
+    if lost.is_empty() && !diff.delegation_removed {
+        return None;
+    }
+    let mut evidence = lost;
+    if diff.delegation_removed {
+        evidence.insert(
+            0,
+            text!(
+                "the account delegation (",
+                code(format!("arn:aws:iam::{account}:root")),
+                ") is removed"
+            ),
+        );
+    }
+    for s in &diff.statements_removed {
+        evidence.push(text!("statement ", quoted(s.clone()), " removed"));
+    }
+    Some(
+        Finding::new(
+            Code::RestorerRemoved,
+            if diff.delegation_removed {
+                text!("This change removes the account delegation: IAM policies no longer grant access to the key")
+            } else {
+                text!("This change takes kms:GetKeyPolicy or kms:PutKeyPolicy from principals that have it now")
+            },
+        )
+        .detail("Fewer principals could read or repair the key policy after the change. If the last of them goes, only AWS Support can restore access.")
+        .evidence(evidence)
+        .help("Check that each principal that loses access is meant to, and that at least two administrators (or the delegation) remain."),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::model::{InputKind, Location};
+
+    const A: &str = "111122223333";
+
+    fn key(policy: serde_json::Value) -> DeclaredKey {
+        let n = policy["Statement"].as_array().map_or(0, Vec::len);
+        DeclaredKey {
+            name: "Key".into(),
+            resource_type: "AWS::KMS::Key".into(),
+            at: Location::at(3, 3),
+            policy: Some(DeclaredPolicy {
+                text: policy.to_string(),
+                at: Location::at(6, 7),
+                statements: (0..n).map(|i| Location::at(8 + 10 * i, 11)).collect(),
+                unresolved: Vec::new(),
+            }),
+            account: A.into(),
+            partition: "aws".into(),
+            ..DeclaredKey::default()
+        }
+    }
+
+    fn file(keys: Vec<DeclaredKey>) -> InputFile {
+        InputFile {
+            path: "t.yaml".into(),
+            kind: Some(InputKind::Cloudformation),
+            keys,
+            error: None,
+        }
+    }
+
+    fn codes(r: &CheckReport) -> Vec<(&'static str, Option<usize>)> {
+        r.files[0].resources[0]
+            .findings
+            .iter()
+            .map(|l| (l.finding.code.as_str(), l.line))
+            .collect()
+    }
+
+    fn admin(principal: &str) -> serde_json::Value {
+        serde_json::json!({"Sid": "admin", "Effect": "Allow", "Principal": {"AWS": principal}, "Action": "kms:*", "Resource": "*"})
+    }
+
+    #[test]
+    fn the_deployer_and_kept_principals_are_checked_with_their_statements() {
+        let policy = serde_json::json!({"Statement": [
+            admin(&format!("arn:aws:iam::{A}:role/Admin")),
+            {"Sid": "no ci", "Effect": "Deny", "Principal": {"AWS": format!("arn:aws:iam::{A}:role/ci")}, "Action": "kms:*", "Resource": "*"}
+        ]});
+        let opts = CheckOptions {
+            deployer: Some(Identity::parse(&format!("arn:aws:iam::{A}:role/ci")).unwrap()),
+            keep: vec![
+                Identity::parse(&format!("arn:aws:iam::{A}:role/Admin")).unwrap(),
+                Identity::parse(&format!("arn:aws:iam::{A}:role/BreakGlass")).unwrap(),
+            ],
+            against: None,
+        };
+        let r = check(&[file(vec![key(policy)])], &opts, chrono::Utc::now());
+        let got = codes(&r);
+        assert!(
+            got.contains(&("deployer-loses-access", Some(18))),
+            "at the Deny: {got:?}"
+        );
+        assert!(
+            got.contains(&("kept-principal-loses-access", Some(6))),
+            "BreakGlass, at the policy: {got:?}"
+        );
+        assert_eq!(
+            got.iter()
+                .filter(|(c, _)| *c == "kept-principal-loses-access")
+                .count(),
+            1,
+            "Admin keeps it"
+        );
+        assert_eq!(r.exit_code(Some(Severity::Error)), 1);
+    }
+
+    #[test]
+    fn a_plan_that_drops_the_delegation_removes_restorers() {
+        let before = serde_json::json!({"Statement": [admin(&format!("arn:aws:iam::{A}:root")), admin(&format!("arn:aws:iam::{A}:role/Admin"))]});
+        let after =
+            serde_json::json!({"Statement": [admin(&format!("arn:aws:iam::{A}:role/Admin"))]});
+        let mut k = key(after);
+        k.before = Some(DeclaredPolicy {
+            text: before.to_string(),
+            ..DeclaredPolicy::default()
+        });
+        let r = check(
+            &[file(vec![k])],
+            &CheckOptions::default(),
+            chrono::Utc::now(),
+        );
+        let got: Vec<&str> = codes(&r).into_iter().map(|(c, _)| c).collect();
+        assert!(got.contains(&"restorer-removed"), "{got:?}");
+        assert!(got.contains(&"single-restorer"), "{got:?}");
+        assert!(got.contains(&"no-account-delegation"), "{got:?}");
+    }
+
+    #[test]
+    fn an_unresolved_administrator_is_not_called_a_lockout() {
+        let mut k =
+            key(serde_json::json!({"Statement": [admin("${Fn::ImportValue Shared-Admin}")]}));
+        k.policy.as_mut().unwrap().unresolved = vec!["Fn::ImportValue Shared-Admin".into()];
+        let r = check(
+            &[file(vec![k])],
+            &CheckOptions::default(),
+            chrono::Utc::now(),
+        );
+        let got: Vec<&str> = codes(&r).into_iter().map(|(c, _)| c).collect();
+        assert!(!got.contains(&"no-restorer"), "{got:?}");
+        assert!(got.contains(&"evidence-incomplete"), "{got:?}");
+    }
+
+    #[test]
+    fn an_unreadable_file_is_status_2() {
+        let mut f = file(Vec::new());
+        f.error = Some(crate::diagnosis::model::InputError {
+            message: "bad".into(),
+            at: Location::at(1, 1),
+        });
+        let r = check(&[f], &CheckOptions::default(), chrono::Utc::now());
+        assert_eq!(r.exit_code(None), 2);
+    }
+}

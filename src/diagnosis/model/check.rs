@@ -1,0 +1,132 @@
+//! `check`: the key resources read from policy files, templates and plans, and the report (the
+//! contract's "`kms-doctor check` (JSON)").
+
+use super::Finding;
+use serde::Serialize;
+
+/// What an input file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputKind {
+    /// A bare key policy, or the `{"Policy": "…"}` that `get-key-policy` prints.
+    Policy,
+    /// A CloudFormation template, JSON or YAML (CDK output included).
+    Cloudformation,
+    /// `terraform show -json PLAN`.
+    TerraformPlan,
+}
+
+/// A place in a file, 1-based; `None` where the input has no lines (a plan's resource).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Location {
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+}
+
+impl Location {
+    pub fn at(line: usize, column: usize) -> Location {
+        Location {
+            line: Some(line),
+            column: Some(column),
+        }
+    }
+}
+
+/// A key policy as a template or plan declares it, resolved as far as can be offline.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DeclaredPolicy {
+    /// The policy JSON. Values that cannot be known offline stand as `${…}`.
+    pub text: String,
+    /// Where the policy is.
+    pub at: Location,
+    /// Where each statement is, in order (the policy's place when statements have none).
+    pub statements: Vec<Location>,
+    /// The expressions that could not be resolved (`Fn::ImportValue Shared-Admin`, …).
+    pub unresolved: Vec<String>,
+}
+
+/// One key, or one key policy, that an input declares.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DeclaredKey {
+    /// The logical ID, the resource address, or the file name.
+    pub name: String,
+    /// `AWS::KMS::Key`, `aws_kms_key`, `policy`, …
+    pub resource_type: String,
+    pub at: Location,
+    /// The policy after the change (`None`: KMS's default policy, or not known until apply).
+    pub policy: Option<DeclaredPolicy>,
+    /// The policy before the change (a plan's `before`).
+    pub before: Option<DeclaredPolicy>,
+    /// Where `BypassPolicyLockoutSafetyCheck` (or `bypass_policy_lockout_safety_check`) is set
+    /// to true.
+    pub bypass: Option<Location>,
+    /// The key's account and partition, as far as known (`--account`, the deployer's, or a
+    /// default).
+    pub account: String,
+    pub partition: String,
+    /// Why the policy is not there to check, when it is not (computed at apply time, …).
+    pub unknown_policy: Option<String>,
+}
+
+/// What could not be read in a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InputError {
+    pub message: String,
+    #[serde(flatten)]
+    pub at: Location,
+}
+
+/// One input file, read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputFile {
+    pub path: String,
+    pub kind: Option<InputKind>,
+    pub keys: Vec<DeclaredKey>,
+    pub error: Option<InputError>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LocatedFinding {
+    #[serde(flatten)]
+    pub finding: Finding,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckedResource {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    pub line: Option<usize>,
+    pub findings: Vec<LocatedFinding>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckedFile {
+    pub path: String,
+    pub kind: Option<InputKind>,
+    pub resources: Vec<CheckedResource>,
+    /// Why the file could not be read (`null` when it was).
+    pub error: Option<String>,
+    /// Where, when the reader could tell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_location: Option<Location>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CheckSummary {
+    pub files: u64,
+    pub resources: u64,
+    pub errors: u64,
+    pub warnings: u64,
+    /// Files that could not be read.
+    pub unreadable: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub schema_version: u32,
+    pub files: Vec<CheckedFile>,
+    pub summary: CheckSummary,
+}

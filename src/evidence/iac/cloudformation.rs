@@ -1,0 +1,639 @@
+//! CloudFormation templates (JSON or YAML; CDK's `cdk.out/*.template.json` are the same): the
+//! `AWS::KMS::Key` and `AWS::KMS::ReplicaKey` resources, their `KeyPolicy` resolved as far as
+//! can be known before deployment, and `BypassPolicyLockoutSafetyCheck`.
+//!
+//! Intrinsic functions are evaluated in their long (`Fn::Sub`) and short (`!Sub`) forms. Pseudo
+//! parameters come from the options; parameters from their `Default`; `Fn::If` from
+//! `Conditions` when they can be decided. What cannot be known offline (an `Fn::ImportValue`, a
+//! parameter without a default, an attribute of another resource) stands in the policy as
+//! `${…}` and is listed, never guessed silently.
+
+use super::Settings;
+use super::located::{Located, Node, Pos, key_text};
+use crate::diagnosis::model::{DeclaredKey, DeclaredPolicy, InputError, Location};
+use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+/// The functions CloudFormation defines, by the name of their short form.
+const FUNCTIONS: &[&str] = &[
+    "Ref",
+    "Condition",
+    "Sub",
+    "GetAtt",
+    "Join",
+    "Select",
+    "Split",
+    "If",
+    "Equals",
+    "And",
+    "Or",
+    "Not",
+    "FindInMap",
+    "ImportValue",
+    "Base64",
+    "Cidr",
+    "GetAZs",
+    "Transform",
+    "Length",
+    "ToJsonString",
+    "ForEach",
+];
+
+/// Whether a parsed document looks like a template.
+pub fn is_template(root: &Located) -> bool {
+    root.get("AWSTemplateFormatVersion").is_some()
+        || root
+            .get("Resources")
+            .is_some_and(|r| matches!(r.node, Node::Map(_)))
+}
+
+fn loc(p: Pos) -> Location {
+    Location::at(p.line, p.column)
+}
+
+fn fail(at: Pos, message: impl Into<String>) -> InputError {
+    InputError {
+        message: message.into(),
+        at: loc(at),
+    }
+}
+
+/// A resolved value: JSON, or `AWS::NoValue` (the element is removed).
+enum V {
+    Json(Value),
+    NoValue,
+}
+
+struct Template<'a> {
+    settings: &'a Settings,
+    parameters: BTreeMap<String, &'a Located>,
+    mappings: Option<&'a Located>,
+    conditions: Option<&'a Located>,
+    resources: BTreeMap<String, &'a Located>,
+    unresolved: RefCell<Vec<String>>,
+    /// Conditions being evaluated: a condition that refers to itself is undecided.
+    deciding: RefCell<Vec<String>>,
+}
+
+/// The key resources of a template.
+pub fn read(root: &Located, settings: &Settings) -> Result<Vec<DeclaredKey>, InputError> {
+    let named = |section: &str| -> BTreeMap<String, &Located> {
+        root.get(section)
+            .map(|s| s.entries().iter().map(|(k, v)| (key_text(k), v)).collect())
+            .unwrap_or_default()
+    };
+    let template = Template {
+        settings,
+        parameters: named("Parameters"),
+        mappings: root.get("Mappings"),
+        conditions: root.get("Conditions"),
+        resources: named("Resources"),
+        unresolved: RefCell::new(Vec::new()),
+        deciding: RefCell::new(Vec::new()),
+    };
+    let mut keys = Vec::new();
+    let Some(resources) = root.get("Resources") else {
+        return Ok(keys);
+    };
+    for (id, resource) in resources.entries() {
+        let kind = resource.get("Type").and_then(Located::as_str).unwrap_or("");
+        if !matches!(kind, "AWS::KMS::Key" | "AWS::KMS::ReplicaKey") {
+            continue;
+        }
+        template.unresolved.borrow_mut().clear();
+        let properties = resource.get("Properties");
+        let policy = match properties.and_then(|p| p.get("KeyPolicy")) {
+            Some(p) => Some(template.policy(p)?),
+            None => None,
+        };
+        let bypass = match properties.and_then(|p| p.get("BypassPolicyLockoutSafetyCheck")) {
+            Some(flag) => match template.resolve(flag)? {
+                V::Json(Value::Bool(true)) => Some(loc(flag.pos)),
+                V::Json(Value::String(s)) if s.eq_ignore_ascii_case("true") => Some(loc(flag.pos)),
+                _ => None,
+            },
+            None => None,
+        };
+        keys.push(DeclaredKey {
+            name: key_text(id),
+            resource_type: kind.to_owned(),
+            at: loc(id.pos),
+            unknown_policy: policy
+                .is_none()
+                .then(|| "no KeyPolicy: KMS sets its default key policy".to_owned()),
+            policy,
+            before: None,
+            bypass,
+            account: settings.account.clone(),
+            partition: settings.partition.clone(),
+        });
+    }
+    Ok(keys)
+}
+
+impl<'a> Template<'a> {
+    fn unknown(&self, expr: String) -> Value {
+        let text = format!("${{{expr}}}");
+        let mut list = self.unresolved.borrow_mut();
+        if !list.contains(&expr) {
+            list.push(expr);
+        }
+        Value::String(text)
+    }
+
+    /// `KeyPolicy`: a map (or a JSON string), its statements located one by one.
+    fn policy(&self, node: &Located) -> Result<DeclaredPolicy, InputError> {
+        let mut statements = Vec::new();
+        let value = match (&node.node, &node.tag) {
+            (Node::Map(entries), None) if self.function(node).is_none() => {
+                let mut map = serde_json::Map::new();
+                for (k, v) in entries {
+                    let key = key_text(k);
+                    if key == "Statement" {
+                        let mut list = Vec::new();
+                        match (&v.node, &v.tag) {
+                            (Node::Seq(items), None) => {
+                                for item in items {
+                                    if let V::Json(j) = self.resolve(item)? {
+                                        // An Fn::If may give a list of statements.
+                                        match j {
+                                            Value::Array(many) => {
+                                                for one in many {
+                                                    list.push(one);
+                                                    statements.push(loc(item.pos));
+                                                }
+                                            }
+                                            one => {
+                                                list.push(one);
+                                                statements.push(loc(item.pos));
+                                            }
+                                        }
+                                    }
+                                }
+                                map.insert(key, Value::Array(list));
+                            }
+                            _ => {
+                                if let V::Json(j) = self.resolve(v)? {
+                                    let n = j.as_array().map_or(1, Vec::len);
+                                    statements.extend(std::iter::repeat_n(loc(v.pos), n));
+                                    map.insert(key, j);
+                                }
+                            }
+                        }
+                    } else if let V::Json(j) = self.resolve(v)? {
+                        map.insert(key, j);
+                    }
+                }
+                Value::Object(map)
+            }
+            _ => match self.resolve(node)? {
+                // A policy given as a JSON string (or built by Fn::Sub / Fn::ToJsonString).
+                V::Json(Value::String(s)) => serde_json::from_str(&s).map_err(|e| {
+                    fail(
+                        node.pos,
+                        format!("KeyPolicy is a string that is not JSON: {e}"),
+                    )
+                })?,
+                V::Json(v) => v,
+                V::NoValue => Value::Null,
+            },
+        };
+        if statements.is_empty() {
+            let n = value
+                .get("Statement")
+                .map_or(0, |s| s.as_array().map_or(1, Vec::len));
+            statements = vec![loc(node.pos); n];
+        }
+        Ok(DeclaredPolicy {
+            text: value.to_string(),
+            at: loc(node.pos),
+            statements,
+            unresolved: self.unresolved.borrow().clone(),
+        })
+    }
+
+    /// The function a node calls, and its argument: `!Sub x` or `{"Fn::Sub": x}`.
+    fn function<'n>(&self, node: &'n Located) -> Option<(String, Arg<'n>)> {
+        if let Some(tag) = &node.tag {
+            let mut plain = node.clone();
+            plain.tag = None;
+            return Some((tag.clone(), Arg::Tagged(plain)));
+        }
+        match &node.node {
+            Node::Map(entries) if entries.len() == 1 => {
+                let key = key_text(&entries[0].0);
+                let name = match key.strip_prefix("Fn::") {
+                    Some(n) => n.to_owned(),
+                    None if key == "Ref" || key == "Condition" => key,
+                    None => return None,
+                };
+                Some((name, Arg::Value(&entries[0].1)))
+            }
+            _ => None,
+        }
+    }
+
+    fn resolve(&self, node: &Located) -> Result<V, InputError> {
+        if let Some((name, arg)) = self.function(node) {
+            return self.call(&name, arg, node.pos);
+        }
+        Ok(V::Json(match &node.node {
+            Node::Null => Value::Null,
+            Node::Bool(b) => Value::Bool(*b),
+            Node::Number(s) => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())),
+            Node::String(s) => Value::String(s.clone()),
+            Node::Seq(items) => {
+                let mut out = Vec::new();
+                for i in items {
+                    if let V::Json(v) = self.resolve(i)? {
+                        out.push(v);
+                    }
+                }
+                Value::Array(out)
+            }
+            Node::Map(entries) => {
+                let mut out = serde_json::Map::new();
+                for (k, v) in entries {
+                    if let V::Json(j) = self.resolve(v)? {
+                        out.insert(key_text(k), j);
+                    }
+                }
+                Value::Object(out)
+            }
+        }))
+    }
+
+    fn json(&self, node: &Located) -> Result<Value, InputError> {
+        Ok(match self.resolve(node)? {
+            V::Json(v) => v,
+            V::NoValue => Value::Null,
+        })
+    }
+
+    fn call(&self, name: &str, arg: Arg, at: Pos) -> Result<V, InputError> {
+        if !FUNCTIONS.contains(&name) {
+            return Err(fail(
+                at,
+                format!("!{name} is not a CloudFormation intrinsic function"),
+            ));
+        }
+        let node = arg.node();
+        let args = || -> Result<Vec<&Located>, InputError> {
+            match &node.node {
+                Node::Seq(items) => Ok(items.iter().collect()),
+                _ => Err(fail(node.pos, format!("Fn::{name} takes a list"))),
+            }
+        };
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        Ok(V::Json(match name {
+            "Ref" => {
+                let target = node.as_str().unwrap_or_default();
+                return Ok(self.reference(target));
+            }
+            "Condition" => match self.condition(node.as_str().unwrap_or_default()) {
+                Some(b) => Value::Bool(b),
+                None => self.unknown(format!("Condition {}", node.as_str().unwrap_or("?"))),
+            },
+            "Sub" => {
+                let (template, vars) = match &node.node {
+                    Node::Seq(items) if !items.is_empty() => (&items[0], items.get(1)),
+                    _ => (node, None),
+                };
+                let mut values = BTreeMap::new();
+                if let Some(vars) = vars {
+                    for (k, v) in vars.entries() {
+                        values.insert(key_text(k), self.json(v)?);
+                    }
+                }
+                let Some(s) = template.as_str() else {
+                    return Err(fail(template.pos, "Fn::Sub takes a string"));
+                };
+                Value::String(self.substitute(s, &values))
+            }
+            "GetAtt" => {
+                let (resource, attribute) = match &node.node {
+                    Node::String(s) => match s.split_once('.') {
+                        Some((r, a)) => (r.to_owned(), a.to_owned()),
+                        None => return Err(fail(node.pos, "Fn::GetAtt takes RESOURCE.ATTRIBUTE")),
+                    },
+                    _ => {
+                        let a = args()?;
+                        match (a.first(), a.get(1)) {
+                            (Some(r), Some(attr)) => {
+                                (text(&self.json(r)?), text(&self.json(attr)?))
+                            }
+                            _ => return Err(fail(node.pos, "Fn::GetAtt takes two arguments")),
+                        }
+                    }
+                };
+                self.attribute(&resource, &attribute)
+            }
+            "Join" => {
+                let a = args()?;
+                let (Some(delimiter), Some(list)) = (a.first(), a.get(1)) else {
+                    return Err(fail(node.pos, "Fn::Join takes a delimiter and a list"));
+                };
+                let delimiter = text(&self.json(delimiter)?);
+                match self.json(list)? {
+                    Value::Array(items) => {
+                        Value::String(items.iter().map(text).collect::<Vec<_>>().join(&delimiter))
+                    }
+                    other => Value::String(text(&other)),
+                }
+            }
+            "Select" => {
+                let a = args()?;
+                let (Some(index), Some(list)) = (a.first(), a.get(1)) else {
+                    return Err(fail(node.pos, "Fn::Select takes an index and a list"));
+                };
+                let index = text(&self.json(index)?).parse::<usize>().ok();
+                match (index, self.json(list)?) {
+                    (Some(i), Value::Array(items)) if i < items.len() => items[i].clone(),
+                    _ => self.unknown("Fn::Select".to_owned()),
+                }
+            }
+            "Split" => {
+                let a = args()?;
+                let (Some(delimiter), Some(source)) = (a.first(), a.get(1)) else {
+                    return Err(fail(node.pos, "Fn::Split takes a delimiter and a string"));
+                };
+                let delimiter = text(&self.json(delimiter)?);
+                let source = text(&self.json(source)?);
+                if delimiter.is_empty() {
+                    Value::Array(vec![Value::String(source)])
+                } else {
+                    Value::Array(
+                        source
+                            .split(delimiter.as_str())
+                            .map(|s| Value::String(s.to_owned()))
+                            .collect(),
+                    )
+                }
+            }
+            "If" => {
+                let a = args()?;
+                let (Some(condition), Some(yes), Some(no)) = (a.first(), a.get(1), a.get(2)) else {
+                    return Err(fail(node.pos, "Fn::If takes a condition and two values"));
+                };
+                let name = condition.as_str().unwrap_or_default();
+                let chosen = match self.condition(name) {
+                    Some(true) => yes,
+                    Some(false) => no,
+                    None => {
+                        // Undecided: the first branch is checked, and the report says so.
+                        self.unknown(format!("Fn::If {name} (checked as true)"));
+                        yes
+                    }
+                };
+                return self.resolve(chosen);
+            }
+            "Equals" | "And" | "Or" | "Not" => match self.decide(name, node)? {
+                Some(b) => Value::Bool(b),
+                None => self.unknown(format!("Fn::{name}")),
+            },
+            "FindInMap" => {
+                let a = args()?;
+                let keys: Vec<String> = a
+                    .iter()
+                    .take(3)
+                    .map(|k| self.json(k).map(|v| text(&v)))
+                    .collect::<Result<_, _>>()?;
+                let found = match keys.as_slice() {
+                    [map, top, second] => self
+                        .mappings
+                        .and_then(|m| m.get(map))
+                        .and_then(|m| m.get(top))
+                        .and_then(|m| m.get(second)),
+                    _ => None,
+                };
+                match found {
+                    Some(v) => self.json(v)?,
+                    None => self.unknown(format!("Fn::FindInMap {}", keys.join("."))),
+                }
+            }
+            "ImportValue" => {
+                let what = text(&self.json(node)?);
+                self.unknown(format!("Fn::ImportValue {what}"))
+            }
+            "Base64" => self.json(node)?,
+            "ToJsonString" => Value::String(self.json(node)?.to_string()),
+            "Length" => match self.json(node)? {
+                Value::Array(items) => Value::from(items.len()),
+                _ => self.unknown("Fn::Length".to_owned()),
+            },
+            other => self.unknown(format!("Fn::{other}")),
+        }))
+    }
+
+    /// `Ref`: a pseudo parameter, a parameter's default, or a resource (unknown before
+    /// deployment, but for a role or user with a name).
+    fn reference(&self, target: &str) -> V {
+        let s = self.settings;
+        V::Json(match target {
+            "AWS::NoValue" => return V::NoValue,
+            "AWS::AccountId" => Value::String(s.account.clone()),
+            "AWS::Partition" => Value::String(s.partition.clone()),
+            "AWS::Region" => Value::String(s.region.clone()),
+            "AWS::URLSuffix" => Value::String(
+                if s.partition == "aws-cn" {
+                    "amazonaws.com.cn"
+                } else {
+                    "amazonaws.com"
+                }
+                .to_owned(),
+            ),
+            _ => {
+                if let Some(p) = self.parameters.get(target) {
+                    match p.get("Default") {
+                        Some(d) => match self.resolve(d) {
+                            Ok(V::Json(v)) => v,
+                            _ => self.unknown(format!("Ref {target}")),
+                        },
+                        None => self.unknown(format!("Ref {target}")),
+                    }
+                } else if let Some(name) = self.entity_name(target) {
+                    Value::String(name)
+                } else {
+                    self.unknown(format!("Ref {target}"))
+                }
+            }
+        })
+    }
+
+    /// A role's or user's name, when the template gives it.
+    fn entity_name(&self, resource: &str) -> Option<String> {
+        let r = self.resources.get(resource)?;
+        let kind = r.get("Type").and_then(Located::as_str)?;
+        let field = match kind {
+            "AWS::IAM::Role" => "RoleName",
+            "AWS::IAM::User" => "UserName",
+            _ => return None,
+        };
+        let name = r.get("Properties").and_then(|p| p.get(field))?;
+        match self.resolve(name) {
+            Ok(V::Json(Value::String(s))) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// `Fn::GetAtt`: a role's or user's ARN is built from the template (the name CloudFormation
+    /// generates when none is given stands as the logical ID); anything else is unknown.
+    fn attribute(&self, resource: &str, attribute: &str) -> Value {
+        let kind = self
+            .resources
+            .get(resource)
+            .and_then(|r| r.get("Type"))
+            .and_then(Located::as_str);
+        let prefix = match (kind, attribute) {
+            (Some("AWS::IAM::Role"), "Arn") => "role",
+            (Some("AWS::IAM::User"), "Arn") => "user",
+            _ => return self.unknown(format!("{resource}.{attribute}")),
+        };
+        let path = self
+            .resources
+            .get(resource)
+            .and_then(|r| r.get("Properties"))
+            .and_then(|p| p.get("Path"))
+            .and_then(|p| match self.resolve(p) {
+                Ok(V::Json(Value::String(s))) => Some(s),
+                _ => None,
+            })
+            .unwrap_or_else(|| "/".to_owned());
+        let name = self.entity_name(resource).unwrap_or_else(|| {
+            self.unknown(format!(
+                "{resource}.Arn (the name CloudFormation generates; checked as {resource})"
+            ));
+            resource.to_owned()
+        });
+        Value::String(format!(
+            "arn:{}:iam::{}:{prefix}{path}{name}",
+            self.settings.partition, self.settings.account
+        ))
+    }
+
+    /// `${Name}` in an `Fn::Sub` string.
+    fn substitute(&self, s: &str, values: &BTreeMap<String, Value>) -> String {
+        let mut out = String::with_capacity(s.len());
+        let mut rest = s;
+        while let Some(i) = rest.find("${") {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + 2..];
+            let Some(end) = after.find('}') else {
+                out.push_str(&rest[i..]);
+                return out;
+            };
+            let name = &after[..end];
+            if let Some(literal) = name.strip_prefix('!') {
+                out.push_str("${");
+                out.push_str(literal);
+                out.push('}');
+            } else {
+                let value = match values.get(name) {
+                    Some(v) => v.clone(),
+                    None => match name.split_once('.') {
+                        Some((r, a)) if !name.starts_with("AWS::") => self.attribute(r, a),
+                        _ => match self.reference(name) {
+                            V::Json(v) => v,
+                            V::NoValue => Value::String(String::new()),
+                        },
+                    },
+                };
+                match value {
+                    Value::String(v) => out.push_str(&v),
+                    other => out.push_str(&other.to_string()),
+                }
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// A named condition of the `Conditions` section, when it can be decided.
+    fn condition(&self, name: &str) -> Option<bool> {
+        if self.deciding.borrow().iter().any(|n| n == name) {
+            return None;
+        }
+        let body = self.conditions?.get(name)?;
+        self.deciding.borrow_mut().push(name.to_owned());
+        let decided = match self.function(body) {
+            Some((f, arg)) => self.decide(&f, arg.node()).ok().flatten(),
+            None => None,
+        };
+        self.deciding.borrow_mut().pop();
+        decided
+    }
+
+    /// `Fn::Equals`, `Fn::And`, `Fn::Or`, `Fn::Not`, `Condition`: `None` when undecided.
+    fn decide(&self, name: &str, node: &Located) -> Result<Option<bool>, InputError> {
+        let items: Vec<&Located> = match &node.node {
+            Node::Seq(items) => items.iter().collect(),
+            _ => vec![node],
+        };
+        let truth = |n: &Located| -> Result<Option<bool>, InputError> {
+            match self.function(n) {
+                Some((f, arg)) if matches!(f.as_str(), "Equals" | "And" | "Or" | "Not") => {
+                    self.decide(&f, arg.node())
+                }
+                Some((f, arg)) if f == "Condition" => {
+                    Ok(self.condition(arg.node().as_str().unwrap_or_default()))
+                }
+                _ => Ok(match self.json(n)? {
+                    Value::Bool(b) => Some(b),
+                    _ => None,
+                }),
+            }
+        };
+        Ok(match name {
+            "Equals" => {
+                if items.len() != 2 {
+                    return Err(fail(node.pos, "Fn::Equals takes two values"));
+                }
+                let (a, b) = (self.json(items[0])?, self.json(items[1])?);
+                let unknown = |v: &Value| v.as_str().is_some_and(|s| s.contains("${"));
+                if unknown(&a) || unknown(&b) {
+                    None
+                } else {
+                    Some(a == b)
+                }
+            }
+            "Not" => truth(items[0])?.map(|b| !b),
+            "And" | "Or" => {
+                let mut all = Vec::new();
+                for i in items {
+                    all.push(truth(i)?);
+                }
+                let and = name == "And";
+                if all.contains(&Some(!and)) {
+                    Some(!and)
+                } else if all.iter().all(Option::is_some) {
+                    Some(and)
+                } else {
+                    None
+                }
+            }
+            "Condition" => self.condition(node.as_str().unwrap_or_default()),
+            _ => None,
+        })
+    }
+}
+
+/// A function's argument: the tagged node itself, its tag dropped (the tag is the function),
+/// or the value of the `Fn::` key.
+enum Arg<'n> {
+    Tagged(Located),
+    Value(&'n Located),
+}
+
+impl Arg<'_> {
+    fn node(&self) -> &Located {
+        match self {
+            Arg::Tagged(n) => n,
+            Arg::Value(n) => n,
+        }
+    }
+}

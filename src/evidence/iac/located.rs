@@ -1,0 +1,331 @@
+//! A YAML or JSON document as a tree whose every node knows its line, column and tag: what the
+//! `check` readers need to point at a statement, and to see CloudFormation's short forms
+//! (`!Sub`, `!GetAtt`, …). JSON is read by the same parser: it is YAML 1.2.
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// A position in the input, 1-based.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    Null,
+    Bool(bool),
+    /// A number, as written.
+    Number(String),
+    String(String),
+    Seq(Vec<Located>),
+    /// Keys in document order.
+    Map(Vec<(Located, Located)>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located {
+    pub pos: Pos,
+    /// A local tag (`!Sub` → `Sub`), when the node has one.
+    pub tag: Option<String>,
+    pub node: Node,
+}
+
+impl Located {
+    /// The value of a mapping key.
+    pub fn get(&self, key: &str) -> Option<&Located> {
+        match &self.node {
+            Node::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| matches!(&k.node, Node::String(s) if s == key))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.node {
+            Node::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn entries(&self) -> &[(Located, Located)] {
+        match &self.node {
+            Node::Map(e) => e,
+            _ => &[],
+        }
+    }
+}
+
+/// The input is not well-formed YAML or JSON.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (line {}, column {})", .at.line, .at.column)]
+pub struct SyntaxError {
+    pub message: String,
+    pub at: Pos,
+}
+
+/// Nodes built at most, aliases expanded included: a document of aliases of aliases
+/// ("billion laughs") stops here.
+pub const MAX_NODES: usize = 2_000_000;
+
+fn pos(m: &Marker) -> Pos {
+    Pos {
+        line: m.line(),
+        column: m.col() + 1,
+    }
+}
+
+fn local_tag(tag: Option<Tag>) -> Option<String> {
+    // `!Sub` arrives as handle "!" and suffix "Sub"; standard tags (`!!str`) as "tag:yaml.org,2002:".
+    tag.filter(|t| t.handle == "!").map(|t| t.suffix)
+}
+
+enum Open {
+    Seq(Located, usize),
+    /// The mapping, its anchor, and a key waiting for its value.
+    Map(Located, usize, Option<Located>),
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Open>,
+    anchors: std::collections::HashMap<usize, Located>,
+    root: Option<Located>,
+    nodes: usize,
+    error: Option<SyntaxError>,
+    documents: usize,
+}
+
+fn count(n: &Located) -> usize {
+    1 + match &n.node {
+        Node::Seq(items) => items.iter().map(count).sum(),
+        Node::Map(entries) => entries.iter().map(|(k, v)| count(k) + count(v)).sum(),
+        _ => 0,
+    }
+}
+
+impl Builder {
+    fn add(&mut self, node: Located, anchor: usize) {
+        self.nodes += 1;
+        if self.nodes > MAX_NODES && self.error.is_none() {
+            self.error = Some(SyntaxError {
+                message: format!("more than {MAX_NODES} nodes (aliases expanded): not read"),
+                at: node.pos,
+            });
+        }
+        if self.error.is_some() {
+            return;
+        }
+        if anchor > 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            Some(Open::Seq(seq, _)) => {
+                if let Node::Seq(items) = &mut seq.node {
+                    items.push(node);
+                }
+            }
+            Some(Open::Map(map, _, pending)) => match pending.take() {
+                Some(key) => {
+                    if let Node::Map(entries) = &mut map.node {
+                        entries.push((key, node));
+                    }
+                }
+                None => {
+                    // A block mapping is reported where its first key ends: it starts at the key.
+                    if (node.pos.line, node.pos.column) < (map.pos.line, map.pos.column) {
+                        map.pos = node.pos;
+                    }
+                    *pending = Some(node)
+                }
+            },
+            None => {
+                if self.root.is_none() {
+                    self.root = Some(node);
+                }
+            }
+        }
+    }
+}
+
+fn scalar(value: String, style: TScalarStyle, tag: &Option<String>) -> Node {
+    if style != TScalarStyle::Plain || tag.is_some() {
+        return Node::String(value);
+    }
+    match value.as_str() {
+        "null" | "Null" | "NULL" | "~" | "" => Node::Null,
+        "true" | "True" | "TRUE" => Node::Bool(true),
+        "false" | "False" | "FALSE" => Node::Bool(false),
+        v if v.parse::<f64>().is_ok() && !v.starts_with('+') && v != "." => Node::Number(value),
+        _ => Node::String(value),
+    }
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
+        let at = pos(&mark);
+        match ev {
+            Event::DocumentStart => {
+                self.documents += 1;
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                let tag = local_tag(tag);
+                let node = scalar(value, style, &tag);
+                self.add(Located { pos: at, tag, node }, anchor);
+            }
+            Event::Alias(id) => match self.anchors.get(&id).cloned() {
+                Some(node) => {
+                    self.nodes += count(&node).saturating_sub(1);
+                    self.add(node, 0);
+                }
+                None => {
+                    self.error = Some(SyntaxError {
+                        message: "an alias to an unknown anchor".to_owned(),
+                        at,
+                    })
+                }
+            },
+            Event::SequenceStart(anchor, tag) => self.stack.push(Open::Seq(
+                Located {
+                    pos: at,
+                    tag: local_tag(tag),
+                    node: Node::Seq(Vec::new()),
+                },
+                anchor,
+            )),
+            Event::MappingStart(anchor, tag) => self.stack.push(Open::Map(
+                Located {
+                    pos: at,
+                    tag: local_tag(tag),
+                    node: Node::Map(Vec::new()),
+                },
+                anchor,
+                None,
+            )),
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some(open) = self.stack.pop() {
+                    let (node, anchor) = match open {
+                        Open::Seq(n, a) | Open::Map(n, a, _) => (n, a),
+                    };
+                    self.add(node, anchor);
+                }
+            }
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
+        }
+    }
+}
+
+/// Parses one YAML or JSON document (the first, when there are several).
+pub fn parse(text: &str) -> Result<Located, SyntaxError> {
+    let mut builder = Builder::default();
+    let mut parser = Parser::new_from_str(text);
+    parser.load(&mut builder, false).map_err(|e| SyntaxError {
+        message: e.info().to_owned(),
+        at: pos(e.marker()),
+    })?;
+    if let Some(e) = builder.error {
+        return Err(e);
+    }
+    Ok(builder.root.unwrap_or(Located {
+        pos: Pos { line: 1, column: 1 },
+        tag: None,
+        node: Node::Null,
+    }))
+}
+
+/// The tree as JSON, tags dropped (for inputs that have none: policies, plans).
+pub fn to_json(n: &Located) -> serde_json::Value {
+    use serde_json::Value;
+    match &n.node {
+        Node::Null => Value::Null,
+        Node::Bool(b) => Value::Bool(*b),
+        Node::Number(s) => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())),
+        Node::String(s) => Value::String(s.clone()),
+        Node::Seq(items) => Value::Array(items.iter().map(to_json).collect()),
+        Node::Map(entries) => Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (key_text(k), to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// A mapping key as text.
+pub fn key_text(k: &Located) -> String {
+    match &k.node {
+        Node::String(s) | Node::Number(s) => s.clone(),
+        Node::Bool(b) => b.to_string(),
+        Node::Null => "null".to_owned(),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_nodes_know_their_place_and_tags() {
+        let doc = "Resources:\n  Key:\n    Type: AWS::KMS::Key\n    Properties:\n      KeyPolicy:\n        Statement:\n          - Sid: a\n            Principal: !Sub 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root'\n";
+        let root = parse(doc).unwrap();
+        let key = root.get("Resources").unwrap().get("Key").unwrap();
+        assert_eq!(key.pos, Pos { line: 3, column: 5 });
+        let statements = key
+            .get("Properties")
+            .and_then(|p| p.get("KeyPolicy"))
+            .and_then(|p| p.get("Statement"))
+            .unwrap();
+        let Node::Seq(items) = &statements.node else {
+            panic!("a list")
+        };
+        assert_eq!(items[0].pos.line, 7);
+        let principal = items[0].get("Principal").unwrap();
+        assert_eq!(principal.tag.as_deref(), Some("Sub"));
+        assert_eq!(
+            principal.as_str(),
+            Some("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
+        );
+    }
+
+    #[test]
+    fn json_is_read_with_positions_and_types() {
+        let root =
+            parse("{\n  \"a\": [1, true, null, \"x\"],\n  \"b\": {\"c\": \"1\"}\n}").unwrap();
+        assert_eq!(
+            to_json(&root),
+            serde_json::json!({"a": [1, true, null, "x"], "b": {"c": "1"}})
+        );
+        assert_eq!(root.get("b").unwrap().get("c").unwrap().pos.line, 3);
+    }
+
+    #[test]
+    fn malformed_input_says_where() {
+        let e = parse("a: [1, 2\nb: c\n").unwrap_err();
+        assert!(e.at.line >= 1, "{e}");
+        let e = parse("a: *nowhere\n").unwrap_err();
+        assert!(
+            e.message.contains("anchor") || e.message.contains("alias"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn alias_bombs_are_bounded() {
+        let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            doc.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n",
+                p = i - 1
+            ));
+        }
+        let e = parse(&doc).unwrap_err();
+        assert!(e.message.contains("nodes"), "{e}");
+    }
+}

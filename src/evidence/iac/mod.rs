@@ -1,0 +1,385 @@
+//! Reading infrastructure as code for `check`: bare key policies, CloudFormation templates (JSON
+//! and YAML, CDK output included) and Terraform plans, recognised by their content, into the key
+//! resources they declare, each policy with the line and column of its statements.
+//!
+//! Directories are walked (regular files only, each once, links not followed), patterns with
+//! `*`, `?` or `[` are matched under their literal prefix, and every read is bounded.
+
+pub mod cloudformation;
+pub mod located;
+pub mod terraform;
+
+use crate::diagnosis::model::{
+    DeclaredKey, DeclaredPolicy, InputError, InputFile, InputKind, Location,
+};
+use located::{Located, Node};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// What a template cannot say by itself: the pseudo parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `AWS::AccountId` (`--account`, else the deployer's account, else 123456789012).
+    pub account: String,
+    /// The account was given (`--account` or the deployer's), not the default.
+    pub account_given: bool,
+    pub partition: String,
+    pub region: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            account: "123456789012".to_owned(),
+            account_given: false,
+            partition: "aws".to_owned(),
+            region: "us-east-1".to_owned(),
+        }
+    }
+}
+
+/// The largest input read (a plan of a large stack runs to tens of MB).
+pub const MAX_INPUT_BYTES: u64 = 64 << 20;
+/// Files read at most from the paths given.
+pub const MAX_FILES: usize = 100_000;
+/// Directories a walk never enters.
+const SKIPPED_DIRS: [&str; 5] = [".git", "node_modules", ".terraform", "target", ".venv"];
+/// What a walk reads.
+const EXTENSIONS: [&str; 4] = ["json", "yaml", "yml", "template"];
+
+/// The key's account: the one given, else the account a policy's ARNs name most (a plan or a
+/// policy file has real ARNs), else the default.
+pub fn key_account(settings: &Settings, policy: Option<&DeclaredPolicy>) -> String {
+    if settings.account_given {
+        return settings.account.clone();
+    }
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    let mut rest = policy.map_or("", |p| p.text.as_str());
+    while let Some(i) = rest.find(":iam::") {
+        let tail = &rest[i + 6..];
+        let id = tail.get(..12).unwrap_or("");
+        if id.bytes().all(|b| b.is_ascii_digit()) && id.len() == 12 {
+            *counts.entry(id).or_default() += 1;
+        }
+        rest = tail;
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map(|(id, _)| id.to_owned())
+        .unwrap_or_else(|| settings.account.clone())
+}
+
+/// A path to read: named on the command line (`explicit`: it must be something kms-doctor
+/// reads), or found by a walk or a pattern (skipped quietly when it is not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    pub path: PathBuf,
+    pub explicit: bool,
+}
+
+/// The files the arguments name, in order, each once; and an error for each argument that
+/// names nothing.
+pub fn expand(args: &[PathBuf]) -> (Vec<Input>, Vec<InputFile>) {
+    let mut inputs = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for arg in args {
+        let text = arg.to_string_lossy();
+        let pattern = text.contains(['*', '?', '[']);
+        let root = if pattern {
+            // The literal directories before the first wildcard.
+            let literal: PathBuf = arg
+                .components()
+                .take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '[']))
+                .collect();
+            if literal.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                literal
+            }
+        } else {
+            arg.clone()
+        };
+        let matcher = pattern.then(|| wildmatch::WildMatch::new(&text));
+        let before = inputs.len();
+        match std::fs::symlink_metadata(&root) {
+            Ok(md) if md.is_dir() => walk(&root, &mut |p: &Path| {
+                let ok = match &matcher {
+                    Some(m) => m.matches(&p.to_string_lossy()),
+                    None => p
+                        .extension()
+                        .is_some_and(|e| EXTENSIONS.contains(&e.to_string_lossy().as_ref())),
+                };
+                if ok && inputs.len() < MAX_FILES && seen.insert(p.to_owned()) {
+                    inputs.push(Input {
+                        path: p.to_owned(),
+                        explicit: false,
+                    });
+                }
+            }),
+            Ok(_) if !pattern => {
+                if seen.insert(arg.clone()) {
+                    inputs.push(Input {
+                        path: arg.clone(),
+                        explicit: true,
+                    });
+                }
+            }
+            Ok(_) => {}
+            Err(e) => errors.push(InputFile {
+                path: text.clone().into_owned(),
+                kind: None,
+                keys: Vec::new(),
+                error: Some(InputError {
+                    message: format!("cannot read it: {e}"),
+                    at: Location::default(),
+                }),
+            }),
+        }
+        if pattern && inputs.len() == before {
+            errors.push(InputFile {
+                path: text.into_owned(),
+                kind: None,
+                keys: Vec::new(),
+                error: Some(InputError {
+                    message: "no file matches this pattern".to_owned(),
+                    at: Location::default(),
+                }),
+            });
+        }
+    }
+    (inputs, errors)
+}
+
+/// Every regular file under `dir`, sorted, links not followed.
+fn walk(dir: &Path, visit: &mut dyn FnMut(&Path)) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut paths: Vec<_> = entries.flatten().collect();
+    paths.sort_by_key(|e| e.file_name());
+    for e in paths {
+        let Ok(ft) = e.file_type() else { continue };
+        let path = e.path();
+        if ft.is_dir() {
+            if !SKIPPED_DIRS.contains(&e.file_name().to_string_lossy().as_ref()) {
+                walk(&path, visit);
+            }
+        } else if ft.is_file() {
+            visit(&path);
+        }
+    }
+}
+
+fn error_at(path: &Path, message: impl Into<String>, at: Location) -> InputFile {
+    InputFile {
+        path: path.display().to_string(),
+        kind: None,
+        keys: Vec::new(),
+        error: Some(InputError {
+            message: message.into(),
+            at,
+        }),
+    }
+}
+
+/// Reads one input. `None`: a file found by a walk that is none of the three kinds.
+pub fn read_input(input: &Input, settings: &Settings) -> Option<InputFile> {
+    let path = &input.path;
+    let mut bytes = Vec::new();
+    let read = std::fs::File::open(path).and_then(|f| {
+        if !f.metadata()?.is_file() {
+            return Err(std::io::Error::other("not a regular file"));
+        }
+        f.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)
+    });
+    if let Err(e) = read {
+        return Some(error_at(
+            path,
+            format!("cannot read it: {e}"),
+            Location::default(),
+        ));
+    }
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Some(error_at(
+            path,
+            format!("larger than {} MiB: not read", MAX_INPUT_BYTES >> 20),
+            Location::default(),
+        ));
+    }
+    let Ok(text) = String::from_utf8(bytes) else {
+        return input
+            .explicit
+            .then(|| error_at(path, "not UTF-8 text", Location::default()));
+    };
+    let result = read_text(&text, path, settings);
+    match result {
+        Outcome::Keys(kind, keys) => Some(InputFile {
+            path: path.display().to_string(),
+            kind: Some(kind),
+            keys,
+            error: None,
+        }),
+        Outcome::Failed(kind, e) => Some(InputFile {
+            path: path.display().to_string(),
+            kind,
+            keys: Vec::new(),
+            error: Some(e),
+        }),
+        Outcome::NotMine => input.explicit.then(|| {
+            error_at(
+                path,
+                "not a key policy, a CloudFormation template or a Terraform plan",
+                Location::default(),
+            )
+        }),
+    }
+}
+
+enum Outcome {
+    Keys(InputKind, Vec<DeclaredKey>),
+    Failed(Option<InputKind>, InputError),
+    NotMine,
+}
+
+/// Recognises an input by its content and reads it.
+fn read_text(text: &str, path: &Path, settings: &Settings) -> Outcome {
+    let looks_json = text.trim_start().starts_with('{');
+    // A plan is read as plain JSON: it can be large, and its lines say nothing.
+    if looks_json && text.contains("\"format_version\"") {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
+            if terraform::is_plan(&v) {
+                return match terraform::read(&v, text, settings) {
+                    Ok(keys) => Outcome::Keys(InputKind::TerraformPlan, keys),
+                    Err(e) => Outcome::Failed(Some(InputKind::TerraformPlan), e),
+                };
+            }
+        }
+    }
+    let root = match located::parse(text) {
+        Ok(root) => root,
+        Err(e) => {
+            // A broken file is reported only when it means to be one of ours.
+            let ours = text.contains("AWSTemplateFormatVersion")
+                || text.contains("AWS::KMS::")
+                || text.contains("\"Statement\"")
+                || text.contains("\"format_version\"");
+            return if ours {
+                Outcome::Failed(
+                    None,
+                    InputError {
+                        message: format!(
+                            "not well-formed {}: {}",
+                            if looks_json { "JSON" } else { "YAML" },
+                            e.message
+                        ),
+                        at: Location::at(e.at.line, e.at.column),
+                    },
+                )
+            } else {
+                Outcome::NotMine
+            };
+        }
+    };
+    if cloudformation::is_template(&root) {
+        return match cloudformation::read(&root, settings) {
+            Ok(keys) => Outcome::Keys(InputKind::Cloudformation, keys),
+            Err(e) => Outcome::Failed(Some(InputKind::Cloudformation), e),
+        };
+    }
+    match policy(&root, path, settings) {
+        Some(Ok(key)) => Outcome::Keys(InputKind::Policy, vec![key]),
+        Some(Err(e)) => Outcome::Failed(Some(InputKind::Policy), e),
+        None => Outcome::NotMine,
+    }
+}
+
+/// A bare key policy, or `{"Policy": "…"}` as `aws kms get-key-policy` prints it.
+fn policy(
+    root: &Located,
+    path: &Path,
+    settings: &Settings,
+) -> Option<Result<DeclaredKey, InputError>> {
+    let at = |n: &Located| Location::at(n.pos.line, n.pos.column);
+    let declared = if let Some(statements) = root.get("Statement") {
+        let positions = match &statements.node {
+            Node::Seq(items) => items.iter().map(at).collect(),
+            _ => vec![at(statements)],
+        };
+        DeclaredPolicy {
+            text: located::to_json(root).to_string(),
+            at: at(root),
+            statements: positions,
+            unresolved: Vec::new(),
+        }
+    } else if let Some(inner) = root.get("Policy").and_then(Located::as_str) {
+        let value: serde_json::Value = match serde_json::from_str(inner) {
+            Ok(v) => v,
+            Err(e) => {
+                return Some(Err(InputError {
+                    message: format!("Policy is not JSON: {e}"),
+                    at: at(root.get("Policy").expect("just found")),
+                }));
+            }
+        };
+        let n = value
+            .get("Statement")
+            .map_or(0, |s| s.as_array().map_or(1, Vec::len));
+        let where_ = at(root.get("Policy").expect("just found"));
+        DeclaredPolicy {
+            text: value.to_string(),
+            at: where_,
+            statements: vec![where_; n],
+            unresolved: Vec::new(),
+        }
+    } else {
+        return None;
+    };
+    let account = key_account(settings, Some(&declared));
+    Some(Ok(DeclaredKey {
+        name: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        resource_type: "policy".to_owned(),
+        at: declared.at,
+        policy: Some(declared),
+        before: None,
+        bypass: None,
+        account,
+        partition: settings.partition.clone(),
+        unknown_policy: None,
+    }))
+}
+
+/// Reads every input on `threads` threads (0: one per core); the result is in input order.
+pub fn read_all(inputs: &[Input], settings: &Settings, threads: usize) -> Vec<InputFile> {
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+    .min(inputs.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut slots: Vec<Option<InputFile>> = Vec::new();
+    slots.resize_with(inputs.len(), || None);
+    let slots = std::sync::Mutex::new(slots);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(input) = inputs.get(i) else { break };
+                    let read = read_input(input, settings);
+                    slots.lock().expect("slots")[i] = read;
+                }
+            });
+        }
+    });
+    slots
+        .into_inner()
+        .expect("slots")
+        .into_iter()
+        .flatten()
+        .collect()
+}

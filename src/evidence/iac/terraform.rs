@@ -1,0 +1,125 @@
+//! Terraform plans, as `terraform show -json PLAN` prints them: the `aws_kms_key`,
+//! `aws_kms_key_policy` and `aws_kms_replica_key` changes, each policy before and after.
+//! Plans carry no useful lines: resources are located by their address.
+
+use super::Settings;
+use crate::diagnosis::model::{DeclaredKey, DeclaredPolicy, InputError, Location};
+use serde_json::Value;
+
+const TYPES: [&str; 3] = ["aws_kms_key", "aws_kms_key_policy", "aws_kms_replica_key"];
+
+/// Whether a JSON document looks like a plan.
+pub fn is_plan(v: &Value) -> bool {
+    v.get("format_version").is_some()
+        && (v.get("resource_changes").is_some() || v.get("planned_values").is_some())
+}
+
+/// The line and column of the first occurrence of `needle` in `text`.
+fn find(text: &str, needle: &str) -> Location {
+    match text.find(needle) {
+        Some(i) => {
+            let before = &text[..i];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            Location::at(line, column)
+        }
+        None => Location::default(),
+    }
+}
+
+/// The key changes of a plan; `text` is the plan as read, to say where a problem is.
+pub fn read(plan: &Value, text: &str, settings: &Settings) -> Result<Vec<DeclaredKey>, InputError> {
+    let version = plan
+        .get("format_version")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if version.split('.').next() != Some("1") {
+        return Err(InputError {
+            message: format!(
+                "a Terraform plan of format version {version:?}: kms-doctor reads format version 1.x (`terraform show -json PLAN` of Terraform 0.12 and later)"
+            ),
+            at: find(text, "\"format_version\""),
+        });
+    }
+    let mut keys = Vec::new();
+    for change in plan
+        .get("resource_changes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let kind = change.get("type").and_then(Value::as_str).unwrap_or("");
+        if !TYPES.contains(&kind) {
+            continue;
+        }
+        let address = change
+            .get("address")
+            .and_then(Value::as_str)
+            .unwrap_or(kind)
+            .to_owned();
+        let c = change.get("change");
+        let actions: Vec<&str> = c
+            .and_then(|c| c.get("actions"))
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if actions == ["delete"] {
+            continue;
+        }
+        let after = c.and_then(|c| c.get("after")).filter(|a| a.is_object());
+        let before = c.and_then(|c| c.get("before")).filter(|b| b.is_object());
+        let unknown_after = c
+            .and_then(|c| c.get("after_unknown"))
+            .and_then(|u| u.get("policy"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let policy_of = |state: Option<&Value>| -> Result<Option<DeclaredPolicy>, InputError> {
+            let Some(text_policy) = state
+                .and_then(|s| s.get("policy"))
+                .and_then(Value::as_str)
+                .filter(|p| !p.trim().is_empty())
+            else {
+                return Ok(None);
+            };
+            let value: Value = serde_json::from_str(text_policy).map_err(|e| InputError {
+                message: format!("{address}: its policy is not JSON: {e}"),
+                at: find(text, &address),
+            })?;
+            let n = value
+                .get("Statement")
+                .map_or(0, |s| s.as_array().map_or(1, Vec::len));
+            Ok(Some(DeclaredPolicy {
+                text: value.to_string(),
+                at: Location::default(),
+                statements: vec![Location::default(); n],
+                unresolved: Vec::new(),
+            }))
+        };
+        let policy = policy_of(after)?;
+        let before = policy_of(before)?;
+        let bypass = after
+            .and_then(|a| a.get("bypass_policy_lockout_safety_check"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+            .then(Location::default);
+        let account = super::key_account(settings, policy.as_ref());
+        keys.push(DeclaredKey {
+            name: address,
+            resource_type: kind.to_owned(),
+            at: Location::default(),
+            unknown_policy: if unknown_after {
+                Some("the policy is known only after apply".to_owned())
+            } else if policy.is_none() && kind == "aws_kms_key" {
+                Some("no policy: KMS sets its default key policy".to_owned())
+            } else {
+                None
+            },
+            before,
+            policy,
+            bypass,
+            account,
+            partition: settings.partition.clone(),
+        });
+    }
+    Ok(keys)
+}
