@@ -42,6 +42,59 @@ pub enum Command {
     /// Every customer managed key of an account (its Regions, an organisation): locked out,
     /// at risk, or healthy. Read-only.
     Scan(ScanArgs),
+    /// Check key policies before they ship: policy files, CloudFormation templates (and CDK
+    /// output) and Terraform plans, for lockouts and changes that take access away. Offline.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Files, directories (walked for .json, .yaml, .yml and .template files) or patterns
+    /// (`infra/**/*.yaml`).
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+
+    /// The account the keys are in (AWS::AccountId) [default: the --deployer's account, else
+    /// 123456789012].
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+
+    /// The principal that deploys changes (a CI role): it must keep kms:PutKeyPolicy.
+    #[arg(long, value_name = "ARN")]
+    pub deployer: Option<String>,
+
+    /// A principal that must keep kms:PutKeyPolicy, such as a break-glass role (repeatable).
+    #[arg(long, value_name = "ARN")]
+    pub keep: Vec<String>,
+
+    /// The key policy in force now (a policy file): what a policy file takes away is reported.
+    #[arg(long, value_name = "OLD")]
+    pub against: Option<PathBuf>,
+
+    /// AWS::Region in templates.
+    #[arg(long, value_name = "REGION", default_value = "us-east-1")]
+    pub region: String,
+
+    /// Output format [default: text on a terminal, json otherwise]
+    #[arg(long, value_enum)]
+    pub format: Option<CheckFormatArg>,
+
+    /// Exit with status 1 when a finding is at or above this severity.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+
+    /// Files read at once (default: one per core).
+    #[arg(long, value_name = "N", default_value_t = 0, hide = true)]
+    pub threads: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormatArg {
+    Text,
+    Json,
+    Markdown,
+    Sarif,
+    Github,
 }
 
 #[derive(Debug, Args)]

@@ -2,9 +2,10 @@
 //! error is raised here; nothing downstream re-validates.
 
 use super::{
-    AthenaArgs, AwsArgs, Cli, ColorWhen, Command, DiagnoseArgs, ExplainArgs, FailOn, Format,
-    HistoryArgs, ScanArgs, ScanFormatArg,
+    AthenaArgs, AwsArgs, CheckArgs, CheckFormatArg, Cli, ColorWhen, Command, DiagnoseArgs,
+    ExplainArgs, FailOn, Format, HistoryArgs, ScanArgs, ScanFormatArg,
 };
+use crate::commands::check::CheckRequest;
 use crate::commands::diagnose::{DiagnoseRequest, LiveRequest, Target};
 use crate::commands::explain::{ExplainRequest, PolicyInput};
 use crate::commands::history::{HistoryRequest, HistorySource};
@@ -15,6 +16,7 @@ use crate::evidence::key::{KeyInput, KeyInputError};
 use crate::evidence::scan::{AccountsToScan, RegionsToScan};
 use crate::evidence::sources::s3::S3Location;
 use crate::policy::{Context, GET_KEY_POLICY, Identity, PUT_KEY_POLICY, PrincipalParseError};
+use crate::report::check::CheckFormat;
 use crate::report::scan::ScanFormat;
 use std::path::Path;
 use std::time::Duration;
@@ -85,6 +87,7 @@ impl Cli {
             Command::Diagnose(a) => Request::Diagnose(diagnose(a, &format)?),
             Command::History(a) => Request::History(history(a, &format)?),
             Command::Scan(a) => Request::Scan(scan(a, terminal.stdout_is_terminal)?),
+            Command::Check(a) => Request::Check(check(a, terminal.stdout_is_terminal)?),
         };
         Ok(Validated {
             request,
@@ -299,6 +302,71 @@ fn history(a: HistoryArgs, format: FormatOf) -> Result<HistoryRequest, UsageErro
     })
 }
 
+fn fail_on(f: FailOn) -> Option<crate::diagnosis::model::Severity> {
+    match f {
+        FailOn::Error => Some(crate::diagnosis::model::Severity::Error),
+        FailOn::Warning => Some(crate::diagnosis::model::Severity::Warning),
+        FailOn::Never => None,
+    }
+}
+
+fn check_account(id: &str) -> Result<(), UsageError> {
+    if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(UsageError::Account(id.to_owned()))
+    }
+}
+
+fn check(a: CheckArgs, stdout_is_terminal: bool) -> Result<CheckRequest, UsageError> {
+    if let Some(id) = &a.account {
+        check_account(id)?;
+    }
+    check_region(&a.region)?;
+    let deployer = a.deployer.as_deref().map(Identity::parse).transpose()?;
+    let keep = a
+        .keep
+        .iter()
+        .map(|k| Identity::parse(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let given = a.account.clone().or_else(|| {
+        deployer
+            .as_ref()
+            .and_then(|d| d.account().map(str::to_owned))
+    });
+    let partition = deployer
+        .as_ref()
+        .and_then(|d| d.partition().map(str::to_owned))
+        .unwrap_or_else(|| "aws".to_owned());
+    let mut settings = crate::evidence::iac::Settings {
+        partition,
+        region: a.region.clone(),
+        ..Default::default()
+    };
+    if let Some(account) = given {
+        settings.account = account;
+        settings.account_given = true;
+    }
+    Ok(CheckRequest {
+        paths: a.paths,
+        settings,
+        deployer,
+        keep,
+        against: a.against,
+        format: match a.format {
+            Some(CheckFormatArg::Text) => CheckFormat::Text,
+            Some(CheckFormatArg::Json) => CheckFormat::Json,
+            Some(CheckFormatArg::Markdown) => CheckFormat::Markdown,
+            Some(CheckFormatArg::Sarif) => CheckFormat::Sarif,
+            Some(CheckFormatArg::Github) => CheckFormat::Github,
+            None if stdout_is_terminal => CheckFormat::Text,
+            None => CheckFormat::Json,
+        },
+        fail_on: fail_on(a.fail_on),
+        threads: a.threads,
+    })
+}
+
 /// `eu-west-1`, `us-gov-west-1`, `cn-north-1`: lowercase words and a number.
 fn check_region(r: &str) -> Result<(), UsageError> {
     let parts: Vec<&str> = r.split('-').collect();
@@ -321,9 +389,7 @@ fn scan(a: ScanArgs, stdout_is_terminal: bool) -> Result<ScanRequest, UsageError
         check_region(r)?;
     }
     for id in &a.accounts {
-        if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(UsageError::Account(id.clone()));
-        }
+        check_account(id)?;
     }
     let role_ok = (1..=64).contains(&a.role_name.len())
         && a.role_name
@@ -377,11 +443,7 @@ fn scan(a: ScanArgs, stdout_is_terminal: bool) -> Result<ScanRequest, UsageError
             None => ScanFormat::Json,
         },
         redact: a.redact,
-        fail_on: match a.fail_on {
-            FailOn::Error => Some(crate::diagnosis::model::Severity::Error),
-            FailOn::Warning => Some(crate::diagnosis::model::Severity::Warning),
-            FailOn::Never => None,
-        },
+        fail_on: fail_on(a.fail_on),
         cloudtrail: !a.no_cloudtrail,
         lookback_days: a.lookback_days,
         lookup_interval: Duration::from_millis(a.lookup_interval_ms),

@@ -2,6 +2,7 @@
 //! validated (no usage error is raised here), gathers or reads what it needs, asks
 //! `diagnosis` for the report, and hands it to `report`. Returns the exit status.
 
+pub mod check;
 pub mod console;
 pub mod diagnose;
 pub mod explain;
@@ -34,6 +35,7 @@ pub enum Request {
     Diagnose(diagnose::DiagnoseRequest),
     History(history::HistoryRequest),
     Scan(scan::ScanRequest),
+    Check(check::CheckRequest),
 }
 
 /// How the report is shown.
@@ -120,6 +122,8 @@ pub enum CommandError {
     },
     #[error(transparent)]
     OutputFile(#[from] output_file::OutputFileError),
+    #[error("--against {path}: {message}")]
+    Against { path: String, message: String },
     #[error(
         "no AWS Region to scan. Pass --region REGION (repeatable) or --all-regions, or set AWS_REGION"
     )]
@@ -233,6 +237,7 @@ pub fn run(
         Request::Diagnose(r) => diagnose::run(r, out, console),
         Request::History(r) => history::run(r, out, console),
         Request::Scan(r) => scan::run(r, out, console),
+        Request::Check(r) => check::run(r, out),
     }
 }
 

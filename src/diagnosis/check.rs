@@ -6,7 +6,7 @@
 
 use super::model::{
     CheckReport, CheckSummary, CheckedFile, CheckedResource, Code, DeclaredKey, DeclaredPolicy,
-    Finding, InputFile, LocatedFinding, SCHEMA_VERSION, Severity, SourceKind, Text, code, quoted,
+    Finding, InputFile, LocatedFinding, SCHEMA_VERSION, Severity, SourceKind, Text, code,
     sort_findings,
 };
 use super::scan::{PolicyScope, judge_policy};
@@ -352,7 +352,8 @@ fn restorers_removed(
         );
     }
     for s in &diff.statements_removed {
-        evidence.push(text!("statement ", quoted(s.clone()), " removed"));
+        // The diff names a statement by its Sid (quoted) or by what it says.
+        evidence.push(text!(code(s.clone()), " removed"));
     }
     Some(
         Finding::new(

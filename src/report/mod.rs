@@ -6,6 +6,7 @@
 //! [`WriteColor`] writer; `--redact` rewrites the report's data before it is rendered
 //! ([`redact`]).
 
+pub mod check;
 pub mod diagnose;
 pub mod escape;
 pub mod explain;

@@ -3,6 +3,7 @@
 //! with `--include-ignored`; elsewhere they show as ignored, never as passed.
 
 mod bounds;
+mod check_cli;
 mod corpus;
 mod diagnose_e2e;
 mod diagnose_moto;

@@ -1,0 +1,354 @@
+//! `kms-doctor check` end to end, over the fixtures in `tests/iac/`: CloudFormation in YAML
+//! (short forms) and JSON (long forms), CDK output, Terraform plans with before and after, bare
+//! policies, and malformed inputs.
+
+use crate::support::cli::{assert_exit, kms_doctor, stdout};
+use serde_json::Value;
+
+const A: &str = "111122223333";
+
+fn check(args: &[&str]) -> std::process::Output {
+    let mut all = vec!["check"];
+    all.extend_from_slice(args);
+    kms_doctor(&all)
+}
+
+fn json(args: &[&str]) -> (Value, i32) {
+    let mut all = args.to_vec();
+    all.extend(["--format", "json"]);
+    let o = check(&all);
+    let v = serde_json::from_str(&stdout(&o))
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    (v, o.status.code().unwrap())
+}
+
+/// (resource, code, line) for every finding of a file.
+fn findings<'a>(report: &'a Value, path: &str) -> Vec<(&'a str, &'a str, Option<u64>)> {
+    let file = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with(path))
+        .unwrap_or_else(|| panic!("no {path} in {report:#}"));
+    file["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| {
+            r["findings"].as_array().unwrap().iter().map(move |f| {
+                (
+                    r["name"].as_str().unwrap(),
+                    f["code"].as_str().unwrap(),
+                    f["line"].as_u64(),
+                )
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn cloudformation_yaml_with_short_forms() {
+    let (r, code) = json(&["tests/iac/cfn/locked-out.yaml", "--account", A]);
+    assert_eq!(code, 1);
+    assert_eq!(r["files"][0]["kind"], "cloudformation");
+    let got = findings(&r, "locked-out.yaml");
+    for want in [
+        ("PaymentsKey", "no-restorer", Some(21)),
+        ("PaymentsKey", "not-principal-misses-sessions", Some(29)),
+        ("PaymentsKey", "lockout-check-bypassed", Some(19)),
+        ("PaymentsKey", "no-account-delegation", Some(21)),
+    ] {
+        assert!(got.contains(&want), "{want:?} in {got:?}");
+    }
+    // !GetAtt AdminRole.Arn: a role the stack creates, named by its logical ID, and said so.
+    let text = serde_json::to_string(&r).unwrap();
+    assert!(
+        text.contains("arn:aws:iam::111122223333:role/AdminRole"),
+        "{text}"
+    );
+    assert!(text.contains("the name CloudFormation generates"));
+}
+
+#[test]
+fn intrinsics_conditions_mappings_and_imports_resolve() {
+    let (r, code) = json(&["tests/iac/cfn/healthy.yaml", "--account", A]);
+    assert_eq!(code, 0, "{r:#}");
+    let got = findings(&r, "healthy.yaml");
+    // Only the import cannot be known.
+    assert_eq!(
+        got,
+        [("OrdersKey", "evidence-incomplete", Some(29))],
+        "{r:#}"
+    );
+    let detail = r["files"][0]["resources"][0]["findings"][0]["detail"]
+        .as_str()
+        .unwrap();
+    assert!(
+        detail.contains("Fn::ImportValue SharedServicesRoleArn"),
+        "{detail}"
+    );
+    assert_eq!(r["files"][0]["resources"][1]["name"], "OrdersReplica");
+    assert_eq!(r["summary"]["resources"], 2);
+}
+
+#[test]
+fn cloudformation_json_long_forms_and_cdk_output() {
+    let (r, code) = json(&[
+        "tests/iac/cfn/open.json",
+        "tests/iac/cdk.out",
+        "--account",
+        A,
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        findings(&r, "open.json"),
+        [
+            ("SharedKey", "policy-update-open", Some(17)),
+            ("SharedKey", "orphaned-principal", Some(24)),
+        ]
+    );
+    assert_eq!(findings(&r, "AppStack.template.json"), []);
+    assert_eq!(r["files"][1]["resources"][0]["name"], "DataKey7A3D2C11");
+}
+
+#[test]
+fn terraform_plans_compare_before_and_after() {
+    let (r, code) = json(&["tests/iac/tf/plan.json"]);
+    assert_eq!(code, 0, "warnings only");
+    assert_eq!(r["files"][0]["kind"], "terraform-plan");
+    let got = findings(&r, "plan.json");
+    for want in [
+        ("aws_kms_key.payments", "restorer-removed", None),
+        ("aws_kms_key.payments", "single-restorer", None),
+        ("aws_kms_key_policy.ledger", "lockout-check-bypassed", None),
+        ("aws_kms_key.computed", "evidence-incomplete", None),
+    ] {
+        assert!(got.contains(&want), "{want:?} in {got:?}");
+    }
+    assert!(
+        !got.iter().any(|(name, _, _)| name.contains("replica")),
+        "the replica delegates: {got:?}"
+    );
+    let names: Vec<&str> = r["files"][0]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
+    assert!(!names.contains(&"aws_s3_bucket.logs"));
+    // The account comes from the plan's own ARNs.
+    assert!(
+        serde_json::to_string(&r)
+            .unwrap()
+            .contains("arn:aws:iam::111122223333:root")
+    );
+    let (r, _) = json(&["tests/iac/tf/plan.json", "--fail-on", "warning"]);
+    assert!(r["summary"]["warnings"].as_u64().unwrap() >= 3);
+    assert_exit(
+        &check(&["tests/iac/tf/plan.json", "--fail-on", "warning"]),
+        1,
+    );
+}
+
+#[test]
+fn malformed_inputs_say_where_and_only_they_make_status_2() {
+    let (r, code) = json(&[
+        "tests/iac/broken",
+        "tests/iac/tf",
+        "tests/iac/policies/key-policy.json",
+    ]);
+    assert_eq!(code, 2);
+    let error = |path: &str| {
+        r["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"].as_str().unwrap().ends_with(path))
+            .map(|f| {
+                (
+                    f["error"].as_str().unwrap_or("").to_owned(),
+                    f["error_location"].clone(),
+                )
+            })
+            .unwrap()
+    };
+    let (bad, at) = error("bad.yaml");
+    assert!(bad.contains("not well-formed YAML"), "{bad}");
+    assert_eq!(at["line"], 7);
+    let (tag, at) = error("unknown-tag.yaml");
+    assert!(tag.contains("!Frobnicate"), "{tag}");
+    assert_eq!(at["line"], 10);
+    let (v2, at) = error("plan-v2.json");
+    assert!(v2.contains("format version \"2.0\""), "{v2}");
+    assert_eq!(at["line"], 2);
+    // The readable files are still checked.
+    assert!(!findings(&r, "plan.json").is_empty());
+    assert!(!findings(&r, "key-policy.json").is_empty());
+    assert_eq!(r["summary"]["unreadable"], 3);
+}
+
+#[test]
+fn walks_skip_what_is_not_ours_but_named_files_must_be() {
+    let (r, code) = json(&["tests/iac/other"]);
+    assert_eq!(code, 0);
+    assert_eq!(r["summary"]["files"], 0);
+    let (r, code) = json(&["tests/iac/other/package.json"]);
+    assert_eq!(code, 2);
+    assert!(
+        r["files"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a key policy")
+    );
+    let (r, code) = json(&["tests/iac/does-not-exist.yaml"]);
+    assert_eq!(code, 2);
+    assert!(
+        r["files"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot read it")
+    );
+}
+
+#[test]
+fn patterns_match_under_their_directory() {
+    let (r, _) = json(&["tests/iac/**/*.yaml"]);
+    let paths: Vec<&str> = r["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(paths.iter().all(|p| p.ends_with(".yaml")), "{paths:?}");
+    assert!(paths.iter().any(|p| p.ends_with("healthy.yaml")));
+    let (r, code) = json(&["tests/iac/**/*.nothing"]);
+    assert_eq!(code, 2);
+    assert!(
+        r["files"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no file matches")
+    );
+}
+
+#[test]
+fn the_deployer_kept_principals_and_the_old_policy() {
+    let deployer = format!("arn:aws:iam::{A}:role/ci-deploy");
+    let keep = format!("arn:aws:iam::{A}:role/BreakGlass");
+    let (r, code) = json(&[
+        "tests/iac/policies/key-policy.json",
+        "--deployer",
+        &deployer,
+        "--keep",
+        &keep,
+        "--keep",
+        &format!("arn:aws:iam::{A}:role/KeyAdmin"),
+        "--against",
+        "tests/iac/policies/old-key-policy.json",
+    ]);
+    assert_eq!(code, 1);
+    let got: Vec<&str> = findings(&r, "key-policy.json")
+        .iter()
+        .map(|f| f.1)
+        .collect();
+    assert!(got.contains(&"deployer-loses-access"), "{got:?}");
+    assert_eq!(
+        got.iter()
+            .filter(|c| **c == "kept-principal-loses-access")
+            .count(),
+        1,
+        "BreakGlass loses it, KeyAdmin keeps it: {got:?}"
+    );
+    assert!(got.contains(&"restorer-removed"), "{got:?}");
+    // The old policy delegated: with it the deployer keeps access.
+    let (r, code) = json(&[
+        "tests/iac/policies/old-key-policy.json",
+        "--deployer",
+        &deployer,
+    ]);
+    assert_eq!(code, 0, "{r:#}");
+    // --against must be a policy.
+    let o = check(&[
+        "tests/iac/policies/key-policy.json",
+        "--against",
+        "tests/iac/cfn/open.json",
+    ]);
+    assert_exit(&o, 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a key policy file"));
+}
+
+#[test]
+fn text_reads_like_a_compiler() {
+    let o = check(&[
+        "tests/iac/cfn/open.json",
+        "--account",
+        A,
+        "--format",
+        "text",
+    ]);
+    let text = stdout(&o);
+    assert!(
+        text.starts_with("tests/iac/cfn/open.json:17:13: error[policy-update-open]: Statement \"Anyone may administer\" lets everyone change the key policy\n"),
+        "{text}"
+    );
+    assert!(text.contains("  --> SharedKey (AWS::KMS::Key)"));
+    assert!(text.contains("  = help: "));
+    assert!(
+        text.trim_end()
+            .ends_with("1 file checked, 1 key resource: 1 error, 1 warning")
+    );
+}
+
+#[test]
+fn github_annotations() {
+    let o = check(&[
+        "tests/iac/cfn/open.json",
+        "tests/iac/tf/plan.json",
+        "tests/iac/broken/bad.yaml",
+        "--account",
+        A,
+        "--format",
+        "github",
+    ]);
+    assert_exit(&o, 2);
+    insta::assert_snapshot!(stdout(&o));
+}
+
+#[test]
+fn sarif_is_valid_and_points_at_lines() {
+    let o = check(&["tests/iac", "--account", A, "--format", "sarif"]);
+    assert_exit(&o, 2);
+    let sarif: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let schema: Value =
+        serde_json::from_str(include_str!("../data/sarif-schema-2.1.0.json")).unwrap();
+    let validator = jsonschema::draft4::new(&schema).unwrap();
+    let problems: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let open = results
+        .iter()
+        .find(|r| r["ruleId"] == "policy-update-open")
+        .unwrap();
+    let physical = &open["locations"][0]["physicalLocation"];
+    assert_eq!(
+        physical["artifactLocation"]["uri"],
+        "tests/iac/cfn/open.json"
+    );
+    assert_eq!(physical["region"]["startLine"], 17);
+    let rule =
+        &sarif["runs"][0]["tool"]["driver"]["rules"][open["ruleIndex"].as_u64().unwrap() as usize];
+    assert_eq!(rule["id"], "policy-update-open");
+    assert!(
+        rule["help"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("docs/diagnostics.md")
+    );
+    let notes = sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .unwrap();
+    assert_eq!(notes.len(), 3, "the three unreadable files");
+}
