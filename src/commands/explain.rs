@@ -61,9 +61,25 @@ pub fn run(req: ExplainRequest, out: &mut dyn WriteColor) -> Result<u8, CommandE
             path: label.clone(),
             source,
         })?;
-    let policy = KeyPolicy::parse(&text).map_err(|source| CommandError::InvalidPolicy {
-        path: label.clone(),
-        source,
+    let policy = KeyPolicy::parse(&text).map_err(|source| {
+        // A template or a plan is not a policy, but `check` reads them.
+        let kind = if text.contains("AWSTemplateFormatVersion") || text.contains("AWS::KMS::") {
+            Some("a CloudFormation template")
+        } else if text.contains("\"format_version\"") {
+            Some("a Terraform plan")
+        } else {
+            None
+        };
+        match kind {
+            Some(kind) => CommandError::NotAPolicy {
+                path: label.clone(),
+                kind,
+            },
+            None => CommandError::InvalidPolicy {
+                path: label.clone(),
+                source,
+            },
+        }
     })?;
     let report = explain(&Question {
         policy,

@@ -78,6 +78,8 @@ pub enum CommandError {
         #[source]
         source: crate::policy::ParseError,
     },
+    #[error("{path} is {kind}, not a key policy: run `kms-doctor check {path}`")]
+    NotAPolicy { path: String, kind: &'static str },
     #[error("cannot write the report: {0}")]
     Write(#[from] io::Error),
     /// The first-run failures (no credentials, an unknown profile, an SSO login needed, no

@@ -352,3 +352,53 @@ fn sarif_is_valid_and_points_at_lines() {
         .unwrap();
     assert_eq!(notes.len(), 3, "the three unreadable files");
 }
+
+#[test]
+fn explain_points_templates_and_plans_to_check() {
+    for (path, kind) in [
+        ("tests/iac/cfn/healthy.yaml", "a CloudFormation template"),
+        ("tests/iac/tf/plan.json", "a Terraform plan"),
+    ] {
+        let o = kms_doctor(&["explain", "--policy", path]);
+        assert_exit(&o, 2);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(kind) && err.contains("kms-doctor check"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn markdown_keeps_untrusted_text_inert() {
+    let dir = crate::support::cli::fresh_dir("check-md");
+    let path = dir.join("hostile.json");
+    std::fs::write(
+        &path,
+        serde_json::json!({"Statement": [{"Sid": "x|`<img src=x>` [link](http://e)\u{202e}\n::error::injected", "Effect": "Allow",
+            "Principal": "*", "Action": "kms:PutKeyPolicy", "Resource": "*"}]})
+        .to_string(),
+    )
+    .unwrap();
+    let o = check(&[path.to_str().unwrap(), "--format", "markdown"]);
+    let md = stdout(&o);
+    let rendered = crate::support::markdown::render(&md);
+    assert!(rendered.markup.is_empty(), "{:?}\n{md}", rendered.markup);
+    assert!(
+        rendered.tables[0].iter().all(|row| row.len() == 5),
+        "{:?}",
+        rendered.tables
+    );
+    let github = stdout(&check(&[path.to_str().unwrap(), "--format", "github"]));
+    assert_eq!(
+        github.lines().count(),
+        2,
+        "two findings, no injected command: {github}"
+    );
+    assert!(
+        github
+            .lines()
+            .all(|l| l.starts_with("::error file=") || l.starts_with("::warning file="))
+    );
+    assert!(!github.contains('\u{202e}'));
+}

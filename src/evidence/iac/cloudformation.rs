@@ -448,8 +448,18 @@ impl<'a> Template<'a> {
             ),
             _ => {
                 if let Some(p) = self.parameters.get(target) {
+                    let list = p
+                        .get("Type")
+                        .and_then(Located::as_str)
+                        .is_some_and(|t| t == "CommaDelimitedList" || t.starts_with("List<"));
                     match p.get("Default") {
                         Some(d) => match self.resolve(d) {
+                            // A list parameter's value is its default split at commas.
+                            Ok(V::Json(Value::String(s))) if list => Value::Array(
+                                s.split(',')
+                                    .map(|x| Value::String(x.trim().to_owned()))
+                                    .collect(),
+                            ),
                             Ok(V::Json(v)) => v,
                             _ => self.unknown(format!("Ref {target}")),
                         },
@@ -635,5 +645,125 @@ impl Arg<'_> {
             Arg::Tagged(n) => n,
             Arg::Value(n) => n,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::iac::located::parse;
+
+    fn settings() -> Settings {
+        Settings {
+            account: "111122223333".into(),
+            account_given: true,
+            partition: "aws".into(),
+            region: "eu-west-1".into(),
+        }
+    }
+
+    /// The statements of the one key of a template, as JSON, and what stayed unknown.
+    fn statements(template: &str) -> (Value, Vec<String>) {
+        let root = parse(template).unwrap();
+        let keys = read(&root, &settings()).unwrap();
+        let policy = keys[0].policy.as_ref().unwrap();
+        let v: Value = serde_json::from_str(&policy.text).unwrap();
+        (v["Statement"].clone(), policy.unresolved.clone())
+    }
+
+    #[test]
+    fn every_short_form_is_understood() {
+        let template = r#"
+Parameters:
+  Names: {Type: CommaDelimitedList, Default: "a,b,c"}
+  Stage: {Type: String}
+Conditions:
+  Both: !And [!Equals [x, x], !Not [!Equals [x, y]]]
+  Either: !Or [!Condition Both, !Equals [!Ref Stage, prod]]
+Resources:
+  K:
+    Type: AWS::KMS::Key
+    Properties:
+      KeyPolicy:
+        Statement:
+          - Sid: !Select [1, !Split [",", "p,q,r"]]
+            Effect: Allow
+            Principal: {AWS: !Join [":", [!Ref AWS::Region, !Ref AWS::URLSuffix]]}
+            Action: !Select [0, !Ref Names]
+            Resource: "*"
+            Condition:
+              StringEquals:
+                a: !Base64 plain
+                b: !GetAZs ""
+                c: !Cidr [10.0.0.0/16, 2, 8]
+                d: !Transform {Name: AWS::Include}
+                e: !If [Either, yes, no]
+                f: !If [Both, yes, no]
+                g: !ImportValue Shared
+                h: !Sub ["${X}-${AWS::AccountId}-${!Literal}", {X: !Ref Stage}]
+                i: !GetAtt Other.Arn
+"#;
+        let (s, unknown) = statements(template);
+        assert_eq!(s[0]["Sid"], "q");
+        assert_eq!(s[0]["Principal"]["AWS"], "eu-west-1:amazonaws.com");
+        assert_eq!(s[0]["Action"], "a", "a list parameter's default is a list");
+        let c = &s[0]["Condition"]["StringEquals"];
+        assert_eq!(c["a"], "plain");
+        assert_eq!(c["f"], "yes", "Both is decided");
+        assert_eq!(c["e"], "yes", "Either is decided by Both alone");
+        assert_eq!(c["h"], "${Ref Stage}-111122223333-${Literal}");
+        for u in [
+            "Fn::GetAZs",
+            "Fn::Cidr",
+            "Fn::Transform",
+            "Fn::ImportValue Shared",
+            "Ref Stage",
+            "Other.Arn",
+        ] {
+            assert!(unknown.iter().any(|x| x == u), "{u} in {unknown:?}");
+        }
+    }
+
+    #[test]
+    fn the_long_forms_are_the_same_functions() {
+        let template = r#"{"Resources": {"K": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {"Statement": [
+            {"Sid": {"Fn::Join": ["-", [{"Fn::Select": [0, {"Fn::Split": [",", "x,y"]}]}, {"Ref": "AWS::Partition"}]]},
+             "Effect": "Allow", "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
+             "Action": "kms:*", "Resource": "*"},
+            {"Fn::If": ["Missing", {"Sid": "dropped"}, {"Ref": "AWS::NoValue"}]}
+        ]}}}}}"#;
+        let (s, unknown) = statements(template);
+        assert_eq!(s[0]["Sid"], "x-aws");
+        assert_eq!(s[0]["Principal"]["AWS"], "arn:aws:iam::111122223333:root");
+        assert_eq!(
+            s.as_array().unwrap().len(),
+            2,
+            "an undecided Fn::If is checked as true"
+        );
+        assert!(
+            unknown.iter().any(|u| u.contains("Fn::If Missing")),
+            "{unknown:?}"
+        );
+    }
+
+    #[test]
+    fn a_key_policy_given_as_a_string_and_a_bypass_from_a_parameter() {
+        let template = r#"
+Parameters:
+  Bypass: {Type: String, Default: "true"}
+Resources:
+  K:
+    Type: AWS::KMS::ReplicaKey
+    Properties:
+      BypassPolicyLockoutSafetyCheck: !Ref Bypass
+      KeyPolicy: !Sub '{"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::${AWS::AccountId}:root"}, "Action": "kms:*", "Resource": "*"}]}'
+"#;
+        let root = parse(template).unwrap();
+        let keys = read(&root, &settings()).unwrap();
+        assert_eq!(keys[0].resource_type, "AWS::KMS::ReplicaKey");
+        assert_eq!(keys[0].bypass.and_then(|b| b.line), Some(8));
+        let policy = keys[0].policy.as_ref().unwrap();
+        assert!(policy.text.contains("arn:aws:iam::111122223333:root"));
+        assert_eq!(policy.statements.len(), 1);
     }
 }
