@@ -83,6 +83,11 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub fail_on: FailOn,
 
+    /// Skip named files that are not policies, templates or plans, as a directory walk does
+    /// (for hooks that pass every changed file).
+    #[arg(long)]
+    pub ignore_unknown: bool,
+
     /// Files read at once (default: one per core).
     #[arg(long, value_name = "N", default_value_t = 0, hide = true)]
     pub threads: usize,

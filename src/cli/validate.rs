@@ -363,6 +363,7 @@ fn check(a: CheckArgs, stdout_is_terminal: bool) -> Result<CheckRequest, UsageEr
             None => CheckFormat::Json,
         },
         fail_on: fail_on(a.fail_on),
+        ignore_unknown: a.ignore_unknown,
         threads: a.threads,
     })
 }

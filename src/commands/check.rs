@@ -21,6 +21,8 @@ pub struct CheckRequest {
     pub format: CheckFormat,
     /// `None`: never fail on findings.
     pub fail_on: Option<Severity>,
+    /// Named files that are none of the three kinds are skipped, not errors.
+    pub ignore_unknown: bool,
     /// Files read at once (0: one per core).
     pub threads: usize,
 }
@@ -58,7 +60,12 @@ pub fn run(req: CheckRequest, out: &mut dyn WriteColor) -> Result<u8, CommandErr
         }
         None => None,
     };
-    let (inputs, mut files) = iac::expand(&req.paths);
+    let (mut inputs, mut files) = iac::expand(&req.paths);
+    if req.ignore_unknown {
+        for input in &mut inputs {
+            input.explicit = false;
+        }
+    }
     files.extend(iac::read_all(&inputs, &req.settings, req.threads));
     let report = check(
         &files,

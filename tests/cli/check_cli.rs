@@ -402,3 +402,18 @@ fn markdown_keeps_untrusted_text_inert() {
     );
     assert!(!github.contains('\u{202e}'));
 }
+
+#[test]
+fn hooks_may_pass_every_changed_file() {
+    let o = check(&[
+        "tests/iac/other/package.json",
+        "tests/iac/other/workflow.yml",
+        "tests/iac/cfn/open.json",
+        "--ignore-unknown",
+        "--format",
+        "json",
+    ]);
+    assert_exit(&o, 1);
+    let r: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(r["summary"]["files"], 1, "{r:#}");
+}
