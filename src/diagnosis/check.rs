@@ -85,18 +85,13 @@ impl CheckReport {
         if self.summary.unreadable > 0 {
             return 2;
         }
-        let rank = |s: Severity| match s {
-            Severity::Error => 2,
-            Severity::Warning => 1,
-            Severity::Info => 0,
-        };
         let Some(bar) = fail_on else { return 0 };
         u8::from(
             self.files
                 .iter()
                 .flat_map(|f| &f.resources)
                 .flat_map(|r| &r.findings)
-                .any(|l| rank(l.finding.severity) >= rank(bar)),
+                .any(|l| l.finding.severity.at_least(bar)),
         )
     }
 }

@@ -64,17 +64,12 @@ pub fn scan(ev: &ScanEvidence, now: chrono::DateTime<chrono::Utc>) -> ScanReport
 impl ScanReport {
     /// 1 when a finding is at or above `fail_on` (`None`: never), else 0.
     pub fn exit_code(&self, fail_on: Option<Severity>) -> u8 {
-        let rank = |s: Severity| match s {
-            Severity::Error => 2,
-            Severity::Warning => 1,
-            Severity::Info => 0,
-        };
         let Some(bar) = fail_on else { return 0 };
         let failing = self
             .keys
             .iter()
             .flat_map(|k| &k.findings)
-            .any(|f| rank(f.severity) >= rank(bar));
+            .any(|f| f.severity.at_least(bar));
         u8::from(failing)
     }
 }

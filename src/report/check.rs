@@ -2,12 +2,10 @@
 //! contract's JSON, Markdown, SARIF 2.1.0 for code scanning, and GitHub workflow commands.
 
 use super::escape::{self, MdContext};
+use super::sarif::{self, level};
 use super::{MdOut, TextOut, WriteColor, styles, write_json};
-use crate::diagnosis::model::{CheckReport, CheckedFile, Code, LocatedFinding, Severity, Text};
+use crate::diagnosis::model::{CheckReport, CheckedFile, LocatedFinding, Severity, Text};
 use std::io::{self, Write};
-
-/// Where the finding codes are documented, for SARIF's rule help.
-pub const DIAGNOSTICS_DOC: &str = "docs/diagnostics.md";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckFormat {
@@ -26,14 +24,6 @@ pub fn render(r: &CheckReport, format: CheckFormat, out: &mut dyn WriteColor) ->
         CheckFormat::Markdown => markdown(r, &mut MdOut::new(out)),
         CheckFormat::Sarif => write_json(&sarif(r), out),
         CheckFormat::Github => github(r, out),
-    }
-}
-
-fn level(s: Severity) -> &'static str {
-    match s {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-        Severity::Info => "note",
     }
 }
 
@@ -214,29 +204,12 @@ fn message(l: &LocatedFinding) -> String {
 /// result per finding with its physical location.
 pub fn sarif(r: &CheckReport) -> serde_json::Value {
     use serde_json::json;
-    let mut used: Vec<Code> = r
-        .files
-        .iter()
-        .flat_map(|f| &f.resources)
-        .flat_map(|res| res.findings.iter().map(|l| l.finding.code))
-        .collect();
-    used.sort();
-    used.dedup();
-    let rules: Vec<serde_json::Value> = used
-        .iter()
-        .map(|c| {
-            json!({
-                "id": c.as_str(),
-                "shortDescription": {"text": c.meaning()},
-                "help": {
-                    "text": format!("{} See {DIAGNOSTICS_DOC}, section {}.", c.meaning(), c.as_str()),
-                    "markdown": format!("{} See [`{}`]({DIAGNOSTICS_DOC}#{}).", c.meaning(), c.as_str(), c.as_str())
-                },
-                "defaultConfiguration": {"level": level(c.severity())},
-                "properties": {"tags": ["kms", "security", "lockout"]}
-            })
-        })
-        .collect();
+    let used = sarif::codes_used(
+        r.files
+            .iter()
+            .flat_map(|f| &f.resources)
+            .flat_map(|res| res.findings.iter().map(|l| l.finding.code)),
+    );
     let used = &used;
     let mut results: Vec<serde_json::Value> = Vec::new();
     for f in &r.files {
@@ -273,22 +246,14 @@ pub fn sarif(r: &CheckReport) -> serde_json::Value {
             }))
         })
         .collect();
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "kms-doctor",
-                "version": env!("CARGO_PKG_VERSION"),
-                "rules": rules
-            }},
-            "invocations": [{
-                "executionSuccessful": notifications.is_empty(),
-                "toolExecutionNotifications": notifications
-            }],
-            "results": results
-        }]
-    })
+    sarif::log(
+        used,
+        results,
+        Some(json!({
+            "executionSuccessful": notifications.is_empty(),
+            "toolExecutionNotifications": notifications
+        })),
+    )
 }
 
 /// A path as a relative URI reference (forward slashes; characters a URI cannot hold encoded).

@@ -11,6 +11,7 @@ pub mod diagnose;
 pub mod escape;
 pub mod explain;
 pub mod redact;
+pub mod sarif;
 pub mod scan;
 pub mod timeline;
 

@@ -2,11 +2,12 @@
 //! is not healthy; or the contract's JSON; or Markdown; or SARIF 2.1.0 for security dashboards.
 
 use super::escape::{self, MdContext};
+use super::sarif::{self, level};
 use super::{
     MdOut, TextOut, WriteColor, styles, write_finding_items_markdown, write_finding_items_text,
     write_json,
 };
-use crate::diagnosis::model::{Code, KeyStatus, ScanReport, ScannedKey, Severity, SourceKind};
+use crate::diagnosis::model::{KeyStatus, ScanReport, ScannedKey, Severity, SourceKind};
 use std::io;
 
 /// The formats `scan` writes.
@@ -315,36 +316,14 @@ fn markdown(r: &ScanReport, out: &mut MdOut) -> io::Result<()> {
     Ok(())
 }
 
-fn level(s: Severity) -> &'static str {
-    match s {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-        Severity::Info => "note",
-    }
-}
-
 /// SARIF 2.1.0: one result per finding, `ruleId` the code, the key's ARN as its location.
 pub fn sarif(r: &ScanReport) -> serde_json::Value {
     use serde_json::json;
-    let mut used: Vec<Code> = r
-        .keys
-        .iter()
-        .flat_map(|k| k.findings.iter().map(|f| f.code))
-        .collect();
-    used.sort();
-    used.dedup();
-    let rules: Vec<serde_json::Value> = used
-        .iter()
-        .map(|c| {
-            json!({
-                "id": c.as_str(),
-                "shortDescription": {"text": c.meaning()},
-                "fullDescription": {"text": format!("{} See docs/diagnostics.md#{} in the kms-doctor repository.", c.meaning(), c.as_str())},
-                "defaultConfiguration": {"level": level(c.severity())},
-                "properties": {"tags": ["kms", "security"]}
-            })
-        })
-        .collect();
+    let used = sarif::codes_used(
+        r.keys
+            .iter()
+            .flat_map(|k| k.findings.iter().map(|f| f.code)),
+    );
     let used = &used;
     let results: Vec<serde_json::Value> = r
         .keys
@@ -378,16 +357,5 @@ pub fn sarif(r: &ScanReport) -> serde_json::Value {
             })
         })
         .collect();
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "kms-doctor",
-                "version": env!("CARGO_PKG_VERSION"),
-                "rules": rules
-            }},
-            "results": results
-        }]
-    })
+    sarif::log(used, results, None)
 }

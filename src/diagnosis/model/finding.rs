@@ -13,6 +13,12 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// As severe as `bar`, or more (`--fail-on`).
+    pub fn at_least(self, bar: Severity) -> bool {
+        // Declared worst first.
+        self <= bar
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Error => "error",

@@ -88,3 +88,25 @@ pub async fn moto_config(moto: &str) -> aws_config::SdkConfig {
         .load()
         .await
 }
+
+/// Asserts that `log` is valid SARIF 2.1.0, by the published schema (`tests/data/`), and that
+/// the check can fail: a result without its message is refused.
+#[track_caller]
+pub fn assert_valid_sarif(log: &serde_json::Value) {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../data/sarif-schema-2.1.0.json")).unwrap();
+    let validator = jsonschema::draft4::new(&schema).expect("the SARIF schema compiles");
+    let problems: Vec<String> = validator
+        .iter_errors(log)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+    let mut broken = log.clone();
+    if let Some(result) = broken["runs"][0]["results"][0].as_object_mut() {
+        result.remove("message");
+        assert!(
+            !validator.is_valid(&broken),
+            "the validator refuses a result without message"
+        );
+    }
+}
