@@ -45,6 +45,29 @@ pub enum Command {
     /// Check key policies before they ship: policy files, CloudFormation templates (and CDK
     /// output) and Terraform plans, for lockouts and changes that take access away. Offline.
     Check(CheckArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to standard
+    /// output. For bash: `kms-doctor completions bash > ~/.local/share/bash-completion/completions/kms-doctor`.
+    Completions(CompletionsArgs),
+    /// Write the manual pages (kms-doctor.1 and one per command) into a directory.
+    #[command(hide = true)]
+    Manpages(ManpagesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManpagesArgs {
+    /// The directory to write the pages into (it must exist).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Replace pages that exist.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

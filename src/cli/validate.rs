@@ -8,6 +8,7 @@ use super::{
 use crate::commands::check::CheckRequest;
 use crate::commands::diagnose::{DiagnoseRequest, LiveRequest, Target};
 use crate::commands::explain::{ExplainRequest, PolicyInput};
+use crate::commands::generate::{Generate, GenerateRequest};
 use crate::commands::history::{HistoryRequest, HistorySource};
 use crate::commands::output_file::{check_target, same_file};
 use crate::commands::scan::ScanRequest;
@@ -88,6 +89,17 @@ impl Cli {
             Command::History(a) => Request::History(history(a, &format)?),
             Command::Scan(a) => Request::Scan(scan(a, terminal.stdout_is_terminal)?),
             Command::Check(a) => Request::Check(check(a, terminal.stdout_is_terminal)?),
+            Command::Completions(a) => Request::Completions(GenerateRequest {
+                command: <Cli as clap::CommandFactory>::command(),
+                what: Generate::Completions(a.shell),
+            }),
+            Command::Manpages(a) => Request::Completions(GenerateRequest {
+                command: <Cli as clap::CommandFactory>::command(),
+                what: Generate::Manpages {
+                    dir: a.dir,
+                    force: a.force,
+                },
+            }),
         };
         Ok(Validated {
             request,

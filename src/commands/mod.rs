@@ -6,6 +6,7 @@ pub mod check;
 pub mod console;
 pub mod diagnose;
 pub mod explain;
+pub mod generate;
 pub mod history;
 pub mod output_file;
 pub mod scan;
@@ -36,6 +37,7 @@ pub enum Request {
     History(history::HistoryRequest),
     Scan(scan::ScanRequest),
     Check(check::CheckRequest),
+    Completions(generate::GenerateRequest),
 }
 
 /// How the report is shown.
@@ -240,6 +242,7 @@ pub fn run(
         Request::History(r) => history::run(r, out, console),
         Request::Scan(r) => scan::run(r, out, console),
         Request::Check(r) => check::run(r, out),
+        Request::Completions(r) => generate::run(r, out),
     }
 }
 

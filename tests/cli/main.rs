@@ -12,6 +12,7 @@ mod explain_cli;
 mod first_run;
 mod history_archive;
 mod hostile;
+mod install;
 mod layers;
 mod output_files;
 mod properties;

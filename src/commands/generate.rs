@@ -1,0 +1,52 @@
+//! `kms-doctor completions SHELL` and the hidden `kms-doctor manpages DIR`: generated from the
+//! command line's own definition (clap_complete, clap_mangen), never written by hand, so they
+//! cannot drift from the flags. The release archives carry both (`scripts/package.sh`).
+
+use super::CommandError;
+use super::output_file::write_new;
+use crate::report::WriteColor;
+use std::path::PathBuf;
+
+#[derive(Debug)]
+pub struct GenerateRequest {
+    /// The command line's definition.
+    pub command: clap::Command,
+    pub what: Generate,
+}
+
+#[derive(Debug)]
+pub enum Generate {
+    Completions(clap_complete::Shell),
+    /// `kms-doctor.1` and `kms-doctor-COMMAND.1` for each command, into `dir`.
+    Manpages {
+        dir: PathBuf,
+        force: bool,
+    },
+}
+
+pub fn run(req: GenerateRequest, out: &mut dyn WriteColor) -> Result<u8, CommandError> {
+    let mut command = req.command;
+    match req.what {
+        Generate::Completions(shell) => {
+            clap_complete::generate(shell, &mut command, "kms-doctor", out);
+        }
+        Generate::Manpages { dir, force } => {
+            let mut command = command.disable_help_subcommand(true);
+            command.build();
+            let mut pages = vec![command.clone()];
+            pages.extend(
+                command
+                    .get_subcommands()
+                    .filter(|s| !s.is_hide_set())
+                    .cloned(),
+            );
+            for page in pages {
+                let man = clap_mangen::Man::new(page);
+                let mut text = Vec::new();
+                man.render(&mut text)?;
+                write_new(&dir.join(man.get_filename()), &text, force)?;
+            }
+        }
+    }
+    Ok(super::EXIT_OK)
+}

@@ -1,0 +1,205 @@
+//! The release path, end to end: `scripts/package.sh` makes the archive (from the binary under
+//! test), a local HTTP server serves it as GitHub would, and `install.sh` downloads, checks and
+//! installs it; with a bad checksum and on an unknown platform it must refuse.
+
+use crate::support::cli::fresh_dir;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const TARGET: &str = "x86_64-unknown-linux-musl";
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Packages the binary under test as the release would.
+fn package(dir: &Path) -> PathBuf {
+    let o = Command::new("bash")
+        .arg(root().join("scripts/package.sh"))
+        .args([
+            "--binary",
+            env!("CARGO_BIN_EXE_kms-doctor"),
+            "--target",
+            TARGET,
+            "--out",
+        ])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    dir.join(format!("kms-doctor-{TARGET}.tar.gz"))
+}
+
+/// Serves the files of `dir` by name, whatever the path before it; returns the base URL.
+fn serve(dir: PathBuf) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+                    break;
+                }
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("/");
+            let name = path.rsplit('/').next().unwrap_or("");
+            let mut stream = stream;
+            match std::fs::read(dir.join(name)) {
+                Ok(body) if !name.is_empty() => {
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = stream.write_all(&body);
+                }
+                _ => {
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    );
+                }
+            }
+        }
+    });
+    url
+}
+
+fn install(base: &str, home: &Path, os: &str, args: &[&str]) -> Output {
+    Command::new("sh")
+        .arg(root().join("install.sh"))
+        .args(args)
+        .env("KMS_DOCTOR_BASE_URL", base)
+        .env("KMS_DOCTOR_OS", os)
+        .env("KMS_DOCTOR_ARCH", "x86_64")
+        .env("HOME", home)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_archive_installs_and_runs() {
+    let dir = fresh_dir("install-good");
+    let archive = package(&dir.join("dist"));
+    let listing = Command::new("tar")
+        .arg("-tzf")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    for part in [
+        "/kms-doctor",
+        "/README.md",
+        "/LICENSE",
+        "/completions/kms-doctor.bash",
+        "/completions/_kms-doctor",
+        "/completions/kms-doctor.fish",
+        "/man/kms-doctor.1",
+        "/man/kms-doctor-check.1",
+    ] {
+        assert!(listing.contains(part), "{part} in {listing}");
+    }
+    let base = serve(dir.join("dist"));
+    let bin = dir.join("bin");
+    let o = install(
+        &base,
+        &dir,
+        "Linux",
+        &["--to", bin.to_str().unwrap(), "--version", "0.1.0"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let run = Command::new(bin.join("kms-doctor"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&run.stdout).starts_with("kms-doctor "));
+    // Without --to: ~/.local/bin.
+    let o = install(&base, &dir, "Linux", &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(dir.join(".local/bin/kms-doctor").exists());
+}
+
+#[test]
+fn a_bad_checksum_installs_nothing() {
+    let dir = fresh_dir("install-bad");
+    let archive = package(&dir.join("dist"));
+    let sums = PathBuf::from(format!("{}.sha256", archive.display()));
+    std::fs::write(
+        &sums,
+        format!("{}  kms-doctor-{TARGET}.tar.gz\n", "0".repeat(64)),
+    )
+    .unwrap();
+    let base = serve(dir.join("dist"));
+    let bin = dir.join("bin");
+    let o = install(&base, &dir, "Linux", &["--to", bin.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("checksum mismatch"), "{err}");
+    assert!(!bin.join("kms-doctor").exists());
+}
+
+#[test]
+fn an_unknown_platform_is_refused_with_what_to_do() {
+    let dir = fresh_dir("install-platform");
+    let o = install(
+        "http://127.0.0.1:9",
+        &dir,
+        "Plan9",
+        &["--to", dir.to_str().unwrap()],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no kms-doctor release for Plan9") && err.contains("cargo install"),
+        "{err}"
+    );
+    let o = install("http://127.0.0.1:9", &dir, "Linux", &["--bogus"]);
+    assert!(!o.status.success());
+}
+
+#[test]
+fn the_homebrew_formula_is_filled_for_every_platform() {
+    let dir = fresh_dir("formula");
+    let targets = [
+        "aarch64-apple-darwin",
+        "x86_64-apple-darwin",
+        "aarch64-unknown-linux-musl",
+        "x86_64-unknown-linux-musl",
+    ];
+    for (i, t) in targets.iter().enumerate() {
+        let sum = format!("{i}").repeat(64);
+        std::fs::write(
+            dir.join(format!("kms-doctor-{t}.tar.gz.sha256")),
+            format!("{sum}  kms-doctor-{t}.tar.gz\n"),
+        )
+        .unwrap();
+    }
+    let run = || {
+        Command::new("bash")
+            .arg(root().join("scripts/homebrew-formula.sh"))
+            .arg("v1.2.3")
+            .arg(&dir)
+            .output()
+            .unwrap()
+    };
+    let o = run();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let formula = String::from_utf8_lossy(&o.stdout);
+    assert!(!formula.contains('@'), "{formula}");
+    assert!(formula.contains("version \"1.2.3\""));
+    assert!(formula.contains(&format!("sha256 \"{}\"", "3".repeat(64))));
+    assert!(
+        formula.contains("releases/download/v1.2.3/kms-doctor-x86_64-unknown-linux-musl.tar.gz")
+    );
+    // A missing archive is an error, not a formula with a hole.
+    std::fs::remove_file(dir.join("kms-doctor-x86_64-apple-darwin.tar.gz.sha256")).unwrap();
+    assert!(!run().status.success());
+}
