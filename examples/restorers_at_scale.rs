@@ -27,7 +27,7 @@ fn main() {
     let started = Instant::now();
     let policy = |i: usize| {
         // Most policies are about other services; one in fifty manages KMS keys.
-        let (action, resource) = if i % 50 == 0 {
+        let (action, resource) = if i.is_multiple_of(50) {
             ("kms:*", KEY.to_owned())
         } else {
             ("s3:GetObject", format!("arn:aws:s3:::bucket-{i}/*"))
@@ -67,7 +67,8 @@ fn main() {
                     )
                 })
                 .chain(
-                    (i % 10 == 0).then(|| "arn:aws:iam::111122223333:policy/assume-any".to_owned()),
+                    i.is_multiple_of(10)
+                        .then(|| "arn:aws:iam::111122223333:policy/assume-any".to_owned()),
                 )
                 .collect(),
             trust_policy: Some(

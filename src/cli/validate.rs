@@ -89,17 +89,17 @@ impl Cli {
             Command::History(a) => Request::History(history(a, &format)?),
             Command::Scan(a) => Request::Scan(scan(a, terminal.stdout_is_terminal)?),
             Command::Check(a) => Request::Check(check(a, terminal.stdout_is_terminal)?),
-            Command::Completions(a) => Request::Completions(GenerateRequest {
+            Command::Completions(a) => Request::Completions(Box::new(GenerateRequest {
                 command: <Cli as clap::CommandFactory>::command(),
                 what: Generate::Completions(a.shell),
-            }),
-            Command::Manpages(a) => Request::Completions(GenerateRequest {
+            })),
+            Command::Manpages(a) => Request::Completions(Box::new(GenerateRequest {
                 command: <Cli as clap::CommandFactory>::command(),
                 what: Generate::Manpages {
                     dir: a.dir,
                     force: a.force,
                 },
-            }),
+            })),
         };
         Ok(Validated {
             request,

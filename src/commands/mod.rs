@@ -37,7 +37,8 @@ pub enum Request {
     History(history::HistoryRequest),
     Scan(scan::ScanRequest),
     Check(check::CheckRequest),
-    Completions(generate::GenerateRequest),
+    /// Boxed: clap's definition of the whole command line is large.
+    Completions(Box<generate::GenerateRequest>),
 }
 
 /// How the report is shown.
@@ -242,7 +243,7 @@ pub fn run(
         Request::History(r) => history::run(r, out, console),
         Request::Scan(r) => scan::run(r, out, console),
         Request::Check(r) => check::run(r, out),
-        Request::Completions(r) => generate::run(r, out),
+        Request::Completions(r) => generate::run(*r, out),
     }
 }
 

@@ -256,14 +256,13 @@ pub fn diagnose(
     let delegation_missing = findings
         .iter()
         .any(|f| f.code == Code::RootDelegationMissing);
-    if let Some(get) = access.iter_mut().find(|a| a.action == GET_KEY_POLICY) {
-        if get.verdict == super::model::Verdict::Denied
-            && get.because.is_empty()
-            && policy.is_none()
-            && delegation_missing
-        {
-            get.because.push(Code::RootDelegationMissing);
-        }
+    if let Some(get) = access.iter_mut().find(|a| a.action == GET_KEY_POLICY)
+        && get.verdict == super::model::Verdict::Denied
+        && get.because.is_empty()
+        && policy.is_none()
+        && delegation_missing
+    {
+        get.because.push(Code::RootDelegationMissing);
     }
     // Every code an access verdict names must be a finding.
     for a in &mut access {

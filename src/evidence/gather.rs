@@ -329,10 +329,10 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
         .collect();
 
     notes.extend(note);
-    if let Some(path) = target_arn.as_deref().and_then(|a| a.split(":role").nth(1)) {
-        if path.starts_with("/aws-service-role/") {
-            notes.push(Note::ServiceLinkedRole);
-        }
+    if let Some(path) = target_arn.as_deref().and_then(|a| a.split(":role").nth(1))
+        && path.starts_with("/aws-service-role/")
+    {
+        notes.push(Note::ServiceLinkedRole);
     }
     Ok(Evidence {
         evidence_version: EVIDENCE_VERSION,

@@ -37,10 +37,11 @@ impl KeyPolicy {
             return KeyPolicy::parse(text);
         };
         let add = |s: &mut Value| {
-            if let Some(map) = s.as_object_mut() {
-                if !map.contains_key(element) && !map.contains_key(not_element) {
-                    map.insert(element.to_owned(), value.clone());
-                }
+            if let Some(map) = s.as_object_mut()
+                && !map.contains_key(element)
+                && !map.contains_key(not_element)
+            {
+                map.insert(element.to_owned(), value.clone());
             }
         };
         match doc.get_mut("Statement") {

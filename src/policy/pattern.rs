@@ -263,21 +263,22 @@ fn tokenize(raw: &str, variables: bool) -> Vec<Token> {
     let mut literal = String::new();
     let mut rest = raw;
     while let Some(c) = rest.chars().next() {
-        if variables && rest.starts_with("${") {
-            if let Some(end) = rest.find('}') {
-                let inner = &rest[2..end];
-                rest = &rest[end + 1..];
-                match inner {
-                    "*" => literal.push('*'),
-                    "?" => literal.push('?'),
-                    "$" => literal.push('$'),
-                    _ => {
-                        flush(&mut tokens, &mut literal);
-                        tokens.push(parse_variable(inner));
-                    }
+        if variables
+            && rest.starts_with("${")
+            && let Some(end) = rest.find('}')
+        {
+            let inner = &rest[2..end];
+            rest = &rest[end + 1..];
+            match inner {
+                "*" => literal.push('*'),
+                "?" => literal.push('?'),
+                "$" => literal.push('$'),
+                _ => {
+                    flush(&mut tokens, &mut literal);
+                    tokens.push(parse_variable(inner));
                 }
-                continue;
             }
+            continue;
         }
         rest = &rest[c.len_utf8()..];
         match c {

@@ -161,15 +161,15 @@ pub fn delegations(policy: &KeyPolicy, action: &str, account: Option<&str>) -> V
             continue;
         }
         for e in s.principals.entries() {
-            if let Named::Identity(Identity::Account { account: a, .. }) = &e.named {
-                if account.is_none_or(|want| want == a) {
-                    out.push(Delegation {
-                        account: a.clone(),
-                        statement: s.label(),
-                        statement_index: s.index,
-                        conditional: !s.conditions.is_empty(),
-                    });
-                }
+            if let Named::Identity(Identity::Account { account: a, .. }) = &e.named
+                && account.is_none_or(|want| want == a)
+            {
+                out.push(Delegation {
+                    account: a.clone(),
+                    statement: s.label(),
+                    statement_index: s.index,
+                    conditional: !s.conditions.is_empty(),
+                });
             }
         }
     }

@@ -563,10 +563,12 @@ impl Redactor {
         if address.parse::<std::net::IpAddr>().is_ok() {
             return format!("{}{suffix}", self.pseudonym("ip", address));
         }
-        if let Some((user, domain)) = token.split_once('@') {
-            if !user.is_empty() && domain.contains('.') && !domain.starts_with('.') {
-                return self.pseudonym("email", token);
-            }
+        if let Some((user, domain)) = token.split_once('@')
+            && !user.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+        {
+            return self.pseudonym("email", token);
         }
         token.to_owned()
     }
@@ -633,10 +635,11 @@ impl Redactor {
             ("vpc-", "vpc"),
             ("vpce-", "vpce"),
         ] {
-            if let Some(id) = word.strip_prefix(prefix) {
-                if id.len() >= 4 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-                    return Some(self.pseudonym(kind, word));
-                }
+            if let Some(id) = word.strip_prefix(prefix)
+                && id.len() >= 4
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            {
+                return Some(self.pseudonym(kind, word));
             }
         }
         None

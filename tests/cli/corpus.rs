@@ -163,13 +163,13 @@ fn run_case(file: &CorpusFile, case: &Case) -> Result<(), String> {
                 eval.decision.as_str()
             ));
         }
-        if let Some(unknown) = &case.unknown {
-            if &eval.unknown_context != unknown {
-                return Err(format!(
-                    "unknown context {:?}, expected {unknown:?}",
-                    eval.unknown_context
-                ));
-            }
+        if let Some(unknown) = &case.unknown
+            && &eval.unknown_context != unknown
+        {
+            return Err(format!(
+                "unknown context {:?}, expected {unknown:?}",
+                eval.unknown_context
+            ));
         }
     }
     if case.expect.is_none() && case.restorers.is_none() && case.orphans.is_none() {

@@ -106,10 +106,10 @@ fn check(file: &ScenarioFile) -> Result<(), String> {
             ));
         }
     }
-    if let Some(want) = &e.stderr_contains {
-        if !stderr.contains(want.as_str()) {
-            problems.push(format!("stderr lacks {want:?}"));
-        }
+    if let Some(want) = &e.stderr_contains
+        && !stderr.contains(want.as_str())
+    {
+        problems.push(format!("stderr lacks {want:?}"));
     }
     for bad in &e.stdout_lacks {
         if stdout.contains(bad.as_str()) {
@@ -208,21 +208,21 @@ fn check_json(v: &Value, e: &Expect, problems: &mut Vec<String>) {
             problems.push(format!("restorers {got:?}, expected {restorers:?}"));
         }
     }
-    if let Some(kind) = &e.policy_source {
-        if v["policy_source"]["kind"] != kind.as_str() {
-            problems.push(format!(
-                "policy_source {}, expected {kind}",
-                v["policy_source"]
-            ));
-        }
+    if let Some(kind) = &e.policy_source
+        && v["policy_source"]["kind"] != kind.as_str()
+    {
+        problems.push(format!(
+            "policy_source {}, expected {kind}",
+            v["policy_source"]
+        ));
     }
-    if let Some(id) = &e.event_id {
-        if v["policy_source"]["event_id"] != id.as_str() {
-            problems.push(format!(
-                "policy_source.event_id {}, expected {id}",
-                v["policy_source"]["event_id"]
-            ));
-        }
+    if let Some(id) = &e.event_id
+        && v["policy_source"]["event_id"] != id.as_str()
+    {
+        problems.push(format!(
+            "policy_source.event_id {}, expected {id}",
+            v["policy_source"]["event_id"]
+        ));
     }
     if let Some(p) = &e.principal_arn {
         let want = p.as_deref().map_or(Value::Null, Value::from);
@@ -233,15 +233,15 @@ fn check_json(v: &Value, e: &Expect, problems: &mut Vec<String>) {
             ));
         }
     }
-    if let Some(k) = &e.key_arn {
-        if v["key"]["arn"] != k.as_str() {
-            problems.push(format!("key.arn {}, expected {k}", v["key"]["arn"]));
-        }
+    if let Some(k) = &e.key_arn
+        && v["key"]["arn"] != k.as_str()
+    {
+        problems.push(format!("key.arn {}, expected {k}", v["key"]["arn"]));
     }
-    if let Some(a) = &e.key_account {
-        if v["key"]["account"] != a.as_str() {
-            problems.push(format!("key.account {}, expected {a}", v["key"]["account"]));
-        }
+    if let Some(a) = &e.key_account
+        && v["key"]["account"] != a.as_str()
+    {
+        problems.push(format!("key.account {}, expected {a}", v["key"]["account"]));
     }
     if let Some(want) = &e.restore_path {
         let got: Option<Vec<String>> = serde_json::from_value(v["restore_path"].clone()).ok();
@@ -270,13 +270,13 @@ fn check_json(v: &Value, e: &Expect, problems: &mut Vec<String>) {
             problems.push(format!("report lists call {op}, not a read-only operation"));
         }
     }
-    if let Some(n) = e.skipped_records {
-        if v["history"]["skipped_records"] != n {
-            problems.push(format!(
-                "history.skipped_records {}, expected {n}",
-                v["history"]["skipped_records"]
-            ));
-        }
+    if let Some(n) = e.skipped_records
+        && v["history"]["skipped_records"] != n
+    {
+        problems.push(format!(
+            "history.skipped_records {}, expected {n}",
+            v["history"]["skipped_records"]
+        ));
     }
     if let Some(n) = e.failed_attempts {
         let got = v["history"]["failed_attempts"].as_array().map(Vec::len);

@@ -10,6 +10,7 @@ mod diagnose_moto;
 mod diagnose_report;
 mod explain_cli;
 mod first_run;
+mod generate;
 mod history_archive;
 mod hostile;
 mod install;

@@ -247,15 +247,15 @@ enum Outcome {
 fn read_text(text: &str, path: &Path, settings: &Settings) -> Outcome {
     let looks_json = text.trim_start().starts_with('{');
     // A plan is read as plain JSON: it can be large, and its lines say nothing.
-    if looks_json && text.contains("\"format_version\"") {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
-            if terraform::is_plan(&v) {
-                return match terraform::read(&v, text, settings) {
-                    Ok(keys) => Outcome::Keys(InputKind::TerraformPlan, keys),
-                    Err(e) => Outcome::Failed(Some(InputKind::TerraformPlan), e),
-                };
-            }
-        }
+    if looks_json
+        && text.contains("\"format_version\"")
+        && let Ok(v) = serde_json::from_str::<serde_json::Value>(text)
+        && terraform::is_plan(&v)
+    {
+        return match terraform::read(&v, text, settings) {
+            Ok(keys) => Outcome::Keys(InputKind::TerraformPlan, keys),
+            Err(e) => Outcome::Failed(Some(InputKind::TerraformPlan), e),
+        };
     }
     let root = match located::parse(text) {
         Ok(root) => root,

@@ -505,7 +505,7 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
             ));
         }
         let n = state.kms_calls.fetch_add(1, Ordering::SeqCst) + 1;
-        if sc.kms_throttle_every > 0 && n % sc.kms_throttle_every == 0 {
+        if sc.kms_throttle_every > 0 && n.is_multiple_of(sc.kms_throttle_every) {
             return Some(Reply::json(
                 400,
                 json!({"__type": "ThrottlingException", "message": "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls."}),
@@ -863,7 +863,7 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
         "cloudtrail:LookupEvents" => {
             let n = state.lookups.fetch_add(1, Ordering::SeqCst) + 1;
             let trail = &sc.cloudtrail;
-            if trail.throttle_every > 0 && n % trail.throttle_every == 0 {
+            if trail.throttle_every > 0 && n.is_multiple_of(trail.throttle_every) {
                 return Some(Reply::json(
                     400,
                     json!({"__type": "ThrottlingException", "message": "Rate exceeded"}),
