@@ -1,4 +1,4 @@
-//! The command line: clap's types ([`Cli`]), then one validation stage ([`validate`]) that
+//! The command line: clap's types ([`Cli`]), then one validation stage (`validate`) that
 //! turns them into the typed requests of [`crate::commands`]. No usage error is raised after it.
 
 mod validate;

@@ -5,7 +5,8 @@
 //! - [`model`]: the shared data (evidence record, findings, reports);
 //! - [`rules`]: policy-only and live-evidence findings;
 //! - [`verdict`]: one access verdict per action;
-//! - [`diagnose`], [`explain`], [`timeline`]: one report builder per command.
+//! - [`diagnose`](mod@diagnose), [`explain`](mod@explain), [`timeline`], [`scan`](mod@scan),
+//!   [`check`](mod@check): one report builder per command.
 
 pub mod check;
 pub mod diagnose;
