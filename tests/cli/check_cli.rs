@@ -46,6 +46,11 @@ fn findings<'a>(report: &'a Value, path: &str) -> Vec<(&'a str, &'a str, Option<
         .collect()
 }
 
+/// Why the first file could not be read.
+fn first_error(r: &Value) -> &str {
+    r["files"][0]["error"].as_str().unwrap_or_default()
+}
+
 #[test]
 fn cloudformation_yaml_with_short_forms() {
     let (r, code) = json(&["tests/iac/cfn/locked-out.yaml", "--account", A]);
@@ -194,20 +199,10 @@ fn walks_skip_what_is_not_ours_but_named_files_must_be() {
     assert_eq!(r["summary"]["files"], 0);
     let (r, code) = json(&["tests/iac/other/package.json"]);
     assert_eq!(code, 2);
-    assert!(
-        r["files"][0]["error"]
-            .as_str()
-            .unwrap()
-            .contains("not a key policy")
-    );
+    assert!(first_error(&r).contains("not a key policy"), "{r:#}");
     let (r, code) = json(&["tests/iac/does-not-exist.yaml"]);
     assert_eq!(code, 2);
-    assert!(
-        r["files"][0]["error"]
-            .as_str()
-            .unwrap()
-            .contains("cannot read it")
-    );
+    assert!(first_error(&r).contains("cannot read it"), "{r:#}");
 }
 
 #[test]
@@ -223,12 +218,7 @@ fn patterns_match_under_their_directory() {
     assert!(paths.iter().any(|p| p.ends_with("healthy.yaml")));
     let (r, code) = json(&["tests/iac/**/*.nothing"]);
     assert_eq!(code, 2);
-    assert!(
-        r["files"][0]["error"]
-            .as_str()
-            .unwrap()
-            .contains("no file matches")
-    );
+    assert!(first_error(&r).contains("no file matches"), "{r:#}");
 }
 
 #[test]
