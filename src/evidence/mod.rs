@@ -14,6 +14,7 @@ pub mod key;
 pub mod record;
 pub mod scan;
 pub mod sources;
+pub mod walk;
 
 use crate::diagnosis::model::{CallRecord, Outcome};
 use std::future::Future;

@@ -2,13 +2,14 @@
 //! and YAML, CDK output included) and Terraform plans, recognised by their content, into the key
 //! resources they declare, each policy with the line and column of its statements.
 //!
-//! Directories are walked (regular files only, each once, links not followed), patterns with
+//! Directories are walked (regular files only, each once, by `evidence::walk`), patterns with
 //! `*`, `?` or `[` are matched under their literal prefix, and every read is bounded.
 
 pub mod cloudformation;
 pub mod located;
 pub mod terraform;
 
+use super::walk;
 use crate::diagnosis::model::{
     DeclaredKey, DeclaredPolicy, InputError, InputFile, InputKind, Location,
 };
@@ -84,6 +85,7 @@ pub fn expand(args: &[PathBuf]) -> (Vec<Input>, Vec<InputFile>) {
     let mut inputs = Vec::new();
     let mut errors = Vec::new();
     let mut seen = std::collections::HashSet::new();
+    let too_many = format!("more than {MAX_FILES} files: the rest are not checked");
     for arg in args {
         let text = arg.to_string_lossy();
         let pattern = text.contains(['*', '?', '[']);
@@ -101,75 +103,62 @@ pub fn expand(args: &[PathBuf]) -> (Vec<Input>, Vec<InputFile>) {
         } else {
             arg.clone()
         };
+        let named_file = !pattern && std::fs::metadata(&root).is_ok_and(|m| !m.is_dir());
+        if named_file {
+            if seen.insert(arg.clone()) {
+                inputs.push(Input {
+                    path: arg.clone(),
+                    explicit: true,
+                });
+            }
+            continue;
+        }
         let matcher = pattern.then(|| wildmatch::WildMatch::new(&text));
-        let before = inputs.len();
-        match std::fs::symlink_metadata(&root) {
-            Ok(md) if md.is_dir() => walk(&root, &mut |p: &Path| {
-                let ok = match &matcher {
-                    Some(m) => m.matches(&p.to_string_lossy()),
-                    None => p
-                        .extension()
-                        .is_some_and(|e| EXTENSIONS.contains(&e.to_string_lossy().as_ref())),
-                };
-                if ok && inputs.len() < MAX_FILES && seen.insert(p.to_owned()) {
-                    inputs.push(Input {
-                        path: p.to_owned(),
-                        explicit: false,
-                    });
+        let want = |p: &Path, _: &str| match &matcher {
+            Some(m) => m.matches(&p.to_string_lossy()),
+            None => p
+                .extension()
+                .is_some_and(|e| EXTENSIONS.contains(&e.to_string_lossy().as_ref())),
+        };
+        let walked = walk::regular_files(
+            &root,
+            &walk::Walk {
+                max_files: MAX_FILES.saturating_sub(inputs.len()),
+                enter: &|name| !SKIPPED_DIRS.contains(&name),
+                want: &want,
+                too_many: &too_many,
+            },
+        );
+        match walked {
+            Ok((files, skipped)) => {
+                if pattern && files.is_empty() {
+                    errors.push(error_at(
+                        Path::new(text.as_ref()),
+                        "no file matches this pattern",
+                        Location::default(),
+                    ));
                 }
-            }),
-            Ok(_) if !pattern => {
-                if seen.insert(arg.clone()) {
-                    inputs.push(Input {
-                        path: arg.clone(),
-                        explicit: true,
-                    });
+                for path in files {
+                    if seen.insert(path.clone()) {
+                        inputs.push(Input {
+                            path,
+                            explicit: false,
+                        });
+                    }
+                }
+                // Nothing is skipped silently: an unreadable directory, a FIFO, the file cap.
+                for reason in skipped.reasons {
+                    errors.push(error_at(&root, reason, Location::default()));
                 }
             }
-            Ok(_) => {}
-            Err(e) => errors.push(InputFile {
-                path: text.clone().into_owned(),
-                kind: None,
-                keys: Vec::new(),
-                error: Some(InputError {
-                    message: format!("cannot read it: {e}"),
-                    at: Location::default(),
-                }),
-            }),
-        }
-        if pattern && inputs.len() == before {
-            errors.push(InputFile {
-                path: text.into_owned(),
-                kind: None,
-                keys: Vec::new(),
-                error: Some(InputError {
-                    message: "no file matches this pattern".to_owned(),
-                    at: Location::default(),
-                }),
-            });
+            Err(e) => errors.push(error_at(
+                Path::new(text.as_ref()),
+                format!("cannot read it: {e}"),
+                Location::default(),
+            )),
         }
     }
     (inputs, errors)
-}
-
-/// Every regular file under `dir`, sorted, links not followed.
-fn walk(dir: &Path, visit: &mut dyn FnMut(&Path)) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut paths: Vec<_> = entries.flatten().collect();
-    paths.sort_by_key(|e| e.file_name());
-    for e in paths {
-        let Ok(ft) = e.file_type() else { continue };
-        let path = e.path();
-        if ft.is_dir() {
-            if !SKIPPED_DIRS.contains(&e.file_name().to_string_lossy().as_ref()) {
-                walk(&path, visit);
-            }
-        } else if ft.is_file() {
-            visit(&path);
-        }
-    }
 }
 
 fn error_at(path: &Path, message: impl Into<String>, at: Location) -> InputFile {

@@ -58,84 +58,23 @@ pub fn list_files(
     root: &Path,
     opts: &ArchiveOptions,
 ) -> Result<(Vec<PathBuf>, Skipped), ArchiveError> {
-    use std::os::unix::fs::MetadataExt;
-    let unreadable = |path: &Path, source| ArchiveError::Unreadable {
-        path: path.display().to_string(),
+    let too_many =
+        format!("more than {MAX_FILES} log files: narrow the window with --since/--until");
+    crate::evidence::walk::regular_files(
+        root,
+        &crate::evidence::walk::Walk {
+            max_files: MAX_FILES,
+            enter: &|name| name != "CloudTrail-Digest",
+            want: &|path, name| {
+                (name.ends_with(".json.gz") || name.ends_with(".json")) && in_window(path, opts)
+            },
+            too_many: &too_many,
+        },
+    )
+    .map_err(|source| ArchiveError::Unreadable {
+        path: root.display().to_string(),
         source,
-    };
-    let meta = std::fs::metadata(root).map_err(|e| unreadable(root, e))?;
-    if meta.is_file() {
-        return Ok((vec![root.to_owned()], Skipped::default()));
-    }
-    if !meta.is_dir() {
-        return Err(unreadable(
-            root,
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "not a regular file or a directory",
-            ),
-        ));
-    }
-    let mut skipped = Skipped::default();
-    let mut skip = |path: &Path, why: String| {
-        skipped.files += 1;
-        if skipped.reasons.len() < MAX_REASONS {
-            skipped.reasons.push(format!("{}: {why}", path.display()));
-        }
-    };
-    let mut seen = std::collections::HashSet::new();
-    seen.insert((meta.dev(), meta.ino()));
-    let mut files = Vec::new();
-    let mut dirs = vec![root.to_owned()];
-    while let Some(dir) = dirs.pop() {
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) => {
-                skip(&dir, format!("directory cannot be read ({e})"));
-                continue;
-            }
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            // Follows a link to what it names; a dangling link is skipped.
-            let meta = match std::fs::metadata(&path) {
-                Ok(m) => m,
-                Err(e) => {
-                    skip(&path, format!("cannot be read ({e})"));
-                    continue;
-                }
-            };
-            if !seen.insert((meta.dev(), meta.ino())) {
-                continue; // already listed, through another path or a link loop
-            }
-            if meta.is_dir() {
-                if name != "CloudTrail-Digest" {
-                    dirs.push(path);
-                }
-            } else if !(name.ends_with(".json.gz") || name.ends_with(".json")) {
-                continue;
-            } else if !meta.is_file() {
-                skip(
-                    &path,
-                    "not a regular file (a FIFO, socket or device): not read".into(),
-                );
-            } else if in_window(&path, opts) {
-                if files.len() >= MAX_FILES {
-                    skip(
-                        &path,
-                        format!(
-                            "more than {MAX_FILES} log files: narrow the window with --since/--until"
-                        ),
-                    );
-                    break;
-                }
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    Ok((files, skipped))
+    })
 }
 
 /// Reads a file, refusing one larger than `MAX_FILE_BYTES`; only regular files.
