@@ -74,7 +74,16 @@ struct Template<'a> {
     unresolved: RefCell<Vec<String>>,
     /// Conditions being evaluated: a condition that refers to itself is undecided.
     deciding: RefCell<Vec<String>>,
+    /// Values being resolved, nested: a parameter or a role name that refers to itself (or a
+    /// chain that goes round) stops here instead of overflowing the stack.
+    depth: std::cell::Cell<usize>,
+    /// The first resolution that went too deep: some lookups treat a failure as an unknown
+    /// value, so it is kept here and makes the whole template an error.
+    too_deep: RefCell<Option<InputError>>,
 }
+
+/// Resolutions nested at most (the document itself nests at most `located::MAX_DEPTH`).
+const MAX_RESOLVE_DEPTH: usize = 64;
 
 /// The key resources of a template.
 pub fn read(root: &Located, settings: &Settings) -> Result<Vec<DeclaredKey>, InputError> {
@@ -91,6 +100,8 @@ pub fn read(root: &Located, settings: &Settings) -> Result<Vec<DeclaredKey>, Inp
         resources: named("Resources"),
         unresolved: RefCell::new(Vec::new()),
         deciding: RefCell::new(Vec::new()),
+        depth: std::cell::Cell::new(0),
+        too_deep: RefCell::new(None),
     };
     let mut keys = Vec::new();
     let Some(resources) = root.get("Resources") else {
@@ -107,6 +118,9 @@ pub fn read(root: &Located, settings: &Settings) -> Result<Vec<DeclaredKey>, Inp
             Some(p) => Some(template.policy(p)?),
             None => None,
         };
+        if let Some(e) = template.too_deep.borrow_mut().take() {
+            return Err(e);
+        }
         let bypass = match properties.and_then(|p| p.get("BypassPolicyLockoutSafetyCheck")) {
             Some(flag) => match template.resolve(flag)? {
                 V::Json(Value::Bool(true)) => Some(loc(flag.pos)),
@@ -235,6 +249,21 @@ impl<'a> Template<'a> {
     }
 
     fn resolve(&self, node: &Located) -> Result<V, InputError> {
+        if self.depth.get() >= MAX_RESOLVE_DEPTH {
+            let e = fail(
+                node.pos,
+                "references that go round in a circle (or nest too deep) to resolve",
+            );
+            self.too_deep.borrow_mut().get_or_insert_with(|| e.clone());
+            return Err(e);
+        }
+        self.depth.set(self.depth.get() + 1);
+        let resolved = self.resolve_within(node);
+        self.depth.set(self.depth.get() - 1);
+        resolved
+    }
+
+    fn resolve_within(&self, node: &Located) -> Result<V, InputError> {
         if let Some((name, arg)) = self.function(node) {
             return self.call(&name, arg, node.pos);
         }
@@ -722,6 +751,30 @@ Resources:
         ] {
             assert!(unknown.iter().any(|x| x == u), "{u} in {unknown:?}");
         }
+    }
+
+    #[test]
+    fn circular_references_are_an_error_not_a_crash() {
+        let template = r#"
+Parameters:
+  A: {Type: String, Default: !Ref B}
+  B: {Type: String, Default: !Ref A}
+Resources:
+  Admin:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: !GetAtt Admin.Arn
+  K:
+    Type: AWS::KMS::Key
+    Properties:
+      KeyPolicy:
+        Statement:
+          - {Effect: Allow, Principal: {AWS: !Ref A}, Action: "kms:*", Resource: "*"}
+          - {Effect: Allow, Principal: {AWS: !GetAtt Admin.Arn}, Action: "kms:*", Resource: "*"}
+"#;
+        let root = parse(template).unwrap();
+        let e = read(&root, &settings()).unwrap_err();
+        assert!(e.message.contains("circle"), "{e:?}");
     }
 
     #[test]

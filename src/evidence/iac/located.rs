@@ -70,6 +70,9 @@ pub struct SyntaxError {
 /// Nodes built at most, aliases expanded included: a document of aliases of aliases
 /// ("billion laughs") stops here.
 pub const MAX_NODES: usize = 2_000_000;
+/// Sequences and mappings nested at most: what reads the tree recurses, and real templates
+/// nest a few dozen levels.
+pub const MAX_DEPTH: usize = 128;
 
 fn pos(m: &Marker) -> Pos {
     Pos {
@@ -191,6 +194,12 @@ impl MarkedEventReceiver for Builder {
                     })
                 }
             },
+            Event::SequenceStart(..) | Event::MappingStart(..) if self.stack.len() >= MAX_DEPTH => {
+                self.error = Some(SyntaxError {
+                    message: format!("nested more than {MAX_DEPTH} levels deep: not read"),
+                    at,
+                });
+            }
             Event::SequenceStart(anchor, tag) => self.stack.push(Open::Seq(
                 Located {
                     pos: at,
@@ -314,6 +323,21 @@ mod tests {
             e.message.contains("anchor") || e.message.contains("alias"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let deep = "[".repeat(100_000);
+        let e = parse(&deep).unwrap_err();
+        // The parser's own limit, or ours: refused either way, with a place.
+        assert!(
+            e.message.contains("nested") || e.message.contains("recursion"),
+            "{e}"
+        );
+        let just_over = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert!(parse(&just_over).is_err());
+        let at_most = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse(&at_most).is_ok());
     }
 
     #[test]

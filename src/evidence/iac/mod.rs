@@ -355,7 +355,10 @@ pub fn read_all(inputs: &[Input], settings: &Settings, threads: usize) -> Vec<In
     let slots = std::sync::Mutex::new(slots);
     std::thread::scope(|scope| {
         for _ in 0..threads {
-            scope.spawn(|| {
+            // Reading a template recurses as deep as the document nests (bounded by
+            // `located::MAX_DEPTH`): room for that, in debug builds too.
+            let worker = std::thread::Builder::new().stack_size(16 << 20);
+            let spawned = worker.spawn_scoped(scope, || {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(input) = inputs.get(i) else { break };
@@ -363,6 +366,7 @@ pub fn read_all(inputs: &[Input], settings: &Settings, threads: usize) -> Vec<In
                     slots.lock().expect("slots")[i] = read;
                 }
             });
+            spawned.expect("a reader thread starts");
         }
     });
     slots
