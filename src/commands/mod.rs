@@ -119,7 +119,7 @@ pub enum CommandError {
     Archive(#[from] crate::evidence::sources::archive::ArchiveError),
     #[error("cannot resolve {key} without kms:DescribeKey: give the key ID or key ARN")]
     UnresolvedAlias { key: String },
-    #[error("{source_name} could not be read: {}", describe(.error))]
+    #[error("{source_name} could not be read: {}", .error.describe())]
     Source {
         /// `CloudTrail's event history`, `the log archive s3://…`, `the Athena query`.
         source_name: String,
@@ -205,22 +205,15 @@ impl CommandError {
                 format!("Check them with `aws sts get-caller-identity{with_profile}`"),
             ),
             _ => (
-                format!("sts:GetCallerIdentity failed ({})", describe(&error)),
+                format!("sts:GetCallerIdentity failed ({})", error.describe()),
                 format!("Check the credentials with `aws sts get-caller-identity{with_profile}`"),
             ),
         };
         CommandError::CallerUnknown {
             what,
             next,
-            detail: Detail(describe(&error)),
+            detail: Detail(error.describe()),
         }
-    }
-}
-
-fn describe(e: &CallError) -> String {
-    match &e.code {
-        Some(code) => format!("{code}: {}", e.message),
-        None => e.message.clone(),
     }
 }
 

@@ -41,15 +41,8 @@ pub struct GatherOptions {
 
 /// The one failure that stops a diagnosis: not knowing who asks.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot learn who the caller is: sts:GetCallerIdentity failed ({})", describe(.0))]
+#[error("cannot learn who the caller is: sts:GetCallerIdentity failed ({})", .0.describe())]
 pub struct CallerUnknown(pub CallError);
-
-fn describe(e: &CallError) -> String {
-    match &e.code {
-        Some(code) => format!("{code}: {}", e.message),
-        None => e.message.clone(),
-    }
-}
 
 pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
     clients: &Clients<S, K, I, C>,

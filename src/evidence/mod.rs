@@ -38,6 +38,14 @@ impl CallError {
         }
     }
 
+    /// `Code: message`, or the message alone: how an error is shown in reports and errors.
+    pub fn describe(&self) -> String {
+        match &self.code {
+            Some(code) => format!("{code}: {}", self.message),
+            None => self.message.clone(),
+        }
+    }
+
     /// An answer that lacks what the API promises.
     pub fn malformed(message: impl Into<String>) -> Self {
         CallError::new(Outcome::Error, Some("MalformedReply"), message)

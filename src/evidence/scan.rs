@@ -126,17 +126,10 @@ pub enum Tick<'a> {
 /// The scan could not run at all.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanFailed {
-    #[error("cannot learn who the caller is: sts:GetCallerIdentity failed ({})", describe(.0))]
+    #[error("cannot learn who the caller is: sts:GetCallerIdentity failed ({})", .0.describe())]
     Caller(CallError),
-    #[error("cannot list the organisation's accounts: organizations:ListAccounts failed ({})", describe(.0))]
+    #[error("cannot list the organisation's accounts: organizations:ListAccounts failed ({})", .0.describe())]
     Organization(CallError),
-}
-
-fn describe(e: &CallError) -> String {
-    match &e.code {
-        Some(code) => format!("{code}: {}", e.message),
-        None => e.message.clone(),
-    }
 }
 
 /// A rate for calls of one account and Region: calls are spaced `1/rate` apart; a throttled
@@ -336,7 +329,7 @@ fn error(account: &str, region: Option<&str>, operation: &str, e: &CallError) ->
         account: Some(account.to_owned()),
         region: region.map(str::to_owned),
         operation: operation.to_owned(),
-        message: describe(e),
+        message: e.describe(),
         key_ids: Vec::new(),
     }
 }
@@ -550,7 +543,7 @@ async fn scan_region<K: Kms, C: CloudTrail>(
             return RegionResult::NotEnabled(RegionSkipped {
                 account: account.to_owned(),
                 region: region.to_owned(),
-                reason: format!("not enabled in the account ({})", describe(&e)),
+                reason: format!("not enabled in the account ({})", e.describe()),
             });
         }
         Err(e) => return RegionResult::Failed(error(account, Some(region), "kms:ListKeys", &e)),
@@ -669,7 +662,7 @@ async fn examine_key<K: Kms>(
     let failed = |operation: &'static str, e: &CallError| KeyFailure {
         operation,
         code: e.code.clone(),
-        message: describe(e),
+        message: e.describe(),
         key_id: key_id.clone(),
     };
     let described = governor
@@ -787,7 +780,7 @@ async fn search_history<C: CloudTrail>(
         }
         match &result {
             Err(e) => {
-                key.history_unavailable = Some(format!("cloudtrail:LookupEvents: {}", describe(e)))
+                key.history_unavailable = Some(format!("cloudtrail:LookupEvents: {}", e.describe()))
             }
             Ok(stats) => {
                 key.history = Some(History {
