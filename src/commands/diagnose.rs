@@ -5,12 +5,10 @@
 use super::output_file::write_new;
 use super::{AthenaTable, AwsSettings, CommandError, Console, LogSource, Output, Session, emit};
 use crate::diagnosis::diagnose::DiagnoseOptions;
-use crate::diagnosis::model::{EVIDENCE_VERSION, Evidence, SourceKind, code};
-use crate::diagnosis::timeline::athena_sql;
+use crate::diagnosis::model::{EVIDENCE_VERSION, Evidence, code};
 use crate::evidence::gather::{GatherOptions, gather};
 use crate::evidence::key::KeyInput;
 use crate::evidence::record::KeyRef;
-use crate::evidence::sources::{Found, archive};
 use crate::policy::Identity;
 use crate::report::{self, WriteColor};
 use crate::text;
@@ -173,36 +171,10 @@ fn gather_live(
             arn: evidence.key.arn.clone(),
             key_id: evidence.key.key_id.clone(),
         };
-        // A failed read of an archive or of Athena is evidence: its calls are listed and the
-        // report says what it leaves open.
-        if let Some(logs) = ask.logs.as_ref().filter(|_| !evidence.policy_known()) {
-            let found = match logs {
-                LogSource::Local(path) => {
-                    Some(archive::scan_local(path, &key, &Default::default())?)
-                }
-                LogSource::S3(location) => session
-                    .read_s3(location, &key, &Default::default())
-                    .await
-                    .ok(),
-            };
-            if let Some(found) = found {
-                recover(&mut evidence, &found, SourceKind::Archive);
-            }
-        }
-        if let (Some(table), Some(id), false) =
-            (&ask.athena, key.key_id.as_deref(), evidence.policy_known())
-        {
-            let sql = athena_sql(&table.table, id, None, None);
-            let found = session.read_athena(table, sql, &key).await;
-            if let Ok(found) = found {
-                recover(&mut evidence, &found, SourceKind::Athena);
-            }
-        }
+        session
+            .recover_from_logs(&mut evidence, &key, ask.logs.as_ref(), ask.athena.as_ref())
+            .await?;
         evidence.calls = session.calls.snapshot();
         Ok(evidence)
     })
-}
-
-fn recover(evidence: &mut Evidence, found: &Found, kind: SourceKind) {
-    evidence.recover_policy(&found.events, found.records, found.skipped.records, kind);
 }

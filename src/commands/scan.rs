@@ -2,12 +2,10 @@
 //! policies nobody can read from CloudTrail (one search per Region), a log archive or Athena,
 //! judge each key, render.
 
+use super::session::Recoverable;
 use super::{AthenaTable, AwsSettings, CommandError, Console, EXIT_FAILURE, LogSource, Session};
-use crate::diagnosis::model::{SourceKind, recover_history};
-use crate::diagnosis::timeline::athena_sql;
 use crate::evidence::record::KeyRef;
 use crate::evidence::scan::{AccountsToScan, RegionsToScan, ScanFailed, ScanOptions, gather_scan};
-use crate::evidence::sources::archive;
 use crate::report::scan::{ScanFormat, render};
 use crate::report::{self, WriteColor};
 use std::time::Duration;
@@ -100,43 +98,16 @@ async fn recover_from_logs(
     }
     let unknown = keys
         .iter_mut()
-        .filter(|k| k.policy_in_force().0.is_none())
+        .filter(|k| !Recoverable::policy_known(&**k))
         .take(MAX_RECOVERED_KEYS);
     for key in unknown {
         let key_ref = KeyRef {
             arn: key.arn.clone(),
             key_id: Some(key.key_id.clone()),
         };
-        let (found, kind) = match (&req.logs, &req.athena) {
-            (Some(LogSource::Local(path)), _) => (
-                Some(archive::scan_local(path, &key_ref, &Default::default())?),
-                SourceKind::Archive,
-            ),
-            (Some(LogSource::S3(location)), _) => (
-                session
-                    .read_s3(location, &key_ref, &Default::default())
-                    .await
-                    .ok(),
-                SourceKind::Archive,
-            ),
-            (None, Some(table)) => {
-                let sql = athena_sql(&table.table, &key.key_id, None, None);
-                (
-                    session.read_athena(table, sql, &key_ref).await.ok(),
-                    SourceKind::Athena,
-                )
-            }
-            (None, None) => (None, SourceKind::None),
-        };
-        if let Some(found) = found {
-            recover_history(
-                &mut key.history,
-                &found.events,
-                found.records,
-                found.skipped.records,
-                kind,
-            );
-        }
+        session
+            .recover_from_logs(key, &key_ref, req.logs.as_ref(), req.athena.as_ref())
+            .await?;
     }
     Ok(())
 }

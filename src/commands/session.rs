@@ -2,12 +2,14 @@
 //! (loaded on first use, so a command that needs none never touches the credential chain),
 //! one call log.
 
-use super::AthenaTable;
+use super::{AthenaTable, CommandError, LogSource};
+use crate::diagnosis::model::{Evidence, KeyEvidence, SourceKind, recover_history};
+use crate::diagnosis::timeline::athena_sql;
 use crate::evidence::aws::{ConnectOptions, Connection};
 use crate::evidence::record::KeyRef;
 use crate::evidence::sources::archive::ArchiveOptions;
 use crate::evidence::sources::s3::S3Location;
-use crate::evidence::sources::{Found, athena, s3};
+use crate::evidence::sources::{Found, archive, athena, s3};
 use crate::evidence::{AthenaQuery, CallError, Calls};
 use std::future::Future;
 use std::io;
@@ -105,5 +107,75 @@ impl Session {
             table.max_wait,
         )
         .await
+    }
+}
+
+/// A key whose policy in force may be recovered from the logs the user named.
+pub trait Recoverable {
+    fn policy_known(&self) -> bool;
+    /// The newest successful event of `found` becomes the policy in force.
+    fn recover(&mut self, found: &Found, kind: SourceKind);
+}
+
+impl Recoverable for Evidence {
+    fn policy_known(&self) -> bool {
+        Evidence::policy_known(self)
+    }
+    fn recover(&mut self, found: &Found, kind: SourceKind) {
+        self.recover_policy(&found.events, found.records, found.skipped.records, kind);
+    }
+}
+
+impl Recoverable for KeyEvidence {
+    fn policy_known(&self) -> bool {
+        self.current_policy.is_some() || self.history.as_ref().is_some_and(|h| h.in_force.is_some())
+    }
+    fn recover(&mut self, found: &Found, kind: SourceKind) {
+        if !Recoverable::policy_known(self) {
+            recover_history(
+                &mut self.history,
+                &found.events,
+                found.records,
+                found.skipped.records,
+                kind,
+            );
+        }
+    }
+}
+
+impl Session {
+    /// Recovers the policy in force of a key from the sources the user named, in order — the log
+    /// archive (local or S3), then Athena — while it is still unknown. A source that cannot be
+    /// read is evidence (its calls are listed, and the report says what is left open); only a
+    /// local archive that cannot be opened at all is an error.
+    pub async fn recover_from_logs(
+        &self,
+        target: &mut dyn Recoverable,
+        key: &KeyRef,
+        logs: Option<&LogSource>,
+        athena: Option<&AthenaTable>,
+    ) -> Result<(), CommandError> {
+        if let Some(logs) = logs.filter(|_| !target.policy_known()) {
+            let found = match logs {
+                LogSource::Local(path) => {
+                    Some(archive::scan_local(path, key, &Default::default())?)
+                }
+                LogSource::S3(location) => {
+                    self.read_s3(location, key, &Default::default()).await.ok()
+                }
+            };
+            if let Some(found) = found {
+                target.recover(&found, SourceKind::Archive);
+            }
+        }
+        if let (Some(table), Some(id)) = (athena, key.key_id.as_deref()) {
+            if !target.policy_known() {
+                let sql = athena_sql(&table.table, id, None, None);
+                if let Ok(found) = self.read_athena(table, sql, key).await {
+                    target.recover(&found, SourceKind::Athena);
+                }
+            }
+        }
+        Ok(())
     }
 }
