@@ -168,12 +168,12 @@ impl Session {
                 target.recover(&found, SourceKind::Archive);
             }
         }
-        if let (Some(table), Some(id)) = (athena, key.key_id.as_deref()) {
-            if !target.policy_known() {
-                let sql = athena_sql(&table.table, id, None, None);
-                if let Ok(found) = self.read_athena(table, sql, key).await {
-                    target.recover(&found, SourceKind::Athena);
-                }
+        if let (Some(table), Some(id)) = (athena, key.key_id.as_deref())
+            && !target.policy_known()
+        {
+            let sql = athena_sql(&table.table, id, None, None);
+            if let Ok(found) = self.read_athena(table, sql, key).await {
+                target.recover(&found, SourceKind::Athena);
             }
         }
         Ok(())
