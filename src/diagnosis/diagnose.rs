@@ -4,7 +4,7 @@
 use super::iam_restorers::iam_restorers;
 use super::model::{
     CallerReport, Code, DiagnoseReport, Evidence, FailedAttempt, Finding, HistorySummary, Outcome,
-    PolicySource, Restorer, RestorerVia, SCHEMA_VERSION, SourceKind, sort_findings,
+    PolicyInForce, Restorer, RestorerVia, SCHEMA_VERSION, sort_findings,
 };
 use super::restore_paths::{Graph, permission_set};
 use super::rules::live::{self, StepFacts};
@@ -80,19 +80,7 @@ pub fn diagnose(
 
     // The policy in force, and where it came from.
     let in_force = ev.policy_in_force(&partition);
-    let source = match &in_force {
-        Some(p) => match p.event {
-            Some(e) => PolicySource {
-                kind: p.kind,
-                event_id: e.event_id.clone(),
-                event_time: e.event_time.clone(),
-                changed_by: e.changed_by.clone(),
-                event_name: Some(e.event_name.clone()),
-            },
-            None => PolicySource::without_event(p.kind),
-        },
-        None => PolicySource::without_event(SourceKind::None),
-    };
+    let source = PolicyInForce::source(in_force.as_ref());
     let policy_text = in_force.map(|p| p.text);
     let parsed = policy_text.as_deref().map(KeyPolicy::parse);
     let policy = match &parsed {

@@ -328,28 +328,61 @@ pub struct PolicyInForce<'a> {
     pub event: Option<&'a PolicyEvent>,
 }
 
-impl Evidence {
-    /// The policy in force: `GetKeyPolicy`'s answer, else the newest successful policy event
-    /// found (a `CreateKey` without a policy means KMS's default policy).
-    pub fn policy_in_force(&self, partition: &str) -> Option<PolicyInForce<'_>> {
-        if let Some(text) = &self.current_policy {
+impl<'a> PolicyInForce<'a> {
+    /// `GetKeyPolicy`'s answer, else the newest successful policy event found (a `CreateKey`
+    /// without a policy means KMS's default policy for `account`).
+    pub fn of(
+        current: Option<&String>,
+        history: Option<&'a History>,
+        partition: &str,
+        account: &str,
+    ) -> Option<PolicyInForce<'a>> {
+        if let Some(text) = current {
             return Some(PolicyInForce {
                 text: text.clone(),
                 kind: SourceKind::Current,
                 event: None,
             });
         }
-        let history = self.history.as_ref()?;
+        let history = history?;
         let event = history.in_force.as_ref()?;
-        let text = event.policy_or_default(
-            partition,
-            self.key.account.as_deref().unwrap_or(&self.caller.account),
-        );
         Some(PolicyInForce {
-            text,
+            text: event.policy_or_default(partition, account),
             kind: history.source,
             event: Some(event),
         })
+    }
+
+    /// Where it came from, as reports say it.
+    pub fn source(in_force: Option<&PolicyInForce>) -> super::PolicySource {
+        match in_force {
+            Some(PolicyInForce {
+                kind,
+                event: Some(e),
+                ..
+            }) => super::PolicySource {
+                kind: *kind,
+                event_id: e.event_id.clone(),
+                event_time: e.event_time.clone(),
+                changed_by: e.changed_by.clone(),
+                event_name: Some(e.event_name.clone()),
+            },
+            Some(p) => super::PolicySource::without_event(p.kind),
+            None => super::PolicySource::without_event(SourceKind::None),
+        }
+    }
+}
+
+impl Evidence {
+    /// The policy in force: `GetKeyPolicy`'s answer, else the newest successful policy event
+    /// found (a `CreateKey` without a policy means KMS's default policy).
+    pub fn policy_in_force(&self, partition: &str) -> Option<PolicyInForce<'_>> {
+        PolicyInForce::of(
+            self.current_policy.as_ref(),
+            self.history.as_ref(),
+            partition,
+            self.key.account.as_deref().unwrap_or(&self.caller.account),
+        )
     }
 
     /// Whether the policy in force is known.

@@ -3,7 +3,6 @@
 
 use super::{
     CallRecord, CallerIdentity, ExistenceCheck, Finding, History, Outcome, PolicySource, Restorer,
-    SourceKind,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -45,29 +44,14 @@ impl KeyEvidence {
     /// The policy in force and where it came from: `GetKeyPolicy`'s answer, else the event
     /// that set it (a `CreateKey` without a policy set KMS's default policy).
     pub fn policy_in_force(&self) -> (Option<String>, PolicySource) {
-        if let Some(p) = &self.current_policy {
-            return (
-                Some(p.clone()),
-                PolicySource::without_event(SourceKind::Current),
-            );
-        }
-        match self
-            .history
-            .as_ref()
-            .and_then(|h| Some((h, h.in_force.as_ref()?)))
-        {
-            Some((h, e)) => (
-                Some(e.policy_or_default(self.partition(), &self.account)),
-                PolicySource {
-                    kind: h.source,
-                    event_id: e.event_id.clone(),
-                    event_time: e.event_time.clone(),
-                    changed_by: e.changed_by.clone(),
-                    event_name: Some(e.event_name.clone()),
-                },
-            ),
-            None => (None, PolicySource::without_event(SourceKind::None)),
-        }
+        let in_force = super::PolicyInForce::of(
+            self.current_policy.as_ref(),
+            self.history.as_ref(),
+            self.partition(),
+            &self.account,
+        );
+        let source = super::PolicyInForce::source(in_force.as_ref());
+        (in_force.map(|p| p.text), source)
     }
 }
 
