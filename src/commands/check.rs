@@ -47,7 +47,10 @@ pub fn run(req: CheckRequest, out: &mut dyn WriteColor) -> Result<u8, CommandErr
             }
             match (
                 read.kind,
-                read.keys.into_iter().next().and_then(|k| k.policy),
+                read.keys
+                    .into_iter()
+                    .next()
+                    .and_then(|k| k.policy.into_stated()),
             ) {
                 (Some(InputKind::Policy), Some(p)) => Some(p),
                 _ => {

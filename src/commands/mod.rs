@@ -15,8 +15,9 @@ pub mod session;
 pub use console::Console;
 pub use session::{AwsSettings, Session};
 
-use crate::evidence::CallError;
+use crate::diagnosis::model::AwsErrorCode;
 use crate::evidence::sources::s3::S3Location;
+use crate::evidence::{CallError, ErrorKind};
 use crate::report::{self, Format, WriteColor};
 use std::io;
 use std::path::PathBuf;
@@ -163,44 +164,43 @@ impl CommandError {
             .map(|p| format!(" --profile {p}"))
             .unwrap_or_default();
         let named = profile.as_deref().unwrap_or("default");
-        let (what, next) = match error.code.as_deref() {
-            Some("NoCredentials") => (
+        let aws = error.kind.aws();
+        let (what, next) = match &error.kind {
+            ErrorKind::NoCredentials => (
                 "no AWS credentials were found".to_owned(),
                 format!(
                     "Run `aws configure{with_profile}` (or `aws sso login{with_profile}`), or name a profile with --profile"
                 ),
             ),
-            Some("UnknownProfile") => (
+            ErrorKind::UnknownProfile => (
                 format!("the profile {named} is not defined in the AWS config files"),
                 "Run `aws configure list-profiles` to see the profiles there".to_owned(),
             ),
-            Some("SsoLogin") => (
+            ErrorKind::SsoLogin => (
                 format!("the SSO session of profile {named} has expired or was never started"),
                 format!("Run `aws sso login{with_profile}`, then kms-doctor again"),
             ),
-            Some("NoRegion") => (
+            ErrorKind::NoRegion => (
                 "no AWS Region is set".to_owned(),
                 format!(
                     "Pass --region REGION, set AWS_REGION, or run `aws configure set region REGION{with_profile}`"
                 ),
             ),
-            Some("CredentialsFailed") => (
+            ErrorKind::CredentialsFailed => (
                 format!(
                     "the credentials of profile {named} could not be loaded (a role it assumes, or a credential process, failed)"
                 ),
                 format!("Run `aws sts get-caller-identity{with_profile}` to see why"),
             ),
-            Some("Network") => (
+            ErrorKind::Network => (
                 "AWS could not be reached".to_owned(),
                 "Check the network, the proxy (HTTPS_PROXY) and AWS_ENDPOINT_URL".to_owned(),
             ),
-            Some("ExpiredToken" | "ExpiredTokenException" | "RequestExpired") => (
+            _ if aws.is_some_and(AwsErrorCode::is_expired_credentials) => (
                 "the session's credentials have expired".to_owned(),
                 format!("Renew them (`aws sso login{with_profile}`, or assume the role again)"),
             ),
-            Some(
-                "InvalidClientTokenId" | "SignatureDoesNotMatch" | "UnrecognizedClientException",
-            ) => (
+            _ if aws.is_some_and(AwsErrorCode::is_rejected_credentials) => (
                 "AWS does not accept these credentials".to_owned(),
                 format!("Check them with `aws sts get-caller-identity{with_profile}`"),
             ),

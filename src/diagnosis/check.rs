@@ -4,6 +4,7 @@
 //! (`--deployer`), the principals that must keep access (`--keep`), and the restorers a change
 //! takes away (a plan's before and after, or `--against OLD`). Pure.
 
+use super::model::PolicyDecl;
 use super::model::{
     CheckReport, CheckSummary, CheckedFile, CheckedResource, Code, DeclaredKey, DeclaredPolicy,
     Finding, InputFile, LocatedFinding, SCHEMA_VERSION, Severity, SourceKind, Text, code,
@@ -125,20 +126,19 @@ fn check_key(
             finding: bypass_set(&key.resource_type),
         });
     }
-    let Some(declared) = &key.policy else {
-        if let Some(why) = &key.unknown_policy {
-            if why.contains("default key policy") {
-                // KMS's default policy delegates to the account: nothing to say.
-                return out;
-            }
+    let declared = match &key.policy {
+        PolicyDecl::Stated(declared) => declared,
+        // KMS's default policy delegates to the account: nothing to say.
+        PolicyDecl::KmsDefault => return out,
+        PolicyDecl::KnownAfterApply => {
             out.push(place(
-                Finding::new(Code::EvidenceIncomplete, text!("The key policy is not checked: ", super::model::prose(why.clone())))
+                Finding::new(Code::EvidenceIncomplete, "The key policy is not checked: the policy is known only after apply")
                     .detail("kms-doctor checks the policy a template or plan states. Run the check again on the plan once the policy is known, or on the policy document itself."),
                 key,
                 None,
             ));
+            return out;
         }
-        return out;
     };
     let policy = match KeyPolicy::parse(&declared.text) {
         Ok(p) => p,
@@ -378,7 +378,7 @@ mod tests {
             name: "Key".into(),
             resource_type: "AWS::KMS::Key".into(),
             at: Location::at(3, 3),
-            policy: Some(DeclaredPolicy {
+            policy: PolicyDecl::Stated(DeclaredPolicy {
                 text: policy.to_string(),
                 at: Location::at(6, 7),
                 statements: (0..n).map(|i| Location::at(8 + 10 * i, 11)).collect(),
@@ -470,7 +470,7 @@ mod tests {
     fn an_unresolved_administrator_is_not_called_a_lockout() {
         let mut k =
             key(serde_json::json!({"Statement": [admin("${Fn::ImportValue Shared-Admin}")]}));
-        k.policy.as_mut().unwrap().unresolved = vec!["Fn::ImportValue Shared-Admin".into()];
+        k.policy.stated_mut().unwrap().unresolved = vec!["Fn::ImportValue Shared-Admin".into()];
         let r = check(
             &[file(vec![k])],
             &CheckOptions::default(),

@@ -10,9 +10,10 @@ use super::restore_paths::{Graph, permission_set};
 use super::rules::live::{self, StepFacts};
 use super::rules::policy::{self as policy_rules, PolicyFacts};
 use super::verdict::{ActionFacts, verdict_for};
+use crate::diagnosis::model::KeyManager;
 use crate::policy::{
-    Context, Evaluation, GET_KEY_POLICY, Identity, KeyPolicy, PUT_KEY_POLICY, delegation_statement,
-    evaluate_for, grantees, orphaned_principals,
+    Context, Evaluation, GET_KEY_POLICY, Grantee, Identity, IdentityKind, KeyPolicy,
+    PUT_KEY_POLICY, delegation_statement, evaluate_for, grantees, orphaned_principals,
 };
 use crate::text;
 use std::collections::BTreeMap;
@@ -130,7 +131,7 @@ pub fn diagnose(
     // Trust and identity policies, parsed once for the IAM restorers and the restore paths.
     let graph = Graph::new(ev, now);
     // Through the account delegation: the IAM users and roles whose own policies allow it.
-    let delegates = all_grantees.iter().any(|g| g.via_iam);
+    let delegates = all_grantees.iter().any(Grantee::via_iam);
     if let (true, Some(details)) = (delegates, &ev.authorization) {
         let organizations_deny = ev
             .simulation
@@ -144,12 +145,13 @@ pub fn diagnose(
             if organizations_deny {
                 conditions_on.push("service control policies".to_owned());
             }
+            let kind = Identity::parse(&r.arn).map_or(IdentityKind::Unknown, |i| i.kind());
             restorers.push(Restorer {
                 principal: r.arn,
                 statement: format!("IAM policy {}", r.allowed_by),
                 source: source.kind,
                 exists: Some(true),
-                via_iam: false,
+                kind,
                 via: RestorerVia::Iam,
                 conditions_on,
                 caller_can_assume: None,
@@ -167,7 +169,7 @@ pub fn diagnose(
         .map(|(g, _)| g.clone())
         .collect();
     let orphans = policy.map(orphaned_principals).unwrap_or_default();
-    let aws_managed = ev.key.manager.as_deref() == Some("AWS");
+    let aws_managed = ev.key.manager == Some(KeyManager::Aws);
     // Known from the key's ARN alone: no policy needed.
     let cross_account = match (key_account, subject.as_ref().and_then(|s| s.account())) {
         (Some(k), Some(p)) => k != p,

@@ -7,7 +7,9 @@
 //! The graph is every role whose trust policy is known: from the authorization details, and
 //! from the `GetRole` answers of the existence checks.
 
-use super::model::{Assume, AuthorizationDetails, Evidence, IamPrincipalDetails, NamedDocument};
+use super::model::{
+    Assume, AuthorizationDetails, Evidence, IamPrincipalDetails, NamedDocument, SimDecision,
+};
 use crate::policy::{
     Context, Decision, Identity, KeyPolicy, evaluate_for, grantees, identity_decision,
 };
@@ -103,8 +105,8 @@ impl<'a> Graph<'a> {
             .filter(|s| s.action.eq_ignore_ascii_case(ASSUME_ROLE))
             .filter_map(|s| {
                 let role = Identity::parse(s.resource.as_deref()?).ok()?;
-                let answer = match s.decision.as_str() {
-                    "allowed" => Assume::Yes,
+                let answer = match s.decision {
+                    SimDecision::Allowed => Assume::Yes,
                     _ if !s.missing_context.is_empty() => Assume::Conditional,
                     _ => Assume::No,
                 };

@@ -127,7 +127,7 @@ pub fn assess(key: &KeyEvidence, now: chrono::DateTime<chrono::Utc>) -> ScannedK
     let region = format!(" --region {}", key.region);
     findings.extend(live::pending_deletion(
         key.arn.as_deref().unwrap_or(&key.key_id),
-        key.state.as_deref(),
+        key.state.as_ref(),
         key.deletion_date.as_deref(),
         &region,
     ));
@@ -338,8 +338,8 @@ mod tests {
             region: "us-east-1".into(),
             key_id: "k1".into(),
             arn: Some(format!("arn:aws:kms:us-east-1:{A}:key/k1")),
-            manager: Some("CUSTOMER".into()),
-            state: Some("Enabled".into()),
+            manager: Some(crate::diagnosis::model::KeyManager::Customer),
+            state: Some(crate::diagnosis::model::KeyState::Enabled),
             current_policy: policy.map(|p| p.to_string()),
             get_key_policy: Some(Outcome::Ok),
             ..KeyEvidence::default()

@@ -3,7 +3,7 @@
 //! permissions boundaries and IAM denies, then the key policy's grant (direct, or delegated, in
 //! which case IAM must allow). An observed answer overrides the inference.
 
-use super::model::{Access, Basis, Code, Outcome, SimulationResult, Verdict};
+use super::model::{Access, Basis, Code, Outcome, SimDecision, SimulationResult, Verdict};
 use crate::policy::{Applies, Decision, Effect, Evaluation, PUT_KEY_POLICY};
 
 /// The key policy's own reason for not granting an action, if it has one. `explain` and
@@ -79,14 +79,14 @@ pub fn verdict_for(action: &str, facts: ActionFacts) -> Access {
         if s.allowed_by_permissions_boundary == Some(false) {
             because.push(Code::PermissionsBoundaryDeny);
         }
-        match s.decision.as_str() {
-            "explicitDeny"
+        match s.decision {
+            SimDecision::ExplicitDeny
                 if s.allowed_by_organizations != Some(false)
                     && s.allowed_by_permissions_boundary != Some(false) =>
             {
                 because.push(Code::IamExplicitDeny)
             }
-            "allowed" => iam_allows = Some(true),
+            SimDecision::Allowed => iam_allows = Some(true),
             _ => iam_allows = Some(false),
         }
     }
@@ -144,7 +144,7 @@ mod tests {
         SimulationResult {
             action: PUT_KEY_POLICY.into(),
             resource: None,
-            decision: decision.into(),
+            decision: SimDecision::parse(decision),
             matched_statements: Vec::new(),
             allowed_by_organizations: None,
             allowed_by_permissions_boundary: None,

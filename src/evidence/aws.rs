@@ -4,10 +4,13 @@
 //! modeled errors in the SDK: they are told apart by their code.
 
 use super::{
-    Alias, AliasPage, CallError, CloudTrail, EventPage, Iam, IamEntity, KeyMetadata, Kms, Sts,
-    TrailEvent,
+    Alias, AliasPage, CallError, CloudTrail, ErrorKind, EventPage, Iam, IamEntity, KeyMetadata,
+    Kms, Sts, TrailEvent,
 };
-use crate::diagnosis::model::{CallerIdentity, MatchedStatement, Outcome, SimulationResult};
+use crate::diagnosis::model::{
+    AwsErrorCode, CallerIdentity, KeyManager, KeyState, MatchedStatement, Outcome, SimDecision,
+    SimulationResult, SourcePolicyType,
+};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -171,8 +174,7 @@ impl super::ObjectStore for S3Client {
         let limit = super::sources::archive::MAX_FILE_BYTES;
         let too_large = || {
             CallError::new(
-                Outcome::Error,
-                Some("TooLarge"),
+                ErrorKind::TooLarge,
                 format!("larger than {} MiB: not read", limit >> 20),
             )
         };
@@ -185,8 +187,7 @@ impl super::ObjectStore for S3Client {
         let mut body = out.body;
         let mut bytes = Vec::new();
         while let Some(chunk) = body.next().await {
-            let chunk = chunk
-                .map_err(|e| CallError::new(Outcome::Error, Some("ReadBody"), e.to_string()))?;
+            let chunk = chunk.map_err(|e| CallError::new(ErrorKind::ReadBody, e.to_string()))?;
             if (bytes.len() + chunk.len()) as u64 > limit {
                 return Err(too_large());
             }
@@ -381,11 +382,20 @@ where
             let e = service.err();
             CallError::from_code(e.code(), e.message().unwrap_or("no message").to_owned())
         }
-        SdkError::TimeoutError(_) => CallError::new(Outcome::Error, Some("Timeout"), causes(&err)),
+        SdkError::TimeoutError(_) => CallError::new(ErrorKind::Timeout, causes(&err)),
         _ => {
             let message = causes(&err);
-            let code = local_failure(&message).or(err.code());
-            CallError::new(Outcome::Error, code, message)
+            match local_failure(&message) {
+                Some(kind) => CallError::new(kind, message),
+                // A code with no service answer (rare): kept as AWS's, outcome `error`.
+                None => CallError {
+                    outcome: Outcome::Error,
+                    kind: err.code().map_or(ErrorKind::Unknown, |c| {
+                        ErrorKind::Aws(AwsErrorCode::parse(c))
+                    }),
+                    message,
+                },
+            }
         }
     }
 }
@@ -405,24 +415,24 @@ fn causes(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// What went wrong before a request reached AWS, from the words of the SDK's errors.
-fn local_failure(message: &str) -> Option<&'static str> {
+fn local_failure(message: &str) -> Option<ErrorKind> {
     let m = message.to_ascii_lowercase();
     Some(
         if m.contains("no providers in chain provided credentials") {
-            "NoCredentials"
+            ErrorKind::NoCredentials
         } else if m.contains("was not defined") && m.contains("profile") {
-            "UnknownProfile"
+            ErrorKind::UnknownProfile
         } else if m.contains("sso") && (m.contains("token") || m.contains("session")) {
-            "SsoLogin"
+            ErrorKind::SsoLogin
         } else if m.contains("missing signing region") || m.contains("region must be set") {
-            "NoRegion"
+            ErrorKind::NoRegion
         } else if m.contains("loading credentials") || m.contains("credentials provider") {
-            "CredentialsFailed"
+            ErrorKind::CredentialsFailed
         } else if m.contains("more than kms-doctor reads") {
-            "TooLarge"
+            ErrorKind::TooLarge
         } else if m.contains("connect") || m.contains("dns error") || m.contains("dispatch failure")
         {
-            "Network"
+            ErrorKind::Network
         } else {
             return None;
         },
@@ -478,8 +488,8 @@ impl Kms for KmsClient {
             arn: md.arn().map(str::to_owned),
             key_id: md.key_id().to_owned(),
             account: md.aws_account_id().map(str::to_owned),
-            manager: md.key_manager().map(|m| m.as_str().to_owned()),
-            state: md.key_state().map(|s| s.as_str().to_owned()),
+            manager: md.key_manager().map(|m| KeyManager::parse(m.as_str())),
+            state: md.key_state().map(|s| KeyState::parse(s.as_str())),
             deletion_date: md.deletion_date().and_then(date),
         })
     }
@@ -724,13 +734,15 @@ impl Iam for IamClient {
             .map(|r| SimulationResult {
                 action: r.eval_action_name().to_owned(),
                 resource: r.eval_resource_name().map(str::to_owned),
-                decision: r.eval_decision().as_str().to_owned(),
+                decision: SimDecision::parse(r.eval_decision().as_str()),
                 matched_statements: r
                     .matched_statements()
                     .iter()
                     .map(|s| MatchedStatement {
                         source_policy_id: s.source_policy_id().map(str::to_owned),
-                        source_policy_type: s.source_policy_type().map(|t| t.as_str().to_owned()),
+                        source_policy_type: s
+                            .source_policy_type()
+                            .map(|t| SourcePolicyType::parse(t.as_str())),
                     })
                     .collect(),
                 allowed_by_organizations: r
@@ -757,7 +769,7 @@ impl CloudTrail for CloudTrailClient {
             .attribute_key(LookupAttributeKey::EventName)
             .attribute_value(event_name)
             .build()
-            .map_err(|e| CallError::new(Outcome::Error, None, e.to_string()))?;
+            .map_err(|e| CallError::new(ErrorKind::Unknown, e.to_string()))?;
         let out = self
             .0
             .lookup_events()

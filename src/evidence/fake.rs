@@ -6,7 +6,7 @@ use super::{
     Alias, AliasPage, CallError, Clients, CloudTrail, EventPage, Iam, IamEntity, KeyMetadata, Kms,
     Sts, TrailEvent,
 };
-use crate::diagnosis::model::{CallerIdentity, Outcome, SimulationResult};
+use crate::diagnosis::model::{CallerIdentity, SimulationResult};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -163,11 +163,7 @@ fn entity(arn: &str) -> IamEntity {
 }
 
 fn not_found(what: &str) -> CallError {
-    CallError::new(
-        Outcome::NotFound,
-        Some("NotFoundException"),
-        format!("{what} does not exist"),
-    )
+    CallError::from_code(Some("NotFoundException"), format!("{what} does not exist"))
 }
 
 fn find_key<'a>(keys: &'a [FakeKey], key: &str) -> Option<&'a FakeKey> {

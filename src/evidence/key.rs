@@ -1,7 +1,7 @@
 //! Naming a key: key ID, key ARN, alias name or alias ARN; and what is known of the key.
 
 use super::KeyMetadata;
-use crate::diagnosis::model::KeyFacts;
+use crate::diagnosis::model::{KeyFacts, ResolvedFrom};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyInput {
@@ -156,7 +156,7 @@ impl KeyFacts {
             state: md.state.clone(),
             deletion_date: md.deletion_date.clone(),
             not_found: false,
-            resolved_from: Some("describe_key".into()),
+            resolved_from: Some(ResolvedFrom::DescribeKey),
         }
     }
 
@@ -190,7 +190,7 @@ impl KeyFacts {
                 facts.key_id = Some(key_id.clone());
                 facts.account = Some(account.clone());
                 facts.region = Some(region.clone());
-                facts.resolved_from = Some("input".into());
+                facts.resolved_from = Some(ResolvedFrom::Input);
             }
             KeyInput::AliasArn {
                 partition: p,
@@ -203,7 +203,7 @@ impl KeyFacts {
                 if let Some(id) = alias_target {
                     facts.key_id = Some(id.to_owned());
                     facts.arn = Some(build(p, r, account, id));
-                    facts.resolved_from = Some("list_aliases".into());
+                    facts.resolved_from = Some(ResolvedFrom::ListAliases);
                 }
             }
             KeyInput::KeyId(id) => {
@@ -212,7 +212,7 @@ impl KeyFacts {
                 facts.region = region.map(str::to_owned);
                 if let Some(r) = region {
                     facts.arn = Some(build(partition, r, caller_account, id));
-                    facts.resolved_from = Some("caller_account".into());
+                    facts.resolved_from = Some(ResolvedFrom::CallerAccount);
                 }
             }
             KeyInput::Alias(_) => {
@@ -221,7 +221,7 @@ impl KeyFacts {
                 if let (Some(id), Some(r)) = (alias_target, region) {
                     facts.key_id = Some(id.to_owned());
                     facts.arn = Some(build(partition, r, caller_account, id));
-                    facts.resolved_from = Some("list_aliases".into());
+                    facts.resolved_from = Some(ResolvedFrom::ListAliases);
                 }
             }
         }

@@ -16,7 +16,7 @@ pub mod scan;
 pub mod sources;
 pub mod walk;
 
-use crate::diagnosis::model::{CallRecord, Outcome};
+use crate::diagnosis::model::{AwsErrorCode, CallRecord, KeyManager, KeyState, Outcome};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,22 +25,88 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallError {
     pub outcome: Outcome,
-    pub code: Option<String>,
+    pub kind: ErrorKind,
     pub message: String,
 }
 
+/// Why a call failed: AWS's answer (its error code, parsed) or one of kms-doctor's own reasons.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// AWS answered with an error code.
+    Aws(AwsErrorCode),
+    /// The run's `--max-duration` deadline came first.
+    Deadline,
+    /// No answer within `--timeout`.
+    Timeout,
+    /// An answer that lacks what the API promises.
+    MalformedReply,
+    /// The body broke off while it was read.
+    ReadBody,
+    /// Larger than kms-doctor reads.
+    TooLarge,
+    /// An Athena query ended `FAILED` or `CANCELLED`.
+    QueryFailed,
+    QueryCancelled,
+    /// No credentials in the chain (environment, profile, SSO, instance metadata).
+    NoCredentials,
+    /// The profile named is not in the AWS config files.
+    UnknownProfile,
+    /// The SSO session has expired or was never started.
+    SsoLogin,
+    /// No Region is configured.
+    NoRegion,
+    /// A credential provider (a role to assume, a process) failed.
+    CredentialsFailed,
+    /// AWS could not be reached.
+    Network,
+    /// Nothing more is known.
+    Unknown,
+}
+
+impl ErrorKind {
+    /// The code the contract's `calls[].error_code` shows: AWS's own, else kms-doctor's word.
+    pub fn code(&self) -> Option<&str> {
+        Some(match self {
+            ErrorKind::Aws(code) => code.as_str(),
+            ErrorKind::Deadline => "Deadline",
+            ErrorKind::Timeout => "Timeout",
+            ErrorKind::MalformedReply => "MalformedReply",
+            ErrorKind::ReadBody => "ReadBody",
+            ErrorKind::TooLarge => "TooLarge",
+            ErrorKind::QueryFailed => "QueryFailed",
+            ErrorKind::QueryCancelled => "QueryCancelled",
+            ErrorKind::NoCredentials => "NoCredentials",
+            ErrorKind::UnknownProfile => "UnknownProfile",
+            ErrorKind::SsoLogin => "SsoLogin",
+            ErrorKind::NoRegion => "NoRegion",
+            ErrorKind::CredentialsFailed => "CredentialsFailed",
+            ErrorKind::Network => "Network",
+            ErrorKind::Unknown => return None,
+        })
+    }
+
+    /// AWS's error code, when AWS answered.
+    pub fn aws(&self) -> Option<&AwsErrorCode> {
+        match self {
+            ErrorKind::Aws(code) => Some(code),
+            _ => None,
+        }
+    }
+}
+
 impl CallError {
-    pub fn new(outcome: Outcome, code: Option<&str>, message: impl Into<String>) -> Self {
+    /// A failure of kms-doctor's own kind (never an AWS answer): outcome `error`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         CallError {
-            outcome,
-            code: code.map(str::to_owned),
+            outcome: Outcome::Error,
+            kind,
             message: message.into(),
         }
     }
 
     /// `Code: message`, or the message alone: how an error is shown in reports and errors.
     pub fn describe(&self) -> String {
-        match &self.code {
+        match self.kind.code() {
             Some(code) => format!("{code}: {}", self.message),
             None => self.message.clone(),
         }
@@ -48,30 +114,21 @@ impl CallError {
 
     /// An answer that lacks what the API promises.
     pub fn malformed(message: impl Into<String>) -> Self {
-        CallError::new(Outcome::Error, Some("MalformedReply"), message)
+        CallError::new(ErrorKind::MalformedReply, message)
     }
 
-    /// Classifies an AWS error code the way the contract's `calls[].outcome` does.
+    /// AWS's answer with an error code (none: nothing more is known), classified the way the
+    /// contract's `calls[].outcome` does.
     pub fn from_code(code: Option<&str>, message: impl Into<String>) -> Self {
-        let outcome = match code {
-            Some(
-                "AccessDenied"
-                | "AccessDeniedException"
-                | "UnauthorizedOperation"
-                | "UnrecognizedClientException",
-            ) => Outcome::AccessDenied,
-            Some("NotFoundException" | "NoSuchEntity" | "NoSuchEntityException") => {
-                Outcome::NotFound
-            }
-            Some(
-                "ThrottlingException"
-                | "Throttling"
-                | "TooManyRequestsException"
-                | "RequestLimitExceeded",
-            ) => Outcome::Throttled,
-            _ => Outcome::Error,
+        let Some(code) = code else {
+            return CallError::new(ErrorKind::Unknown, message);
         };
-        CallError::new(outcome, code, message)
+        let code = AwsErrorCode::parse(code);
+        CallError {
+            outcome: code.outcome(),
+            kind: ErrorKind::Aws(code),
+            message: message.into(),
+        }
     }
 }
 
@@ -123,8 +180,7 @@ impl Calls {
         let by_deadline = remaining.is_some_and(|r| r < timeout);
         let deadline_passed = || {
             CallError::new(
-                Outcome::Error,
-                Some("Deadline"),
+                ErrorKind::Deadline,
                 "not made or not answered before the --max-duration deadline",
             )
         };
@@ -137,8 +193,7 @@ impl Calls {
                 Ok(r) => r,
                 Err(_) if by_deadline => Err(deadline_passed()),
                 Err(_) => Err(CallError::new(
-                    Outcome::Error,
-                    Some("Timeout"),
+                    ErrorKind::Timeout,
                     format!("no answer within {} s", timeout.as_secs_f64()),
                 )),
             }
@@ -150,7 +205,7 @@ impl Calls {
             Ok(_) => record.outcome = Outcome::Ok,
             Err(e) => {
                 record.outcome = e.outcome;
-                record.error_code = e.code.clone();
+                record.error_code = e.kind.code().map(str::to_owned);
                 record.message = Some(e.message.clone());
             }
         }
@@ -168,9 +223,8 @@ pub struct KeyMetadata {
     pub arn: Option<String>,
     pub key_id: String,
     pub account: Option<String>,
-    /// `CUSTOMER` or `AWS`.
-    pub manager: Option<String>,
-    pub state: Option<String>,
+    pub manager: Option<KeyManager>,
+    pub state: Option<KeyState>,
     /// RFC 3339.
     pub deletion_date: Option<String>,
 }
@@ -408,7 +462,7 @@ mod tests {
                 }),
             );
         let err = result.unwrap_err();
-        assert_eq!(err.code.as_deref(), Some("Deadline"));
+        assert_eq!(err.kind, ErrorKind::Deadline);
         assert!(!made.load(std::sync::atomic::Ordering::SeqCst));
         assert_eq!(calls.snapshot()[0].error_code.as_deref(), Some("Deadline"));
     }

@@ -12,7 +12,8 @@
 
 use super::record::{KeyRef, KeySet};
 use super::sources::event_history::{self, MAX_PAGES, SearchOptions};
-use super::{CallError, Calls, CloudTrail, Fleet, Iam, IamEntity, Kms};
+use super::{CallError, Calls, CloudTrail, ErrorKind, Fleet, Iam, IamEntity, Kms};
+use crate::diagnosis::model::{AwsErrorCode, KeyManager};
 use crate::diagnosis::model::{
     CallerIdentity, ExistenceCheck, History, KeyEvidence, Outcome, PolicyEvent, RegionSkipped,
     ScanError, ScanEvidence, SourceKind,
@@ -338,22 +339,22 @@ fn error(account: &str, region: Option<&str>, operation: &str, e: &CallError) ->
 /// error code into one entry.
 struct KeyFailure {
     operation: &'static str,
-    code: Option<String>,
+    kind: ErrorKind,
     message: String,
     key_id: String,
 }
 
 fn merge_key_failures(account: &str, region: &str, failures: Vec<KeyFailure>) -> Vec<ScanError> {
-    let mut merged: Vec<(&'static str, Option<String>, ScanError)> = Vec::new();
+    let mut merged: Vec<(&'static str, ErrorKind, ScanError)> = Vec::new();
     for f in failures {
         match merged
             .iter_mut()
-            .find(|(op, code, _)| *op == f.operation && *code == f.code)
+            .find(|(op, kind, _)| *op == f.operation && *kind == f.kind)
         {
             Some((_, _, e)) => e.key_ids.push(f.key_id),
             None => merged.push((
                 f.operation,
-                f.code,
+                f.kind,
                 ScanError {
                     account: Some(account.to_owned()),
                     region: Some(region.to_owned()),
@@ -498,10 +499,9 @@ enum RegionResult {
 
 /// An opt-in Region the account has not enabled answers as if the credentials were unknown.
 fn not_enabled(e: &CallError) -> bool {
-    matches!(
-        e.code.as_deref(),
-        Some("UnrecognizedClientException" | "InvalidClientTokenId" | "OptInRequired")
-    )
+    e.kind
+        .aws()
+        .is_some_and(AwsErrorCode::is_region_not_enabled)
 }
 
 async fn scan_region<K: Kms, C: CloudTrail>(
@@ -661,7 +661,7 @@ async fn examine_key<K: Kms>(
     let mut failures = Vec::new();
     let failed = |operation: &'static str, e: &CallError| KeyFailure {
         operation,
-        code: e.code.clone(),
+        kind: e.kind.clone(),
         message: e.describe(),
         key_id: key_id.clone(),
     };
@@ -686,7 +686,7 @@ async fn examine_key<K: Kms>(
         Err(e) => failures.push(failed("kms:DescribeKey", &e)),
     }
     // Without DescribeKey, an `alias/aws/…` alias still says the key is AWS managed.
-    let aws_managed = key.manager.as_deref() == Some("AWS")
+    let aws_managed = key.manager == Some(KeyManager::Aws)
         || (key.manager.is_none() && key.aliases.iter().any(|a| a.starts_with("alias/aws/")));
     if aws_managed {
         return (None, failures);
@@ -925,8 +925,8 @@ mod tests {
                 arn: Some(format!("arn:aws:kms:us-east-1:{A}:key/{id}")),
                 key_id: id.into(),
                 account: Some(A.into()),
-                manager: Some(manager.into()),
-                state: Some("Enabled".into()),
+                manager: Some(KeyManager::parse(manager)),
+                state: Some(crate::diagnosis::model::KeyState::Enabled),
                 deletion_date: None,
             },
             policy: policy.map(|p| p.to_string()),

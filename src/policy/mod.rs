@@ -22,7 +22,7 @@ pub use eval::{
 pub use identity::identity_decision;
 pub use pattern::Pattern;
 pub use principal::{
-    Identity, Named, PrincipalEntry, PrincipalKind, PrincipalParseError, is_unique_id,
+    Identity, IdentityKind, Named, PrincipalEntry, PrincipalKind, PrincipalParseError, is_unique_id,
 };
 pub use query::{Delegation, Grantee, Orphan, delegations, grantees, orphaned_principals};
 pub use tri::Tri;

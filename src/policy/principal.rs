@@ -243,16 +243,16 @@ impl Identity {
         }
     }
 
-    /// A short word for messages and JSON: `account`, `user`, `role`, `session`, …
-    pub fn kind(&self) -> &'static str {
+    /// What kind of principal this is.
+    pub fn kind(&self) -> IdentityKind {
         match self {
-            Identity::Account { .. } => "account",
-            Identity::User { .. } => "user",
-            Identity::Role { .. } => "role",
-            Identity::AssumedRole { .. } => "assumed_role",
-            Identity::FederatedUser { .. } => "federated_user",
-            Identity::Service(_) => "service",
-            Identity::Anyone => "anyone",
+            Identity::Account { .. } => IdentityKind::Account,
+            Identity::User { .. } => IdentityKind::User,
+            Identity::Role { .. } => IdentityKind::Role,
+            Identity::AssumedRole { .. } => IdentityKind::AssumedRole,
+            Identity::FederatedUser { .. } => IdentityKind::FederatedUser,
+            Identity::Service(_) => IdentityKind::Service,
+            Identity::Anyone => IdentityKind::Anyone,
         }
     }
 
@@ -517,6 +517,38 @@ pub fn entry_matches(named: &Named, caller: &Identity) -> EntryMatch {
         ) if same_place(partition, account) && name == n => EntryMatch::Direct,
         (Identity::Service(a), Identity::Service(b)) if a == b => EntryMatch::Direct,
         _ => EntryMatch::No,
+    }
+}
+
+/// What kind of principal a policy names; JSON says it in snake case (`assumed_role`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityKind {
+    /// An account (its root): any IAM principal of it whose IAM policies allow.
+    Account,
+    User,
+    Role,
+    AssumedRole,
+    FederatedUser,
+    Service,
+    /// `"*"`.
+    Anyone,
+    /// A unique ID whose prefix names no user or role.
+    Unknown,
+}
+
+impl IdentityKind {
+    /// The word for messages: `role`, `user`, or `principal` when nothing more is known.
+    pub fn noun(self) -> &'static str {
+        match self {
+            IdentityKind::Account => "account",
+            IdentityKind::User => "user",
+            IdentityKind::Role => "role",
+            IdentityKind::AssumedRole => "role session",
+            IdentityKind::FederatedUser => "federated user",
+            IdentityKind::Service => "service",
+            IdentityKind::Anyone | IdentityKind::Unknown => "principal",
+        }
     }
 }
 

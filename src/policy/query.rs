@@ -4,31 +4,59 @@
 use super::context::Context;
 use super::document::{Effect, KeyPolicy, Principals, Statement};
 use super::eval::{Applies, Request, evaluate_statement, is_cross_account};
-use super::principal::{Identity, Named};
+use super::principal::{Identity, IdentityKind, Named};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
 /// A principal the policy lets call an action.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grantee {
     /// An ARN, `arn:aws:iam::ACCT:root` for the account, a service principal, or `*`.
     pub principal: String,
     /// The `Sid` (or position) of the statement that grants it.
     pub statement: String,
     pub statement_index: usize,
-    /// `account`, `user`, `role`, `assumed_role`, `federated_user`, `service`, `anyone`.
-    pub kind: &'static str,
-    /// For the account: any IAM principal of it whose IAM policies allow the action.
-    pub via_iam: bool,
+    pub kind: IdentityKind,
     /// The grant holds only if these context keys have the right values.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub conditions_on: Vec<String>,
     /// For `NotPrincipal` + `Allow`: everyone but these.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub except: Vec<String>,
 }
 
+impl Serialize for Grantee {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        /// The JSON form: `via_iam` is said from the kind, not kept beside it.
+        #[derive(Serialize)]
+        struct Json<'a> {
+            principal: &'a str,
+            statement: &'a str,
+            statement_index: usize,
+            kind: IdentityKind,
+            via_iam: bool,
+            #[serde(skip_serializing_if = "<[String]>::is_empty")]
+            conditions_on: &'a [String],
+            #[serde(skip_serializing_if = "<[String]>::is_empty")]
+            except: &'a [String],
+        }
+        Json {
+            principal: &self.principal,
+            statement: &self.statement,
+            statement_index: self.statement_index,
+            kind: self.kind,
+            via_iam: self.via_iam(),
+            conditions_on: &self.conditions_on,
+            except: &self.except,
+        }
+        .serialize(s)
+    }
+}
+
 impl Grantee {
+    /// The account (its root): any IAM principal of it whose IAM policies allow the action.
+    pub fn via_iam(&self) -> bool {
+        self.kind == IdentityKind::Account
+    }
+
     pub fn is_conditional(&self) -> bool {
         !self.conditions_on.is_empty()
     }
@@ -36,7 +64,7 @@ impl Grantee {
     /// The grant names a whole account (its root) or everyone rather than one principal: who
     /// of the account may act then depends on their own IAM policies.
     pub fn names_whole_account(&self) -> bool {
-        matches!(self.kind, "account" | "anyone")
+        matches!(self.kind, IdentityKind::Account | IdentityKind::Anyone)
     }
 }
 
@@ -126,7 +154,6 @@ pub fn grantees(
                 statement: s.label(),
                 statement_index: s.index,
                 kind: identity.kind(),
-                via_iam: matches!(identity, Identity::Account { .. }),
                 conditions_on: if conditional {
                     conditions_on.into_iter().collect()
                 } else {
@@ -181,7 +208,7 @@ pub fn delegations(policy: &KeyPolicy, action: &str, account: Option<&str>) -> V
 pub struct Orphan {
     pub unique_id: String,
     /// `role` (AROA…), `user` (AIDA…) or `unknown`.
-    pub kind: &'static str,
+    pub kind: IdentityKind,
     pub statement: String,
     pub statement_index: usize,
     pub effect: Effect,
@@ -195,11 +222,11 @@ pub fn orphaned_principals(policy: &KeyPolicy) -> Vec<Orphan> {
                 out.push(Orphan {
                     unique_id: id.clone(),
                     kind: if id.starts_with("AROA") {
-                        "role"
+                        IdentityKind::Role
                     } else if id.starts_with("AIDA") {
-                        "user"
+                        IdentityKind::User
                     } else {
-                        "unknown"
+                        IdentityKind::Unknown
                     },
                     statement: s.label(),
                     statement_index: s.index,

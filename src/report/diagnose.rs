@@ -6,7 +6,9 @@ use super::{
     Format, MdOut, TextOut, WriteColor, styles, write_findings_markdown, write_findings_text,
     write_json,
 };
-use crate::diagnosis::model::{DiagnoseReport, Restorer, RestorerVia, SourceKind, Verdict};
+use crate::diagnosis::model::{
+    DiagnoseReport, KeyManager, KeyState, Restorer, RestorerVia, SourceKind, Verdict,
+};
 use std::io;
 
 const NO_FINDING: &str = "None: the principal can read and update the key policy.";
@@ -40,10 +42,13 @@ fn exists(r: &Restorer) -> &'static str {
 
 /// `(CUSTOMER, Enabled)`: the key's manager and state, when known.
 fn key_facts(r: &DiagnoseReport) -> Option<String> {
-    let facts: Vec<&str> = [r.key.manager.as_deref(), r.key.state.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect();
+    let facts: Vec<&str> = [
+        r.key.manager.as_ref().map(KeyManager::as_str),
+        r.key.state.as_ref().map(KeyState::as_str),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     (!facts.is_empty()).then(|| facts.join(", "))
 }
 
@@ -209,7 +214,7 @@ fn text(r: &DiagnoseReport, out: &mut TextOut) -> io::Result<()> {
                 .v(&g.statement)?
                 .p(" allows kms:PutKeyPolicy")?,
         };
-        if g.via_iam {
+        if g.via_iam() {
             out.p("; any IAM principal of the account whose IAM policies allow kms:PutKeyPolicy")?;
         }
         if !g.conditions_on.is_empty() {
@@ -414,7 +419,7 @@ fn no_way(r: &DiagnoseReport) -> &'static str {
 fn reachable(r: &DiagnoseReport) -> impl Iterator<Item = &Restorer> {
     r.restorers
         .iter()
-        .filter(|g| g.exists != Some(false) && !g.via_iam)
+        .filter(|g| g.exists != Some(false) && !g.via_iam())
 }
 
 fn how_to_get_there_text(r: &DiagnoseReport, out: &mut TextOut) -> io::Result<()> {

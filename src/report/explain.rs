@@ -83,12 +83,12 @@ fn because(e: &Evaluation) -> Text {
 
 fn restorer_note(g: &Grantee) -> Text {
     let mut notes = Vec::new();
-    if g.via_iam {
+    if g.via_iam() {
         notes.push(
             "any IAM principal of the account whose IAM policies allow kms:PutKeyPolicy".into(),
         );
     }
-    if g.kind == "anyone" {
+    if g.kind == crate::policy::IdentityKind::Anyone {
         notes.push("everyone".into());
     }
     if !g.except.is_empty() {

@@ -10,6 +10,7 @@
 //! patterns replaced (ARNs, account, key and unique IDs, addresses), so that a role named `key`
 //! cannot garble a sentence. Escaping and colour, applied later, are never touched.
 
+use crate::diagnosis::model::SourcePolicyType;
 use crate::diagnosis::model::{
     Access, AuthorizationDetails, CallRecord, CallerIdentity, CallerReport, DiagnoseReport, Entry,
     Evidence, ExistenceCheck, FailedAttempt, Finding, Grant, History, HistorySummary, KeyFacts,
@@ -244,7 +245,7 @@ impl Redact for Entry {
 impl Redact for MatchedStatement {
     fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
         // AWS managed policies name nothing of the customer's.
-        if self.source_policy_type.as_deref() != Some("aws-managed") {
+        if self.source_policy_type != Some(SourcePolicyType::AwsManaged) {
             named(&mut self.source_policy_id, "policy", f);
         }
     }

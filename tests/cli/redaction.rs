@@ -189,7 +189,7 @@ fn a_redacted_evidence_file_hides_everything_and_renders_the_same_diagnosis() {
             r.findings.iter().map(|f| f.code).collect::<Vec<_>>(),
             r.restorers
                 .iter()
-                .map(|x| (x.exists, x.via_iam))
+                .map(|x| (x.exists, x.via_iam()))
                 .collect::<Vec<_>>(),
         )
     };

@@ -5,6 +5,7 @@ use kms_doctor::diagnosis::diagnose::DiagnoseOptions;
 use kms_doctor::diagnosis::model::{
     Code, DiagnoseReport, Evidence, Outcome, SimulationResult, SourceKind, Verdict,
 };
+use kms_doctor::diagnosis::model::{KeyManager, KeyState, SimDecision};
 use kms_doctor::evidence::fake::{FakeAws, FakeKey};
 use kms_doctor::evidence::gather::{CallerUnknown, GatherOptions, gather};
 use kms_doctor::evidence::key::KeyInput;
@@ -29,8 +30,8 @@ fn key(policy: Option<serde_json::Value>) -> FakeKey {
             arn: Some(key_arn()),
             key_id: KEY_ID.into(),
             account: Some(ACCOUNT.into()),
-            manager: Some("CUSTOMER".into()),
-            state: Some("Enabled".into()),
+            manager: Some(KeyManager::Customer),
+            state: Some(KeyState::Enabled),
             deletion_date: None,
         },
         policy: policy.map(|p| p.to_string()),
@@ -66,7 +67,7 @@ fn sim(action: &str, decision: &str) -> SimulationResult {
     SimulationResult {
         action: action.into(),
         resource: None,
-        decision: decision.into(),
+        decision: SimDecision::parse(decision),
         matched_statements: Vec::new(),
         allowed_by_organizations: None,
         allowed_by_permissions_boundary: None,
@@ -279,7 +280,7 @@ fn cloudtrail_denied_and_policy_unreadable_leaves_the_policy_unknown() {
 #[test]
 fn a_key_pending_deletion_is_flagged_with_the_command_to_cancel() {
     let mut pending = key(Some(delegating()));
-    pending.metadata.state = Some("PendingDeletion".into());
+    pending.metadata.state = Some(KeyState::PendingDeletion);
     pending.metadata.deletion_date = Some("2026-12-05T00:00:00Z".into());
     let r = diagnose(&account().key(pending));
     let f = r

@@ -7,7 +7,7 @@ use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
-use kms_doctor::diagnosis::model::Outcome;
+use kms_doctor::diagnosis::model::{Outcome, SimDecision};
 use kms_doctor::evidence::aws::{CloudTrailClient, IamClient, KmsClient, StsClient};
 use kms_doctor::evidence::{CloudTrail, Iam, Kms, Sts};
 
@@ -68,7 +68,7 @@ async fn kms_access_denied_is_evidence_not_an_error() {
         });
     let err = kms(&[&rule]).get_key_policy("k1").await.unwrap_err();
     assert_eq!(err.outcome, Outcome::AccessDenied);
-    assert_eq!(err.code.as_deref(), Some("AccessDeniedException"));
+    assert_eq!(err.kind.code(), Some("AccessDeniedException"));
     assert!(err.message.contains("no resource-based policy allows"));
     assert_eq!(
         rule.num_calls(),
@@ -95,7 +95,7 @@ async fn kms_not_found_and_throttling_are_classified() {
     });
     let err = kms(&[&throttled]).list_aliases(None).await.unwrap_err();
     assert_eq!(err.outcome, Outcome::Throttled);
-    assert_eq!(err.code.as_deref(), Some("ThrottlingException"));
+    assert_eq!(err.kind.code(), Some("ThrottlingException"));
 }
 
 #[tokio::test]
@@ -128,8 +128,11 @@ async fn describe_key_maps_its_metadata() {
             .build()
     });
     let md = kms(&[&rule]).describe_key("k1").await.unwrap();
-    assert_eq!(md.manager.as_deref(), Some("AWS"));
-    assert_eq!(md.state.as_deref(), Some("PendingDeletion"));
+    assert_eq!(md.manager.as_ref().map(|m| m.as_str()), Some("AWS"));
+    assert_eq!(
+        md.state.as_ref().map(|s| s.as_str()),
+        Some("PendingDeletion")
+    );
     assert_eq!(md.deletion_date.as_deref(), Some("2026-01-01T00:00:00Z"));
     assert_eq!(md.account.as_deref(), Some("111122223333"));
 }
@@ -141,7 +144,7 @@ async fn iam_no_such_entity_and_access_denied_in_query_xml() {
     });
     let err = iam(&[&missing]).get_role("KeyAdmin").await.unwrap_err();
     assert_eq!(err.outcome, Outcome::NotFound);
-    assert_eq!(err.code.as_deref(), Some("NoSuchEntity"));
+    assert_eq!(err.kind.code(), Some("NoSuchEntity"));
 
     let denied = mock!(aws_sdk_iam::Client::simulate_principal_policy).then_http_response(|| {
         json_error(403, "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized to perform: iam:SimulatePrincipalPolicy</Message></Error><RequestId>r</RequestId></ErrorResponse>")
@@ -195,13 +198,16 @@ async fn simulation_results_keep_decisions_and_details() {
         .unwrap();
     assert_eq!(results.len(), 1);
     let r = &results[0];
-    assert_eq!(r.decision, "explicitDeny");
+    assert_eq!(r.decision, SimDecision::ExplicitDeny);
     assert_eq!(
         r.matched_statements[0].source_policy_id.as_deref(),
         Some("DenyKeyPolicyChanges")
     );
     assert_eq!(
-        r.matched_statements[0].source_policy_type.as_deref(),
+        r.matched_statements[0]
+            .source_policy_type
+            .as_ref()
+            .map(|t| t.as_str()),
         Some("user-managed")
     );
     assert_eq!(r.allowed_by_organizations, Some(true));
@@ -224,7 +230,7 @@ async fn caller_identity_maps_and_a_reply_without_arn_is_an_error() {
         aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput::builder().build()
     });
     let err = sts(&[&empty]).get_caller_identity().await.unwrap_err();
-    assert_eq!(err.code.as_deref(), Some("MalformedReply"));
+    assert_eq!(err.kind.code(), Some("MalformedReply"));
 
     // A 200 with blank fields is no answer either (it once became a spurious cross-account-key).
     let blank = mock!(aws_sdk_sts::Client::get_caller_identity).then_output(|| {
@@ -234,7 +240,7 @@ async fn caller_identity_maps_and_a_reply_without_arn_is_an_error() {
             .build()
     });
     let err = sts(&[&blank]).get_caller_identity().await.unwrap_err();
-    assert_eq!(err.code.as_deref(), Some("MalformedReply"));
+    assert_eq!(err.kind.code(), Some("MalformedReply"));
 }
 
 #[tokio::test]
@@ -480,7 +486,7 @@ async fn a_failed_athena_query_says_why() {
     )
     .await
     .unwrap_err();
-    assert_eq!(err.code.as_deref(), Some("QueryFailed"));
+    assert_eq!(err.kind.code(), Some("QueryFailed"));
     assert!(err.message.contains("TABLE_NOT_FOUND"));
 }
 
@@ -497,7 +503,7 @@ async fn an_answer_claiming_a_huge_length_is_refused_before_it_is_read() {
     });
     let limited: KmsClient = mocked!(aws_sdk_kms, &[&rule], |c| c.interceptor(ResponseSizeLimit));
     let err = limited.describe_key("k1").await.unwrap_err();
-    assert_eq!(err.code.as_deref(), Some("TooLarge"), "{}", err.message);
+    assert_eq!(err.kind.code(), Some("TooLarge"), "{}", err.message);
     assert!(err.message.contains("10000000000 bytes"), "{}", err.message);
     // Without the limit the same answer is read: the refusal above is the interceptor's doing.
     let unlimited = kms(&[&rule]).describe_key("k1").await;

@@ -53,8 +53,8 @@ pub struct DeclaredKey {
     /// `AWS::KMS::Key`, `aws_kms_key`, `policy`, …
     pub resource_type: String,
     pub at: Location,
-    /// The policy after the change (`None`: KMS's default policy, or not known until apply).
-    pub policy: Option<DeclaredPolicy>,
+    /// The policy after the change.
+    pub policy: PolicyDecl,
     /// The policy before the change (a plan's `before`).
     pub before: Option<DeclaredPolicy>,
     /// Where `BypassPolicyLockoutSafetyCheck` (or `bypass_policy_lockout_safety_check`) is set
@@ -64,8 +64,42 @@ pub struct DeclaredKey {
     /// default).
     pub account: String,
     pub partition: String,
-    /// Why the policy is not there to check, when it is not (computed at apply time, …).
-    pub unknown_policy: Option<String>,
+}
+
+/// What an input says of a key's policy.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum PolicyDecl {
+    /// The policy, as the input states it.
+    Stated(DeclaredPolicy),
+    /// None stated: KMS sets its default key policy, which delegates to the account.
+    #[default]
+    KmsDefault,
+    /// Known only when the plan is applied (Terraform's `after_unknown`).
+    KnownAfterApply,
+}
+
+impl PolicyDecl {
+    /// The policy, when the input states it.
+    pub fn stated(&self) -> Option<&DeclaredPolicy> {
+        match self {
+            PolicyDecl::Stated(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    pub fn stated_mut(&mut self) -> Option<&mut DeclaredPolicy> {
+        match self {
+            PolicyDecl::Stated(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    pub fn into_stated(self) -> Option<DeclaredPolicy> {
+        match self {
+            PolicyDecl::Stated(p) => Some(p),
+            _ => None,
+        }
+    }
 }
 
 /// What could not be read in a file.

@@ -1,6 +1,7 @@
 //! The `diagnose` report: the contract's JSON (`shared/spec/diagnosis-contract.md`).
 
 use super::{CallRecord, Code, Finding, KeyFacts, Severity, SourceKind, Text};
+use crate::policy::IdentityKind;
 use serde::Serialize;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -123,8 +124,10 @@ pub struct Restorer {
     /// Where the key policy in force came from.
     pub source: SourceKind,
     pub exists: Option<bool>,
-    /// The account: any IAM principal of it whose IAM policies allow `kms:PutKeyPolicy`.
-    pub via_iam: bool,
+    /// What the principal is. JSON says only whether it is the account (`via_iam`: any IAM
+    /// principal of it whose IAM policies allow `kms:PutKeyPolicy`), as it always has.
+    #[serde(rename = "via_iam", serialize_with = "is_account")]
+    pub kind: IdentityKind,
     /// How it may update the policy: named by the key policy, or through the account
     /// delegation by its own IAM policies.
     pub via: RestorerVia,
@@ -141,7 +144,16 @@ pub struct Restorer {
     pub permission_set: Option<String>,
 }
 
+fn is_account<S: serde::Serializer>(kind: &IdentityKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bool(*kind == IdentityKind::Account)
+}
+
 impl Restorer {
+    /// The account (its root): any IAM principal of it whose IAM policies allow.
+    pub fn via_iam(&self) -> bool {
+        self.kind == IdentityKind::Account
+    }
+
     /// A principal the key policy lets update it, before any way to it is known.
     pub fn named(g: &crate::policy::Grantee, source: SourceKind, exists: Option<bool>) -> Restorer {
         Restorer {
@@ -149,7 +161,7 @@ impl Restorer {
             statement: g.statement.clone(),
             source,
             exists,
-            via_iam: g.via_iam,
+            kind: g.kind,
             via: RestorerVia::KeyPolicy,
             conditions_on: g.conditions_on.clone(),
             caller_can_assume: None,

@@ -2,6 +2,7 @@
 //! `--save-evidence` files. It is the seam between the two middle layers: `evidence` writes
 //! it, `diagnosis` reads it, and neither knows the other.
 
+use super::{KeyManager, KeyState, ResolvedFrom, SimDecision, SourcePolicyType};
 use crate::policy::default_key_policy;
 use serde::{Deserialize, Serialize};
 
@@ -61,14 +62,14 @@ pub struct KeyFacts {
     pub key_id: Option<String>,
     pub account: Option<String>,
     pub region: Option<String>,
-    pub manager: Option<String>,
-    pub state: Option<String>,
+    pub manager: Option<KeyManager>,
+    pub state: Option<KeyState>,
     pub deletion_date: Option<String>,
     /// KMS answered that no such key or alias exists.
     #[serde(default)]
     pub not_found: bool,
-    /// Where the ARN came from: `describe_key`, `input`, `list_aliases` or `caller_account`.
-    pub resolved_from: Option<String>,
+    /// Where the ARN came from.
+    pub resolved_from: Option<ResolvedFrom>,
 }
 
 /// One result of `iam:SimulatePrincipalPolicy`.
@@ -78,8 +79,7 @@ pub struct SimulationResult {
     /// The resource the answer is about (a role, for `sts:AssumeRole`); older files lack it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
-    /// `allowed`, `explicitDeny` or `implicitDeny`, as IAM answers.
-    pub decision: String,
+    pub decision: SimDecision,
     #[serde(default)]
     pub matched_statements: Vec<MatchedStatement>,
     #[serde(default)]
@@ -93,8 +93,7 @@ pub struct SimulationResult {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct MatchedStatement {
     pub source_policy_id: Option<String>,
-    /// `user`, `group`, `role`, `aws-managed`, `user-managed`, `resource` or `none`.
-    pub source_policy_type: Option<String>,
+    pub source_policy_type: Option<SourcePolicyType>,
 }
 
 /// One policy change (or creation) of the key, read from a CloudTrail record.

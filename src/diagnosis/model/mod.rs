@@ -2,6 +2,7 @@
 //! `diagnosis` reads, the findings, and the reports that `report` renders. Data only: no rule
 //! lives here.
 
+mod answers;
 mod check;
 mod diagnose;
 mod evidence;
@@ -11,6 +12,7 @@ mod scan;
 mod text;
 mod timeline;
 
+pub use answers::*;
 pub use check::*;
 pub use diagnose::*;
 pub use evidence::*;

@@ -2,7 +2,8 @@
 //! (the contract's "`kms-doctor scan` (JSON)").
 
 use super::{
-    CallRecord, CallerIdentity, ExistenceCheck, Finding, History, Outcome, PolicySource, Restorer,
+    CallRecord, CallerIdentity, ExistenceCheck, Finding, History, KeyManager, KeyState, Outcome,
+    PolicySource, Restorer,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -15,8 +16,8 @@ pub struct KeyEvidence {
     pub key_id: String,
     pub arn: Option<String>,
     pub aliases: Vec<String>,
-    pub manager: Option<String>,
-    pub state: Option<String>,
+    pub manager: Option<KeyManager>,
+    pub state: Option<KeyState>,
     /// RFC 3339.
     pub deletion_date: Option<String>,
     /// `kms:GetKeyPolicy`'s answer, when it gave one.
@@ -126,8 +127,8 @@ pub struct ScannedKey {
     pub account: String,
     pub region: String,
     pub aliases: Vec<String>,
-    pub manager: Option<String>,
-    pub state: Option<String>,
+    pub manager: Option<KeyManager>,
+    pub state: Option<KeyState>,
     pub deletion_date: Option<String>,
     pub status: KeyStatus,
     pub policy_source: PolicySource,

@@ -3,8 +3,9 @@
 
 use super::has;
 use crate::diagnosis::model::{
-    Access, CallRecord, Code, Evidence, Finding, Note, Outcome, PolicySource, Restorer,
-    SimulationResult, SourceKind, Text, Verdict, code, prose, quoted,
+    Access, CallRecord, Code, Evidence, Finding, KeyState, Note, Outcome, PolicySource, Restorer,
+    SimDecision, SimulationResult, SourceKind, SourcePolicyType, Text, Verdict, code, prose,
+    quoted,
 };
 use crate::diagnosis::timeline::athena_sql;
 use crate::policy::{GET_KEY_POLICY, Identity, PUT_KEY_POLICY};
@@ -57,14 +58,18 @@ fn simulation_evidence(action: &str, sim: &SimulationResult) -> Vec<Text> {
         "iam:SimulatePrincipalPolicy for ",
         code(action),
         " on the key: ",
-        code(sim.decision.clone())
+        code(sim.decision.to_string())
     )];
     for m in &sim.matched_statements {
         out.push(text!(
             "matched statement in ",
             code(m.source_policy_id.as_deref().unwrap_or("an unnamed policy")),
             " (",
-            code(m.source_policy_type.as_deref().unwrap_or("unknown type")),
+            code(
+                m.source_policy_type
+                    .as_ref()
+                    .map_or("unknown type", SourcePolicyType::as_str),
+            ),
             ")"
         ));
     }
@@ -242,7 +247,7 @@ pub fn key_findings(
     }
     if let Some(f) = pending_deletion(
         &key_name(ev),
-        ev.key.state.as_deref(),
+        ev.key.state.as_ref(),
         ev.key.deletion_date.as_deref(),
         &region_flag(ev),
     ) {
@@ -253,11 +258,11 @@ pub fn key_findings(
 /// `key-pending-deletion`, when the key's state says so. `region` is ` --region R` or empty.
 pub fn pending_deletion(
     key: &str,
-    state: Option<&str>,
+    state: Option<&KeyState>,
     deletion_date: Option<&str>,
     region: &str,
 ) -> Option<Finding> {
-    if !matches!(state, Some("PendingDeletion" | "PendingReplicaDeletion")) {
+    if !state.is_some_and(KeyState::is_pending_deletion) {
         return None;
     }
     let when = || code(deletion_date.unwrap_or("an unknown date"));
@@ -272,7 +277,7 @@ pub fn pending_deletion(
         )
         .evidence([text!(
             "kms:DescribeKey: KeyState ",
-            code(state.unwrap_or_default()),
+            code(state.map_or("", KeyState::as_str)),
             ", DeletionDate ",
             when()
         )])
@@ -630,7 +635,7 @@ pub fn next_steps(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Vec
     let named: Vec<&Restorer> = facts
         .restorers
         .iter()
-        .filter(|r| r.exists != Some(false) && !r.via_iam)
+        .filter(|r| r.exists != Some(false) && !r.via_iam())
         .collect();
     let no_one_left = named.is_empty() && facts.restorers.iter().all(|r| r.exists == Some(false));
     // no-restorer says what is left when no one is.
@@ -720,7 +725,7 @@ pub fn unexplained_denial(findings: &mut Vec<Finding>, ev: &Evidence, access: &[
         return;
     };
     let sim = ev.simulation.iter().find(|s| s.action == get.action);
-    let iam_allows = sim.is_some_and(|s| s.decision == "allowed");
+    let iam_allows = sim.is_some_and(|s| s.decision == SimDecision::Allowed);
     if !iam_allows || has(findings, Code::RootDelegationMissing) {
         return;
     }
@@ -754,7 +759,11 @@ pub fn annotate_iam_side(findings: &mut [Finding], ev: &Evidence) {
     else {
         return;
     };
-    for s in ev.simulation.iter().filter(|s| s.decision == "allowed") {
+    for s in ev
+        .simulation
+        .iter()
+        .filter(|s| s.decision == SimDecision::Allowed)
+    {
         let by: Vec<Text> = s
             .matched_statements
             .iter()

@@ -244,11 +244,7 @@ pub fn findings(f: &PolicyFacts) -> Vec<Finding> {
     }
 
     for orphan in f.orphans {
-        let what = match orphan.kind {
-            "role" => "role",
-            "user" => "user",
-            _ => "principal",
-        };
+        let what = orphan.kind.noun();
         let id = || code(orphan.unique_id.clone());
         out.push(
             Finding::new(

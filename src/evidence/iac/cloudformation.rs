@@ -10,6 +10,7 @@
 
 use super::Settings;
 use super::located::{Located, Node, Pos, key_text};
+use crate::diagnosis::model::PolicyDecl;
 use crate::diagnosis::model::{DeclaredKey, DeclaredPolicy, InputError, Location};
 use serde_json::Value;
 use std::cell::RefCell;
@@ -115,8 +116,8 @@ pub fn read(root: &Located, settings: &Settings) -> Result<Vec<DeclaredKey>, Inp
         template.unresolved.borrow_mut().clear();
         let properties = resource.get("Properties");
         let policy = match properties.and_then(|p| p.get("KeyPolicy")) {
-            Some(p) => Some(template.policy(p)?),
-            None => None,
+            Some(p) => PolicyDecl::Stated(template.policy(p)?),
+            None => PolicyDecl::KmsDefault,
         };
         if let Some(e) = template.too_deep.borrow_mut().take() {
             return Err(e);
@@ -133,9 +134,6 @@ pub fn read(root: &Located, settings: &Settings) -> Result<Vec<DeclaredKey>, Inp
             name: key_text(id),
             resource_type: kind.to_owned(),
             at: loc(id.pos),
-            unknown_policy: policy
-                .is_none()
-                .then(|| "no KeyPolicy: KMS sets its default key policy".to_owned()),
             policy,
             before: None,
             bypass,
@@ -695,7 +693,7 @@ mod tests {
     fn statements(template: &str) -> (Value, Vec<String>) {
         let root = parse(template).unwrap();
         let keys = read(&root, &settings()).unwrap();
-        let policy = keys[0].policy.as_ref().unwrap();
+        let policy = keys[0].policy.stated().unwrap();
         let v: Value = serde_json::from_str(&policy.text).unwrap();
         (v["Statement"].clone(), policy.unresolved.clone())
     }
@@ -815,7 +813,7 @@ Resources:
         let keys = read(&root, &settings()).unwrap();
         assert_eq!(keys[0].resource_type, "AWS::KMS::ReplicaKey");
         assert_eq!(keys[0].bypass.and_then(|b| b.line), Some(8));
-        let policy = keys[0].policy.as_ref().unwrap();
+        let policy = keys[0].policy.stated().unwrap();
         assert!(policy.text.contains("arn:aws:iam::111122223333:root"));
         assert_eq!(policy.statements.len(), 1);
     }

@@ -10,6 +10,7 @@ pub mod located;
 pub mod terraform;
 
 use super::walk;
+use crate::diagnosis::model::PolicyDecl;
 use crate::diagnosis::model::{
     DeclaredKey, DeclaredPolicy, InputError, InputFile, InputKind, Location,
 };
@@ -333,12 +334,11 @@ fn policy(
             .unwrap_or_default(),
         resource_type: "policy".to_owned(),
         at: declared.at,
-        policy: Some(declared),
+        policy: PolicyDecl::Stated(declared),
         before: None,
         bypass: None,
         account,
         partition: settings.partition.clone(),
-        unknown_policy: None,
     }))
 }
 

@@ -3,6 +3,7 @@
 //! Plans carry no useful lines: resources are located by their address.
 
 use super::Settings;
+use crate::diagnosis::model::PolicyDecl;
 use crate::diagnosis::model::{DeclaredKey, DeclaredPolicy, InputError, Location};
 use serde_json::Value;
 
@@ -107,15 +108,13 @@ pub fn read(plan: &Value, text: &str, settings: &Settings) -> Result<Vec<Declare
             name: address,
             resource_type: kind.to_owned(),
             at: Location::default(),
-            unknown_policy: if unknown_after {
-                Some("the policy is known only after apply".to_owned())
-            } else if policy.is_none() && kind == "aws_kms_key" {
-                Some("no policy: KMS sets its default key policy".to_owned())
-            } else {
-                None
+            policy: match policy {
+                Some(p) => PolicyDecl::Stated(p),
+                None if unknown_after => PolicyDecl::KnownAfterApply,
+                // A key (or replica) without one gets KMS's default policy.
+                None => PolicyDecl::KmsDefault,
             },
             before,
-            policy,
             bypass,
             account,
             partition: settings.partition.clone(),

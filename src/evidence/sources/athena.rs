@@ -3,9 +3,8 @@
 //! organisation-sized archives that outgrow one machine.
 
 use super::{Found, sort_events};
-use crate::diagnosis::model::Outcome;
 use crate::evidence::record::{KeyRef, UnreadableRecord, read_record_value};
-use crate::evidence::{Athena, AthenaQuery, CallError, Calls};
+use crate::evidence::{Athena, AthenaQuery, CallError, Calls, ErrorKind};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -43,22 +42,17 @@ pub async fn run<A: Athena>(
             "SUCCEEDED" => break,
             "FAILED" | "CANCELLED" => {
                 return Err(CallError::new(
-                    Outcome::Error,
-                    Some(&format!(
-                        "Query{}",
-                        if state == "FAILED" {
-                            "Failed"
-                        } else {
-                            "Cancelled"
-                        }
-                    )),
+                    if state == "FAILED" {
+                        ErrorKind::QueryFailed
+                    } else {
+                        ErrorKind::QueryCancelled
+                    },
                     reason.unwrap_or_else(|| format!("the query ended {state}")),
                 ));
             }
             _ if started.elapsed() >= max_wait => {
                 return Err(CallError::new(
-                    Outcome::Error,
-                    Some("Timeout"),
+                    ErrorKind::Timeout,
                     format!("the query was still {state} after {} s", max_wait.as_secs()),
                 ));
             }

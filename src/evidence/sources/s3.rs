@@ -101,7 +101,7 @@ pub async fn scan_s3<S: ObjectStore>(
                     let body = calls
                         .record("s3", "GetObject", timeout, get)
                         .await
-                        .map_err(|e| format!("{}: {}", e.code.unwrap_or_default(), e.message));
+                        .map_err(|e| e.describe());
                     (object.clone(), body)
                 })
                 .buffer_unordered(S3_CONCURRENCY)

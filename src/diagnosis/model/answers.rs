@@ -1,0 +1,218 @@
+//! What AWS answers from a closed set of words (a key's manager and state, the simulator's
+//! decision, the kind of policy behind it), as types. AWS's own spelling is kept in files and
+//! JSON; a word this version does not know is kept as `Other`, never guessed at; logic matches
+//! on variants, never on strings.
+
+use super::Outcome;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// `aws_words! { /// doc  pub enum Name { Variant = "word", … } }`: an enum of AWS's words with
+/// `Other(String)` for the rest, (de)serialized as the word itself.
+macro_rules! aws_words {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $word:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+            /// A word this version of kms-doctor does not know, as AWS wrote it.
+            Other(String),
+        }
+
+        impl $name {
+            /// Reads AWS's word.
+            pub fn parse(word: &str) -> $name {
+                match word {
+                    $($word => $name::$variant,)*
+                    other => $name::Other(other.to_owned()),
+                }
+            }
+
+            /// AWS's word.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $word,)*
+                    $name::Other(word) => word,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let word = String::deserialize(d)?;
+                Ok($name::parse(&word))
+            }
+        }
+    };
+}
+
+aws_words! {
+    /// `KeyManager` in `kms:DescribeKey`'s answer.
+    pub enum KeyManager {
+        Customer = "CUSTOMER",
+        Aws = "AWS",
+    }
+}
+
+aws_words! {
+    /// `KeyState` in `kms:DescribeKey`'s answer.
+    pub enum KeyState {
+        Creating = "Creating",
+        Enabled = "Enabled",
+        Disabled = "Disabled",
+        PendingDeletion = "PendingDeletion",
+        PendingImport = "PendingImport",
+        PendingReplicaDeletion = "PendingReplicaDeletion",
+        Unavailable = "Unavailable",
+        Updating = "Updating",
+    }
+}
+
+impl KeyState {
+    /// The key is scheduled for deletion (itself, or as a replica).
+    pub fn is_pending_deletion(&self) -> bool {
+        matches!(
+            self,
+            KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+        )
+    }
+}
+
+aws_words! {
+    /// `EvalDecision` in `iam:SimulatePrincipalPolicy`'s answer.
+    pub enum SimDecision {
+        Allowed = "allowed",
+        ExplicitDeny = "explicitDeny",
+        ImplicitDeny = "implicitDeny",
+    }
+}
+
+aws_words! {
+    /// `SourcePolicyType` of a statement the simulator matched.
+    pub enum SourcePolicyType {
+        User = "user",
+        Group = "group",
+        Role = "role",
+        AwsManaged = "aws-managed",
+        UserManaged = "user-managed",
+        Resource = "resource",
+        None = "none",
+    }
+}
+
+aws_words! {
+    /// An AWS error code, as the error's `Code` (or `__type`) says it. Only the codes that change
+    /// what kms-doctor does are named; every other code is kept as `Other`.
+    pub enum AwsErrorCode {
+        AccessDenied = "AccessDenied",
+        AccessDeniedException = "AccessDeniedException",
+        UnauthorizedOperation = "UnauthorizedOperation",
+        UnrecognizedClientException = "UnrecognizedClientException",
+        InvalidClientTokenId = "InvalidClientTokenId",
+        SignatureDoesNotMatch = "SignatureDoesNotMatch",
+        OptInRequired = "OptInRequired",
+        ExpiredToken = "ExpiredToken",
+        ExpiredTokenException = "ExpiredTokenException",
+        RequestExpired = "RequestExpired",
+        NotFoundException = "NotFoundException",
+        NoSuchEntity = "NoSuchEntity",
+        NoSuchEntityException = "NoSuchEntityException",
+        ThrottlingException = "ThrottlingException",
+        Throttling = "Throttling",
+        TooManyRequestsException = "TooManyRequestsException",
+        RequestLimitExceeded = "RequestLimitExceeded",
+    }
+}
+
+impl AwsErrorCode {
+    /// How the contract's `calls[].outcome` counts an answer with this code.
+    pub fn outcome(&self) -> Outcome {
+        use AwsErrorCode::*;
+        match self {
+            AccessDenied
+            | AccessDeniedException
+            | UnauthorizedOperation
+            | UnrecognizedClientException => Outcome::AccessDenied,
+            NotFoundException | NoSuchEntity | NoSuchEntityException => Outcome::NotFound,
+            ThrottlingException | Throttling | TooManyRequestsException | RequestLimitExceeded => {
+                Outcome::Throttled
+            }
+            _ => Outcome::Error,
+        }
+    }
+
+    /// The credentials have expired.
+    pub fn is_expired_credentials(&self) -> bool {
+        use AwsErrorCode::*;
+        matches!(self, ExpiredToken | ExpiredTokenException | RequestExpired)
+    }
+
+    /// AWS does not know or accept the credentials (in this Region, at least).
+    pub fn is_rejected_credentials(&self) -> bool {
+        use AwsErrorCode::*;
+        matches!(
+            self,
+            InvalidClientTokenId | SignatureDoesNotMatch | UnrecognizedClientException
+        )
+    }
+
+    /// What an opt-in Region the account has not enabled answers: as if the credentials were
+    /// unknown.
+    pub fn is_region_not_enabled(&self) -> bool {
+        use AwsErrorCode::*;
+        matches!(
+            self,
+            UnrecognizedClientException | InvalidClientTokenId | OptInRequired
+        )
+    }
+}
+
+/// How the key named on the command line was resolved to an ARN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolvedFrom {
+    /// `kms:DescribeKey` answered with the ARN.
+    DescribeKey,
+    /// The input was an ARN already.
+    Input,
+    /// `kms:ListAliases` named the alias's key.
+    ListAliases,
+    /// A bare key ID in the caller's account and Region (where KMS itself looks).
+    CallerAccount,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_round_trip_and_unknown_words_are_kept() {
+        for word in ["CUSTOMER", "AWS", "EXTERNAL_NEW"] {
+            let m: KeyManager = serde_json::from_str(&format!("\"{word}\"")).unwrap();
+            assert_eq!(serde_json::to_string(&m).unwrap(), format!("\"{word}\""));
+        }
+        assert_eq!(KeyManager::parse("AWS"), KeyManager::Aws);
+        assert_eq!(
+            KeyManager::parse("aws"),
+            KeyManager::Other("aws".into()),
+            "AWS's words are case-sensitive"
+        );
+        assert_eq!(
+            SimDecision::parse("explicitDeny"),
+            SimDecision::ExplicitDeny
+        );
+        assert!(KeyState::parse("PendingReplicaDeletion").is_pending_deletion());
+        assert!(!KeyState::parse("Disabled").is_pending_deletion());
+    }
+}
