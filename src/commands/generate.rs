@@ -28,7 +28,11 @@ pub fn run(req: GenerateRequest, out: &mut dyn WriteColor) -> Result<u8, Command
     let mut command = req.command;
     match req.what {
         Generate::Completions(shell) => {
-            clap_complete::generate(shell, &mut command, "kms-doctor", out);
+            // Written to memory first: clap_complete's generators panic on a failed write (fish
+            // even from `try_generate`), and a closed pipe must be a quiet exit in main.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "kms-doctor", &mut script);
+            out.write_all(&script)?;
         }
         Generate::Manpages { dir, force } => {
             let mut command = command.disable_help_subcommand(true);

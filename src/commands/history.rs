@@ -4,8 +4,9 @@
 use super::{
     AthenaTable, AwsSettings, CommandError, Console, EXIT_OK, LogSource, Output, Session, emit,
 };
+use crate::diagnosis::athena::athena_sql;
 use crate::diagnosis::model::{CallRecord, SourceKind};
-use crate::diagnosis::timeline::{self, athena_sql};
+use crate::diagnosis::timeline;
 use crate::evidence::key::KeyInput;
 use crate::evidence::record::KeyRef;
 use crate::evidence::sources::Found;

@@ -3,8 +3,8 @@
 //! one call log.
 
 use super::{AthenaTable, CommandError, LogSource};
+use crate::diagnosis::athena::athena_sql;
 use crate::diagnosis::model::{Evidence, KeyEvidence, SourceKind, recover_history};
-use crate::diagnosis::timeline::athena_sql;
 use crate::evidence::aws::{ConnectOptions, Connection};
 use crate::evidence::record::KeyRef;
 use crate::evidence::sources::archive::ArchiveOptions;

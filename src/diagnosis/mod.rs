@@ -8,6 +8,7 @@
 //! - [`diagnose`](mod@diagnose), [`explain`](mod@explain), [`timeline`], [`scan`](mod@scan),
 //!   [`check`](mod@check): one report builder per command.
 
+pub mod athena;
 pub mod check;
 pub mod diagnose;
 pub mod explain;

@@ -5,8 +5,10 @@
 //! files, and says so. Shared by the log archives and `check`.
 
 use crate::diagnosis::model::Skipped;
-use crate::evidence::sources::MAX_REASONS;
 use std::path::{Path, PathBuf};
+
+/// Skipped files named in a report, at most (the walk's and every log source's).
+pub const MAX_REASONS: usize = 200;
 
 /// What a walk keeps.
 pub struct Walk<'a> {

@@ -17,6 +17,27 @@ fn completions_know_every_command_and_flag() {
 }
 
 #[test]
+fn completions_into_a_closed_pipe_end_quietly() {
+    // `kms-doctor completions bash | head -1`: the reader is gone before the script is written.
+    for shell in ["bash", "zsh", "fish"] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kms-doctor"))
+            .args(["completions", shell])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert_exit(&o, 0);
+        assert!(
+            o.stderr.is_empty(),
+            "{shell}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+#[test]
 fn man_pages_for_every_command_and_never_over_a_file() {
     let dir = fresh_dir("man");
     let o = kms_doctor(&["manpages", dir.to_str().unwrap()]);

@@ -10,6 +10,7 @@
 //! another layer is written `crate::layer::…` (checked here); `super::` never climbs out of a
 //! layer.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// What each layer may use, besides itself. `diagnosis::model` stands for that module alone.
@@ -164,4 +165,153 @@ fn the_rule_catches_an_upward_import() {
             .any(|f| f.contains("report uses crate::diagnosis::rules"))
     );
     assert!(found.iter().any(|f| f.contains("climbs out of report")));
+}
+
+/// The module a file is: `evidence/sources/archive.rs` → `[evidence, sources, archive]`.
+fn module_path(parts: &[&str]) -> Vec<String> {
+    let mut path: Vec<String> = parts
+        .iter()
+        .map(|p| p.trim_end_matches(".rs").to_owned())
+        .collect();
+    if path.last().is_some_and(|p| p == "mod") {
+        path.pop();
+    }
+    path
+}
+
+fn ident(s: &str) -> String {
+    s.chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect()
+}
+
+/// The modules of its own layer that a line of `module` names (`crate::layer::x`, or
+/// `super::…::x` that resolves into the layer), as the layer's direct children.
+fn sibling_targets(module: &[String], code: &str) -> Vec<String> {
+    let layer = &module[0];
+    let mut out = Vec::new();
+    let mut rest = code;
+    while let Some(i) = rest.find("crate::") {
+        let tail = &rest[i + "crate::".len()..];
+        if ident(tail) == *layer
+            && let Some(after) = tail[layer.len()..].strip_prefix("::")
+        {
+            out.push(ident(after));
+        }
+        rest = tail;
+    }
+    let mut rest = code;
+    while let Some(i) = rest.find("super::") {
+        // Only where the `super::` chain starts: not inside `super::super::`.
+        let starts = i < 2 || !rest[..i].ends_with("::");
+        let mut tail = &rest[i..];
+        let mut climbs = 0;
+        while let Some(t) = tail.strip_prefix("super::") {
+            climbs += 1;
+            tail = t;
+        }
+        if starts && climbs <= module.len() - 1 {
+            let mut resolved: Vec<String> = module[..module.len() - climbs].to_vec();
+            resolved.push(ident(tail));
+            if resolved.len() >= 2 {
+                out.push(resolved[1].clone());
+            }
+        }
+        rest = &rest[i + "super::".len()..];
+    }
+    out.retain(|t| !t.is_empty() && Some(t) != module.get(1));
+    out
+}
+
+/// Cycles among the modules of one layer (`evidence::sources` ↔ `evidence::walk`): a layer's
+/// modules form layers of their own. The layer's `mod.rs` stands above its modules.
+fn module_cycles(src: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let mut edges: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    let mut known: BTreeSet<(String, String)> = BTreeSet::new();
+    for file in files {
+        let rel = file.strip_prefix(src).expect("under src");
+        let parts: Vec<&str> = rel.iter().filter_map(|p| p.to_str()).collect();
+        let module = module_path(&parts);
+        if module.len() < 2 {
+            continue;
+        }
+        let from = (module[0].clone(), module[1].clone());
+        known.insert(from.clone());
+        let text = std::fs::read_to_string(&file).expect("readable");
+        let mut in_tests = false;
+        for line in text.lines() {
+            // What a module's own tests use is not part of its place among the others.
+            if line.starts_with("#[cfg(test)]") {
+                in_tests = true;
+            }
+            if in_tests {
+                continue;
+            }
+            let code = line.split("//").next().unwrap_or("");
+            for target in sibling_targets(&module, code) {
+                edges.entry(from.clone()).or_default().insert(target);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for (layer, start) in &known {
+        // A path back to `start` from one of its targets.
+        let mut stack: Vec<Vec<String>> = vec![vec![start.clone()]];
+        let mut seen = BTreeSet::new();
+        while let Some(path) = stack.pop() {
+            let last = path.last().expect("never empty").clone();
+            for next in edges
+                .get(&(layer.clone(), last))
+                .into_iter()
+                .flatten()
+                .filter(|n| known.contains(&(layer.clone(), (*n).clone())))
+            {
+                if next == start {
+                    let mut cycle = path.clone();
+                    cycle.push(next.clone());
+                    found.push(format!("{layer}: {}", cycle.join(" → ")));
+                } else if seen.insert(next.clone()) {
+                    let mut longer = path.clone();
+                    longer.push(next.clone());
+                    stack.push(longer);
+                }
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+#[test]
+fn no_module_cycles_inside_a_layer() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let found = module_cycles(&src);
+    assert!(found.is_empty(), "module cycles:\n{}", found.join("\n"));
+}
+
+#[test]
+fn the_cycle_check_catches_a_cycle() {
+    let dir = std::env::temp_dir().join(format!("kms-doctor-cycles-{}", std::process::id()));
+    let sources = dir.join("evidence/sources");
+    std::fs::create_dir_all(&sources).unwrap();
+    std::fs::write(
+        sources.join("archive.rs"),
+        "fn f() { crate::evidence::walk::regular_files(); }\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("evidence/walk.rs"), "use super::sources::MAX;\n").unwrap();
+    std::fs::write(dir.join("evidence/key.rs"), "use super::walk::X;\n").unwrap();
+    let found = module_cycles(&dir);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        found.iter().any(|c| c.contains("sources → walk → sources")),
+        "{found:#?}"
+    );
+    assert!(
+        !found.iter().any(|c| c.contains("key")),
+        "key only uses walk: {found:#?}"
+    );
 }

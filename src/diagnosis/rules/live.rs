@@ -2,12 +2,12 @@
 //! history, the restorers' existence, and the calls that could not be made; and the next steps.
 
 use super::has;
+use crate::diagnosis::athena::athena_sql;
 use crate::diagnosis::model::{
     Access, CallRecord, Code, Evidence, Finding, KeyState, Note, Outcome, PolicySource, Restorer,
     SimDecision, SimulationResult, SourceKind, SourcePolicyType, Text, Verdict, code, prose,
     quoted,
 };
-use crate::diagnosis::timeline::athena_sql;
 use crate::policy::{GET_KEY_POLICY, Identity, PUT_KEY_POLICY};
 use crate::text;
 

@@ -14,7 +14,7 @@ const MAX_POLL: Duration = Duration::from_secs(5);
 /// `GetQueryResults` pages read at most (1,000 rows each).
 const MAX_RESULT_PAGES: usize = 1_000;
 
-/// Runs the query (the SQL of `diagnosis::timeline::athena_sql`) and reads its rows, each as
+/// Runs the query (the SQL of `diagnosis::athena::athena_sql`) and reads its rows, each as
 /// the CloudTrail record it came from.
 pub async fn run<A: Athena>(
     athena: &A,

@@ -22,8 +22,7 @@ pub struct Found {
     pub skipped: Skipped,
 }
 
-/// Skipped files named in the report, at most.
-pub const MAX_REASONS: usize = 200;
+pub use crate::evidence::walk::MAX_REASONS;
 
 impl Found {
     /// Adds another read's findings, keeping events in time order.
