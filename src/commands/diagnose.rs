@@ -3,7 +3,9 @@
 //! render. Files it writes are written last-step safe (see `write_new_file`).
 
 use super::output_file::write_new;
-use super::{AthenaTable, AwsSettings, CommandError, Console, LogSource, Output, Session, emit};
+use super::{
+    AthenaTable, AwsSettings, CommandError, Console, LogSource, Output, Redaction, Session,
+};
 use crate::diagnosis::diagnose::DiagnoseOptions;
 use crate::diagnosis::model::{EVIDENCE_VERSION, Evidence, code};
 use crate::evidence::gather::{GatherOptions, gather};
@@ -65,17 +67,6 @@ pub fn run(
         Target::FromEvidence(path) => load_evidence(path)?,
         Target::Live { aws, ask } => gather_live(aws, ask, console)?,
     };
-    if let Some(path) = &req.save_evidence {
-        // With --redact, the file is redacted too (and still renders).
-        let json = if req.output.redact {
-            serde_json::to_string_pretty(&report::redact::redacted(&evidence))
-        } else {
-            serde_json::to_string_pretty(&evidence)
-        }
-        .expect("evidence serializes")
-            + "\n";
-        write_new(path, json.as_bytes(), req.force)?;
-    }
     // Time-conditioned statements are decided at the time the evidence was gathered.
     let now = chrono::DateTime::parse_from_rfc3339(&evidence.collected_at)
         .map(|d| d.with_timezone(&chrono::Utc))
@@ -89,9 +80,20 @@ pub fn run(
             max_hops: req.max_hops,
         },
     );
-    console.calls(&report.calls);
     report.calls_listed = console.verbose;
+    let mut redaction = Redaction::new(req.output.redact);
+    redaction.learn(&evidence).learn(&report);
+    if let Some(path) = &req.save_evidence {
+        // With --redact, the file is redacted too (and still renders), with the report's
+        // pseudonyms.
+        let json = serde_json::to_string_pretty(&*redaction.show(&evidence))
+            .expect("evidence serializes")
+            + "\n";
+        write_new(path, json.as_bytes(), req.force)?;
+    }
+    console.calls(&redaction.show(&report.calls));
     if let (Some(path), Some(label)) = (&req.write_fix, &fix_label) {
+        // The fix is the user's to apply: never redacted.
         match &report.fix {
             Some(fix) => write_new(path, fix.as_bytes(), req.force)?,
             None => console.note(&text!(
@@ -101,7 +103,7 @@ pub fn run(
             )),
         }
     }
-    emit(&report, req.output, out, report::diagnose::render)?;
+    report::diagnose::render(&redaction.show(&report), req.output.format, out)?;
     Ok(report.exit_code())
 }
 

@@ -2,7 +2,7 @@
 //! render it.
 
 use super::{
-    AthenaTable, AwsSettings, CommandError, Console, EXIT_OK, LogSource, Output, Session, emit,
+    AthenaTable, AwsSettings, CommandError, Console, EXIT_OK, LogSource, Output, Redaction, Session,
 };
 use crate::diagnosis::athena::athena_sql;
 use crate::diagnosis::model::{CallRecord, SourceKind};
@@ -57,6 +57,7 @@ pub fn run(
     console: &Console,
 ) -> Result<u8, CommandError> {
     let (since, until) = (stamp(req.since), stamp(req.until));
+    let mut redaction = Redaction::new(req.output.redact);
     // `cli` only lets a key ID or ARN through for the sources that need one.
     let key_id = req.key.key_id().unwrap_or_default().to_owned();
     let sql = |table: &str| athena_sql(table, &key_id, since.as_deref(), until.as_deref());
@@ -94,7 +95,7 @@ pub fn run(
                 threads: *threads,
             };
             let found = session.block_on(session.read_s3(location, &key, &options));
-            let found = settle(found, &session, console, || {
+            let found = settle(found, &session, console, &mut redaction, || {
                 format!(
                     "the log archive s3://{}/{}",
                     location.bucket, location.prefix
@@ -105,7 +106,9 @@ pub fn run(
         HistorySource::Athena(table) => {
             let session = Session::new(req.aws.clone())?;
             let found = session.block_on(session.read_athena(table, sql(&table.table), &key));
-            let found = settle(found, &session, console, || "the Athena query".to_owned())?;
+            let found = settle(found, &session, console, &mut redaction, || {
+                "the Athena query".to_owned()
+            })?;
             (SourceKind::Athena, found, session.calls.snapshot())
         }
         HistorySource::EventHistory { lookup_interval } => {
@@ -174,11 +177,11 @@ pub fn run(
                 }
                 Ok(Some(found))
             });
-            let found = settle(found, &session, console, || {
+            let found = settle(found, &session, console, &mut redaction, || {
                 "CloudTrail's event history (cloudtrail:LookupEvents)".to_owned()
             })?;
             let Some(found) = found else {
-                console.calls(&session.calls.snapshot());
+                console.calls(&redaction.show(&session.calls.snapshot()));
                 return Err(CommandError::UnresolvedAlias {
                     key: req.key.as_str().to_owned(),
                 });
@@ -186,7 +189,6 @@ pub fn run(
             (SourceKind::Cloudtrail, found, session.calls.snapshot())
         }
     };
-    console.calls(&calls);
     let account = account.or_else(|| key.arn.as_deref().and_then(key_account).map(str::to_owned));
     let report = timeline::build(
         timeline::Found {
@@ -202,7 +204,9 @@ pub fn run(
         },
         Utc::now(),
     );
-    emit(&report, req.output, out, report::timeline::render)?;
+    redaction.learn(&report);
+    console.calls(&redaction.show(&report.calls));
+    report::timeline::render(&redaction.show(&report), req.output.format, out)?;
     Ok(EXIT_OK)
 }
 
@@ -211,11 +215,12 @@ fn settle<T>(
     result: Result<T, CallError>,
     session: &Session,
     console: &Console,
+    redaction: &mut Redaction,
     source_name: impl FnOnce() -> String,
 ) -> Result<T, CommandError> {
     result.map_err(|error| {
         let calls: Vec<CallRecord> = session.calls.snapshot();
-        console.calls(&calls);
+        console.calls(&redaction.show(&calls));
         CommandError::Source {
             source_name: source_name(),
             error,

@@ -240,16 +240,31 @@ pub fn run(
     }
 }
 
-/// Renders `report` with `render`, redacted first when asked.
-fn emit<T: report::redact::Redact + Clone>(
-    report: &T,
-    output: Output,
-    out: &mut dyn WriteColor,
-    render: impl FnOnce(&T, Format, &mut dyn WriteColor) -> io::Result<()>,
-) -> io::Result<()> {
-    if output.redact {
-        render(&report::redact::redacted(report), output.format, out)
-    } else {
-        render(report, output.format, out)
+/// `--redact` for one run: one pseudonym table for everything the run shows or saves (the
+/// report, the `-v` call list, a saved evidence file), so that each names a principal the same
+/// way. Everything is learned before anything is shown.
+struct Redaction(Option<report::redact::Redactor>);
+
+impl Redaction {
+    fn new(on: bool) -> Redaction {
+        Redaction(on.then(report::redact::Redactor::default))
+    }
+
+    fn learn<T: report::redact::Redact + Clone>(&mut self, data: &T) -> &mut Self {
+        if let Some(r) = &mut self.0 {
+            r.learn_from(data);
+        }
+        self
+    }
+
+    /// `data` as it may be shown: redacted when asked, else as it is.
+    fn show<'a, T: report::redact::Redact + Clone>(
+        &mut self,
+        data: &'a T,
+    ) -> std::borrow::Cow<'a, T> {
+        match &mut self.0 {
+            Some(r) => std::borrow::Cow::Owned(r.apply(data)),
+            None => std::borrow::Cow::Borrowed(data),
+        }
     }
 }

@@ -3,11 +3,13 @@
 //! judge each key, render.
 
 use super::session::Recoverable;
-use super::{AthenaTable, AwsSettings, CommandError, Console, EXIT_FAILURE, LogSource, Session};
+use super::{
+    AthenaTable, AwsSettings, CommandError, Console, EXIT_FAILURE, LogSource, Redaction, Session,
+};
 use crate::evidence::record::KeyRef;
 use crate::evidence::scan::{AccountsToScan, RegionsToScan, ScanFailed, ScanOptions, gather_scan};
+use crate::report::WriteColor;
 use crate::report::scan::{ScanFormat, render};
-use crate::report::{self, WriteColor};
 use std::time::Duration;
 
 /// Keys looked up one by one in a log archive or with Athena, at most: each is a pass over
@@ -73,12 +75,10 @@ pub fn run(
         Ok::<_, CommandError>(evidence)
     })?;
     let report = crate::diagnosis::scan::scan(&evidence, now);
-    console.calls(&evidence.calls);
-    if req.redact {
-        render(&report::redact::redacted(&report), req.format, out)?;
-    } else {
-        render(&report, req.format, out)?;
-    }
+    let mut redaction = Redaction::new(req.redact);
+    redaction.learn(&evidence.calls).learn(&report);
+    console.calls(&redaction.show(&evidence.calls));
+    render(&redaction.show(&report), req.format, out)?;
     // Nothing could be listed anywhere: the scan did not run.
     if evidence.regions_scanned == 0 && !evidence.errors.is_empty() {
         return Ok(EXIT_FAILURE);

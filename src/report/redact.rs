@@ -13,9 +13,10 @@
 use crate::diagnosis::model::SourcePolicyType;
 use crate::diagnosis::model::{
     Access, AuthorizationDetails, CallRecord, CallerIdentity, CallerReport, DiagnoseReport, Entry,
-    Evidence, ExistenceCheck, FailedAttempt, Finding, Grant, History, HistorySummary, KeyFacts,
-    MatchedStatement, NamedDocument, Note, PolicyDiff, PolicyEvent, PolicySource, Restorer,
-    ScanReport, SimulationResult, Skipped, Span, Text, TimelineReport,
+    Evidence, ExistenceCheck, FailedAttempt, Finding, Grant, GroupDetails, History, HistorySummary,
+    IamPrincipalDetails, KeyFacts, ManagedPolicy, MatchedStatement, NamedDocument, Note,
+    PolicyDiff, PolicyEvent, PolicySource, RegionSkipped, Restorer, ScanError, ScanReport,
+    ScanScope, ScannedKey, SimulationResult, Skipped, Span, Text, TimelineReport,
 };
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -37,13 +38,9 @@ pub trait Redact {
     fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind));
 }
 
-/// A redacted copy.
+/// A redacted copy, with pseudonyms of its own.
 pub fn redacted<T: Redact + Clone>(data: &T) -> T {
-    let mut r = Redactor::default();
-    let mut copy = data.clone();
-    copy.strings(&mut |s, kind| r.learn(s, kind));
-    copy.strings(&mut |s, kind| r.rewrite(s, kind));
-    copy
+    Redactor::default().apply(data)
 }
 
 impl Redact for String {
@@ -98,7 +95,9 @@ impl Redact for serde_json::Value {
     }
 }
 
-/// A policy document: every value under `Condition` is a condition value.
+/// A policy document: every value under `Condition` is a condition value; a `Sid` and the
+/// policy's `Id` are names (people's, teams', customers'), except the ones KMS and its console
+/// write themselves.
 fn walk_policy(
     v: &mut serde_json::Value,
     in_condition: bool,
@@ -113,11 +112,38 @@ fn walk_policy(
             .for_each(|v| walk_policy(v, in_condition, f)),
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                walk_policy(v, in_condition || k == "Condition", f);
+                match (k.as_str(), v) {
+                    ("Sid", Value::String(sid)) if !in_condition && !aws_written_sid(sid) => {
+                        f(sid, Kind::Named("sid"))
+                    }
+                    ("Id", Value::String(id)) if !in_condition && !aws_written_id(id) => {
+                        f(id, Kind::Named("policy-id"))
+                    }
+                    (_, v) => walk_policy(v, in_condition || k == "Condition", f),
+                }
             }
         }
         _ => {}
     }
+}
+
+/// The `Sid`s of the key policies KMS and the KMS console write: they name no one.
+fn aws_written_sid(sid: &str) -> bool {
+    matches!(
+        sid,
+        "Enable IAM User Permissions"
+            | "Allow access for Key Administrators"
+            | "Allow use of the key"
+            | "Allow attachment of persistent resources"
+    )
+}
+
+/// `key-default-1`, `key-consolepolicy-3`: the `Id`s KMS and its console write.
+fn aws_written_id(id: &str) -> bool {
+    ["key-default-", "key-consolepolicy-"].iter().any(|p| {
+        id.strip_prefix(p)
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+    })
 }
 
 /// Condition values that identify nothing: booleans, numbers, wildcards.
@@ -137,136 +163,214 @@ fn policy_text(s: &mut Option<String>, f: &mut dyn FnMut(&mut String, Kind)) {
     }
 }
 
-/// `redact_fields!(Type: a, b, c)`: every named field, as values.
+/// `redact_fields! { Type { a, b; plain: c, d } }`: fields `a` and `b` are redacted as values,
+/// `c` and `d` hold nothing to redact (enums, numbers, kms-doctor's own words). Every field is
+/// named one way or the other: the struct is destructured without `..`, so a field added later
+/// does not compile until it is placed here.
 macro_rules! redact_fields {
-    ($($ty:ty: $($field:ident),*;)*) => {
+    ($($ty:ident { $($field:ident),* $(; plain: $($plain:ident),*)? })*) => {
         $(impl Redact for $ty {
             fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
-                $(self.$field.strings(f);)*
+                let $ty { $($field,)* $($($plain: _,)*)? } = self;
+                $($field.strings(f);)*
             }
         })*
     };
 }
 
 redact_fields! {
-    CallerReport: arn, account, principal_arn;
-    Access: action;
-    Finding: title, detail, evidence, help;
-    Restorer: principal, statement, conditions_on, assumable_by, path;
-    CallRecord: message;
-    HistorySummary: failed_attempts;
-    TimelineReport: key, events, skipped, calls;
-    PolicyDiff: statements_added, statements_removed, statements_changed, gained, lost, unreadable;
-    Grant: principal;
-    Skipped: reasons;
-    CallerIdentity: arn, account, user_id;
-    ExistenceCheck: principal;
-    SimulationResult: resource, matched_statements, missing_context;
-}
-
-impl Redact for ScanReport {
-    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
-        self.scope.accounts.strings(f);
-        for s in &mut self.scope.regions_not_enabled {
-            s.account.strings(f);
-            s.reason.strings(f);
-        }
-        for k in &mut self.keys {
-            k.policy_source.strings(f);
-            k.arn.strings(f);
-            k.key_id.strings(f);
-            k.account.strings(f);
-            k.aliases.strings(f);
-            k.findings.strings(f);
-            k.restorers.strings(f);
-        }
-        for e in &mut self.errors {
-            e.account.strings(f);
-            e.message.strings(f);
-        }
+    CallerReport { arn, account, principal_arn }
+    Access { action; plain: verdict, basis, because }
+    Finding { title, detail, evidence, help; plain: code, severity, statement }
+    Restorer {
+        principal, statement, conditions_on, assumable_by, path, permission_set;
+        plain: source, exists, kind, via, caller_can_assume
+    }
+    CallRecord { message, error_code; plain: service, operation, outcome, ms }
+    HistorySummary {
+        failed_attempts;
+        plain: lookback_days, pages, events_scanned, skipped_records, complete, cut_short
+    }
+    TimelineReport { key, events, skipped, calls; plain: schema_version, source, since, until, lockout }
+    PolicyDiff {
+        statements_added, statements_removed, statements_changed, gained, lost, unreadable;
+        plain: delegation_added, delegation_removed
+    }
+    Grant { principal; plain: action }
+    Skipped { reasons; plain: files, records }
+    SimulationResult {
+        resource, matched_statements, missing_context;
+        plain: action, decision, allowed_by_organizations, allowed_by_permissions_boundary
+    }
+    ScanReport { scope, keys, errors; plain: schema_version, calls, summary }
+    ScanScope { accounts, regions_not_enabled; plain: regions }
+    RegionSkipped { account, reason; plain: region }
+    ScanError { account, message, key_ids; plain: region, operation }
+    ScannedKey {
+        policy_source, arn, key_id, account, aliases, findings, restorers;
+        plain: region, manager, state, deletion_date, status
+    }
+    DiagnoseReport {
+        // Event IDs first, so that they are named as events wherever they appear.
+        policy_source, history, key, caller, principal, access, findings, restorers, next_steps,
+        restore_path, calls, policy, notes;
+        plain: schema_version, fix, calls_listed
+    }
+    History {
+        in_force, failed_attempts;
+        plain: lookback_days, pages, events_scanned, skipped_records, complete, cut_short, source
     }
 }
 
-impl Redact for DiagnoseReport {
+impl Redact for ExistenceCheck {
     fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
-        // Event IDs first, so that they are named as events wherever they appear.
-        self.policy_source.strings(f);
-        self.history.strings(f);
-        self.key.strings(f);
-        self.caller.strings(f);
-        self.principal.strings(f);
-        self.access.strings(f);
-        self.findings.strings(f);
-        self.restorers.strings(f);
-        self.next_steps.strings(f);
-        self.restore_path.strings(f);
-        self.calls.strings(f);
-        self.policy.strings(f);
-        self.notes.strings(f);
+        let ExistenceCheck {
+            principal,
+            exists: _,
+            trust_policy,
+        } = self;
+        principal.strings(f);
+        policy_text(trust_policy, f);
     }
 }
 
 impl Redact for KeyFacts {
     fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
-        self.arn.strings(f);
-        self.key_id.strings(f);
-        self.account.strings(f);
+        let KeyFacts {
+            input,
+            arn,
+            key_id,
+            account,
+            region: _,
+            manager: _,
+            state: _,
+            deletion_date: _,
+            not_found: _,
+            resolved_from: _,
+        } = self;
+        arn.strings(f);
+        key_id.strings(f);
+        account.strings(f);
         // An alias as typed (`alias/payments`) is learned from its name.
-        self.input.strings(f);
+        input.strings(f);
+    }
+}
+
+impl Redact for CallerIdentity {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        let CallerIdentity {
+            arn,
+            account,
+            user_id,
+        } = self;
+        arn.strings(f);
+        account.strings(f);
+        // `AROA…:session`: the unique ID and the session name, each a name of its kind,
+        // whatever their length.
+        let (mut id, session) = match user_id.split_once(':') {
+            Some((id, session)) => (id.to_owned(), Some(session.to_owned())),
+            None => (user_id.clone(), None),
+        };
+        f(&mut id, Kind::Named("uid"));
+        *user_id = match session {
+            Some(mut session) => {
+                f(&mut session, Kind::Named("session"));
+                format!("{id}:{session}")
+            }
+            None => id,
+        };
     }
 }
 
 impl Redact for PolicySource {
     fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
-        named(&mut self.event_id, "event", f);
-        self.changed_by.strings(f);
+        let PolicySource {
+            kind: _,
+            event_id,
+            event_time: _,
+            changed_by,
+            event_name: _,
+        } = self;
+        named(event_id, "event", f);
+        changed_by.strings(f);
     }
 }
 
 impl Redact for FailedAttempt {
     fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
-        named(&mut self.event_id, "event", f);
-        self.changed_by.strings(f);
-        self.error_message.strings(f);
+        let FailedAttempt {
+            event_id,
+            event_time: _,
+            changed_by,
+            error_code: _,
+            error_message,
+        } = self;
+        named(event_id, "event", f);
+        changed_by.strings(f);
+        error_message.strings(f);
     }
 }
 
 impl Redact for Entry {
     fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
-        named(&mut self.event_id, "event", f);
-        self.author.strings(f);
-        self.role_arn.strings(f);
-        named(&mut self.source_ip, "ip", f);
-        named(&mut self.user_agent, "agent", f);
-        self.diff.strings(f);
+        let Entry {
+            event_time: _,
+            event_name: _,
+            event_id,
+            author,
+            role_arn,
+            source_ip,
+            user_agent,
+            bypass_lockout_check: _,
+            error_code: _,
+            default_policy: _,
+            diff,
+            lockout: _,
+        } = self;
+        named(event_id, "event", f);
+        author.strings(f);
+        role_arn.strings(f);
+        named(source_ip, "ip", f);
+        named(user_agent, "agent", f);
+        diff.strings(f);
     }
 }
 
 impl Redact for MatchedStatement {
     fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        let MatchedStatement {
+            source_policy_id,
+            source_policy_type,
+        } = self;
         // AWS managed policies name nothing of the customer's.
-        if self.source_policy_type != Some(SourcePolicyType::AwsManaged) {
-            named(&mut self.source_policy_id, "policy", f);
+        if *source_policy_type != Some(SourcePolicyType::AwsManaged) {
+            named(source_policy_id, "policy", f);
         }
     }
 }
 
 impl Redact for PolicyEvent {
     fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
-        named(&mut self.event_id, "event", f);
-        self.changed_by.strings(f);
-        self.role_arn.strings(f);
-        named(&mut self.source_ip, "ip", f);
-        named(&mut self.user_agent, "agent", f);
-        policy_text(&mut self.policy, f);
-        self.error_message.strings(f);
-    }
-}
-
-impl Redact for History {
-    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
-        self.in_force.strings(f);
-        self.failed_attempts.strings(f);
+        let PolicyEvent {
+            event_id,
+            event_time: _,
+            event_name: _,
+            changed_by,
+            role_arn,
+            source_ip,
+            user_agent,
+            policy,
+            bypass_lockout_check: _,
+            error_code: _,
+            error_message,
+        } = self;
+        named(event_id, "event", f);
+        changed_by.strings(f);
+        role_arn.strings(f);
+        named(source_ip, "ip", f);
+        named(user_agent, "agent", f);
+        policy_text(policy, f);
+        error_message.strings(f);
     }
 }
 
@@ -287,55 +391,102 @@ fn policy_name(name: &mut String, arn: &str, f: &mut dyn FnMut(&mut String, Kind
 
 impl Redact for AuthorizationDetails {
     fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
-        for p in &mut self.policies {
-            policy_name(&mut p.name, &p.arn.clone(), f);
-            p.arn.strings(f);
-            policy_text(&mut p.document, f);
+        let AuthorizationDetails {
+            users,
+            roles,
+            groups,
+            policies,
+            complete: _,
+        } = self;
+        for ManagedPolicy {
+            arn,
+            name,
+            document,
+        } in policies
+        {
+            policy_name(name, &arn.clone(), f);
+            arn.strings(f);
+            policy_text(document, f);
         }
-        for g in &mut self.groups {
-            f(&mut g.name, Kind::Named("group"));
-            g.arn.strings(f);
-            g.inline_policies.strings(f);
-            g.attached.strings(f);
+        for GroupDetails {
+            arn,
+            name,
+            inline_policies,
+            attached,
+        } in groups
+        {
+            f(name, Kind::Named("group"));
+            arn.strings(f);
+            inline_policies.strings(f);
+            attached.strings(f);
         }
-        for p in self.users.iter_mut().chain(self.roles.iter_mut()) {
-            p.arn.strings(f);
-            p.name.strings(f);
-            f(&mut p.path, Kind::Value);
-            p.inline_policies.strings(f);
-            p.attached.strings(f);
-            for g in &mut p.groups {
+        for IamPrincipalDetails {
+            arn,
+            name,
+            path,
+            inline_policies,
+            attached,
+            groups,
+            boundary,
+            trust_policy,
+        } in users.iter_mut().chain(roles.iter_mut())
+        {
+            arn.strings(f);
+            name.strings(f);
+            f(path, Kind::Value);
+            inline_policies.strings(f);
+            attached.strings(f);
+            for g in groups {
                 f(g, Kind::Named("group"));
             }
-            p.boundary.strings(f);
-            policy_text(&mut p.trust_policy, f);
+            boundary.strings(f);
+            policy_text(trust_policy, f);
         }
     }
 }
 
 impl Redact for NamedDocument {
     fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
-        f(&mut self.name, Kind::Named("policy"));
-        let mut doc = Some(std::mem::take(&mut self.document));
+        let NamedDocument { name, document } = self;
+        f(name, Kind::Named("policy"));
+        let mut doc = Some(std::mem::take(document));
         policy_text(&mut doc, f);
-        self.document = doc.unwrap_or_default();
+        *document = doc.unwrap_or_default();
     }
 }
 
 impl Redact for Evidence {
     fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
-        self.authorization.strings(f);
-        self.history.strings(f);
-        self.caller.strings(f);
-        self.caller_principal_arn.strings(f);
-        self.subject.strings(f);
-        self.subject_principal_arn.strings(f);
-        self.key.strings(f);
-        policy_text(&mut self.current_policy, f);
-        self.simulation.strings(f);
-        self.restorer_checks.strings(f);
-        self.notes.strings(f);
-        self.calls.strings(f);
+        let Evidence {
+            evidence_version: _,
+            collected_at: _,
+            region: _,
+            caller,
+            caller_principal_arn,
+            subject,
+            subject_principal_arn,
+            key,
+            current_policy,
+            get_key_policy: _,
+            history,
+            simulation,
+            restorer_checks,
+            notes,
+            authorization,
+            calls,
+        } = self;
+        authorization.strings(f);
+        history.strings(f);
+        caller.strings(f);
+        caller_principal_arn.strings(f);
+        subject.strings(f);
+        subject_principal_arn.strings(f);
+        key.strings(f);
+        policy_text(current_policy, f);
+        simulation.strings(f);
+        restorer_checks.strings(f);
+        notes.strings(f);
+        calls.strings(f);
     }
 }
 
@@ -374,13 +525,31 @@ impl Redactor {
         p
     }
 
+    /// Learns the names `data` holds, before anything of the run is rewritten: every output
+    /// of one run (report, `-v` call list, saved evidence) then uses the same pseudonyms.
+    pub fn learn_from<T: Redact + Clone>(&mut self, data: &T) {
+        let mut copy = data.clone();
+        copy.strings(&mut |s, kind| self.learn(s, kind));
+    }
+
+    /// A redacted copy with this run's pseudonyms (learning what `data` holds first; a name
+    /// learned only later is not replaced in what was already rewritten, hence `learn_from`).
+    pub fn apply<T: Redact + Clone>(&mut self, data: &T) -> T {
+        self.learn_from(data);
+        let mut copy = data.clone();
+        copy.strings(&mut |s, kind| self.rewrite(s, kind));
+        copy
+    }
+
     /// Learns a name that values will have replaced.
     fn remember(&mut self, kind: &'static str, original: &str) {
         if original.is_empty() || self.produced.contains(original) {
             return;
         }
         self.pseudonym(kind, original);
-        if !self.learned.iter().any(|l| l == original) {
+        // A name of one or two characters (a Sid `S1`) is rewritten where it is a field of its
+        // own, but not hunted for in other values, where it would garble words and numbers.
+        if original.chars().count() >= 3 && !self.learned.iter().any(|l| l == original) {
             self.learned.push(original.to_owned());
         }
     }
@@ -461,7 +630,8 @@ impl Redactor {
 
     fn redact_arn(&mut self, arn: &str, learning: bool) -> String {
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        if parts.len() < 6 {
+        // AWS's own resources (`arn:aws:iam::aws:policy/ReadOnlyAccess`) name no one.
+        if parts.len() < 6 || parts[4] == "aws" {
             return arn.to_owned();
         }
         let account = if parts[4].len() == 12 && parts[4].bytes().all(|b| b.is_ascii_digit()) {
@@ -470,6 +640,10 @@ impl Redactor {
             parts[4].to_owned()
         };
         let name = |r: &mut Self, kind: &'static str, n: &str| {
+            // A wildcard (`key/*`, `role/*`) names no one, and must stay one.
+            if n.bytes().all(|b| b == b'*' || b == b'?') {
+                return n.to_owned();
+            }
             if learning {
                 r.remember(kind, n);
             }
@@ -485,12 +659,17 @@ impl Redactor {
                 ),
                 None => format!("assumed-role/{}", name(self, "role", r)),
             }
-        } else if let Some(r) = resource
-            .strip_prefix("role/")
-            .map(|r| ("role", r))
-            .or_else(|| resource.strip_prefix("user/").map(|r| ("user", r)))
+        } else if let Some((prefix, kind, r)) = [
+            ("role/", "role"),
+            ("user/", "user"),
+            ("group/", "group"),
+            ("policy/", "policy"),
+            ("saml-provider/", "provider"),
+            ("oidc-provider/", "provider"),
+        ]
+        .iter()
+        .find_map(|(p, k)| resource.strip_prefix(p).map(|r| (&p[..p.len() - 1], *k, r)))
         {
-            let (kind, r) = r;
             match r.rsplit_once('/') {
                 Some((path, n)) => {
                     let path: Vec<String> = path
@@ -508,14 +687,14 @@ impl Redactor {
                             }
                         })
                         .collect();
-                    format!("{kind}/{}/{}", path.join("/"), name(self, kind, n))
+                    format!("{prefix}/{}/{}", path.join("/"), name(self, kind, n))
                 }
-                None => format!("{kind}/{}", name(self, kind, r)),
+                None => format!("{prefix}/{}", name(self, kind, r)),
             }
         } else if let Some(r) = resource.strip_prefix("federated-user/") {
             format!("federated-user/{}", name(self, "user", r))
         } else if let Some(r) = resource.strip_prefix("key/") {
-            format!("key/{}", self.pseudonym("key", r))
+            format!("key/{}", name(self, "key", r))
         } else if let Some(r) = resource.strip_prefix("alias/") {
             format!("alias/{}", name(self, "alias", r))
         } else {

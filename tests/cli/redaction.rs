@@ -334,3 +334,256 @@ fn authorization_details_in_a_redacted_evidence_file_name_no_one() {
     .into();
     assert_no_leak("the redacted authorization details", &text, &secrets);
 }
+
+/// What a scenario holds that names someone or something of the customer's: accounts, names,
+/// unique and key IDs, aliases, Sids and policy IDs that KMS did not write, policy names,
+/// condition values, event IDs, addresses and agents of CloudTrail records.
+fn scenario_identifiers(v: &Value, out: &mut BTreeSet<String>) {
+    identifiers(v, false, out);
+    scenario_names(v, false, out);
+    // AWS managed policies (`arn:aws:iam::aws:policy/ReadOnlyAccess`) are AWS's.
+    let text = v.to_string();
+    for (i, _) in text.match_indices("arn:aws:iam::aws:policy/") {
+        let name: String = text[i + "arn:aws:iam::aws:policy/".len()..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || "-_".contains(*c))
+            .collect();
+        out.remove(&name);
+    }
+    // AWS's own words name no one: managed policies, the service principals' paths.
+    out.retain(|s| {
+        s.chars().count() >= 3
+            && !s.starts_with("aws-")
+            && !s.ends_with(".amazonaws.com")
+            && !matches!(s.as_str(), "AdministratorAccess" | "service-role" | "root")
+    });
+}
+
+fn scenario_names(v: &Value, in_policy_text: bool, out: &mut BTreeSet<String>) {
+    match v {
+        Value::String(s) => {
+            if let Ok(inner @ Value::Object(_)) = serde_json::from_str::<Value>(s) {
+                scenario_names(&inner, true, out);
+            }
+        }
+        Value::Array(list) => list
+            .iter()
+            .for_each(|v| scenario_names(v, in_policy_text, out)),
+        Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    (
+                        "name" | "id" | "eventID" | "sourceIPAddress" | "userAgent",
+                        Value::String(s),
+                    ) => {
+                        out.insert(s.clone());
+                    }
+                    ("path", Value::String(p)) => {
+                        out.extend(p.split('/').filter(|s| !s.is_empty()).map(str::to_owned));
+                    }
+                    ("principalId" | "user_id", Value::String(s)) => {
+                        out.extend(s.split(':').map(str::to_owned));
+                    }
+                    ("aliases", Value::Array(list)) => out.extend(
+                        list.iter()
+                            .filter_map(Value::as_str)
+                            .map(|a| a.trim_start_matches("alias/").to_owned()),
+                    ),
+                    ("Sid", Value::String(s))
+                        if !s.starts_with("Allow ") && s != "Enable IAM User Permissions" =>
+                    {
+                        out.insert(s.clone());
+                    }
+                    ("Id", Value::String(s)) if !s.starts_with("key-") => {
+                        out.insert(s.clone());
+                    }
+                    ("matched", Value::Array(list)) => {
+                        for pair in list {
+                            if pair[1] != "aws-managed"
+                                && let Some(name) = pair[0].as_str()
+                            {
+                                out.insert(name.to_owned());
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                scenario_names(v, in_policy_text, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every scenario of `tests/scenarios`, diagnosed and saved unredacted, then shown with
+/// `--redact -v` in every format and saved again with `--redact`: no identifier of the scenario
+/// is in standard output, standard error or the redacted file; and the redacted file, rendered
+/// as it is, names everyone with the same pseudonyms as the redacted report.
+#[test]
+fn no_scenario_identifier_reaches_any_redacted_output_and_pseudonyms_agree() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    assert!(paths.len() >= 40, "{} scenarios", paths.len());
+    let work = fresh_dir("redaction-scenarios");
+    let check = |path: &std::path::Path| -> Result<bool, String> {
+        let file: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let mut secrets = BTreeSet::new();
+        scenario_identifiers(&file["scenario"], &mut secrets);
+        let scenario: crate::support::scenario::Scenario =
+            serde_json::from_value(file["scenario"].clone()).unwrap();
+        // The scenario's own arguments, less the format and redaction chosen here.
+        let mut args: Vec<String> = Vec::new();
+        let mut given = file["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap());
+        while let Some(a) = given.next() {
+            match a {
+                "--format" => {
+                    given.next();
+                }
+                "--redact" => {}
+                other => args.push(other.to_owned()),
+            }
+        }
+        let plain = work.join(format!("{name}.json"));
+        let endpoint = crate::support::scenario::start(scenario);
+        let live = against(&endpoint.url)
+            .args(&args)
+            .args([
+                "--format",
+                "json",
+                "--save-evidence",
+                plain.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        if !plain.exists() {
+            // Nothing could be diagnosed (exit 2): nothing was saved to show.
+            return Ok(false);
+        }
+        let leaks = |what: String, text: &str| -> Result<(), String> {
+            std::panic::catch_unwind(|| assert_no_leak(&what, text, &secrets)).map_err(|e| {
+                e.downcast_ref::<String>()
+                    .cloned()
+                    .unwrap_or_else(|| "a leak".into())
+            })
+        };
+        for format in ["text", "markdown"] {
+            let o = kms_doctor(&[
+                "diagnose",
+                "--from-evidence",
+                plain.to_str().unwrap(),
+                "--redact",
+                "-v",
+                "--format",
+                format,
+            ]);
+            if o.status.code() != live.status.code() {
+                return Err(format!(
+                    "{format}: exit {:?}, live {:?}: {}",
+                    o.status.code(),
+                    live.status.code(),
+                    String::from_utf8_lossy(&o.stderr)
+                ));
+            }
+            leaks(format!("{format} stdout"), &stdout(&o))?;
+            leaks(
+                format!("{format} stderr"),
+                &String::from_utf8_lossy(&o.stderr),
+            )?;
+        }
+        // Live, redacted, with the calls listed and the evidence saved redacted.
+        let saved = work.join(format!("{name}.redacted.json"));
+        let o = against(&endpoint.url)
+            .args(&args)
+            .args(["--format", "json", "--redact", "-v", "--save-evidence"])
+            .arg(&saved)
+            .output()
+            .unwrap();
+        leaks("json stdout".into(), &stdout(&o))?;
+        leaks("json stderr".into(), &String::from_utf8_lossy(&o.stderr))?;
+        leaks(
+            "the redacted evidence".into(),
+            &std::fs::read_to_string(&saved).unwrap(),
+        )?;
+        let redacted_report: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        // The redacted evidence, rendered without --redact, says what the redacted report says.
+        let again = kms_doctor(&[
+            "diagnose",
+            "--from-evidence",
+            saved.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        let rerendered: Value = serde_json::from_str(&stdout(&again)).unwrap();
+        for field in [
+            "/caller",
+            "/key/arn",
+            "/key/key_id",
+            "/restore_path",
+            "/policy_source",
+        ] {
+            if redacted_report.pointer(field) != rerendered.pointer(field) {
+                return Err(format!(
+                    "{field}: the report says {:?}, its redacted evidence {:?}",
+                    redacted_report.pointer(field),
+                    rerendered.pointer(field)
+                ));
+            }
+        }
+        let principals = |r: &Value| -> Vec<Value> {
+            r["restorers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|x| x["principal"].clone())
+                .collect()
+        };
+        if principals(&redacted_report) != principals(&rerendered) {
+            return Err(format!(
+                "restorers: the report names {:?}, its redacted evidence {:?}",
+                principals(&redacted_report),
+                principals(&rerendered)
+            ));
+        }
+        Ok(true)
+    };
+    let results: Vec<(String, Result<bool, String>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = paths
+            .chunks(paths.len().div_ceil(4))
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|p| (p.display().to_string(), check(p)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let failures: Vec<String> = results
+        .iter()
+        .filter_map(|(p, r)| r.as_ref().err().map(|e| format!("{p}: {e}")))
+        .collect();
+    let checked = results
+        .iter()
+        .filter(|(_, r)| matches!(r, Ok(true)))
+        .count();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(
+        checked >= 35,
+        "only {checked} scenarios were diagnosed and checked"
+    );
+}

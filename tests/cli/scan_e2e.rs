@@ -454,6 +454,31 @@ fn keys_that_fail_the_same_way_are_one_error_and_are_still_judged() {
 }
 
 #[test]
+fn redacted_errors_and_call_lists_hide_key_ids() {
+    let (mut sc, _) = estate();
+    sc.kms_throttle_every = 0;
+    sc.faults.insert("kms:DescribeKey".into(), "500".into());
+    let key_ids: Vec<String> = sc.keys.iter().map(|k| k.id.clone()).collect();
+    let endpoint = scenario::start(sc);
+    let o = run(&endpoint, &["--format", "json", "--redact", "-v"]);
+    let r = json_of(&o);
+    assert_eq!(
+        r["errors"][0]["key_ids"].as_array().map(Vec::len),
+        Some(11),
+        "the error still lists its keys: {r:#}"
+    );
+    let (out, err) = (stdout(&o), String::from_utf8_lossy(&o.stderr).into_owned());
+    assert!(err.contains("kms:DescribeKey"), "-v lists the calls: {err}");
+    for id in &key_ids {
+        assert!(!out.contains(id.as_str()), "the report shows {id}");
+        assert!(!err.contains(id.as_str()), "-v shows {id}");
+    }
+    for account in [A, B] {
+        assert!(!err.contains(account), "-v shows {account}");
+    }
+}
+
+#[test]
 fn past_max_duration_the_rest_is_counted_not_called() {
     let (mut sc, _) = estate();
     sc.kms_throttle_every = 0;
