@@ -282,14 +282,7 @@ const URI_UNSAFE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
 
 /// GitHub's workflow commands: each finding an annotation on its file and line.
 fn github(r: &CheckReport, out: &mut dyn Write) -> io::Result<()> {
-    // Workflow command values escape %, CR and LF (and, in properties, : and ,).
-    let data = |s: &str| {
-        escape::terminal(s)
-            .replace('%', "%25")
-            .replace('\r', "%0D")
-            .replace('\n', "%0A")
-    };
-    let property = |s: &str| data(s).replace(':', "%3A").replace(',', "%2C");
+    let (data, property) = (escape::github_data, escape::github_property);
     for f in &r.files {
         if let Some(e) = &f.error {
             let at = f.error_location.unwrap_or_default();

@@ -128,6 +128,32 @@ pub fn md_prose(s: &str, ctx: MdContext) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A value in a GitHub Actions workflow command (`::error file=…::message`): `%`, CR and LF
+/// percent-encoded, as the runner decodes them, so a value can neither end the command nor
+/// start another; the other hazards shown as in terminal text. Applied to the raw value: a
+/// newline escaped for the terminal first would never reach this rule.
+pub fn github_data(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '\r' => out.push_str("%0D"),
+            '\n' => out.push_str("%0A"),
+            '\t' => out.push_str("\\t"),
+            c if is_hazard(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A property of a workflow command (`file=`, `title=`): as data, and `:` and `,` encoded too.
+pub fn github_property(s: &str) -> String {
+    github_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +191,16 @@ mod tests {
     fn prose_metacharacters_are_escaped() {
         assert_eq!(md_prose("a *b* <c>", MdContext::Block), "a \\*b\\* \\<c\\>");
         assert_eq!(md_prose("a | b", MdContext::Cell), "a \\| b");
+    }
+
+    #[test]
+    fn github_values_cannot_start_a_command() {
+        let v = "x%\r\n::add-mask::X\u{1b}[31m\u{202e}";
+        assert_eq!(
+            github_data(v),
+            "x%25%0D%0A::add-mask::X\\u{1b}[31m\\u{202e}"
+        );
+        assert!(!github_data(v).contains('\n'));
+        assert_eq!(github_property("a:b,c\n"), "a%3Ab%2Cc%0A");
     }
 }

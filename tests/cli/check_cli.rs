@@ -384,6 +384,8 @@ fn markdown_keeps_untrusted_text_inert() {
             .all(|l| l.starts_with("::error file=") || l.starts_with("::warning file="))
     );
     assert!(!github.contains('\u{202e}'));
+    // The line break is percent-encoded as the runner decodes it, not shown as `\n`.
+    assert!(github.contains("%0A::error::injected"), "{github}");
 }
 
 #[test]
