@@ -147,7 +147,7 @@ fn text(r: &TimelineReport, out: &mut TextOut) -> io::Result<()> {
             }
         }
     }
-    if r.skipped.files > 0 || r.skipped.records > 0 || !r.skipped.reasons.is_empty() {
+    if !r.skipped.is_empty() {
         out.nl()?
             .styled(styles::WARN, "Skipped:")?
             .p(&format!(
@@ -202,7 +202,7 @@ fn markdown(r: &TimelineReport, out: &mut MdOut) -> io::Result<()> {
         }
         out.raw(" |\n")?;
     }
-    if r.skipped.files > 0 || r.skipped.records > 0 {
+    if !r.skipped.is_empty() {
         out.raw(&format!(
             "\n**Skipped:** {} files, {} records.\n\n",
             r.skipped.files, r.skipped.records
@@ -212,4 +212,35 @@ fn markdown(r: &TimelineReport, out: &mut MdOut) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::model::{Skipped, SourceKind};
+
+    #[test]
+    fn a_search_cut_short_is_said_in_every_format_even_with_nothing_skipped() {
+        let report = TimelineReport {
+            schema_version: 1,
+            key: "k".into(),
+            source: SourceKind::Cloudtrail,
+            since: None,
+            until: None,
+            events: Vec::new(),
+            skipped: Skipped {
+                files: 0,
+                records: 0,
+                reasons: vec!["the CloudTrail search was cut short by a failed call".into()],
+            },
+            lockout: None,
+            calls: Vec::new(),
+        };
+        for format in [Format::Text, Format::Markdown, Format::Json] {
+            let mut out = super::super::NoColor(Vec::new());
+            render(&report, format, &mut out).unwrap();
+            let shown = String::from_utf8(out.0).unwrap();
+            assert!(shown.contains("cut short"), "{format:?}: {shown}");
+        }
+    }
 }

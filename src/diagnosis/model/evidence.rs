@@ -187,6 +187,13 @@ pub struct Skipped {
     pub reasons: Vec<String>,
 }
 
+impl Skipped {
+    /// Nothing was skipped and no bound cut the read short.
+    pub fn is_empty(&self) -> bool {
+        self.files == 0 && self.records == 0 && self.reasons.is_empty()
+    }
+}
+
 /// Whether a principal that may update the key policy still exists.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ExistenceCheck {
