@@ -13,6 +13,7 @@ use crate::commands::history::{HistoryRequest, HistorySource};
 use crate::commands::output_file::{check_target, same_file};
 use crate::commands::scan::ScanRequest;
 use crate::commands::{AthenaTable, AwsSettings, LogSource, Output, Request};
+use crate::diagnosis::model::{DeclaredPolicy, InputKind};
 use crate::evidence::key::{KeyInput, KeyInputError};
 use crate::evidence::scan::{AccountsToScan, RegionsToScan};
 use crate::evidence::sources::s3::S3Location;
@@ -53,6 +54,8 @@ pub enum UsageError {
     Account(String),
     #[error("{0:?} is not an IAM role name (letters, digits and +=,.@_-, at most 64)")]
     RoleName(String),
+    #[error("--against {path}: {message}")]
+    Against { path: String, message: String },
     #[error("{output} would overwrite {input}: choose another file for {flag}")]
     OutputIsInput {
         flag: &'static str,
@@ -359,12 +362,17 @@ fn check(a: CheckArgs, stdout_is_terminal: bool) -> Result<CheckRequest, UsageEr
         settings.account = account;
         settings.account_given = true;
     }
+    let against = a
+        .against
+        .as_deref()
+        .map(|path| against_policy(path, &settings))
+        .transpose()?;
     Ok(CheckRequest {
         paths: a.paths,
         settings,
         deployer,
         keep,
-        against: a.against,
+        against,
         format: match a.format {
             Some(CheckFormatArg::Text) => CheckFormat::Text,
             Some(CheckFormatArg::Json) => CheckFormat::Json,
@@ -381,6 +389,41 @@ fn check(a: CheckArgs, stdout_is_terminal: bool) -> Result<CheckRequest, UsageEr
 }
 
 /// `eu-west-1`, `us-gov-west-1`, `cn-north-1`: lowercase words and a number.
+/// `check --against OLD`: the file must be one key policy, read as `check` reads its inputs.
+fn against_policy(
+    path: &Path,
+    settings: &crate::evidence::iac::Settings,
+) -> Result<DeclaredPolicy, UsageError> {
+    let label = path.display().to_string();
+    let read = crate::evidence::iac::read_input(
+        &crate::evidence::iac::Input {
+            path: path.to_owned(),
+            explicit: true,
+        },
+        settings,
+    )
+    .expect("an explicit input is always answered");
+    if let Some(e) = read.error {
+        return Err(UsageError::Against {
+            path: label,
+            message: e.message,
+        });
+    }
+    match (
+        read.kind,
+        read.keys
+            .into_iter()
+            .next()
+            .and_then(|k| k.policy.into_stated()),
+    ) {
+        (Some(InputKind::Policy), Some(p)) => Ok(p),
+        _ => Err(UsageError::Against {
+            path: label,
+            message: "not a key policy file".to_owned(),
+        }),
+    }
+}
+
 fn check_region(r: &str) -> Result<(), UsageError> {
     let parts: Vec<&str> = r.split('-').collect();
     let ok = parts.len() >= 3

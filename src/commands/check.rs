@@ -3,8 +3,8 @@
 
 use super::CommandError;
 use crate::diagnosis::check::{CheckOptions, check};
-use crate::diagnosis::model::{InputKind, Severity};
-use crate::evidence::iac::{self, Input, Settings};
+use crate::diagnosis::model::{DeclaredPolicy, Severity};
+use crate::evidence::iac::{self, Settings};
 use crate::policy::Identity;
 use crate::report::WriteColor;
 use crate::report::check::{CheckFormat, render};
@@ -16,8 +16,8 @@ pub struct CheckRequest {
     pub settings: Settings,
     pub deployer: Option<Identity>,
     pub keep: Vec<Identity>,
-    /// `--against OLD`: a policy file.
-    pub against: Option<PathBuf>,
+    /// `--against OLD`: the policy file, read and recognised in validation.
+    pub against: Option<DeclaredPolicy>,
     pub format: CheckFormat,
     /// `None`: never fail on findings.
     pub fail_on: Option<Severity>,
@@ -28,41 +28,7 @@ pub struct CheckRequest {
 }
 
 pub fn run(req: CheckRequest, out: &mut dyn WriteColor) -> Result<u8, CommandError> {
-    let against = match &req.against {
-        Some(path) => {
-            let label = path.display().to_string();
-            let read = iac::read_input(
-                &Input {
-                    path: path.clone(),
-                    explicit: true,
-                },
-                &req.settings,
-            )
-            .expect("an explicit input is always answered");
-            if let Some(e) = read.error {
-                return Err(CommandError::Against {
-                    path: label,
-                    message: e.message,
-                });
-            }
-            match (
-                read.kind,
-                read.keys
-                    .into_iter()
-                    .next()
-                    .and_then(|k| k.policy.into_stated()),
-            ) {
-                (Some(InputKind::Policy), Some(p)) => Some(p),
-                _ => {
-                    return Err(CommandError::Against {
-                        path: label,
-                        message: "not a key policy file".to_owned(),
-                    });
-                }
-            }
-        }
-        None => None,
-    };
+    let against = req.against;
     let (mut inputs, mut files) = iac::expand(&req.paths);
     if req.ignore_unknown {
         for input in &mut inputs {

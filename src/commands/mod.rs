@@ -128,8 +128,6 @@ pub enum CommandError {
     },
     #[error(transparent)]
     OutputFile(#[from] output_file::OutputFileError),
-    #[error("--against {path}: {message}")]
-    Against { path: String, message: String },
     #[error(
         "no AWS Region to scan. Pass --region REGION (repeatable) or --all-regions, or set AWS_REGION"
     )]
