@@ -5,7 +5,7 @@
 
 use clap::Parser;
 use kms_doctor::cli::{Cli, Terminal};
-use kms_doctor::commands::{self, Console, EXIT_FAILURE};
+use kms_doctor::commands::{self, Console, Exit};
 use kms_doctor::report::{Ansi, NoColor, WriteColor, escape};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
     let result = commands::run(validated.request, out.as_mut(), &console)
         .and_then(|code| out.flush().map(|()| code).map_err(Into::into));
     match result {
-        Ok(code) => ExitCode::from(code),
+        Ok(exit) => ExitCode::from(exit.code()),
         // The reader went away (`| head`): nothing is wrong.
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => fail(&e, verbose),
@@ -57,5 +57,5 @@ fn fail(err: &dyn std::error::Error, verbose: bool) -> ExitCode {
         let _ = writeln!(stderr, "  caused by: {}", shown(c));
         cause = c.source();
     }
-    ExitCode::from(EXIT_FAILURE)
+    ExitCode::from(Exit::Failure.code())
 }

@@ -3,6 +3,7 @@
 
 use super::CommandError;
 use crate::diagnosis::check::{CheckOptions, check};
+use crate::diagnosis::model::Exit;
 use crate::diagnosis::model::{DeclaredPolicy, Severity};
 use crate::evidence::iac::{self, Settings};
 use crate::policy::Identity;
@@ -27,7 +28,7 @@ pub struct CheckRequest {
     pub threads: usize,
 }
 
-pub fn run(req: CheckRequest, out: &mut dyn WriteColor) -> Result<u8, CommandError> {
+pub fn run(req: CheckRequest, out: &mut dyn WriteColor) -> Result<Exit, CommandError> {
     let against = req.against;
     let (mut inputs, mut files) = iac::expand(&req.paths);
     if req.ignore_unknown {
@@ -46,5 +47,5 @@ pub fn run(req: CheckRequest, out: &mut dyn WriteColor) -> Result<u8, CommandErr
         chrono::Utc::now(),
     );
     render(&report, req.format, out)?;
-    Ok(report.exit_code(req.fail_on))
+    Ok(crate::diagnosis::exit::check(&report, req.fail_on))
 }

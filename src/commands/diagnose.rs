@@ -7,6 +7,7 @@ use super::{
     AthenaTable, AwsSettings, CommandError, Console, LogSource, Output, Redaction, Session,
 };
 use crate::diagnosis::diagnose::DiagnoseOptions;
+use crate::diagnosis::model::Exit;
 use crate::diagnosis::model::{EVIDENCE_VERSION, Evidence, code};
 use crate::evidence::gather::{GatherOptions, gather};
 use crate::evidence::key::KeyInput;
@@ -62,7 +63,7 @@ pub fn run(
     req: DiagnoseRequest,
     out: &mut dyn WriteColor,
     console: &Console,
-) -> Result<u8, CommandError> {
+) -> Result<Exit, CommandError> {
     let evidence = match &req.target {
         Target::FromEvidence(path) => load_evidence(path)?,
         Target::Live { aws, ask } => gather_live(aws, ask, console)?,
@@ -104,7 +105,7 @@ pub fn run(
         }
     }
     report::diagnose::render(&redaction.show(&report), req.output.format, out)?;
-    Ok(report.exit_code())
+    Ok(crate::diagnosis::exit::diagnose(&report))
 }
 
 /// The largest evidence file read.

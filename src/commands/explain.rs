@@ -1,6 +1,7 @@
 //! `kms-doctor explain`: read a policy file, evaluate it offline, render the report.
 
 use super::{CommandError, Output};
+use crate::diagnosis::model::Exit;
 use crate::diagnosis::{ExplainRequest as Question, explain};
 use crate::policy::{Context, Identity, KeyPolicy, MAX_POLICY_BYTES};
 use crate::report::{self, WriteColor};
@@ -52,7 +53,7 @@ pub struct ExplainRequest {
     pub output: Output,
 }
 
-pub fn run(req: ExplainRequest, out: &mut dyn WriteColor) -> Result<u8, CommandError> {
+pub fn run(req: ExplainRequest, out: &mut dyn WriteColor) -> Result<Exit, CommandError> {
     let label = req.policy.label();
     let text = req
         .policy
@@ -91,5 +92,5 @@ pub fn run(req: ExplainRequest, out: &mut dyn WriteColor) -> Result<u8, CommandE
         now: chrono::Utc::now(),
     });
     report::explain::render(&report, req.output.format, out)?;
-    Ok(report.exit_code())
+    Ok(crate::diagnosis::exit::explain(&report))
 }

@@ -4,6 +4,7 @@
 
 use super::CommandError;
 use super::output_file::write_new;
+use crate::diagnosis::model::Exit;
 use crate::report::WriteColor;
 use std::path::PathBuf;
 
@@ -24,7 +25,7 @@ pub enum Generate {
     },
 }
 
-pub fn run(req: GenerateRequest, out: &mut dyn WriteColor) -> Result<u8, CommandError> {
+pub fn run(req: GenerateRequest, out: &mut dyn WriteColor) -> Result<Exit, CommandError> {
     let mut command = req.command;
     match req.what {
         Generate::Completions(shell) => {
@@ -52,5 +53,5 @@ pub fn run(req: GenerateRequest, out: &mut dyn WriteColor) -> Result<u8, Command
             }
         }
     }
-    Ok(super::EXIT_OK)
+    Ok(Exit::Clean)
 }

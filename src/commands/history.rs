@@ -2,9 +2,10 @@
 //! render it.
 
 use super::{
-    AthenaTable, AwsSettings, CommandError, Console, EXIT_OK, LogSource, Output, Redaction, Session,
+    AthenaTable, AwsSettings, CommandError, Console, LogSource, Output, Redaction, Session,
 };
 use crate::diagnosis::athena::athena_sql;
+use crate::diagnosis::model::Exit;
 use crate::diagnosis::model::{CallRecord, SourceKind};
 use crate::diagnosis::timeline;
 use crate::evidence::key::KeyInput;
@@ -55,7 +56,7 @@ pub fn run(
     req: HistoryRequest,
     out: &mut dyn WriteColor,
     console: &Console,
-) -> Result<u8, CommandError> {
+) -> Result<Exit, CommandError> {
     let (since, until) = (stamp(req.since), stamp(req.until));
     let mut redaction = Redaction::new(req.output.redact);
     // `cli` only lets a key ID or ARN through for the sources that need one.
@@ -69,7 +70,7 @@ pub fn run(
     let (kind, found, calls) = match &req.source {
         HistorySource::PrintSql { table } => {
             writeln!(out, "{};", sql(table))?;
-            return Ok(EXIT_OK);
+            return Ok(Exit::Clean);
         }
         HistorySource::Archive {
             logs: LogSource::Local(path),
@@ -207,7 +208,7 @@ pub fn run(
     redaction.learn(&report);
     console.calls(&redaction.show(&report.calls));
     report::timeline::render(&redaction.show(&report), req.output.format, out)?;
-    Ok(EXIT_OK)
+    Ok(Exit::Clean)
 }
 
 /// A source that could not be read at all ends the command (exit 2), its calls listed with -v.

@@ -23,12 +23,7 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Exit status: diagnosis complete, nothing wrong.
-pub const EXIT_OK: u8 = 0;
-/// Exit status: diagnosis complete, at least one error finding (or a denied action).
-pub const EXIT_FINDINGS: u8 = 1;
-/// Exit status: kms-doctor could not diagnose (bad usage or input, no credentials, …).
-pub const EXIT_FAILURE: u8 = 2;
+pub use crate::diagnosis::model::Exit;
 
 /// A validated command line.
 #[derive(Debug)]
@@ -227,7 +222,7 @@ pub fn run(
     request: Request,
     out: &mut dyn WriteColor,
     console: &Console,
-) -> Result<u8, CommandError> {
+) -> Result<Exit, CommandError> {
     match request {
         Request::Explain(r) => explain::run(r, out),
         Request::Diagnose(r) => diagnose::run(r, out, console),

@@ -3,9 +3,8 @@
 //! judge each key, render.
 
 use super::session::Recoverable;
-use super::{
-    AthenaTable, AwsSettings, CommandError, Console, EXIT_FAILURE, LogSource, Redaction, Session,
-};
+use super::{AthenaTable, AwsSettings, CommandError, Console, LogSource, Redaction, Session};
+use crate::diagnosis::model::Exit;
 use crate::evidence::record::KeyRef;
 use crate::evidence::scan::{AccountsToScan, RegionsToScan, ScanFailed, ScanOptions, gather_scan};
 use crate::report::WriteColor;
@@ -40,7 +39,7 @@ pub fn run(
     req: ScanRequest,
     out: &mut dyn WriteColor,
     console: &Console,
-) -> Result<u8, CommandError> {
+) -> Result<Exit, CommandError> {
     let session = Session::new(req.aws.clone())?;
     let now = chrono::Utc::now();
     let evidence = session.block_on(async {
@@ -81,9 +80,9 @@ pub fn run(
     render(&redaction.show(&report), req.format, out)?;
     // Nothing could be listed anywhere: the scan did not run.
     if evidence.regions_scanned == 0 && !evidence.errors.is_empty() {
-        return Ok(EXIT_FAILURE);
+        return Ok(Exit::Failure);
     }
-    Ok(report.exit_code(req.fail_on))
+    Ok(crate::diagnosis::exit::scan(&report, req.fail_on))
 }
 
 /// The keys whose policy neither `GetKeyPolicy` nor the event history gave, looked up in the

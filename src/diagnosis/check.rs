@@ -79,24 +79,6 @@ pub fn check(
     }
 }
 
-impl CheckReport {
-    /// 2 when an input could not be read; else 1 when a finding is at or above `fail_on`
-    /// (`None`: never); else 0.
-    pub fn exit_code(&self, fail_on: Option<Severity>) -> u8 {
-        if self.summary.unreadable > 0 {
-            return 2;
-        }
-        let Some(bar) = fail_on else { return 0 };
-        u8::from(
-            self.files
-                .iter()
-                .flat_map(|f| &f.resources)
-                .flat_map(|r| &r.findings)
-                .any(|l| l.finding.severity.at_least(bar)),
-        )
-    }
-}
-
 /// Where a finding points: its statement, else the policy, else the resource.
 fn place(f: Finding, key: &DeclaredKey, policy: Option<&DeclaredPolicy>) -> LocatedFinding {
     let at = f
@@ -442,7 +424,10 @@ mod tests {
             1,
             "Admin keeps it"
         );
-        assert_eq!(r.exit_code(Some(Severity::Error)), 1);
+        assert_eq!(
+            crate::diagnosis::exit::check(&r, Some(Severity::Error)),
+            crate::diagnosis::model::Exit::Findings
+        );
     }
 
     #[test]
@@ -489,6 +474,9 @@ mod tests {
             at: Location::at(1, 1),
         });
         let r = check(&[f], &CheckOptions::default(), chrono::Utc::now());
-        assert_eq!(r.exit_code(None), 2);
+        assert_eq!(
+            crate::diagnosis::exit::check(&r, None),
+            crate::diagnosis::model::Exit::Failure
+        );
     }
 }

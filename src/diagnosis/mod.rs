@@ -11,6 +11,7 @@
 pub mod athena;
 pub mod check;
 pub mod diagnose;
+pub mod exit;
 pub mod explain;
 pub mod iam_restorers;
 pub mod model;

@@ -61,19 +61,6 @@ pub fn scan(ev: &ScanEvidence, now: chrono::DateTime<chrono::Utc>) -> ScanReport
     }
 }
 
-impl ScanReport {
-    /// 1 when a finding is at or above `fail_on` (`None`: never), else 0.
-    pub fn exit_code(&self, fail_on: Option<Severity>) -> u8 {
-        let Some(bar) = fail_on else { return 0 };
-        let failing = self
-            .keys
-            .iter()
-            .flat_map(|k| &k.findings)
-            .any(|f| f.severity.at_least(bar));
-        u8::from(failing)
-    }
-}
-
 /// One key: its findings, restorers and status.
 pub fn assess(key: &KeyEvidence, now: chrono::DateTime<chrono::Utc>) -> ScannedKey {
     let partition = key.partition();
@@ -468,8 +455,10 @@ mod tests {
         };
         let report = scan(&ev, now());
         assert_eq!(report.summary.at_risk, 1);
-        assert_eq!(report.exit_code(Some(Severity::Error)), 0, "warnings only");
-        assert_eq!(report.exit_code(Some(Severity::Warning)), 1);
-        assert_eq!(report.exit_code(None), 0);
+        use crate::diagnosis::model::Exit;
+        let exit = |bar| crate::diagnosis::exit::scan(&report, bar);
+        assert_eq!(exit(Some(Severity::Error)), Exit::Clean, "warnings only");
+        assert_eq!(exit(Some(Severity::Warning)), Exit::Findings);
+        assert_eq!(exit(None), Exit::Clean);
     }
 }

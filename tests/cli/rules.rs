@@ -149,7 +149,10 @@ fn the_classic_lockout_is_recovered_from_cloudtrail() {
     assert_eq!(r.restorers.len(), 1);
     assert_eq!(r.restorers[0].principal, KEY_ADMIN);
     assert_eq!(r.restorers[0].exists, Some(true));
-    assert_eq!(r.exit_code(), 1);
+    assert_eq!(
+        kms_doctor::diagnosis::exit::diagnose(&r),
+        kms_doctor::diagnosis::model::Exit::Findings
+    );
     let called = aws.called();
     assert!(
         !called

@@ -1,6 +1,6 @@
 //! The `diagnose` report: the contract's JSON (`shared/spec/diagnosis-contract.md`).
 
-use super::{CallRecord, Code, Finding, KeyFacts, Severity, SourceKind, Text};
+use super::{CallRecord, Code, Finding, KeyFacts, SourceKind, Text};
 use crate::policy::IdentityKind;
 use serde::Serialize;
 
@@ -219,15 +219,5 @@ impl PolicySource {
             changed_by: None,
             event_name: None,
         }
-    }
-}
-
-impl DiagnoseReport {
-    /// 0 when the principal can read and update the key policy: no `error` finding and
-    /// both actions allowed; 1 otherwise.
-    pub fn exit_code(&self) -> u8 {
-        let error = self.findings.iter().any(|f| f.severity == Severity::Error);
-        let all_allowed = self.access.iter().all(|a| a.verdict == Verdict::Allowed);
-        if error || !all_allowed { 1 } else { 0 }
     }
 }

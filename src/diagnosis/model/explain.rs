@@ -1,6 +1,6 @@
 //! The `explain` report.
 
-use super::{Finding, Severity};
+use super::Finding;
 use crate::policy::{Delegation, Evaluation, Grantee, Orphan};
 use serde::Serialize;
 
@@ -20,17 +20,4 @@ pub struct ExplainReport {
     pub account_delegation: Vec<Delegation>,
     pub orphaned_principals: Vec<Orphan>,
     pub findings: Vec<Finding>,
-}
-
-impl ExplainReport {
-    /// 0 when every asked action is allowed or delegated (or, without a principal, when there
-    /// is no error finding); 1 otherwise.
-    pub fn exit_code(&self) -> u8 {
-        let ok = if self.principal.is_some() {
-            self.results.iter().all(|r| r.decision.is_granted())
-        } else {
-            !self.findings.iter().any(|f| f.severity == Severity::Error)
-        };
-        if ok { 0 } else { 1 }
-    }
 }

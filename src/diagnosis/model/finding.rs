@@ -274,3 +274,30 @@ mod tests {
         );
     }
 }
+
+/// How a run ends: the contract's exit statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Complete: nothing at or above the bar (0).
+    Clean,
+    /// Complete: a finding at or above the bar, or an action denied (1).
+    Findings,
+    /// kms-doctor could not do its job: bad usage or input, no credentials, the caller
+    /// unknown, nothing reachable (2).
+    Failure,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Clean => 0,
+            Exit::Findings => 1,
+            Exit::Failure => 2,
+        }
+    }
+
+    /// `Findings` when `failing`, else `Clean`.
+    pub fn findings_if(failing: bool) -> Exit {
+        if failing { Exit::Findings } else { Exit::Clean }
+    }
+}

@@ -1,0 +1,55 @@
+//! How each command's report ends the run: the contract's exit statuses, decided in one place.
+
+use super::model::{
+    CheckReport, DiagnoseReport, Exit, ExplainReport, ScanReport, Severity, Verdict,
+};
+
+/// `Clean` when the principal can read and update the key policy: no `error` finding and both
+/// actions allowed.
+pub fn diagnose(r: &DiagnoseReport) -> Exit {
+    let error = r.findings.iter().any(|f| f.severity == Severity::Error);
+    let all_allowed = r.access.iter().all(|a| a.verdict == Verdict::Allowed);
+    Exit::findings_if(error || !all_allowed)
+}
+
+/// `Clean` when every asked action is allowed or delegated (or, without a principal, when
+/// there is no error finding).
+pub fn explain(r: &ExplainReport) -> Exit {
+    let ok = if r.principal.is_some() {
+        r.results.iter().all(|r| r.decision.is_granted())
+    } else {
+        !r.findings.iter().any(|f| f.severity == Severity::Error)
+    };
+    Exit::findings_if(!ok)
+}
+
+/// `Findings` when a finding is at or above `fail_on` (`None`: never).
+pub fn scan(r: &ScanReport, fail_on: Option<Severity>) -> Exit {
+    let Some(bar) = fail_on else {
+        return Exit::Clean;
+    };
+    Exit::findings_if(
+        r.keys
+            .iter()
+            .flat_map(|k| &k.findings)
+            .any(|f| f.severity.at_least(bar)),
+    )
+}
+
+/// `Failure` when an input could not be read; else `Findings` when a finding is at or above
+/// `fail_on` (`None`: never).
+pub fn check(r: &CheckReport, fail_on: Option<Severity>) -> Exit {
+    if r.summary.unreadable > 0 {
+        return Exit::Failure;
+    }
+    let Some(bar) = fail_on else {
+        return Exit::Clean;
+    };
+    Exit::findings_if(
+        r.files
+            .iter()
+            .flat_map(|f| &f.resources)
+            .flat_map(|r| &r.findings)
+            .any(|l| l.finding.severity.at_least(bar)),
+    )
+}
