@@ -11,6 +11,7 @@ pub mod fake;
 pub mod gather;
 pub mod iac;
 pub mod key;
+pub mod pace;
 pub mod record;
 pub mod scan;
 pub mod sources;

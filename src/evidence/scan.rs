@@ -10,6 +10,7 @@
 //! - The principals the policies name are checked once per account (`GetRole`/`GetUser`),
 //!   however many keys name them.
 
+use super::pace::Pace;
 use super::record::{KeyRef, KeySet};
 use super::sources::event_history::{self, MAX_PAGES, SearchOptions};
 use super::{CallError, Calls, CloudTrail, ErrorKind, Fleet, Iam, IamEntity, Kms};
@@ -22,7 +23,6 @@ use crate::policy::{Context, Identity, KeyPolicy, PUT_KEY_POLICY, grantees};
 use futures_util::StreamExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Accounts scanned at once.
@@ -35,12 +35,12 @@ const IAM_CHECKS_AT_ONCE: usize = 8;
 const MAX_LIST_PAGES: usize = 100;
 /// Pages of `ListAccounts` and `ListRegions` read at most.
 const MAX_ACCOUNT_PAGES: usize = 100;
-/// Retries of a throttled call.
-const MAX_THROTTLE_RETRIES: u32 = 6;
 /// Failed policy updates kept per key.
 const MAX_FAILED_KEPT: usize = 20;
 /// IAM calls a second, per account.
 const IAM_RATE: f64 = 20.0;
+/// The first wait after a throttled KMS, IAM or Organizations answer (100 ms, 200 ms, …).
+const KMS_BACKOFF: Duration = Duration::from_millis(100);
 
 /// The commercial Regions, scanned with `--all-regions` when `account:ListRegions` is denied.
 pub const COMMERCIAL_REGIONS: &[&str] = &[
@@ -133,85 +133,11 @@ pub enum ScanFailed {
     Organization(CallError),
 }
 
-/// A rate for calls of one account and Region: calls are spaced `1/rate` apart; a throttled
-/// call halves the rate and each success adds back a little, up to the ceiling.
-pub struct Governor {
-    ceiling: f64,
-    state: Mutex<(Instant, f64)>,
-}
-
-impl Governor {
-    pub fn new(ceiling: f64) -> Governor {
-        let ceiling = ceiling.max(1.0);
-        Governor {
-            ceiling,
-            state: Mutex::new((Instant::now(), ceiling)),
-        }
-    }
-
-    /// The current rate (calls a second).
-    pub fn rate(&self) -> f64 {
-        self.state.lock().expect("governor lock").1
-    }
-
-    async fn wait(&self) {
-        let slot = {
-            let mut state = self.state.lock().expect("governor lock");
-            let now = Instant::now();
-            let slot = state.0.max(now);
-            state.0 = slot + Duration::from_secs_f64(1.0 / state.1);
-            slot
-        };
-        tokio::time::sleep_until(slot.into()).await;
-    }
-
-    fn throttled(&self) {
-        let mut state = self.state.lock().expect("governor lock");
-        state.1 = (state.1 / 2.0).max(1.0);
-    }
-
-    fn succeeded(&self) {
-        let mut state = self.state.lock().expect("governor lock");
-        state.1 = (state.1 + self.ceiling / 50.0).min(self.ceiling);
-    }
-
-    /// Makes one call at the governed rate, retried with backoff while it is throttled.
-    pub async fn call<T, Fut>(
-        &self,
-        calls: &Calls,
-        service: &str,
-        operation: &str,
-        timeout: Duration,
-        mut call: impl FnMut() -> Fut,
-    ) -> Result<T, CallError>
-    where
-        Fut: Future<Output = Result<T, CallError>>,
-    {
-        let mut attempt = 0;
-        loop {
-            self.wait().await;
-            match calls.record(service, operation, timeout, call()).await {
-                Err(e) if e.outcome == Outcome::Throttled && attempt < MAX_THROTTLE_RETRIES => {
-                    self.throttled();
-                    // 100 ms, 200 ms, … 3.2 s.
-                    tokio::time::sleep(Duration::from_millis(100) * 2u32.pow(attempt)).await;
-                    attempt += 1;
-                }
-                Ok(v) => {
-                    self.succeeded();
-                    return Ok(v);
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-}
-
-/// Every page of a listing, at most `max_pages`, each call through the governor: the items,
+/// Every page of a listing, at most `max_pages`, each call through the pace: the items,
 /// and whether the listing came to its end.
 #[allow(clippy::too_many_arguments)]
 async fn every_page<T, Page, Fut>(
-    governor: &Governor,
+    pace: &Pace,
     calls: &Calls,
     service: &str,
     operation: &str,
@@ -226,7 +152,7 @@ where
     let mut items = Vec::new();
     let mut next: Option<String> = None;
     for _ in 0..max_pages {
-        let page = governor
+        let page = pace
             .call(calls, service, operation, t, || call(next.clone()))
             .await?;
         let (more, token) = split(page);
@@ -305,7 +231,7 @@ async fn organization_accounts<F: Fleet>(
     t: Duration,
 ) -> Result<Vec<String>, CallError> {
     let (accounts, _) = every_page(
-        &Governor::new(5.0),
+        &Pace::new(5.0, 1, KMS_BACKOFF),
         calls,
         "organizations",
         "ListAccounts",
@@ -472,7 +398,7 @@ async fn enabled_regions<F: Fleet>(
     t: Duration,
 ) -> Result<Vec<String>, CallError> {
     let (mut regions, _) = every_page(
-        &Governor::new(5.0),
+        &Pace::new(5.0, 1, KMS_BACKOFF),
         calls,
         "account",
         "ListRegions",
@@ -514,10 +440,10 @@ async fn scan_region<K: Kms, C: CloudTrail>(
     progress: &dyn Fn(Tick),
 ) -> RegionResult {
     let t = opts.timeout;
-    let governor = Governor::new(opts.kms_rate);
+    let pace = Pace::new(opts.kms_rate, 1, KMS_BACKOFF);
     let mut errors = Vec::new();
     let list_keys = every_page(
-        &governor,
+        &pace,
         calls,
         "kms",
         "ListKeys",
@@ -527,7 +453,7 @@ async fn scan_region<K: Kms, C: CloudTrail>(
         |page| (page.keys, page.next_marker),
     );
     let list_aliases = every_page(
-        &governor,
+        &pace,
         calls,
         "kms",
         "ListAliases",
@@ -581,15 +507,14 @@ async fn scan_region<K: Kms, C: CloudTrail>(
         futures_util::stream::iter(listed)
             .map(|(key_id, arn)| {
                 let names = aliases.remove(&key_id).unwrap_or_default();
-                let (kms, governor) = (&kms, &governor);
+                let (kms, pace) = (&kms, &pace);
                 async move {
                     // Past --max-duration, the rest of the Region is counted, not called.
                     if past_deadline() {
                         return None;
                     }
                     let r =
-                        examine_key(kms, governor, calls, t, account, region, key_id, arn, names)
-                            .await;
+                        examine_key(kms, pace, calls, t, account, region, key_id, arn, names).await;
                     progress(Tick::KeyDone);
                     Some(r)
                 }
@@ -649,7 +574,7 @@ async fn scan_region<K: Kms, C: CloudTrail>(
 #[allow(clippy::too_many_arguments)]
 async fn examine_key<K: Kms>(
     kms: &K,
-    governor: &Governor,
+    pace: &Pace,
     calls: &Calls,
     t: Duration,
     account: &str,
@@ -665,7 +590,7 @@ async fn examine_key<K: Kms>(
         message: e.describe(),
         key_id: key_id.clone(),
     };
-    let described = governor
+    let described = pace
         .call(calls, "kms", "DescribeKey", t, || kms.describe_key(&key_id))
         .await;
     let mut key = KeyEvidence {
@@ -691,7 +616,7 @@ async fn examine_key<K: Kms>(
     if aws_managed {
         return (None, failures);
     }
-    let policy = governor
+    let policy = pace
         .call(calls, "kms", "GetKeyPolicy", t, || {
             kms.get_key_policy(&key_id)
         })
@@ -845,22 +770,20 @@ async fn check_restorers<I: Iam>(
         }
         asks.push(mine);
     }
-    let governor = Governor::new(IAM_RATE);
+    let pace = Pace::new(IAM_RATE, 1, KMS_BACKOFF);
     let lookups = roles
         .into_iter()
         .map(|n| (true, n))
         .chain(users.into_iter().map(|n| (false, n)));
     let answers: BTreeMap<(bool, String), Option<bool>> = futures_util::stream::iter(lookups)
         .map(|(role, name)| {
-            let governor = &governor;
+            let pace = &pace;
             async move {
                 let r: Result<IamEntity, CallError> = if role {
-                    governor
-                        .call(calls, "iam", "GetRole", t, || iam.get_role(&name))
+                    pace.call(calls, "iam", "GetRole", t, || iam.get_role(&name))
                         .await
                 } else {
-                    governor
-                        .call(calls, "iam", "GetUser", t, || iam.get_user(&name))
+                    pace.call(calls, "iam", "GetUser", t, || iam.get_user(&name))
                         .await
                 };
                 let exists = match r {
@@ -1000,16 +923,5 @@ mod tests {
             "{:?}",
             ev.keys[0]
         );
-    }
-
-    #[test]
-    fn a_throttled_call_slows_the_region_down() {
-        let governor = Governor::new(100.0);
-        governor.throttled();
-        assert_eq!(governor.rate(), 50.0);
-        for _ in 0..100 {
-            governor.succeeded();
-        }
-        assert_eq!(governor.rate(), 100.0, "never above the ceiling");
     }
 }

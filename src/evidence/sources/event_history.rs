@@ -5,15 +5,14 @@
 //! however many events there are; the search stops at the first answer. Calls are paced to
 //! CloudTrail's quota for `LookupEvents` (2 per second) and retried with backoff when throttled.
 
-use crate::diagnosis::model::{History, Outcome, PolicyEvent, SourceKind};
+use crate::diagnosis::model::{History, PolicyEvent, SourceKind};
+use crate::evidence::pace::Pace;
 use crate::evidence::record::{KeyMatch, KeyRef, UnreadableRecord, read_record_of};
 use crate::evidence::{CallError, Calls, CloudTrail, EventPage};
 use std::time::{Duration, Instant};
 
 /// Failed attempts kept as evidence, at most (the newest).
 const MAX_FAILED_KEPT: usize = 20;
-/// Retries of a throttled `LookupEvents` call.
-const MAX_THROTTLE_RETRIES: u32 = 5;
 
 /// Pages read at most in one search (50 events each): an endless `NextToken` ends here.
 pub const MAX_PAGES: u32 = 400;
@@ -31,71 +30,20 @@ pub struct SearchOptions {
     pub deadline: Option<Instant>,
 }
 
-/// CloudTrail's quota as a token bucket: a burst of two calls at once, then one per interval.
-/// It starts full, so a search of two pages never waits.
-struct Pacer {
-    tokens: f64,
-    last: Instant,
-    min_interval: Duration,
-}
-
-const BURST: f64 = 2.0;
-
-impl Pacer {
-    fn new(min_interval: Duration, already_spent: u32) -> Pacer {
-        Pacer {
-            tokens: BURST - f64::from(already_spent),
-            last: Instant::now(),
-            min_interval,
-        }
-    }
-
-    async fn wait(&mut self) {
-        let interval = self.min_interval.as_secs_f64();
-        if interval > 0.0 {
-            let now = Instant::now();
-            self.tokens = (self.tokens + (now - self.last).as_secs_f64() / interval).min(BURST);
-            self.last = now;
-            if self.tokens < 1.0 {
-                let wait = Duration::from_secs_f64((1.0 - self.tokens) * interval);
-                tokio::time::sleep(wait).await;
-                self.tokens = 1.0;
-                self.last = Instant::now();
-            }
-        }
-        self.tokens -= 1.0;
-    }
-}
-
+/// Reads one page, in its turn.
 async fn fetch<C: CloudTrail>(
     ct: &C,
     calls: &Calls,
-    pacer: &mut Pacer,
+    pace: &Pace,
     opts: &SearchOptions,
     event_name: &str,
     window: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
     token: Option<String>,
 ) -> Result<EventPage, CallError> {
-    let mut attempt = 0;
-    loop {
-        pacer.wait().await;
-        let result = calls
-            .record(
-                "cloudtrail",
-                "LookupEvents",
-                opts.timeout,
-                ct.lookup_events(event_name, window.0, window.1, token.clone()),
-            )
-            .await;
-        match result {
-            Err(e) if e.outcome == Outcome::Throttled && attempt < MAX_THROTTLE_RETRIES => {
-                // Exponential backoff on top of the pacing: 1, 2, 4, 8, 16 intervals.
-                tokio::time::sleep(pacer.min_interval * 2u32.pow(attempt)).await;
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
+    pace.call(calls, "cloudtrail", "LookupEvents", opts.timeout, || {
+        ct.lookup_events(event_name, window.0, window.1, token.clone())
+    })
+    .await
 }
 
 /// What a scan read.
@@ -130,7 +78,9 @@ pub async fn scan<C: CloudTrail, M: KeyMatch>(
         complete: true,
         ..ScanStats::default()
     };
-    let mut pacer = Pacer::new(opts.min_interval, u32::from(first_page.is_some()));
+    // CloudTrail's quota: 2 calls a second, in bursts of 2; a first page fetched alongside
+    // other calls has spent one.
+    let pace = Pace::every(opts.min_interval, 2).spent(u32::from(first_page.is_some()));
     let mut prefetched = first_page;
     for event_name in event_names {
         let mut token = None;
@@ -149,18 +99,7 @@ pub async fn scan<C: CloudTrail, M: KeyMatch>(
             }
             let page = match prefetched.take() {
                 Some(p) => p,
-                None => {
-                    fetch(
-                        ct,
-                        calls,
-                        &mut pacer,
-                        opts,
-                        event_name,
-                        window,
-                        token.clone(),
-                    )
-                    .await
-                }
+                None => fetch(ct, calls, &pace, opts, event_name, window, token.clone()).await,
             };
             let page = match page {
                 Ok(p) => p,
