@@ -75,7 +75,9 @@ pub fn run(
     })?;
     let report = crate::diagnosis::scan::scan(&evidence, now);
     let mut redaction = Redaction::new(req.redact);
-    redaction.learn(&evidence.calls).learn(&report);
+    // The report first: its order is fixed, the calls' is the order they started in, so the
+    // pseudonyms are the same from run to run.
+    redaction.learn(&report).learn(&evidence.calls);
     console.calls(&redaction.show(&evidence.calls));
     render(&redaction.show(&report), req.format, out)?;
     // Nothing could be listed anywhere: the scan did not run.

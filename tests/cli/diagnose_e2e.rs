@@ -116,7 +116,11 @@ fn check(file: &ScenarioFile) -> Result<(), String> {
             problems.push(format!("stdout contains {bad:?}"));
         }
     }
-    if e.exit != 2 && !file.args.iter().any(|a| a == "text" || a == "markdown") {
+    // Scenarios are asserted on their JSON; `runs` snapshots every other format.
+    if file.args.iter().any(|a| a == "text" || a == "markdown") {
+        problems.push("a scenario runs with --format json".to_owned());
+    }
+    if e.exit != 2 {
         let v: Value = serde_json::from_str(&stdout)
             .map_err(|err| format!("stdout is not JSON ({err}): {stdout}\nstderr: {stderr}"))?;
         check_json(&v, e, &mut problems);

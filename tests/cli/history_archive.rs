@@ -78,7 +78,7 @@ fn changes() -> Vec<(usize, Value)> {
 /// An archive of 2 accounts × 2 Regions × 5 days × 3 files × 40 records, plus bad input: a
 /// truncated gzip, a JSON file that is not a CloudTrail log, a file that cannot be read, and a
 /// PutKeyPolicy record of the key without its requestParameters.
-fn generated(name: &str) -> PathBuf {
+pub(crate) fn generated(name: &str) -> PathBuf {
     let root = fresh_dir(name);
     let mut changes = changes();
     let mut damaged = put_key_policy(4, 900, "evt-damaged", "Deployer", None, None);

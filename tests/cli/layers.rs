@@ -210,7 +210,7 @@ fn sibling_targets(module: &[String], code: &str) -> Vec<String> {
             climbs += 1;
             tail = t;
         }
-        if starts && climbs <= module.len() - 1 {
+        if starts && climbs < module.len() {
             let mut resolved: Vec<String> = module[..module.len() - climbs].to_vec();
             resolved.push(ident(tail));
             if resolved.len() >= 2 {

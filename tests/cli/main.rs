@@ -20,6 +20,7 @@ mod properties;
 mod redaction;
 mod reports;
 mod rules;
+mod runs;
 mod scan_e2e;
 mod scan_moto;
 mod sdk_mapping;

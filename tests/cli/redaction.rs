@@ -340,7 +340,7 @@ fn authorization_details_in_a_redacted_evidence_file_name_no_one() {
 /// condition values, event IDs, addresses and agents of CloudTrail records.
 fn scenario_identifiers(v: &Value, out: &mut BTreeSet<String>) {
     identifiers(v, false, out);
-    scenario_names(v, false, out);
+    scenario_names(v, out);
     // AWS managed policies (`arn:aws:iam::aws:policy/ReadOnlyAccess`) are AWS's.
     let text = v.to_string();
     for (i, _) in text.match_indices("arn:aws:iam::aws:policy/") {
@@ -359,16 +359,14 @@ fn scenario_identifiers(v: &Value, out: &mut BTreeSet<String>) {
     });
 }
 
-fn scenario_names(v: &Value, in_policy_text: bool, out: &mut BTreeSet<String>) {
+fn scenario_names(v: &Value, out: &mut BTreeSet<String>) {
     match v {
         Value::String(s) => {
             if let Ok(inner @ Value::Object(_)) = serde_json::from_str::<Value>(s) {
-                scenario_names(&inner, true, out);
+                scenario_names(&inner, out);
             }
         }
-        Value::Array(list) => list
-            .iter()
-            .for_each(|v| scenario_names(v, in_policy_text, out)),
+        Value::Array(list) => list.iter().for_each(|v| scenario_names(v, out)),
         Value::Object(map) => {
             for (k, v) in map {
                 match (k.as_str(), v) {
@@ -408,7 +406,7 @@ fn scenario_names(v: &Value, in_policy_text: bool, out: &mut BTreeSet<String>) {
                     }
                     _ => {}
                 }
-                scenario_names(v, in_policy_text, out);
+                scenario_names(v, out);
             }
         }
         _ => {}

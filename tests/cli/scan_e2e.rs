@@ -28,7 +28,7 @@ const READ_ONLY: [&str; 12] = [
 const A: &str = "111122223333";
 const B: &str = "444455556666";
 
-fn estate() -> (Scenario, BTreeMap<String, String>) {
+pub(crate) fn estate() -> (Scenario, BTreeMap<String, String>) {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/scan/estate.json");
     let file: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();

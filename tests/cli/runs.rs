@@ -1,0 +1,338 @@
+//! Whole runs as snapshots (ruff's and cargo's way): for every scenario, fixture and example,
+//! the real binary's exit status, standard output and standard error, in every format,
+//! `--redact` included. A change to what any command prints shows here as a diff to review
+//! (`cargo insta review`, or `INSTA_UPDATE=always` and `git diff`).
+//!
+//! What varies from run to run is normalised before the comparison, and only that: call
+//! durations, the scenario endpoint's port, temporary directories.
+
+use crate::support::cli::{against, kms_doctor};
+use crate::support::scenario;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// One run, as a snapshot shows it.
+fn shown(o: &Output, replace: &[(&str, &str)]) -> String {
+    let mut text = format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        o.status
+            .code()
+            .map_or_else(|| "killed".to_owned(), |c| c.to_string()),
+        calls_in_a_stable_order(&String::from_utf8_lossy(&o.stdout)),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for (from, to) in replace {
+        text = text.replace(from, to);
+    }
+    normalise_durations(&text)
+        .lines()
+        .map(call_row_without_duration)
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// A row of Markdown's calls table (`| `kms` | `DescribeKey` | ok | 12 |`) without its time.
+fn call_row_without_duration(line: &str) -> String {
+    let outcome = ["ok", "access_denied", "not_found", "throttled", "error"]
+        .iter()
+        .any(|o| line.contains(&format!("| {o} |")));
+    match line
+        .trim_end()
+        .strip_suffix(" |")
+        .and_then(|l| l.rsplit_once("| "))
+    {
+        Some((head, ms)) if outcome && !ms.is_empty() && ms.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{head}| 0 |")
+        }
+        _ => line.to_owned(),
+    }
+}
+
+/// Calls made at once are listed in the order they started, which varies: JSON's `calls` and
+/// the rows of Markdown's calls table are sorted for the comparison.
+fn calls_in_a_stable_order(stdout: &str) -> String {
+    if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(stdout) {
+        if let Some(calls) = v.get_mut("calls").and_then(|c| c.as_array_mut()) {
+            calls.sort_by_key(|c| c.to_string());
+            return serde_json::to_string_pretty(&v).unwrap() + "\n";
+        }
+        return stdout.to_owned();
+    }
+    let mut lines: Vec<String> = stdout.lines().map(str::to_owned).collect();
+    let is_call = |l: &str| call_row_without_duration(l) != l || l.ends_with("| 0 |");
+    let mut i = 0;
+    while i < lines.len() {
+        let j = (i..lines.len())
+            .find(|&j| !is_call(&lines[j]))
+            .unwrap_or(lines.len());
+        if j > i + 1 {
+            lines[i..j].sort_by_key(|l| call_row_without_duration(l));
+        }
+        i = j.max(i + 1);
+    }
+    lines.join("\n") + if stdout.ends_with('\n') { "\n" } else { "" }
+}
+
+/// `"ms": 12` and `in 12 ms` become `0`: how long a call took is not part of what it says.
+fn normalise_durations(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let mut rest = line;
+        let mut kept = String::new();
+        loop {
+            let next = [("\"ms\": ", ""), ("in ", " ms")]
+                .iter()
+                .filter_map(|(before, after)| {
+                    rest.find(before).and_then(|i| {
+                        let start = i + before.len();
+                        let digits = rest[start..].bytes().take_while(u8::is_ascii_digit).count();
+                        (digits > 0 && rest[start + digits..].starts_with(after))
+                            .then_some((start, digits))
+                    })
+                })
+                .min();
+            match next {
+                Some((start, digits)) => {
+                    kept.push_str(&rest[..start]);
+                    kept.push('0');
+                    rest = &rest[start + digits..];
+                }
+                None => break,
+            }
+        }
+        kept.push_str(rest);
+        out.push_str(&kept);
+    }
+    out
+}
+
+/// The scenario files' own arguments, less the format and redaction chosen by the caller.
+fn scenario_args(file: &serde_json::Value) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut given = file["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap());
+    while let Some(a) = given.next() {
+        match a {
+            "--format" => {
+                given.next();
+            }
+            "--redact" => {}
+            other => args.push(other.to_owned()),
+        }
+    }
+    args
+}
+
+fn sorted_files(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// Runs `work` over `items` on four threads, keeping their order.
+fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    std::thread::scope(|s| {
+        let work = &work;
+        let handles: Vec<_> = items
+            .chunks(items.len().div_ceil(4).max(1))
+            .map(|chunk| s.spawn(move || chunk.iter().map(work).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    })
+}
+
+/// Scenarios whose output depends on timing, with why; `diagnose_e2e` checks what they must say.
+const TIMING_DEPENDENT: &[(&str, &str)] = &[(
+    "23-describe-500.json",
+    "the SDK's jittered retries of a 500 end before or after --timeout 2",
+)];
+
+#[test]
+fn diagnose_every_scenario_in_every_format() {
+    let paths: Vec<PathBuf> = sorted_files(&Path::new(ROOT).join("tests/scenarios"), "json")
+        .into_iter()
+        .filter(|p| !TIMING_DEPENDENT.iter().any(|(name, _)| p.ends_with(name)))
+        .collect();
+    assert!(paths.len() >= 40, "{} scenarios", paths.len());
+    let runs = in_parallel(&paths, |path| {
+        let file: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let sc: scenario::Scenario = serde_json::from_value(file["scenario"].clone()).unwrap();
+        let endpoint = scenario::start(sc);
+        let args = scenario_args(&file);
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        [
+            ("text", &[][..]),
+            ("markdown", &[]),
+            ("json", &[]),
+            ("text-redacted", &["--redact"]),
+        ]
+        .iter()
+        .map(|(label, extra)| {
+            let format = label.trim_end_matches("-redacted");
+            let o = against(&endpoint.url)
+                .args(&args)
+                .args(["--format", format])
+                .args(*extra)
+                .output()
+                .unwrap();
+            (
+                format!("diagnose__{name}__{label}"),
+                shown(&o, &[(endpoint.url.as_str(), "http://ENDPOINT")]),
+            )
+        })
+        .collect::<Vec<_>>()
+    });
+    for (name, text) in runs.into_iter().flatten() {
+        insta::assert_snapshot!(name, text);
+    }
+}
+
+#[test]
+fn check_every_fixture_in_every_format() {
+    let mut files = Vec::new();
+    for dir in ["broken", "cdk.out", "cfn", "other", "policies", "tf"] {
+        for ext in ["json", "yaml"] {
+            files.extend(sorted_files(
+                &Path::new(ROOT).join("tests/iac").join(dir),
+                ext,
+            ));
+        }
+    }
+    files.sort();
+    let runs = in_parallel(&files, |path| {
+        let rel = path
+            .strip_prefix(ROOT)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        ["text", "json", "markdown", "sarif", "github"]
+            .iter()
+            .map(|format| {
+                let o = kms_doctor(&[
+                    "check",
+                    &rel,
+                    "--account",
+                    "111122223333",
+                    "--format",
+                    format,
+                ]);
+                let name = rel
+                    .trim_start_matches("tests/iac/")
+                    .replace(['/', '.'], "_");
+                (format!("check__{name}__{format}"), shown(&o, &[]))
+            })
+            .collect::<Vec<_>>()
+    });
+    for (name, text) in runs.into_iter().flatten() {
+        insta::assert_snapshot!(name, text);
+    }
+}
+
+#[test]
+fn explain_every_example_in_every_format() {
+    let examples: Vec<PathBuf> = sorted_files(&Path::new(ROOT).join("examples"), "json")
+        .into_iter()
+        .filter(|p| !p.ends_with("evidence-locked-out.json"))
+        .collect();
+    assert!(examples.len() >= 3);
+    for path in &examples {
+        let rel = path
+            .strip_prefix(ROOT)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        for format in ["text", "json", "markdown"] {
+            let o = kms_doctor(&["explain", "--policy", &rel, "--format", format]);
+            insta::assert_snapshot!(format!("explain__{name}__{format}"), shown(&o, &[]));
+        }
+    }
+}
+
+#[test]
+fn diagnose_the_bundled_evidence_in_every_format() {
+    for (label, extra) in [
+        ("text", &[][..]),
+        ("markdown", &[]),
+        ("json", &[]),
+        ("markdown-redacted", &["--redact"]),
+        ("text-verbose", &["-v"]),
+    ] {
+        let format = label.split('-').next().unwrap();
+        let mut args = vec![
+            "diagnose",
+            "--from-evidence",
+            "examples/evidence-locked-out.json",
+            "--format",
+            format,
+        ];
+        args.extend_from_slice(extra);
+        let o = kms_doctor(&args);
+        insta::assert_snapshot!(
+            format!("diagnose__bundled_evidence__{label}"),
+            shown(&o, &[])
+        );
+    }
+}
+
+#[test]
+fn scan_the_estate_in_every_format() {
+    let (mut sc, _) = crate::scan_e2e::estate();
+    sc.kms_throttle_every = 0;
+    let endpoint = scenario::start(sc);
+    for (label, extra) in [
+        ("text", &[][..]),
+        ("json", &[]),
+        ("markdown", &[]),
+        ("sarif", &[]),
+        ("json-redacted", &["--redact"]),
+    ] {
+        let format = label.split('-').next().unwrap();
+        let o = against(&endpoint.url)
+            .args(["scan", "--org", "--format", format])
+            .args(extra)
+            .env("AWS_REGION", "us-east-1")
+            .output()
+            .unwrap();
+        insta::assert_snapshot!(
+            format!("scan__estate__{label}"),
+            shown(&o, &[(endpoint.url.as_str(), "http://ENDPOINT")])
+        );
+    }
+}
+
+#[test]
+fn history_of_an_archive_in_every_format() {
+    let root = crate::history_archive::generated("runs-history");
+    let dir = root.to_str().unwrap().to_owned();
+    let arn = crate::support::archive::key_arn();
+    for (label, extra) in [
+        ("text", &[][..]),
+        ("json", &[]),
+        ("markdown", &[]),
+        ("text-redacted", &["--redact"]),
+    ] {
+        let format = label.split('-').next().unwrap();
+        let mut args = vec!["history", &arn, "--logs", &dir, "--format", format];
+        args.extend_from_slice(extra);
+        let o = kms_doctor(&args);
+        insta::assert_snapshot!(
+            format!("history__archive__{label}"),
+            shown(&o, &[(dir.as_str(), "ARCHIVE")])
+        );
+    }
+}
