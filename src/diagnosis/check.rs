@@ -4,13 +4,13 @@
 //! (`--deployer`), the principals that must keep access (`--keep`), and the restorers a change
 //! takes away (a plan's before and after, or `--against OLD`). Pure.
 
+use super::judge::{PolicyScope, judge_policy};
 use super::model::PolicyDecl;
 use super::model::{
     CheckReport, CheckSummary, CheckedFile, CheckedResource, Code, DeclaredKey, DeclaredPolicy,
     Finding, InputFile, LocatedFinding, SCHEMA_VERSION, Severity, SourceKind, Text, code,
     sort_findings,
 };
-use super::scan::{PolicyScope, judge_policy};
 use super::verdict::key_policy_cause;
 use crate::policy::{
     Context, Effect, GET_KEY_POLICY, Identity, KeyPolicy, PUT_KEY_POLICY, evaluate_for,

@@ -2,6 +2,7 @@
 //! evidence was gathered (or loaded from a file) before.
 
 use super::iam_restorers::iam_restorers;
+use super::judge::{KeyPolicyRestorers, key_policy_restorers};
 use super::model::{
     CallerReport, Code, DiagnoseReport, Evidence, FailedAttempt, Finding, HistorySummary, Outcome,
     PolicyInForce, Restorer, RestorerVia, SCHEMA_VERSION, sort_findings,
@@ -12,8 +13,8 @@ use super::rules::policy::{self as policy_rules, PolicyFacts};
 use super::verdict::{ActionFacts, verdict_for};
 use crate::diagnosis::model::KeyManager;
 use crate::policy::{
-    Context, Evaluation, GET_KEY_POLICY, Grantee, Identity, IdentityKind, KeyPolicy,
-    PUT_KEY_POLICY, delegation_statement, evaluate_for, grantees, orphaned_principals,
+    Context, Evaluation, GET_KEY_POLICY, Identity, IdentityKind, KeyPolicy, PUT_KEY_POLICY,
+    delegation_statement, evaluate_for,
 };
 use crate::text;
 use std::collections::BTreeMap;
@@ -113,25 +114,24 @@ pub fn diagnose(
             .collect(),
         _ => Vec::new(),
     };
-    let all_grantees = policy
-        .map(|p| grantees(p, PUT_KEY_POLICY, key_arn, &empty, now))
-        .unwrap_or_default();
     let existence: BTreeMap<&str, Option<bool>> = ev
         .restorer_checks
         .iter()
         .map(|c| (c.principal.as_str(), c.exists))
         .collect();
-    let mut restorers: Vec<Restorer> = all_grantees
-        .iter()
-        .map(|g| {
-            let exists = existence.get(g.principal.as_str()).copied().flatten();
-            Restorer::named(g, source.kind, exists)
-        })
-        .collect();
+    // Who the key policy names, the same judgement as scan's and check's.
+    let KeyPolicyRestorers {
+        mut restorers,
+        living,
+        orphans,
+    } = match policy {
+        Some(p) => key_policy_restorers(p, key_arn, source.kind, &existence, now),
+        None => KeyPolicyRestorers::default(),
+    };
     // Trust and identity policies, parsed once for the IAM restorers and the restore paths.
     let graph = Graph::new(ev, now);
     // Through the account delegation: the IAM users and roles whose own policies allow it.
-    let delegates = all_grantees.iter().any(Grantee::via_iam);
+    let delegates = restorers.iter().any(Restorer::via_iam);
     if let (true, Some(details)) = (delegates, &ev.authorization) {
         let organizations_deny = ev
             .simulation
@@ -161,14 +161,6 @@ pub fn diagnose(
             });
         }
     }
-    // The grantees that may still exist: deleted ones cannot restore anything.
-    let living: Vec<_> = all_grantees
-        .iter()
-        .zip(restorers.iter().filter(|r| r.via == RestorerVia::KeyPolicy))
-        .filter(|(_, r)| r.exists != Some(false))
-        .map(|(g, _)| g.clone())
-        .collect();
-    let orphans = policy.map(orphaned_principals).unwrap_or_default();
     let aws_managed = ev.key.manager == Some(KeyManager::Aws);
     // Known from the key's ARN alone: no policy needed.
     let cross_account = match (key_account, subject.as_ref().and_then(|s| s.account())) {

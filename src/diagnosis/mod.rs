@@ -14,6 +14,7 @@ pub mod diagnose;
 pub mod exit;
 pub mod explain;
 pub mod iam_restorers;
+pub mod judge;
 pub mod model;
 pub mod restore_paths;
 pub mod rules;

@@ -2,16 +2,13 @@
 //! for nobody in particular: can anyone still update it, and how close is it to a lockout?
 //! Pure: the evidence was gathered before.
 
+use super::judge::{PolicyScope, judge_policy};
 use super::model::{
-    CallCounts, Code, Finding, KeyEvidence, KeyStatus, Outcome, Restorer, SCHEMA_VERSION,
-    ScanEvidence, ScanReport, ScanScope, ScanSummary, ScannedKey, Severity, SourceKind, code,
-    sort_findings,
+    CallCounts, Code, Finding, KeyEvidence, KeyStatus, Outcome, SCHEMA_VERSION, ScanEvidence,
+    ScanReport, ScanScope, ScanSummary, ScannedKey, Severity, code, sort_findings,
 };
 use super::rules::live;
-use super::rules::policy::{self as policy_rules, PolicyFacts};
-use crate::policy::{
-    Context, GET_KEY_POLICY, KeyPolicy, PUT_KEY_POLICY, delegations, grantees, orphaned_principals,
-};
+use crate::policy::KeyPolicy;
 use crate::text;
 use std::collections::BTreeMap;
 
@@ -148,81 +145,6 @@ pub fn assess(key: &KeyEvidence, now: chrono::DateTime<chrono::Utc>) -> ScannedK
     }
 }
 
-/// Whose policy is judged, and where it came from.
-pub struct PolicyScope<'a> {
-    pub account: &'a str,
-    pub partition: &'a str,
-    pub key_arn: Option<&'a str>,
-    pub source: SourceKind,
-}
-
-/// What a key policy means for nobody in particular: can anyone still update it, and how close
-/// is it to a lockout? The findings (`no-restorer`, `restorer-missing`, `orphaned-principal`,
-/// `not-principal-misses-sessions`, `policy-update-open`, `no-account-delegation`,
-/// `single-restorer`) and the restorers. `existence` says which principals still exist (absent:
-/// not known). Shared by `scan` (live keys) and `check` (templates before deployment).
-pub fn judge_policy(
-    policy: &KeyPolicy,
-    scope: &PolicyScope,
-    existence: &BTreeMap<&str, Option<bool>>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> (Vec<Finding>, Vec<Restorer>) {
-    let mut findings = Vec::new();
-    let all = grantees(
-        policy,
-        PUT_KEY_POLICY,
-        scope.key_arn,
-        &Context::default(),
-        now,
-    );
-    let restorers: Vec<Restorer> = all
-        .iter()
-        .map(|g| {
-            let exists = existence.get(g.principal.as_str()).copied().flatten();
-            let mut r = Restorer::named(g, scope.source, exists);
-            r.permission_set = super::restore_paths::permission_set(&g.principal);
-            r
-        })
-        .collect();
-    let living: Vec<_> = all
-        .iter()
-        .zip(&restorers)
-        .filter(|(_, r)| r.exists != Some(false))
-        .map(|(g, _)| g.clone())
-        .collect();
-    let orphans = orphaned_principals(policy);
-    let actions = [GET_KEY_POLICY.to_owned(), PUT_KEY_POLICY.to_owned()];
-    // For nobody in particular, a missing delegation denies no one: it is
-    // `no-account-delegation` (a warning) below, not `root-delegation-missing`.
-    findings.extend(
-        policy_rules::findings(&PolicyFacts {
-            policy,
-            principal: None,
-            key_account: Some(scope.account),
-            evaluations: &[],
-            actions: &actions,
-            restorers: &living,
-            orphans: &orphans,
-        })
-        .into_iter()
-        .filter(|f| f.code != Code::RootDelegationMissing),
-    );
-    live::restorer_findings(&mut findings, &restorers);
-    if delegations(policy, PUT_KEY_POLICY, Some(scope.account)).is_empty() {
-        findings.push(no_account_delegation(scope.partition, scope.account));
-    }
-    let whole_account = living.iter().any(|g| g.names_whole_account());
-    let mut named: Vec<&str> = living.iter().map(|g| g.principal.as_str()).collect();
-    named.sort_unstable();
-    named.dedup();
-    if !whole_account && named.len() == 1 {
-        findings.push(
-            single_restorer(named[0], &living[0].statement).at_statement(living[0].statement_index),
-        );
-    }
-    (findings, restorers)
-}
-
 /// The policy in force is not known: say why, and the routes that can still learn it.
 fn policy_unknown(key: &KeyEvidence) -> Finding {
     let key_name = key.arn.clone().unwrap_or_else(|| key.key_id.clone());
@@ -278,44 +200,10 @@ fn policy_unknown(key: &KeyEvidence) -> Finding {
     }
 }
 
-fn no_account_delegation(partition: &str, account: &str) -> Finding {
-    Finding::new(
-        Code::NoAccountDelegation,
-        "No statement delegates kms:PutKeyPolicy to the account",
-    )
-    .detail(text!(
-        "Without a statement whose principal is the account (",
-        code(format!("arn:{partition}:iam::{account}:root")),
-        "), IAM policies grant nothing on this key, not even AdministratorAccess: access \
-         rests on the principals the policy names. If they are deleted or lose their \
-         sessions, the key is locked out."
-    ))
-    .help(text!(
-        "Add the account delegation statement (",
-        code("\"Principal\": {\"AWS\": \"arn:aws:iam::ACCOUNT:root\"}, \"Action\": \"kms:*\""),
-        ") and control access with IAM policies, or name at least two administrators."
-    ))
-}
-
-fn single_restorer(principal: &str, statement: &str) -> Finding {
-    Finding::new(
-        Code::SingleRestorer,
-        text!("Only ", code(principal), " can update the key policy"),
-    )
-    .detail(text!(
-        "Statement ",
-        super::model::quoted(statement),
-        " is the one way left to change the policy. If this principal is deleted, or its \
-         trust policy or session changes, nobody can restore access but AWS Support."
-    ))
-    .evidence([text!("kms:PutKeyPolicy restorers: ", code(principal))])
-    .help("Name a second administrator (a break-glass role) or delegate to the account.")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnosis::model::{ExistenceCheck, History, PolicyEvent};
+    use crate::diagnosis::model::{ExistenceCheck, History, PolicyEvent, SourceKind};
 
     const A: &str = "111122223333";
 

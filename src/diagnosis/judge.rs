@@ -1,0 +1,147 @@
+//! The judgement of a key policy that `diagnose`, `scan` and `check` share: who the policy lets
+//! update it (its restorers, with whether each still exists), and, for nobody in particular,
+//! how close it is to a lockout.
+
+use super::model::{Code, Finding, Restorer, SourceKind, code};
+use super::rules::live;
+use super::rules::policy::{self as policy_rules, PolicyFacts};
+use crate::policy::{
+    Context, GET_KEY_POLICY, Grantee, KeyPolicy, Orphan, PUT_KEY_POLICY, delegations, grantees,
+    orphaned_principals,
+};
+use crate::text;
+use std::collections::BTreeMap;
+
+/// Who a key policy lets call `kms:PutKeyPolicy` (none, when no policy is known).
+#[derive(Default)]
+pub struct KeyPolicyRestorers {
+    /// Every principal the policy names for it, as a restorer (`exists` from the checks made).
+    pub restorers: Vec<Restorer>,
+    /// The grants of those that may still exist: deleted principals restore nothing.
+    pub living: Vec<Grantee>,
+    /// Principals named by the unique ID of a deleted principal.
+    pub orphans: Vec<Orphan>,
+}
+
+/// The key policy's restorers: `existence` says which principals still exist (absent: not
+/// known).
+pub fn key_policy_restorers(
+    policy: &KeyPolicy,
+    key_arn: Option<&str>,
+    source: SourceKind,
+    existence: &BTreeMap<&str, Option<bool>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> KeyPolicyRestorers {
+    let all = grantees(policy, PUT_KEY_POLICY, key_arn, &Context::default(), now);
+    let restorers: Vec<Restorer> = all
+        .iter()
+        .map(|g| {
+            let exists = existence.get(g.principal.as_str()).copied().flatten();
+            let mut r = Restorer::named(g, source, exists);
+            r.permission_set = super::restore_paths::permission_set(&g.principal);
+            r
+        })
+        .collect();
+    let living = all
+        .iter()
+        .zip(&restorers)
+        .filter(|(_, r)| r.exists != Some(false))
+        .map(|(g, _)| g.clone())
+        .collect();
+    KeyPolicyRestorers {
+        restorers,
+        living,
+        orphans: orphaned_principals(policy),
+    }
+}
+
+/// Whose policy is judged, and where it came from.
+pub struct PolicyScope<'a> {
+    pub account: &'a str,
+    pub partition: &'a str,
+    pub key_arn: Option<&'a str>,
+    pub source: SourceKind,
+}
+
+/// What a key policy means for nobody in particular: can anyone still update it, and how close
+/// is it to a lockout? The findings (`no-restorer`, `restorer-missing`, `orphaned-principal`,
+/// `not-principal-misses-sessions`, `policy-update-open`, `no-account-delegation`,
+/// `single-restorer`) and the restorers. `existence` says which principals still exist (absent:
+/// not known). Shared by `scan` (live keys) and `check` (templates before deployment).
+pub fn judge_policy(
+    policy: &KeyPolicy,
+    scope: &PolicyScope,
+    existence: &BTreeMap<&str, Option<bool>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (Vec<Finding>, Vec<Restorer>) {
+    let mut findings = Vec::new();
+    let KeyPolicyRestorers {
+        restorers,
+        living,
+        orphans,
+    } = key_policy_restorers(policy, scope.key_arn, scope.source, existence, now);
+    let actions = [GET_KEY_POLICY.to_owned(), PUT_KEY_POLICY.to_owned()];
+    // For nobody in particular, a missing delegation denies no one: it is
+    // `no-account-delegation` (a warning) below, not `root-delegation-missing`.
+    findings.extend(
+        policy_rules::findings(&PolicyFacts {
+            policy,
+            principal: None,
+            key_account: Some(scope.account),
+            evaluations: &[],
+            actions: &actions,
+            restorers: &living,
+            orphans: &orphans,
+        })
+        .into_iter()
+        .filter(|f| f.code != Code::RootDelegationMissing),
+    );
+    live::restorer_findings(&mut findings, &restorers);
+    if delegations(policy, PUT_KEY_POLICY, Some(scope.account)).is_empty() {
+        findings.push(no_account_delegation(scope.partition, scope.account));
+    }
+    let whole_account = living.iter().any(|g| g.names_whole_account());
+    let mut named: Vec<&str> = living.iter().map(|g| g.principal.as_str()).collect();
+    named.sort_unstable();
+    named.dedup();
+    if !whole_account && named.len() == 1 {
+        findings.push(
+            single_restorer(named[0], &living[0].statement).at_statement(living[0].statement_index),
+        );
+    }
+    (findings, restorers)
+}
+
+fn no_account_delegation(partition: &str, account: &str) -> Finding {
+    Finding::new(
+        Code::NoAccountDelegation,
+        "No statement delegates kms:PutKeyPolicy to the account",
+    )
+    .detail(text!(
+        "Without a statement whose principal is the account (",
+        code(format!("arn:{partition}:iam::{account}:root")),
+        "), IAM policies grant nothing on this key, not even AdministratorAccess: access \
+         rests on the principals the policy names. If they are deleted or lose their \
+         sessions, the key is locked out."
+    ))
+    .help(text!(
+        "Add the account delegation statement (",
+        code("\"Principal\": {\"AWS\": \"arn:aws:iam::ACCOUNT:root\"}, \"Action\": \"kms:*\""),
+        ") and control access with IAM policies, or name at least two administrators."
+    ))
+}
+
+fn single_restorer(principal: &str, statement: &str) -> Finding {
+    Finding::new(
+        Code::SingleRestorer,
+        text!("Only ", code(principal), " can update the key policy"),
+    )
+    .detail(text!(
+        "Statement ",
+        super::model::quoted(statement),
+        " is the one way left to change the policy. If this principal is deleted, or its \
+         trust policy or session changes, nobody can restore access but AWS Support."
+    ))
+    .evidence([text!("kms:PutKeyPolicy restorers: ", code(principal))])
+    .help("Name a second administrator (a break-glass role) or delegate to the account.")
+}
