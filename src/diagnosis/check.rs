@@ -142,7 +142,7 @@ fn check_key(
             return out;
         }
     };
-    let (mut findings, _restorers) = judge_policy(
+    let mut findings = judge_policy(
         &policy,
         &PolicyScope {
             account: &key.account,
@@ -152,7 +152,8 @@ fn check_key(
         },
         &BTreeMap::new(),
         now,
-    );
+    )
+    .findings;
     // A principal that cannot be known offline may be the restorer: say so rather than call
     // the key locked out.
     let unresolved_admin = policy.statements.iter().any(|s| {

@@ -2,7 +2,7 @@
 //! evidence was gathered (or loaded from a file) before.
 
 use super::iam_restorers::iam_restorers;
-use super::judge::{KeyPolicyRestorers, key_policy_restorers};
+use super::judge::{KeyPolicyRestorers, existence, key_policy_restorers, parse_in_force};
 use super::model::{
     CallerReport, Code, DiagnoseReport, Evidence, FailedAttempt, Finding, HistorySummary, Outcome,
     PolicyInForce, Restorer, RestorerVia, SCHEMA_VERSION, sort_findings,
@@ -13,11 +13,9 @@ use super::rules::policy::{self as policy_rules, PolicyFacts};
 use super::verdict::{ActionFacts, verdict_for};
 use crate::diagnosis::model::KeyManager;
 use crate::policy::{
-    Context, Evaluation, GET_KEY_POLICY, Identity, IdentityKind, KeyPolicy, PUT_KEY_POLICY,
+    Context, Evaluation, GET_KEY_POLICY, Identity, IdentityKind, PUT_KEY_POLICY,
     delegation_statement, evaluate_for,
 };
-use crate::text;
-use std::collections::BTreeMap;
 
 /// What `diagnose` is told besides the evidence.
 #[derive(Debug, Clone, Copy)]
@@ -84,25 +82,14 @@ pub fn diagnose(
     let in_force = ev.policy_in_force(&partition);
     let source = PolicyInForce::source(in_force.as_ref());
     let policy_text = in_force.map(|p| p.text);
-    let parsed = policy_text.as_deref().map(KeyPolicy::parse);
+    let parsed = policy_text.as_deref().map(parse_in_force);
     let policy = match &parsed {
         Some(Ok(p)) => Some(p),
         _ => None,
     };
     let mut findings: Vec<Finding> = Vec::new();
-    if let Some(Err(e)) = &parsed {
-        findings.push(
-            Finding::new(
-                Code::EvidenceIncomplete,
-                "The key policy in force could not be read",
-            )
-            .detail(text!(
-                "kms-doctor cannot evaluate it: ",
-                super::model::code(e.to_string()),
-                "."
-            ))
-            .help("Check the policy with `kms-doctor explain --policy FILE`."),
-        );
+    if let Some(Err(unreadable)) = &parsed {
+        findings.push(unreadable.clone());
     }
 
     let key_arn = ev.key.arn.as_deref();
@@ -114,11 +101,7 @@ pub fn diagnose(
             .collect(),
         _ => Vec::new(),
     };
-    let existence: BTreeMap<&str, Option<bool>> = ev
-        .restorer_checks
-        .iter()
-        .map(|c| (c.principal.as_str(), c.exists))
-        .collect();
+    let existence = existence(&ev.restorer_checks);
     // Who the key policy names, the same judgement as scan's and check's.
     let KeyPolicyRestorers {
         mut restorers,

@@ -2,7 +2,7 @@
 //! update it (its restorers, with whether each still exists), and, for nobody in particular,
 //! how close it is to a lockout.
 
-use super::model::{Code, Finding, Restorer, SourceKind, code};
+use super::model::{Code, ExistenceCheck, Finding, Restorer, SourceKind, code};
 use super::rules::live;
 use super::rules::policy::{self as policy_rules, PolicyFacts};
 use crate::policy::{
@@ -11,6 +11,31 @@ use crate::policy::{
 };
 use crate::text;
 use std::collections::BTreeMap;
+
+/// The key policy in force, parsed; one that does not parse is said as a finding, the same for
+/// every command.
+pub fn parse_in_force(text: &str) -> Result<KeyPolicy, Finding> {
+    KeyPolicy::parse(text).map_err(|e| {
+        Finding::new(
+            Code::EvidenceIncomplete,
+            "The key policy in force could not be read",
+        )
+        .detail(text!(
+            "kms-doctor cannot evaluate it: ",
+            code(e.to_string()),
+            "."
+        ))
+        .help("Check the policy with `kms-doctor explain --policy FILE`.")
+    })
+}
+
+/// Whether each principal checked still exists.
+pub fn existence(checks: &[ExistenceCheck]) -> BTreeMap<&str, Option<bool>> {
+    checks
+        .iter()
+        .map(|c| (c.principal.as_str(), c.exists))
+        .collect()
+}
 
 /// Who a key policy lets call `kms:PutKeyPolicy` (none, when no policy is known).
 #[derive(Default)]
@@ -73,7 +98,7 @@ pub fn judge_policy(
     scope: &PolicyScope,
     existence: &BTreeMap<&str, Option<bool>>,
     now: chrono::DateTime<chrono::Utc>,
-) -> (Vec<Finding>, Vec<Restorer>) {
+) -> Judged {
     let mut findings = Vec::new();
     let KeyPolicyRestorers {
         restorers,
@@ -109,7 +134,16 @@ pub fn judge_policy(
             single_restorer(named[0], &living[0].statement).at_statement(living[0].statement_index),
         );
     }
-    (findings, restorers)
+    Judged {
+        findings,
+        restorers,
+    }
+}
+
+/// What `judge_policy` finds.
+pub struct Judged {
+    pub findings: Vec<Finding>,
+    pub restorers: Vec<Restorer>,
 }
 
 fn no_account_delegation(partition: &str, account: &str) -> Finding {

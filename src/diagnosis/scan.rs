@@ -2,15 +2,13 @@
 //! for nobody in particular: can anyone still update it, and how close is it to a lockout?
 //! Pure: the evidence was gathered before.
 
-use super::judge::{PolicyScope, judge_policy};
+use super::judge::{PolicyScope, existence, judge_policy, parse_in_force};
 use super::model::{
     CallCounts, Code, Finding, KeyEvidence, KeyStatus, Outcome, SCHEMA_VERSION, ScanEvidence,
     ScanReport, ScanScope, ScanSummary, ScannedKey, Severity, code, sort_findings,
 };
 use super::rules::live;
-use crate::policy::KeyPolicy;
 use crate::text;
-use std::collections::BTreeMap;
 
 pub fn scan(ev: &ScanEvidence, now: chrono::DateTime<chrono::Utc>) -> ScanReport {
     let mut keys: Vec<ScannedKey> = ev.keys.iter().map(|k| assess(k, now)).collect();
@@ -64,27 +62,11 @@ pub fn assess(key: &KeyEvidence, now: chrono::DateTime<chrono::Utc>) -> ScannedK
     let (text, source) = key.policy_in_force();
     let mut findings = Vec::new();
     let mut restorers = Vec::new();
-    let parsed = text.as_deref().map(KeyPolicy::parse);
+    let parsed = text.as_deref().map(parse_in_force);
     match &parsed {
         None => findings.push(policy_unknown(key)),
-        Some(Err(e)) => findings.push(
-            Finding::new(
-                Code::EvidenceIncomplete,
-                "The key policy in force could not be read",
-            )
-            .detail(text!(
-                "kms-doctor cannot evaluate it: ",
-                code(e.to_string()),
-                "."
-            ))
-            .help("Check the policy with `kms-doctor explain --policy FILE`."),
-        ),
+        Some(Err(unreadable)) => findings.push(unreadable.clone()),
         Some(Ok(policy)) => {
-            let existence: BTreeMap<&str, Option<bool>> = key
-                .restorer_checks
-                .iter()
-                .map(|c| (c.principal.as_str(), c.exists))
-                .collect();
             let judged = judge_policy(
                 policy,
                 &PolicyScope {
@@ -93,11 +75,11 @@ pub fn assess(key: &KeyEvidence, now: chrono::DateTime<chrono::Utc>) -> ScannedK
                     key_arn: key.arn.as_deref(),
                     source: source.kind,
                 },
-                &existence,
+                &existence(&key.restorer_checks),
                 now,
             );
-            findings.extend(judged.0);
-            restorers = judged.1;
+            findings.extend(judged.findings);
+            restorers = judged.restorers;
         }
     }
     if let Some(e) = key
