@@ -6,6 +6,7 @@
 //!    once the policy in force is known, the restorers' existence is checked;
 //! 3. `SimulatePrincipalPolicy`, as soon as the role's path is known.
 
+use super::entities::{self, Entities, EntityKind, existence_of, iam_pace, look_up};
 use super::key::KeyInput;
 use super::record::KeyRef;
 use super::sources::event_history::{self, SearchOptions};
@@ -18,8 +19,6 @@ use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Restorer existence checks in flight at once.
-const MAX_CONCURRENT_CHECKS: usize = 8;
 /// `ListAliases` pages read at most when looking for an alias.
 const MAX_ALIAS_PAGES: usize = 20;
 
@@ -187,7 +186,15 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
     // simulator whether it may assume them.
     let (principal_tx, principal_rx) = tokio::sync::oneshot::channel::<Option<String>>();
     let who = async {
-        let roles = lookup_entities(clients, calls, t, EntityKind::Role, role_names.clone()).await;
+        let roles = look_up(
+            &clients.iam,
+            calls,
+            &iam_pace(),
+            t,
+            EntityKind::Role,
+            role_names.clone(),
+        )
+        .await;
         let caller_principal_arn =
             resolve_principal_arn(caller_identity.as_ref(), caller_role.as_deref(), &roles);
         let subject_principal_arn = subject
@@ -285,7 +292,7 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
                             .unwrap_or_default()
                     }
                 })
-                .buffer_unordered(MAX_CONCURRENT_CHECKS)
+                .buffer_unordered(entities::AT_ONCE)
                 .collect::<Vec<_>>()
                 .await
                 .into_iter()
@@ -479,8 +486,6 @@ fn restorer_candidates(
     c
 }
 
-type Entities = BTreeMap<String, Result<IamEntity, CallError>>;
-
 /// `GetUser` and `GetRole` for the candidates, at once; roles in `known` are looked up
 /// elsewhere already.
 async fn check_existence<S, K, I: Iam, C>(
@@ -496,15 +501,17 @@ async fn check_existence<S, K, I: Iam, C>(
         .filter(|r| !known.contains(r))
         .cloned()
         .collect();
+    let pace = iam_pace();
     tokio::join!(
-        lookup_entities(
-            clients,
+        look_up(
+            &clients.iam,
             calls,
+            &pace,
             timeout,
             EntityKind::User,
             candidates.users.clone()
         ),
-        lookup_entities(clients, calls, timeout, EntityKind::Role, roles),
+        look_up(&clients.iam, calls, &pace, timeout, EntityKind::Role, roles),
     )
 }
 
@@ -514,15 +521,6 @@ fn first_page_or_retry(page: Result<EventPage, CallError>) -> Option<Result<Even
         other => Some(other),
     }
 }
-/// `Some(true)` for a found entity, `Some(false)` for `NoSuchEntity`, `None` when unknown.
-fn existence_of(r: &Result<IamEntity, CallError>) -> Option<bool> {
-    match r {
-        Ok(_) => Some(true),
-        Err(e) if e.outcome == Outcome::NotFound => Some(false),
-        Err(_) => None,
-    }
-}
-
 /// The role behind a session (whose ARN does not carry the role's path).
 fn session_role(id: Option<&Identity>) -> Option<String> {
     match id? {
@@ -545,41 +543,6 @@ fn resolve_principal_arn(
         }
         _ => None,
     }
-}
-
-#[derive(Clone, Copy)]
-enum EntityKind {
-    Role,
-    User,
-}
-
-/// `GetRole` or `GetUser` for each name, at most `MAX_CONCURRENT_CHECKS` at a time.
-async fn lookup_entities<S, K, I: Iam, C>(
-    clients: &Clients<S, K, I, C>,
-    calls: &Calls,
-    timeout: Duration,
-    kind: EntityKind,
-    names: Vec<String>,
-) -> BTreeMap<String, Result<IamEntity, CallError>> {
-    futures_util::stream::iter(names)
-        .map(|name| async move {
-            let r = match kind {
-                EntityKind::Role => {
-                    calls
-                        .record("iam", "GetRole", timeout, clients.iam.get_role(&name))
-                        .await
-                }
-                EntityKind::User => {
-                    calls
-                        .record("iam", "GetUser", timeout, clients.iam.get_user(&name))
-                        .await
-                }
-            };
-            (name, r)
-        })
-        .buffer_unordered(MAX_CONCURRENT_CHECKS)
-        .collect()
-        .await
 }
 
 /// Finds the key an alias points to, page by page.

@@ -7,6 +7,7 @@
 //! [`crate::diagnosis::model`] (also the format of `--save-evidence` files).
 
 pub mod aws;
+pub mod entities;
 pub mod fake;
 pub mod gather;
 pub mod iac;

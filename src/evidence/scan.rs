@@ -10,10 +10,11 @@
 //! - The principals the policies name are checked once per account (`GetRole`/`GetUser`),
 //!   however many keys name them.
 
+use super::entities::{EntityKind, existence_of, iam_pace, look_up};
 use super::pace::Pace;
 use super::record::{KeyRef, KeySet};
 use super::sources::event_history::{self, MAX_PAGES, SearchOptions};
-use super::{CallError, Calls, CloudTrail, ErrorKind, Fleet, Iam, IamEntity, Kms};
+use super::{CallError, Calls, CloudTrail, ErrorKind, Fleet, Iam, Kms};
 use crate::diagnosis::model::{AwsErrorCode, KeyManager};
 use crate::diagnosis::model::{
     CallerIdentity, ExistenceCheck, History, KeyEvidence, Outcome, PolicyEvent, RegionSkipped,
@@ -29,16 +30,12 @@ use std::time::{Duration, Instant};
 const ACCOUNTS_AT_ONCE: usize = 4;
 /// Regions of one account scanned at once.
 const REGIONS_AT_ONCE: usize = 4;
-/// `GetRole`/`GetUser` in flight at once, per account.
-const IAM_CHECKS_AT_ONCE: usize = 8;
 /// Pages of `ListKeys` (1,000 keys each) and of `ListAliases` (100 each) read at most.
 const MAX_LIST_PAGES: usize = 100;
 /// Pages of `ListAccounts` and `ListRegions` read at most.
 const MAX_ACCOUNT_PAGES: usize = 100;
 /// Failed policy updates kept per key.
 const MAX_FAILED_KEPT: usize = 20;
-/// IAM calls a second, per account.
-const IAM_RATE: f64 = 20.0;
 /// The first wait after a throttled KMS, IAM or Organizations answer (100 ms, 200 ms, …).
 const KMS_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -770,41 +767,19 @@ async fn check_restorers<I: Iam>(
         }
         asks.push(mine);
     }
-    let pace = Pace::new(IAM_RATE, 1, KMS_BACKOFF);
-    let lookups = roles
-        .into_iter()
-        .map(|n| (true, n))
-        .chain(users.into_iter().map(|n| (false, n)));
-    let answers: BTreeMap<(bool, String), Option<bool>> = futures_util::stream::iter(lookups)
-        .map(|(role, name)| {
-            let pace = &pace;
-            async move {
-                let r: Result<IamEntity, CallError> = if role {
-                    pace.call(calls, "iam", "GetRole", t, || iam.get_role(&name))
-                        .await
-                } else {
-                    pace.call(calls, "iam", "GetUser", t, || iam.get_user(&name))
-                        .await
-                };
-                let exists = match r {
-                    Ok(_) => Some(true),
-                    Err(e) if e.outcome == Outcome::NotFound => Some(false),
-                    Err(_) => None,
-                };
-                ((role, name), exists)
-            }
-        })
-        .buffer_unordered(IAM_CHECKS_AT_ONCE)
-        .collect()
-        .await;
+    let pace = iam_pace();
+    let (roles, users) = tokio::join!(
+        look_up(iam, calls, &pace, t, EntityKind::Role, roles),
+        look_up(iam, calls, &pace, t, EntityKind::User, users),
+    );
     for (k, mine) in keys.iter_mut().zip(asks) {
         k.restorer_checks = mine
             .into_iter()
             .map(|(principal, ask)| ExistenceCheck {
                 principal,
                 exists: match ask {
-                    Ask::Role(n) => answers.get(&(true, n)).copied().flatten(),
-                    Ask::User(n) => answers.get(&(false, n)).copied().flatten(),
+                    Ask::Role(n) => roles.get(&n).and_then(existence_of),
+                    Ask::User(n) => users.get(&n).and_then(existence_of),
                     Ask::Known(e) => e,
                 },
                 trust_policy: None,

@@ -1,0 +1,64 @@
+//! Whether IAM users and roles exist: `GetRole` and `GetUser`, each name asked once, a few at a
+//! time, through a pace. One lookup for `diagnose` (the restorers, the role behind a session)
+//! and `scan` (every principal an account's key policies name).
+
+use super::pace::Pace;
+use super::{CallError, Calls, Iam, IamEntity};
+use crate::diagnosis::model::Outcome;
+use futures_util::StreamExt;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// `GetRole`/`GetUser` calls in flight at once.
+pub const AT_ONCE: usize = 8;
+
+/// IAM's answers, by name.
+pub type Entities = BTreeMap<String, Result<IamEntity, CallError>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntityKind {
+    Role,
+    User,
+}
+
+/// A pace for IAM lookups: 20 a second, in bursts of [`AT_ONCE`], backing off from 100 ms.
+pub fn iam_pace() -> Pace {
+    Pace::new(20.0, AT_ONCE as u32, Duration::from_millis(100))
+}
+
+/// `GetRole` or `GetUser` for each name, at most [`AT_ONCE`] at a time, through `pace`.
+pub async fn look_up<I: Iam>(
+    iam: &I,
+    calls: &Calls,
+    pace: &Pace,
+    timeout: Duration,
+    kind: EntityKind,
+    names: impl IntoIterator<Item = String>,
+) -> Entities {
+    futures_util::stream::iter(names)
+        .map(|name| async move {
+            let r = match kind {
+                EntityKind::Role => {
+                    pace.call(calls, "iam", "GetRole", timeout, || iam.get_role(&name))
+                        .await
+                }
+                EntityKind::User => {
+                    pace.call(calls, "iam", "GetUser", timeout, || iam.get_user(&name))
+                        .await
+                }
+            };
+            (name, r)
+        })
+        .buffer_unordered(AT_ONCE)
+        .collect()
+        .await
+}
+
+/// `Some(true)` for an entity found, `Some(false)` for `NoSuchEntity`, `None` when unknown.
+pub fn existence_of(r: &Result<IamEntity, CallError>) -> Option<bool> {
+    match r {
+        Ok(_) => Some(true),
+        Err(e) if e.outcome == Outcome::NotFound => Some(false),
+        Err(_) => None,
+    }
+}
