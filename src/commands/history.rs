@@ -8,12 +8,11 @@ use crate::diagnosis::athena::athena_sql;
 use crate::diagnosis::model::Exit;
 use crate::diagnosis::model::{CallRecord, SourceKind};
 use crate::diagnosis::timeline;
+use crate::evidence::CallError;
 use crate::evidence::key::KeyInput;
 use crate::evidence::record::KeyRef;
-use crate::evidence::sources::Found;
 use crate::evidence::sources::archive::{self, ArchiveOptions};
-use crate::evidence::sources::event_history::{MAX_PAGES, SearchOptions, collect};
-use crate::evidence::{CallError, Kms};
+use crate::evidence::sources::event_history::{self, MAX_PAGES, SearchOptions};
 use crate::policy::key_account;
 use crate::report::{self, WriteColor};
 use chrono::{DateTime, Utc};
@@ -120,63 +119,30 @@ pub fn run(
                 req.since.unwrap_or(oldest).max(oldest),
                 req.until.unwrap_or(now).min(now),
             );
+            let search = SearchOptions {
+                lookback_days: 90,
+                min_interval: *lookup_interval,
+                timeout: session.timeout(),
+                max_pages: MAX_PAGES,
+                deadline: session.calls.deadline(),
+            };
             let found = session.block_on(async {
                 let clients = session.connection().await.clients();
-                // The key's ARN and ID, from DescribeKey when it answers (an alias needs it).
-                let described = session
-                    .calls
-                    .record(
-                        "kms",
-                        "DescribeKey",
-                        session.timeout(),
-                        clients.kms.describe_key(req.key.as_str()),
-                    )
-                    .await
-                    .ok();
-                if let Some(d) = &described {
-                    key.arn = d.arn.clone().or(key.arn.take());
-                    key.key_id = Some(d.key_id.clone());
-                    account = account.take().or(d.account.clone());
-                }
-                if key.key_id.is_none() {
-                    return Ok(None);
-                }
-                let search = SearchOptions {
-                    lookback_days: 90,
-                    min_interval: *lookup_interval,
-                    timeout: session.timeout(),
-                    max_pages: MAX_PAGES,
-                    deadline: session.calls.deadline(),
-                };
                 let progress = |pages, events| console.progress(pages, events);
-                let result = collect(
+                let found = event_history::key_timeline(
+                    &clients.kms,
                     &clients.cloudtrail,
                     &session.calls,
-                    &key,
+                    req.key.as_str(),
+                    &mut key,
+                    &mut account,
                     &search,
                     window,
                     &progress,
                 )
                 .await;
                 console.finish_progress();
-                let (events, stats) = result?;
-                let mut found = Found {
-                    events,
-                    records: stats.events_scanned,
-                    ..Found::default()
-                };
-                found.skipped.records = stats.skipped_records;
-                if let Some(why) = stats.cut_short {
-                    found.skipped.reasons.push(format!(
-                        "the CloudTrail search was cut short {why}: older events may be missing"
-                    ));
-                } else if !stats.complete {
-                    found.skipped.reasons.push(
-                        "the CloudTrail search was cut short by a failed call: older events may be missing"
-                            .into(),
-                    );
-                }
-                Ok(Some(found))
+                found
             });
             let found = settle(found, &session, console, &mut redaction, || {
                 "CloudTrail's event history (cloudtrail:LookupEvents)".to_owned()

@@ -17,8 +17,8 @@ use super::sources::event_history::{self, MAX_PAGES, SearchOptions};
 use super::{CallError, Calls, CloudTrail, ErrorKind, Fleet, Iam, Kms};
 use crate::diagnosis::model::{AwsErrorCode, KeyManager};
 use crate::diagnosis::model::{
-    CallerIdentity, ExistenceCheck, History, KeyEvidence, Outcome, PolicyEvent, RegionSkipped,
-    ScanError, ScanEvidence, SourceKind,
+    CallerIdentity, ExistenceCheck, KeyEvidence, Outcome, PolicyEvent, RegionSkipped, ScanError,
+    ScanEvidence,
 };
 use crate::policy::{Context, Identity, KeyPolicy, PUT_KEY_POLICY, grantees};
 use futures_util::StreamExt;
@@ -704,19 +704,7 @@ async fn search_history<C: CloudTrail>(
             Err(e) => {
                 key.history_unavailable = Some(format!("cloudtrail:LookupEvents: {}", e.describe()))
             }
-            Ok(stats) => {
-                key.history = Some(History {
-                    lookback_days: opts.lookback_days,
-                    complete: stats.complete || in_force.is_some(),
-                    in_force,
-                    failed_attempts: failed,
-                    pages: stats.pages,
-                    events_scanned: stats.events_scanned,
-                    skipped_records: stats.skipped_records,
-                    cut_short: stats.cut_short.clone(),
-                    source: SourceKind::Cloudtrail,
-                })
-            }
+            Ok(stats) => key.history = Some(stats.history(opts.lookback_days, in_force, failed)),
         }
     }
 }

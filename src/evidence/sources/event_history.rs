@@ -5,10 +5,11 @@
 //! however many events there are; the search stops at the first answer. Calls are paced to
 //! CloudTrail's quota for `LookupEvents` (2 per second) and retried with backoff when throttled.
 
+use super::Found;
 use crate::diagnosis::model::{History, PolicyEvent, SourceKind};
 use crate::evidence::pace::Pace;
 use crate::evidence::record::{KeyMatch, KeyRef, UnreadableRecord, read_record_of};
-use crate::evidence::{CallError, Calls, CloudTrail, EventPage};
+use crate::evidence::{CallError, Calls, CloudTrail, EventPage, Kms};
 use std::time::{Duration, Instant};
 
 /// Failed attempts kept as evidence, at most (the newest).
@@ -56,6 +57,43 @@ pub struct ScanStats {
     pub complete: bool,
     /// The bound that ended the scan early, when one did.
     pub cut_short: Option<String>,
+}
+
+impl ScanStats {
+    /// The history of one key, as a search with these stats found it: complete when it ran to
+    /// its end or found the policy in force.
+    pub fn history(
+        &self,
+        lookback_days: u32,
+        in_force: Option<PolicyEvent>,
+        failed_attempts: Vec<PolicyEvent>,
+    ) -> History {
+        History {
+            lookback_days,
+            complete: self.complete || in_force.is_some(),
+            in_force,
+            failed_attempts,
+            pages: self.pages,
+            events_scanned: self.events_scanned,
+            skipped_records: self.skipped_records,
+            cut_short: self.cut_short.clone(),
+            source: SourceKind::Cloudtrail,
+        }
+    }
+
+    /// Why older events may be missing, when the search did not run to its end.
+    pub fn shortfall(&self) -> Option<String> {
+        match &self.cut_short {
+            Some(why) => Some(format!(
+                "the CloudTrail search was cut short {why}: older events may be missing"
+            )),
+            None if !self.complete => Some(
+                "the CloudTrail search was cut short by a failed call: older events may be missing"
+                    .to_owned(),
+            ),
+            None => None,
+        }
+    }
 }
 
 /// Pages through `LookupEvents` for each event name in turn, newest first, handing every
@@ -176,17 +214,7 @@ pub async fn search<C: CloudTrail>(
         },
     )
     .await?;
-    Ok(History {
-        lookback_days: opts.lookback_days,
-        in_force,
-        failed_attempts,
-        pages: stats.pages,
-        events_scanned: stats.events_scanned,
-        skipped_records: stats.skipped_records,
-        complete: stats.complete,
-        cut_short: stats.cut_short,
-        source: SourceKind::Cloudtrail,
-    })
+    Ok(stats.history(opts.lookback_days, in_force, failed_attempts))
 }
 
 /// Every policy change of the key in the window — `PutKeyPolicy`, `CreateKey` and the
@@ -217,4 +245,43 @@ pub async fn collect<C: CloudTrail>(
     .await?;
     events.sort_by(|a, b| a.event_time.cmp(&b.event_time));
     Ok((events, stats))
+}
+
+/// `history` from CloudTrail's event history: the key's ARN and ID from `DescribeKey` when it
+/// answers (an alias needs it), then every policy change in the window. `None` when the key
+/// cannot be named by ID (an alias that `DescribeKey` would not resolve). What the search could
+/// not read is said in `skipped`.
+#[allow(clippy::too_many_arguments)]
+pub async fn key_timeline<K: Kms, C: CloudTrail>(
+    kms: &K,
+    ct: &C,
+    calls: &Calls,
+    input: &str,
+    key: &mut KeyRef,
+    account: &mut Option<String>,
+    opts: &SearchOptions,
+    window: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+    progress: &dyn Fn(u32, u64),
+) -> Result<Option<Found>, CallError> {
+    let described = calls
+        .record("kms", "DescribeKey", opts.timeout, kms.describe_key(input))
+        .await
+        .ok();
+    if let Some(d) = &described {
+        key.arn = d.arn.clone().or(key.arn.take());
+        key.key_id = Some(d.key_id.clone());
+        *account = account.take().or(d.account.clone());
+    }
+    if key.key_id.is_none() {
+        return Ok(None);
+    }
+    let (events, stats) = collect(ct, calls, key, opts, window, progress).await?;
+    let mut found = Found {
+        events,
+        records: stats.events_scanned,
+        ..Found::default()
+    };
+    found.skipped.records = stats.skipped_records;
+    found.skipped.reasons.extend(stats.shortfall());
+    Ok(Some(found))
 }
