@@ -12,7 +12,8 @@ use super::record::KeyRef;
 use super::sources::event_history::{self, SearchOptions};
 use super::{CallError, Calls, Clients, CloudTrail, EventPage, Iam, IamEntity, Kms, Sts};
 use crate::diagnosis::model::{
-    AuthorizationDetails, EVIDENCE_VERSION, Evidence, ExistenceCheck, KeyFacts, Note, Outcome,
+    AuthorizationDetails, EVIDENCE_VERSION, Evidence, ExistenceCheck, History, KeyFacts, Note,
+    Outcome, SimulationResult,
 };
 use crate::policy::{Context, Identity, KeyPolicy, PUT_KEY_POLICY, grantees};
 use futures_util::StreamExt;
@@ -224,14 +225,14 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
             }
             _ => (Vec::new(), None),
         };
-        (
+        Who {
             roles,
             caller_principal_arn,
             subject_principal_arn,
             target_arn,
             simulation,
             note,
-        )
+        }
     };
     let account_of_key = key.account.clone().unwrap_or(caller.account.clone());
     let candidates_of =
@@ -244,29 +245,29 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
                 None => None,
             }
         };
-        let (history, early_found) = tokio::join!(history_search, check_early);
-        let (candidates, found) = match (early, early_found) {
-            (Some(c), Some(found)) => (c, found),
+        let (history, early_checked) = tokio::join!(history_search, check_early);
+        let (candidates, checked) = match (early, early_checked) {
+            (Some(c), Some(checked)) => (c, checked),
             _ => {
                 let text = history
                     .as_ref()
                     .and_then(|h| h.in_force.as_ref())
                     .map(|e| e.policy_or_default(&partition, &account_of_key));
                 let c = text.as_deref().map(candidates_of).unwrap_or_default();
-                let found = check_candidates(clients, calls, t, &c, &role_names).await;
-                (c, found)
+                let checked = check_candidates(clients, calls, t, &c, &role_names).await;
+                (c, checked)
             }
         };
         // Roles whose trust policy names the account hand over to the principal's own IAM
         // policies: without the authorization details, the simulator says whether they allow
         // sts:AssumeRole on each (concurrently with the other simulation).
-        let account_trusting: Vec<String> = if found.1.is_some() {
+        let account_trusting: Vec<String> = if checked.authorization.is_some() {
             Vec::new()
         } else {
             candidates
                 .roles
                 .iter()
-                .filter_map(|name| found.0.1.get(name)?.as_ref().ok())
+                .filter_map(|name| checked.roles.get(name)?.as_ref().ok())
                 .filter(|role| trusts_account(role, opts.now))
                 .map(|role| role.arn.clone())
                 .take(MAX_ASSUME_SIMULATIONS)
@@ -300,13 +301,33 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
                 .collect(),
             _ => Vec::new(),
         };
-        (history, candidates, found, assume_simulations)
+        Restorers {
+            history,
+            candidates,
+            checked,
+            assume_simulations,
+        }
     };
-    let (
-        (mut roles, caller_principal_arn, subject_principal_arn, target_arn, simulation, note),
-        (history, candidates, ((users, more_roles), authorization), assume_simulations),
-    ) = tokio::join!(who, restorers);
-    let mut simulation = simulation;
+    let (who, restorers) = tokio::join!(who, restorers);
+    let Who {
+        mut roles,
+        caller_principal_arn,
+        subject_principal_arn,
+        target_arn,
+        mut simulation,
+        note,
+    } = who;
+    let Restorers {
+        history,
+        candidates,
+        checked:
+            Checked {
+                users,
+                roles: more_roles,
+                authorization,
+            },
+        assume_simulations,
+    } = restorers;
     simulation.extend(assume_simulations);
     roles.extend(more_roles);
     let restorer_checks = candidates
@@ -354,6 +375,34 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
     })
 }
 
+/// What the branch about the principal learned: the roles behind sessions, the principal's ARN,
+/// the simulation of its IAM policies.
+struct Who {
+    roles: Entities,
+    caller_principal_arn: Option<String>,
+    subject_principal_arn: Option<String>,
+    /// The diagnosed principal's ARN (the subject's, else the caller's).
+    target_arn: Option<String>,
+    simulation: Vec<SimulationResult>,
+    note: Option<Note>,
+}
+
+/// What the branch about the restorers learned.
+struct Restorers {
+    history: Option<History>,
+    candidates: Candidates,
+    checked: Checked,
+    /// `sts:AssumeRole` on role restorers that trust the account.
+    assume_simulations: Vec<SimulationResult>,
+}
+
+/// IAM's answers about the candidates, and the account's authorization details when read.
+struct Checked {
+    users: Entities,
+    roles: Entities,
+    authorization: Option<AuthorizationDetails>,
+}
+
 /// The principals a policy lets update it, and which of them IAM can say exist.
 #[derive(Debug, Default)]
 struct Candidates {
@@ -399,7 +448,7 @@ async fn check_candidates<S, K, I: Iam, C>(
     timeout: Duration,
     candidates: &Candidates,
     known: &[String],
-) -> ((Entities, Entities), Option<AuthorizationDetails>) {
+) -> Checked {
     let details = async {
         if candidates.delegates {
             authorization_details(clients, calls, timeout).await
@@ -407,10 +456,15 @@ async fn check_candidates<S, K, I: Iam, C>(
             None
         }
     };
-    tokio::join!(
+    let ((users, roles), authorization) = tokio::join!(
         check_existence(clients, calls, timeout, candidates, known),
         details
-    )
+    );
+    Checked {
+        users,
+        roles,
+        authorization,
+    }
 }
 
 /// Every page of the account's authorization details; `None` when the first is refused (the
