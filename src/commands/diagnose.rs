@@ -69,9 +69,7 @@ pub fn run(
         Target::Live { aws, ask } => gather_live(aws, ask, console)?,
     };
     // Time-conditioned statements are decided at the time the evidence was gathered.
-    let now = chrono::DateTime::parse_from_rfc3339(&evidence.collected_at)
-        .map(|d| d.with_timezone(&chrono::Utc))
-        .map_err(|_| CommandError::EvidenceTime(evidence.collected_at.clone()))?;
+    let now = evidence.collected_at.0;
     let fix_label = req.write_fix.as_ref().map(|p| p.display().to_string());
     let mut report = crate::diagnosis::diagnose(
         &evidence,

@@ -107,10 +107,6 @@ pub enum CommandError {
         crate::diagnosis::model::EVIDENCE_VERSION
     )]
     EvidenceVersion { path: String, version: u32 },
-    #[error(
-        "the evidence's collected_at {0:?} is not an RFC 3339 time: time conditions cannot be decided"
-    )]
-    EvidenceTime(String),
     #[error(transparent)]
     Archive(#[from] crate::evidence::sources::archive::ArchiveError),
     #[error("cannot resolve {key} without kms:DescribeKey: give the key ID or key ARN")]

@@ -94,7 +94,7 @@ pub fn assess(key: &KeyEvidence, now: chrono::DateTime<chrono::Utc>) -> ScannedK
     findings.extend(live::pending_deletion(
         key.arn.as_deref().unwrap_or(&key.key_id),
         key.state.as_ref(),
-        key.deletion_date.as_deref(),
+        key.deletion_date.as_ref(),
         &region,
     ));
     sort_findings(&mut findings);
@@ -270,7 +270,7 @@ mod tests {
             lookback_days: 90,
             in_force: Some(PolicyEvent {
                 event_id: Some("e1".into()),
-                event_time: Some("2026-11-01T00:00:00Z".into()),
+                event_time: crate::diagnosis::model::Timestamp::parse("2026-11-01T00:00:00Z"),
                 event_name: "PutKeyPolicy".into(),
                 changed_by: None,
                 role_arn: None,
@@ -316,13 +316,11 @@ mod tests {
 
     #[test]
     fn the_exit_code_follows_fail_on() {
-        let ev = ScanEvidence {
-            keys: vec![key(policy(vec![allow(
-                &format!("arn:aws:iam::{A}:role/Only"),
-                "kms:*",
-            )]))],
-            ..ScanEvidence::default()
-        };
+        let mut ev = ScanEvidence::started(now().into(), Default::default(), Vec::new());
+        ev.keys = vec![key(policy(vec![allow(
+            &format!("arn:aws:iam::{A}:role/Only"),
+            "kms:*",
+        )]))];
         let report = scan(&ev, now());
         assert_eq!(report.summary.at_risk, 1);
         use crate::diagnosis::model::Exit;

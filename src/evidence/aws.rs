@@ -9,7 +9,7 @@ use super::{
 };
 use crate::diagnosis::model::{
     AwsErrorCode, CallerIdentity, KeyManager, KeyState, MatchedStatement, Outcome, SimDecision,
-    SimulationResult, SourcePolicyType,
+    SimulationResult, SourcePolicyType, Timestamp,
 };
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
@@ -444,10 +444,8 @@ fn present(v: Option<&str>) -> Option<&str> {
     v.filter(|v| !v.trim().is_empty())
 }
 
-fn date(d: &aws_smithy_types::DateTime) -> Option<String> {
-    d.to_chrono_utc()
-        .ok()
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+fn date(d: &aws_smithy_types::DateTime) -> Option<Timestamp> {
+    d.to_chrono_utc().ok().map(Timestamp)
 }
 
 impl Sts for StsClient {

@@ -11,11 +11,13 @@ use super::key::KeyInput;
 use super::record::KeyRef;
 use super::sources::event_history::{self, SearchOptions};
 use super::{CallError, Calls, Clients, CloudTrail, EventPage, Iam, IamEntity, Kms, Sts};
+use crate::diagnosis::model::Timestamp;
 use crate::diagnosis::model::{
     AuthorizationDetails, EVIDENCE_VERSION, Evidence, ExistenceCheck, History, KeyFacts, Note,
     Outcome, SimulationResult,
 };
 use crate::policy::{Context, Identity, KeyPolicy, PUT_KEY_POLICY, grantees};
+use chrono::SubsecRound as _;
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -357,7 +359,7 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
     }
     Ok(Evidence {
         evidence_version: EVIDENCE_VERSION,
-        collected_at: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        collected_at: Timestamp(opts.now.trunc_subsecs(0)),
         region: key.region.clone().or(clients.region.clone()),
         caller,
         caller_principal_arn,

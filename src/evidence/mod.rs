@@ -18,7 +18,7 @@ pub mod scan;
 pub mod sources;
 pub mod walk;
 
-use crate::diagnosis::model::{AwsErrorCode, CallRecord, KeyManager, KeyState, Outcome};
+use crate::diagnosis::model::{AwsErrorCode, CallRecord, KeyManager, KeyState, Outcome, Timestamp};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -228,7 +228,7 @@ pub struct KeyMetadata {
     pub manager: Option<KeyManager>,
     pub state: Option<KeyState>,
     /// RFC 3339.
-    pub deletion_date: Option<String>,
+    pub deletion_date: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

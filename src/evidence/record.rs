@@ -1,7 +1,7 @@
 //! A CloudTrail record, read once for every source (the event history, log files, Athena
 //! rows): is it a policy change of this key, and what did it set?
 
-use crate::diagnosis::model::PolicyEvent;
+use crate::diagnosis::model::{PolicyEvent, Timestamp};
 use serde_json::Value;
 
 /// The key, as events may name it.
@@ -146,7 +146,7 @@ fn read_value_of<M: KeyMatch>(
         id,
         PolicyEvent {
             event_id: text("/eventID"),
-            event_time: text("/eventTime"),
+            event_time: text("/eventTime").and_then(|t| Timestamp::parse(&t)),
             event_name,
             changed_by: text("/userIdentity/arn"),
             role_arn: text("/userIdentity/sessionContext/sessionIssuer/arn"),

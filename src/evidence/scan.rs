@@ -15,12 +15,13 @@ use super::pace::Pace;
 use super::record::{KeyRef, KeySet};
 use super::sources::event_history::{self, MAX_PAGES, SearchOptions};
 use super::{CallError, Calls, CloudTrail, ErrorKind, Fleet, Iam, Kms};
-use crate::diagnosis::model::{AwsErrorCode, KeyManager};
+use crate::diagnosis::model::{AwsErrorCode, KeyManager, Timestamp};
 use crate::diagnosis::model::{
     CallerIdentity, ExistenceCheck, KeyEvidence, Outcome, PolicyEvent, RegionSkipped, ScanError,
     ScanEvidence,
 };
 use crate::policy::{Context, Identity, KeyPolicy, PUT_KEY_POLICY, grantees};
+use chrono::SubsecRound as _;
 use futures_util::StreamExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -197,12 +198,7 @@ pub async fn gather_scan<F: Fleet>(
         .buffer_unordered(ACCOUNTS_AT_ONCE)
         .collect()
         .await;
-    let mut ev = ScanEvidence {
-        collected_at: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        caller,
-        accounts,
-        ..ScanEvidence::default()
-    };
+    let mut ev = ScanEvidence::started(Timestamp(opts.now.trunc_subsecs(0)), caller, accounts);
     let mut regions = BTreeSet::new();
     for r in results {
         regions.extend(r.regions);

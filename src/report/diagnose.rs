@@ -58,7 +58,7 @@ enum SourceLine<'a> {
     Event {
         from: &'static str,
         name: &'a str,
-        time: &'a str,
+        time: String,
         by: &'a str,
         id: &'a str,
     },
@@ -80,7 +80,9 @@ fn source_line(r: &DiagnoseReport) -> SourceLine<'_> {
     SourceLine::Event {
         from,
         name: s.event_name.as_deref().unwrap_or("event"),
-        time: s.event_time.as_deref().unwrap_or("?"),
+        time: s
+            .event_time
+            .map_or_else(|| "?".to_owned(), |t| t.to_string()),
         by: s.changed_by.as_deref().unwrap_or("?"),
         id: s.event_id.as_deref().unwrap_or("?"),
     }
@@ -162,7 +164,7 @@ fn text(r: &DiagnoseReport, out: &mut TextOut) -> io::Result<()> {
             .p(": ")?
             .v(name)?
             .p(" at ")?
-            .v(time)?
+            .v(&time)?
             .p(" by ")?
             .v(by)?
             .p(" (event ")?
@@ -361,7 +363,7 @@ fn source_markdown(r: &DiagnoseReport, out: &mut MdOut, ctx: MdContext) -> io::R
                 .raw(": ")?
                 .code(name, ctx)?
                 .raw(" at ")?
-                .code(time, ctx)?
+                .code(&time, ctx)?
                 .raw(" by ")?
                 .code(by, ctx)?
                 .raw(" (event ")?

@@ -203,7 +203,7 @@ fn text(r: &ScanReport, out: &mut TextOut) -> io::Result<()> {
         out.p("  policy ")?.p(source_words(k))?;
         if let (Some(name), Some(time)) = (&k.policy_source.event_name, &k.policy_source.event_time)
         {
-            out.p(": ")?.v(name)?.p(" at ")?.v(time)?;
+            out.p(": ")?.v(name)?.p(" at ")?.v(&time.to_string())?;
             if let Some(by) = &k.policy_source.changed_by {
                 out.p(" by ")?.v(by)?;
             }
@@ -297,7 +297,7 @@ fn markdown(r: &ScanReport, out: &mut MdOut) -> io::Result<()> {
             out.raw(": ")?
                 .code(name, MdContext::Block)?
                 .raw(" at ")?
-                .code(time, MdContext::Block)?;
+                .code(&time.to_string(), MdContext::Block)?;
             if let Some(by) = &k.policy_source.changed_by {
                 out.raw(" by ")?.code(by, MdContext::Block)?;
             }

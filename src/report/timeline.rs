@@ -120,7 +120,7 @@ fn text(r: &TimelineReport, out: &mut TextOut) -> io::Result<()> {
     for e in &r.events {
         out.nl()?;
         match &e.event_time {
-            Some(t) => out.v(t)?,
+            Some(t) => out.v(&t.to_string())?,
             None => out.p("(no time)")?,
         };
         out.p("  ")?.styled_v(styles::BOLD, &e.event_name)?;
@@ -171,7 +171,7 @@ fn markdown(r: &TimelineReport, out: &mut MdOut) -> io::Result<()> {
         out.raw("\n**Lockout:** the ")?
             .code(&e.event_name, Block)?
             .raw(" at ")?
-            .code_or(e.event_time.as_deref(), "?", Block)?
+            .code_or(e.event_time.map(|t| t.to_string()).as_deref(), "?", Block)?
             .raw(" by ")?
             .code_or(e.author.as_deref(), "?", Block)?
             .raw(" ")?
@@ -181,7 +181,7 @@ fn markdown(r: &TimelineReport, out: &mut MdOut) -> io::Result<()> {
     out.raw("\n| Time | Event | By | Result | Changes |\n|---|---|---|---|---|\n")?;
     for e in &r.events {
         out.raw("| ")?
-            .code_or(e.event_time.as_deref(), "", Cell)?
+            .code_or(e.event_time.map(|t| t.to_string()).as_deref(), "", Cell)?
             .raw(" | ")?
             .code(&e.event_name, Cell)?
             .raw(" | ")?

@@ -284,7 +284,8 @@ fn cloudtrail_denied_and_policy_unreadable_leaves_the_policy_unknown() {
 fn a_key_pending_deletion_is_flagged_with_the_command_to_cancel() {
     let mut pending = key(Some(delegating()));
     pending.metadata.state = Some(KeyState::PendingDeletion);
-    pending.metadata.deletion_date = Some("2026-12-05T00:00:00Z".into());
+    pending.metadata.deletion_date =
+        kms_doctor::diagnosis::model::Timestamp::parse("2026-12-05T00:00:00Z");
     let r = diagnose(&account().key(pending));
     let f = r
         .findings

@@ -133,7 +133,10 @@ async fn describe_key_maps_its_metadata() {
         md.state.as_ref().map(|s| s.as_str()),
         Some("PendingDeletion")
     );
-    assert_eq!(md.deletion_date.as_deref(), Some("2026-01-01T00:00:00Z"));
+    assert_eq!(
+        md.deletion_date.map(|d| d.to_string()).as_deref(),
+        Some("2026-01-01T00:00:00Z")
+    );
     assert_eq!(md.account.as_deref(), Some("111122223333"));
 }
 

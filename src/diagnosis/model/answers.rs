@@ -178,6 +178,46 @@ impl AwsErrorCode {
     }
 }
 
+/// A moment AWS reported (an event's time, a deletion date, when evidence was collected): a
+/// time, compared as one, written as RFC 3339 in UTC (`2026-11-20T16:42:07Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub chrono::DateTime<chrono::Utc>);
+
+impl Timestamp {
+    /// Reads an RFC 3339 time (any offset); `None` for anything else.
+    pub fn parse(text: &str) -> Option<Timestamp> {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| Timestamp(t.with_timezone(&chrono::Utc)))
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Timestamp::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not an RFC 3339 time")))
+    }
+}
+
+impl From<chrono::DateTime<chrono::Utc>> for Timestamp {
+    fn from(t: chrono::DateTime<chrono::Utc>) -> Timestamp {
+        Timestamp(t)
+    }
+}
+
 /// How the key named on the command line was resolved to an ARN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -214,5 +254,17 @@ mod tests {
         );
         assert!(KeyState::parse("PendingReplicaDeletion").is_pending_deletion());
         assert!(!KeyState::parse("Disabled").is_pending_deletion());
+    }
+
+    #[test]
+    fn times_are_compared_as_times_and_written_in_utc() {
+        let a = Timestamp::parse("2026-11-20T16:42:07Z").unwrap();
+        let b = Timestamp::parse("2026-11-20T17:00:00+01:00").unwrap();
+        assert!(b < a, "16:00 UTC is earlier, whatever the text says");
+        assert_eq!(b.to_string(), "2026-11-20T16:00:00Z");
+        assert_eq!(Timestamp::parse("yesterday"), None);
+        let json = serde_json::to_string(&a).unwrap();
+        assert_eq!(json, "\"2026-11-20T16:42:07Z\"");
+        assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), a);
     }
 }

@@ -1,6 +1,6 @@
 //! The `diagnose` report: the contract's JSON (`shared/spec/diagnosis-contract.md`).
 
-use super::{CallRecord, Code, Finding, KeyFacts, SourceKind, Text};
+use super::{CallRecord, Code, Finding, KeyFacts, SourceKind, Text, Timestamp};
 use crate::policy::IdentityKind;
 use serde::Serialize;
 
@@ -57,7 +57,7 @@ pub struct HistorySummary {
 #[derive(Debug, Clone, Serialize)]
 pub struct FailedAttempt {
     pub event_id: Option<String>,
-    pub event_time: Option<String>,
+    pub event_time: Option<Timestamp>,
     pub changed_by: Option<String>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
@@ -202,7 +202,7 @@ pub enum RestorerVia {
 pub struct PolicySource {
     pub kind: SourceKind,
     pub event_id: Option<String>,
-    pub event_time: Option<String>,
+    pub event_time: Option<Timestamp>,
     pub changed_by: Option<String>,
     /// The event that set the policy: `PutKeyPolicy`, `CreateKey` or `ReplicateKey`.
     #[serde(skip_serializing_if = "Option::is_none")]

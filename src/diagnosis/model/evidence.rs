@@ -2,7 +2,7 @@
 //! `--save-evidence` files. It is the seam between the two middle layers: `evidence` writes
 //! it, `diagnosis` reads it, and neither knows the other.
 
-use super::{KeyManager, KeyState, ResolvedFrom, SimDecision, SourcePolicyType};
+use super::{KeyManager, KeyState, ResolvedFrom, SimDecision, SourcePolicyType, Timestamp};
 use crate::policy::default_key_policy;
 use serde::{Deserialize, Serialize};
 
@@ -64,7 +64,7 @@ pub struct KeyFacts {
     pub region: Option<String>,
     pub manager: Option<KeyManager>,
     pub state: Option<KeyState>,
-    pub deletion_date: Option<String>,
+    pub deletion_date: Option<Timestamp>,
     /// KMS answered that no such key or alias exists.
     #[serde(default)]
     pub not_found: bool,
@@ -100,7 +100,7 @@ pub struct MatchedStatement {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PolicyEvent {
     pub event_id: Option<String>,
-    pub event_time: Option<String>,
+    pub event_time: Option<Timestamp>,
     pub event_name: String,
     /// The identity that made the call (`userIdentity.arn`).
     pub changed_by: Option<String>,
@@ -294,7 +294,7 @@ impl AuthorizationDetails {
 pub struct Evidence {
     pub evidence_version: u32,
     /// When the evidence was gathered (RFC 3339).
-    pub collected_at: String,
+    pub collected_at: Timestamp,
     pub region: Option<String>,
     pub caller: CallerIdentity,
     /// The IAM principal behind the caller (a session's role ARN with its path), if learned.

@@ -3,7 +3,7 @@
 
 use super::{
     CallRecord, CallerIdentity, ExistenceCheck, Finding, History, KeyManager, KeyState, Outcome,
-    PolicySource, Restorer,
+    PolicySource, Restorer, Timestamp,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -19,7 +19,7 @@ pub struct KeyEvidence {
     pub manager: Option<KeyManager>,
     pub state: Option<KeyState>,
     /// RFC 3339.
-    pub deletion_date: Option<String>,
+    pub deletion_date: Option<Timestamp>,
     /// `kms:GetKeyPolicy`'s answer, when it gave one.
     pub current_policy: Option<String>,
     /// How `GetKeyPolicy` ended (`None`: not asked).
@@ -79,10 +79,10 @@ pub struct RegionSkipped {
 }
 
 /// Everything a scan gathered.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ScanEvidence {
     /// RFC 3339.
-    pub collected_at: String,
+    pub collected_at: Timestamp,
     pub caller: CallerIdentity,
     pub accounts: Vec<String>,
     pub regions: Vec<String>,
@@ -94,6 +94,24 @@ pub struct ScanEvidence {
     pub regions_scanned: u64,
     pub errors: Vec<ScanError>,
     pub calls: Vec<CallRecord>,
+}
+
+impl ScanEvidence {
+    /// What a scan that started at `at` as `caller` has found before it looked at anything.
+    pub fn started(at: Timestamp, caller: CallerIdentity, accounts: Vec<String>) -> ScanEvidence {
+        ScanEvidence {
+            collected_at: at,
+            caller,
+            accounts,
+            regions: Vec::new(),
+            keys: Vec::new(),
+            aws_managed_skipped: 0,
+            regions_not_enabled: Vec::new(),
+            regions_scanned: 0,
+            errors: Vec::new(),
+            calls: Vec::new(),
+        }
+    }
 }
 
 /// A key's status, worst first.
@@ -129,7 +147,7 @@ pub struct ScannedKey {
     pub aliases: Vec<String>,
     pub manager: Option<KeyManager>,
     pub state: Option<KeyState>,
-    pub deletion_date: Option<String>,
+    pub deletion_date: Option<Timestamp>,
     pub status: KeyStatus,
     pub policy_source: PolicySource,
     pub findings: Vec<Finding>,

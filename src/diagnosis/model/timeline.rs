@@ -1,6 +1,6 @@
 //! The `history` report: the key policy's change timeline.
 
-use super::{CallRecord, Skipped, SourceKind};
+use super::{CallRecord, Skipped, SourceKind, Timestamp};
 use serde::Serialize;
 
 pub const TIMELINE_SCHEMA_VERSION: u32 = 1;
@@ -25,7 +25,7 @@ pub struct TimelineReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
-    pub event_time: Option<String>,
+    pub event_time: Option<Timestamp>,
     pub event_name: String,
     pub event_id: Option<String>,
     /// The identity ARN that made the call.

@@ -5,8 +5,8 @@ use super::has;
 use crate::diagnosis::athena::athena_sql;
 use crate::diagnosis::model::{
     Access, CallRecord, Code, Evidence, Finding, KeyState, Note, Outcome, PolicySource, Restorer,
-    SimDecision, SimulationResult, SourceKind, SourcePolicyType, Text, Verdict, code, prose,
-    quoted,
+    SimDecision, SimulationResult, SourceKind, SourcePolicyType, Text, Timestamp, Verdict, code,
+    prose, quoted,
 };
 use crate::policy::{GET_KEY_POLICY, Identity, PUT_KEY_POLICY};
 use crate::text;
@@ -248,7 +248,7 @@ pub fn key_findings(
     if let Some(f) = pending_deletion(
         &key_name(ev),
         ev.key.state.as_ref(),
-        ev.key.deletion_date.as_deref(),
+        ev.key.deletion_date.as_ref(),
         &region_flag(ev),
     ) {
         findings.push(f);
@@ -259,13 +259,13 @@ pub fn key_findings(
 pub fn pending_deletion(
     key: &str,
     state: Option<&KeyState>,
-    deletion_date: Option<&str>,
+    deletion_date: Option<&Timestamp>,
     region: &str,
 ) -> Option<Finding> {
     if !state.is_some_and(KeyState::is_pending_deletion) {
         return None;
     }
-    let when = || code(deletion_date.unwrap_or("an unknown date"));
+    let when = || code(deletion_date.map_or("an unknown date".to_owned(), Timestamp::to_string));
     Some(
         Finding::new(
             Code::KeyPendingDeletion,
@@ -305,7 +305,7 @@ fn describe_event(e: &crate::diagnosis::model::PolicyEvent) -> Text {
         " ",
         code(e.event_id.as_deref().unwrap_or("(no id)")),
         " at ",
-        code(e.event_time.as_deref().unwrap_or("(no time)")),
+        code(time_or(e.event_time.as_ref(), "(no time)")),
         " by ",
         code(e.changed_by.as_deref().unwrap_or("(unknown)"))
     )
@@ -385,7 +385,7 @@ pub fn history_findings(findings: &mut Vec<Finding>, ev: &Evidence) {
                 "failed ",
                 code(failed.event_name.clone()),
                 " at ",
-                code(failed.event_time.as_deref().unwrap_or("(no time)")),
+                code(time_or(failed.event_time.as_ref(), "(no time)")),
                 " by ",
                 code(failed.changed_by.as_deref().unwrap_or("(unknown)")),
                 ": ",
@@ -782,4 +782,9 @@ pub fn annotate_iam_side(findings: &mut [Finding], ev: &Evidence) {
         line.push(" — ineffective without the delegation");
         f.add_evidence(line);
     }
+}
+
+/// A time as text, or `missing` when there is none.
+fn time_or(t: Option<&Timestamp>, missing: &str) -> String {
+    t.map_or_else(|| missing.to_owned(), Timestamp::to_string)
 }

@@ -289,10 +289,7 @@ fn read_file(
             Err(UnreadableRecord) => part.skipped.records += 1,
             Ok(None) => {}
             Ok(Some(e)) => {
-                let t = e
-                    .event_time
-                    .as_deref()
-                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+                let t = e.event_time.map(|t| t.0);
                 let inside = t.is_none_or(|t| {
                     opts.since.is_none_or(|s| t >= s) && opts.until.is_none_or(|u| t <= u)
                 });
