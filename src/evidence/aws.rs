@@ -8,8 +8,8 @@ use super::{
     Kms, Sts, TrailEvent,
 };
 use crate::diagnosis::model::{
-    AwsErrorCode, CallerIdentity, KeyManager, KeyState, MatchedStatement, Outcome, SimDecision,
-    SimulationResult, SourcePolicyType, Timestamp,
+    AwsErrorCode, CallerIdentity, KeyManager, KeyState, MatchedStatement, Outcome, QueryState,
+    SimDecision, SimulationResult, SourcePolicyType, Timestamp,
 };
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
@@ -69,7 +69,7 @@ impl super::Athena for AthenaClient {
             .ok_or_else(|| CallError::malformed("StartQueryExecution answered without an id"))
     }
 
-    async fn state(&self, id: &str) -> Result<(String, Option<String>), CallError> {
+    async fn state(&self, id: &str) -> Result<(QueryState, Option<String>), CallError> {
         let out = self
             .0
             .get_query_execution()
@@ -79,10 +79,10 @@ impl super::Athena for AthenaClient {
             .map_err(classify)?;
         let status = out.query_execution().and_then(|q| q.status());
         Ok((
-            status
-                .and_then(|s| s.state())
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_else(|| "UNKNOWN".into()),
+            status.and_then(|s| s.state()).map_or_else(
+                || QueryState::Other("UNKNOWN".into()),
+                |s| QueryState::parse(s.as_str()),
+            ),
             status
                 .and_then(|s| s.state_change_reason())
                 .map(str::to_owned),

@@ -18,7 +18,9 @@ pub mod scan;
 pub mod sources;
 pub mod walk;
 
-use crate::diagnosis::model::{AwsErrorCode, CallRecord, KeyManager, KeyState, Outcome, Timestamp};
+use crate::diagnosis::model::{
+    AwsErrorCode, CallRecord, KeyManager, KeyState, Outcome, QueryState, Timestamp,
+};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -425,7 +427,10 @@ pub struct ResultPage {
 pub trait Athena {
     fn start(&self, query: &AthenaQuery) -> impl Future<Output = Result<String, CallError>>;
     /// The state (`QUEUED`, `RUNNING`, `SUCCEEDED`, `FAILED`, `CANCELLED`) and its reason.
-    fn state(&self, id: &str) -> impl Future<Output = Result<(String, Option<String>), CallError>>;
+    fn state(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<(QueryState, Option<String>), CallError>>;
     fn results(
         &self,
         id: &str,

@@ -122,6 +122,10 @@ pub struct StatementTrace {
     pub via: Option<Via>,
     /// Why it applies or not, in one sentence.
     pub reason: String,
+    /// Its `Action` (or `NotAction`) covers the action asked about: the statements worth
+    /// showing for an action.
+    #[serde(skip)]
+    pub covers_action: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unknown_context: Vec<String>,
 }
@@ -235,6 +239,7 @@ pub(super) fn evaluate_statement(s: &Statement, req: &Request) -> StatementTrace
         applies: Applies::No,
         via: None,
         reason: String::new(),
+        covers_action: false,
         unknown_context: Vec::new(),
     };
 
@@ -253,6 +258,7 @@ pub(super) fn evaluate_statement(s: &Statement, req: &Request) -> StatementTrace
         }
         _ => {}
     }
+    trace.covers_action = true;
 
     let (resource, resource_unknown) = resource_match(s, req);
     if resource == Tri::False {

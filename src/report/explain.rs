@@ -106,10 +106,7 @@ fn restorer_note(g: &Grantee) -> Text {
 
 /// The statements worth showing for an action: those that cover it.
 fn covering(e: &Evaluation) -> impl Iterator<Item = &crate::policy::StatementTrace> {
-    e.statements.iter().filter(|t| {
-        !t.reason.starts_with("Action does not cover")
-            && !t.reason.starts_with("NotAction excludes")
-    })
+    e.statements.iter().filter(|t| t.covers_action)
 }
 
 fn applies(a: Applies) -> &'static str {

@@ -178,6 +178,17 @@ impl AwsErrorCode {
     }
 }
 
+aws_words! {
+    /// The state of an Athena query (`GetQueryExecution`).
+    pub enum QueryState {
+        Queued = "QUEUED",
+        Running = "RUNNING",
+        Succeeded = "SUCCEEDED",
+        Failed = "FAILED",
+        Cancelled = "CANCELLED",
+    }
+}
+
 /// A moment AWS reported (an event's time, a deletion date, when evidence was collected): a
 /// time, compared as one, written as RFC 3339 in UTC (`2026-11-20T16:42:07Z`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

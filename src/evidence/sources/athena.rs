@@ -3,6 +3,7 @@
 //! organisation-sized archives that outgrow one machine.
 
 use super::{Found, sort_events};
+use crate::diagnosis::model::QueryState;
 use crate::evidence::record::{KeyRef, UnreadableRecord, read_record_value};
 use crate::evidence::{Athena, AthenaQuery, CallError, Calls, ErrorKind};
 use serde_json::{Value, json};
@@ -38,11 +39,11 @@ pub async fn run<A: Athena>(
         let (state, reason) = calls
             .record("athena", "GetQueryExecution", timeout, athena.state(&id))
             .await?;
-        match state.as_str() {
-            "SUCCEEDED" => break,
-            "FAILED" | "CANCELLED" => {
+        match state {
+            QueryState::Succeeded => break,
+            QueryState::Failed | QueryState::Cancelled => {
                 return Err(CallError::new(
-                    if state == "FAILED" {
+                    if state == QueryState::Failed {
                         ErrorKind::QueryFailed
                     } else {
                         ErrorKind::QueryCancelled
