@@ -19,7 +19,8 @@ pub mod sources;
 pub mod walk;
 
 use crate::diagnosis::model::{
-    AwsErrorCode, CallRecord, KeyManager, KeyState, Outcome, QueryState, Timestamp,
+    AwsErrorCode, CallRecord, KeyManager, KeyState, Operation, Outcome, QueryState, Service,
+    Timestamp,
 };
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -168,8 +169,8 @@ impl Calls {
         let index = {
             let mut calls = self.log.lock().expect("calls lock");
             calls.push(CallRecord {
-                service: service.to_owned(),
-                operation: operation.to_owned(),
+                service: Service::parse(service),
+                operation: Operation::parse(operation),
                 outcome: Outcome::Error,
                 ms: 0,
                 error_code: None,

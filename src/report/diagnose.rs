@@ -339,9 +339,9 @@ fn markdown(r: &DiagnoseReport, out: &mut MdOut) -> io::Result<()> {
     out.raw("## AWS calls\n\n| Service | Operation | Outcome | ms |\n|---|---|---|---|\n")?;
     for c in &r.calls {
         out.raw("| ")?
-            .code(&c.service, Cell)?
+            .code(c.service.as_str(), Cell)?
             .raw(" | ")?
-            .code(&c.operation, Cell)?
+            .code(c.operation.as_str(), Cell)?
             .raw(&format!(" | {} | {} |\n", c.outcome.as_str(), c.ms))?;
     }
     Ok(())
@@ -512,9 +512,9 @@ pub fn write_calls(
     let mut out = TextOut::new(out);
     for c in calls {
         out.p("kms-doctor: ")?
-            .v(&c.service)?
+            .v(c.service.as_str())?
             .p(":")?
-            .v(&c.operation)?
+            .v(c.operation.as_str())?
             .p(&format!(" {} in {} ms", c.outcome.as_str(), c.ms))?;
         if let Some(code) = &c.error_code {
             out.p(" (")?.v(code)?.p(")")?;

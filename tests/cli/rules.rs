@@ -262,7 +262,12 @@ fn a_denied_simulation_is_a_gap_named_in_the_report() {
             .plain()
             .contains("IAM policies allow the actions is unknown")
     );
-    assert!(r.calls.iter().any(|c| c.operation == "SimulatePrincipalPolicy" && c.outcome == Outcome::AccessDenied));
+    assert!(
+        r.calls
+            .iter()
+            .any(|c| c.operation.as_str() == "SimulatePrincipalPolicy"
+                && c.outcome == Outcome::AccessDenied)
+    );
 }
 
 #[test]

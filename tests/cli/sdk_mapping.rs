@@ -450,7 +450,11 @@ async fn athena_queries_are_polled_until_done_and_paged() {
     );
     assert_eq!(poll.num_calls(), 3, "polled until SUCCEEDED");
     assert_eq!(pages.num_calls(), 2, "paged through NextToken");
-    let ops: Vec<String> = calls.snapshot().into_iter().map(|c| c.operation).collect();
+    let ops: Vec<String> = calls
+        .snapshot()
+        .into_iter()
+        .map(|c| c.operation.to_string())
+        .collect();
     assert_eq!(
         ops,
         [

@@ -189,6 +189,44 @@ aws_words! {
     }
 }
 
+aws_words! {
+    /// The AWS service a call went to, as its endpoint prefix.
+    pub enum Service {
+        Sts = "sts",
+        Kms = "kms",
+        Iam = "iam",
+        Cloudtrail = "cloudtrail",
+        S3 = "s3",
+        Athena = "athena",
+        Organizations = "organizations",
+        Account = "account",
+    }
+}
+
+aws_words! {
+    /// The AWS operations kms-doctor calls, every one of them read-only.
+    pub enum Operation {
+        GetCallerIdentity = "GetCallerIdentity",
+        AssumeRole = "AssumeRole",
+        DescribeKey = "DescribeKey",
+        GetKeyPolicy = "GetKeyPolicy",
+        ListKeys = "ListKeys",
+        ListAliases = "ListAliases",
+        GetRole = "GetRole",
+        GetUser = "GetUser",
+        SimulatePrincipalPolicy = "SimulatePrincipalPolicy",
+        GetAccountAuthorizationDetails = "GetAccountAuthorizationDetails",
+        LookupEvents = "LookupEvents",
+        ListObjectsV2 = "ListObjectsV2",
+        GetObject = "GetObject",
+        StartQueryExecution = "StartQueryExecution",
+        GetQueryExecution = "GetQueryExecution",
+        GetQueryResults = "GetQueryResults",
+        ListAccounts = "ListAccounts",
+        ListRegions = "ListRegions",
+    }
+}
+
 /// A moment AWS reported (an event's time, a deletion date, when evidence was collected): a
 /// time, compared as one, written as RFC 3339 in UTC (`2026-11-20T16:42:07Z`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

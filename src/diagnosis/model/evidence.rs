@@ -2,7 +2,10 @@
 //! `--save-evidence` files. It is the seam between the two middle layers: `evidence` writes
 //! it, `diagnosis` reads it, and neither knows the other.
 
-use super::{KeyManager, KeyState, ResolvedFrom, SimDecision, SourcePolicyType, Timestamp};
+use super::{
+    KeyManager, KeyState, Operation, ResolvedFrom, Service, SimDecision, SourcePolicyType,
+    Timestamp,
+};
 use crate::policy::default_key_policy;
 use serde::{Deserialize, Serialize};
 
@@ -35,8 +38,8 @@ impl Outcome {
 /// One AWS call, as the contract's `calls` lists it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CallRecord {
-    pub service: String,
-    pub operation: String,
+    pub service: Service,
+    pub operation: Operation,
     pub outcome: Outcome,
     pub ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]

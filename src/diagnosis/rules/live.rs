@@ -4,9 +4,9 @@
 use super::has;
 use crate::diagnosis::athena::athena_sql;
 use crate::diagnosis::model::{
-    Access, CallRecord, Code, Evidence, Finding, KeyState, Note, Outcome, PolicySource, Restorer,
-    SimDecision, SimulationResult, SourceKind, SourcePolicyType, Text, Timestamp, Verdict, code,
-    prose, quoted,
+    Access, CallRecord, Code, Evidence, Finding, KeyState, Note, Operation, Outcome, PolicySource,
+    Restorer, Service, SimDecision, SimulationResult, SourceKind, SourcePolicyType, Text,
+    Timestamp, Verdict, code, prose, quoted,
 };
 use crate::policy::{GET_KEY_POLICY, Identity, PUT_KEY_POLICY};
 use crate::text;
@@ -39,7 +39,7 @@ pub fn key_not_found(ev: &Evidence) -> Finding {
     .evidence(
         ev.calls
             .iter()
-            .filter(|c| c.outcome == Outcome::NotFound && c.service == "kms")
+            .filter(|c| c.outcome == Outcome::NotFound && c.service == Service::Kms)
             .map(|c| {
                 text!(
                     code(format!("kms:{}", c.operation)),
@@ -421,11 +421,14 @@ pub fn restorer_findings(findings: &mut Vec<Finding>, restorers: &[Restorer]) {
 /// The symptom itself (`GetKeyPolicy` denied), a key that does not exist and restorers that
 /// do not exist are findings of their own, not gaps in the evidence.
 fn expected(c: &CallRecord) -> bool {
-    (c.operation == "GetKeyPolicy" && c.outcome == Outcome::AccessDenied)
+    (c.operation == Operation::GetKeyPolicy && c.outcome == Outcome::AccessDenied)
         || (c.outcome == Outcome::NotFound
             && matches!(
-                c.operation.as_str(),
-                "DescribeKey" | "GetKeyPolicy" | "GetRole" | "GetUser"
+                c.operation,
+                Operation::DescribeKey
+                    | Operation::GetKeyPolicy
+                    | Operation::GetRole
+                    | Operation::GetUser
             ))
         || c.outcome == Outcome::Ok
 }
@@ -433,29 +436,30 @@ fn expected(c: &CallRecord) -> bool {
 /// A KMS call on the key denied while the key policy is what shuts the caller out: IAM
 /// permissions cannot open it.
 fn denied_by_key_policy(c: &CallRecord, findings: &[Finding]) -> bool {
-    c.service == "kms"
+    c.service == Service::Kms
         && c.outcome == Outcome::AccessDenied
-        && c.operation != "ListAliases"
+        && c.operation != Operation::ListAliases
         && (has(findings, Code::RootDelegationMissing)
             || has(findings, Code::KeyPolicyExplicitDeny))
 }
 
 /// What a failed call leaves open.
-fn leaves_open(operation: &str) -> &'static str {
+fn leaves_open(operation: &Operation) -> &'static str {
+    use Operation::*;
     match operation {
-        "DescribeKey" => "the key's manager, state and deletion date are unknown",
-        "LookupEvents" => "the policy's history (who changed it, and when) is unknown",
-        "SimulatePrincipalPolicy" => {
+        DescribeKey => "the key's manager, state and deletion date are unknown",
+        LookupEvents => "the policy's history (who changed it, and when) is unknown",
+        SimulatePrincipalPolicy => {
             "whether the principal's IAM policies allow the actions is unknown"
         }
-        "GetRole" | "GetUser" => "the principal's path or a restorer's existence is unknown",
-        "GetAccountAuthorizationDetails" => {
+        GetRole | GetUser => "the principal's path or a restorer's existence is unknown",
+        GetAccountAuthorizationDetails => {
             "which IAM users and roles can update the key policy through the account delegation is unknown: the restorers named are those the key policy names"
         }
-        "ListAliases" => "the key behind the alias is unknown",
-        "GetCallerIdentity" => "who the caller is",
-        "ListObjectsV2" | "GetObject" => "the log archive in S3 could not be read in full",
-        "StartQueryExecution" | "GetQueryExecution" | "GetQueryResults" => {
+        ListAliases => "the key behind the alias is unknown",
+        GetCallerIdentity => "who the caller is",
+        ListObjectsV2 | GetObject => "the log archive in S3 could not be read in full",
+        StartQueryExecution | GetQueryExecution | GetQueryResults => {
             "the Athena query over the CloudTrail table gave no answer"
         }
         _ => "part of the evidence is missing",
@@ -463,9 +467,9 @@ fn leaves_open(operation: &str) -> &'static str {
 }
 
 pub fn incomplete_findings(findings: &mut Vec<Finding>, ev: &Evidence, policy_known: bool) {
-    let mut seen: Vec<(&str, &str)> = Vec::new();
+    let mut seen: Vec<(&Service, &Operation)> = Vec::new();
     for c in ev.calls.iter().filter(|c| !expected(c)) {
-        if seen.contains(&(c.service.as_str(), c.operation.as_str())) {
+        if seen.contains(&(&c.service, &c.operation)) {
             continue;
         }
         // A throttled call that a later one of the same operation made up for is no gap.
@@ -477,7 +481,7 @@ pub fn incomplete_findings(findings: &mut Vec<Finding>, ev: &Evidence, policy_kn
         {
             continue;
         }
-        seen.push((c.service.as_str(), c.operation.as_str()));
+        seen.push((&c.service, &c.operation));
         let how = match c.outcome {
             Outcome::AccessDenied => " was denied",
             Outcome::Throttled => " stayed throttled",
@@ -516,7 +520,7 @@ pub fn incomplete_findings(findings: &mut Vec<Finding>, ev: &Evidence, policy_kn
     if !policy_known
         && !ev.key.not_found
         && ev.history.is_none()
-        && !seen.iter().any(|(_, op)| *op == "LookupEvents")
+        && !seen.iter().any(|(_, op)| **op == Operation::LookupEvents)
     {
         let finding = Finding::new(
             Code::EvidenceIncomplete,
@@ -707,7 +711,7 @@ pub fn next_steps(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Vec
     if has(findings, Code::EvidenceIncomplete)
         && ev.calls.iter().any(|c| {
             c.outcome == Outcome::AccessDenied
-                && c.operation != "GetKeyPolicy"
+                && c.operation != Operation::GetKeyPolicy
                 && !denied_by_key_policy(c, findings)
         })
     {
