@@ -337,7 +337,7 @@ pub fn diagnose(
                 .iter()
                 .map(|e| FailedAttempt {
                     event_id: e.event_id.clone(),
-                    event_time: e.event_time.clone(),
+                    event_time: e.event_time,
                     changed_by: e.changed_by.clone(),
                     error_code: e.error_code.clone(),
                     error_message: e.error_message.clone(),

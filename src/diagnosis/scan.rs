@@ -119,7 +119,7 @@ pub fn assess(key: &KeyEvidence, now: chrono::DateTime<chrono::Utc>) -> ScannedK
         aliases: key.aliases.clone(),
         manager: key.manager.clone(),
         state: key.state.clone(),
-        deletion_date: key.deletion_date.clone(),
+        deletion_date: key.deletion_date,
         status,
         policy_source: source,
         findings,

@@ -148,7 +148,7 @@ pub fn build(found: Found, now: chrono::DateTime<chrono::Utc>) -> TimelineReport
     let mut lockout = None;
     for e in events {
         let mut entry = Entry {
-            event_time: e.event_time.clone(),
+            event_time: e.event_time,
             event_name: e.event_name.clone(),
             event_id: e.event_id.clone(),
             author: e.changed_by.clone(),

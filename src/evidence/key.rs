@@ -154,7 +154,7 @@ impl KeyFacts {
             region,
             manager: md.manager.clone(),
             state: md.state.clone(),
-            deletion_date: md.deletion_date.clone(),
+            deletion_date: md.deletion_date,
             not_found: false,
             resolved_from: Some(ResolvedFrom::DescribeKey),
         }

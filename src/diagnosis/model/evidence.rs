@@ -372,7 +372,7 @@ impl<'a> PolicyInForce<'a> {
             }) => super::PolicySource {
                 kind: *kind,
                 event_id: e.event_id.clone(),
-                event_time: e.event_time.clone(),
+                event_time: e.event_time,
                 changed_by: e.changed_by.clone(),
                 event_name: Some(e.event_name.clone()),
             },

@@ -243,7 +243,7 @@ pub async fn collect<C: CloudTrail>(
         },
     )
     .await?;
-    events.sort_by(|a, b| a.event_time.cmp(&b.event_time));
+    events.sort_by_key(|a| a.event_time);
     Ok((events, stats))
 }
 
