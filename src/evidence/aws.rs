@@ -394,6 +394,7 @@ where
                         ErrorKind::Aws(AwsErrorCode::parse(c))
                     }),
                     message,
+                    denial: None,
                 },
             }
         }

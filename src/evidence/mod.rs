@@ -7,6 +7,7 @@
 //! [`crate::diagnosis::model`] (also the format of `--save-evidence` files).
 
 pub mod aws;
+pub mod denial;
 pub mod entities;
 pub mod fake;
 pub mod gather;
@@ -19,8 +20,8 @@ pub mod sources;
 pub mod walk;
 
 use crate::diagnosis::model::{
-    AwsErrorCode, CallRecord, KeyManager, KeyState, Operation, Outcome, QueryState, Service,
-    Timestamp,
+    AwsErrorCode, CallRecord, Denial, KeyManager, KeyState, Operation, Outcome, QueryState,
+    Service, Timestamp,
 };
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -32,6 +33,8 @@ pub struct CallError {
     pub outcome: Outcome,
     pub kind: ErrorKind,
     pub message: String,
+    /// For an AccessDenied answer: the layer its message says decided.
+    pub denial: Option<Denial>,
 }
 
 /// Why a call failed: AWS's answer (its error code, parsed) or one of kms-doctor's own reasons.
@@ -106,6 +109,7 @@ impl CallError {
             outcome: Outcome::Error,
             kind,
             message: message.into(),
+            denial: None,
         }
     }
 
@@ -129,10 +133,13 @@ impl CallError {
             return CallError::new(ErrorKind::Unknown, message);
         };
         let code = AwsErrorCode::parse(code);
+        let message = message.into();
+        let outcome = code.outcome();
         CallError {
-            outcome: code.outcome(),
+            denial: (outcome == Outcome::AccessDenied).then(|| denial::denial_of(&message)),
+            outcome,
             kind: ErrorKind::Aws(code),
-            message: message.into(),
+            message,
         }
     }
 }
@@ -175,6 +182,7 @@ impl Calls {
                 ms: 0,
                 error_code: None,
                 message: None,
+                denial: None,
             });
             calls.len() - 1
         };
@@ -211,6 +219,7 @@ impl Calls {
             Err(e) => {
                 record.outcome = e.outcome;
                 record.error_code = e.kind.code().map(str::to_owned);
+                record.denial = e.denial;
                 record.message = Some(e.message.clone());
             }
         }

@@ -186,7 +186,7 @@ redact_fields! {
         principal, statement, conditions_on, assumable_by, path, permission_set;
         plain: source, exists, kind, via, caller_can_assume
     }
-    CallRecord { message, error_code; plain: service, operation, outcome, ms }
+    CallRecord { message, error_code; plain: service, operation, outcome, ms, denial }
     HistorySummary {
         failed_attempts;
         plain: lookback_days, pages, events_scanned, skipped_records, complete, cut_short

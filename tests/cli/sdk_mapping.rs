@@ -71,6 +71,14 @@ async fn kms_access_denied_is_evidence_not_an_error() {
     assert_eq!(err.kind.code(), Some("AccessDeniedException"));
     assert!(err.message.contains("no resource-based policy allows"));
     assert_eq!(
+        err.denial,
+        Some(kms_doctor::diagnosis::model::Denial {
+            policy_type: kms_doctor::diagnosis::model::PolicyType::Resource,
+            explicit: Some(false),
+        }),
+        "AWS's words name the layer that decided"
+    );
+    assert_eq!(
         rule.num_calls(),
         1,
         "GetKeyPolicy is asked for the policy named default"

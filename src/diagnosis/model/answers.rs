@@ -227,6 +227,34 @@ aws_words! {
     }
 }
 
+/// The kind of policy that AWS's AccessDenied message says decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyType {
+    /// An identity-based policy (the principal's IAM policies).
+    Identity,
+    /// A resource-based policy (for KMS, the key policy).
+    Resource,
+    /// A service control policy (AWS Organizations).
+    Scp,
+    /// A resource control policy (AWS Organizations).
+    Rcp,
+    PermissionsBoundary,
+    /// The session policy passed when a role was assumed.
+    Session,
+    VpcEndpoint,
+    /// The message names no policy type.
+    Unknown,
+}
+
+/// What an AccessDenied answer says of its cause (the contract's `calls[].denial`): the policy
+/// type that decided, and whether it denied explicitly (`null`: the message does not say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Denial {
+    pub policy_type: PolicyType,
+    pub explicit: Option<bool>,
+}
+
 /// A moment AWS reported (an event's time, a deletion date, when evidence was collected): a
 /// time, compared as one, written as RFC 3339 in UTC (`2026-11-20T16:42:07Z`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

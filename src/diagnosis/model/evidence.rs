@@ -3,7 +3,7 @@
 //! it, `diagnosis` reads it, and neither knows the other.
 
 use super::{
-    KeyManager, KeyState, Operation, ResolvedFrom, Service, SimDecision, SourcePolicyType,
+    Denial, KeyManager, KeyState, Operation, ResolvedFrom, Service, SimDecision, SourcePolicyType,
     Timestamp,
 };
 use crate::policy::default_key_policy;
@@ -46,6 +46,10 @@ pub struct CallRecord {
     pub error_code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// For an AccessDenied answer: the layer its message says decided (the contract's
+    /// "Layers").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denial: Option<Denial>,
 }
 
 /// `sts:GetCallerIdentity`.
