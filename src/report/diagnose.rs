@@ -175,19 +175,19 @@ fn text(r: &DiagnoseReport, out: &mut TextOut) -> io::Result<()> {
     if let Some(h) = history_line(r) {
         out.styled(styles::BOLD, "CloudTrail")?
             .p(" ")?
-            .p(&h)?
+            .v(&h)?
             .nl()?;
     }
 
     out.heading("Verdict")?;
     for a in &r.access {
         let because: Vec<&str> = a.because.iter().map(|c| c.as_str()).collect();
-        out.p(&format!("  {:<18} ", a.action))?
+        out.v(&format!("  {:<18} ", a.action))?
             .styled(
                 verdict_style(a.verdict),
                 &format!("{:<12}", a.verdict.as_str()),
             )?
-            .p(&format!(" {:<9} {}", a.basis.as_str(), because.join(", ")))?
+            .v(&format!(" {:<9} {}", a.basis.as_str(), because.join(", ")))?
             .nl()?;
     }
 
@@ -235,7 +235,7 @@ fn text(r: &DiagnoseReport, out: &mut TextOut) -> io::Result<()> {
     if !r.next_steps.is_empty() {
         out.heading("Next steps")?;
         for (i, s) in r.next_steps.iter().enumerate() {
-            out.p(&format!("  {}. ", i + 1))?.t(s)?.nl()?;
+            out.v(&format!("  {}. ", i + 1))?.t(s)?.nl()?;
         }
     }
     out.nl()?;
@@ -515,7 +515,7 @@ pub fn write_calls(
             .v(c.service.as_str())?
             .p(":")?
             .v(c.operation.as_str())?
-            .p(&format!(" {} in {} ms", c.outcome.as_str(), c.ms))?;
+            .v(&format!(" {} in {} ms", c.outcome.as_str(), c.ms))?;
         if let Some(code) = &c.error_code {
             out.p(" (")?.v(code)?.p(")")?;
         }

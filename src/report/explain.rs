@@ -165,7 +165,7 @@ fn text(r: &ExplainReport, out: &mut TextOut) -> io::Result<()> {
                     .styled(style, mark)?
                     .p(" \"")?
                     .v(&t.label())?
-                    .p(&format!("\" ({}): ", t.effect))?
+                    .v(&format!("\" ({}): ", t.effect))?
                     .v(&t.reason)?
                     .nl()?;
             }

@@ -96,8 +96,11 @@ impl<'a> TextOut<'a> {
         TextOut { w }
     }
 
-    /// kms-doctor's own words (no untrusted text).
-    pub fn p(&mut self, s: &str) -> io::Result<&mut Self> {
+    /// kms-doctor's own words, written as they are: only a `&'static str` can be, so no text
+    /// that came at run time reaches the terminal unescaped. Computed text (numbers, padding,
+    /// kms-doctor's words joined at run time) goes through [`TextOut::v`], whose escaping leaves
+    /// it as it is.
+    pub fn p(&mut self, s: &'static str) -> io::Result<&mut Self> {
         self.w.write_all(s.as_bytes())?;
         Ok(self)
     }
@@ -119,10 +122,10 @@ impl<'a> TextOut<'a> {
         Ok(self)
     }
 
-    /// kms-doctor's own words in a style.
+    /// Text in a style, escaped as a value is.
     pub fn styled(&mut self, style: Style, s: &str) -> io::Result<&mut Self> {
         self.w.set_style(style)?;
-        self.p(s)?;
+        self.v(s)?;
         self.w.reset()?;
         Ok(self)
     }
@@ -214,7 +217,7 @@ fn severity_style(s: Severity) -> Style {
 pub fn write_findings_text(findings: &[Finding], none: &str, out: &mut TextOut) -> io::Result<()> {
     out.heading("Findings")?;
     if findings.is_empty() {
-        out.p("  ")?.p(none)?.nl()?;
+        out.p("  ")?.v(none)?.nl()?;
     }
     write_finding_items_text(findings, out)
 }

@@ -150,7 +150,7 @@ fn text(r: &ScanReport, out: &mut TextOut) -> io::Result<()> {
         out.nl()?;
         for (k, row) in r.keys.iter().zip(&rows) {
             // Values were escaped above, so their width is what the terminal shows.
-            out.p(&format!(
+            out.v(&format!(
                 "{:<a$}  {:<b$}  {:<c$}  {:<d$}  ",
                 row[0],
                 row[1],
@@ -166,7 +166,7 @@ fn text(r: &ScanReport, out: &mut TextOut) -> io::Result<()> {
                 &format!("{:<10}", status_words(k.status)),
             )?
             .p("  ")?
-            .p(&row[4])?
+            .v(&row[4])?
             .nl()?;
         }
     }

@@ -97,7 +97,7 @@ fn text(r: &TimelineReport, out: &mut TextOut) -> io::Result<()> {
     out.styled(styles::BOLD, "Key policy history of")?
         .p(" ")?
         .v(&r.key)?
-        .p(&format!("  ({})", source(r)))?
+        .v(&format!("  ({})", source(r)))?
         .nl()?;
     if r.since.is_some() || r.until.is_some() {
         out.p("Window: ")?;
@@ -138,7 +138,7 @@ fn text(r: &TimelineReport, out: &mut TextOut) -> io::Result<()> {
             out.p("  ")?
                 .styled(styles::BAD, "LOCKOUT:")?
                 .p(" this change ")?
-                .p(why)?
+                .v(why)?
                 .nl()?;
         }
         if let Some(d) = &e.diff {
@@ -150,7 +150,7 @@ fn text(r: &TimelineReport, out: &mut TextOut) -> io::Result<()> {
     if !r.skipped.is_empty() {
         out.nl()?
             .styled(styles::WARN, "Skipped:")?
-            .p(&format!(
+            .v(&format!(
                 " {} files, {} records",
                 r.skipped.files, r.skipped.records
             ))?
