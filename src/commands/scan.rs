@@ -75,9 +75,10 @@ pub fn run(
     })?;
     let report = crate::diagnosis::scan::scan(&evidence, now);
     let mut redaction = Redaction::new(req.redact);
-    // The report first: its order is fixed, the calls' is the order they started in, so the
-    // pseudonyms are the same from run to run.
-    redaction.learn(&report).learn(&evidence.calls);
+    // The report first: its order is fixed (the evidence's keys are learned in a fixed order
+    // too), so the pseudonyms are the same from run to run. The evidence holds the names only
+    // its policies say: Sids, policy IDs, condition values.
+    redaction.learn(&report).learn(&evidence);
     console.calls(&redaction.show(&evidence.calls));
     render(&redaction.show(&report), req.format, out)?;
     // Nothing could be listed anywhere: the scan did not run.

@@ -10,7 +10,6 @@
 //! patterns replaced (ARNs, account, key and unique IDs, addresses), so that a role named `key`
 //! cannot garble a sentence. Escaping and colour, applied later, are never touched.
 
-use crate::diagnosis::model::SourcePolicyType;
 use crate::diagnosis::model::{
     Access, AuthorizationDetails, CallRecord, CallerIdentity, CallerReport, DiagnoseReport, Entry,
     Evidence, ExistenceCheck, FailedAttempt, Finding, Grant, GroupDetails, History, HistorySummary,
@@ -18,6 +17,7 @@ use crate::diagnosis::model::{
     PolicyDiff, PolicyEvent, PolicySource, RegionSkipped, Restorer, ScanError, ScanReport,
     ScanScope, ScannedKey, SimulationResult, Skipped, Span, Text, TimelineReport,
 };
+use crate::diagnosis::model::{KeyEvidence, ScanEvidence, SourcePolicyType};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
@@ -486,6 +486,62 @@ impl Redact for Evidence {
         simulation.strings(f);
         restorer_checks.strings(f);
         notes.strings(f);
+        calls.strings(f);
+    }
+}
+
+impl Redact for KeyEvidence {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        let KeyEvidence {
+            account,
+            region: _,
+            key_id,
+            arn,
+            aliases,
+            manager: _,
+            state: _,
+            deletion_date: _,
+            current_policy,
+            get_key_policy: _,
+            history,
+            history_unavailable,
+            restorer_checks,
+        } = self;
+        account.strings(f);
+        key_id.strings(f);
+        arn.strings(f);
+        aliases.strings(f);
+        policy_text(current_policy, f);
+        history.strings(f);
+        history_unavailable.strings(f);
+        restorer_checks.strings(f);
+    }
+}
+
+impl Redact for ScanEvidence {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        let ScanEvidence {
+            collected_at: _,
+            caller,
+            accounts,
+            regions: _,
+            keys,
+            aws_managed_skipped: _,
+            regions_not_enabled,
+            regions_scanned: _,
+            errors,
+            calls,
+        } = self;
+        caller.strings(f);
+        accounts.strings(f);
+        // In a fixed order, so that the pseudonyms are the same from run to run whatever order
+        // the keys were gathered in.
+        keys.sort_by(|a, b| {
+            (&a.account, &a.region, &a.key_id).cmp(&(&b.account, &b.region, &b.key_id))
+        });
+        keys.strings(f);
+        regions_not_enabled.strings(f);
+        errors.strings(f);
         calls.strings(f);
     }
 }

@@ -25,7 +25,7 @@ fn policy(statements: Vec<Value>) -> Value {
 
 /// The key's story: created (default policy), administrators added, a failed change, the
 /// delegation removed (the lockout), then a change whose policy does not parse.
-fn changes() -> Vec<(usize, Value)> {
+pub(crate) fn changes() -> Vec<(usize, Value)> {
     vec![
         (0, create_key(0, 100, "evt-create")),
         (
