@@ -3,7 +3,7 @@
 //! events were read before, from CloudTrail's event history, a log archive or Athena.
 
 use super::model::{
-    CallRecord, Entry, Grant, PolicyDiff, PolicyEvent, Skipped, SourceKind,
+    CallRecord, Entry, Grant, LockoutReason, PolicyDiff, PolicyEvent, Skipped, SourceKind,
     TIMELINE_SCHEMA_VERSION, TimelineReport,
 };
 use super::rules::policy::describe_statement;
@@ -171,21 +171,18 @@ pub fn build(found: Found, now: chrono::DateTime<chrono::Utc>) -> TimelineReport
                     if let Some(before) = &in_force {
                         entry.diff = Some(diff(before, &after));
                         let reason = if before.delegates && !after.delegates {
-                            Some(
-                                "removed the account delegation: IAM policies no longer grant access to the key",
-                            )
+                            Some(LockoutReason::DelegationRemoved)
                         } else if before.restorers > 0 && after.restorers == 0 {
-                            Some("left no principal that can update the key policy")
+                            Some(LockoutReason::NoRestorerLeft)
                         } else {
                             None
                         };
                         if let Some(r) = reason {
-                            entry.lockout = Some(r.to_owned());
+                            entry.lockout = Some(r);
                             lockout = Some(entries.len());
                         }
                     } else if after.restorers == 0 {
-                        entry.lockout =
-                            Some("set a policy that no principal can update".to_owned());
+                        entry.lockout = Some(LockoutReason::NoRestorerFromTheStart);
                         lockout = Some(entries.len());
                     }
                     in_force = Some(after);

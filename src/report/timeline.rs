@@ -138,7 +138,7 @@ fn text(r: &TimelineReport, out: &mut TextOut) -> io::Result<()> {
             out.p("  ")?
                 .styled(styles::BAD, "LOCKOUT:")?
                 .p(" this change ")?
-                .v(why)?
+                .p(why.sentence())?
                 .nl()?;
         }
         if let Some(d) = &e.diff {
@@ -175,7 +175,7 @@ fn markdown(r: &TimelineReport, out: &mut MdOut) -> io::Result<()> {
             .raw(" by ")?
             .code_or(e.author.as_deref(), "?", Block)?
             .raw(" ")?
-            .p(e.lockout.as_deref().unwrap_or(""), Block)?
+            .p(e.lockout.map_or("", |r| r.sentence()), Block)?
             .raw(".\n")?;
     }
     out.raw("\n| Time | Event | By | Result | Changes |\n|---|---|---|---|---|\n")?;

@@ -42,7 +42,36 @@ pub struct Entry {
     /// For a successful change after another: what changed.
     pub diff: Option<PolicyDiff>,
     /// Why this change is the lockout, when it is.
-    pub lockout: Option<String>,
+    pub lockout: Option<LockoutReason>,
+}
+
+/// Why a change is the one that locked the key out. JSON says the sentence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockoutReason {
+    /// The account delegation went: IAM policies no longer grant anything on the key.
+    DelegationRemoved,
+    /// The change left no principal that can update the key policy.
+    NoRestorerLeft,
+    /// The first policy already let no principal update it.
+    NoRestorerFromTheStart,
+}
+
+impl LockoutReason {
+    pub fn sentence(self) -> &'static str {
+        match self {
+            LockoutReason::DelegationRemoved => {
+                "removed the account delegation: IAM policies no longer grant access to the key"
+            }
+            LockoutReason::NoRestorerLeft => "left no principal that can update the key policy",
+            LockoutReason::NoRestorerFromTheStart => "set a policy that no principal can update",
+        }
+    }
+}
+
+impl Serialize for LockoutReason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.sentence())
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
