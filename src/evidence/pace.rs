@@ -185,57 +185,43 @@ mod tests {
         });
     }
 
+    /// Calls through `pace` a call that is always throttled: the answer and how many tries.
+    fn always_throttled(pace: &Pace, calls: &Calls) -> (Result<(), CallError>, u32) {
+        let tries = AtomicU32::new(0);
+        let result = runtime().block_on(pace.call(
+            calls,
+            "kms",
+            "GetKeyPolicy",
+            Duration::from_secs(1),
+            || {
+                tries.fetch_add(1, Ordering::SeqCst);
+                async {
+                    Err(CallError::from_code(
+                        Some("ThrottlingException"),
+                        "slow down",
+                    ))
+                }
+            },
+        ));
+        (result, tries.load(Ordering::SeqCst))
+    }
+
     #[test]
     fn a_throttled_call_is_retried_then_given_up() {
-        runtime().block_on(async {
-            let pace = Pace::every(Duration::from_millis(10), 2);
-            let calls = Calls::default();
-            let tries = AtomicU32::new(0);
-            let result: Result<(), CallError> = pace
-                .call(
-                    &calls,
-                    "kms",
-                    "GetKeyPolicy",
-                    Duration::from_secs(1),
-                    || {
-                        tries.fetch_add(1, Ordering::SeqCst);
-                        async {
-                            Err(CallError::from_code(
-                                Some("ThrottlingException"),
-                                "slow down",
-                            ))
-                        }
-                    },
-                )
-                .await;
-            assert_eq!(result.unwrap_err().outcome, Outcome::Throttled);
-            assert_eq!(tries.load(Ordering::SeqCst), MAX_THROTTLE_RETRIES + 1);
-        });
+        let (result, tries) = always_throttled(
+            &Pace::every(Duration::from_millis(10), 2),
+            &Calls::default(),
+        );
+        assert_eq!(result.unwrap_err().outcome, Outcome::Throttled);
+        assert_eq!(tries, MAX_THROTTLE_RETRIES + 1);
     }
 
     #[test]
     fn no_backoff_waits_past_the_deadline() {
-        runtime().block_on(async {
-            let pace = Pace::new(1000.0, 1, Duration::from_secs(10));
-            let calls = Calls::with_deadline(std::time::Instant::now() + Duration::from_secs(5));
-            let tries = AtomicU32::new(0);
-            let result: Result<(), CallError> = pace
-                .call(&calls, "kms", "DescribeKey", Duration::from_secs(1), || {
-                    tries.fetch_add(1, Ordering::SeqCst);
-                    async {
-                        Err(CallError::from_code(
-                            Some("ThrottlingException"),
-                            "slow down",
-                        ))
-                    }
-                })
-                .await;
-            assert!(result.is_err());
-            assert_eq!(
-                tries.load(Ordering::SeqCst),
-                1,
-                "a 10 s backoff would end past the deadline"
-            );
-        });
+        let calls = Calls::with_deadline(std::time::Instant::now() + Duration::from_secs(5));
+        let (result, tries) =
+            always_throttled(&Pace::new(1000.0, 1, Duration::from_secs(10)), &calls);
+        assert!(result.is_err());
+        assert_eq!(tries, 1, "a 10 s backoff would end past the deadline");
     }
 }

@@ -321,23 +321,12 @@ fn scenarios() {
         files.len()
     );
     // Scenarios are independent: run them on a few threads.
-    let failures: Vec<String> = std::thread::scope(|s| {
-        let handles: Vec<_> = files
-            .chunks(files.len().div_ceil(4))
-            .map(|chunk| {
-                s.spawn(move || {
-                    chunk
-                        .iter()
-                        .filter_map(|(name, f)| check(f).err().map(|e| format!("{name}: {e}")))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
-    });
+    let failures: Vec<String> = crate::support::cli::in_parallel(&files, |(name, f)| {
+        check(f).err().map(|e| format!("{name}: {e}"))
+    })
+    .into_iter()
+    .flatten()
+    .collect();
     assert!(
         failures.is_empty(),
         "{} of {} scenarios failed:\n{}",

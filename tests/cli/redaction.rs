@@ -436,22 +436,7 @@ fn no_scenario_identifier_reaches_any_redacted_output_and_pseudonyms_agree() {
         scenario_identifiers(&file["scenario"], &mut secrets);
         let scenario: crate::support::scenario::Scenario =
             serde_json::from_value(file["scenario"].clone()).unwrap();
-        // The scenario's own arguments, less the format and redaction chosen here.
-        let mut args: Vec<String> = Vec::new();
-        let mut given = file["args"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a.as_str().unwrap());
-        while let Some(a) = given.next() {
-            match a {
-                "--format" => {
-                    given.next();
-                }
-                "--redact" => {}
-                other => args.push(other.to_owned()),
-            }
-        }
+        let args = crate::support::cli::scenario_args(&file);
         let plain = work.join(format!("{name}.json"));
         let endpoint = crate::support::scenario::start(scenario);
         let live = against(&endpoint.url)
@@ -555,23 +540,8 @@ fn no_scenario_identifier_reaches_any_redacted_output_and_pseudonyms_agree() {
         }
         Ok(true)
     };
-    let results: Vec<(String, Result<bool, String>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = paths
-            .chunks(paths.len().div_ceil(4))
-            .map(|chunk| {
-                s.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|p| (p.display().to_string(), check(p)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
-    });
+    let results: Vec<(String, Result<bool, String>)> =
+        crate::support::cli::in_parallel(&paths, |p| (p.display().to_string(), check(p)));
     let failures: Vec<String> = results
         .iter()
         .filter_map(|(p, r)| r.as_ref().err().map(|e| format!("{p}: {e}")))

@@ -6,7 +6,7 @@
 //! What varies from run to run is normalised before the comparison, and only that: call
 //! durations, the scenario endpoint's port, temporary directories.
 
-use crate::support::cli::{against, kms_doctor};
+use crate::support::cli::{against, in_parallel, kms_doctor, scenario_args, sorted_files};
 use crate::support::scenario;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -107,51 +107,6 @@ fn normalise_durations(text: &str) -> String {
         out.push_str(&kept);
     }
     out
-}
-
-/// The scenario files' own arguments, less the format and redaction chosen by the caller.
-fn scenario_args(file: &serde_json::Value) -> Vec<String> {
-    let mut args = Vec::new();
-    let mut given = file["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap());
-    while let Some(a) = given.next() {
-        match a {
-            "--format" => {
-                given.next();
-            }
-            "--redact" => {}
-            other => args.push(other.to_owned()),
-        }
-    }
-    args
-}
-
-fn sorted_files(dir: &Path, ext: &str) -> Vec<PathBuf> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == ext))
-        .collect();
-    paths.sort();
-    paths
-}
-
-/// Runs `work` over `items` on four threads, keeping their order.
-fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    std::thread::scope(|s| {
-        let work = &work;
-        let handles: Vec<_> = items
-            .chunks(items.len().div_ceil(4).max(1))
-            .map(|chunk| s.spawn(move || chunk.iter().map(work).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
-    })
 }
 
 /// Scenarios whose output depends on timing, with why; `diagnose_e2e` checks what they must say.

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// `kms-doctor ARGS` in the project directory, as a user would run it.
@@ -116,4 +117,50 @@ pub fn assert_valid_sarif(log: &serde_json::Value) {
         !validator.is_valid(&broken),
         "the validator refuses a broken log"
     );
+}
+
+/// The scenario files' own arguments, less the format and redaction chosen by the caller.
+pub fn scenario_args(file: &serde_json::Value) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut given = file["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap());
+    while let Some(a) = given.next() {
+        match a {
+            "--format" => {
+                given.next();
+            }
+            "--redact" => {}
+            other => args.push(other.to_owned()),
+        }
+    }
+    args
+}
+
+/// The files of `dir` that end in `.ext`, sorted.
+pub fn sorted_files(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// Runs `work` over `items` on four threads, keeping their order.
+pub fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    std::thread::scope(|s| {
+        let work = &work;
+        let handles: Vec<_> = items
+            .chunks(items.len().div_ceil(4).max(1))
+            .map(|chunk| s.spawn(move || chunk.iter().map(work).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    })
 }
