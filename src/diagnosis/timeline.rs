@@ -218,7 +218,7 @@ mod tests {
 
     fn event(t: &str, policy: Option<serde_json::Value>, error: Option<&str>) -> PolicyEvent {
         PolicyEvent {
-            event_id: Some(format!("e-{t}")),
+            event_id: Some(format!("e-{t}").into()),
             event_time: crate::diagnosis::model::Timestamp::parse(t),
             event_name: if t.ends_with("01Z") {
                 "CreateKey"

@@ -8,8 +8,8 @@ use super::{
     Kms, Sts, TrailEvent,
 };
 use crate::diagnosis::model::{
-    AwsErrorCode, CallerIdentity, KeyManager, KeyState, MatchedStatement, Outcome, QueryState,
-    SimDecision, SimulationResult, SourcePolicyType, Timestamp,
+    AwsErrorCode, CallerIdentity, KeyManager, KeyState, MatchedStatement, Outcome, PolicyName,
+    QueryState, SimDecision, SimulationResult, SourcePolicyType, Timestamp,
 };
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
@@ -738,7 +738,7 @@ impl Iam for IamClient {
                     .matched_statements()
                     .iter()
                     .map(|s| MatchedStatement {
-                        source_policy_id: s.source_policy_id().map(str::to_owned),
+                        source_policy_id: s.source_policy_id().map(PolicyName::from),
                         source_policy_type: s
                             .source_policy_type()
                             .map(|t| SourcePolicyType::parse(t.as_str())),

@@ -1,7 +1,7 @@
 //! A CloudTrail record, read once for every source (the event history, log files, Athena
 //! rows): is it a policy change of this key, and what did it set?
 
-use crate::diagnosis::model::{PolicyEvent, Timestamp};
+use crate::diagnosis::model::{EventId, PolicyEvent, SourceIp, Timestamp, UserAgent};
 use serde_json::Value;
 
 /// The key, as events may name it.
@@ -145,13 +145,13 @@ fn read_value_of<M: KeyMatch>(
     Ok(Some((
         id,
         PolicyEvent {
-            event_id: text("/eventID"),
+            event_id: text("/eventID").map(EventId),
             event_time: text("/eventTime").and_then(|t| Timestamp::parse(&t)),
             event_name,
             changed_by: text("/userIdentity/arn"),
             role_arn: text("/userIdentity/sessionContext/sessionIssuer/arn"),
-            source_ip: text("/sourceIPAddress"),
-            user_agent: text("/userAgent"),
+            source_ip: text("/sourceIPAddress").map(SourceIp),
+            user_agent: text("/userAgent").map(UserAgent),
             policy,
             bypass_lockout_check: req
                 .and_then(|r| r.get("bypassPolicyLockoutSafetyCheck"))

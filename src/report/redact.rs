@@ -17,7 +17,9 @@ use crate::diagnosis::model::{
     PolicyDiff, PolicyEvent, PolicySource, RegionSkipped, Restorer, ScanError, ScanReport,
     ScanScope, ScannedKey, SimulationResult, Skipped, Span, Text, TimelineReport,
 };
-use crate::diagnosis::model::{KeyEvidence, ScanEvidence, SourcePolicyType};
+use crate::diagnosis::model::{
+    EventId, KeyEvidence, PolicyName, ScanEvidence, SourceIp, SourcePolicyType, UserAgent,
+};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
@@ -57,6 +59,24 @@ impl<T: Redact> Redact for Option<T> {
     }
 }
 
+/// Identifiers that know what they are: each is one name of its kind, wherever it stands.
+macro_rules! redact_identifiers {
+    ($($ty:ident => $kind:literal),* $(,)?) => {
+        $(impl Redact for $ty {
+            fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+                f(&mut self.0, Kind::Named($kind));
+            }
+        })*
+    };
+}
+
+redact_identifiers! {
+    EventId => "event",
+    SourceIp => "ip",
+    UserAgent => "agent",
+    PolicyName => "policy",
+}
+
 impl<T: Redact> Redact for Vec<T> {
     fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
         for v in self {
@@ -79,13 +99,6 @@ impl Redact for Text {
                 }
             }
         }
-    }
-}
-
-/// A field that holds one name of a kind.
-fn named(s: &mut Option<String>, kind: &'static str, f: &mut dyn FnMut(&mut String, Kind)) {
-    if let Some(s) = s {
-        f(s, Kind::Named(kind));
     }
 }
 
@@ -291,7 +304,7 @@ impl Redact for PolicySource {
             changed_by,
             event_name: _,
         } = self;
-        named(event_id, "event", f);
+        event_id.strings(f);
         changed_by.strings(f);
     }
 }
@@ -305,7 +318,7 @@ impl Redact for FailedAttempt {
             error_code: _,
             error_message,
         } = self;
-        named(event_id, "event", f);
+        event_id.strings(f);
         changed_by.strings(f);
         error_message.strings(f);
     }
@@ -327,11 +340,11 @@ impl Redact for Entry {
             diff,
             lockout: _,
         } = self;
-        named(event_id, "event", f);
+        event_id.strings(f);
         author.strings(f);
         role_arn.strings(f);
-        named(source_ip, "ip", f);
-        named(user_agent, "agent", f);
+        source_ip.strings(f);
+        user_agent.strings(f);
         diff.strings(f);
     }
 }
@@ -344,7 +357,7 @@ impl Redact for MatchedStatement {
         } = self;
         // AWS managed policies name nothing of the customer's.
         if *source_policy_type != Some(SourcePolicyType::AwsManaged) {
-            named(source_policy_id, "policy", f);
+            source_policy_id.strings(f);
         }
     }
 }
@@ -364,11 +377,11 @@ impl Redact for PolicyEvent {
             error_code: _,
             error_message,
         } = self;
-        named(event_id, "event", f);
+        event_id.strings(f);
         changed_by.strings(f);
         role_arn.strings(f);
-        named(source_ip, "ip", f);
-        named(user_agent, "agent", f);
+        source_ip.strings(f);
+        user_agent.strings(f);
         policy_text(policy, f);
         error_message.strings(f);
     }

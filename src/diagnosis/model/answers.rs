@@ -255,6 +255,68 @@ pub struct Denial {
     pub explicit: Option<bool>,
 }
 
+/// `identifier!(Name, "kind")`: a newtype for an identifier from AWS whose kind redaction must
+/// know (an event ID is an event, an address an address), read and written as the plain string.
+macro_rules! identifier {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> $name {
+                $name(s)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> $name {
+                $name(s.to_owned())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+    };
+}
+
+identifier! {
+    /// A CloudTrail event's ID (`eventID`).
+    EventId
+}
+
+identifier! {
+    /// The address a request came from (`sourceIPAddress`): an IP address, or a service's name.
+    SourceIp
+}
+
+identifier! {
+    /// The client that made a request (`userAgent`): it can name a person's machine or tool.
+    UserAgent
+}
+
+identifier! {
+    /// The name of an IAM policy (inline or managed): often a team's or a customer's.
+    PolicyName
+}
+
 /// A moment AWS reported (an event's time, a deletion date, when evidence was collected): a
 /// time, compared as one, written as RFC 3339 in UTC (`2026-11-20T16:42:07Z`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -1,6 +1,6 @@
 //! The `diagnose` report: the contract's JSON (`shared/spec/diagnosis-contract.md`).
 
-use super::{CallRecord, Code, Finding, KeyFacts, SourceKind, Text, Timestamp};
+use super::{CallRecord, Code, EventId, Finding, KeyFacts, SourceKind, Text, Timestamp};
 use crate::policy::IdentityKind;
 use serde::Serialize;
 
@@ -56,7 +56,7 @@ pub struct HistorySummary {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FailedAttempt {
-    pub event_id: Option<String>,
+    pub event_id: Option<EventId>,
     pub event_time: Option<Timestamp>,
     pub changed_by: Option<String>,
     pub error_code: Option<String>,
@@ -201,7 +201,7 @@ pub enum RestorerVia {
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicySource {
     pub kind: SourceKind,
-    pub event_id: Option<String>,
+    pub event_id: Option<EventId>,
     pub event_time: Option<Timestamp>,
     pub changed_by: Option<String>,
     /// The event that set the policy: `PutKeyPolicy`, `CreateKey` or `ReplicateKey`.

@@ -3,8 +3,8 @@
 //! it, `diagnosis` reads it, and neither knows the other.
 
 use super::{
-    Denial, KeyManager, KeyState, Operation, ResolvedFrom, Service, SimDecision, SourcePolicyType,
-    Timestamp,
+    Denial, EventId, KeyManager, KeyState, Operation, PolicyName, ResolvedFrom, Service,
+    SimDecision, SourceIp, SourcePolicyType, Timestamp, UserAgent,
 };
 use crate::policy::default_key_policy;
 use serde::{Deserialize, Serialize};
@@ -99,22 +99,22 @@ pub struct SimulationResult {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct MatchedStatement {
-    pub source_policy_id: Option<String>,
+    pub source_policy_id: Option<PolicyName>,
     pub source_policy_type: Option<SourcePolicyType>,
 }
 
 /// One policy change (or creation) of the key, read from a CloudTrail record.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PolicyEvent {
-    pub event_id: Option<String>,
+    pub event_id: Option<EventId>,
     pub event_time: Option<Timestamp>,
     pub event_name: String,
     /// The identity that made the call (`userIdentity.arn`).
     pub changed_by: Option<String>,
     /// For a session: the role behind it (`sessionContext.sessionIssuer.arn`).
     pub role_arn: Option<String>,
-    pub source_ip: Option<String>,
-    pub user_agent: Option<String>,
+    pub source_ip: Option<SourceIp>,
+    pub user_agent: Option<UserAgent>,
     /// The policy set by the call; `None` for a `CreateKey` without one (the default policy).
     pub policy: Option<String>,
     pub bypass_lockout_check: bool,

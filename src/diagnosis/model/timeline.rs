@@ -1,6 +1,6 @@
 //! The `history` report: the key policy's change timeline.
 
-use super::{CallRecord, Skipped, SourceKind, Timestamp};
+use super::{CallRecord, EventId, Skipped, SourceIp, SourceKind, Timestamp, UserAgent};
 use serde::Serialize;
 
 pub const TIMELINE_SCHEMA_VERSION: u32 = 1;
@@ -27,13 +27,13 @@ pub struct TimelineReport {
 pub struct Entry {
     pub event_time: Option<Timestamp>,
     pub event_name: String,
-    pub event_id: Option<String>,
+    pub event_id: Option<EventId>,
     /// The identity ARN that made the call.
     pub author: Option<String>,
     /// For a session, the role behind it.
     pub role_arn: Option<String>,
-    pub source_ip: Option<String>,
-    pub user_agent: Option<String>,
+    pub source_ip: Option<SourceIp>,
+    pub user_agent: Option<UserAgent>,
     pub bypass_lockout_check: bool,
     /// Set for a failed attempt: the policy did not change.
     pub error_code: Option<String>,
