@@ -150,17 +150,29 @@ pub fn sorted_files(dir: &Path, ext: &str) -> Vec<PathBuf> {
     paths
 }
 
-/// Runs `work` over `items` on four threads, keeping their order.
+/// Runs `work` over `items` on four threads, each taking the next item when it is free (a
+/// scenario that waits for a timeout holds up no other), and keeps their order.
 pub fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    std::thread::scope(|s| {
-        let work = &work;
-        let handles: Vec<_> = items
-            .chunks(items.len().div_ceil(4).max(1))
-            .map(|chunk| s.spawn(move || chunk.iter().map(work).collect::<Vec<R>>()))
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(item) = items.get(i) else { break mine };
+                        mine.push((i, work(item)));
+                    }
+                })
+            })
             .collect();
         handles
             .into_iter()
             .flat_map(|h| h.join().unwrap())
             .collect()
-    })
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
