@@ -1,6 +1,7 @@
 //! The types every layer above `policy` shares: the evidence record that `evidence` writes and
-//! `diagnosis` reads, the findings, and the reports that `report` renders. Data only: no rule
-//! lives here.
+//! `diagnosis` reads, the findings, and the reports that `report` renders. Data, with the
+//! readings every layer needs of it (which policy is in force, AWS's words parsed into types);
+//! no rule lives here: what a report concludes, and how a run ends, is decided in `diagnosis`.
 
 mod answers;
 mod check;
