@@ -317,7 +317,8 @@ pub fn diagnose(
         }),
         access,
         findings,
-        restorers,
+        // Without the policy in force, who can restore access is not known: not "no one".
+        restorers: policy.is_some().then_some(restorers),
         policy_source: source,
         next_steps,
         restore_path,

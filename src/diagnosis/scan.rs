@@ -123,7 +123,8 @@ pub fn assess(key: &KeyEvidence, now: chrono::DateTime<chrono::Utc>) -> ScannedK
         status,
         policy_source: source,
         findings,
-        restorers,
+        // Without the policy in force, who can restore access is not known: not "no one".
+        restorers: policy_known.then_some(restorers),
     }
 }
 

@@ -13,6 +13,17 @@ use std::io;
 
 const NO_FINDING: &str = "None: the principal can read and update the key policy.";
 
+/// Who can restore access when the policy in force is not known: unknown, never "no one".
+fn unknown_restorers(r: &DiagnoseReport) -> &'static str {
+    if r.key.not_found {
+        "Unknown: KMS says there is no such key."
+    } else if r.next_steps.is_empty() {
+        "Unknown: the policy in force could not be learned."
+    } else {
+        "Unknown: the policy in force could not be learned (the next steps say how to learn it)."
+    }
+}
+
 /// Said under restorers found through IAM.
 const SCP_CAVEAT: &str = "(Through IAM: as far as the organisation's service control policies allow; a member account cannot read them.)";
 
@@ -194,12 +205,20 @@ fn text(r: &DiagnoseReport, out: &mut TextOut) -> io::Result<()> {
     write_findings_text(&r.findings, NO_FINDING, out)?;
 
     out.heading("Who can restore access (kms:PutKeyPolicy)")?;
-    if r.restorers.is_empty() {
-        out.p("  ")?
-            .styled(styles::BAD, "No one, according to the policy in force.")?
-            .nl()?;
+    match &r.restorers {
+        None => {
+            out.p("  ")?
+                .styled(styles::WARN, unknown_restorers(r))?
+                .nl()?;
+        }
+        Some(none) if none.is_empty() => {
+            out.p("  ")?
+                .styled(styles::BAD, "No one, according to the policy in force.")?
+                .nl()?;
+        }
+        Some(_) => {}
     }
-    for g in &r.restorers {
+    for g in r.restorers.iter().flatten() {
         out.p("  - ")?
             .styled_v(styles::BOLD, &g.principal)?
             .p("  ")?
@@ -227,7 +246,11 @@ fn text(r: &DiagnoseReport, out: &mut TextOut) -> io::Result<()> {
         out.nl()?;
     }
 
-    if r.restorers.iter().any(|g| g.via == RestorerVia::Iam) {
+    if r.restorers
+        .iter()
+        .flatten()
+        .any(|g| g.via == RestorerVia::Iam)
+    {
         out.p("  ")?.styled(styles::DIM, SCP_CAVEAT)?.nl()?;
     }
     how_to_get_there_text(r, out)?;
@@ -298,21 +321,31 @@ fn markdown(r: &DiagnoseReport, out: &mut MdOut) -> io::Result<()> {
     write_findings_markdown(&r.findings, NO_FINDING, out)?;
 
     out.raw("## Who can restore access (`kms:PutKeyPolicy`)\n\n")?;
-    if r.restorers.is_empty() {
-        out.raw("No one, according to the policy in force.\n\n")?;
-    } else {
-        out.raw("| Principal | Exists | Statement | Source |\n|---|---|---|---|\n")?;
-        for g in &r.restorers {
-            out.raw("| ")?
-                .code(&g.principal, Cell)?
-                .raw(&format!(" | {} | ", exists(g)))?
-                .code(&g.statement, Cell)?
-                .raw(&format!(" | {} |\n", g.source.as_str()))?;
+    match &r.restorers {
+        None => {
+            out.p(unknown_restorers(r), MdContext::Block)?.raw("\n\n")?;
         }
-        out.raw("\n")?;
+        Some(none) if none.is_empty() => {
+            out.raw("No one, according to the policy in force.\n\n")?;
+        }
+        Some(restorers) => {
+            out.raw("| Principal | Exists | Statement | Source |\n|---|---|---|---|\n")?;
+            for g in restorers {
+                out.raw("| ")?
+                    .code(&g.principal, Cell)?
+                    .raw(&format!(" | {} | ", exists(g)))?
+                    .code(&g.statement, Cell)?
+                    .raw(&format!(" | {} |\n", g.source.as_str()))?;
+            }
+            out.raw("\n")?;
+        }
     }
 
-    if r.restorers.iter().any(|g| g.via == RestorerVia::Iam) {
+    if r.restorers
+        .iter()
+        .flatten()
+        .any(|g| g.via == RestorerVia::Iam)
+    {
         out.p(SCP_CAVEAT, MdContext::Block)?.raw("\n\n")?;
     }
     how_to_get_there_markdown(r, out)?;
@@ -421,6 +454,7 @@ fn no_way(r: &DiagnoseReport) -> &'static str {
 fn reachable(r: &DiagnoseReport) -> impl Iterator<Item = &Restorer> {
     r.restorers
         .iter()
+        .flatten()
         .filter(|g| g.exists != Some(false) && !g.via_iam())
 }
 

@@ -212,6 +212,7 @@ fn text(r: &ScanReport, out: &mut TextOut) -> io::Result<()> {
         let living: Vec<&str> = k
             .restorers
             .iter()
+            .flatten()
             .filter(|r| r.exists != Some(false))
             .map(|r| r.principal.as_str())
             .collect();

@@ -190,6 +190,7 @@ fn a_redacted_evidence_file_hides_everything_and_renders_the_same_diagnosis() {
             r.findings.iter().map(|f| f.code).collect::<Vec<_>>(),
             r.restorers
                 .iter()
+                .flatten()
                 .map(|x| (x.exists, x.via_iam()))
                 .collect::<Vec<_>>(),
         )

@@ -72,7 +72,7 @@ fn text_and_markdown_name_where_the_policy_came_from() {
                 policy_line.contains("6f0b2c1e-7a0d-4c1b-9a51-3f1e2d4c5b6a"),
                 "{kind:?} names the event: {policy_line}"
             );
-            for restorer in &r.restorers {
+            for restorer in r.restorers.iter().flatten() {
                 assert_eq!(restorer.source, kind, "restorers name the same source");
             }
         }

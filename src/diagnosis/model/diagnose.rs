@@ -17,7 +17,9 @@ pub struct DiagnoseReport {
     pub principal: Option<CallerReport>,
     pub access: Vec<Access>,
     pub findings: Vec<Finding>,
-    pub restorers: Vec<Restorer>,
+    /// Who can update the key policy; `None` (JSON `null`) when the policy in force is not
+    /// known: unknown, never "no one" (`[]`).
+    pub restorers: Option<Vec<Restorer>>,
     pub policy_source: PolicySource,
     pub next_steps: Vec<Text>,
     /// The shortest way from the diagnosed principal to an existing restorer (the principal

@@ -151,7 +151,8 @@ pub struct ScannedKey {
     pub status: KeyStatus,
     pub policy_source: PolicySource,
     pub findings: Vec<Finding>,
-    pub restorers: Vec<Restorer>,
+    /// `None` (JSON `null`) when the policy in force is not known.
+    pub restorers: Option<Vec<Restorer>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
