@@ -31,19 +31,28 @@ pub fn terminal(s: &str) -> Cow<'_, str> {
     if !s.chars().any(is_hazard) {
         return Cow::Borrowed(s);
     }
+    Cow::Owned(shown_escaped(s, |c| match c {
+        '\n' => Some("\\n"),
+        '\r' => Some("\\r"),
+        _ => None,
+    }))
+}
+
+/// `s` with the characters `special` names replaced as it says, tabs as `\t`, and every other
+/// hazard as `\u{…}`: plain text that shows what it holds and cannot act.
+fn shown_escaped(s: &str, special: impl Fn(char) -> Option<&'static str>) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if is_hazard(c) => {
+        match (special(c), c) {
+            (Some(with), _) => out.push_str(with),
+            (None, '\t') => out.push_str("\\t"),
+            (None, c) if is_hazard(c) => {
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
-            c => out.push(c),
+            (None, c) => out.push(c),
         }
     }
-    Cow::Owned(out)
+    out
 }
 
 /// JSON text with the hazards serde leaves raw (DEL, C1, bidi, separators) as `\uXXXX`.
@@ -133,20 +142,12 @@ pub fn md_prose(s: &str, ctx: MdContext) -> Cow<'_, str> {
 /// start another; the other hazards shown as in terminal text. Applied to the raw value: a
 /// newline escaped for the terminal first would never reach this rule.
 pub fn github_data(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '%' => out.push_str("%25"),
-            '\r' => out.push_str("%0D"),
-            '\n' => out.push_str("%0A"),
-            '\t' => out.push_str("\\t"),
-            c if is_hazard(c) => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
+    shown_escaped(s, |c| match c {
+        '%' => Some("%25"),
+        '\r' => Some("%0D"),
+        '\n' => Some("%0A"),
+        _ => None,
+    })
 }
 
 /// A property of a workflow command (`file=`, `title=`): as data, and `:` and `,` encoded too.
