@@ -17,6 +17,8 @@ const NO_FINDING: &str = "None: the principal can read and update the key policy
 fn unknown_restorers(r: &DiagnoseReport) -> &'static str {
     if r.key.not_found {
         "Unknown: KMS says there is no such key."
+    } else if r.policy_source.kind != SourceKind::None {
+        "Unknown: the policy in force was found but cannot be evaluated (see the findings)."
     } else if r.next_steps.is_empty() {
         "Unknown: the policy in force could not be learned."
     } else {

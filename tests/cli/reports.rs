@@ -265,3 +265,26 @@ fn an_error_line_shows_outside_text_escaped() {
         "{err:?}"
     );
 }
+
+#[test]
+fn who_can_restore_is_unknown_never_no_one_when_the_policy_cannot_be_used() {
+    // Not learned at all.
+    let mut unknown = from_source(SourceKind::None);
+    unknown.current_policy = None;
+    let r = report(&unknown);
+    assert!(r.restorers.is_none());
+    let text = render(&r, Format::Text);
+    assert!(
+        text.contains("Unknown: the policy in force could not be learned"),
+        "{text}"
+    );
+    assert!(!text.contains("No one"), "{text}");
+    // Learned, but not a policy kms-doctor can evaluate.
+    let mut broken = from_source(SourceKind::Current);
+    broken.current_policy = Some("{\"Statement\": 7}".into());
+    let r = report(&broken);
+    assert!(r.restorers.is_none());
+    let text = render(&r, Format::Markdown);
+    assert!(text.contains("cannot be evaluated"), "{text}");
+    assert!(!text.contains("No one"), "{text}");
+}
