@@ -1,7 +1,7 @@
 //! How each command's report ends the run: the contract's exit statuses, decided in one place.
 
 use super::model::{
-    CheckReport, DiagnoseReport, Exit, ExplainReport, ScanReport, Severity, Verdict,
+    CheckReport, DiagnoseReport, Exit, ExplainReport, Finding, ScanReport, Severity, Verdict,
 };
 
 /// `Clean` when the principal can read and update the key policy: no `error` finding and both
@@ -25,15 +25,7 @@ pub fn explain(r: &ExplainReport) -> Exit {
 
 /// `Findings` when a finding is at or above `fail_on` (`None`: never).
 pub fn scan(r: &ScanReport, fail_on: Option<Severity>) -> Exit {
-    let Some(bar) = fail_on else {
-        return Exit::Clean;
-    };
-    Exit::findings_if(
-        r.keys
-            .iter()
-            .flat_map(|k| &k.findings)
-            .any(|f| f.severity.at_least(bar)),
-    )
+    at_or_above(r.keys.iter().flat_map(|k| &k.findings), fail_on)
 }
 
 /// `Failure` when an input could not be read; else `Findings` when a finding is at or above
@@ -42,14 +34,20 @@ pub fn check(r: &CheckReport, fail_on: Option<Severity>) -> Exit {
     if r.summary.unreadable > 0 {
         return Exit::Failure;
     }
-    let Some(bar) = fail_on else {
-        return Exit::Clean;
-    };
-    Exit::findings_if(
+    at_or_above(
         r.files
             .iter()
             .flat_map(|f| &f.resources)
             .flat_map(|r| &r.findings)
-            .any(|l| l.finding.severity.at_least(bar)),
+            .map(|l| &l.finding),
+        fail_on,
     )
+}
+
+/// `Findings` when one of `findings` is at or above `fail_on` (`None`: never).
+fn at_or_above<'a>(
+    mut findings: impl Iterator<Item = &'a Finding>,
+    fail_on: Option<Severity>,
+) -> Exit {
+    Exit::findings_if(fail_on.is_some_and(|bar| findings.any(|f| f.severity.at_least(bar))))
 }
