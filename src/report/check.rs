@@ -1,11 +1,11 @@
 //! The `check` report: compiler-style text (`path:line:col: error[code]: title`), the
 //! contract's JSON, Markdown, SARIF 2.1.0 for code scanning, and GitHub workflow commands.
 
-use super::escape::{self, MdContext};
+use super::doc::{Block, Doc, Line, Located, Place, Problem, Tone};
 use super::sarif::{self, level};
-use super::{MdOut, TextOut, WriteColor, styles, write_json};
-use crate::diagnosis::model::{CheckReport, CheckedFile, LocatedFinding, Severity, Text};
-use std::io::{self, Write};
+use super::{Format, WriteColor, github, show, write_json};
+use crate::diagnosis::model::CheckReport;
+use std::io;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckFormat {
@@ -20,27 +20,10 @@ pub enum CheckFormat {
 pub fn render(r: &CheckReport, format: CheckFormat, out: &mut dyn WriteColor) -> io::Result<()> {
     match format {
         CheckFormat::Json => write_json(r, out),
-        CheckFormat::Text => text(r, &mut TextOut::new(out)),
-        CheckFormat::Markdown => markdown(r, &mut MdOut::new(out)),
+        CheckFormat::Text => show(&doc(r), Format::Text, out),
+        CheckFormat::Markdown => show(&doc(r), Format::Markdown, out),
         CheckFormat::Sarif => write_json(&sarif(r), out),
-        CheckFormat::Github => github(r, out),
-    }
-}
-
-fn style(s: Severity) -> anstyle::Style {
-    match s {
-        Severity::Error => styles::BAD,
-        Severity::Warning => styles::WARN,
-        Severity::Info => styles::DIM,
-    }
-}
-
-/// `path:line:col` (or `path` with the resource, for a plan's resource).
-fn place(f: &CheckedFile, l: &LocatedFinding) -> String {
-    match (l.line, l.column) {
-        (Some(line), Some(col)) => format!("{}:{line}:{col}", f.path),
-        (Some(line), None) => format!("{}:{line}", f.path),
-        _ => f.path.clone(),
+        CheckFormat::Github => github::render(&doc(r), out),
     }
 }
 
@@ -72,132 +55,49 @@ fn summary_line(r: &CheckReport) -> String {
     )
 }
 
-fn text(r: &CheckReport, out: &mut TextOut) -> io::Result<()> {
+fn doc(r: &CheckReport) -> Doc<'_> {
+    let mut doc = Doc::new("kms-doctor check");
+    let mut located = Vec::new();
     for f in &r.files {
         if let Some(e) = &f.error {
             let at = f.error_location.unwrap_or_default();
-            let place = match (at.line, at.column) {
-                (Some(l), Some(c)) => format!("{}:{l}:{c}", f.path),
-                _ => f.path.clone(),
-            };
-            out.styled_v(styles::BOLD, &place)?
-                .p(": ")?
-                .styled(styles::BAD, "error")?
-                .p(": cannot check this file: ")?
-                .v(e)?
-                .nl()?;
+            located.push(Located {
+                place: Place {
+                    path: &f.path,
+                    line: at.line,
+                    column: at.column,
+                },
+                problem: Problem::Unreadable(e),
+            });
         }
         for res in &f.resources {
             for l in &res.findings {
-                let fi = &l.finding;
-                out.styled_v(styles::BOLD, &place(f, l))?
-                    .p(": ")?
-                    .styled(style(fi.severity), &format!("{}[{}]", fi.severity, fi.code))?
-                    .p(": ")?
-                    .t(&fi.title)?
-                    .nl()?;
-                out.p("  --> ")?
-                    .v(&res.name)?
-                    .p(" (")?
-                    .v(&res.resource_type)?
-                    .p(")")?
-                    .nl()?;
-                if !fi.detail.is_empty() {
-                    out.p("  = why: ")?.t(&fi.detail)?.nl()?;
-                }
-                for e in &fi.evidence {
-                    out.p("  = evidence: ")?.t(e)?.nl()?;
-                }
-                if !fi.help.is_empty() {
-                    out.p("  = help: ")?.t(&fi.help)?.nl()?;
-                }
-                out.nl()?;
+                located.push(Located {
+                    place: Place {
+                        path: &f.path,
+                        line: l.line,
+                        column: l.column,
+                    },
+                    problem: Problem::Finding {
+                        resource: &res.name,
+                        resource_type: &res.resource_type,
+                        finding: &l.finding,
+                    },
+                });
             }
         }
     }
+    doc.push(Block::Located(located));
     let s = &r.summary;
-    let style = if s.errors > 0 || s.unreadable > 0 {
-        styles::BAD
+    let tone = if s.errors > 0 || s.unreadable > 0 {
+        Tone::Bad
     } else if s.warnings > 0 {
-        styles::WARN
+        Tone::Warn
     } else {
-        styles::GOOD
+        Tone::Good
     };
-    out.styled(style, &summary_line(r))?.nl()?;
-    Ok(())
-}
-
-fn markdown(r: &CheckReport, out: &mut MdOut) -> io::Result<()> {
-    let cell = MdContext::Cell;
-    out.raw("# kms-doctor check\n\n")?
-        .p(&summary_line(r), MdContext::Block)?
-        .raw("\n\n")?;
-    let rows: Vec<(&CheckedFile, &str, &LocatedFinding)> = r
-        .files
-        .iter()
-        .flat_map(|f| {
-            f.resources
-                .iter()
-                .flat_map(move |res| res.findings.iter().map(move |l| (f, res.name.as_str(), l)))
-        })
-        .collect();
-    if !rows.is_empty() {
-        out.raw("| Where | Resource | Severity | Code | Finding |\n|---|---|---|---|---|\n")?;
-        for (f, name, l) in &rows {
-            out.raw("| ")?
-                .code(&place(f, l), cell)?
-                .raw(" | ")?
-                .code(name, cell)?
-                .raw(" | ")?
-                .p(l.finding.severity.as_str(), cell)?
-                .raw(" | ")?
-                .code(l.finding.code.as_str(), cell)?
-                .raw(" | ")?
-                .t(&l.finding.title, cell)?
-                .raw(" |\n")?;
-        }
-        out.raw("\n")?;
-    }
-    let unreadable: Vec<&CheckedFile> = r.files.iter().filter(|f| f.error.is_some()).collect();
-    if !unreadable.is_empty() {
-        out.raw("## Not checked\n\n")?;
-        for f in unreadable {
-            out.raw("- ")?
-                .code(&f.path, MdContext::Block)?
-                .raw(": ")?
-                .code(f.error.as_deref().unwrap_or_default(), MdContext::Block)?
-                .raw("\n")?;
-        }
-        out.raw("\n")?;
-    }
-    for (f, name, l) in rows {
-        out.raw(&format!("## {} `{}`: ", l.finding.severity, l.finding.code))?
-            .t(&l.finding.title, MdContext::Block)?
-            .raw("\n\n")?
-            .code(&place(f, l), MdContext::Block)?
-            .raw(", ")?
-            .code(name, MdContext::Block)?
-            .raw("\n\n")?;
-        if !l.finding.detail.is_empty() {
-            out.t(&l.finding.detail, MdContext::Block)?.raw("\n\n")?;
-        }
-        if !l.finding.help.is_empty() {
-            out.raw("**What to do:** ")?
-                .t(&l.finding.help, MdContext::Block)?
-                .raw("\n\n")?;
-        }
-    }
-    Ok(())
-}
-
-/// A finding as one line of plain text: title, then why.
-fn message(l: &LocatedFinding) -> String {
-    let mut m = l.finding.title.plain();
-    if !l.finding.detail.is_empty() {
-        m.push_str(". ");
-        m.push_str(&l.finding.detail.plain());
-    }
-    m
+    doc.push(Block::Summary(Line::new().words_in(tone, summary_line(r))));
+    doc
 }
 
 /// SARIF 2.1.0: a rule per code used (with its meaning, help and where it is documented), a
@@ -224,7 +124,7 @@ pub fn sarif(r: &CheckReport) -> serde_json::Value {
                     "ruleId": l.finding.code.as_str(),
                     "ruleIndex": used.iter().position(|c| *c == l.finding.code),
                     "level": level(l.finding.severity),
-                    "message": {"text": message(l)},
+                    "message": {"text": l.finding.message()},
                     "locations": [{
                         "physicalLocation": physical,
                         "logicalLocations": [{"fullyQualifiedName": res.name, "kind": "resource"}]
@@ -279,53 +179,3 @@ const URI_UNSAFE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
     .add(b'{')
     .add(b'|')
     .add(b'}');
-
-/// GitHub's workflow commands: each finding an annotation on its file and line.
-fn github(r: &CheckReport, out: &mut dyn Write) -> io::Result<()> {
-    let (data, property) = (escape::github_data, escape::github_property);
-    for f in &r.files {
-        if let Some(e) = &f.error {
-            let at = f.error_location.unwrap_or_default();
-            let mut props = format!("file={}", property(&f.path));
-            if let Some(line) = at.line {
-                props.push_str(&format!(",line={line}"));
-            }
-            if let Some(col) = at.column {
-                props.push_str(&format!(",col={col}"));
-            }
-            writeln!(
-                out,
-                "::error {props},title=kms-doctor::cannot check this file: {}",
-                data(e)
-            )?;
-        }
-        for res in &f.resources {
-            for l in &res.findings {
-                let command = match l.finding.severity {
-                    Severity::Error => "error",
-                    Severity::Warning => "warning",
-                    Severity::Info => "notice",
-                };
-                let mut props = format!("file={}", property(&f.path));
-                if let Some(line) = l.line {
-                    props.push_str(&format!(",line={line}"));
-                }
-                if let Some(col) = l.column {
-                    props.push_str(&format!(",col={col}"));
-                }
-                props.push_str(&format!(
-                    ",title={}",
-                    property(&format!("kms-doctor {} ({})", l.finding.code, res.name))
-                ));
-                let help = Text::plain(&l.finding.help);
-                let mut text = message(l);
-                if !help.is_empty() {
-                    text.push_str(" Fix: ");
-                    text.push_str(&help);
-                }
-                writeln!(out, "::{command} {props}::{}", data(&text))?;
-            }
-        }
-    }
-    Ok(())
-}

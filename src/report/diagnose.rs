@@ -1,11 +1,8 @@
 //! The `diagnose` report in each format: verdicts first, then the findings, then who can
 //! restore access and what to do.
 
-use super::escape::{self, MdContext};
-use super::{
-    Format, MdOut, TextOut, WriteColor, styles, write_findings_markdown, write_findings_text,
-    write_json,
-};
+use super::doc::{Block, Doc, Line, Tone};
+use super::{Format, TextOut, WriteColor, show, write_json};
 use crate::diagnosis::model::{
     DiagnoseReport, KeyManager, KeyState, Restorer, RestorerVia, SourceKind, Verdict,
 };
@@ -32,16 +29,15 @@ const SCP_CAVEAT: &str = "(Through IAM: as far as the organisation's service con
 pub fn render(r: &DiagnoseReport, format: Format, out: &mut dyn WriteColor) -> io::Result<()> {
     match format {
         Format::Json => write_json(r, out),
-        Format::Text => text(r, &mut TextOut::new(out)),
-        Format::Markdown => markdown(r, &mut MdOut::new(out)),
+        format => show(&doc(r), format, out),
     }
 }
 
-fn verdict_style(v: Verdict) -> anstyle::Style {
+fn verdict_tone(v: Verdict) -> Tone {
     match v {
-        Verdict::Allowed => styles::GOOD,
-        Verdict::Denied => styles::BAD,
-        Verdict::Conditional | Verdict::Unknown => styles::WARN,
+        Verdict::Allowed => Tone::Good,
+        Verdict::Denied => Tone::Bad,
+        Verdict::Conditional | Verdict::Unknown => Tone::Warn,
     }
 }
 
@@ -65,40 +61,30 @@ fn key_facts(r: &DiagnoseReport) -> Option<String> {
     (!facts.is_empty()).then(|| facts.join(", "))
 }
 
-/// The source of the policy in force, as kms-doctor's words and the values they name.
-enum SourceLine<'a> {
-    Words(&'static str),
-    Event {
-        from: &'static str,
-        name: &'a str,
-        time: String,
-        by: &'a str,
-        id: &'a str,
-    },
-}
-
-fn source_line(r: &DiagnoseReport) -> SourceLine<'_> {
+/// The source of the policy in force: kms-doctor's words and the values they name.
+fn source_line(r: &DiagnoseReport) -> Line {
     let s = &r.policy_source;
     let from = match s.kind {
-        SourceKind::Current => return SourceLine::Words("read with GetKeyPolicy (current)"),
+        SourceKind::Current => return "read with GetKeyPolicy (current)".into(),
         SourceKind::None => {
-            return SourceLine::Words(
-                "unknown (not readable, no change in CloudTrail's 90-day history)",
-            );
+            return "unknown (not readable, no change in CloudTrail's 90-day history)".into();
         }
         SourceKind::Cloudtrail => "from CloudTrail",
         SourceKind::Archive => "from the CloudTrail log archive",
         SourceKind::Athena => "from the Athena query over the CloudTrail table",
     };
-    SourceLine::Event {
-        from,
-        name: s.event_name.as_deref().unwrap_or("event"),
-        time: s
-            .event_time
-            .map_or_else(|| "?".to_owned(), |t| t.to_string()),
-        by: s.changed_by.as_deref().unwrap_or("?"),
-        id: s.event_id.as_deref().unwrap_or("?"),
-    }
+    Line::new()
+        .w(from)
+        .w(": ")
+        .v(s.event_name.as_deref().unwrap_or("event"))
+        .w(" at ")
+        .v(s.event_time
+            .map_or_else(|| "?".to_owned(), |t| t.to_string()))
+        .w(" by ")
+        .v(s.changed_by.as_deref().unwrap_or("?"))
+        .w(" (event ")
+        .v(s.event_id.as_deref().unwrap_or("?"))
+        .w(")")
 }
 
 /// `3 events on 1 page read (last 90 days), 1 unreadable record skipped, 1 failed attempt since`
@@ -135,278 +121,156 @@ fn history_line(r: &DiagnoseReport) -> Option<String> {
     Some(line)
 }
 
-fn text(r: &DiagnoseReport, out: &mut TextOut) -> io::Result<()> {
-    out.styled(styles::BOLD, "Key      ")?.p(" ")?;
-    match &r.key.arn {
-        Some(arn) => out.v(arn)?,
-        None => out.v(&r.key.input)?.p(" (ARN unknown)")?,
+fn doc(r: &DiagnoseReport) -> Doc<'_> {
+    let mut doc = Doc::new("kms-doctor diagnosis");
+    let mut key = match &r.key.arn {
+        Some(arn) => Line::new().v(arn),
+        None => Line::new().v(&r.key.input).w(" (ARN unknown)"),
     };
     if let Some(facts) = key_facts(r) {
-        out.p("  (")?.v(&facts)?.p(")")?;
+        key = key.w("  (").v(facts).w(")");
     }
-    out.nl()?;
-    out.styled(styles::BOLD, "Caller   ")?
-        .p(" ")?
-        .v(&r.caller.arn)?;
+    let mut caller = Line::new().v(&r.caller.arn);
     if let Some(p) = r
         .caller
         .principal_arn
         .as_ref()
         .filter(|p| **p != r.caller.arn)
     {
-        out.p("  (as ")?.v(p)?.p(")")?;
+        caller = caller.w("  (as ").v(p).w(")");
     }
-    out.nl()?;
+    let mut fields = vec![("Key", key), ("Caller", caller)];
     if let Some(p) = &r.principal {
-        out.styled(styles::BOLD, "Principal")?
-            .p(" ")?
-            .v(&p.arn)?
-            .nl()?;
+        fields.push(("Principal", Line::new().v(&p.arn)));
     }
-    out.styled(styles::BOLD, "Policy   ")?.p(" ")?;
-    match source_line(r) {
-        SourceLine::Words(w) => out.p(w)?,
-        SourceLine::Event {
-            from,
-            name,
-            time,
-            by,
-            id,
-        } => out
-            .p(from)?
-            .p(": ")?
-            .v(name)?
-            .p(" at ")?
-            .v(&time)?
-            .p(" by ")?
-            .v(by)?
-            .p(" (event ")?
-            .v(id)?
-            .p(")")?,
-    };
-    out.nl()?;
+    fields.push(("Key policy", source_line(r)));
     if let Some(h) = history_line(r) {
-        out.styled(styles::BOLD, "CloudTrail")?
-            .p(" ")?
-            .v(&h)?
-            .nl()?;
+        fields.push(("CloudTrail", Line::new().words(h)));
     }
+    doc.push(Block::Fields(fields));
 
-    out.heading("Verdict")?;
-    for a in &r.access {
-        let because: Vec<&str> = a.because.iter().map(|c| c.as_str()).collect();
-        out.v(&format!("  {:<18} ", a.action))?
-            .styled(
-                verdict_style(a.verdict),
-                &format!("{:<12}", a.verdict.as_str()),
-            )?
-            .v(&format!(" {:<9} {}", a.basis.as_str(), because.join(", ")))?
-            .nl()?;
-    }
+    doc.heading("Verdict").push(Block::Table {
+        head: vec!["Action", "Verdict", "Basis", "Because"],
+        rows: r
+            .access
+            .iter()
+            .map(|a| {
+                let because: Vec<&str> = a.because.iter().map(|c| c.as_str()).collect();
+                vec![
+                    Line::new().v(&a.action),
+                    Line::new().words_in(verdict_tone(a.verdict), a.verdict.as_str()),
+                    Line::new().words(a.basis.as_str()),
+                    Line::new().words(because.join(", ")),
+                ]
+            })
+            .collect(),
+    });
 
-    write_findings_text(&r.findings, NO_FINDING, out)?;
+    doc.heading("Findings").push(Block::Findings {
+        items: &r.findings,
+        none: Some(NO_FINDING),
+    });
 
-    out.heading("Who can restore access (kms:PutKeyPolicy)")?;
+    doc.heading("Who can restore access (kms:PutKeyPolicy)");
     match &r.restorers {
         None => {
-            out.p("  ")?
-                .styled(styles::WARN, unknown_restorers(r))?
-                .nl()?;
+            doc.para(Line::new().ws(Tone::Warn, unknown_restorers(r)));
         }
         Some(none) if none.is_empty() => {
-            out.p("  ")?
-                .styled(styles::BAD, "No one, according to the policy in force.")?
-                .nl()?;
+            doc.para(Line::new().ws(Tone::Bad, "No one, according to the policy in force."));
         }
-        Some(_) => {}
+        Some(restorers) => {
+            doc.push(Block::Table {
+                head: vec!["Principal", "Exists", "Statement", "Source", "Notes"],
+                rows: restorers.iter().map(restorer).collect(),
+            });
+        }
     }
-    for g in r.restorers.iter().flatten() {
-        out.p("  - ")?
-            .styled_v(styles::BOLD, &g.principal)?
-            .p("  ")?
-            .p(exists(g))?;
-        match g.via {
-            RestorerVia::KeyPolicy => out
-                .p(" via \"")?
-                .v(&g.statement)?
-                .p("\" (")?
-                .p(g.source.as_str())?
-                .p(")")?,
-            RestorerVia::Iam => out
-                .p(", through the account delegation: ")?
-                .v(&g.statement)?
-                .p(" allows kms:PutKeyPolicy")?,
-        };
-        if g.via_iam() {
-            out.p("; any IAM principal of the account whose IAM policies allow kms:PutKeyPolicy")?;
-        }
-        if !g.conditions_on.is_empty() {
-            out.p("; if conditions on ")?
-                .v(&g.conditions_on.join(", "))?
-                .p(" hold")?;
-        }
-        out.nl()?;
-    }
-
     if r.restorers
         .iter()
         .flatten()
         .any(|g| g.via == RestorerVia::Iam)
     {
-        out.p("  ")?.styled(styles::DIM, SCP_CAVEAT)?.nl()?;
+        doc.para(Line::new().ws(Tone::Dim, SCP_CAVEAT));
     }
-    how_to_get_there_text(r, out)?;
+    how_to_get_there(r, &mut doc);
 
     if !r.next_steps.is_empty() {
-        out.heading("Next steps")?;
-        for (i, s) in r.next_steps.iter().enumerate() {
-            out.v(&format!("  {}. ", i + 1))?.t(s)?.nl()?;
-        }
+        doc.heading("Next steps").push(Block::List {
+            ordered: true,
+            items: r.next_steps.iter().map(Line::from).collect(),
+        });
     }
-    out.nl()?;
+
     let listed = if r.calls_listed {
         "listed on standard error"
     } else {
         "-v lists them"
     };
-    out.styled(
-        styles::DIM,
-        &format!("{} AWS calls, all read-only ({listed}).", r.calls.len()),
-    )?
-    .nl()?;
-    Ok(())
-}
+    doc.push(Block::Note(Line::new().words(format!(
+        "{} AWS calls, all read-only ({listed}).",
+        r.calls.len()
+    ))));
 
-fn markdown(r: &DiagnoseReport, out: &mut MdOut) -> io::Result<()> {
-    use MdContext::{Block, Cell};
-    out.raw("# kms-doctor diagnosis\n\n| | |\n|---|---|\n")?;
-    out.raw("| Key | ")?;
-    match &r.key.arn {
-        Some(arn) => out.code(arn, Cell)?,
-        None => out.code(&r.key.input, Cell)?.p(" (ARN unknown)", Cell)?,
-    };
-    if let Some(facts) = key_facts(r) {
-        out.raw(" (")?.code(&facts, Cell)?.raw(")")?;
-    }
-    out.raw(" |\n| Caller | ")?
-        .code(&r.caller.arn, Cell)?
-        .raw(" |\n")?;
-    if let Some(p) = &r.caller.principal_arn {
-        out.raw("| Caller's IAM principal | ")?
-            .code(p, Cell)?
-            .raw(" |\n")?;
-    }
-    if let Some(p) = &r.principal {
-        out.raw("| Principal diagnosed | ")?
-            .code(&p.arn, Cell)?
-            .raw(" |\n")?;
-    }
-    out.raw("| Key policy | ")?;
-    source_markdown(r, out, Cell)?;
-    out.raw(" |\n")?;
-    if let Some(h) = history_line(r) {
-        out.raw("| CloudTrail | ")?.p(&h, Cell)?.raw(" |\n")?;
-    }
-
-    out.raw("\n## Verdict\n\n| Action | Verdict | Basis | Because |\n|---|---|---|---|\n")?;
-    for a in &r.access {
-        let because: Vec<String> = a.because.iter().map(|c| format!("`{c}`")).collect();
-        out.raw("| ")?.code(&a.action, Cell)?.raw(&format!(
-            " | **{}** | {} | {} |\n",
-            a.verdict.as_str(),
-            a.basis.as_str(),
-            because.join(", ")
-        ))?;
-    }
-    out.raw("\n")?;
-
-    write_findings_markdown(&r.findings, NO_FINDING, out)?;
-
-    out.raw("## Who can restore access (`kms:PutKeyPolicy`)\n\n")?;
-    match &r.restorers {
-        None => {
-            out.p(unknown_restorers(r), MdContext::Block)?.raw("\n\n")?;
-        }
-        Some(none) if none.is_empty() => {
-            out.raw("No one, according to the policy in force.\n\n")?;
-        }
-        Some(restorers) => {
-            out.raw("| Principal | Exists | Statement | Source |\n|---|---|---|---|\n")?;
-            for g in restorers {
-                out.raw("| ")?
-                    .code(&g.principal, Cell)?
-                    .raw(&format!(" | {} | ", exists(g)))?
-                    .code(&g.statement, Cell)?
-                    .raw(&format!(" | {} |\n", g.source.as_str()))?;
-            }
-            out.raw("\n")?;
-        }
-    }
-
-    if r.restorers
-        .iter()
-        .flatten()
-        .any(|g| g.via == RestorerVia::Iam)
-    {
-        out.p(SCP_CAVEAT, MdContext::Block)?.raw("\n\n")?;
-    }
-    how_to_get_there_markdown(r, out)?;
-
-    if !r.next_steps.is_empty() {
-        out.raw("## Next steps\n\n")?;
-        for (i, s) in r.next_steps.iter().enumerate() {
-            out.raw(&format!("{}. ", i + 1))?.t(s, Block)?.raw("\n")?;
-        }
-        out.raw("\n")?;
-    }
-
+    let mut appendix = Vec::new();
     if let Some(policy) = &r.policy {
-        out.raw("## Key policy in force\n\nSource: ")?;
-        source_markdown(r, out, Block)?;
-        out.raw("\n\n")?
-            .raw(&escape::fence(
-                &serde_json::to_string_pretty(policy).unwrap_or_default(),
-                "json",
-            ))?
-            .raw("\n\n")?;
+        appendix.push(Block::Heading("Key policy in force".into()));
+        appendix.push(Block::Para(Line::new().w("Source: ").then(source_line(r))));
+        appendix.push(Block::Code {
+            lang: "json",
+            text: serde_json::to_string_pretty(policy).unwrap_or_default(),
+        });
     }
-
-    out.raw("## AWS calls\n\n| Service | Operation | Outcome | ms |\n|---|---|---|---|\n")?;
-    for c in &r.calls {
-        out.raw("| ")?
-            .code(c.service.as_str(), Cell)?
-            .raw(" | ")?
-            .code(c.operation.as_str(), Cell)?
-            .raw(&format!(" | {} | {} |\n", c.outcome.as_str(), c.ms))?;
-    }
-    Ok(())
+    appendix.push(Block::Heading("AWS calls".into()));
+    appendix.push(Block::Table {
+        head: vec!["Service", "Operation", "Outcome", "ms"],
+        rows: r
+            .calls
+            .iter()
+            .map(|c| {
+                vec![
+                    Line::new().v(c.service.as_str()),
+                    Line::new().v(c.operation.as_str()),
+                    Line::new().words(c.outcome.as_str()),
+                    Line::new().words(c.ms.to_string()),
+                ]
+            })
+            .collect(),
+    });
+    doc.push(Block::Appendix(appendix));
+    doc
 }
 
-fn source_markdown(r: &DiagnoseReport, out: &mut MdOut, ctx: MdContext) -> io::Result<()> {
-    match source_line(r) {
-        SourceLine::Words(w) => {
-            out.p(w, ctx)?;
-        }
-        SourceLine::Event {
-            from,
-            name,
-            time,
-            by,
-            id,
-        } => {
-            out.p(from, ctx)?
-                .raw(": ")?
-                .code(name, ctx)?
-                .raw(" at ")?
-                .code(&time, ctx)?
-                .raw(" by ")?
-                .code(by, ctx)?
-                .raw(" (event ")?
-                .code(id, ctx)?
-                .raw(")")?;
-        }
+/// A restorer: who, whether it exists, the statement (or IAM policy) that lets it, and when.
+fn restorer(g: &Restorer) -> Vec<Line> {
+    let mut notes = Vec::new();
+    if g.via_iam() {
+        notes.push(Line::from(
+            "any IAM principal of the account whose IAM policies allow kms:PutKeyPolicy",
+        ));
     }
-    Ok(())
+    if !g.conditions_on.is_empty() {
+        notes.push(
+            Line::new()
+                .w("if conditions on ")
+                .v(g.conditions_on.join(", "))
+                .w(" hold"),
+        );
+    }
+    let notes = notes
+        .into_iter()
+        .reduce(|a, b| a.w("; ").then(b))
+        .unwrap_or_default();
+    vec![
+        Line::new().vs(Tone::Strong, &g.principal),
+        Line::from(exists(g)),
+        match g.via {
+            RestorerVia::KeyPolicy => Line::new().q(&g.statement),
+            RestorerVia::Iam => Line::new().v(&g.statement),
+        },
+        Line::from(g.source.as_str()),
+        notes,
+    ]
 }
 
 /// Who may assume a role restorer, in words: the principals its trust policy names, or the
@@ -460,84 +324,46 @@ fn reachable(r: &DiagnoseReport) -> impl Iterator<Item = &Restorer> {
         .filter(|g| g.exists != Some(false) && !g.via_iam())
 }
 
-fn how_to_get_there_text(r: &DiagnoseReport, out: &mut TextOut) -> io::Result<()> {
-    match &r.restore_path {
-        Some(path) if path.len() == 1 => return Ok(()),
-        Some(path) => {
-            out.heading("How to get there")?;
-            out.p("  You can restore access yourself: ")?;
-            for (i, step) in path.iter().enumerate() {
-                if i > 0 {
-                    out.p(" → ")?;
-                }
-                out.v(step)?;
-            }
-            let (lines, command) = restore_commands(r, path);
-            out.nl()?
-                .p("  Add to ~/.aws/config (YOUR_PROFILE: the profile you use now):")?
-                .nl()?;
-            for line in &lines {
-                out.p("    ")?.v(line)?.nl()?;
-            }
-            out.p("  then, with key-policy.json edited as the findings say:")?
-                .nl()?
-                .p("    ")?
-                .v(&command)?
-                .nl()?;
-        }
-        None => {
-            if reachable(r).next().is_none() {
-                return Ok(());
-            }
-            out.heading("How to get there")?;
-            out.p("  ")?.p(no_way(r))?.nl()?;
-            for g in reachable(r) {
-                out.p("  - ")?.v(&g.principal)?;
-                if let Some(who) = assumers(g) {
-                    out.p(": assumable by ")?.v(&who)?;
-                }
-                out.nl()?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn how_to_get_there_markdown(r: &DiagnoseReport, out: &mut MdOut) -> io::Result<()> {
-    use MdContext::Block;
+/// The way from the caller to a restorer, and what to run; or who to ask.
+fn how_to_get_there(r: &DiagnoseReport, doc: &mut Doc) {
     match &r.restore_path {
         Some(path) if path.len() == 1 => {}
         Some(path) => {
-            out.raw("## How to get there\n\nYou can restore access yourself: ")?;
+            let mut way = Line::new().w("You can restore access yourself: ");
             for (i, step) in path.iter().enumerate() {
                 if i > 0 {
-                    out.raw(" → ")?;
+                    way = way.w(" → ");
                 }
-                out.code(step, Block)?;
+                way = way.v(step);
             }
             let (lines, command) = restore_commands(r, path);
-            out.raw("\n\nAdd to `~/.aws/config` (`YOUR_PROFILE`: the profile you use now):\n\n")?
-                .raw(&escape::fence(&lines.join("\n"), "ini"))?
-                .raw("\n\nthen, with `key-policy.json` edited as the findings say:\n\n")?
-                .raw(&escape::fence(&command, "sh"))?
-                .raw("\n\n")?;
+            doc.heading("How to get there")
+                .para(way)
+                .para("Add to ~/.aws/config (YOUR_PROFILE: the profile you use now):")
+                .push(Block::Code {
+                    lang: "ini",
+                    text: lines.join("\n"),
+                })
+                .para("then, with key-policy.json edited as the findings say:")
+                .push(Block::Code {
+                    lang: "sh",
+                    text: command,
+                });
         }
         None if reachable(r).next().is_some() => {
-            out.raw("## How to get there\n\n")?
-                .p(no_way(r), Block)?
-                .raw("\n\n")?;
-            for g in reachable(r) {
-                out.raw("- ")?.code(&g.principal, Block)?;
-                if let Some(who) = assumers(g) {
-                    out.raw(": assumable by ")?.code(&who, Block)?;
-                }
-                out.raw("\n")?;
-            }
-            out.raw("\n")?;
+            let items = reachable(r)
+                .map(|g| {
+                    let line = Line::new().v(&g.principal);
+                    match assumers(g) {
+                        Some(who) => line.w(": assumable by ").v(who),
+                        None => line,
+                    }
+                })
+                .collect();
+            doc.heading("How to get there").para(no_way(r)).list(items);
         }
         None => {}
     }
-    Ok(())
 }
 
 /// `-v`: the calls, one a line.

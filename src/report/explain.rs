@@ -1,10 +1,7 @@
 //! The `explain` report in each format.
 
-use super::escape::MdContext;
-use super::{
-    Format, MdOut, TextOut, WriteColor, styles, write_findings_markdown, write_findings_text,
-    write_json,
-};
+use super::doc::{Block, Doc, Line, Tone};
+use super::{Format, WriteColor, show, write_json};
 use crate::diagnosis::model::{ExplainReport, Text, code, quoted};
 use crate::policy::{Applies, Decision, Effect, Evaluation, Grantee, Via};
 use crate::text;
@@ -13,8 +10,7 @@ use std::io;
 pub fn render(report: &ExplainReport, format: Format, out: &mut dyn WriteColor) -> io::Result<()> {
     match format {
         Format::Json => write_json(report, out),
-        Format::Text => text(report, &mut TextOut::new(out)),
-        Format::Markdown => markdown(report, &mut MdOut::new(out)),
+        format => show(&doc(report), format, out),
     }
 }
 
@@ -29,11 +25,11 @@ fn verdict(d: Decision) -> &'static str {
     }
 }
 
-fn verdict_style(d: Decision) -> anstyle::Style {
+fn verdict_tone(d: Decision) -> Tone {
     match d {
-        Decision::Allow | Decision::Delegated => styles::GOOD,
-        Decision::Conditional => styles::WARN,
-        Decision::ExplicitDeny | Decision::ImplicitDeny => styles::BAD,
+        Decision::Allow | Decision::Delegated => Tone::Good,
+        Decision::Conditional => Tone::Warn,
+        Decision::ExplicitDeny | Decision::ImplicitDeny => Tone::Bad,
     }
 }
 
@@ -109,152 +105,100 @@ fn covering(e: &Evaluation) -> impl Iterator<Item = &crate::policy::StatementTra
     e.statements.iter().filter(|t| t.covers_action)
 }
 
-fn applies(a: Applies) -> &'static str {
+fn applies(a: Applies) -> (Tone, &'static str) {
     match a {
-        Applies::Yes => "yes",
-        Applies::No => "no",
-        Applies::Conditional => "conditional",
+        Applies::Yes => (Tone::Good, "applies"),
+        Applies::Conditional => (Tone::Warn, "conditional"),
+        Applies::No => (Tone::Dim, "no"),
     }
 }
 
-fn text(r: &ExplainReport, out: &mut TextOut) -> io::Result<()> {
-    out.styled(styles::BOLD, "Key policy")?
-        .p(" ")?
-        .v(&r.source)?
-        .nl()?;
-    out.styled(styles::BOLD, "Principal ")?.p(" ")?;
-    match &r.principal {
-        Some(p) => out.v(p)?,
-        None => out.p("(none given: policy-wide answers only)")?,
-    };
-    out.nl()?;
-    out.styled(styles::BOLD, "Key       ")?.p(" ")?;
-    match &r.key_arn {
-        Some(k) => out.v(k)?,
-        None => out.p("(not given)")?,
-    };
-    out.nl()?;
+fn doc(r: &ExplainReport) -> Doc<'_> {
+    let mut doc = Doc::new("kms-doctor explain");
+    doc.push(Block::Fields(vec![
+        ("Key policy", Line::new().v(&r.source)),
+        (
+            "Principal",
+            match &r.principal {
+                Some(p) => Line::new().v(p),
+                None => "(none given: policy-wide answers only)".into(),
+            },
+        ),
+        (
+            "Key",
+            match &r.key_arn {
+                Some(k) => Line::new().v(k),
+                None => "(not given)".into(),
+            },
+        ),
+    ]));
 
     if !r.results.is_empty() {
-        out.heading("Verdict")?;
+        doc.heading("Verdict").push(Block::Table {
+            head: vec!["Action", "Decision", "Why"],
+            rows: r
+                .results
+                .iter()
+                .map(|e| {
+                    vec![
+                        Line::new().v(&e.action),
+                        Line::new().ws(verdict_tone(e.decision), verdict(e.decision)),
+                        Line::from(&because(e)),
+                    ]
+                })
+                .collect(),
+        });
         for e in &r.results {
-            out.p("  ")?
-                .v(&format!("{:<18}", e.action))?
-                .p(" ")?
-                .styled(
-                    verdict_style(e.decision),
-                    &format!("{:<24}", verdict(e.decision)),
-                )?
-                .p(" ")?
-                .t(&because(e))?
-                .nl()?;
-        }
-        for e in &r.results {
-            out.nl()?;
-            out.styled(styles::HEADING, "Statements for ")?;
-            out.styled_v(styles::HEADING, &e.action)?.nl()?;
-            let mut any = false;
-            for t in covering(e) {
-                any = true;
-                let (style, mark) = match t.applies {
-                    Applies::Yes => (styles::GOOD, "applies    "),
-                    Applies::Conditional => (styles::WARN, "conditional"),
-                    Applies::No => (styles::DIM, "no         "),
-                };
-                out.p("  ")?
-                    .styled(style, mark)?
-                    .p(" \"")?
-                    .v(&t.label())?
-                    .v(&format!("\" ({}): ", t.effect))?
-                    .v(&t.reason)?
-                    .nl()?;
-            }
-            if !any {
-                out.p("  No statement covers ")?
-                    .v(&e.action)?
-                    .p(".")?
-                    .nl()?;
+            doc.heading(Line::new().w("Statements for ").v(&e.action));
+            let rows: Vec<Vec<Line>> = covering(e)
+                .map(|t| {
+                    let (tone, word) = applies(t.applies);
+                    vec![
+                        Line::new().ws(tone, word),
+                        Line::new().q(t.label()),
+                        Line::new().words(t.effect.to_string()),
+                        Line::new().v(&t.reason),
+                    ]
+                })
+                .collect();
+            if rows.is_empty() {
+                doc.para(Line::new().w("No statement covers ").v(&e.action).w("."));
+            } else {
+                doc.push(Block::Table {
+                    head: vec!["Applies", "Statement", "Effect", "Why"],
+                    rows,
+                });
             }
         }
     }
 
-    write_findings_text(&r.findings, "None.", out)?;
+    doc.heading("Findings").push(Block::Findings {
+        items: &r.findings,
+        none: Some("None."),
+    });
 
-    out.heading("Who can restore access (kms:PutKeyPolicy)")?;
+    doc.heading("Who can restore access (kms:PutKeyPolicy)");
     if r.restorers.is_empty() {
-        out.p("  ")?
-            .styled(
-                styles::BAD,
-                "No one: the policy lets no existing principal change it.",
-            )?
-            .nl()?;
+        doc.para(Line::new().ws(
+            Tone::Bad,
+            "No one: the policy lets no existing principal change it.",
+        ));
     }
-    for g in &r.restorers {
-        out.p("  - ")?
-            .styled_v(styles::BOLD, &g.principal)?
-            .p("  via \"")?
-            .v(&g.statement)?
-            .p("\"")?;
-        let note = restorer_note(g);
-        if !note.is_empty() {
-            out.p("  (")?.t(&note)?.p(")")?;
-        }
-        out.nl()?;
-    }
-    Ok(())
-}
-
-fn markdown(r: &ExplainReport, out: &mut MdOut) -> io::Result<()> {
-    use MdContext::Cell;
-    out.raw("# kms-doctor explain\n\n| | |\n|---|---|\n| Key policy | ")?
-        .code(&r.source, Cell)?
-        .raw(" |\n| Principal | ")?
-        .code_or(r.principal.as_deref(), "none given", Cell)?
-        .raw(" |\n| Key | ")?
-        .code_or(r.key_arn.as_deref(), "not given", Cell)?
-        .raw(" |\n\n")?;
-
-    if !r.results.is_empty() {
-        out.raw("## Verdict\n\n| Action | Decision | Why |\n|---|---|---|\n")?;
-        for e in &r.results {
-            out.raw("| ")?
-                .code(&e.action, Cell)?
-                .raw(&format!(" | **{}** | ", verdict(e.decision)))?
-                .t(&because(e), Cell)?
-                .raw(" |\n")?;
-        }
-        out.raw("\n")?;
-        for e in &r.results {
-            out.raw("### Statements for ")?
-                .code(&e.action, MdContext::Block)?
-                .raw("\n\n| # | Sid | Effect | Applies | Why |\n|---|---|---|---|---|\n")?;
-            for t in &e.statements {
-                out.raw(&format!("| {} | ", t.index + 1))?
-                    .code_or(t.sid.as_deref(), "", Cell)?
-                    .raw(&format!(" | {} | {} | ", t.effect, applies(t.applies)))?
-                    .code(&t.reason, Cell)?
-                    .raw(" |\n")?;
-            }
-            out.raw("\n")?;
-        }
-    }
-
-    write_findings_markdown(&r.findings, "None.", out)?;
-
-    out.raw("## Who can restore access (`kms:PutKeyPolicy`)\n\n")?;
-    if r.restorers.is_empty() {
-        out.raw("No one: the policy lets no existing principal change it.\n")?;
-    } else {
-        out.raw("| Principal | Statement | Notes |\n|---|---|---|\n")?;
-        for g in &r.restorers {
-            out.raw("| ")?
-                .code(&g.principal, Cell)?
-                .raw(" | ")?
-                .code(&g.statement, Cell)?
-                .raw(" | ")?
-                .t(&restorer_note(g), Cell)?
-                .raw(" |\n")?;
-        }
-    }
-    Ok(())
+    doc.list(
+        r.restorers
+            .iter()
+            .map(|g| {
+                let line = Line::new()
+                    .vs(Tone::Strong, &g.principal)
+                    .w("  via ")
+                    .q(&g.statement);
+                let note = restorer_note(g);
+                match note.is_empty() {
+                    true => line,
+                    false => line.w("  (").t(&note).w(")"),
+                }
+            })
+            .collect(),
+    );
+    doc
 }

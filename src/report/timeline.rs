@@ -1,8 +1,8 @@
 //! The `history` timeline in each format: oldest first, each change with its author and what it
 //! changed, the lockout marked.
 
-use super::escape::MdContext;
-use super::{Format, MdOut, TextOut, WriteColor, styles, write_json};
+use super::doc::{Block, Doc, Line, Tone};
+use super::{Format, WriteColor, show, write_json};
 use crate::diagnosis::model::{Entry, Grant, PolicyDiff, SourceKind, Text, TimelineReport, code};
 use crate::text;
 use std::io;
@@ -10,8 +10,7 @@ use std::io;
 pub fn render(r: &TimelineReport, format: Format, out: &mut dyn WriteColor) -> io::Result<()> {
     match format {
         Format::Json => write_json(r, out),
-        Format::Text => text(r, &mut TextOut::new(out)),
-        Format::Markdown => markdown(r, &mut MdOut::new(out)),
+        format => show(&doc(r), format, out),
     }
 }
 
@@ -93,125 +92,84 @@ fn how(e: &Entry) -> Text {
     Text::join(parts, ", ")
 }
 
-fn text(r: &TimelineReport, out: &mut TextOut) -> io::Result<()> {
-    out.styled(styles::BOLD, "Key policy history of")?
-        .p(" ")?
-        .v(&r.key)?
-        .v(&format!("  ({})", source(r)))?
-        .nl()?;
+fn doc(r: &TimelineReport) -> Doc<'_> {
+    let mut doc = Doc::new(Line::new().w("Key policy history of ").v(&r.key));
+    let mut fields = vec![
+        ("Key", Line::new().v(&r.key)),
+        ("Source", Line::new().w(source(r))),
+    ];
     if r.since.is_some() || r.until.is_some() {
-        out.p("Window: ")?;
-        match &r.since {
-            Some(s) => out.v(s)?,
-            None => out.p("the beginning")?,
+        let since = match &r.since {
+            Some(s) => Line::new().v(s),
+            None => "the beginning".into(),
         };
-        out.p(" … ")?;
-        match &r.until {
-            Some(u) => out.v(u)?,
-            None => out.p("now")?,
+        let until = match &r.until {
+            Some(u) => Line::new().v(u),
+            None => "now".into(),
         };
-        out.nl()?;
+        fields.push(("Window", since.w(" … ").then(until)));
+    }
+    doc.push(Block::Fields(fields));
+    if let Some(e) = r.lockout.and_then(|i| r.events.get(i)) {
+        doc.para(
+            Line::new()
+                .ws(Tone::Bad, "Lockout:")
+                .w(" the ")
+                .v(&e.event_name)
+                .w(" at ")
+                .v(e.event_time
+                    .map_or_else(|| "?".to_owned(), |t| t.to_string()))
+                .w(" by ")
+                .v(e.author.as_deref().unwrap_or("?"))
+                .w(" ")
+                .w(e.lockout.map_or("", |r| r.sentence()))
+                .w("."),
+        );
     }
     if r.events.is_empty() {
-        out.nl()?
-            .p("No PutKeyPolicy, CreateKey or ReplicateKey event of this key found.")?
-            .nl()?;
+        doc.para("No PutKeyPolicy, CreateKey or ReplicateKey event of this key found.");
     }
     for e in &r.events {
-        out.nl()?;
-        match &e.event_time {
-            Some(t) => out.v(&t.to_string())?,
-            None => out.p("(no time)")?,
-        };
-        out.p("  ")?.styled_v(styles::BOLD, &e.event_name)?;
-        if let Some(c) = &e.error_code {
-            out.p(" ")?.styled(styles::WARN, "FAILED (")?;
-            out.styled_v(styles::WARN, c)?.styled(styles::WARN, ")")?;
+        let mut head = match &e.event_time {
+            Some(t) => Line::new().v(t.to_string()),
+            None => "(no time)".into(),
         }
-        out.nl()?;
-        out.p("  by ")?.t(&who(e))?.nl()?;
+        .w("  ")
+        .vs(Tone::Strong, &e.event_name);
+        if let Some(c) = &e.error_code {
+            head = head.w(" ").ws(Tone::Warn, "FAILED").w(" (").v(c).w(")");
+        }
+        doc.push(Block::Subheading(head));
+        doc.para(Line::new().w("by ").t(&who(e)));
         let how = how(e);
         if !how.is_empty() {
-            out.p("  ")?.t(&how)?.nl()?;
+            doc.para(Line::from(&how));
         }
         if let Some(why) = &e.lockout {
-            out.p("  ")?
-                .styled(styles::BAD, "LOCKOUT:")?
-                .p(" this change ")?
-                .p(why.sentence())?
-                .nl()?;
+            doc.para(
+                Line::new()
+                    .ws(Tone::Bad, "LOCKOUT:")
+                    .w(" this change ")
+                    .w(why.sentence()),
+            );
         }
         if let Some(d) = &e.diff {
-            for line in diff_lines(d) {
-                out.p("    ")?.t(&line)?.nl()?;
-            }
+            doc.push(Block::Lines(diff_lines(d).iter().map(Line::from).collect()));
         }
     }
     if !r.skipped.is_empty() {
-        out.nl()?
-            .styled(styles::WARN, "Skipped:")?
-            .v(&format!(
-                " {} files, {} records",
-                r.skipped.files, r.skipped.records
-            ))?
-            .nl()?;
-        for reason in &r.skipped.reasons {
-            out.p("  - ")?.v(reason)?.nl()?;
-        }
+        doc.push(Block::Note(Line::new().ws(Tone::Warn, "Skipped:").words(
+            format!(" {} files, {} records", r.skipped.files, r.skipped.records),
+        )))
+        .list(
+            r.skipped
+                .reasons
+                .iter()
+                .map(|why| Line::new().v(why))
+                .collect(),
+        );
     }
-    Ok(())
-}
-
-fn markdown(r: &TimelineReport, out: &mut MdOut) -> io::Result<()> {
-    use MdContext::{Block, Cell};
-    out.raw("# Key policy history of ")?
-        .code(&r.key, Block)?
-        .raw(&format!("\n\nSource: {}.\n", source(r)))?;
-    if let Some(e) = r.lockout.and_then(|i| r.events.get(i)) {
-        out.raw("\n**Lockout:** the ")?
-            .code(&e.event_name, Block)?
-            .raw(" at ")?
-            .code_or(e.event_time.map(|t| t.to_string()).as_deref(), "?", Block)?
-            .raw(" by ")?
-            .code_or(e.author.as_deref(), "?", Block)?
-            .raw(" ")?
-            .p(e.lockout.map_or("", |r| r.sentence()), Block)?
-            .raw(".\n")?;
-    }
-    out.raw("\n| Time | Event | By | Result | Changes |\n|---|---|---|---|---|\n")?;
-    for e in &r.events {
-        out.raw("| ")?
-            .code_or(e.event_time.map(|t| t.to_string()).as_deref(), "", Cell)?
-            .raw(" | ")?
-            .code(&e.event_name, Cell)?
-            .raw(" | ")?
-            .t(&who(e), Cell)?
-            .raw(" | ")?;
-        match (&e.error_code, &e.lockout) {
-            (Some(c), _) => out.raw("failed: ")?.code(c, Cell)?,
-            (None, Some(_)) => out.raw("**lockout**")?,
-            (None, None) => out.raw("ok")?,
-        };
-        out.raw(" | ")?;
-        let lines = e.diff.as_ref().map(diff_lines).unwrap_or_default();
-        for (i, line) in lines.iter().enumerate() {
-            if i > 0 {
-                out.raw("<br>")?;
-            }
-            out.t(line, Cell)?;
-        }
-        out.raw(" |\n")?;
-    }
-    if !r.skipped.is_empty() {
-        out.raw(&format!(
-            "\n**Skipped:** {} files, {} records.\n\n",
-            r.skipped.files, r.skipped.records
-        ))?;
-        for reason in &r.skipped.reasons {
-            out.raw("- ")?.code(reason, Block)?.raw("\n")?;
-        }
-    }
-    Ok(())
+    doc
 }
 
 #[cfg(test)]
@@ -237,7 +195,7 @@ mod tests {
             calls: Vec::new(),
         };
         for format in [Format::Text, Format::Markdown, Format::Json] {
-            let mut out = super::super::NoColor(Vec::new());
+            let mut out = crate::report::NoColor(Vec::new());
             render(&report, format, &mut out).unwrap();
             let shown = String::from_utf8(out.0).unwrap();
             assert!(shown.contains("cut short"), "{format:?}: {shown}");

@@ -187,6 +187,16 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// The finding in one line of plain text: what, then why (SARIF messages, annotations).
+    pub fn message(&self) -> String {
+        let mut m = self.title.plain();
+        if !self.detail.is_empty() {
+            m.push_str(". ");
+            m.push_str(&self.detail.plain());
+        }
+        m
+    }
+
     pub fn new(code: Code, title: impl Into<Text>) -> Self {
         Finding {
             code,
