@@ -105,7 +105,7 @@ async fn recover_from_logs(
     for key in unknown {
         let key_ref = KeyRef {
             arn: key.arn.clone(),
-            key_id: Some(key.key_id.clone()),
+            key_id: Some(key.key_id.to_string()),
         };
         session
             .recover_from_logs(key, &key_ref, req.logs.as_ref(), req.athena.as_ref())

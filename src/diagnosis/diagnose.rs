@@ -11,7 +11,7 @@ use super::restore_paths::{Graph, permission_set};
 use super::rules::live::{self, StepFacts};
 use super::rules::policy::{self as policy_rules, PolicyFacts};
 use super::verdict::{ActionFacts, verdict_for};
-use crate::diagnosis::model::KeyManager;
+use crate::diagnosis::model::{AccountId, KeyManager};
 use crate::policy::{
     Context, Evaluation, GET_KEY_POLICY, Identity, IdentityKind, PUT_KEY_POLICY,
     delegation_statement, evaluate_for,
@@ -312,7 +312,7 @@ pub fn diagnose(
             arn: s.clone(),
             account: Identity::parse(s)
                 .ok()
-                .and_then(|i| i.account().map(str::to_owned)),
+                .and_then(|i| i.account().map(AccountId::from)),
             principal_arn: ev.subject_principal_arn.clone(),
         }),
         access,

@@ -130,7 +130,7 @@ pub fn assess(key: &KeyEvidence, now: chrono::DateTime<chrono::Utc>) -> ScannedK
 
 /// The policy in force is not known: say why, and the routes that can still learn it.
 fn policy_unknown(key: &KeyEvidence) -> Finding {
-    let key_name = key.arn.clone().unwrap_or_else(|| key.key_id.clone());
+    let key_name = key.arn.clone().unwrap_or_else(|| key.key_id.to_string());
     let routes = text!(
         "Read the CloudTrail log archive: ",
         code(format!(

@@ -461,8 +461,8 @@ impl Sts for StsClient {
         match (present(out.arn()), present(out.account())) {
             (Some(arn), Some(account)) => Ok(CallerIdentity {
                 arn: arn.to_owned(),
-                account: account.to_owned(),
-                user_id: out.user_id().unwrap_or_default().to_owned(),
+                account: account.into(),
+                user_id: out.user_id().unwrap_or_default().into(),
             }),
             _ => Err(CallError::malformed(
                 "GetCallerIdentity answered without Arn or Account",

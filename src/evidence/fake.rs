@@ -60,8 +60,8 @@ impl FakeAws {
     pub fn caller(self, arn: &str, account: &str) -> Self {
         let identity = CallerIdentity {
             arn: arn.to_owned(),
-            account: account.to_owned(),
-            user_id: "AIDAFAKEUSERID000001".to_owned(),
+            account: account.into(),
+            user_id: "AIDAFAKEUSERID000001".into(),
         };
         self.with(|s| s.caller = Some(identity))
     }
@@ -261,7 +261,7 @@ impl super::Fleet for FakeAws {
                 .caller
                 .iter()
                 .map(|c| super::MemberAccount {
-                    id: c.account.clone(),
+                    id: c.account.to_string(),
                     status: Some("ACTIVE".to_owned()),
                 })
                 .collect(),

@@ -151,7 +151,7 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
     //   answered, else when the search finds it).
     let key_ref = KeyRef {
         arn: key.arn.clone(),
-        key_id: key.key_id.clone(),
+        key_id: key.key_id.as_ref().map(|k| k.to_string()),
     };
     let history_search = async {
         let first_page = first_page?;

@@ -1,7 +1,7 @@
 //! Naming a key: key ID, key ARN, alias name or alias ARN; and what is known of the key.
 
 use super::KeyMetadata;
-use crate::diagnosis::model::{KeyFacts, ResolvedFrom};
+use crate::diagnosis::model::{AccountId, KeyFacts, ResolvedFrom};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyInput {
@@ -149,8 +149,8 @@ impl KeyFacts {
         KeyFacts {
             input: input.to_owned(),
             arn: md.arn.clone(),
-            key_id: Some(md.key_id.clone()),
-            account: md.account.clone(),
+            key_id: Some(md.key_id.as_str().into()),
+            account: md.account.as_deref().map(AccountId::from),
             region,
             manager: md.manager.clone(),
             state: md.state.clone(),
@@ -187,8 +187,8 @@ impl KeyFacts {
                 ..
             } => {
                 facts.arn = Some(arn.clone());
-                facts.key_id = Some(key_id.clone());
-                facts.account = Some(account.clone());
+                facts.key_id = Some(key_id.as_str().into());
+                facts.account = Some(account.as_str().into());
                 facts.region = Some(region.clone());
                 facts.resolved_from = Some(ResolvedFrom::Input);
             }
@@ -198,17 +198,17 @@ impl KeyFacts {
                 account,
                 ..
             } => {
-                facts.account = Some(account.clone());
+                facts.account = Some(account.as_str().into());
                 facts.region = Some(r.clone());
                 if let Some(id) = alias_target {
-                    facts.key_id = Some(id.to_owned());
+                    facts.key_id = Some(id.into());
                     facts.arn = Some(build(p, r, account, id));
                     facts.resolved_from = Some(ResolvedFrom::ListAliases);
                 }
             }
             KeyInput::KeyId(id) => {
-                facts.key_id = Some(id.clone());
-                facts.account = Some(caller_account.to_owned());
+                facts.key_id = Some(id.as_str().into());
+                facts.account = Some(caller_account.into());
                 facts.region = region.map(str::to_owned);
                 if let Some(r) = region {
                     facts.arn = Some(build(partition, r, caller_account, id));
@@ -216,10 +216,10 @@ impl KeyFacts {
                 }
             }
             KeyInput::Alias(_) => {
-                facts.account = Some(caller_account.to_owned());
+                facts.account = Some(caller_account.into());
                 facts.region = region.map(str::to_owned);
                 if let (Some(id), Some(r)) = (alias_target, region) {
-                    facts.key_id = Some(id.to_owned());
+                    facts.key_id = Some(id.into());
                     facts.arn = Some(build(partition, r, caller_account, id));
                     facts.resolved_from = Some(ResolvedFrom::ListAliases);
                 }

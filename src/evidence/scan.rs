@@ -15,7 +15,7 @@ use super::pace::Pace;
 use super::record::{KeyRef, KeySet};
 use super::sources::event_history::{self, MAX_PAGES, SearchOptions};
 use super::{CallError, Calls, CloudTrail, ErrorKind, Fleet, Iam, Kms};
-use crate::diagnosis::model::{AwsErrorCode, KeyManager, Timestamp};
+use crate::diagnosis::model::{AccountId, AwsErrorCode, KeyManager, Timestamp};
 use crate::diagnosis::model::{
     CallerIdentity, ExistenceCheck, KeyEvidence, Outcome, PolicyEvent, RegionSkipped, ScanError,
     ScanEvidence,
@@ -188,10 +188,13 @@ pub async fn gather_scan<F: Fleet>(
     let partition = caller.arn.split(':').nth(1).unwrap_or("aws").to_owned();
     let accounts = match &opts.accounts {
         AccountsToScan::Caller => vec![caller.account.clone()],
-        AccountsToScan::List(ids) => ids.clone(),
+        AccountsToScan::List(ids) => ids.iter().map(|id| id.as_str().into()).collect(),
         AccountsToScan::Organization => organization_accounts(fleet, calls, t)
             .await
-            .map_err(ScanFailed::Organization)?,
+            .map_err(ScanFailed::Organization)?
+            .into_iter()
+            .map(AccountId::from)
+            .collect(),
     };
     let results: Vec<AccountResult> = futures_util::stream::iter(&accounts)
         .map(|id| scan_account(fleet, calls, opts, &caller, &partition, id, progress))
@@ -246,7 +249,7 @@ async fn organization_accounts<F: Fleet>(
 
 fn error(account: &str, region: Option<&str>, operation: &str, e: &CallError) -> ScanError {
     ScanError {
-        account: Some(account.to_owned()),
+        account: Some(account.into()),
         region: region.map(str::to_owned),
         operation: operation.to_owned(),
         message: e.describe(),
@@ -270,16 +273,16 @@ fn merge_key_failures(account: &str, region: &str, failures: Vec<KeyFailure>) ->
             .iter_mut()
             .find(|(op, kind, _)| *op == f.operation && *kind == f.kind)
         {
-            Some((_, _, e)) => e.key_ids.push(f.key_id),
+            Some((_, _, e)) => e.key_ids.push(f.key_id.into()),
             None => merged.push((
                 f.operation,
                 f.kind,
                 ScanError {
-                    account: Some(account.to_owned()),
+                    account: Some(account.into()),
                     region: Some(region.to_owned()),
                     operation: f.operation.to_owned(),
                     message: f.message,
-                    key_ids: vec![f.key_id],
+                    key_ids: vec![f.key_id.into()],
                 },
             )),
         }
@@ -460,7 +463,7 @@ async fn scan_region<K: Kms, C: CloudTrail>(
         Ok(k) => k,
         Err(e) if not_enabled(&e) => {
             return RegionResult::NotEnabled(RegionSkipped {
-                account: account.to_owned(),
+                account: account.into(),
                 region: region.to_owned(),
                 reason: format!("not enabled in the account ({})", e.describe()),
             });
@@ -469,7 +472,7 @@ async fn scan_region<K: Kms, C: CloudTrail>(
     };
     if !complete {
         errors.push(ScanError {
-            account: Some(account.to_owned()),
+            account: Some(account.into()),
             region: Some(region.to_owned()),
             operation: "kms:ListKeys".to_owned(),
             message: format!(
@@ -535,7 +538,7 @@ async fn scan_region<K: Kms, C: CloudTrail>(
     errors.extend(merge_key_failures(account, region, failures));
     if not_examined > 0 {
         errors.push(ScanError {
-            account: Some(account.to_owned()),
+            account: Some(account.into()),
             region: Some(region.to_owned()),
             operation: "kms:DescribeKey".to_owned(),
             message: format!(
@@ -587,11 +590,14 @@ async fn examine_key<K: Kms>(
         .call(calls, "kms", "DescribeKey", t, || kms.describe_key(&key_id))
         .await;
     let mut key = KeyEvidence {
-        account: account.to_owned(),
+        account: account.into(),
         region: region.to_owned(),
-        key_id: key_id.clone(),
+        key_id: key_id.as_str().into(),
         arn: arn.clone(),
-        aliases,
+        aliases: aliases
+            .into_iter()
+            .map(crate::diagnosis::model::Alias::from)
+            .collect(),
         ..KeyEvidence::default()
     };
     match described {
@@ -646,7 +652,7 @@ async fn search_history<C: CloudTrail>(
                 i,
                 &KeyRef {
                     arn: k.arn.clone(),
-                    key_id: Some(k.key_id.clone()),
+                    key_id: Some(k.key_id.to_string()),
                 },
             );
             pending += 1;

@@ -128,7 +128,10 @@ fn doc(r: &ScanReport) -> Doc<'_> {
             .iter()
             .map(|e| {
                 let mut line = Line::new();
-                for part in [&e.account, &e.region].into_iter().flatten() {
+                for part in [e.account.as_deref(), e.region.as_deref()]
+                    .into_iter()
+                    .flatten()
+                {
                     line = line.v(part).w(" ");
                 }
                 line.v(&e.operation).w(": ").v(&e.message)

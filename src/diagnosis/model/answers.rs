@@ -260,7 +260,7 @@ pub struct Denial {
 macro_rules! identifier {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
         pub struct $name(pub String);
 
@@ -294,6 +294,54 @@ macro_rules! identifier {
                 id.0
             }
         }
+
+        impl From<&$name> for String {
+            fn from(id: &$name) -> String {
+                id.0.clone()
+            }
+        }
+
+        impl PartialEq<$name> for str {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for &str {
+            fn eq(&self, other: &$name) -> bool {
+                **self == other.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
     };
 }
 
@@ -310,6 +358,27 @@ identifier! {
 identifier! {
     /// The client that made a request (`userAgent`): it can name a person's machine or tool.
     UserAgent
+}
+
+identifier! {
+    /// A 12-digit AWS account ID.
+    AccountId
+}
+
+identifier! {
+    /// A KMS key's ID (`1234abcd-…`, `mrk-…`), without its ARN.
+    KeyId
+}
+
+identifier! {
+    /// A KMS alias (`alias/payments`): names a team, a product, a customer.
+    Alias
+}
+
+identifier! {
+    /// The caller's unique ID as STS gives it (`AROA…:session`): a role's or user's ID, and for
+    /// a role the session's name.
+    UniqueId
 }
 
 identifier! {

@@ -1,6 +1,6 @@
 //! The `diagnose` report: the contract's JSON (`shared/spec/diagnosis-contract.md`).
 
-use super::{CallRecord, Code, EventId, Finding, KeyFacts, SourceKind, Text, Timestamp};
+use super::{AccountId, CallRecord, Code, EventId, Finding, KeyFacts, SourceKind, Text, Timestamp};
 use crate::policy::IdentityKind;
 use serde::Serialize;
 
@@ -68,7 +68,7 @@ pub struct FailedAttempt {
 #[derive(Debug, Clone, Serialize)]
 pub struct CallerReport {
     pub arn: String,
-    pub account: Option<String>,
+    pub account: Option<AccountId>,
     pub principal_arn: Option<String>,
 }
 

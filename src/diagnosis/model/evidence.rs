@@ -3,8 +3,8 @@
 //! it, `diagnosis` reads it, and neither knows the other.
 
 use super::{
-    Denial, EventId, KeyManager, KeyState, Operation, PolicyName, ResolvedFrom, Service,
-    SimDecision, SourceIp, SourcePolicyType, Timestamp, UserAgent,
+    AccountId, Denial, EventId, KeyId, KeyManager, KeyState, Operation, PolicyName, ResolvedFrom,
+    Service, SimDecision, SourceIp, SourcePolicyType, Timestamp, UniqueId, UserAgent,
 };
 use crate::policy::default_key_policy;
 use serde::{Deserialize, Serialize};
@@ -56,8 +56,8 @@ pub struct CallRecord {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CallerIdentity {
     pub arn: String,
-    pub account: String,
-    pub user_id: String,
+    pub account: AccountId,
+    pub user_id: UniqueId,
 }
 
 /// What is known of the key. Fields are `None` where they could not be learned; nothing is
@@ -66,8 +66,8 @@ pub struct CallerIdentity {
 pub struct KeyFacts {
     pub input: String,
     pub arn: Option<String>,
-    pub key_id: Option<String>,
-    pub account: Option<String>,
+    pub key_id: Option<KeyId>,
+    pub account: Option<AccountId>,
     pub region: Option<String>,
     pub manager: Option<KeyManager>,
     pub state: Option<KeyState>,

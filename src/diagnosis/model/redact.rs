@@ -11,7 +11,8 @@ use super::{
     ScanScope, ScannedKey, SimulationResult, Skipped, Span, Text, TimelineReport,
 };
 use super::{
-    EventId, KeyEvidence, PolicyName, ScanEvidence, SourceIp, SourcePolicyType, UserAgent,
+    AccountId, Alias, EventId, KeyEvidence, KeyId, PolicyName, ScanEvidence, SourceIp,
+    SourcePolicyType, UniqueId, UserAgent,
 };
 use std::borrow::Cow;
 
@@ -62,6 +63,41 @@ redact_identifiers! {
     SourceIp => "ip",
     UserAgent => "agent",
     PolicyName => "policy",
+    AccountId => "account",
+    KeyId => "key",
+}
+
+/// Identifiers whose text carries structure the patterns know (`alias/…`, `AROA…:session`):
+/// redacted as values, so that every part gets the pseudonym of its own kind.
+macro_rules! redact_structured {
+    ($($ty:ident),* $(,)?) => {
+        $(impl Redact for $ty {
+            fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+                f(&mut self.0, Kind::Value);
+            }
+        })*
+    };
+}
+
+redact_structured!(Alias);
+
+impl Redact for UniqueId {
+    /// `AROA…:session`: the unique ID and the session name, each a name of its kind, whatever
+    /// their length.
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        let (mut id, session) = match self.0.split_once(':') {
+            Some((id, session)) => (id.to_owned(), Some(session.to_owned())),
+            None => (self.0.clone(), None),
+        };
+        f(&mut id, Kind::Named("uid"));
+        self.0 = match session {
+            Some(mut session) => {
+                f(&mut session, Kind::Named("session"));
+                format!("{id}:{session}")
+            }
+            None => id,
+        };
+    }
 }
 
 impl<T: Redact> Redact for Vec<T> {
@@ -265,20 +301,7 @@ impl Redact for CallerIdentity {
         } = self;
         arn.strings(f);
         account.strings(f);
-        // `AROA…:session`: the unique ID and the session name, each a name of its kind,
-        // whatever their length.
-        let (mut id, session) = match user_id.split_once(':') {
-            Some((id, session)) => (id.to_owned(), Some(session.to_owned())),
-            None => (user_id.clone(), None),
-        };
-        f(&mut id, Kind::Named("uid"));
-        *user_id = match session {
-            Some(mut session) => {
-                f(&mut session, Kind::Named("session"));
-                format!("{id}:{session}")
-            }
-            None => id,
-        };
+        user_id.strings(f);
     }
 }
 

@@ -2,8 +2,8 @@
 //! (the contract's "`kms-doctor scan` (JSON)").
 
 use super::{
-    CallRecord, CallerIdentity, ExistenceCheck, Finding, History, KeyManager, KeyState, Outcome,
-    PolicySource, Restorer, Timestamp,
+    AccountId, Alias, CallRecord, CallerIdentity, ExistenceCheck, Finding, History, KeyId,
+    KeyManager, KeyState, Outcome, PolicySource, Restorer, Timestamp,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 /// One customer managed key, as the scan found it.
 #[derive(Debug, Clone, Default)]
 pub struct KeyEvidence {
-    pub account: String,
+    pub account: AccountId,
     pub region: String,
-    pub key_id: String,
+    pub key_id: KeyId,
     pub arn: Option<String>,
-    pub aliases: Vec<String>,
+    pub aliases: Vec<Alias>,
     pub manager: Option<KeyManager>,
     pub state: Option<KeyState>,
     /// RFC 3339.
@@ -59,7 +59,7 @@ impl KeyEvidence {
 /// A part of the scan that failed: the scan went on without it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ScanError {
-    pub account: Option<String>,
+    pub account: Option<AccountId>,
     pub region: Option<String>,
     /// `sts:AssumeRole`, `kms:ListKeys`, …
     pub operation: String,
@@ -67,13 +67,13 @@ pub struct ScanError {
     /// The keys it happened for, when it is about keys (one entry for all the keys of a Region
     /// that failed the same way; the message is the first key's).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub key_ids: Vec<String>,
+    pub key_ids: Vec<KeyId>,
 }
 
 /// An account and Region that was not scanned because the Region is not enabled there.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct RegionSkipped {
-    pub account: String,
+    pub account: AccountId,
     pub region: String,
     pub reason: String,
 }
@@ -84,7 +84,7 @@ pub struct ScanEvidence {
     /// RFC 3339.
     pub collected_at: Timestamp,
     pub caller: CallerIdentity,
-    pub accounts: Vec<String>,
+    pub accounts: Vec<AccountId>,
     pub regions: Vec<String>,
     pub keys: Vec<KeyEvidence>,
     /// AWS managed keys seen and left out (nobody can change their policies).
@@ -98,7 +98,11 @@ pub struct ScanEvidence {
 
 impl ScanEvidence {
     /// What a scan that started at `at` as `caller` has found before it looked at anything.
-    pub fn started(at: Timestamp, caller: CallerIdentity, accounts: Vec<String>) -> ScanEvidence {
+    pub fn started(
+        at: Timestamp,
+        caller: CallerIdentity,
+        accounts: Vec<AccountId>,
+    ) -> ScanEvidence {
         ScanEvidence {
             collected_at: at,
             caller,
@@ -141,10 +145,10 @@ impl KeyStatus {
 #[derive(Debug, Clone, Serialize)]
 pub struct ScannedKey {
     pub arn: Option<String>,
-    pub key_id: String,
-    pub account: String,
+    pub key_id: KeyId,
+    pub account: AccountId,
     pub region: String,
-    pub aliases: Vec<String>,
+    pub aliases: Vec<Alias>,
     pub manager: Option<KeyManager>,
     pub state: Option<KeyState>,
     pub deletion_date: Option<Timestamp>,
@@ -157,7 +161,7 @@ pub struct ScannedKey {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ScanScope {
-    pub accounts: Vec<String>,
+    pub accounts: Vec<AccountId>,
     pub regions: Vec<String>,
     /// Account and Region pairs left out because the Region is not enabled in the account.
     pub regions_not_enabled: Vec<RegionSkipped>,

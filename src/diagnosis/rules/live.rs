@@ -612,8 +612,8 @@ pub fn athena_query(ev: &Evidence) -> String {
     let id = ev
         .key
         .key_id
-        .clone()
-        .unwrap_or_else(|| ev.key.input.clone());
+        .as_ref()
+        .map_or_else(|| ev.key.input.clone(), |k| k.to_string());
     athena_sql("cloudtrail_logs", &id, None, None)
         .split_whitespace()
         .collect::<Vec<_>>()
