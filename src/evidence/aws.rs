@@ -251,15 +251,19 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for ResponseSizeLim
             .get("content-length")
             .and_then(|v| v.trim().parse::<u64>().ok());
         match length {
-            Some(n) if n > MAX_RESPONSE_BYTES => Err(format!(
-                "the answer is {n} bytes, more than kms-doctor reads ({} MiB): not read",
-                MAX_RESPONSE_BYTES >> 20
-            )
-            .into()),
+            Some(n) if n > MAX_RESPONSE_BYTES => Err(AnswerTooLarge(n).into()),
             _ => Ok(()),
         }
     }
 }
+
+/// An answer refused for its size, before its body was read.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the answer is {0} bytes, more than kms-doctor reads ({mib} MiB): not read",
+    mib = MAX_RESPONSE_BYTES >> 20
+)]
+pub struct AnswerTooLarge(u64);
 
 /// The shared SDK configuration (credential chain, Region, endpoints, timeouts), loaded once
 /// per run; every client is built from it.
@@ -385,7 +389,11 @@ where
         SdkError::TimeoutError(_) => CallError::new(ErrorKind::Timeout, causes(&err)),
         _ => {
             let message = causes(&err);
-            match local_failure(&message) {
+            let typed = local_failure(&err).or_else(|| match &err {
+                SdkError::DispatchFailure(d) if d.is_io() => Some(ErrorKind::Network),
+                _ => None,
+            });
+            match typed.or_else(|| local_failure_in_words(&message)) {
                 Some(kind) => CallError::new(kind, message),
                 // A code with no service answer (rare): kept as AWS's, outcome `error`.
                 None => CallError {
@@ -415,8 +423,27 @@ fn causes(err: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
-/// What went wrong before a request reached AWS, from the words of the SDK's errors.
-fn local_failure(message: &str) -> Option<ErrorKind> {
+/// What went wrong before a request reached AWS, from the types in the error's chain of causes:
+/// kms-doctor's own size limit, and a credential chain that found nothing.
+fn local_failure(err: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
+    use aws_credential_types::provider::error::CredentialsError as Credentials;
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.is::<AnswerTooLarge>() {
+            return Some(ErrorKind::TooLarge);
+        }
+        if let Some(Credentials::CredentialsNotLoaded(_)) = e.downcast_ref::<Credentials>() {
+            return Some(ErrorKind::NoCredentials);
+        }
+        next = e.source();
+    }
+    None
+}
+
+/// The same, from the words of the SDK's errors, where its chain carries no type to name: the
+/// credential providers pass a profile's or an SSO token's error on as text, and a missing
+/// Region is an endpoint resolver's message.
+fn local_failure_in_words(message: &str) -> Option<ErrorKind> {
     let m = message.to_ascii_lowercase();
     Some(
         if m.contains("no providers in chain provided credentials") {
