@@ -4,14 +4,14 @@
 use super::iam_restorers::iam_restorers;
 use super::judge::{KeyPolicyRestorers, existence, key_policy_restorers, parse_in_force};
 use super::model::{
-    CallerReport, Code, DiagnoseReport, Evidence, FailedAttempt, Finding, HistorySummary, Outcome,
-    PolicyInForce, Restorer, RestorerVia, SCHEMA_VERSION, sort_findings,
+    Basis, CallerReport, Code, DiagnoseReport, Evidence, FailedAttempt, Finding, HistorySummary,
+    Outcome, PolicyInForce, Restorer, RestorerVia, SCHEMA_VERSION, Verdict, sort_findings,
 };
 use super::restore_paths::{Graph, permission_set};
 use super::rules::live::{self, StepFacts};
 use super::rules::policy::{self as policy_rules, PolicyFacts};
 use super::verdict::{ActionFacts, verdict_for};
-use crate::diagnosis::model::{AccountId, KeyManager};
+use crate::diagnosis::model::{AccountId, CallRecord, KeyManager, Operation, PolicyType, Service};
 use crate::policy::{
     Context, Evaluation, GET_KEY_POLICY, Identity, IdentityKind, PUT_KEY_POLICY,
     delegation_statement, evaluate_for,
@@ -33,6 +33,15 @@ impl Default for DiagnoseOptions<'_> {
             max_hops: 2,
         }
     }
+}
+
+/// The caller's own `GetKeyPolicy`, when AWS denied it: its message names the deciding layer.
+fn denied_read(ev: &Evidence) -> Option<&CallRecord> {
+    ev.calls.iter().find(|c| {
+        c.service == Service::Kms
+            && c.operation == Operation::GetKeyPolicy
+            && c.outcome == Outcome::AccessDenied
+    })
 }
 
 /// The principal diagnosed, with the role path learned from IAM where there is one.
@@ -190,12 +199,16 @@ pub fn diagnose(
             .then_some(ev.get_key_policy)
             .flatten()
             .filter(|o| matches!(o, Outcome::Ok | Outcome::AccessDenied));
+        let denied = observed
+            .filter(|o| *o == Outcome::AccessDenied)
+            .and(denied_read(ev));
         let a = verdict_for(
             action,
             ActionFacts {
                 eval: evaluations.get(i),
                 sim,
                 observed,
+                denial: denied.and_then(|c| c.denial),
                 aws_managed,
                 cross_account,
                 not_found: ev.key.not_found,
@@ -204,7 +217,31 @@ pub fn diagnose(
         if !a.because.is_empty() {
             live::iam_findings(&mut findings, ev, action, &a.because, sim, subject.as_ref());
         }
+        if let Some(call) = denied {
+            live::stated_findings(&mut findings, ev, &a, call, evaluations.get(i), sim);
+        }
         access.push(a);
+    }
+    // A layer kms-doctor cannot read denied the caller's read: whether it denies the update as
+    // well is not known, so an update inferred from the layers it can read is not claimed.
+    let unread_layer = access
+        .iter()
+        .find(|a| a.action == GET_KEY_POLICY)
+        .and_then(|a| a.because.first())
+        .is_some_and(|c| {
+            matches!(
+                c,
+                Code::RcpDeny | Code::VpcEndpointPolicyDeny | Code::SessionPolicyDeny
+            )
+        });
+    if unread_layer {
+        for a in access.iter_mut().filter(|a| {
+            a.action == PUT_KEY_POLICY
+                && a.verdict == Verdict::Allowed
+                && a.basis == Basis::Inferred
+        }) {
+            a.verdict = Verdict::Unknown;
+        }
     }
     live::key_findings(&mut findings, ev, aws_managed, cross_account);
     if policy.is_none() {
@@ -232,6 +269,22 @@ pub fn diagnose(
     // Every code an access verdict names must be a finding.
     for a in &mut access {
         a.because.retain(|c| findings.iter().any(|f| f.code == *c));
+    }
+
+    // An organisation's policy that denied the caller may hold the restorers too.
+    let org_layer = denied_read(ev)
+        .and_then(|c| c.denial)
+        .and_then(|d| match d.policy_type {
+            PolicyType::Rcp => Some("resource control policies"),
+            PolicyType::Scp => Some("service control policies"),
+            _ => None,
+        });
+    if let Some(layer) = org_layer {
+        for r in &mut restorers {
+            if !r.conditions_on.iter().any(|c| c == layer) {
+                r.conditions_on.push(layer.to_owned());
+            }
+        }
     }
 
     // The way from the diagnosed principal to a restorer.

@@ -1,9 +1,12 @@
 //! One access verdict per action, from the key policy's decision, the IAM simulation and what
 //! AWS answered, in KMS's order: a key policy deny, cross-account, AWS managed keys, then SCPs,
 //! permissions boundaries and IAM denies, then the key policy's grant (direct, or delegated, in
-//! which case IAM must allow). An observed answer overrides the inference.
+//! which case IAM must allow). An observed answer overrides the inference, and the layer AWS's
+//! AccessDenied message names outranks the layers kms-doctor models.
 
-use super::model::{Access, Basis, Code, Outcome, SimDecision, SimulationResult, Verdict};
+use super::model::{
+    Access, Basis, Code, Denial, Outcome, PolicyType, SimDecision, SimulationResult, Verdict,
+};
 use crate::policy::{Applies, Decision, Effect, Evaluation, PUT_KEY_POLICY};
 
 /// The key policy's own reason for not granting an action, if it has one. `explain` and
@@ -35,9 +38,44 @@ pub struct ActionFacts<'a> {
     pub sim: Option<&'a SimulationResult>,
     /// How AWS answered this very call (only `ok` or `access_denied` count).
     pub observed: Option<Outcome>,
+    /// What AWS's AccessDenied message said of this very call, when it was denied.
+    pub denial: Option<Denial>,
     pub aws_managed: bool,
     pub cross_account: bool,
     pub not_found: bool,
+}
+
+/// The cause AWS's message names, as the code that says it, when it names a layer; or
+/// `denial-unexplained` when it names one that the evidence shows allowing.
+fn stated_cause(
+    denial: Denial,
+    eval: Option<&Evaluation>,
+    sim: Option<&SimulationResult>,
+) -> Option<Code> {
+    let iam_allows = sim.is_some_and(|s| s.decision == SimDecision::Allowed);
+    Some(match denial.policy_type {
+        PolicyType::Unknown => return None,
+        PolicyType::Scp => Code::ScpDeny,
+        PolicyType::Rcp => Code::RcpDeny,
+        PolicyType::VpcEndpoint => Code::VpcEndpointPolicyDeny,
+        PolicyType::Session => Code::SessionPolicyDeny,
+        PolicyType::PermissionsBoundary => Code::PermissionsBoundaryDeny,
+        PolicyType::Resource => match (eval.map(|e| e.decision), denial.explicit) {
+            // Without the policy text, AWS's word is all there is: an explicit deny is named;
+            // an implicit one is the missing delegation rule's to explain (live rules).
+            (None, Some(true)) => Code::KeyPolicyExplicitDeny,
+            (None, _) => return None,
+            (Some(Decision::ExplicitDeny), _) => Code::KeyPolicyExplicitDeny,
+            (Some(_), Some(true)) => Code::DenialUnexplained,
+            (Some(_), _) => match eval.and_then(key_policy_cause) {
+                Some(c) if c != Code::KeyPolicyExplicitDeny => c,
+                _ => Code::DenialUnexplained,
+            },
+        },
+        PolicyType::Identity if iam_allows => Code::DenialUnexplained,
+        PolicyType::Identity if denial.explicit == Some(true) => Code::IamExplicitDeny,
+        PolicyType::Identity => Code::IamImplicitDeny,
+    })
 }
 
 pub fn verdict_for(action: &str, facts: ActionFacts) -> Access {
@@ -111,7 +149,19 @@ pub fn verdict_for(action: &str, facts: ActionFacts) -> Access {
             because.clear();
             Verdict::Allowed
         }
-        Some(Outcome::AccessDenied) => Verdict::Denied,
+        Some(Outcome::AccessDenied) => {
+            match facts.denial.and_then(|d| stated_cause(d, eval, facts.sim)) {
+                // The evidence contradicts AWS's words: no cause is claimed but that.
+                Some(Code::DenialUnexplained) => because = vec![Code::DenialUnexplained],
+                // AWS's layer first; what the model found besides stays.
+                Some(stated) => {
+                    because.retain(|c| *c != stated);
+                    because.insert(0, stated);
+                }
+                None => {}
+            }
+            Verdict::Denied
+        }
         _ => inferred,
     };
     if verdict == Verdict::Unknown && because.is_empty() {
@@ -278,6 +328,71 @@ mod tests {
             (Verdict::Allowed, 0),
             "AWS's answer overrides the inference"
         );
+    }
+
+    #[test]
+    fn the_layer_aws_names_outranks_the_model() {
+        let healthy = eval(
+            allow("arn:aws:iam::111122223333:root"),
+            ADMIN,
+            GET_KEY_POLICY,
+        );
+        let allowed = sim("allowed");
+        let denied_by = |policy_type, explicit, e: Option<&Evaluation>| {
+            verdict_for(
+                GET_KEY_POLICY,
+                ActionFacts {
+                    eval: e,
+                    sim: Some(&allowed),
+                    observed: Some(Outcome::AccessDenied),
+                    denial: Some(Denial {
+                        policy_type,
+                        explicit,
+                    }),
+                    ..Default::default()
+                },
+            )
+        };
+        // Layers kms-doctor cannot read: named from AWS's words, the verdict observed.
+        for (t, code) in [
+            (PolicyType::Rcp, Code::RcpDeny),
+            (PolicyType::VpcEndpoint, Code::VpcEndpointPolicyDeny),
+            (PolicyType::Session, Code::SessionPolicyDeny),
+            (PolicyType::Scp, Code::ScpDeny),
+            (
+                PolicyType::PermissionsBoundary,
+                Code::PermissionsBoundaryDeny,
+            ),
+        ] {
+            let v = denied_by(t, Some(true), Some(&healthy));
+            assert_eq!(
+                (v.verdict, v.because.as_slice()),
+                (Verdict::Denied, &[code][..]),
+                "{t:?}"
+            );
+            let v = denied_by(t, Some(true), None);
+            assert_eq!(v.because, [code], "{t:?} without the policy");
+        }
+        // The key policy named, and the recovered policy allows: contradicted, not explained.
+        let v = denied_by(PolicyType::Resource, Some(false), Some(&healthy));
+        assert_eq!(v.because, [Code::DenialUnexplained]);
+        // IAM named, and the simulator allows: the same.
+        let v = denied_by(PolicyType::Identity, Some(false), Some(&healthy));
+        assert_eq!(v.because, [Code::DenialUnexplained]);
+        // The key policy named, and it lacks the delegation: the model's cause stands.
+        let locked = eval(
+            allow("arn:aws:iam::111122223333:role/KeyAdmin"),
+            ADMIN,
+            GET_KEY_POLICY,
+        );
+        let v = denied_by(PolicyType::Resource, Some(false), Some(&locked));
+        assert_eq!(v.because, [Code::RootDelegationMissing]);
+        // An explicit deny in the key policy, its text unknown.
+        let v = denied_by(PolicyType::Resource, Some(true), None);
+        assert_eq!(v.because, [Code::KeyPolicyExplicitDeny]);
+        // No layer named: the model alone.
+        let v = denied_by(PolicyType::Unknown, None, Some(&locked));
+        assert_eq!(v.because, [Code::RootDelegationMissing]);
     }
 
     #[test]

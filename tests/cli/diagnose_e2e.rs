@@ -70,6 +70,15 @@ struct Expect {
     /// Missing: not checked; `null`: must be null; a list: the path.
     #[serde(default, deserialize_with = "present_list")]
     restore_path: Option<Option<Vec<String>>>,
+    /// `restorers` must be `null`: the policy in force is not known.
+    #[serde(default)]
+    restorers_unknown: bool,
+    /// `calls[]` of kms:GetKeyPolicy: its `denial` (`policy_type`, `explicit`).
+    #[serde(default)]
+    denial: Option<(String, Option<bool>)>,
+    /// Words a finding's text must hold, by code (a named statement, a policy, a command).
+    #[serde(default)]
+    finding_mentions: BTreeMap<String, Vec<String>>,
 }
 
 fn present_list<'de, D: serde::Deserializer<'de>>(
@@ -272,6 +281,38 @@ fn check_json(v: &Value, e: &Expect, problems: &mut Vec<String>) {
         );
         if !READ_ONLY.contains(&op.as_str()) {
             problems.push(format!("report lists call {op}, not a read-only operation"));
+        }
+    }
+    if e.restorers_unknown && !v["restorers"].is_null() {
+        problems.push(format!(
+            "restorers {}, expected null (the policy in force is not known)",
+            v["restorers"]
+        ));
+    }
+    if let Some((policy_type, explicit)) = &e.denial {
+        let got = v["calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["operation"] == "GetKeyPolicy" && c["outcome"] == "access_denied")
+            .map(|c| c["denial"].clone());
+        let want = serde_json::json!({"policy_type": policy_type, "explicit": explicit});
+        if got.as_ref() != Some(&want) {
+            problems.push(format!("GetKeyPolicy's denial {got:?}, expected {want}"));
+        }
+    }
+    for (code, words) in &e.finding_mentions {
+        let finding = v["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|f| f["code"] == code.as_str())
+            .map(Value::to_string)
+            .unwrap_or_default();
+        for w in words {
+            if !finding.contains(w.as_str()) {
+                problems.push(format!("finding {code} does not mention {w:?}: {finding}"));
+            }
         }
     }
     if let Some(n) = e.skipped_records

@@ -247,6 +247,22 @@ pub enum PolicyType {
     Unknown,
 }
 
+impl PolicyType {
+    /// The policy type in a sentence ("AWS names a resource control policy").
+    pub fn words(self) -> &'static str {
+        match self {
+            PolicyType::Identity => "an identity-based policy (IAM)",
+            PolicyType::Resource => "a resource-based policy (the key policy)",
+            PolicyType::Scp => "a service control policy",
+            PolicyType::Rcp => "a resource control policy",
+            PolicyType::PermissionsBoundary => "a permissions boundary",
+            PolicyType::Session => "a session policy",
+            PolicyType::VpcEndpoint => "a VPC endpoint policy",
+            PolicyType::Unknown => "no policy type",
+        }
+    }
+}
+
 /// What an AccessDenied answer says of its cause (the contract's `calls[].denial`): the policy
 /// type that decided, and whether it denied explicitly (`null`: the message does not say).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -88,6 +88,10 @@ codes! {
     DeployerLosesAccess => "deployer-loses-access", Error;
     KeptPrincipalLosesAccess => "kept-principal-loses-access", Error;
     RestorerRemoved => "restorer-removed", Warning;
+    RcpDeny => "rcp-deny", Error;
+    VpcEndpointPolicyDeny => "vpc-endpoint-policy-deny", Error;
+    SessionPolicyDeny => "session-policy-deny", Error;
+    DenialUnexplained => "denial-unexplained", Warning;
 }
 
 impl Code {
@@ -152,6 +156,18 @@ impl Code {
             }
             Code::RestorerRemoved => {
                 "Principals lose kms:GetKeyPolicy/kms:PutKeyPolicy, or the delegation is removed."
+            }
+            Code::RcpDeny => {
+                "A resource control policy (AWS Organizations) denies the action on this key."
+            }
+            Code::VpcEndpointPolicyDeny => {
+                "The VPC endpoint the request went through has a policy that does not allow, or denies, the action."
+            }
+            Code::SessionPolicyDeny => {
+                "The session policy passed when the role was assumed does not allow, or denies, the action."
+            }
+            Code::DenialUnexplained => {
+                "AWS denied for a reason (or at a layer) that the evidence gathered does not explain; both are named."
             }
         }
     }
@@ -273,7 +289,7 @@ mod tests {
     #[test]
     fn every_code_is_listed_once_in_kebab_case() {
         let mut names: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
-        assert_eq!(names.len(), 25);
+        assert_eq!(names.len(), 29);
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), Code::ALL.len());

@@ -8,7 +8,9 @@ use crate::diagnosis::model::{
     Restorer, Service, SimDecision, SimulationResult, SourceKind, SourcePolicyType, Text,
     Timestamp, Verdict, code, prose, quoted,
 };
-use crate::policy::{GET_KEY_POLICY, Identity, PUT_KEY_POLICY};
+use crate::policy::{
+    Applies, Decision, Effect, Evaluation, GET_KEY_POLICY, Identity, PUT_KEY_POLICY,
+};
 use crate::text;
 
 fn key_name(ev: &Evidence) -> String {
@@ -193,6 +195,180 @@ pub fn iam_findings(
         };
         findings.push(f);
     }
+}
+
+/// What AWS said, as evidence: the call and its message.
+fn aws_said(call: &CallRecord) -> Text {
+    text!(
+        code(format!("{}:{}", call.service, call.operation)),
+        " answered ",
+        code(
+            call.error_code
+                .clone()
+                .unwrap_or_else(|| "AccessDenied".into())
+        ),
+        ": ",
+        code(call.message.clone().unwrap_or_default())
+    )
+}
+
+/// The organisation's policy commands, for an SCP or RCP found in AWS's words.
+fn organizations_help(ev: &Evidence, filter: &'static str, what: &'static str) -> Text {
+    let account = ev.key.account.as_deref().unwrap_or(&ev.caller.account);
+    text!(
+        what,
+        " are changed from the organisation's management account or its delegated administrator for policy management, never from the key's account: ask them which one denies it (",
+        code(format!(
+            "aws organizations list-policies-for-target --target-id {account} --filter {filter}"
+        )),
+        ", and the same for each OU above the account and the root), and to exempt this principal or narrow the statement."
+    )
+}
+
+/// Findings for the causes AWS's AccessDenied message names, where no other rule gave one:
+/// the layers kms-doctor cannot see (RCPs, VPC endpoint policies, session policies), the ones it
+/// saw without the simulator, and a denial the evidence contradicts.
+pub fn stated_findings(
+    findings: &mut Vec<Finding>,
+    ev: &Evidence,
+    access: &Access,
+    call: &CallRecord,
+    eval: Option<&Evaluation>,
+    sim: Option<&SimulationResult>,
+) {
+    let act = || code(access.action.clone());
+    let explicit = call.denial.and_then(|d| d.explicit) == Some(true);
+    let does = if explicit {
+        " denies "
+    } else {
+        " does not allow "
+    };
+    for rule in &access.because {
+        if has(findings, *rule) {
+            continue;
+        }
+        let f = match rule {
+            Code::RcpDeny => Finding::new(
+                *rule,
+                text!("A resource control policy denies ", act(), " on this key"),
+            )
+            .detail(text!(
+                "AWS says so in its answer. Resource control policies (AWS Organizations) limit what any principal may do to a member account's resources, whatever the key policy and IAM allow; the key's administrators are held by them too. Which RCP and statement is not known: kms-doctor's caller cannot read the organisation's policies. Whether it denies kms:PutKeyPolicy as well is not known."
+            ))
+            .help(organizations_help(ev, "RESOURCE_CONTROL_POLICY", "RCPs")),
+            Code::ScpDeny => Finding::new(
+                *rule,
+                text!("A service control policy denies ", act()),
+            )
+            .detail(text!(
+                "AWS says so in its answer. Service control policies (AWS Organizations) limit every principal of a member account, whatever its IAM policies and the key policy allow. Which SCP and statement is not known: kms-doctor's caller cannot read the organisation's policies."
+            ))
+            .help(organizations_help(ev, "SERVICE_CONTROL_POLICY", "SCPs")),
+            Code::VpcEndpointPolicyDeny => Finding::new(
+                *rule,
+                text!(
+                    "The policy of the VPC endpoint this request went through",
+                    prose(does),
+                    act()
+                ),
+            )
+            .detail(text!(
+                "AWS says so in its answer. A VPC endpoint policy limits every request that goes through the endpoint, whatever the key policy and IAM allow. Whether it denies kms:PutKeyPolicy as well is not known."
+            ))
+            .help(text!(
+                "Run from outside the VPC (or through another endpoint), or ask the VPC's owners to allow the action in the endpoint's policy: ",
+                code(format!(
+                    "aws ec2 describe-vpc-endpoints{} --filters Name=service-name,Values=com.amazonaws.{}.kms --query 'VpcEndpoints[].[VpcEndpointId,PolicyDocument]'",
+                    region_flag(ev),
+                    ev.key.region.as_deref().unwrap_or("REGION")
+                )),
+                "."
+            )),
+            Code::SessionPolicyDeny => Finding::new(
+                *rule,
+                text!("The session policy of this role session", prose(does), act()),
+            )
+            .detail(text!(
+                "AWS says so in its answer. A session policy, passed when the role was assumed, can only narrow what the role's own policies allow. Whether it denies kms:PutKeyPolicy as well is not known."
+            ))
+            .help("Assume the role again without a session policy (no --policy or --policy-arns), or with one that allows kms:GetKeyPolicy and kms:PutKeyPolicy."),
+            Code::PermissionsBoundaryDeny => Finding::new(
+                *rule,
+                text!("The principal's permissions boundary", prose(does), act()),
+            )
+            .detail("AWS says so in its answer. A permissions boundary caps what the principal's IAM policies can grant.")
+            .help("Add the action to the boundary policy, or use a principal without that boundary."),
+            Code::IamImplicitDeny => Finding::new(
+                *rule,
+                text!("No IAM policy of this principal allows ", act()),
+            )
+            .detail("AWS says so in its answer: the key policy hands the decision to IAM, and no identity policy of the principal allows the action.")
+            .help(text!("Attach an IAM policy that allows ", act(), " on ", code(key_name(ev)), ".")),
+            Code::IamExplicitDeny => Finding::new(
+                *rule,
+                text!("An IAM policy explicitly denies ", act()),
+            )
+            .detail("AWS says so in its answer: an identity policy of the principal denies the action; an explicit deny wins over every allow.")
+            .help("Change or detach the denying policy (the IAM policy simulator names it)."),
+            Code::KeyPolicyExplicitDeny => Finding::new(
+                *rule,
+                text!("A Deny statement in the key policy matches ", act()),
+            )
+            .detail("AWS says so in its answer. The policy text could not be read or recovered, so which statement is not known.")
+            .help("A principal the policy still lets update it removes or narrows the Deny; if none can, only AWS Support can restore access."),
+            Code::DenialUnexplained => {
+                let layer = call
+                    .denial
+                    .map_or("an unnamed layer", |d| d.policy_type.words());
+                Finding::new(
+                    *rule,
+                    text!(
+                        "AWS denied ",
+                        act(),
+                        " at a layer the evidence shows allowing it"
+                    ),
+                )
+                .detail(text!(
+                    "AWS names ",
+                    prose(layer),
+                    "; the evidence says otherwise: ",
+                    model_view(eval, sim),
+                    ". The policy may have changed since the evidence was gathered, or something kms-doctor does not see decides (a condition on the request, a grant). The verdict stays denied, as AWS answered."
+                ))
+                .help("Compare the policy in force with a principal that can read it (or the CloudTrail log archive) before changing anything.")
+            }
+            _ => continue,
+        };
+        findings.push(f.evidence([aws_said(call)]));
+    }
+}
+
+/// What the key policy and the simulator said of the action, in words.
+fn model_view(eval: Option<&Evaluation>, sim: Option<&SimulationResult>) -> Text {
+    let mut parts = Vec::new();
+    if let Some(e) = eval {
+        let allowing: Vec<Text> = e
+            .statements
+            .iter()
+            .filter(|t| t.effect == Effect::Allow && t.applies == Applies::Yes)
+            .map(|t| Text::from(quoted(t.label())))
+            .collect();
+        parts.push(match e.decision {
+            Decision::Allow | Decision::Delegated if !allowing.is_empty() => text!(
+                "the key policy in force allows it (",
+                Text::join(allowing, ", "),
+                ")"
+            ),
+            d => text!("the key policy in force decides ", code(d.as_str())),
+        });
+    }
+    if let Some(s) = sim {
+        parts.push(text!(
+            "the IAM policy simulator answers ",
+            code(s.decision.as_str())
+        ));
+    }
+    Text::join(parts, "; ")
 }
 
 /// Findings about the key itself.
@@ -633,6 +809,40 @@ pub fn next_steps(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Vec
     let mut steps = Vec::new();
     let key = key_name(ev);
     let region = region_flag(ev);
+    // A layer above the key policy decides: it is changed first, by those who own it.
+    for (rule, filter, what) in [
+        (
+            Code::RcpDeny,
+            "RESOURCE_CONTROL_POLICY",
+            "resource control policy",
+        ),
+        (
+            Code::ScpDeny,
+            "SERVICE_CONTROL_POLICY",
+            "service control policy",
+        ),
+    ] {
+        if has(findings, rule) {
+            let account = ev.key.account.as_deref().unwrap_or(&ev.caller.account);
+            steps.push(text!(
+                "Ask the organisation's administrators (its management account, or the delegated administrator for policies) to find the ",
+                what,
+                " that denies the action and exempt this principal: ",
+                code(format!(
+                    "aws organizations list-policies-for-target --target-id {account} --filter {filter}"
+                )),
+                ", then each OU above the account and the root."
+            ));
+        }
+    }
+    if has(findings, Code::VpcEndpointPolicyDeny) {
+        steps.push("Run from outside the VPC endpoint (or have its policy allow kms:GetKeyPolicy and kms:PutKeyPolicy), then run kms-doctor again.".into());
+    }
+    if has(findings, Code::SessionPolicyDeny) {
+        steps.push(
+            "Assume the role again without a session policy, then run kms-doctor again.".into(),
+        );
+    }
     let policy_fix = has(findings, Code::RootDelegationMissing)
         || has(findings, Code::KeyPolicyExplicitDeny)
         || has(findings, Code::ConditionNotMet);

@@ -132,6 +132,11 @@ pub struct Key {
     /// `GetKeyPolicy` of this key answers AccessDenied (its policy locks the caller out).
     #[serde(default)]
     pub deny_policy: bool,
+    /// How that AccessDenied ends, after the resource, in AWS's wording (IAM User Guide,
+    /// "Access denied error messages"); by default the key policy's implicit deny,
+    /// `because no resource-based policy allows the kms:GetKeyPolicy action`.
+    #[serde(default)]
+    pub denied_with: Option<String>,
 }
 
 fn default_region() -> String {
@@ -552,10 +557,24 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
         }
     }
     if sc.deny.contains(&op) {
-        let message = format!(
-            "User: {} is not authorized to perform: {op} because no identity-based policy allows the {op} action",
-            sc.caller.arn
-        );
+        let message = if op == "kms:GetKeyPolicy" {
+            let wanted = json_body
+                .get("KeyId")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let key = find_key(sc, wanted, &account, &region);
+            format!(
+                "User: {} is not authorized to perform: kms:GetKeyPolicy on resource: {} {}",
+                sc.caller.arn,
+                key.map_or_else(|| wanted.to_owned(), Key::arn),
+                key_policy_denial(sc, key)
+            )
+        } else {
+            format!(
+                "User: {} is not authorized to perform: {op} because no identity-based policy allows the {op} action",
+                sc.caller.arn
+            )
+        };
         return Some(if is_json {
             Reply::json(
                 400,
@@ -594,13 +613,17 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
                     400,
                     json!({"__type": "NotFoundException", "message": format!("Key '{wanted}' does not exist")}),
                 ),
-                Some(k) if op == "kms:GetKeyPolicy" && k.deny_policy => Reply::json(
-                    400,
-                    json!({"__type": "AccessDeniedException", "message": format!(
-                        "User: {} is not authorized to perform: kms:GetKeyPolicy on resource: {} because no resource-based policy allows the kms:GetKeyPolicy action",
-                        sc.caller.arn, k.arn()
-                    )}),
-                ),
+                Some(k)
+                    if op == "kms:GetKeyPolicy" && (k.deny_policy || k.denied_with.is_some()) =>
+                {
+                    Reply::json(
+                        400,
+                        json!({"__type": "AccessDeniedException", "message": format!(
+                            "User: {} is not authorized to perform: kms:GetKeyPolicy on resource: {} {}",
+                            sc.caller.arn, k.arn(), key_policy_denial(sc, Some(k))
+                        )}),
+                    )
+                }
                 Some(k) if op == "kms:GetKeyPolicy" => Reply::json(
                     200,
                     json!({"Policy": k.policy.to_string(), "PolicyName": "default"}),
@@ -962,6 +985,29 @@ fn page_of(
 
 /// A key by ARN (any account: KMS resolves another account's key ARN), or by ID or alias in the
 /// signer's account and Region.
+/// How AWS ends a `GetKeyPolicy` AccessDenied (IAM User Guide, "Access denied error
+/// messages"): the key's own wording when the scenario gives one, else the layer the scenario's
+/// simulation says decides, else the key policy.
+fn key_policy_denial(sc: &Scenario, key: Option<&Key>) -> String {
+    if let Some(w) = key.and_then(|k| k.denied_with.clone()) {
+        return w;
+    }
+    let op = "kms:GetKeyPolicy";
+    // The simulator answers implicitDeny for an action the scenario does not list.
+    let sim = sc.simulation.get(op);
+    match sim.map_or("implicitDeny", |s| s.decision.as_str()) {
+        _ if sim.is_some_and(|s| s.organizations == Some(false)) => {
+            "with an explicit deny in a service control policy".to_owned()
+        }
+        _ if sim.is_some_and(|s| s.boundary == Some(false)) => {
+            format!("because no permissions boundary allows the {op} action")
+        }
+        "explicitDeny" => "with an explicit deny in an identity-based policy".to_owned(),
+        "implicitDeny" => format!("because no identity-based policy allows the {op} action"),
+        _ => format!("because no resource-based policy allows the {op} action"),
+    }
+}
+
 fn find_key<'a>(sc: &'a Scenario, wanted: &str, account: &str, region: &str) -> Option<&'a Key> {
     let by_arn = wanted.starts_with("arn:");
     sc.keys
