@@ -7,6 +7,7 @@ mod defaults;
 mod document;
 mod eval;
 mod identity;
+mod org;
 mod pattern;
 mod principal;
 mod query;
@@ -20,6 +21,9 @@ pub use eval::{
     StatementTrace, Via, evaluate, is_same_account_only, key_account,
 };
 pub use identity::identity_decision;
+pub use org::{
+    Blocker, Level, OrgDecision, OrgPolicy, OrgRequest, levels_of_files, rcp_decision, scp_decision,
+};
 pub use pattern::Pattern;
 pub use principal::{
     Identity, IdentityKind, Named, PrincipalEntry, PrincipalKind, PrincipalParseError, is_unique_id,
