@@ -428,6 +428,16 @@ pub struct ExplainArgs {
     #[arg(long = "absent", value_name = "KEY")]
     pub absent: Vec<String>,
 
+    /// A service control policy that applies (repeatable): a policy document, or the output of
+    /// `aws organizations describe-policy`. Every one must allow; any Deny that matches denies.
+    #[arg(long = "scp", value_name = "FILE")]
+    pub scps: Vec<PathBuf>,
+
+    /// A resource control policy that applies (repeatable), in the same forms: any Deny that
+    /// matches denies.
+    #[arg(long = "rcp", value_name = "FILE")]
+    pub rcps: Vec<PathBuf>,
+
     /// Output format [default: text on a terminal, json otherwise]
     #[arg(long, value_enum)]
     pub format: Option<Format>,

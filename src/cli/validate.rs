@@ -145,6 +145,8 @@ fn explain(a: ExplainArgs, format: FormatOf) -> Result<ExplainRequest, UsageErro
         },
         key_arn: a.key_arn,
         context,
+        scps: a.scps,
+        rcps: a.rcps,
         output: Output {
             format: format(a.format),
             redact: false,

@@ -77,6 +77,13 @@ pub enum CommandError {
         #[source]
         source: crate::policy::ParseError,
     },
+    #[error("{path} is not a valid {kind}: {source}")]
+    InvalidOrgPolicy {
+        path: String,
+        kind: &'static str,
+        #[source]
+        source: crate::policy::ParseError,
+    },
     #[error("{path} is {kind}, not a key policy: run `kms-doctor check {path}`")]
     NotAPolicy { path: String, kind: &'static str },
     #[error("cannot write the report: {0}")]

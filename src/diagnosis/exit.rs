@@ -17,6 +17,10 @@ pub fn diagnose(r: &DiagnoseReport) -> Exit {
 pub fn explain(r: &ExplainReport) -> Exit {
     let ok = if r.principal.is_some() {
         r.results.iter().all(|r| r.decision.is_granted())
+            && !r
+                .organizations
+                .iter()
+                .any(|o| o.decision == super::model::LayerDecision::Denied)
     } else {
         !r.findings.iter().any(|f| f.severity == Severity::Error)
     };

@@ -1,10 +1,13 @@
 //! `kms-doctor explain`: what a key policy decides for a principal, offline.
 
-use super::model::{EXPLAIN_SCHEMA_VERSION, ExplainReport, sort_findings};
-use super::rules::policy::{PolicyFacts, findings};
+use super::model::{
+    EXPLAIN_SCHEMA_VERSION, ExplainReport, LayerDecision, LayerResult, sort_findings,
+};
+use super::rules::policy::{PolicyFacts, findings, org_findings};
 use crate::policy::{
-    Context, Delegation, Evaluation, Identity, KeyPolicy, PUT_KEY_POLICY, delegations,
-    evaluate_for, grantees, key_account, orphaned_principals,
+    BlockedBy, Context, Delegation, Evaluation, Identity, KeyPolicy, OrgDecision, OrgPolicies,
+    OrgPolicyType, OrgRequest, PUT_KEY_POLICY, delegations, evaluate_for, grantees, key_account,
+    orphaned_principals, rcp_decision, scp_decision,
 };
 
 /// What `explain` is asked.
@@ -19,6 +22,49 @@ pub struct ExplainRequest {
     /// Context given by the user; the keys derived from the principal are added to it.
     pub context: Context,
     pub now: chrono::DateTime<chrono::Utc>,
+    /// `--scp`, `--rcp`: the organisation's policies that apply.
+    pub org: OrgPolicies,
+}
+
+/// What the organisation's policies decide for one principal and action, SCPs then RCPs.
+pub fn layer_results(
+    org: &OrgPolicies,
+    req: &OrgRequest,
+    exempt_resource: bool,
+) -> Vec<LayerResult> {
+    let result = |policy_type, d: OrgDecision| {
+        let (decision, blocked_by, unknown_context) = match d {
+            OrgDecision::Allowed => (LayerDecision::Allowed, None, Vec::new()),
+            OrgDecision::Exempt => (LayerDecision::Exempt, None, Vec::new()),
+            OrgDecision::Conditional(keys) => (LayerDecision::Conditional, None, keys),
+            OrgDecision::Denied(b) => (
+                LayerDecision::Denied,
+                Some(BlockedBy::new(policy_type, b)),
+                Vec::new(),
+            ),
+        };
+        LayerResult {
+            action: req.action.to_owned(),
+            policy_type,
+            decision,
+            blocked_by,
+            unknown_context,
+        }
+    };
+    let mut out = Vec::new();
+    if !org.scps.is_empty() {
+        out.push(result(
+            OrgPolicyType::Scp,
+            scp_decision(&org.scps, org.management_account.as_deref(), req),
+        ));
+    }
+    if !org.rcps.is_empty() {
+        out.push(result(
+            OrgPolicyType::Rcp,
+            rcp_decision(&org.rcps, exempt_resource, req),
+        ));
+    }
+    out
 }
 
 pub fn explain(req: &ExplainRequest) -> ExplainReport {
@@ -31,7 +77,47 @@ pub fn explain(req: &ExplainRequest) -> ExplainReport {
             .collect(),
         None => Vec::new(),
     };
-    let restorers = grantees(&req.policy, PUT_KEY_POLICY, key_arn, &req.context, req.now);
+    let mut restorers = grantees(&req.policy, PUT_KEY_POLICY, key_arn, &req.context, req.now);
+    // A restorer an SCP or RCP denies kms:PutKeyPolicy is kept, marked, and not counted.
+    for g in &mut restorers {
+        if let Ok(who) = Identity::parse(&g.principal) {
+            g.blocked_by = req.org.blocked(
+                &OrgRequest {
+                    principal: &who,
+                    action: PUT_KEY_POLICY,
+                    resource: key_arn,
+                    context: &req.context,
+                    now: req.now,
+                },
+                false,
+            );
+        }
+    }
+    let unblocked: Vec<_> = restorers
+        .iter()
+        .filter(|g| g.blocked_by.is_none())
+        .cloned()
+        .collect();
+    let organizations: Vec<LayerResult> = match &req.principal {
+        Some(p) => req
+            .actions
+            .iter()
+            .flat_map(|a| {
+                layer_results(
+                    &req.org,
+                    &OrgRequest {
+                        principal: p,
+                        action: a,
+                        resource: key_arn,
+                        context: &req.context,
+                        now: req.now,
+                    },
+                    false,
+                )
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     let key_acct = key_arn.and_then(key_account);
     let account_delegation = req
         .actions
@@ -50,9 +136,10 @@ pub fn explain(req: &ExplainRequest) -> ExplainReport {
         key_account: key_acct,
         evaluations: &results,
         actions: &req.actions,
-        restorers: &restorers,
+        restorers: &unblocked,
         orphans: &orphans,
     });
+    found.extend(org_findings(&organizations, &restorers));
     sort_findings(&mut found);
     ExplainReport {
         schema_version: EXPLAIN_SCHEMA_VERSION,
@@ -64,6 +151,7 @@ pub fn explain(req: &ExplainRequest) -> ExplainReport {
         restorers,
         account_delegation,
         orphaned_principals: orphans,
+        organizations,
         findings: found,
     }
 }

@@ -22,7 +22,8 @@ pub use eval::{
 };
 pub use identity::identity_decision;
 pub use org::{
-    Blocker, Level, OrgDecision, OrgPolicy, OrgRequest, levels_of_files, rcp_decision, scp_decision,
+    BlockedBy, Blocker, Level, OrgDecision, OrgPolicies, OrgPolicy, OrgPolicyType, OrgRequest,
+    levels_of_files, rcp_decision, scp_decision,
 };
 pub use pattern::Pattern;
 pub use principal::{

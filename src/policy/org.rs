@@ -72,6 +72,74 @@ pub struct Blocker {
     pub target: String,
     /// A `Deny` matched (else nothing at `target` allows).
     pub explicit: bool,
+    /// The `Deny` has conditions: it may not hold for every principal of a kind (the account
+    /// delegation's "any IAM principal" includes the ones a condition exempts).
+    pub conditional: bool,
+}
+
+/// Which of an organisation's policy types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrgPolicyType {
+    Scp,
+    Rcp,
+}
+
+/// The contract's `blocked_by`: what of the organisation's policies denies an action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BlockedBy {
+    pub policy_type: OrgPolicyType,
+    /// The policy's name; `null` where nothing allows at `target` (an SCP allow-list).
+    pub policy: Option<String>,
+    /// The statement's `Sid`, or `statement #N`.
+    pub statement: Option<String>,
+    /// Where the policy is attached: the root, an OU or the account.
+    pub target: String,
+}
+
+impl BlockedBy {
+    pub fn new(policy_type: OrgPolicyType, b: Blocker) -> BlockedBy {
+        BlockedBy {
+            policy_type,
+            policy: b.policy,
+            statement: b.statement,
+            target: b.target,
+        }
+    }
+}
+
+/// The SCPs and RCPs that apply, by level from the root down.
+#[derive(Debug, Clone, Default)]
+pub struct OrgPolicies {
+    pub scps: Vec<Level>,
+    pub rcps: Vec<Level>,
+    /// The organisation's management account, when known.
+    pub management_account: Option<String>,
+}
+
+impl OrgPolicies {
+    pub fn is_empty(&self) -> bool {
+        self.scps.is_empty() && self.rcps.is_empty()
+    }
+
+    /// The first of the two that denies, SCPs first (they are evaluated before RCPs).
+    /// `exempt_resource`: the key is AWS managed, or in the management account. For the
+    /// account (its delegation: any IAM principal of it), only a denial that holds for every
+    /// principal counts: a conditional `Deny` may exempt some.
+    pub fn blocked(&self, req: &OrgRequest, exempt_resource: bool) -> Option<BlockedBy> {
+        let counts =
+            |b: &Blocker| !(b.conditional && matches!(req.principal, Identity::Account { .. }));
+        if let OrgDecision::Denied(b) =
+            scp_decision(&self.scps, self.management_account.as_deref(), req)
+            && counts(&b)
+        {
+            return Some(BlockedBy::new(OrgPolicyType::Scp, b));
+        }
+        match rcp_decision(&self.rcps, exempt_resource, req) {
+            OrgDecision::Denied(b) if counts(&b) => Some(BlockedBy::new(OrgPolicyType::Rcp, b)),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,11 +182,17 @@ fn denied(levels: &[Level], req: &OrgRequest, unknown: &mut Vec<String>) -> Opti
             for t in traces(p, req).iter().filter(|t| t.effect == Effect::Deny) {
                 match t.applies {
                     Applies::Yes => {
+                        let conditional = p
+                            .document
+                            .statements
+                            .get(t.index)
+                            .is_some_and(|s| !s.conditions.is_empty());
                         return Some(Blocker {
                             policy: Some(p.name.clone()),
                             statement: Some(t.label()),
                             target: level.target.clone(),
                             explicit: true,
+                            conditional,
                         });
                     }
                     Applies::Conditional => unknown.extend(t.unknown_context.iter().cloned()),
@@ -187,6 +261,7 @@ pub fn scp_decision(
                 statement: None,
                 target: level.target.clone(),
                 explicit: false,
+                conditional: false,
             });
         }
     }
@@ -202,6 +277,42 @@ pub fn rcp_decision(levels: &[Level], exempt: bool, req: &OrgRequest) -> OrgDeci
     let mut unknown = Vec::new();
     let blocker = denied(levels, req, &mut unknown);
     decided(blocker, unknown)
+}
+
+impl OrgPolicy {
+    /// A policy file: a policy document, or the whole output of `aws organizations
+    /// describe-policy` (`{"Policy": {"PolicySummary": {…}, "Content": "…"}}`), whose name and ID
+    /// it takes. `label` names a bare document.
+    pub fn from_file(
+        kind: OrgPolicyType,
+        label: &str,
+        text: &str,
+    ) -> Result<OrgPolicy, ParseError> {
+        let described = serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| {
+                let p = v.get("Policy")?;
+                let content = p.get("Content")?.as_str()?.to_owned();
+                let summary = p.get("PolicySummary");
+                let field = |k: &str| {
+                    summary
+                        .and_then(|s| s.get(k))
+                        .and_then(|x| x.as_str())
+                        .map(str::to_owned)
+                };
+                Some((content, field("Id"), field("Name")))
+            });
+        let (text, id, name) = match &described {
+            Some((content, id, name)) => (content.as_str(), id.clone(), name.clone()),
+            None => (text, None, None),
+        };
+        let id = id.unwrap_or_else(|| label.to_owned());
+        let name = name.unwrap_or_else(|| id.clone());
+        match kind {
+            OrgPolicyType::Scp => OrgPolicy::scp(&id, &name, text),
+            OrgPolicyType::Rcp => OrgPolicy::rcp(&id, &name, text),
+        }
+    }
 }
 
 /// Policies given as files (`--scp`, `--rcp`): each one is a level of its own, so that every
@@ -323,13 +434,11 @@ mod tests {
                 statement: Some("NoKeyPolicyChanges".into()),
                 target: "ou-abcd-11111111".into(),
                 explicit: true,
+                conditional: true,
             })
         );
         // The condition on aws:PrincipalArn exempts the break-glass role.
-        assert_eq!(
-            decide_scp(&levels, BREAK_GLASS, None),
-            OrgDecision::Allowed
-        );
+        assert_eq!(decide_scp(&levels, BREAK_GLASS, None), OrgDecision::Allowed);
     }
 
     // https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps_evaluation.html
@@ -356,6 +465,7 @@ mod tests {
                 statement: None,
                 target: "ou-abcd-22222222".into(),
                 explicit: false,
+                conditional: false,
             })
         );
         let levels = [
@@ -419,7 +529,10 @@ mod tests {
             "NoPolicyChanges",
             json!({"Statement": [{"Sid": "Freeze", "Effect": "Deny", "Principal": "*", "Action": "kms:PutKeyPolicy", "Resource": "*"}]}),
         );
-        let levels = [level("r-root", vec![]), level("111122223333", vec![no_policy_changes])];
+        let levels = [
+            level("r-root", vec![]),
+            level("111122223333", vec![no_policy_changes]),
+        ];
         assert_eq!(
             decide_rcp(&levels, ADMIN, false),
             OrgDecision::Denied(Blocker {
@@ -427,6 +540,7 @@ mod tests {
                 statement: Some("Freeze".into()),
                 target: "111122223333".into(),
                 explicit: true,
+                conditional: false,
             })
         );
     }

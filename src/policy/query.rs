@@ -4,6 +4,7 @@
 use super::context::Context;
 use super::document::{Effect, KeyPolicy, Principals, Statement};
 use super::eval::{Applies, Request, evaluate_statement, is_cross_account};
+use super::org::BlockedBy;
 use super::principal::{Identity, IdentityKind, Named};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -21,6 +22,8 @@ pub struct Grantee {
     pub conditions_on: Vec<String>,
     /// For `NotPrincipal` + `Allow`: everyone but these.
     pub except: Vec<String>,
+    /// An organisation's policy that denies it the action anyway (`explain --scp`/`--rcp`).
+    pub blocked_by: Option<BlockedBy>,
 }
 
 impl Serialize for Grantee {
@@ -37,6 +40,8 @@ impl Serialize for Grantee {
             conditions_on: &'a [String],
             #[serde(skip_serializing_if = "<[String]>::is_empty")]
             except: &'a [String],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            blocked_by: &'a Option<BlockedBy>,
         }
         Json {
             principal: &self.principal,
@@ -46,6 +51,7 @@ impl Serialize for Grantee {
             via_iam: self.via_iam(),
             conditions_on: &self.conditions_on,
             except: &self.except,
+            blocked_by: &self.blocked_by,
         }
         .serialize(s)
     }
@@ -160,6 +166,7 @@ pub fn grantees(
                     Vec::new()
                 },
                 except,
+                blocked_by: None,
             });
         }
     }

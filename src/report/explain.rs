@@ -2,8 +2,10 @@
 
 use super::doc::{Block, Doc, Line, Tone};
 use super::{Format, WriteColor, show, write_json};
-use crate::diagnosis::model::{ExplainReport, Text, code, quoted};
-use crate::policy::{Applies, Decision, Effect, Evaluation, Grantee, Via};
+use crate::diagnosis::model::{
+    ExplainReport, LayerDecision, LayerResult, Text, blocked_words, code, quoted,
+};
+use crate::policy::{Applies, Decision, Effect, Evaluation, Grantee, OrgPolicyType, Via};
 use crate::text;
 use std::io;
 
@@ -105,6 +107,36 @@ fn covering(e: &Evaluation) -> impl Iterator<Item = &crate::policy::StatementTra
     e.statements.iter().filter(|t| t.covers_action)
 }
 
+fn policy_type_words(t: OrgPolicyType) -> &'static str {
+    match t {
+        OrgPolicyType::Scp => "SCP",
+        OrgPolicyType::Rcp => "RCP",
+    }
+}
+
+/// One action, one of the organisation's policy types: what it decides, and where it stops.
+fn layer_row(l: &LayerResult) -> Vec<Line> {
+    let (tone, word) = match l.decision {
+        LayerDecision::Allowed => (Tone::Good, "allowed"),
+        LayerDecision::Denied => (Tone::Bad, "denied"),
+        LayerDecision::Conditional => (Tone::Warn, "conditional"),
+        LayerDecision::Exempt => (Tone::Good, "exempt"),
+    };
+    let place = match &l.blocked_by {
+        Some(b) => Line::from(&blocked_words(b)),
+        None if !l.unknown_context.is_empty() => {
+            Line::new().w("depends on ").v(l.unknown_context.join(", "))
+        }
+        None => Line::new(),
+    };
+    vec![
+        Line::new().v(&l.action),
+        Line::from(policy_type_words(l.policy_type)),
+        Line::new().ws(tone, word),
+        place,
+    ]
+}
+
 fn applies(a: Applies) -> (Tone, &'static str) {
     match a {
         Applies::Yes => (Tone::Good, "applies"),
@@ -172,6 +204,14 @@ fn doc(r: &ExplainReport) -> Doc<'_> {
         }
     }
 
+    if !r.organizations.is_empty() {
+        doc.heading("The organisation's policies")
+            .push(Block::Table {
+                head: vec!["Action", "Policy type", "Decision", "Where"],
+                rows: r.organizations.iter().map(layer_row).collect(),
+            });
+    }
+
     doc.heading("Findings").push(Block::Findings {
         items: &r.findings,
         none: Some("None."),
@@ -193,9 +233,17 @@ fn doc(r: &ExplainReport) -> Doc<'_> {
                     .w("  via ")
                     .q(&g.statement);
                 let note = restorer_note(g);
-                match note.is_empty() {
+                let line = match note.is_empty() {
                     true => line,
                     false => line.w("  (").t(&note).w(")"),
+                };
+                match &g.blocked_by {
+                    Some(b) => line
+                        .ws(Tone::Bad, "  blocked: ")
+                        .w(policy_type_words(b.policy_type))
+                        .w(" ")
+                        .t(&blocked_words(b)),
+                    None => line,
                 }
             })
             .collect(),

@@ -497,3 +497,122 @@ fn an_allow_for_another_account_says_its_own_iam_policies_must_allow_too() {
         "{out}"
     );
 }
+
+/// `--scp` and `--rcp`: the organisation's policies, the layer that decides named, the
+/// restorers they hold marked and not counted.
+#[test]
+fn the_organisations_policies_name_the_layer_and_hold_restorers() {
+    let explain = |extra: &[&str]| {
+        let mut args = vec![
+            "explain",
+            "--policy",
+            "examples/default-key-policy.json",
+            "--principal",
+            "arn:aws:iam::111122223333:role/ops/Admin",
+            "--key-arn",
+            KEY,
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        kms_doctor(&args)
+    };
+    // Without them, the default policy delegates: exit 0.
+    assert_eq!(explain(&[]).status.code(), Some(0));
+
+    // An SCP (as describe-policy prints it) denies PutKeyPolicy to all but a break-glass role.
+    let o = explain(&["--scp", "tests/org/scp-deny-key-policy-changes.json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let v = json(&o);
+    let put = v["organizations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["action"] == "kms:PutKeyPolicy")
+        .unwrap();
+    assert_eq!(put["policy_type"], "scp");
+    assert_eq!(put["decision"], "denied");
+    assert_eq!(put["blocked_by"]["policy"], "DenyKeyPolicyChanges");
+    assert_eq!(put["blocked_by"]["statement"], "NoKeyPolicyChanges");
+    let restorers = v["restorers"].as_array().unwrap();
+    let key_admin = restorers
+        .iter()
+        .find(|r| r["principal"] == "arn:aws:iam::111122223333:role/KeyAdmin")
+        .unwrap();
+    assert_eq!(key_admin["blocked_by"]["policy_type"], "scp");
+    // The account delegation includes the break-glass role, which the condition exempts.
+    let account = restorers
+        .iter()
+        .find(|r| r["principal"] == "arn:aws:iam::111122223333:root")
+        .unwrap();
+    assert!(account.get("blocked_by").is_none(), "{account}");
+    let codes: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert!(codes.contains(&"scp-deny"), "{codes:?}");
+    assert!(!codes.contains(&"no-restorer"), "{codes:?}");
+
+    // An allow-list that does not name kms: nothing at its level allows, no statement to name.
+    let v = json(&explain(&[
+        "--scp",
+        "tests/org/scp-allow-list-without-kms.json",
+    ]));
+    let put = &v["organizations"][1];
+    assert_eq!(put["decision"], "denied");
+    assert_eq!(put["blocked_by"]["policy"], serde_json::Value::Null);
+    assert_eq!(
+        put["blocked_by"]["target"],
+        "tests/org/scp-allow-list-without-kms.json"
+    );
+    // The allow-list holds the account delegation too: only AWS Support is left.
+    let codes: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert!(codes.contains(&"no-restorer"), "{codes:?}");
+
+    // An RCP whose condition is on a tag kms-doctor does not know: conditional, not denied.
+    let v = json(&explain(&[
+        "--rcp",
+        "tests/org/rcp-freeze-key-policies.json",
+    ]));
+    let rcp = &v["organizations"][0];
+    assert_eq!(rcp["policy_type"], "rcp");
+    assert_eq!(rcp["decision"], "conditional");
+    // ... and denied once the tag is given.
+    let v = json(&explain(&[
+        "--rcp",
+        "tests/org/rcp-freeze-key-policies.json",
+        "--context",
+        "aws:PrincipalTag/team=payments",
+    ]));
+    assert_eq!(v["organizations"][0]["decision"], "denied");
+    assert_eq!(
+        v["organizations"][0]["blocked_by"]["statement"],
+        "FreezeKeyPolicies"
+    );
+
+    // Text names the layer.
+    let o = kms_doctor(&[
+        "explain",
+        "--policy",
+        "examples/default-key-policy.json",
+        "--principal",
+        "arn:aws:iam::111122223333:role/ops/Admin",
+        "--scp",
+        "tests/org/scp-deny-key-policy-changes.json",
+        "--format",
+        "text",
+    ]);
+    let text = stdout(&o);
+    assert!(text.contains("The organisation's policies"), "{text}");
+    assert!(
+        text.contains("blocked: SCP policy DenyKeyPolicyChanges"),
+        "{text}"
+    );
+}

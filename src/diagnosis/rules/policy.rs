@@ -1,11 +1,13 @@
 //! Findings that follow from the key policy alone: what the engine decided for each action,
 //! who may restore access, and the principals the policy names by unique ID.
 
-use crate::diagnosis::model::{Code, Finding, Text, code, prose, quoted};
+use crate::diagnosis::model::{
+    Code, Finding, LayerDecision, LayerResult, Text, blocked_words, code, prose, quoted,
+};
 use crate::diagnosis::verdict::key_policy_cause;
 use crate::policy::{
-    Applies, Effect, Evaluation, Grantee, Identity, KeyPolicy, Named, Orphan, PUT_KEY_POLICY,
-    Principals, Statement, delegation_statement, delegations,
+    Applies, Effect, Evaluation, Grantee, Identity, KeyPolicy, Named, OrgPolicyType, Orphan,
+    PUT_KEY_POLICY, Principals, Statement, delegation_statement, delegations,
 };
 use crate::text;
 
@@ -578,6 +580,68 @@ fn abbreviate(items: &[&str]) -> String {
 
 /// `kms:GetKeyPolicy and kms:PutKeyPolicy`: the action names are values (`explain` takes them
 /// from the command line).
+/// `scp-deny` and `rcp-deny` from the organisation's policies evaluated (`explain --scp`,
+/// `--rcp`; `diagnose` when it could read them): the policy, the statement and where it is
+/// attached, and the restorers the same policies hold.
+pub fn org_findings(results: &[LayerResult], restorers: &[Grantee]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (policy_type, rule, what, filter) in [
+        (
+            OrgPolicyType::Scp,
+            Code::ScpDeny,
+            "service control policy",
+            "SCPs",
+        ),
+        (
+            OrgPolicyType::Rcp,
+            Code::RcpDeny,
+            "resource control policy",
+            "RCPs",
+        ),
+    ] {
+        let denied: Vec<&LayerResult> = results
+            .iter()
+            .filter(|r| r.policy_type == policy_type && r.decision == LayerDecision::Denied)
+            .collect();
+        let Some(first) = denied.first() else {
+            continue;
+        };
+        let Some(b) = &first.blocked_by else { continue };
+        let actions = join_actions(denied.iter().map(|r| r.action.as_str()));
+        let held: Vec<Text> = restorers
+            .iter()
+            .filter_map(|g| {
+                let by = g
+                    .blocked_by
+                    .as_ref()
+                    .filter(|x| x.policy_type == policy_type)?;
+                Some(text!(
+                    code(g.principal.clone()),
+                    " could restore access, but ",
+                    blocked_words(by),
+                    " denies it kms:PutKeyPolicy too"
+                ))
+            })
+            .collect();
+        out.push(
+            Finding::new(rule, text!("A ", prose(what), " denies ", actions.clone()))
+                .detail(text!(
+                    "Of the organisation's policies, ",
+                    blocked_words(b),
+                    " stops ",
+                    actions,
+                    ", whatever the key policy and IAM allow."
+                ))
+                .evidence(held)
+                .help(text!(
+                    prose(filter),
+                    " are changed from the organisation's management account or its delegated administrator for policies, never from the key's account: ask them to exempt the principal or narrow the statement; a principal they exempt can restore access."
+                )),
+        );
+    }
+    out
+}
+
 fn join_actions<'a>(actions: impl Iterator<Item = &'a str>) -> Text {
     let v: Vec<&str> = actions.collect();
     let mut out = Text::default();
