@@ -12,9 +12,11 @@ use super::rules::live::{self, StepFacts};
 use super::rules::policy::{self as policy_rules, PolicyFacts};
 use super::verdict::{ActionFacts, verdict_for};
 use crate::diagnosis::model::{AccountId, CallRecord, KeyManager, Operation, PolicyType, Service};
+use super::explain::layer_results;
+use crate::diagnosis::model::{LayerDecision, LayerResult, OrgLevel};
 use crate::policy::{
-    Context, Evaluation, GET_KEY_POLICY, Identity, IdentityKind, PUT_KEY_POLICY,
-    delegation_statement, evaluate_for,
+    Context, Evaluation, GET_KEY_POLICY, Identity, IdentityKind, Level, OrgPolicies, OrgPolicy,
+    OrgPolicyType, OrgRequest, PUT_KEY_POLICY, delegation_statement, evaluate_for,
 };
 
 /// What `diagnose` is told besides the evidence.
@@ -33,6 +35,42 @@ impl Default for DiagnoseOptions<'_> {
             max_hops: 2,
         }
     }
+}
+
+/// The organisation's policies from the evidence, when some could be read (a type whose levels
+/// could not all be read, or whose documents do not parse, is left out: it blocks no one).
+fn org_policies(ev: &Evidence) -> Option<OrgPolicies> {
+    let org = ev.organization.as_ref()?;
+    let levels = |levels: &Option<Vec<OrgLevel>>, kind: OrgPolicyType| -> Option<Vec<Level>> {
+        levels
+            .as_ref()?
+            .iter()
+            .map(|l| {
+                let policies = l
+                    .policies
+                    .iter()
+                    .map(|p| OrgPolicy::from_file(kind, &p.id, &p.content).ok().map(|mut o| {
+                        o.name = p.name.to_string();
+                        o
+                    }))
+                    .collect::<Option<Vec<_>>>()?;
+                Some(Level {
+                    target: l.target.clone(),
+                    policies,
+                })
+            })
+            .collect()
+    };
+    let scps = levels(&org.scps, OrgPolicyType::Scp);
+    let rcps = levels(&org.rcps, OrgPolicyType::Rcp);
+    if scps.is_none() && rcps.is_none() {
+        return None;
+    }
+    Some(OrgPolicies {
+        scps: scps.unwrap_or_default(),
+        rcps: rcps.unwrap_or_default(),
+        management_account: org.management_account.as_ref().map(|a| a.to_string()),
+    })
 }
 
 /// The caller's own `GetKeyPolicy`, when AWS denied it: its message names the deciding layer.
@@ -150,10 +188,44 @@ pub fn diagnose(
                 assumable_by: Vec::new(),
                 path: None,
                 permission_set: None,
+                blocked_by: None,
             });
         }
     }
     let aws_managed = ev.key.manager == Some(KeyManager::Aws);
+    // The organisation's SCPs and RCPs, when they could be read: a restorer they deny
+    // kms:PutKeyPolicy is kept, marked, and not counted.
+    let org = org_policies(ev);
+    let exempt_resource = aws_managed
+        || org
+            .as_ref()
+            .and_then(|o| o.management_account.as_deref())
+            .is_some_and(|m| key_account == Some(m));
+    let living = match &org {
+        Some(org) => {
+            let blocked_of = |principal: &str| {
+                let who = Identity::parse(principal).ok()?;
+                org.blocked(
+                    &OrgRequest {
+                        principal: &who,
+                        action: PUT_KEY_POLICY,
+                        resource: key_arn,
+                        context: &empty,
+                        now,
+                    },
+                    exempt_resource,
+                )
+            };
+            for r in &mut restorers {
+                r.blocked_by = blocked_of(&r.principal);
+            }
+            living
+                .into_iter()
+                .filter(|g| blocked_of(&g.principal).is_none())
+                .collect()
+        }
+        None => living,
+    };
     // Known from the key's ARN alone: no policy needed.
     let cross_account = match (key_account, subject.as_ref().and_then(|s| s.account())) {
         (Some(k), Some(p)) => k != p,
@@ -186,6 +258,34 @@ pub fn diagnose(
             .filter(|f| !(aws_managed && f.code == Code::NoRestorer)),
         );
     }
+
+    // What the organisation's policies decide for the principal, when they could be read: the
+    // policy and statement named (first, so that what the simulator or AWS's words add to the
+    // same code joins it).
+    let layers: Vec<LayerResult> = match (&org, &subject) {
+        (Some(org), Some(who)) if !ev.key.not_found => actions
+            .iter()
+            .flat_map(|a| {
+                layer_results(
+                    org,
+                    &OrgRequest {
+                        principal: who,
+                        action: a,
+                        resource: key_arn,
+                        context: &empty,
+                        now,
+                    },
+                    exempt_resource,
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let held: Vec<(&str, &crate::policy::BlockedBy)> = restorers
+        .iter()
+        .filter_map(|r| Some((r.principal.as_str(), r.blocked_by.as_ref()?)))
+        .collect();
+    findings.extend(policy_rules::org_findings(&layers, &held));
 
     // Access verdicts, action by action.
     let mut access = Vec::new();
@@ -221,6 +321,22 @@ pub fn diagnose(
             live::stated_findings(&mut findings, ev, &a, call, evaluations.get(i), sim);
         }
         access.push(a);
+    }
+    // An SCP or RCP that denies an action makes it denied, whatever else allows it.
+    for l in layers.iter().filter(|l| l.decision == LayerDecision::Denied) {
+        let code = match l.policy_type {
+            OrgPolicyType::Scp => Code::ScpDeny,
+            OrgPolicyType::Rcp => Code::RcpDeny,
+        };
+        if let Some(a) = access.iter_mut().find(|a| a.action == l.action) {
+            if !a.because.contains(&code) {
+                a.because.push(code);
+            }
+            if a.basis == Basis::Inferred {
+                a.verdict = Verdict::Denied;
+            }
+            a.because.retain(|c| *c != Code::EvidenceIncomplete);
+        }
     }
     // A layer kms-doctor cannot read denied the caller's read: whether it denies the update as
     // well is not known, so an update inferred from the layers it can read is not claimed.

@@ -139,7 +139,11 @@ pub fn explain(req: &ExplainRequest) -> ExplainReport {
         restorers: &unblocked,
         orphans: &orphans,
     });
-    found.extend(org_findings(&organizations, &restorers));
+    let held: Vec<(&str, &BlockedBy)> = restorers
+        .iter()
+        .filter_map(|g| Some((g.principal.as_str(), g.blocked_by.as_ref()?)))
+        .collect();
+    found.extend(org_findings(&organizations, &held));
     sort_findings(&mut found);
     ExplainReport {
         schema_version: EXPLAIN_SCHEMA_VERSION,

@@ -30,7 +30,90 @@ pub struct ConnectOptions {
     pub fallback_region: Option<String>,
 }
 
-pub type SdkClients = super::Clients<StsClient, KmsClient, IamClient, CloudTrailClient>;
+pub type SdkClients =
+    super::Clients<StsClient, KmsClient, IamClient, CloudTrailClient, OrganizationsClient>;
+
+/// `organizations`, for an organisation's policies.
+pub struct OrganizationsClient(aws_sdk_organizations::Client);
+
+impl super::Organizations for OrganizationsClient {
+    async fn management_account(&self) -> Result<String, CallError> {
+        let out = self
+            .0
+            .describe_organization()
+            .send()
+            .await
+            .map_err(classify)?;
+        out.organization()
+            .and_then(|o| present(o.master_account_id()))
+            .map(str::to_owned)
+            .ok_or_else(|| CallError::malformed("DescribeOrganization answered without MasterAccountId"))
+    }
+
+    async fn list_parents(&self, child: &str) -> Result<Vec<super::OrgParent>, CallError> {
+        let out = self
+            .0
+            .list_parents()
+            .child_id(child)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out
+            .parents()
+            .iter()
+            .filter_map(|p| {
+                Some(super::OrgParent {
+                    id: present(p.id())?.to_owned(),
+                    root: p.r#type().is_some_and(|t| t.as_str() == "ROOT"),
+                })
+            })
+            .collect())
+    }
+
+    async fn list_policies_for_target(
+        &self,
+        target: &str,
+        filter: &'static str,
+        next: Option<String>,
+    ) -> Result<super::PolicyPage, CallError> {
+        let out = self
+            .0
+            .list_policies_for_target()
+            .target_id(target)
+            .filter(aws_sdk_organizations::types::PolicyType::from(filter))
+            .set_next_token(next)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(super::PolicyPage {
+            policies: out
+                .policies()
+                .iter()
+                .filter_map(|p| {
+                    Some((
+                        present(p.id())?.to_owned(),
+                        p.name().unwrap_or_default().to_owned(),
+                    ))
+                })
+                .collect(),
+            next: out.next_token().map(str::to_owned),
+        })
+    }
+
+    async fn describe_policy(&self, id: &str) -> Result<String, CallError> {
+        let out = self
+            .0
+            .describe_policy()
+            .policy_id(id)
+            .send()
+            .await
+            .map_err(classify)?;
+        out.policy()
+            .and_then(|p| p.content())
+            .map(str::to_owned)
+            .ok_or_else(|| CallError::malformed("DescribePolicy answered without Content"))
+    }
+}
 
 /// Athena, for querying a CloudTrail table.
 pub struct AthenaClient(aws_sdk_athena::Client);
@@ -326,7 +409,13 @@ impl Connection {
         let iam = aws_sdk_iam::config::Builder::from(config)
             .interceptor(ResponseSizeLimit)
             .build();
+        let organizations = aws_sdk_organizations::config::Builder::from(config)
+            .interceptor(ResponseSizeLimit)
+            .build();
         super::Clients {
+            organizations: OrganizationsClient(aws_sdk_organizations::Client::from_conf(
+                organizations,
+            )),
             sts: StsClient(aws_sdk_sts::Client::from_conf(sts)),
             kms: KmsClient(aws_sdk_kms::Client::from_conf(kms)),
             iam: IamClient(aws_sdk_iam::Client::from_conf(iam)),

@@ -126,8 +126,9 @@ impl FakeAws {
     }
 
     /// The four clients `gather` takes, all this account.
-    pub fn clients(&self) -> Clients<FakeAws, FakeAws, FakeAws, FakeAws> {
+    pub fn clients(&self) -> Clients<FakeAws, FakeAws, FakeAws, FakeAws, FakeAws> {
         Clients {
+            organizations: self.clone(),
             sts: self.clone(),
             kms: self.clone(),
             iam: self.clone(),
@@ -177,6 +178,42 @@ fn find_key<'a>(keys: &'a [FakeKey], key: &str) -> Option<&'a FakeKey> {
                 .iter()
                 .any(|a| a == key || Some(a) == alias.as_ref())
     })
+}
+
+/// Not in an organisation: every read answers `AWSOrganizationsNotInUseException`, unless a
+/// failure is injected.
+impl super::Organizations for FakeAws {
+    async fn management_account(&self) -> Result<String, CallError> {
+        drop(self.enter("DescribeOrganization")?);
+        Err(not_in_use())
+    }
+
+    async fn list_parents(&self, _child: &str) -> Result<Vec<super::OrgParent>, CallError> {
+        drop(self.enter("ListParents")?);
+        Err(not_in_use())
+    }
+
+    async fn list_policies_for_target(
+        &self,
+        _target: &str,
+        _filter: &'static str,
+        _next: Option<String>,
+    ) -> Result<super::PolicyPage, CallError> {
+        drop(self.enter("ListPoliciesForTarget")?);
+        Err(not_in_use())
+    }
+
+    async fn describe_policy(&self, _id: &str) -> Result<String, CallError> {
+        drop(self.enter("DescribePolicy")?);
+        Err(not_in_use())
+    }
+}
+
+fn not_in_use() -> CallError {
+    CallError::from_code(
+        Some("AWSOrganizationsNotInUseException"),
+        "Your account is not a member of an organization.",
+    )
 }
 
 impl Sts for FakeAws {

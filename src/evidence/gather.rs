@@ -10,7 +10,9 @@ use super::entities::{self, Entities, EntityKind, existence_of, iam_pace, look_u
 use super::key::KeyInput;
 use super::record::KeyRef;
 use super::sources::event_history::{self, SearchOptions};
-use super::{CallError, Calls, Clients, CloudTrail, EventPage, Iam, IamEntity, Kms, Sts};
+use super::{
+    CallError, Calls, Clients, CloudTrail, EventPage, Iam, IamEntity, Kms, Organizations, Sts,
+};
 use crate::diagnosis::model::Timestamp;
 use crate::diagnosis::model::{
     AuthorizationDetails, EVIDENCE_VERSION, Evidence, ExistenceCheck, History, KeyFacts, Note,
@@ -46,8 +48,8 @@ pub struct GatherOptions {
 #[error("cannot learn who the caller is: sts:GetCallerIdentity failed ({})", .0.describe())]
 pub struct CallerUnknown(pub CallError);
 
-pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
-    clients: &Clients<S, K, I, C>,
+pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail, O: Organizations>(
+    clients: &Clients<S, K, I, C, O>,
     calls: &Calls,
     opts: &GatherOptions,
     progress: &dyn Fn(u32, u64),
@@ -310,7 +312,14 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
             assume_simulations,
         }
     };
-    let (who, restorers) = tokio::join!(who, restorers);
+    // The organisation's SCPs and RCPs, beside both: most callers may not read them.
+    let organization = super::organization::organization_policies(
+        &clients.organizations,
+        calls,
+        t,
+        &caller.account,
+    );
+    let (who, restorers, organization) = tokio::join!(who, restorers, organization);
     let Who {
         mut roles,
         caller_principal_arn,
@@ -373,6 +382,7 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail>(
         restorer_checks,
         notes,
         authorization,
+        organization: Some(organization),
         calls: calls.snapshot(),
     })
 }
@@ -444,8 +454,8 @@ const MAX_AUTHORIZATION_PAGES: usize = 50;
 
 /// Checks the candidates' existence and, when the policy delegates to the account, reads the
 /// account's authorization details, at once.
-async fn check_candidates<S, K, I: Iam, C>(
-    clients: &Clients<S, K, I, C>,
+async fn check_candidates<S, K, I: Iam, C, O>(
+    clients: &Clients<S, K, I, C, O>,
     calls: &Calls,
     timeout: Duration,
     candidates: &Candidates,
@@ -471,8 +481,8 @@ async fn check_candidates<S, K, I: Iam, C>(
 
 /// Every page of the account's authorization details; `None` when the first is refused (the
 /// call is in the log, and the report says what that leaves open).
-async fn authorization_details<S, K, I: Iam, C>(
-    clients: &Clients<S, K, I, C>,
+async fn authorization_details<S, K, I: Iam, C, O>(
+    clients: &Clients<S, K, I, C, O>,
     calls: &Calls,
     timeout: Duration,
 ) -> Option<AuthorizationDetails> {
@@ -544,8 +554,8 @@ fn restorer_candidates(
 
 /// `GetUser` and `GetRole` for the candidates, at once; roles in `known` are looked up
 /// elsewhere already.
-async fn check_existence<S, K, I: Iam, C>(
-    clients: &Clients<S, K, I, C>,
+async fn check_existence<S, K, I: Iam, C, O>(
+    clients: &Clients<S, K, I, C, O>,
     calls: &Calls,
     timeout: Duration,
     candidates: &Candidates,
@@ -602,8 +612,8 @@ fn resolve_principal_arn(
 }
 
 /// Finds the key an alias points to, page by page.
-async fn find_alias<S, K: Kms, I, C>(
-    clients: &Clients<S, K, I, C>,
+async fn find_alias<S, K: Kms, I, C, O>(
+    clients: &Clients<S, K, I, C, O>,
     calls: &Calls,
     timeout: Duration,
     alias: &str,

@@ -9,6 +9,7 @@
 pub mod aws;
 pub mod denial;
 pub mod entities;
+pub mod organization;
 pub mod fake;
 pub mod gather;
 pub mod iac;
@@ -362,6 +363,39 @@ pub trait Fleet {
     fn iam(&self, account: &Self::Account) -> Self::Iam;
 }
 
+/// A parent in an organisation's tree, from `organizations:ListParents`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgParent {
+    pub id: String,
+    /// The root (else an OU).
+    pub root: bool,
+}
+
+/// One page of `organizations:ListPoliciesForTarget`: (ID, name) of each policy.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyPage {
+    pub policies: Vec<(String, String)>,
+    pub next: Option<String>,
+}
+
+/// `organizations`, as `diagnose` reads an organisation's policies (read-only). The reads
+/// other than `DescribeOrganization` need the management account or a delegated administrator:
+/// a denial is evidence, never a failure.
+pub trait Organizations {
+    /// The management account's ID.
+    fn management_account(&self) -> impl Future<Output = Result<String, CallError>>;
+    fn list_parents(&self, child: &str) -> impl Future<Output = Result<Vec<OrgParent>, CallError>>;
+    /// `filter`: `SERVICE_CONTROL_POLICY` or `RESOURCE_CONTROL_POLICY`.
+    fn list_policies_for_target(
+        &self,
+        target: &str,
+        filter: &'static str,
+        next: Option<String>,
+    ) -> impl Future<Output = Result<PolicyPage, CallError>>;
+    /// The policy's document.
+    fn describe_policy(&self, id: &str) -> impl Future<Output = Result<String, CallError>>;
+}
+
 /// One page of `iam:GetAccountAuthorizationDetails`.
 #[derive(Debug, Clone, Default)]
 pub struct AuthorizationPage {
@@ -449,11 +483,12 @@ pub trait Athena {
 }
 
 /// All four, with the Region they talk to.
-pub struct Clients<S, K, I, C> {
+pub struct Clients<S, K, I, C, O> {
     pub sts: S,
     pub kms: K,
     pub iam: I,
     pub cloudtrail: C,
+    pub organizations: O,
     pub region: Option<String>,
     pub partition: String,
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Output;
 
 /// Every operation kms-doctor may call. Anything else fails the test.
-pub const READ_ONLY: [&str; 9] = [
+pub const READ_ONLY: [&str; 13] = [
     "sts:GetCallerIdentity",
     "kms:DescribeKey",
     "kms:GetKeyPolicy",
@@ -21,6 +21,10 @@ pub const READ_ONLY: [&str; 9] = [
     "iam:SimulatePrincipalPolicy",
     "iam:GetAccountAuthorizationDetails",
     "cloudtrail:LookupEvents",
+    "organizations:DescribeOrganization",
+    "organizations:ListParents",
+    "organizations:ListPoliciesForTarget",
+    "organizations:DescribePolicy",
 ];
 
 #[derive(Deserialize)]

@@ -132,6 +132,7 @@ aws_words! {
         Throttling = "Throttling",
         TooManyRequestsException = "TooManyRequestsException",
         RequestLimitExceeded = "RequestLimitExceeded",
+        OrganizationsNotInUse = "AWSOrganizationsNotInUseException",
     }
 }
 
@@ -224,6 +225,10 @@ aws_words! {
         GetQueryResults = "GetQueryResults",
         ListAccounts = "ListAccounts",
         ListRegions = "ListRegions",
+        DescribeOrganization = "DescribeOrganization",
+        ListParents = "ListParents",
+        ListPoliciesForTarget = "ListPoliciesForTarget",
+        DescribePolicy = "DescribePolicy",
     }
 }
 

@@ -144,6 +144,9 @@ pub struct Restorer {
     /// An IAM Identity Center role: the permission set whose users get it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub permission_set: Option<String>,
+    /// An SCP or RCP that denies it `kms:PutKeyPolicy` (the contract's "Layers"): it does not
+    /// count as a restorer. `null` when none does, or when the policies could not be read.
+    pub blocked_by: Option<crate::policy::BlockedBy>,
 }
 
 fn is_account<S: serde::Serializer>(kind: &IdentityKind, s: S) -> Result<S::Ok, S::Error> {
@@ -170,6 +173,7 @@ impl Restorer {
             assumable_by: Vec::new(),
             path: None,
             permission_set: None,
+            blocked_by: g.blocked_by.clone(),
         }
     }
 }

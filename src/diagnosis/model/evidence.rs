@@ -329,7 +329,38 @@ pub struct Evidence {
     /// delegates to the account (to name who, through IAM, can restore access).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization: Option<AuthorizationDetails>,
+    /// The organisation's SCPs and RCPs that apply to the account, as far as they could be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<OrgEvidence>,
     pub calls: Vec<CallRecord>,
+}
+
+/// What `diagnose` learned of the account's organisation.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OrgEvidence {
+    /// The account is in no organisation: no SCP or RCP applies.
+    #[serde(default)]
+    pub not_in_organization: bool,
+    pub management_account: Option<AccountId>,
+    /// The SCPs attached from the root down to the account; `None`: they could not be read.
+    pub scps: Option<Vec<OrgLevel>>,
+    /// The RCPs, likewise.
+    pub rcps: Option<Vec<OrgLevel>>,
+}
+
+/// The policies attached at one level of the organisation: the root, an OU, the account.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OrgLevel {
+    pub target: String,
+    pub policies: Vec<OrgPolicyText>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OrgPolicyText {
+    pub id: String,
+    pub name: PolicyName,
+    /// The policy document, as `DescribePolicy` gave it.
+    pub content: String,
 }
 
 /// The key policy in force and where it was learned.

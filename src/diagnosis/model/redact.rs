@@ -11,9 +11,11 @@ use super::{
     ScanScope, ScannedKey, SimulationResult, Skipped, Span, Text, TimelineReport,
 };
 use super::{
-    AccountId, Alias, EventId, KeyEvidence, KeyId, PolicyName, ScanEvidence, SourceIp,
+    AccountId, Alias, EventId, KeyEvidence, KeyId, OrgEvidence, OrgLevel, OrgPolicyText,
+    PolicyName, ScanEvidence, SourceIp,
     SourcePolicyType, UniqueId, UserAgent,
 };
+use crate::policy::BlockedBy;
 use std::borrow::Cow;
 
 /// What a string is, for redaction.
@@ -219,7 +221,7 @@ redact_fields! {
     Access { action; plain: verdict, basis, because }
     Finding { title, detail, evidence, help; plain: code, severity, statement }
     Restorer {
-        principal, statement, conditions_on, assumable_by, path, permission_set;
+        principal, statement, conditions_on, assumable_by, path, permission_set, blocked_by;
         plain: source, exists, kind, via, caller_can_assume
     }
     CallRecord { message, error_code; plain: service, operation, outcome, ms, denial }
@@ -478,6 +480,40 @@ impl Redact for NamedDocument {
     }
 }
 
+impl Redact for BlockedBy {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        let BlockedBy {
+            policy_type: _,
+            policy,
+            statement,
+            target,
+        } = self;
+        if let Some(p) = policy {
+            f(p, Kind::Named("policy"));
+        }
+        if let Some(s) = statement {
+            f(s, Kind::Named("sid"));
+        }
+        target.strings(f);
+    }
+}
+
+redact_fields! {
+    OrgEvidence { management_account, scps, rcps; plain: not_in_organization }
+    OrgLevel { target, policies }
+}
+
+impl Redact for OrgPolicyText {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        let OrgPolicyText { id, name, content } = self;
+        id.strings(f);
+        name.strings(f);
+        let mut doc = Some(std::mem::take(content));
+        policy_text(&mut doc, f);
+        *content = doc.unwrap_or_default();
+    }
+}
+
 impl Redact for Evidence {
     fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
         let Evidence {
@@ -496,9 +532,11 @@ impl Redact for Evidence {
             restorer_checks,
             notes,
             authorization,
+            organization,
             calls,
         } = self;
         authorization.strings(f);
+        organization.strings(f);
         history.strings(f);
         caller.strings(f);
         caller_principal_arn.strings(f);

@@ -5,7 +5,7 @@ use super::has;
 use crate::diagnosis::athena::athena_sql;
 use crate::diagnosis::model::{
     Access, CallRecord, Code, Evidence, Finding, KeyState, Note, Operation, Outcome, PolicySource,
-    Restorer, Service, SimDecision, SimulationResult, SourceKind, SourcePolicyType, Text,
+    AwsErrorCode, Restorer, Service, SimDecision, SimulationResult, SourceKind, SourcePolicyType, Text,
     Timestamp, Verdict, code, prose, quoted,
 };
 use crate::policy::{
@@ -607,6 +607,10 @@ fn expected(c: &CallRecord) -> bool {
                     | Operation::GetUser
             ))
         || c.outcome == Outcome::Ok
+        // Not in an organisation: no SCP or RCP applies, nothing is missing.
+        || (c.service == Service::Organizations
+            && c.error_code.as_deref().map(AwsErrorCode::parse)
+                == Some(AwsErrorCode::OrganizationsNotInUse))
 }
 
 /// A KMS call on the key denied while the key policy is what shuts the caller out: IAM
@@ -633,6 +637,9 @@ fn leaves_open(operation: &Operation) -> &'static str {
             "which IAM users and roles can update the key policy through the account delegation is unknown: the restorers named are those the key policy names"
         }
         ListAliases => "the key behind the alias is unknown",
+        DescribeOrganization | ListParents | ListPoliciesForTarget | DescribePolicy => {
+            "the organisation's SCPs and RCPs could not be read: which of them stop whom is unknown (for the caller, the simulator's Organizations answer stands)"
+        }
         GetCallerIdentity => "who the caller is",
         ListObjectsV2 | GetObject => "the log archive in S3 could not be read in full",
         StartQueryExecution | GetQueryExecution | GetQueryResults => {

@@ -6,7 +6,7 @@ use crate::diagnosis::model::{
 };
 use crate::diagnosis::verdict::key_policy_cause;
 use crate::policy::{
-    Applies, Effect, Evaluation, Grantee, Identity, KeyPolicy, Named, OrgPolicyType, Orphan,
+    Applies, BlockedBy, Effect, Evaluation, Grantee, Identity, KeyPolicy, Named, OrgPolicyType, Orphan,
     PUT_KEY_POLICY, Principals, Statement, delegation_statement, delegations,
 };
 use crate::text;
@@ -583,7 +583,7 @@ fn abbreviate(items: &[&str]) -> String {
 /// `scp-deny` and `rcp-deny` from the organisation's policies evaluated (`explain --scp`,
 /// `--rcp`; `diagnose` when it could read them): the policy, the statement and where it is
 /// attached, and the restorers the same policies hold.
-pub fn org_findings(results: &[LayerResult], restorers: &[Grantee]) -> Vec<Finding> {
+pub fn org_findings(results: &[LayerResult], held: &[(&str, &BlockedBy)]) -> Vec<Finding> {
     let mut out = Vec::new();
     for (policy_type, rule, what, filter) in [
         (
@@ -608,19 +608,16 @@ pub fn org_findings(results: &[LayerResult], restorers: &[Grantee]) -> Vec<Findi
         };
         let Some(b) = &first.blocked_by else { continue };
         let actions = join_actions(denied.iter().map(|r| r.action.as_str()));
-        let held: Vec<Text> = restorers
+        let held: Vec<Text> = held
             .iter()
-            .filter_map(|g| {
-                let by = g
-                    .blocked_by
-                    .as_ref()
-                    .filter(|x| x.policy_type == policy_type)?;
-                Some(text!(
-                    code(g.principal.clone()),
+            .filter(|(_, by)| by.policy_type == policy_type)
+            .map(|(principal, by)| {
+                text!(
+                    code(principal.to_string()),
                     " could restore access, but ",
                     blocked_words(by),
                     " denies it kms:PutKeyPolicy too"
-                ))
+                )
             })
             .collect();
         out.push(

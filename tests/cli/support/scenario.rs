@@ -37,6 +37,10 @@ pub struct Scenario {
     /// Operations (`kms:GetKeyPolicy`) that answer AccessDenied.
     #[serde(default)]
     pub deny: Vec<String>,
+    /// The caller's organisation; without it, Organizations answers
+    /// `AWSOrganizationsNotInUseException`.
+    #[serde(default)]
+    pub organization: Option<Organization>,
     /// Operation → `500`, `hang`, `malformed`, `throttle`.
     #[serde(default)]
     pub faults: BTreeMap<String, String>,
@@ -168,6 +172,30 @@ pub struct Simulation {
     pub organizations: Option<bool>,
     #[serde(default)]
     pub boundary: Option<bool>,
+}
+
+/// An organisation, as Organizations' read operations show it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Organization {
+    pub management_account: String,
+    /// Child (an account or an OU) → parent (an OU `ou-…`, or the root `r-…`).
+    pub parents: BTreeMap<String, String>,
+    #[serde(default)]
+    pub policies: Vec<OrgPolicy>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgPolicy {
+    pub id: String,
+    pub name: String,
+    /// `SERVICE_CONTROL_POLICY` or `RESOURCE_CONTROL_POLICY`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub content: Value,
+    /// The root, OUs and accounts it is attached to.
+    pub targets: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -883,6 +911,9 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
                 ),
             )
         }
+        op if op.starts_with("organizations:") && op != "organizations:ListAccounts" => {
+            organizations(sc, op, &json_body)
+        }
         "cloudtrail:LookupEvents" => {
             let n = state.lookups.fetch_add(1, Ordering::SeqCst) + 1;
             let trail = &sc.cloudtrail;
@@ -985,6 +1016,59 @@ fn page_of(
 
 /// A key by ARN (any account: KMS resolves another account's key ARN), or by ID or alias in the
 /// signer's account and Region.
+/// Organizations' read operations, in its JSON protocol (AWS Organizations API Reference).
+fn organizations(sc: &Scenario, op: &str, body: &Value) -> Reply {
+    let Some(org) = &sc.organization else {
+        return Reply::json(
+            400,
+            json!({"__type": "AWSOrganizationsNotInUseException", "Message": "Your account is not a member of an organization."}),
+        );
+    };
+    let arg = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or_default();
+    let summary = |p: &OrgPolicy| {
+        json!({"Id": p.id, "Arn": format!("arn:aws:organizations::{}:policy/o-exampleorg1/{}/{}", org.management_account, p.kind.to_ascii_lowercase(), p.id),
+               "Name": p.name, "Description": "", "Type": p.kind, "AwsManaged": p.id.starts_with("p-FullAWSAccess") || p.id == "p-RCPFullAWSAccess"})
+    };
+    match op {
+        "organizations:DescribeOrganization" => Reply::json(
+            200,
+            json!({"Organization": {"Id": "o-exampleorg1", "Arn": format!("arn:aws:organizations::{}:organization/o-exampleorg1", org.management_account),
+                   "FeatureSet": "ALL", "MasterAccountArn": format!("arn:aws:organizations::{0}:account/o-exampleorg1/{0}", org.management_account),
+                   "MasterAccountId": org.management_account, "MasterAccountEmail": "admin@example.com"}}),
+        ),
+        "organizations:ListParents" => match org.parents.get(arg("ChildId")) {
+            Some(parent) => Reply::json(
+                200,
+                json!({"Parents": [{"Id": parent, "Type": if parent.starts_with("r-") { "ROOT" } else { "ORGANIZATIONAL_UNIT" }}]}),
+            ),
+            None => Reply::json(
+                400,
+                json!({"__type": "ChildNotFoundException", "Message": "We can't find an organizational unit (OU) or AWS account with the ChildId that you specified."}),
+            ),
+        },
+        "organizations:ListPoliciesForTarget" => {
+            let policies: Vec<Value> = org
+                .policies
+                .iter()
+                .filter(|p| p.kind == arg("Filter") && p.targets.iter().any(|t| t == arg("TargetId")))
+                .map(summary)
+                .collect();
+            Reply::json(200, json!({"Policies": policies}))
+        }
+        "organizations:DescribePolicy" => match org.policies.iter().find(|p| p.id == arg("PolicyId")) {
+            Some(p) => Reply::json(
+                200,
+                json!({"Policy": {"PolicySummary": summary(p), "Content": p.content.to_string()}}),
+            ),
+            None => Reply::json(
+                400,
+                json!({"__type": "PolicyNotFoundException", "Message": "We can't find a policy with the PolicyId that you specified."}),
+            ),
+        },
+        _ => Reply::json(400, json!({"__type": "UnsupportedAPIEndpointException", "Message": op})),
+    }
+}
+
 /// How AWS ends a `GetKeyPolicy` AccessDenied (IAM User Guide, "Access denied error
 /// messages"): the key's own wording when the scenario gives one, else the layer the scenario's
 /// simulation says decides, else the key policy.
