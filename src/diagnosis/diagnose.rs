@@ -1,6 +1,7 @@
 //! `kms-doctor diagnose`: the evidence record in, the contract's report out. Pure: the
 //! evidence was gathered (or loaded from a file) before.
 
+use super::explain::layer_results;
 use super::iam_restorers::iam_restorers;
 use super::judge::{KeyPolicyRestorers, existence, key_policy_restorers, parse_in_force};
 use super::model::{
@@ -12,7 +13,6 @@ use super::rules::live::{self, StepFacts};
 use super::rules::policy::{self as policy_rules, PolicyFacts};
 use super::verdict::{ActionFacts, verdict_for};
 use crate::diagnosis::model::{AccountId, CallRecord, KeyManager, Operation, PolicyType, Service};
-use super::explain::layer_results;
 use crate::diagnosis::model::{LayerDecision, LayerResult, OrgLevel};
 use crate::policy::{
     Context, Evaluation, GET_KEY_POLICY, Identity, IdentityKind, Level, OrgPolicies, OrgPolicy,
@@ -49,10 +49,14 @@ fn org_policies(ev: &Evidence) -> Option<OrgPolicies> {
                 let policies = l
                     .policies
                     .iter()
-                    .map(|p| OrgPolicy::from_file(kind, &p.id, &p.content).ok().map(|mut o| {
-                        o.name = p.name.to_string();
-                        o
-                    }))
+                    .map(|p| {
+                        OrgPolicy::from_file(kind, &p.id, &p.content)
+                            .ok()
+                            .map(|mut o| {
+                                o.name = p.name.to_string();
+                                o
+                            })
+                    })
                     .collect::<Option<Vec<_>>>()?;
                 Some(Level {
                     target: l.target.clone(),
@@ -323,7 +327,10 @@ pub fn diagnose(
         access.push(a);
     }
     // An SCP or RCP that denies an action makes it denied, whatever else allows it.
-    for l in layers.iter().filter(|l| l.decision == LayerDecision::Denied) {
+    for l in layers
+        .iter()
+        .filter(|l| l.decision == LayerDecision::Denied)
+    {
         let code = match l.policy_type {
             OrgPolicyType::Scp => Code::ScpDeny,
             OrgPolicyType::Rcp => Code::RcpDeny,

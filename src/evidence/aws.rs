@@ -47,7 +47,9 @@ impl super::Organizations for OrganizationsClient {
         out.organization()
             .and_then(|o| present(o.master_account_id()))
             .map(str::to_owned)
-            .ok_or_else(|| CallError::malformed("DescribeOrganization answered without MasterAccountId"))
+            .ok_or_else(|| {
+                CallError::malformed("DescribeOrganization answered without MasterAccountId")
+            })
     }
 
     async fn list_parents(&self, child: &str) -> Result<Vec<super::OrgParent>, CallError> {

@@ -9,11 +9,11 @@
 pub mod aws;
 pub mod denial;
 pub mod entities;
-pub mod organization;
 pub mod fake;
 pub mod gather;
 pub mod iac;
 pub mod key;
+pub mod organization;
 pub mod pace;
 pub mod record;
 pub mod scan;

@@ -31,6 +31,12 @@ fn not_in_use(e: &CallError) -> bool {
     e.kind.aws() == Some(&AwsErrorCode::OrganizationsNotInUse)
 }
 
+/// (level, filter) → the policies attached there: (ID, name).
+type Listing = (
+    (usize, &'static str),
+    Result<Vec<(String, String)>, CallError>,
+);
+
 /// The targets from the root down to `account` (the account last).
 async fn path_to_root<O: Organizations>(
     org: &O,
@@ -111,12 +117,11 @@ pub async fn organization_policies<O: Organizations>(
     }
     let Ok(path) = path else { return evidence };
     // Every level's SCPs and RCPs at once.
-    let listings: Vec<((usize, &'static str), Result<Vec<(String, String)>, CallError>)> =
+    let listings: Vec<Listing> =
         futures_util::stream::iter(path.iter().enumerate().flat_map(|(i, target)| {
-            ["SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"]
-                .map(|filter| async move {
-                    ((i, filter), attached(org, calls, t, target, filter).await)
-                })
+            ["SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"].map(|filter| async move {
+                ((i, filter), attached(org, calls, t, target, filter).await)
+            })
         }))
         .buffer_unordered(AT_ONCE)
         .collect()
@@ -135,7 +140,12 @@ pub async fn organization_policies<O: Organizations>(
                 return Some((id.clone(), (*doc).to_owned()));
             }
             let doc = calls
-                .record("organizations", "DescribePolicy", t, org.describe_policy(id))
+                .record(
+                    "organizations",
+                    "DescribePolicy",
+                    t,
+                    org.describe_policy(id),
+                )
                 .await
                 .ok()?;
             Some((id.clone(), doc))

@@ -12,8 +12,7 @@ use super::{
 };
 use super::{
     AccountId, Alias, EventId, KeyEvidence, KeyId, OrgEvidence, OrgLevel, OrgPolicyText,
-    PolicyName, ScanEvidence, SourceIp,
-    SourcePolicyType, UniqueId, UserAgent,
+    PolicyName, ScanEvidence, SourceIp, SourcePolicyType, UniqueId, UserAgent,
 };
 use crate::policy::BlockedBy;
 use std::borrow::Cow;

@@ -4,9 +4,9 @@
 use super::has;
 use crate::diagnosis::athena::athena_sql;
 use crate::diagnosis::model::{
-    Access, CallRecord, Code, Evidence, Finding, KeyState, Note, Operation, Outcome, PolicySource,
-    AwsErrorCode, Restorer, Service, SimDecision, SimulationResult, SourceKind, SourcePolicyType, Text,
-    Timestamp, Verdict, code, prose, quoted,
+    Access, AwsErrorCode, CallRecord, Code, Evidence, Finding, KeyState, Note, Operation, Outcome,
+    PolicySource, Restorer, Service, SimDecision, SimulationResult, SourceKind, SourcePolicyType,
+    Text, Timestamp, Verdict, code, prose, quoted,
 };
 use crate::policy::{
     Applies, Decision, Effect, Evaluation, GET_KEY_POLICY, Identity, PUT_KEY_POLICY,

@@ -6,8 +6,8 @@ use crate::diagnosis::model::{
 };
 use crate::diagnosis::verdict::key_policy_cause;
 use crate::policy::{
-    Applies, BlockedBy, Effect, Evaluation, Grantee, Identity, KeyPolicy, Named, OrgPolicyType, Orphan,
-    PUT_KEY_POLICY, Principals, Statement, delegation_statement, delegations,
+    Applies, BlockedBy, Effect, Evaluation, Grantee, Identity, KeyPolicy, Named, OrgPolicyType,
+    Orphan, PUT_KEY_POLICY, Principals, Statement, delegation_statement, delegations,
 };
 use crate::text;
 

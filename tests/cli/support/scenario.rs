@@ -1050,22 +1050,29 @@ fn organizations(sc: &Scenario, op: &str, body: &Value) -> Reply {
             let policies: Vec<Value> = org
                 .policies
                 .iter()
-                .filter(|p| p.kind == arg("Filter") && p.targets.iter().any(|t| t == arg("TargetId")))
+                .filter(|p| {
+                    p.kind == arg("Filter") && p.targets.iter().any(|t| t == arg("TargetId"))
+                })
                 .map(summary)
                 .collect();
             Reply::json(200, json!({"Policies": policies}))
         }
-        "organizations:DescribePolicy" => match org.policies.iter().find(|p| p.id == arg("PolicyId")) {
-            Some(p) => Reply::json(
-                200,
-                json!({"Policy": {"PolicySummary": summary(p), "Content": p.content.to_string()}}),
-            ),
-            None => Reply::json(
-                400,
-                json!({"__type": "PolicyNotFoundException", "Message": "We can't find a policy with the PolicyId that you specified."}),
-            ),
-        },
-        _ => Reply::json(400, json!({"__type": "UnsupportedAPIEndpointException", "Message": op})),
+        "organizations:DescribePolicy" => {
+            match org.policies.iter().find(|p| p.id == arg("PolicyId")) {
+                Some(p) => Reply::json(
+                    200,
+                    json!({"Policy": {"PolicySummary": summary(p), "Content": p.content.to_string()}}),
+                ),
+                None => Reply::json(
+                    400,
+                    json!({"__type": "PolicyNotFoundException", "Message": "We can't find a policy with the PolicyId that you specified."}),
+                ),
+            }
+        }
+        _ => Reply::json(
+            400,
+            json!({"__type": "UnsupportedAPIEndpointException", "Message": op}),
+        ),
     }
 }
 
