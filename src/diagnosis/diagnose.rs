@@ -261,6 +261,14 @@ pub fn diagnose(
             // An AWS managed key has no restorer by design: that is `aws-managed-key`.
             .filter(|f| !(aws_managed && f.code == Code::NoRestorer)),
         );
+        // Held by the organisation's policies rather than gone: its administrators can lift
+        // them, which is sooner than AWS Support.
+        if restorers.iter().any(|r| r.blocked_by.is_some()) {
+            for f in findings.iter_mut().filter(|f| f.code == Code::NoRestorer) {
+                f.detail = "Every principal the key policy lets update it is denied kms:PutKeyPolicy by the organisation's SCPs or RCPs (see scp-deny, rcp-deny and the restorers' blocked_by).".into();
+                f.help = "The organisation's administrators (its management account, or the delegated administrator for policies) can exempt a restorer from the policy that holds it; only if they cannot, open a case with AWS Support from the key's account.".into();
+            }
+        }
     }
 
     // What the organisation's policies decide for the principal, when they could be read: the

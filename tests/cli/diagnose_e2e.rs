@@ -83,6 +83,9 @@ struct Expect {
     /// Words a finding's text must hold, by code (a named statement, a policy, a command).
     #[serde(default)]
     finding_mentions: BTreeMap<String, Vec<String>>,
+    /// Restorer → the policy its `blocked_by` names (`null`: not blocked).
+    #[serde(default)]
+    blocked: BTreeMap<String, Option<String>>,
 }
 
 fn present_list<'de, D: serde::Deserializer<'de>>(
@@ -303,6 +306,20 @@ fn check_json(v: &Value, e: &Expect, problems: &mut Vec<String>) {
         let want = serde_json::json!({"policy_type": policy_type, "explicit": explicit});
         if got.as_ref() != Some(&want) {
             problems.push(format!("GetKeyPolicy's denial {got:?}, expected {want}"));
+        }
+    }
+    for (principal, policy) in &e.blocked {
+        let r = v["restorers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["principal"] == principal.as_str());
+        let got = r.map(|r| r["blocked_by"]["policy"].clone());
+        let want = policy.as_deref().map_or(Value::Null, Value::from);
+        if got.as_ref() != Some(&want) {
+            problems.push(format!(
+                "restorer {principal} blocked_by {got:?}, expected {want}"
+            ));
         }
     }
     for (code, words) in &e.finding_mentions {

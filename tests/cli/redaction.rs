@@ -357,7 +357,14 @@ fn scenario_identifiers(v: &Value, out: &mut BTreeSet<String>) {
         s.chars().count() >= 3
             && !s.starts_with("aws-")
             && !s.ends_with(".amazonaws.com")
-            && !matches!(s.as_str(), "AdministratorAccess" | "service-role" | "root")
+            && !matches!(
+                s.as_str(),
+                "AdministratorAccess"
+                    | "service-role"
+                    | "root"
+                    | "FullAWSAccess"
+                    | "p-FullAWSAccess"
+            )
     });
 }
 
@@ -377,6 +384,16 @@ fn scenario_names(v: &Value, out: &mut BTreeSet<String>) {
                         Value::String(s),
                     ) => {
                         out.insert(s.clone());
+                    }
+                    // An organisation: its management account, its OU and root IDs.
+                    ("management_account", Value::String(s)) => {
+                        out.insert(s.clone());
+                    }
+                    ("parents", Value::Object(tree)) => {
+                        for (child, parent) in tree {
+                            out.insert(child.clone());
+                            out.extend(parent.as_str().map(str::to_owned));
+                        }
                     }
                     ("path", Value::String(p)) => {
                         out.extend(p.split('/').filter(|s| !s.is_empty()).map(str::to_owned));

@@ -479,6 +479,25 @@ impl Redact for NamedDocument {
     }
 }
 
+/// AWS's own full-access policies: their names and IDs are AWS's, not the customer's.
+fn aws_org_policy(s: &str) -> bool {
+    matches!(
+        s,
+        "FullAWSAccess" | "p-FullAWSAccess" | "RCPFullAWSAccess" | "p-RCPFullAWSAccess"
+    )
+}
+
+/// Where an organisation's policy is attached: the root (`r-…`), an OU (`ou-…`), an account.
+fn org_target(target: &mut String, f: &mut dyn FnMut(&mut String, Kind)) {
+    if target.starts_with("r-") {
+        f(target, Kind::Named("root"));
+    } else if target.starts_with("ou-") {
+        f(target, Kind::Named("ou"));
+    } else {
+        f(target, Kind::Value);
+    }
+}
+
 impl Redact for BlockedBy {
     fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
         let BlockedBy {
@@ -487,26 +506,37 @@ impl Redact for BlockedBy {
             statement,
             target,
         } = self;
-        if let Some(p) = policy {
+        if let Some(p) = policy.as_mut().filter(|p| !aws_org_policy(p)) {
             f(p, Kind::Named("policy"));
         }
         if let Some(s) = statement {
             f(s, Kind::Named("sid"));
         }
-        target.strings(f);
+        org_target(target, f);
     }
 }
 
 redact_fields! {
     OrgEvidence { management_account, scps, rcps; plain: not_in_organization }
-    OrgLevel { target, policies }
+}
+
+impl Redact for OrgLevel {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        let OrgLevel { target, policies } = self;
+        org_target(target, f);
+        policies.strings(f);
+    }
 }
 
 impl Redact for OrgPolicyText {
     fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
         let OrgPolicyText { id, name, content } = self;
-        id.strings(f);
-        name.strings(f);
+        if !aws_org_policy(id) {
+            f(id, Kind::Named("policy-id"));
+        }
+        if !aws_org_policy(name) {
+            name.strings(f);
+        }
         let mut doc = Some(std::mem::take(content));
         policy_text(&mut doc, f);
         *content = doc.unwrap_or_default();

@@ -225,6 +225,23 @@ fn organizations_help(ev: &Evidence, filter: &'static str, what: &'static str) -
     )
 }
 
+/// Why the policy AWS names is not named here.
+fn unread(read: bool, what: &'static str) -> Text {
+    if read {
+        text!(
+            " The ",
+            what,
+            "s read do not show which one: it depends on something of the request kms-doctor does not know."
+        )
+    } else {
+        text!(
+            " Which ",
+            what,
+            " and statement is not known: kms-doctor's caller cannot read the organisation's policies."
+        )
+    }
+}
+
 /// Findings for the causes AWS's AccessDenied message names, where no other rule gave one:
 /// the layers kms-doctor cannot see (RCPs, VPC endpoint policies, session policies), the ones it
 /// saw without the simulator, and a denial the evidence contradicts.
@@ -253,7 +270,9 @@ pub fn stated_findings(
                 text!("A resource control policy denies ", act(), " on this key"),
             )
             .detail(text!(
-                "AWS says so in its answer. Resource control policies (AWS Organizations) limit what any principal may do to a member account's resources, whatever the key policy and IAM allow; the key's administrators are held by them too. Which RCP and statement is not known: kms-doctor's caller cannot read the organisation's policies. Whether it denies kms:PutKeyPolicy as well is not known."
+                "AWS says so in its answer. Resource control policies (AWS Organizations) limit what any principal may do to a member account's resources, whatever the key policy and IAM allow; the key's administrators are held by them too.",
+                unread(ev.organization.as_ref().and_then(|o| o.rcps.as_ref()).is_some(), "RCP"),
+                " Whether it denies kms:PutKeyPolicy as well is not known."
             ))
             .help(organizations_help(ev, "RESOURCE_CONTROL_POLICY", "RCPs")),
             Code::ScpDeny => Finding::new(
@@ -261,7 +280,8 @@ pub fn stated_findings(
                 text!("A service control policy denies ", act()),
             )
             .detail(text!(
-                "AWS says so in its answer. Service control policies (AWS Organizations) limit every principal of a member account, whatever its IAM policies and the key policy allow. Which SCP and statement is not known: kms-doctor's caller cannot read the organisation's policies."
+                "AWS says so in its answer. Service control policies (AWS Organizations) limit every principal of a member account, whatever its IAM policies and the key policy allow.",
+                unread(ev.organization.as_ref().and_then(|o| o.scps.as_ref()).is_some(), "SCP"),
             ))
             .help(organizations_help(ev, "SERVICE_CONTROL_POLICY", "SCPs")),
             Code::VpcEndpointPolicyDeny => Finding::new(
@@ -916,7 +936,9 @@ pub fn next_steps(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Vec
             " (see iam-implicit-deny)."
         ));
     }
-    if has(findings, Code::NoRestorer) {
+    if has(findings, Code::NoRestorer) && facts.restorers.iter().any(|r| r.blocked_by.is_some()) {
+        steps.push("If the organisation's administrators cannot exempt a restorer, open a case with AWS Support from the key's account and attach this report.".into());
+    } else if has(findings, Code::NoRestorer) {
         steps.push("Open a case with AWS Support from the key's account (as its root user if you can) and attach this report: only AWS can restore access to this key.".into());
     }
     if facts.source.kind == SourceKind::None && !ev.key.not_found {
