@@ -428,7 +428,8 @@ pub fn diagnose(
         r.assumable_by = graph.assumable_by(&r.principal);
         if let Some(who) = &subject {
             r.caller_can_assume = graph.can_assume(who, &r.principal);
-            if r.exists != Some(false) {
+            // A restorer the organisation's policies hold is no way out.
+            if r.exists != Some(false) && r.blocked_by.is_none() {
                 r.path = graph.path(
                     who,
                     &subject_arn,
@@ -481,6 +482,10 @@ pub fn diagnose(
             source: &source,
             subject: subject.as_ref(),
             fix_written_to: opts.write_fix.filter(|_| fix.is_some()),
+            org_blocks: &layers
+                .iter()
+                .filter_map(|l| l.blocked_by.clone())
+                .collect::<Vec<_>>(),
         },
     );
 

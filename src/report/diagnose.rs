@@ -4,8 +4,9 @@
 use super::doc::{Block, Doc, Line, Tone};
 use super::{Format, TextOut, WriteColor, show, write_json};
 use crate::diagnosis::model::{
-    DiagnoseReport, KeyManager, KeyState, Restorer, RestorerVia, SourceKind, Verdict,
+    DiagnoseReport, KeyManager, KeyState, Restorer, RestorerVia, SourceKind, Verdict, blocked_words,
 };
+use crate::policy::OrgPolicyType;
 use std::io;
 
 const NO_FINDING: &str = "None: the principal can read and update the key policy.";
@@ -257,6 +258,18 @@ fn restorer(g: &Restorer) -> Vec<Line> {
                 .w(" hold"),
         );
     }
+    if let Some(b) = &g.blocked_by {
+        notes.push(
+            Line::new()
+                .ws(Tone::Bad, "blocked")
+                .w(" by ")
+                .w(match b.policy_type {
+                    OrgPolicyType::Scp => "SCP ",
+                    OrgPolicyType::Rcp => "RCP ",
+                })
+                .t(&blocked_words(b)),
+        );
+    }
     let notes = notes
         .into_iter()
         .reduce(|a, b| a.w("; ").then(b))
@@ -321,7 +334,7 @@ fn reachable(r: &DiagnoseReport) -> impl Iterator<Item = &Restorer> {
     r.restorers
         .iter()
         .flatten()
-        .filter(|g| g.exists != Some(false) && !g.via_iam())
+        .filter(|g| g.exists != Some(false) && !g.via_iam() && g.blocked_by.is_none())
 }
 
 /// The way from the caller to a restorer, and what to run; or who to ask.

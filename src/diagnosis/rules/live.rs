@@ -3,6 +3,7 @@
 
 use super::has;
 use crate::diagnosis::athena::athena_sql;
+use crate::diagnosis::model::blocked_words;
 use crate::diagnosis::model::{
     Access, AwsErrorCode, CallRecord, Code, Evidence, Finding, KeyState, Note, Operation, Outcome,
     PolicySource, Restorer, Service, SimDecision, SimulationResult, SourceKind, SourcePolicyType,
@@ -830,6 +831,8 @@ pub struct StepFacts<'a> {
     pub subject: Option<&'a Identity>,
     /// Where `--write-fix` writes the corrected policy, when it does.
     pub fix_written_to: Option<&'a str>,
+    /// What of the organisation's policies (read) denies the principal.
+    pub org_blocks: &'a [crate::policy::BlockedBy],
 }
 
 pub fn next_steps(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Vec<Text> {
@@ -849,7 +852,17 @@ pub fn next_steps(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Vec
             "service control policy",
         ),
     ] {
-        if has(findings, rule) {
+        let named = facts
+            .org_blocks
+            .iter()
+            .find(|b| has(findings, rule) && filter.starts_with(b.policy_type.prefix()));
+        if let Some(b) = named {
+            steps.push(text!(
+                "Ask the organisation's administrators (its management account, or the delegated administrator for policies) to exempt this principal from ",
+                blocked_words(b),
+                "."
+            ));
+        } else if has(findings, rule) {
             let account = ev.key.account.as_deref().unwrap_or(&ev.caller.account);
             steps.push(text!(
                 "Ask the organisation's administrators (its management account, or the delegated administrator for policies) to find the ",
