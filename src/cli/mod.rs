@@ -102,6 +102,15 @@ pub struct CheckArgs {
     #[arg(long, value_enum)]
     pub format: Option<CheckFormatArg>,
 
+    /// A service control policy that applies (repeatable): a policy document, or the output of
+    /// `aws organizations describe-policy`. A restorer it denies kms:PutKeyPolicy does not count.
+    #[arg(long = "scp", value_name = "FILE")]
+    pub scps: Vec<PathBuf>,
+
+    /// A resource control policy that applies (repeatable), in the same forms.
+    #[arg(long = "rcp", value_name = "FILE")]
+    pub rcps: Vec<PathBuf>,
+
     /// Exit with status 1 when a finding is at or above this severity.
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub fail_on: FailOn,
@@ -166,6 +175,15 @@ pub struct ScanArgs {
     /// Output format [default: text on a terminal, json otherwise]
     #[arg(long, value_enum)]
     pub format: Option<ScanFormatArg>,
+
+    /// A service control policy that applies (repeatable): a policy document, or the output of
+    /// `aws organizations describe-policy`. A restorer it denies kms:PutKeyPolicy does not count.
+    #[arg(long = "scp", value_name = "FILE")]
+    pub scps: Vec<PathBuf>,
+
+    /// A resource control policy that applies (repeatable), in the same forms.
+    #[arg(long = "rcp", value_name = "FILE")]
+    pub rcps: Vec<PathBuf>,
 
     /// Exit with status 1 when a finding is at or above this severity.
     #[arg(long, value_enum, default_value_t = FailOn::Error)]

@@ -370,6 +370,8 @@ fn check(a: CheckArgs, stdout_is_terminal: bool) -> Result<CheckRequest, UsageEr
         .map(|path| against_policy(path, &settings))
         .transpose()?;
     Ok(CheckRequest {
+        scps: a.scps,
+        rcps: a.rcps,
         paths: a.paths,
         settings,
         deployer,
@@ -466,6 +468,8 @@ fn scan(a: ScanArgs, stdout_is_terminal: bool) -> Result<ScanRequest, UsageError
     regions.sort();
     regions.dedup();
     Ok(ScanRequest {
+        scps: a.scps.clone(),
+        rcps: a.rcps.clone(),
         aws: AwsSettings {
             region: regions.first().cloned(),
             profile: a.profile.clone(),

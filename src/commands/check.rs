@@ -26,10 +26,14 @@ pub struct CheckRequest {
     pub ignore_unknown: bool,
     /// Files read at once (0: one per core).
     pub threads: usize,
+    /// `--scp`, `--rcp` files.
+    pub scps: Vec<PathBuf>,
+    pub rcps: Vec<PathBuf>,
 }
 
 pub fn run(req: CheckRequest, out: &mut dyn WriteColor) -> Result<Exit, CommandError> {
     let against = req.against;
+    let org = super::read_org_policies(&req.scps, &req.rcps)?;
     let (mut inputs, mut files) = iac::expand(&req.paths);
     if req.ignore_unknown {
         for input in &mut inputs {
@@ -43,6 +47,7 @@ pub fn run(req: CheckRequest, out: &mut dyn WriteColor) -> Result<Exit, CommandE
             deployer: req.deployer,
             keep: req.keep,
             against,
+            org,
         },
         chrono::Utc::now(),
     );

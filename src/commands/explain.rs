@@ -3,10 +3,7 @@
 use super::{CommandError, Output};
 use crate::diagnosis::model::Exit;
 use crate::diagnosis::{ExplainRequest as Question, explain};
-use crate::policy::{
-    Context, Identity, KeyPolicy, Level, MAX_POLICY_BYTES, OrgPolicies, OrgPolicy, OrgPolicyType,
-    levels_of_files,
-};
+use crate::policy::{Context, Identity, KeyPolicy, MAX_POLICY_BYTES};
 use crate::report::{self, WriteColor};
 use std::io::Read;
 use std::path::PathBuf;
@@ -28,7 +25,7 @@ impl PolicyInput {
 
     /// The text, read only as far as the policy size limit needs (a policy over it is refused
     /// by the parser, whatever follows).
-    fn read(&self) -> std::io::Result<String> {
+    pub(super) fn read(&self) -> std::io::Result<String> {
         let limit = MAX_POLICY_BYTES as u64 + 1;
         let mut bytes = Vec::new();
         match self {
@@ -57,30 +54,6 @@ pub struct ExplainRequest {
     pub scps: Vec<PathBuf>,
     pub rcps: Vec<PathBuf>,
     pub output: Output,
-}
-
-/// The organisation's policy files, read (bounded as a key policy is) and parsed.
-fn read_org_policies(kind: OrgPolicyType, paths: &[PathBuf]) -> Result<Vec<Level>, CommandError> {
-    let mut policies = Vec::new();
-    for path in paths {
-        let input = PolicyInput::File(path.clone());
-        let label = input.label();
-        let text = input.read().map_err(|source| CommandError::ReadPolicy {
-            path: label.clone(),
-            source,
-        })?;
-        policies.push(OrgPolicy::from_file(kind, &label, &text).map_err(|source| {
-            CommandError::InvalidOrgPolicy {
-                path: label.clone(),
-                kind: match kind {
-                    OrgPolicyType::Scp => "service control policy",
-                    OrgPolicyType::Rcp => "resource control policy",
-                },
-                source,
-            }
-        })?);
-    }
-    Ok(levels_of_files(policies))
 }
 
 pub fn run(req: ExplainRequest, out: &mut dyn WriteColor) -> Result<Exit, CommandError> {
@@ -120,11 +93,7 @@ pub fn run(req: ExplainRequest, out: &mut dyn WriteColor) -> Result<Exit, Comman
         key_arn: req.key_arn,
         context: req.context,
         now: chrono::Utc::now(),
-        org: OrgPolicies {
-            scps: read_org_policies(OrgPolicyType::Scp, &req.scps)?,
-            rcps: read_org_policies(OrgPolicyType::Rcp, &req.rcps)?,
-            management_account: None,
-        },
+        org: super::read_org_policies(&req.scps, &req.rcps)?,
     });
     report::explain::render(&report, req.output.format, out)?;
     Ok(crate::diagnosis::exit::explain(&report))

@@ -18,6 +18,7 @@ pub use session::{AwsSettings, Session};
 use crate::diagnosis::model::AwsErrorCode;
 use crate::evidence::sources::s3::S3Location;
 use crate::evidence::{CallError, ErrorKind};
+use crate::policy::{Level, OrgPolicies, OrgPolicy, OrgPolicyType, levels_of_files};
 use crate::report::{self, Format, WriteColor};
 use std::io;
 use std::path::PathBuf;
@@ -61,6 +62,42 @@ pub struct AthenaTable {
     pub output: Option<String>,
     /// How long to wait for the query to finish.
     pub max_wait: Duration,
+}
+
+/// The organisation's policy files, read (bounded as a key policy is) and parsed.
+fn org_levels(kind: OrgPolicyType, paths: &[PathBuf]) -> Result<Vec<Level>, CommandError> {
+    let mut policies = Vec::new();
+    for path in paths {
+        let input = explain::PolicyInput::File(path.clone());
+        let label = input.label();
+        let text = input.read().map_err(|source| CommandError::ReadPolicy {
+            path: label.clone(),
+            source,
+        })?;
+        policies.push(OrgPolicy::from_file(kind, &label, &text).map_err(|source| {
+            CommandError::InvalidOrgPolicy {
+                path: label.clone(),
+                kind: match kind {
+                    OrgPolicyType::Scp => "service control policy",
+                    OrgPolicyType::Rcp => "resource control policy",
+                },
+                source,
+            }
+        })?);
+    }
+    Ok(levels_of_files(policies))
+}
+
+/// `--scp` and `--rcp` files, read and parsed: the organisation's policies that apply.
+pub(crate) fn read_org_policies(
+    scps: &[PathBuf],
+    rcps: &[PathBuf],
+) -> Result<OrgPolicies, CommandError> {
+    Ok(OrgPolicies {
+        scps: org_levels(OrgPolicyType::Scp, scps)?,
+        rcps: org_levels(OrgPolicyType::Rcp, rcps)?,
+        management_account: None,
+    })
 }
 
 #[derive(Debug, thiserror::Error)]

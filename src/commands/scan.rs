@@ -9,6 +9,7 @@ use crate::evidence::record::KeyRef;
 use crate::evidence::scan::{AccountsToScan, RegionsToScan, ScanFailed, ScanOptions, gather_scan};
 use crate::report::WriteColor;
 use crate::report::scan::{ScanFormat, render};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Keys looked up one by one in a log archive or with Athena, at most: each is a pass over
@@ -33,6 +34,9 @@ pub struct ScanRequest {
     pub lookup_interval: Duration,
     pub logs: Option<LogSource>,
     pub athena: Option<AthenaTable>,
+    /// `--scp`, `--rcp` files.
+    pub scps: Vec<PathBuf>,
+    pub rcps: Vec<PathBuf>,
 }
 
 pub fn run(
@@ -40,6 +44,8 @@ pub fn run(
     out: &mut dyn WriteColor,
     console: &Console,
 ) -> Result<Exit, CommandError> {
+    // Read before any AWS call: a file that cannot be used stops the run at once.
+    let org = super::read_org_policies(&req.scps, &req.rcps)?;
     let session = Session::new(req.aws.clone())?;
     let now = chrono::Utc::now();
     let evidence = session.block_on(async {
@@ -73,7 +79,7 @@ pub fn run(
         evidence.calls = session.calls.snapshot();
         Ok::<_, CommandError>(evidence)
     })?;
-    let report = crate::diagnosis::scan::scan(&evidence, now);
+    let report = crate::diagnosis::scan::scan(&evidence, Some(&org).filter(|o| !o.is_empty()), now);
     let mut redaction = Redaction::new(req.redact);
     // The report first: its order is fixed (the evidence's keys are learned in a fixed order
     // too), so the pseudonyms are the same from run to run. The evidence holds the names only

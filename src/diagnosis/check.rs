@@ -26,6 +26,8 @@ pub struct CheckOptions {
     pub keep: Vec<Identity>,
     /// `--against OLD`: the policy in force now, for a policy file.
     pub against: Option<DeclaredPolicy>,
+    /// `--scp`, `--rcp`: the organisation's policies that apply.
+    pub org: crate::policy::OrgPolicies,
 }
 
 pub fn check(
@@ -149,6 +151,10 @@ fn check_key(
             partition: &key.partition,
             key_arn: None,
             source: SourceKind::None,
+            org: super::judge::OrgScope {
+                policies: Some(&opts.org).filter(|o| !o.is_empty()),
+                exempt_key: false,
+            },
         },
         &BTreeMap::new(),
         now,
@@ -407,6 +413,7 @@ mod tests {
                 Identity::parse(&format!("arn:aws:iam::{A}:role/BreakGlass")).unwrap(),
             ],
             against: None,
+            org: Default::default(),
         };
         let r = check(&[file(vec![key(policy)])], &opts, chrono::Utc::now());
         let got = codes(&r);

@@ -3,7 +3,10 @@
 
 use super::explain::layer_results;
 use super::iam_restorers::iam_restorers;
-use super::judge::{KeyPolicyRestorers, existence, key_policy_restorers, parse_in_force};
+use super::judge::{
+    KeyPolicyRestorers, OrgScope, existence, held_by_organization, key_policy_restorers,
+    parse_in_force,
+};
 use super::model::{
     Basis, CallerReport, Code, DiagnoseReport, Evidence, FailedAttempt, Finding, HistorySummary,
     Outcome, PolicyInForce, Restorer, RestorerVia, SCHEMA_VERSION, Verdict, sort_findings,
@@ -153,13 +156,26 @@ pub fn diagnose(
         _ => Vec::new(),
     };
     let existence = existence(&ev.restorer_checks);
+    let aws_managed = ev.key.manager == Some(KeyManager::Aws);
+    // The organisation's SCPs and RCPs, when they could be read: a restorer they deny
+    // kms:PutKeyPolicy is kept, marked, and not counted.
+    let org = org_policies(ev);
+    let org_scope = OrgScope {
+        policies: org.as_ref(),
+        exempt_key: aws_managed
+            || org
+                .as_ref()
+                .and_then(|o| o.management_account.as_deref())
+                .is_some_and(|m| key_account == Some(m)),
+    };
+    let exempt_resource = org_scope.exempt_key;
     // Who the key policy names, the same judgement as scan's and check's.
     let KeyPolicyRestorers {
         mut restorers,
         living,
         orphans,
     } = match policy {
-        Some(p) => key_policy_restorers(p, key_arn, source.kind, &existence, now),
+        Some(p) => key_policy_restorers(p, key_arn, source.kind, &existence, org_scope, now),
         None => KeyPolicyRestorers::default(),
     };
     // Trust and identity policies, parsed once for the IAM restorers and the restore paths.
@@ -180,6 +196,7 @@ pub fn diagnose(
                 conditions_on.push("service control policies".to_owned());
             }
             let kind = Identity::parse(&r.arn).map_or(IdentityKind::Unknown, |i| i.kind());
+            let blocked_by = org_scope.blocked(&r.arn, key_arn, now);
             restorers.push(Restorer {
                 principal: r.arn,
                 statement: format!("IAM policy {}", r.allowed_by),
@@ -192,44 +209,10 @@ pub fn diagnose(
                 assumable_by: Vec::new(),
                 path: None,
                 permission_set: None,
-                blocked_by: None,
+                blocked_by,
             });
         }
     }
-    let aws_managed = ev.key.manager == Some(KeyManager::Aws);
-    // The organisation's SCPs and RCPs, when they could be read: a restorer they deny
-    // kms:PutKeyPolicy is kept, marked, and not counted.
-    let org = org_policies(ev);
-    let exempt_resource = aws_managed
-        || org
-            .as_ref()
-            .and_then(|o| o.management_account.as_deref())
-            .is_some_and(|m| key_account == Some(m));
-    let living = match &org {
-        Some(org) => {
-            let blocked_of = |principal: &str| {
-                let who = Identity::parse(principal).ok()?;
-                org.blocked(
-                    &OrgRequest {
-                        principal: &who,
-                        action: PUT_KEY_POLICY,
-                        resource: key_arn,
-                        context: &empty,
-                        now,
-                    },
-                    exempt_resource,
-                )
-            };
-            for r in &mut restorers {
-                r.blocked_by = blocked_of(&r.principal);
-            }
-            living
-                .into_iter()
-                .filter(|g| blocked_of(&g.principal).is_none())
-                .collect()
-        }
-        None => living,
-    };
     // Known from the key's ARN alone: no policy needed.
     let cross_account = match (key_account, subject.as_ref().and_then(|s| s.account())) {
         (Some(k), Some(p)) => k != p,
@@ -261,14 +244,7 @@ pub fn diagnose(
             // An AWS managed key has no restorer by design: that is `aws-managed-key`.
             .filter(|f| !(aws_managed && f.code == Code::NoRestorer)),
         );
-        // Held by the organisation's policies rather than gone: its administrators can lift
-        // them, which is sooner than AWS Support.
-        if restorers.iter().any(|r| r.blocked_by.is_some()) {
-            for f in findings.iter_mut().filter(|f| f.code == Code::NoRestorer) {
-                f.detail = "Every principal the key policy lets update it is denied kms:PutKeyPolicy by the organisation's SCPs or RCPs (see scp-deny, rcp-deny and the restorers' blocked_by).".into();
-                f.help = "The organisation's administrators (its management account, or the delegated administrator for policies) can exempt a restorer from the policy that holds it; only if they cannot, open a case with AWS Support from the key's account.".into();
-            }
-        }
+        held_by_organization(&mut findings, &restorers);
     }
 
     // What the organisation's policies decide for the principal, when they could be read: the

@@ -6,8 +6,8 @@ use super::model::{Code, ExistenceCheck, Finding, Restorer, SourceKind, code};
 use super::rules::live;
 use super::rules::policy::{self as policy_rules, PolicyFacts};
 use crate::policy::{
-    Context, GET_KEY_POLICY, Grantee, KeyPolicy, Orphan, PUT_KEY_POLICY, delegations, grantees,
-    orphaned_principals,
+    BlockedBy, Context, GET_KEY_POLICY, Grantee, Identity, KeyPolicy, OrgPolicies, OrgRequest,
+    Orphan, PUT_KEY_POLICY, delegations, grantees, orphaned_principals,
 };
 use crate::text;
 use std::collections::BTreeMap;
@@ -48,16 +48,52 @@ pub struct KeyPolicyRestorers {
     pub orphans: Vec<Orphan>,
 }
 
+/// The organisation's policies that apply, when known, and whether the key is exempt from RCPs
+/// (AWS managed, or in the management account).
+#[derive(Clone, Copy, Default)]
+pub struct OrgScope<'a> {
+    pub policies: Option<&'a OrgPolicies>,
+    pub exempt_key: bool,
+}
+
+impl OrgScope<'_> {
+    /// What of the organisation's policies denies `principal` `kms:PutKeyPolicy` on the key.
+    pub fn blocked(
+        &self,
+        principal: &str,
+        key_arn: Option<&str>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<BlockedBy> {
+        let org = self.policies?;
+        let who = Identity::parse(principal).ok()?;
+        org.blocked(
+            &OrgRequest {
+                principal: &who,
+                action: PUT_KEY_POLICY,
+                resource: key_arn,
+                context: &Context::default(),
+                now,
+            },
+            self.exempt_key,
+        )
+    }
+}
+
 /// The key policy's restorers: `existence` says which principals still exist (absent: not
-/// known).
+/// known). One the organisation's policies deny `kms:PutKeyPolicy` is marked (`blocked_by`)
+/// and is not among the living.
 pub fn key_policy_restorers(
     policy: &KeyPolicy,
     key_arn: Option<&str>,
     source: SourceKind,
     existence: &BTreeMap<&str, Option<bool>>,
+    org: OrgScope,
     now: chrono::DateTime<chrono::Utc>,
 ) -> KeyPolicyRestorers {
-    let all = grantees(policy, PUT_KEY_POLICY, key_arn, &Context::default(), now);
+    let mut all = grantees(policy, PUT_KEY_POLICY, key_arn, &Context::default(), now);
+    for g in &mut all {
+        g.blocked_by = org.blocked(&g.principal, key_arn, now);
+    }
     let restorers: Vec<Restorer> = all
         .iter()
         .map(|g| {
@@ -70,7 +106,7 @@ pub fn key_policy_restorers(
     let living = all
         .iter()
         .zip(&restorers)
-        .filter(|(_, r)| r.exists != Some(false))
+        .filter(|(g, r)| r.exists != Some(false) && g.blocked_by.is_none())
         .map(|(g, _)| g.clone())
         .collect();
     KeyPolicyRestorers {
@@ -80,12 +116,25 @@ pub fn key_policy_restorers(
     }
 }
 
+/// When the organisation's policies, not deletion, leave no restorer: `no-restorer` says its
+/// administrators can lift them, which is sooner than AWS Support.
+pub fn held_by_organization(findings: &mut [Finding], restorers: &[Restorer]) {
+    if !restorers.iter().any(|r| r.blocked_by.is_some()) {
+        return;
+    }
+    for f in findings.iter_mut().filter(|f| f.code == Code::NoRestorer) {
+        f.detail = "Every principal the key policy lets update it is denied kms:PutKeyPolicy by the organisation's SCPs or RCPs (see the restorers' blocked_by), or no longer exists.".into();
+        f.help = "The organisation's administrators (its management account, or the delegated administrator for policies) can exempt a restorer from the policy that holds it; only if they cannot, open a case with AWS Support from the key's account.".into();
+    }
+}
+
 /// Whose policy is judged, and where it came from.
 pub struct PolicyScope<'a> {
     pub account: &'a str,
     pub partition: &'a str,
     pub key_arn: Option<&'a str>,
     pub source: SourceKind,
+    pub org: OrgScope<'a>,
 }
 
 /// What a key policy means for nobody in particular: can anyone still update it, and how close
@@ -104,7 +153,14 @@ pub fn judge_policy(
         restorers,
         living,
         orphans,
-    } = key_policy_restorers(policy, scope.key_arn, scope.source, existence, now);
+    } = key_policy_restorers(
+        policy,
+        scope.key_arn,
+        scope.source,
+        existence,
+        scope.org,
+        now,
+    );
     let actions = [GET_KEY_POLICY.to_owned(), PUT_KEY_POLICY.to_owned()];
     // For nobody in particular, a missing delegation denies no one: it is
     // `no-account-delegation` (a warning) below, not `root-delegation-missing`.
@@ -122,6 +178,7 @@ pub fn judge_policy(
         .filter(|f| f.code != Code::RootDelegationMissing),
     );
     live::restorer_findings(&mut findings, &restorers);
+    held_by_organization(&mut findings, &restorers);
     if delegations(policy, PUT_KEY_POLICY, Some(scope.account)).is_empty() {
         findings.push(no_account_delegation(scope.partition, scope.account));
     }

@@ -2,16 +2,22 @@
 //! for nobody in particular: can anyone still update it, and how close is it to a lockout?
 //! Pure: the evidence was gathered before.
 
-use super::judge::{PolicyScope, existence, judge_policy, parse_in_force};
+use super::judge::{OrgScope, PolicyScope, existence, judge_policy, parse_in_force};
 use super::model::{
     CallCounts, Code, Finding, KeyEvidence, KeyStatus, Outcome, SCHEMA_VERSION, ScanEvidence,
     ScanReport, ScanScope, ScanSummary, ScannedKey, Severity, code, sort_findings,
 };
 use super::rules::live;
+use crate::policy::OrgPolicies;
 use crate::text;
 
-pub fn scan(ev: &ScanEvidence, now: chrono::DateTime<chrono::Utc>) -> ScanReport {
-    let mut keys: Vec<ScannedKey> = ev.keys.iter().map(|k| assess(k, now)).collect();
+/// `org`: the organisation's policies given (`--scp`, `--rcp`), the same for every key.
+pub fn scan(
+    ev: &ScanEvidence,
+    org: Option<&OrgPolicies>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ScanReport {
+    let mut keys: Vec<ScannedKey> = ev.keys.iter().map(|k| assess(k, org, now)).collect();
     keys.sort_by(|a, b| {
         (a.status, &a.account, &a.region, &a.key_id)
             .cmp(&(b.status, &b.account, &b.region, &b.key_id))
@@ -57,7 +63,11 @@ pub fn scan(ev: &ScanEvidence, now: chrono::DateTime<chrono::Utc>) -> ScanReport
 }
 
 /// One key: its findings, restorers and status.
-pub fn assess(key: &KeyEvidence, now: chrono::DateTime<chrono::Utc>) -> ScannedKey {
+pub fn assess(
+    key: &KeyEvidence,
+    org: Option<&OrgPolicies>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ScannedKey {
     let partition = key.partition();
     let (text, source) = key.policy_in_force();
     let mut findings = Vec::new();
@@ -74,6 +84,10 @@ pub fn assess(key: &KeyEvidence, now: chrono::DateTime<chrono::Utc>) -> ScannedK
                     partition,
                     key_arn: key.arn.as_deref(),
                     source: source.kind,
+                    org: OrgScope {
+                        policies: org,
+                        exempt_key: false,
+                    },
                 },
                 &existence(&key.restorer_checks),
                 now,
@@ -228,6 +242,7 @@ mod tests {
                 &format!("arn:aws:iam::{A}:root"),
                 "kms:*",
             )])),
+            None,
             now(),
         );
         assert_eq!(k.status, KeyStatus::Healthy, "{:?}", codes(&k));
@@ -243,7 +258,7 @@ mod tests {
             exists: Some(true),
             trust_policy: None,
         }];
-        let k = assess(&k, now());
+        let k = assess(&k, None, now());
         assert_eq!(k.status, KeyStatus::AtRisk);
         assert_eq!(codes(&k), ["no-account-delegation", "single-restorer"]);
     }
@@ -257,7 +272,7 @@ mod tests {
             exists: Some(false),
             trust_policy: None,
         }];
-        let k = assess(&k, now());
+        let k = assess(&k, None, now());
         assert_eq!(k.status, KeyStatus::LockedOut);
         assert!(codes(&k).contains(&"no-restorer"));
         assert!(codes(&k).contains(&"restorer-missing"));
@@ -294,7 +309,7 @@ mod tests {
             cut_short: None,
             source: SourceKind::Cloudtrail,
         });
-        let k = assess(&k, now());
+        let k = assess(&k, None, now());
         assert_eq!(k.status, KeyStatus::LockedOut);
         assert_eq!(k.policy_source.kind, SourceKind::Cloudtrail);
         assert!(codes(&k).contains(&"lockout-check-bypassed"));
@@ -305,7 +320,7 @@ mod tests {
         let mut k = key(None);
         k.get_key_policy = Some(Outcome::AccessDenied);
         k.history_unavailable = Some("cloudtrail:LookupEvents: AccessDeniedException".into());
-        let k = assess(&k, now());
+        let k = assess(&k, None, now());
         assert_eq!(k.status, KeyStatus::Unknown);
         assert_eq!(codes(&k), ["evidence-incomplete"]);
         let help = k.findings[0].help.plain();
@@ -322,7 +337,7 @@ mod tests {
             &format!("arn:aws:iam::{A}:role/Only"),
             "kms:*",
         )]))];
-        let report = scan(&ev, now());
+        let report = scan(&ev, None, now());
         assert_eq!(report.summary.at_risk, 1);
         use crate::diagnosis::model::Exit;
         let exit = |bar| crate::diagnosis::exit::scan(&report, bar);

@@ -402,3 +402,43 @@ fn hooks_may_pass_every_changed_file() {
     let r: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(r["summary"]["files"], 1, "{r:#}");
 }
+
+/// `--scp`: an allow-list without kms holds every restorer of a healthy template, and
+/// no-restorer then points to the organisation's administrators before AWS Support.
+#[test]
+fn an_scp_allow_list_holds_every_restorer() {
+    let run = |extra: &[&str]| {
+        let mut args = vec!["check", "tests/iac/cfn/healthy.yaml", "--format", "json"];
+        args.extend_from_slice(extra);
+        kms_doctor(&args)
+    };
+    assert_eq!(run(&[]).status.code(), Some(0));
+    let o = run(&["--scp", "tests/org/scp-allow-list-without-kms.json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let findings: Vec<&Value> = v["files"][0]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["findings"].as_array().unwrap())
+        .collect();
+    let no_restorer = findings
+        .iter()
+        .find(|f| f["code"] == "no-restorer")
+        .expect("no-restorer");
+    assert!(
+        no_restorer["help"]
+            .as_str()
+            .unwrap()
+            .contains("organisation's administrators"),
+        "{no_restorer}"
+    );
+    // A file that is not a policy is a usage error, named, before anything is checked.
+    let o = run(&["--scp", "tests/iac/cfn/healthy.yaml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not a valid service control policy"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

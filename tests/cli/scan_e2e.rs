@@ -543,3 +543,30 @@ fn hostile_names_from_aws_cannot_act_in_any_format() {
     assert!(!sarif.contains('\u{202e}'));
     serde_json::from_str::<Value>(&sarif).unwrap();
 }
+
+/// `--scp`: the organisation's policies given apply to every key; a restorer they hold does not
+/// count, so a healthy key whose administrators an SCP denies kms:PutKeyPolicy is locked out.
+#[test]
+fn scan_takes_the_organisations_policies() {
+    let (sc, ids) = estate();
+    let endpoint = scenario::start(sc);
+    let o = run(
+        &endpoint,
+        &[
+            "--format",
+            "json",
+            "--scp",
+            "tests/org/scp-allow-list-without-kms.json",
+        ],
+    );
+    let v = json_of(&o);
+    let healthy = key(&v, &ids["healthy"]);
+    assert_eq!(healthy["status"], "locked_out", "{healthy}");
+    let restorers = healthy["restorers"].as_array().unwrap();
+    assert!(
+        restorers
+            .iter()
+            .all(|r| r["blocked_by"]["policy_type"] == "scp"),
+        "{restorers:?}"
+    );
+}
