@@ -381,36 +381,25 @@ mod tests {
         Identity::parse(arn).unwrap()
     }
 
-    fn decide_scp(levels: &[Level], principal: &str, management: Option<&str>) -> OrgDecision {
+    /// `decide` for `principal` asking kms:PutKeyPolicy on KEY.
+    fn asking<T>(principal: &str, decide: impl FnOnce(&OrgRequest) -> T) -> T {
         let principal = who(principal);
         let ctx = Context::default();
-        scp_decision(
-            levels,
-            management,
-            &OrgRequest {
-                principal: &principal,
-                action: "kms:PutKeyPolicy",
-                resource: Some(KEY),
-                context: &ctx,
-                now: now(),
-            },
-        )
+        decide(&OrgRequest {
+            principal: &principal,
+            action: "kms:PutKeyPolicy",
+            resource: Some(KEY),
+            context: &ctx,
+            now: now(),
+        })
+    }
+
+    fn decide_scp(levels: &[Level], principal: &str, management: Option<&str>) -> OrgDecision {
+        asking(principal, |req| scp_decision(levels, management, req))
     }
 
     fn decide_rcp(levels: &[Level], principal: &str, exempt: bool) -> OrgDecision {
-        let principal = who(principal);
-        let ctx = Context::default();
-        rcp_decision(
-            levels,
-            exempt,
-            &OrgRequest {
-                principal: &principal,
-                action: "kms:PutKeyPolicy",
-                resource: Some(KEY),
-                context: &ctx,
-                now: now(),
-            },
-        )
+        asking(principal, |req| rcp_decision(levels, exempt, req))
     }
 
     const ADMIN: &str = "arn:aws:iam::111122223333:role/ops/Admin";

@@ -498,6 +498,15 @@ fn an_allow_for_another_account_says_its_own_iam_policies_must_allow_too() {
     );
 }
 
+fn finding_codes(v: &serde_json::Value) -> Vec<&str> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect()
+}
+
 /// `--scp` and `--rcp`: the organisation's policies, the layer that decides named, the
 /// restorers they hold marked and not counted.
 #[test]
@@ -546,12 +555,7 @@ fn the_organisations_policies_name_the_layer_and_hold_restorers() {
         .find(|r| r["principal"] == "arn:aws:iam::111122223333:root")
         .unwrap();
     assert!(account.get("blocked_by").is_none(), "{account}");
-    let codes: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|f| f["code"].as_str())
-        .collect();
+    let codes = finding_codes(&v);
     assert!(codes.contains(&"scp-deny"), "{codes:?}");
     assert!(!codes.contains(&"no-restorer"), "{codes:?}");
 
@@ -568,12 +572,7 @@ fn the_organisations_policies_name_the_layer_and_hold_restorers() {
         "tests/org/scp-allow-list-without-kms.json"
     );
     // The allow-list holds the account delegation too: only AWS Support is left.
-    let codes: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|f| f["code"].as_str())
-        .collect();
+    let codes = finding_codes(&v);
     assert!(codes.contains(&"no-restorer"), "{codes:?}");
 
     // An RCP whose condition is on a tag kms-doctor does not know: conditional, not denied.
