@@ -875,6 +875,22 @@ pub fn next_steps(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Vec
             ));
         }
     }
+    // The restorers the organisation's policies (read) do not hold are the ones to ask.
+    if !facts.org_blocks.is_empty() {
+        let free: Vec<Text> = facts
+            .restorers
+            .iter()
+            .filter(|r| r.exists != Some(false) && !r.via_iam() && r.blocked_by.is_none())
+            .map(|r| Text::code(r.principal.clone()))
+            .collect();
+        if !free.is_empty() {
+            steps.push(text!(
+                "Or ask ",
+                Text::join(free, " or "),
+                ", which the organisation's policies do not hold, to do what you cannot."
+            ));
+        }
+    }
     if has(findings, Code::VpcEndpointPolicyDeny) {
         steps.push("Run from outside the VPC endpoint (or have its policy allow kms:GetKeyPolicy and kms:PutKeyPolicy), then run kms-doctor again.".into());
     }
