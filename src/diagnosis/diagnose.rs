@@ -5,7 +5,7 @@ use super::explain::layer_results;
 use super::iam_restorers::iam_restorers;
 use super::judge::{
     KeyPolicyRestorers, OrgScope, existence, held_by_organization, key_policy_restorers,
-    parse_in_force,
+    org_policies, parse_in_force,
 };
 use super::model::{
     Basis, CallerReport, Code, DiagnoseReport, Evidence, FailedAttempt, Finding, HistorySummary,
@@ -16,10 +16,10 @@ use super::rules::live::{self, StepFacts};
 use super::rules::policy::{self as policy_rules, PolicyFacts};
 use super::verdict::{ActionFacts, verdict_for};
 use crate::diagnosis::model::{AccountId, CallRecord, KeyManager, Operation, PolicyType, Service};
-use crate::diagnosis::model::{LayerDecision, LayerResult, OrgLevel};
+use crate::diagnosis::model::{LayerDecision, LayerResult};
 use crate::policy::{
-    Context, Evaluation, GET_KEY_POLICY, Identity, IdentityKind, Level, OrgPolicies, OrgPolicy,
-    OrgPolicyType, OrgRequest, PUT_KEY_POLICY, delegation_statement, evaluate_for,
+    Context, Evaluation, GET_KEY_POLICY, Identity, IdentityKind, OrgPolicyType, OrgRequest,
+    PUT_KEY_POLICY, delegation_statement, evaluate_for,
 };
 
 /// What `diagnose` is told besides the evidence.
@@ -38,46 +38,6 @@ impl Default for DiagnoseOptions<'_> {
             max_hops: 2,
         }
     }
-}
-
-/// The organisation's policies from the evidence, when some could be read (a type whose levels
-/// could not all be read, or whose documents do not parse, is left out: it blocks no one).
-fn org_policies(ev: &Evidence) -> Option<OrgPolicies> {
-    let org = ev.organization.as_ref()?;
-    let levels = |levels: &Option<Vec<OrgLevel>>, kind: OrgPolicyType| -> Option<Vec<Level>> {
-        levels
-            .as_ref()?
-            .iter()
-            .map(|l| {
-                let policies = l
-                    .policies
-                    .iter()
-                    .map(|p| {
-                        OrgPolicy::from_file(kind, &p.id, &p.content)
-                            .ok()
-                            .map(|mut o| {
-                                o.name = p.name.to_string();
-                                o
-                            })
-                    })
-                    .collect::<Option<Vec<_>>>()?;
-                Some(Level {
-                    target: l.target.clone(),
-                    policies,
-                })
-            })
-            .collect()
-    };
-    let scps = levels(&org.scps, OrgPolicyType::Scp);
-    let rcps = levels(&org.rcps, OrgPolicyType::Rcp);
-    if scps.is_none() && rcps.is_none() {
-        return None;
-    }
-    Some(OrgPolicies {
-        scps: scps.unwrap_or_default(),
-        rcps: rcps.unwrap_or_default(),
-        management_account: org.management_account.as_ref().map(|a| a.to_string()),
-    })
 }
 
 /// The caller's own `GetKeyPolicy`, when AWS denied it: its message names the deciding layer.
@@ -159,7 +119,7 @@ pub fn diagnose(
     let aws_managed = ev.key.manager == Some(KeyManager::Aws);
     // The organisation's SCPs and RCPs, when they could be read: a restorer they deny
     // kms:PutKeyPolicy is kept, marked, and not counted.
-    let org = org_policies(ev);
+    let org = ev.organization.as_ref().and_then(org_policies);
     let org_scope = OrgScope {
         policies: org.as_ref(),
         exempt_key: aws_managed

@@ -3,11 +3,13 @@
 //! how close it is to a lockout.
 
 use super::model::{Code, ExistenceCheck, Finding, Restorer, SourceKind, code};
+use super::model::{OrgEvidence, OrgLevel};
 use super::rules::live;
 use super::rules::policy::{self as policy_rules, PolicyFacts};
 use crate::policy::{
-    BlockedBy, Context, GET_KEY_POLICY, Grantee, Identity, KeyPolicy, OrgPolicies, OrgRequest,
-    Orphan, PUT_KEY_POLICY, delegations, grantees, orphaned_principals,
+    BlockedBy, Context, GET_KEY_POLICY, Grantee, Identity, KeyPolicy, Level, OrgPolicies,
+    OrgPolicy, OrgPolicyType, OrgRequest, Orphan, PUT_KEY_POLICY, delegations, grantees,
+    orphaned_principals,
 };
 use crate::text;
 use std::collections::BTreeMap;
@@ -114,6 +116,45 @@ pub fn key_policy_restorers(
         living,
         orphans: orphaned_principals(policy),
     }
+}
+
+/// The organisation's policies from what was read of them, when some could be read (a type whose levels
+/// could not all be read, or whose documents do not parse, is left out: it blocks no one).
+pub fn org_policies(org: &OrgEvidence) -> Option<OrgPolicies> {
+    let levels = |levels: &Option<Vec<OrgLevel>>, kind: OrgPolicyType| -> Option<Vec<Level>> {
+        levels
+            .as_ref()?
+            .iter()
+            .map(|l| {
+                let policies = l
+                    .policies
+                    .iter()
+                    .map(|p| {
+                        OrgPolicy::from_file(kind, &p.id, &p.content)
+                            .ok()
+                            .map(|mut o| {
+                                o.name = p.name.to_string();
+                                o
+                            })
+                    })
+                    .collect::<Option<Vec<_>>>()?;
+                Some(Level {
+                    target: l.target.clone(),
+                    policies,
+                })
+            })
+            .collect()
+    };
+    let scps = levels(&org.scps, OrgPolicyType::Scp);
+    let rcps = levels(&org.rcps, OrgPolicyType::Rcp);
+    if scps.is_none() && rcps.is_none() {
+        return None;
+    }
+    Some(OrgPolicies {
+        scps: scps.unwrap_or_default(),
+        rcps: rcps.unwrap_or_default(),
+        management_account: org.management_account.as_ref().map(|a| a.to_string()),
+    })
 }
 
 /// When the organisation's policies, not deletion, leave no restorer: `no-restorer` says its

@@ -2,7 +2,8 @@
 //! for nobody in particular: can anyone still update it, and how close is it to a lockout?
 //! Pure: the evidence was gathered before.
 
-use super::judge::{OrgScope, PolicyScope, existence, judge_policy, parse_in_force};
+use super::judge::{OrgScope, PolicyScope, existence, judge_policy, org_policies, parse_in_force};
+use super::model::AccountId;
 use super::model::{
     CallCounts, Code, Finding, KeyEvidence, KeyStatus, Outcome, SCHEMA_VERSION, ScanEvidence,
     ScanReport, ScanScope, ScanSummary, ScannedKey, Severity, code, sort_findings,
@@ -10,14 +11,25 @@ use super::model::{
 use super::rules::live;
 use crate::policy::OrgPolicies;
 use crate::text;
+use std::collections::BTreeMap;
 
-/// `org`: the organisation's policies given (`--scp`, `--rcp`), the same for every key.
+/// `given`: the organisation's policies given (`--scp`, `--rcp`), the same for every key; else
+/// each account's, as far as the scan could read them.
 pub fn scan(
     ev: &ScanEvidence,
-    org: Option<&OrgPolicies>,
+    given: Option<&OrgPolicies>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> ScanReport {
-    let mut keys: Vec<ScannedKey> = ev.keys.iter().map(|k| assess(k, org, now)).collect();
+    let read: BTreeMap<&AccountId, OrgPolicies> = ev
+        .organizations
+        .iter()
+        .filter_map(|(account, org)| Some((account, org_policies(org)?)))
+        .collect();
+    let mut keys: Vec<ScannedKey> = ev
+        .keys
+        .iter()
+        .map(|k| assess(k, given.or(read.get(&k.account)), now))
+        .collect();
     keys.sort_by(|a, b| {
         (a.status, &a.account, &a.region, &a.key_id)
             .cmp(&(b.status, &b.account, &b.region, &b.key_id))
@@ -86,7 +98,10 @@ pub fn assess(
                     source: source.kind,
                     org: OrgScope {
                         policies: org,
-                        exempt_key: false,
+                        // RCPs do not apply to the management account's keys.
+                        exempt_key: org
+                            .and_then(|o| o.management_account.as_deref())
+                            .is_some_and(|m| key.account == m),
                     },
                 },
                 &existence(&key.restorer_checks),

@@ -438,6 +438,9 @@ impl Connection {
         SdkFleet {
             home: AccountConfig(self.config.clone()),
             sts: aws_sdk_sts::Client::from_conf(sts),
+            org: OrganizationsClient(aws_sdk_organizations::Client::from_conf(
+                organizations.clone(),
+            )),
             organizations: aws_sdk_organizations::Client::from_conf(organizations),
         }
     }
@@ -923,6 +926,7 @@ pub struct SdkFleet {
     home: AccountConfig,
     sts: aws_sdk_sts::Client,
     organizations: aws_sdk_organizations::Client,
+    org: OrganizationsClient,
 }
 
 impl super::Fleet for SdkFleet {
@@ -930,6 +934,11 @@ impl super::Fleet for SdkFleet {
     type Kms = KmsClient;
     type Trail = CloudTrailClient;
     type Iam = IamClient;
+    type Org = OrganizationsClient;
+
+    fn organizations(&self) -> &OrganizationsClient {
+        &self.org
+    }
 
     async fn caller(&self) -> Result<CallerIdentity, CallError> {
         StsClient(self.sts.clone()).get_caller_identity().await

@@ -277,6 +277,11 @@ impl super::Fleet for FakeAws {
     type Kms = FakeAws;
     type Trail = FakeAws;
     type Iam = FakeAws;
+    type Org = FakeAws;
+
+    fn organizations(&self) -> &FakeAws {
+        self
+    }
 
     async fn caller(&self) -> Result<CallerIdentity, CallError> {
         self.get_caller_identity().await

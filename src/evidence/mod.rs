@@ -339,6 +339,7 @@ pub trait Fleet {
     type Kms: Kms;
     type Trail: CloudTrail;
     type Iam: Iam;
+    type Org: Organizations;
     fn caller(
         &self,
     ) -> impl Future<Output = Result<crate::diagnosis::model::CallerIdentity, CallError>>;
@@ -361,6 +362,9 @@ pub trait Fleet {
     fn kms(&self, account: &Self::Account, region: &str) -> Self::Kms;
     fn cloudtrail(&self, account: &Self::Account, region: &str) -> Self::Trail;
     fn iam(&self, account: &Self::Account) -> Self::Iam;
+    /// Organizations, with the caller's own credentials (the management account or a delegated
+    /// administrator can read the policies).
+    fn organizations(&self) -> &Self::Org;
 }
 
 /// A parent in an organisation's tree, from `organizations:ListParents`.

@@ -15,7 +15,7 @@ use super::pace::Pace;
 use super::record::{KeyRef, KeySet};
 use super::sources::event_history::{self, MAX_PAGES, SearchOptions};
 use super::{CallError, Calls, CloudTrail, ErrorKind, Fleet, Iam, Kms};
-use crate::diagnosis::model::{AccountId, AwsErrorCode, KeyManager, Timestamp};
+use crate::diagnosis::model::{AccountId, AwsErrorCode, KeyManager, OrgEvidence, Timestamp};
 use crate::diagnosis::model::{
     CallerIdentity, ExistenceCheck, KeyEvidence, Outcome, PolicyEvent, RegionSkipped, ScanError,
     ScanEvidence,
@@ -196,11 +196,21 @@ pub async fn gather_scan<F: Fleet>(
             .map(AccountId::from)
             .collect(),
     };
-    let results: Vec<AccountResult> = futures_util::stream::iter(&accounts)
+    let scanned = futures_util::stream::iter(&accounts)
         .map(|id| scan_account(fleet, calls, opts, &caller, &partition, id, progress))
         .buffer_unordered(ACCOUNTS_AT_ONCE)
-        .collect()
-        .await;
+        .collect::<Vec<AccountResult>>();
+    // Each account's SCPs and RCPs, once per account (not per key), beside the keys.
+    let organizations = futures_util::stream::iter(&accounts)
+        .map(|id| async move {
+            let org =
+                super::organization::organization_policies(fleet.organizations(), calls, t, id)
+                    .await;
+            (id.clone(), org)
+        })
+        .buffer_unordered(ACCOUNTS_AT_ONCE)
+        .collect::<BTreeMap<AccountId, OrgEvidence>>();
+    let (results, organizations) = tokio::join!(scanned, organizations);
     let mut ev = ScanEvidence::started(Timestamp(opts.now.trunc_subsecs(0)), caller, accounts);
     let mut regions = BTreeSet::new();
     for r in results {
@@ -212,6 +222,7 @@ pub async fn gather_scan<F: Fleet>(
         ev.errors.extend(r.errors);
     }
     ev.regions = regions.into_iter().collect();
+    ev.organizations = organizations;
     ev.errors
         .sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
     ev.regions_not_enabled

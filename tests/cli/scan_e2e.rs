@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::process::Output;
 
 /// Every operation `scan` may call. Anything else fails the test.
-const READ_ONLY: [&str; 12] = [
+const READ_ONLY: [&str; 16] = [
     "sts:GetCallerIdentity",
     "sts:AssumeRole",
     "organizations:ListAccounts",
@@ -23,6 +23,10 @@ const READ_ONLY: [&str; 12] = [
     "iam:GetUser",
     "cloudtrail:LookupEvents",
     "iam:GetAccountAuthorizationDetails",
+    "organizations:DescribeOrganization",
+    "organizations:ListParents",
+    "organizations:ListPoliciesForTarget",
+    "organizations:DescribePolicy",
 ];
 
 const A: &str = "111122223333";

@@ -620,10 +620,15 @@ impl Redact for ScanEvidence {
             regions_not_enabled,
             regions_scanned: _,
             errors,
+            organizations,
             calls,
         } = self;
         caller.strings(f);
         accounts.strings(f);
+        // The accounts' IDs are keys: learned above with the accounts scanned.
+        for org in organizations.values_mut() {
+            org.strings(f);
+        }
         // In a fixed order, so that the pseudonyms are the same from run to run whatever order
         // the keys were gathered in.
         keys.sort_by(|a, b| {

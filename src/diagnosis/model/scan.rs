@@ -3,7 +3,7 @@
 
 use super::{
     AccountId, Alias, CallRecord, CallerIdentity, ExistenceCheck, Finding, History, KeyId,
-    KeyManager, KeyState, Outcome, PolicySource, Restorer, Timestamp,
+    KeyManager, KeyState, OrgEvidence, Outcome, PolicySource, Restorer, Timestamp,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -93,6 +93,8 @@ pub struct ScanEvidence {
     /// Account and Region pairs whose keys could be listed.
     pub regions_scanned: u64,
     pub errors: Vec<ScanError>,
+    /// The organisation's SCPs and RCPs that apply to each account, as far as they were read.
+    pub organizations: BTreeMap<AccountId, OrgEvidence>,
     pub calls: Vec<CallRecord>,
 }
 
@@ -113,6 +115,7 @@ impl ScanEvidence {
             regions_not_enabled: Vec::new(),
             regions_scanned: 0,
             errors: Vec::new(),
+            organizations: BTreeMap::new(),
             calls: Vec::new(),
         }
     }
