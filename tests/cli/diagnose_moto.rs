@@ -186,7 +186,11 @@ fn diagnose_against_moto() {
                 "kms:GetKeyPolicy",
                 "iam:GetRole",
                 "iam:SimulatePrincipalPolicy",
-                "cloudtrail:LookupEvents"
+                "cloudtrail:LookupEvents",
+                "organizations:DescribeOrganization",
+                "organizations:ListParents",
+                "organizations:ListPoliciesForTarget",
+                "organizations:DescribePolicy"
             ]
             .contains(&op.as_str()),
             "unexpected call {op}"
