@@ -171,7 +171,7 @@ fn doc(r: &ScanReport) -> Doc<'_> {
                 .restorers
                 .iter()
                 .flatten()
-                .filter(|r| r.exists != Some(false))
+                .filter(|r| r.exists != Some(false) && r.blocked_by.is_none())
                 .map(|r| r.principal.as_str())
                 .collect();
             doc.para(match living.is_empty() {
