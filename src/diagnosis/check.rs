@@ -148,6 +148,7 @@ fn check_key(
         &policy,
         &PolicyScope {
             account: &key.account,
+            account_known: key.account_known,
             partition: &key.partition,
             key_arn: None,
             source: SourceKind::None,
@@ -374,6 +375,7 @@ mod tests {
                 unresolved: Vec::new(),
             }),
             account: A.into(),
+            account_known: true,
             partition: "aws".into(),
             ..DeclaredKey::default()
         }

@@ -135,7 +135,15 @@ pub fn diagnose(
         living,
         orphans,
     } = match policy {
-        Some(p) => key_policy_restorers(p, key_arn, source.kind, &existence, org_scope, now),
+        Some(p) => key_policy_restorers(
+            p,
+            key_arn,
+            key_account,
+            source.kind,
+            &existence,
+            org_scope,
+            now,
+        ),
         None => KeyPolicyRestorers::default(),
     };
     // Trust and identity policies, parsed once for the IAM restorers and the restore paths.

@@ -83,16 +83,27 @@ impl OrgScope<'_> {
 
 /// The key policy's restorers: `existence` says which principals still exist (absent: not
 /// known). One the organisation's policies deny `kms:PutKeyPolicy` is marked (`blocked_by`)
-/// and is not among the living.
+/// and is not among the living. A principal of another account than the key's (`key_account`,
+/// when known without the key's ARN: a template's) is none: `PutKeyPolicy` never works across
+/// accounts.
 pub fn key_policy_restorers(
     policy: &KeyPolicy,
     key_arn: Option<&str>,
+    key_account: Option<&str>,
     source: SourceKind,
     existence: &BTreeMap<&str, Option<bool>>,
     org: OrgScope,
     now: chrono::DateTime<chrono::Utc>,
 ) -> KeyPolicyRestorers {
     let mut all = grantees(policy, PUT_KEY_POLICY, key_arn, &Context::default(), now);
+    if let Some(account) = key_account {
+        all.retain(|g| {
+            Identity::parse(&g.principal)
+                .ok()
+                .and_then(|i| i.account().map(|a| a == account))
+                .unwrap_or(true)
+        });
+    }
     for g in &mut all {
         g.blocked_by = org.blocked(&g.principal, key_arn, now);
     }
@@ -172,6 +183,9 @@ pub fn held_by_organization(findings: &mut [Finding], restorers: &[Restorer]) {
 /// Whose policy is judged, and where it came from.
 pub struct PolicyScope<'a> {
     pub account: &'a str,
+    /// The account is the key's for certain (not a template's guess): principals of other
+    /// accounts are then no restorers.
+    pub account_known: bool,
     pub partition: &'a str,
     pub key_arn: Option<&'a str>,
     pub source: SourceKind,
@@ -197,6 +211,7 @@ pub fn judge_policy(
     } = key_policy_restorers(
         policy,
         scope.key_arn,
+        Some(scope.account).filter(|_| scope.account_known),
         scope.source,
         existence,
         scope.org,

@@ -93,6 +93,7 @@ pub fn assess(
                 policy,
                 &PolicyScope {
                     account: &key.account,
+                    account_known: true,
                     partition,
                     key_arn: key.arn.as_deref(),
                     source: source.kind,

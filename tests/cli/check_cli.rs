@@ -442,3 +442,30 @@ fn an_scp_allow_list_holds_every_restorer() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// A key whose only administrator is another account: `PutKeyPolicy` never works across
+/// accounts, so with the key's account given nobody can restore it. Without it, the account is
+/// only a guess from the policy's ARNs, and nothing is claimed.
+#[test]
+fn an_administrator_in_another_account_only_is_no_restorer() {
+    let path = "tests/iac/policies/other-account-admin.json";
+    let o = kms_doctor(&[
+        "check",
+        path,
+        "--account",
+        "111122223333",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let codes: Vec<&str> = v["files"][0]["resources"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert!(codes.contains(&"no-restorer"), "{codes:?}");
+    let o = kms_doctor(&["check", path, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}

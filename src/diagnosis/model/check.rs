@@ -64,6 +64,9 @@ pub struct DeclaredKey {
     /// default).
     pub account: String,
     pub partition: String,
+    /// The account was given (`--account`, the deployer's), not inferred: only then is a
+    /// principal of another account known to be one.
+    pub account_known: bool,
 }
 
 /// What an input says of a key's policy.

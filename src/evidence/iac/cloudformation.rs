@@ -139,6 +139,7 @@ pub fn read(root: &Located, settings: &Settings) -> Result<Vec<DeclaredKey>, Inp
             bypass,
             account: settings.account.clone(),
             partition: settings.partition.clone(),
+            account_known: settings.account_given,
         });
     }
     Ok(keys)

@@ -339,6 +339,7 @@ fn policy(
         bypass: None,
         account,
         partition: settings.partition.clone(),
+        account_known: settings.account_given,
     }))
 }
 

@@ -118,6 +118,7 @@ pub fn read(plan: &Value, text: &str, settings: &Settings) -> Result<Vec<Declare
             bypass,
             account,
             partition: settings.partition.clone(),
+            account_known: settings.account_given,
         });
     }
     Ok(keys)
