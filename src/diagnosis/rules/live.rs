@@ -525,6 +525,10 @@ pub fn lockout_check_bypassed(e: &crate::diagnosis::model::PolicyEvent) -> Findi
 /// Findings from the policy's history.
 pub fn history_findings(findings: &mut Vec<Finding>, ev: &Evidence) {
     let Some(h) = &ev.history else { return };
+    // A key that does not exist has no history to miss: that is key-not-found.
+    if ev.key.not_found {
+        return;
+    }
     match &h.in_force {
         Some(e) if e.bypass_lockout_check => findings.push(lockout_check_bypassed(e)),
         Some(_) => {}
