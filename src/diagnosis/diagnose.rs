@@ -297,17 +297,30 @@ pub fn diagnose(
             a.because.retain(|c| *c != Code::EvidenceIncomplete);
         }
     }
-    // A layer kms-doctor cannot read denied the caller's read: whether it denies the update as
-    // well is not known, so an update inferred from the layers it can read is not claimed.
+    // A layer kms-doctor cannot read (or the simulation missed) denied the caller's read: whether
+    // it denies the update as well is not known, so an update inferred from the rest is not
+    // claimed.
+    let get_sim = ev
+        .simulation
+        .iter()
+        .find(|s| s.action.eq_ignore_ascii_case(GET_KEY_POLICY));
     let unread_layer = access
         .iter()
         .find(|a| a.action == GET_KEY_POLICY)
         .and_then(|a| a.because.first())
-        .is_some_and(|c| {
-            matches!(
-                c,
-                Code::RcpDeny | Code::VpcEndpointPolicyDeny | Code::SessionPolicyDeny
-            )
+        .is_some_and(|c| match c {
+            // So is an answer AWS contradicted: the policy the inference stands on is in doubt.
+            Code::RcpDeny
+            | Code::VpcEndpointPolicyDeny
+            | Code::SessionPolicyDeny
+            | Code::DenialUnexplained => true,
+            // A layer the simulation did not show for this very call is not trusted for the
+            // other either.
+            Code::ScpDeny => get_sim.is_none_or(|s| s.allowed_by_organizations != Some(false)),
+            Code::PermissionsBoundaryDeny => {
+                get_sim.is_none_or(|s| s.allowed_by_permissions_boundary != Some(false))
+            }
+            _ => false,
         });
     if unread_layer {
         for a in access.iter_mut().filter(|a| {
@@ -394,6 +407,17 @@ pub fn diagnose(
             .filter_map(|r| r.path.clone())
             .min_by_key(|p| p.len())
     };
+    // The principal can restore access itself, yet something is denied: it is the one to act.
+    let something_denied = access
+        .iter()
+        .any(|a| a.verdict == super::model::Verdict::Denied);
+    if can_restore_now && something_denied && !ev.key.not_found {
+        findings.push(live::restorer_reachable(
+            std::slice::from_ref(&subject_arn),
+            false,
+        ));
+        sort_findings(&mut findings);
+    }
     if let Some(path) = restore_path.as_ref().filter(|p| p.len() > 1) {
         // A step that depends on a condition (MFA, an external ID) makes the whole way so.
         let conditional = path.windows(2).enumerate().any(|(i, w)| {
@@ -426,6 +450,7 @@ pub fn diagnose(
             source: &source,
             subject: subject.as_ref(),
             fix_written_to: opts.write_fix.filter(|_| fix.is_some()),
+            can_restore: can_restore_now,
             org_blocks: &layers
                 .iter()
                 .filter_map(|l| l.blocked_by.clone())

@@ -329,12 +329,21 @@ fn no_way(r: &DiagnoseReport) -> &'static str {
     }
 }
 
-/// The restorers that someone could reach: existing roles.
+/// The restorers that someone could reach: existing roles, not held by the organisation's
+/// policies, other than the diagnosed principal's own.
 fn reachable(r: &DiagnoseReport) -> impl Iterator<Item = &Restorer> {
-    r.restorers
-        .iter()
-        .flatten()
-        .filter(|g| g.exists != Some(false) && !g.via_iam() && g.blocked_by.is_none())
+    let own = r
+        .principal
+        .as_ref()
+        .unwrap_or(&r.caller)
+        .principal_arn
+        .as_deref();
+    r.restorers.iter().flatten().filter(move |g| {
+        g.exists != Some(false)
+            && !g.via_iam()
+            && g.blocked_by.is_none()
+            && Some(g.principal.as_str()) != own
+    })
 }
 
 /// The way from the caller to a restorer, and what to run; or who to ask.

@@ -770,6 +770,14 @@ pub fn note_text(note: &Note, ev: &Evidence) -> Text {
 
 /// The diagnosed principal can reach a restorer by assuming roles: what to run.
 pub fn restorer_reachable(path: &[String], conditional: bool) -> Finding {
+    if path.len() == 1 {
+        return Finding::new(
+            Code::RestorerReachable,
+            "You can restore access yourself: the key policy lets you call kms:PutKeyPolicy",
+        )
+        .detail("A statement of the policy in force names you for kms:PutKeyPolicy, though not for every action: you need no one else to update the policy.")
+        .help("Update the key policy with your own credentials: the next steps give the policy to apply and the command.");
+    }
     let hops = &path[1..];
     let mut steps = Vec::new();
     let mut source = "YOUR_PROFILE".to_owned();
@@ -837,6 +845,8 @@ pub struct StepFacts<'a> {
     pub fix_written_to: Option<&'a str>,
     /// What of the organisation's policies (read) denies the principal.
     pub org_blocks: &'a [crate::policy::BlockedBy],
+    /// The principal may call `kms:PutKeyPolicy` itself.
+    pub can_restore: bool,
 }
 
 pub fn next_steps(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Vec<Text> {
@@ -913,7 +923,26 @@ pub fn next_steps(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Vec
         .collect();
     let no_one_left = named.is_empty() && facts.restorers.iter().all(|r| r.exists == Some(false));
     // no-restorer says what is left when no one is.
-    if policy_fix && !has(findings, Code::AwsManagedKey) && !no_one_left {
+    let put = |file: &str| {
+        code(format!(
+            "aws kms put-key-policy --key-id {key}{region} --policy-name default --policy file://{file}"
+        ))
+    };
+    if policy_fix && facts.can_restore && !has(findings, Code::AwsManagedKey) {
+        // One place decides who acts: here, the principal itself.
+        match facts.fix_written_to {
+            Some(file) => steps.push(text!(
+                "You can update the key policy yourself. kms-doctor wrote ",
+                code(file),
+                ": the policy in force with the account delegation statement added. Review it, then apply it: ",
+                put(file)
+            )),
+            None => steps.push(text!(
+                "You can update the key policy yourself: run kms-doctor again with --write-fix key-policy.json to get the policy in force with the account delegation statement added, review it, then apply it: ",
+                put("key-policy.json")
+            )),
+        }
+    } else if policy_fix && !has(findings, Code::AwsManagedKey) && !no_one_left {
         let who = if named.is_empty() {
             text!("a principal whose IAM policies allow kms:PutKeyPolicy")
         } else {
@@ -927,11 +956,6 @@ pub fn next_steps(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Vec
             who,
             " to update the key policy (they can, per the policy in force)."
         ));
-        let put = |file: &str| {
-            code(format!(
-                "aws kms put-key-policy --key-id {key}{region} --policy-name default --policy file://{file}"
-            ))
-        };
         match facts.fix_written_to {
             Some(file) => steps.push(text!(
                 "kms-doctor wrote ",
