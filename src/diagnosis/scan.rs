@@ -316,6 +316,7 @@ mod tests {
                 bypass_lockout_check: true,
                 error_code: None,
                 error_message: None,
+                account: None,
             }),
             failed_attempts: Vec::new(),
             pages: 1,

@@ -162,6 +162,8 @@ pub fn build(found: Found, now: chrono::DateTime<chrono::Utc>) -> TimelineReport
             lockout: None,
         };
         if e.error_code.is_none() {
+            // Named by its ID alone, the key's account is the records'.
+            let account = account.or(e.account.as_deref());
             let text = e
                 .policy
                 .clone()
@@ -234,6 +236,7 @@ mod tests {
             bypass_lockout_check: false,
             error_code: error.map(str::to_owned),
             error_message: None,
+            account: Some(A.into()),
         }
     }
 

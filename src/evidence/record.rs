@@ -1,7 +1,7 @@
 //! A CloudTrail record, read once for every source (the event history, log files, Athena
 //! rows): is it a policy change of this key, and what did it set?
 
-use crate::diagnosis::model::{EventId, PolicyEvent, SourceIp, Timestamp, UserAgent};
+use crate::diagnosis::model::{AccountId, EventId, PolicyEvent, SourceIp, Timestamp, UserAgent};
 use serde_json::Value;
 
 /// The key, as events may name it.
@@ -159,6 +159,9 @@ fn read_value_of<M: KeyMatch>(
                 .unwrap_or(false),
             error_code: text("/errorCode"),
             error_message: text("/errorMessage"),
+            account: text("/recipientAccountId")
+                .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+                .map(AccountId),
         },
     )))
 }

@@ -632,3 +632,32 @@ fn diagnose_recovers_the_policy_with_athena() {
         json!(["root-delegation-missing"])
     );
 }
+
+/// Named by its key ID alone, the key's account comes from the records: the `CreateKey` with
+/// KMS's default policy is no lockout, and the next change is not "delegation added".
+#[test]
+fn a_bare_key_id_takes_its_account_from_the_records() {
+    let root = generated("bare-id");
+    let (_, by_arn) = history(&[
+        "history",
+        &key_arn(),
+        "--logs",
+        root.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let (_, by_id) = history(&[
+        "history",
+        KEY_ID,
+        "--logs",
+        root.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let e = &by_id["events"];
+    assert_eq!(e[0]["event_name"], "CreateKey");
+    assert_eq!(e[0]["lockout"], Value::Null, "{}", e[0]);
+    assert_eq!(e[1]["diff"]["delegation_added"], false, "{}", e[1]);
+    assert_eq!(by_id["lockout"], by_arn["lockout"]);
+    assert_eq!(by_id["events"], by_arn["events"]);
+}

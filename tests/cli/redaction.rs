@@ -255,6 +255,7 @@ fn the_timeline_hides_addresses_agents_and_authors() {
         bypass_lockout_check: false,
         error_code: None,
         error_message: None,
+        account: Some("111122223333".into()),
     };
     let report = build(
         Found {

@@ -120,6 +120,10 @@ pub struct PolicyEvent {
     pub bypass_lockout_check: bool,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    /// The key's account, as the record says it (`recipientAccountId`): the account KMS's
+    /// default policy delegates to when the key was named by its ID alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<AccountId>,
 }
 
 impl PolicyEvent {

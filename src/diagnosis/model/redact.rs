@@ -387,7 +387,9 @@ impl Redact for PolicyEvent {
             bypass_lockout_check: _,
             error_code: _,
             error_message,
+            account,
         } = self;
+        account.strings(f);
         event_id.strings(f);
         changed_by.strings(f);
         role_arn.strings(f);
