@@ -144,7 +144,7 @@ fn check_key(
             return out;
         }
     };
-    let mut findings = judge_policy(
+    let judged = judge_policy(
         &policy,
         &PolicyScope {
             account: &key.account,
@@ -159,8 +159,19 @@ fn check_key(
         },
         &BTreeMap::new(),
         now,
-    )
-    .findings;
+    );
+    // Who else could update the policy once it is deployed (for the loss findings' words).
+    let others_remain = judged
+        .restorers
+        .iter()
+        .any(|r| r.exists != Some(false) && r.blocked_by.is_none());
+    let account = key.account_known.then_some(key.account.as_str());
+    let held = judged.restorers.iter().any(|r| r.blocked_by.is_some());
+    let mut findings: Vec<Finding> = judged
+        .findings
+        .into_iter()
+        .map(|f| before_deployment(f, &key.partition, account, held))
+        .collect();
     // A principal that cannot be known offline may be the restorer: say so rather than call
     // the key locked out.
     let unresolved_admin = policy.statements.iter().any(|s| {
@@ -199,7 +210,7 @@ fn check_key(
                 .map(|k| (k, Code::KeptPrincipalLosesAccess)),
         )
     {
-        if let Some(f) = loses_access(&policy, who.0, who.1, now) {
+        if let Some(f) = loses_access(&policy, who.0, who.1, others_remain, now) {
             findings.push(f);
         }
     }
@@ -241,10 +252,52 @@ fn bypass_set(resource_type: &str) -> Finding {
 
 /// `deployer-loses-access` / `kept-principal-loses-access`: the key policy would not let `who`
 /// call `kms:PutKeyPolicy`.
+/// A finding about a policy not yet deployed, in the words of a change under review: what the
+/// change *would* do, and a fix to the template (the key's account filled in when known);
+/// AWS Support is for keys already locked out.
+fn before_deployment(
+    mut f: Finding,
+    partition: &str,
+    account: Option<&str>,
+    held_by_organization: bool,
+) -> Finding {
+    let root = format!("arn:{partition}:iam::{}:root", account.unwrap_or("ACCOUNT"));
+    match f.code {
+        Code::NoRestorer => {
+            f.title = "This policy would leave no principal able to update the key policy".into();
+            f.detail = "Once deployed, no statement would allow kms:PutKeyPolicy to an existing principal or to the account, once denies are applied: nobody in the account could change the policy again, and only AWS Support could restore access.".into();
+            f.help = text!(
+                "Change the template before it ships: keep the account delegation (",
+                code(format!(
+                    "{{\"Effect\": \"Allow\", \"Principal\": {{\"AWS\": \"{root}\"}}, \"Action\": \"kms:*\", \"Resource\": \"*\"}}"
+                )),
+                ") or name a break-glass role for kms:PutKeyPolicy.",
+                if held_by_organization {
+                    " The restorers it names are held by the organisation's SCPs or RCPs: the organisation's administrators can exempt one."
+                } else {
+                    ""
+                }
+            );
+        }
+        Code::NoAccountDelegation => {
+            f.help = text!(
+                "Add the account delegation statement (",
+                code(format!(
+                    "\"Principal\": {{\"AWS\": \"{root}\"}}, \"Action\": \"kms:*\""
+                )),
+                ") and control access with IAM policies, or name at least two administrators."
+            );
+        }
+        _ => {}
+    }
+    f
+}
+
 fn loses_access(
     policy: &KeyPolicy,
     who: &Identity,
     rule: Code,
+    others_remain: bool,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<Finding> {
     let eval = evaluate_for(policy, who, PUT_KEY_POLICY, None, &Context::default(), now);
@@ -292,7 +345,11 @@ fn loses_access(
     let mut f = Finding::new(rule, title)
         .detail(text!(
             why,
-            " Whoever is left cannot repair the policy: only AWS Support can."
+            if others_remain {
+                " Others the policy names could still update it."
+            } else {
+                " Nobody else could update it: only AWS Support could restore access."
+            }
         ))
         .evidence([text!(
             "the key policy decides ",
