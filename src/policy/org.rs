@@ -85,16 +85,6 @@ pub enum OrgPolicyType {
     Rcp,
 }
 
-impl OrgPolicyType {
-    /// The start of its `ListPoliciesForTarget` filter: `SERVICE_…`, `RESOURCE_…`.
-    pub fn prefix(self) -> &'static str {
-        match self {
-            OrgPolicyType::Scp => "SERVICE_",
-            OrgPolicyType::Rcp => "RESOURCE_",
-        }
-    }
-}
-
 /// The contract's `blocked_by`: what of the organisation's policies denies an action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BlockedBy {

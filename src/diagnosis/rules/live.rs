@@ -9,6 +9,7 @@ use crate::diagnosis::model::{
     PolicySource, Restorer, Service, SimDecision, SimulationResult, SourceKind, SourcePolicyType,
     Text, Timestamp, Verdict, code, prose, quoted,
 };
+use crate::policy::OrgPolicyType;
 use crate::policy::{
     Applies, Decision, Effect, Evaluation, GET_KEY_POLICY, Identity, PUT_KEY_POLICY,
 };
@@ -854,14 +855,16 @@ pub fn next_steps(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Vec
     let key = key_name(ev);
     let region = region_flag(ev);
     // A layer above the key policy decides: it is changed first, by those who own it.
-    for (rule, filter, what) in [
+    for (rule, policy_type, filter, what) in [
         (
             Code::RcpDeny,
+            OrgPolicyType::Rcp,
             "RESOURCE_CONTROL_POLICY",
             "resource control policy",
         ),
         (
             Code::ScpDeny,
+            OrgPolicyType::Scp,
             "SERVICE_CONTROL_POLICY",
             "service control policy",
         ),
@@ -869,7 +872,7 @@ pub fn next_steps(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Vec
         let named = facts
             .org_blocks
             .iter()
-            .find(|b| has(findings, rule) && filter.starts_with(b.policy_type.prefix()));
+            .find(|b| has(findings, rule) && b.policy_type == policy_type);
         if let Some(b) = named {
             steps.push(text!(
                 "Ask the organisation's administrators (its management account, or the delegated administrator for policies) to exempt this principal from ",
