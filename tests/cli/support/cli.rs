@@ -41,11 +41,37 @@ pub fn against(endpoint: &str) -> Command {
 /// (tests of one binary run in parallel in one process).
 pub fn fresh_dir(name: &str) -> std::path::PathBuf {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(sweep_finished_runs);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let d = std::env::temp_dir().join(format!("kms-doctor-{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("a temporary directory");
     d
+}
+
+/// Removes the directories that earlier test runs left (`kms-doctor-NAME-PID-N`, their process
+/// gone): an install test's is a gigabyte, and runs on one machine must not fill its disk.
+fn sweep_finished_runs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("kms-doctor-") else {
+            continue;
+        };
+        let mut parts = rest.rsplitn(3, '-');
+        let (_n, pid) = (parts.next(), parts.next());
+        let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        // Only where a process can be looked up (Linux): elsewhere nothing is removed.
+        let proc = std::path::Path::new("/proc");
+        if pid != std::process::id() && proc.is_dir() && !proc.join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Asserts the exit status, showing the binary's stderr when it is not the one expected.
