@@ -55,12 +55,15 @@ async fn path_to_root<O: Organizations>(
         };
         path.push(parent.id.clone());
         if parent.root {
-            break;
+            path.reverse();
+            return Ok(path);
         }
         child = parent.id;
     }
-    path.reverse();
-    Ok(path)
+    // A path that does not reach the root would leave levels unread: none is better than part.
+    Err(CallError::malformed(
+        "ListParents did not reach the organisation's root",
+    ))
 }
 
 /// The policies of one type attached to `target`: (ID, name).
