@@ -27,9 +27,15 @@ pub fn explain(r: &ExplainReport) -> Exit {
     Exit::findings_if(!ok)
 }
 
-/// `Findings` when a finding is at or above `fail_on` (`None`: never).
+/// `Findings` when a finding, of a key or of the scan itself (`scan-incomplete`), is at or
+/// above `fail_on` (`None`: never).
 pub fn scan(r: &ScanReport, fail_on: Option<Severity>) -> Exit {
-    at_or_above(r.keys.iter().flat_map(|k| &k.findings), fail_on)
+    at_or_above(
+        r.findings
+            .iter()
+            .chain(r.keys.iter().flat_map(|k| &k.findings)),
+        fail_on,
+    )
 }
 
 /// `Failure` when an input could not be read; else `Findings` when a finding is at or above

@@ -3,15 +3,16 @@
 //! Pure: the evidence was gathered before.
 
 use super::judge::{OrgScope, PolicyScope, existence, judge_policy, org_policies, parse_in_force};
-use super::model::AccountId;
+use super::model::{AccountId, KeyId};
 use super::model::{
-    CallCounts, Code, Finding, KeyEvidence, KeyStatus, Outcome, SCHEMA_VERSION, ScanEvidence,
-    ScanReport, ScanScope, ScanSummary, ScannedKey, Severity, code, sort_findings,
+    CallCounts, Code, Finding, KeyEvidence, KeyStatus, Missed, NotExamined, Outcome,
+    SCHEMA_VERSION, ScanError, ScanEvidence, ScanReport, ScanScope, ScanSummary, ScannedKey,
+    Severity, Text, code, prose, sort_findings,
 };
 use super::rules::live;
 use crate::policy::OrgPolicies;
 use crate::text;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// `given`: the organisation's policies given (`--scp`, `--rcp`), the same for every key; else
 /// each account's, as far as the scan could read them.
@@ -30,6 +31,18 @@ pub fn scan(
         .iter()
         .map(|k| assess(k, given.or(read.get(&k.account)), now))
         .collect();
+    // A key whose policy a failed call (not a denial) left unread was listed, not examined.
+    let unread: BTreeSet<(&AccountId, &str, &KeyId)> = ev
+        .keys
+        .iter()
+        .zip(&keys)
+        .filter(|(k, judged)| {
+            judged.status == KeyStatus::Unknown
+                && !matches!(k.get_key_policy, Some(Outcome::Ok | Outcome::AccessDenied))
+        })
+        .map(|(k, _)| (&k.account, k.region.as_str(), &k.key_id))
+        .collect();
+    let (not_examined, incomplete) = coverage(ev, &unread);
     keys.sort_by(|a, b| {
         (a.status, &a.account, &a.region, &a.key_id)
             .cmp(&(b.status, &b.account, &b.region, &b.key_id))
@@ -37,6 +50,8 @@ pub fn scan(
     let mut summary = ScanSummary {
         keys: keys.len() as u64,
         aws_managed_skipped: ev.aws_managed_skipped,
+        complete: incomplete.is_none(),
+        not_examined,
         ..ScanSummary::default()
     };
     for k in &keys {
@@ -68,9 +83,148 @@ pub fn scan(
             regions_not_enabled: ev.regions_not_enabled.clone(),
         },
         keys,
+        findings: incomplete.into_iter().collect(),
         errors: ev.errors.clone(),
         calls,
         summary,
+    }
+}
+
+/// What the scan was asked to examine and did not, counted from what each failure cost it
+/// (`unread`: keys whose policy a failed call left unknown), and the `scan-incomplete` finding
+/// that says so, with every cause.
+fn coverage(
+    ev: &ScanEvidence,
+    unread: &BTreeSet<(&AccountId, &str, &KeyId)>,
+) -> (NotExamined, Option<Finding>) {
+    let mut missed = NotExamined {
+        keys: unread.len() as u64,
+        ..NotExamined::default()
+    };
+    let mut causes = Vec::new();
+    for e in &ev.errors {
+        match e.missed {
+            Some(Missed::Account) => missed.accounts += 1,
+            Some(Missed::Region) => missed.regions += 1,
+            Some(Missed::Keys { count }) => missed.keys += count,
+            Some(Missed::Listing { .. }) => missed.listings_cut_short += 1,
+            // A failure about keys whose policy stayed unread: counted in `unread`.
+            None if e.key_ids.iter().any(|id| {
+                let (account, region) = (e.account.as_ref(), e.region.as_deref());
+                account
+                    .zip(region)
+                    .is_some_and(|(a, r)| unread.contains(&(a, r, id)))
+            }) => {}
+            None => continue,
+        }
+        causes.push(scan_error_line(e));
+    }
+    if missed.is_empty() {
+        return (missed, None);
+    }
+    let mut parts = Vec::new();
+    let count = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    if missed.accounts > 0 {
+        parts.push(format!(
+            "{} of {}",
+            missed.accounts,
+            count(ev.accounts.len() as u64, "account", "accounts")
+        ));
+    }
+    if missed.regions > 0 {
+        parts.push(count(missed.regions, "Region", "Regions"));
+    }
+    if missed.keys > 0 {
+        parts.push(count(missed.keys, "key", "keys"));
+    }
+    let mut title = Text::default();
+    if !parts.is_empty() {
+        title = text!("The scan did not examine ", prose(join_and(&parts)));
+    }
+    if missed.listings_cut_short > 0 {
+        let cut = prose(count(
+            missed.listings_cut_short,
+            "listing was",
+            "listings were",
+        ));
+        title = match parts.is_empty() {
+            true => text!(cut, " cut short: keys beyond it were not counted"),
+            false => text!(title, "; ", cut, " cut short"),
+        };
+    }
+    let finding = Finding::new(Code::ScanIncomplete, title)
+        .detail(
+            "The counts of this report cover only what was examined. What was not examined is \
+             neither healthy nor locked out: it is unknown until a scan reaches it.",
+        )
+        .evidence(causes.into_iter().take(MAX_CAUSES_SHOWN))
+        .help(remedies(
+            &missed,
+            ev.errors
+                .iter()
+                .any(|e| matches!(e.missed, Some(Missed::Keys { .. }))),
+            !unread.is_empty(),
+        ));
+    (missed, Some(finding))
+}
+
+/// What to do about each kind of gap the scan has, in kms-doctor's words.
+/// (`deadline`: keys were left when it passed; `unread`: keys whose policy a failed call left
+/// unknown.)
+fn remedies(missed: &NotExamined, deadline: bool, unread: bool) -> Text {
+    let mut steps: Vec<&'static str> = Vec::new();
+    if missed.accounts > 0 {
+        steps.push(
+            "let the scan role (--role-name) be assumed in the accounts named above, or leave \
+             them out with --accounts",
+        );
+    }
+    if missed.regions > 0 {
+        steps.push("scan the Regions named above again once the cause is mended (--region)");
+    }
+    if deadline {
+        steps.push("give a larger --max-duration, or scan fewer Regions at a time");
+    }
+    if unread {
+        steps.push(
+            "when KMS throttled or failed, run again with a lower --concurrency (or read the \
+             policies from CloudTrail: leave out --no-cloudtrail)",
+        );
+    }
+    if missed.listings_cut_short > 0 {
+        steps.push(
+            "split the scan past the listing cap: name accounts with --accounts, Regions with \
+             --region",
+        );
+    }
+    text!(
+        "Then scan again: ",
+        prose(steps.join("; ")),
+        ". --fail-on never keeps the exit status 0 for a partial scan."
+    )
+}
+
+/// Causes named in `scan-incomplete`'s evidence at most (every one is in `errors`).
+const MAX_CAUSES_SHOWN: usize = 20;
+
+/// "ACCOUNT REGION operation: message", as the error list shows it.
+fn scan_error_line(e: &ScanError) -> Text {
+    let mut place: Vec<&str> = Vec::new();
+    place.extend(e.account.as_deref());
+    place.extend(e.region.as_deref());
+    let mut line = Text::default();
+    if !place.is_empty() {
+        line = text!(code(place.join(" ")), " ");
+    }
+    text!(line, code(&e.operation), ": ", code(&e.message))
+}
+
+/// "a, b and c".
+fn join_and(parts: &[String]) -> String {
+    match parts {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
 }
 
@@ -345,6 +499,45 @@ mod tests {
             help.contains("--logs") && help.contains("--athena-table"),
             "{help}"
         );
+    }
+
+    #[test]
+    fn a_listing_cut_short_makes_the_scan_incomplete_and_fail() {
+        let mut ev = ScanEvidence::started(now().into(), Default::default(), vec![A.into()]);
+        ev.keys = vec![key(policy(vec![allow(
+            &format!("arn:aws:iam::{A}:root"),
+            "kms:*",
+        )]))];
+        ev.errors.push(ScanError::new(
+            None,
+            None,
+            "organizations:ListAccounts",
+            "more than 100 pages".into(),
+            Some(Missed::Listing { kept: 1 }),
+        ));
+        let report = scan(&ev, None, now());
+        assert_eq!(report.summary.healthy, 1);
+        assert!(!report.summary.complete);
+        assert_eq!(report.summary.not_examined.listings_cut_short, 1);
+        assert_eq!(report.findings[0].code, Code::ScanIncomplete);
+        assert!(report.findings[0].title.plain().contains("cut short"));
+        let exit = crate::diagnosis::exit::scan(&report, Some(Severity::Error));
+        assert_eq!(exit, crate::diagnosis::model::Exit::Findings);
+    }
+
+    #[test]
+    fn a_lost_detail_is_not_a_gap() {
+        let mut ev = ScanEvidence::started(now().into(), Default::default(), vec![A.into()]);
+        ev.errors.push(ScanError::new(
+            Some(A),
+            Some("us-east-1"),
+            "kms:ListAliases",
+            "throttled".into(),
+            None,
+        ));
+        let report = scan(&ev, None, now());
+        assert!(report.summary.complete);
+        assert!(report.findings.is_empty());
     }
 
     #[test]

@@ -32,7 +32,7 @@ struct State {
     authorization: crate::diagnosis::model::AuthorizationDetails,
     /// (event name, event), newest first as CloudTrail answers.
     events: Vec<(String, TrailEvent)>,
-    /// `LookupEvents` always answers another `NextToken`.
+    /// `LookupEvents` and `ListAccounts` always answer another `NextToken`.
     endless_pages: bool,
     /// Operation → the error it answers (every time).
     failures: BTreeMap<String, CallError>,
@@ -307,7 +307,7 @@ impl super::Fleet for FakeAws {
                     status: Some("ACTIVE".to_owned()),
                 })
                 .collect(),
-            next: None,
+            next: state.endless_pages.then(|| "more".to_owned()),
         })
     }
 

@@ -17,8 +17,8 @@ use super::sources::event_history::{self, MAX_PAGES, SearchOptions};
 use super::{CallError, Calls, CloudTrail, ErrorKind, Fleet, Iam, Kms};
 use crate::diagnosis::model::{AccountId, AwsErrorCode, KeyManager, OrgEvidence, Timestamp};
 use crate::diagnosis::model::{
-    CallerIdentity, ExistenceCheck, KeyEvidence, Outcome, PolicyEvent, RegionSkipped, ScanError,
-    ScanEvidence,
+    CallerIdentity, ExistenceCheck, KeyEvidence, Missed, Outcome, PolicyEvent, RegionSkipped,
+    ScanError, ScanEvidence,
 };
 use crate::policy::{Context, Identity, KeyPolicy, PUT_KEY_POLICY, grantees};
 use chrono::SubsecRound as _;
@@ -186,15 +186,30 @@ pub async fn gather_scan<F: Fleet>(
         .await
         .map_err(ScanFailed::Caller)?;
     let partition = caller.arn.split(':').nth(1).unwrap_or("aws").to_owned();
+    let mut listing_cut = None;
     let accounts = match &opts.accounts {
         AccountsToScan::Caller => vec![caller.account.clone()],
         AccountsToScan::List(ids) => ids.iter().map(|id| id.as_str().into()).collect(),
-        AccountsToScan::Organization => organization_accounts(fleet, calls, t)
-            .await
-            .map_err(ScanFailed::Organization)?
-            .into_iter()
-            .map(AccountId::from)
-            .collect(),
+        AccountsToScan::Organization => {
+            let (ids, complete) = organization_accounts(fleet, calls, t)
+                .await
+                .map_err(ScanFailed::Organization)?;
+            if !complete {
+                listing_cut = Some(ScanError::new(
+                    None,
+                    None,
+                    "organizations:ListAccounts",
+                    format!(
+                        "more than {MAX_ACCOUNT_PAGES} pages of accounts: only the first {} accounts were scanned (name the others with --accounts)",
+                        ids.len()
+                    ),
+                    Some(Missed::Listing {
+                        kept: ids.len() as u64,
+                    }),
+                ));
+            }
+            ids.into_iter().map(AccountId::from).collect()
+        }
     };
     let scanned = futures_util::stream::iter(&accounts)
         .map(|id| scan_account(fleet, calls, opts, &caller, &partition, id, progress))
@@ -223,6 +238,7 @@ pub async fn gather_scan<F: Fleet>(
     }
     ev.regions = regions.into_iter().collect();
     ev.organizations = organizations;
+    ev.errors.extend(listing_cut);
     ev.errors
         .sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
     ev.regions_not_enabled
@@ -231,13 +247,13 @@ pub async fn gather_scan<F: Fleet>(
     Ok(ev)
 }
 
-/// The organisation's active accounts.
+/// The organisation's active accounts, and whether the listing came to its end.
 async fn organization_accounts<F: Fleet>(
     fleet: &F,
     calls: &Calls,
     t: Duration,
-) -> Result<Vec<String>, CallError> {
-    let (accounts, _) = every_page(
+) -> Result<(Vec<String>, bool), CallError> {
+    let (accounts, complete) = every_page(
         &Pace::new(5.0, 1, KMS_BACKOFF),
         calls,
         "organizations",
@@ -255,17 +271,17 @@ async fn organization_accounts<F: Fleet>(
         .collect();
     ids.sort();
     ids.dedup();
-    Ok(ids)
+    Ok((ids, complete))
 }
 
-fn error(account: &str, region: Option<&str>, operation: &str, e: &CallError) -> ScanError {
-    ScanError {
-        account: Some(account.into()),
-        region: region.map(str::to_owned),
-        operation: operation.to_owned(),
-        message: e.describe(),
-        key_ids: Vec::new(),
-    }
+fn error(
+    account: &str,
+    region: Option<&str>,
+    operation: &str,
+    e: &CallError,
+    missed: Option<Missed>,
+) -> ScanError {
+    ScanError::new(Some(account), region, operation, e.describe(), missed)
 }
 
 /// A call about one key that failed: merged with the Region's others of the same operation and
@@ -289,11 +305,8 @@ fn merge_key_failures(account: &str, region: &str, failures: Vec<KeyFailure>) ->
                 f.operation,
                 f.kind,
                 ScanError {
-                    account: Some(account.into()),
-                    region: Some(region.to_owned()),
-                    operation: f.operation.to_owned(),
-                    message: f.message,
                     key_ids: vec![f.key_id.into()],
+                    ..ScanError::new(Some(account), Some(region), f.operation, f.message, None)
                 },
             )),
         }
@@ -331,7 +344,7 @@ async fn scan_account<F: Fleet>(
         {
             Ok(a) => a,
             Err(e) => {
-                let mut err = error(id, None, "sts:AssumeRole", &e);
+                let mut err = error(id, None, "sts:AssumeRole", &e, Some(Missed::Account));
                 err.message = format!("cannot assume {role}: {}", err.message);
                 result.errors.push(err);
                 return result;
@@ -343,7 +356,7 @@ async fn scan_account<F: Fleet>(
         RegionsToScan::All => match enabled_regions(fleet, &account, calls, t).await {
             Ok(r) => r,
             Err(e) => {
-                let mut err = error(id, None, "account:ListRegions", &e);
+                let mut err = error(id, None, "account:ListRegions", &e, None);
                 err.message = format!(
                     "{}; scanned the {} commercial Regions instead (those not enabled are listed as such)",
                     err.message,
@@ -479,19 +492,29 @@ async fn scan_region<K: Kms, C: CloudTrail>(
                 reason: format!("not enabled in the account ({})", e.describe()),
             });
         }
-        Err(e) => return RegionResult::Failed(error(account, Some(region), "kms:ListKeys", &e)),
+        Err(e) => {
+            return RegionResult::Failed(error(
+                account,
+                Some(region),
+                "kms:ListKeys",
+                &e,
+                Some(Missed::Region),
+            ));
+        }
     };
     if !complete {
-        errors.push(ScanError {
-            account: Some(account.into()),
-            region: Some(region.to_owned()),
-            operation: "kms:ListKeys".to_owned(),
-            message: format!(
+        errors.push(ScanError::new(
+            Some(account),
+            Some(region),
+            "kms:ListKeys",
+            format!(
                 "more than {MAX_LIST_PAGES} pages of keys: only the first {} keys were scanned",
                 listed.len()
             ),
-            key_ids: Vec::new(),
-        });
+            Some(Missed::Listing {
+                kept: listed.len() as u64,
+            }),
+        ));
     }
     let mut aliases: BTreeMap<String, Vec<String>> = BTreeMap::new();
     match aliases_listed {
@@ -502,7 +525,7 @@ async fn scan_region<K: Kms, C: CloudTrail>(
                 }
             }
         }
-        Err(e) => errors.push(error(account, Some(region), "kms:ListAliases", &e)),
+        Err(e) => errors.push(error(account, Some(region), "kms:ListAliases", &e, None)),
     }
     progress(Tick::Found {
         region,
@@ -548,15 +571,17 @@ async fn scan_region<K: Kms, C: CloudTrail>(
     }
     errors.extend(merge_key_failures(account, region, failures));
     if not_examined > 0 {
-        errors.push(ScanError {
-            account: Some(account.into()),
-            region: Some(region.to_owned()),
-            operation: "kms:DescribeKey".to_owned(),
-            message: format!(
+        errors.push(ScanError::new(
+            Some(account),
+            Some(region),
+            "kms:DescribeKey",
+            format!(
                 "{not_examined} keys not examined: the --max-duration deadline passed (run again with a larger --max-duration, or fewer Regions)"
             ),
-            key_ids: Vec::new(),
-        });
+            Some(Missed::Keys {
+                count: not_examined,
+            }),
+        ));
     }
     keys.sort_by(|a, b| a.key_id.cmp(&b.key_id));
     if opts.cloudtrail {
@@ -882,6 +907,36 @@ mod tests {
             Some("e-k3")
         );
         assert_eq!(k3.restorer_checks[0].exists, Some(false));
+    }
+
+    #[test]
+    fn an_account_list_past_its_page_cap_is_scanned_and_said_to_be_cut() {
+        let fake = FakeAws::default()
+            .caller(&format!("arn:aws:iam::{A}:user/scanner"), A)
+            .key(key("k1", "CUSTOMER", Some(admin_policy("Admin"))))
+            .endless_pages();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let opts = ScanOptions {
+            accounts: AccountsToScan::Organization,
+            ..opts()
+        };
+        let ev = runtime
+            .block_on(gather_scan(&fake, &Calls::default(), &opts, &|_| {}))
+            .unwrap();
+        let called = fake.called();
+        let pages = called.iter().filter(|c| *c == "ListAccounts").count();
+        assert_eq!(pages, MAX_ACCOUNT_PAGES);
+        assert_eq!(ev.keys.len(), 1, "the accounts listed are scanned");
+        let cut = ev
+            .errors
+            .iter()
+            .find(|e| e.operation == "organizations:ListAccounts")
+            .unwrap_or_else(|| panic!("{:?}", ev.errors));
+        assert_eq!(cut.missed, Some(Missed::Listing { kept: 1 }));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::doc::{Block, Doc, Line, Tone};
 use super::sarif::{self, level};
 use super::{Format, WriteColor, show, write_json};
-use crate::diagnosis::model::{KeyStatus, ScanReport, ScannedKey, Severity, SourceKind};
+use crate::diagnosis::model::{Code, KeyStatus, ScanReport, ScannedKey, Severity, SourceKind};
 use std::io;
 
 /// The formats `scan` writes.
@@ -62,6 +62,12 @@ fn summary_line(r: &ScanReport) -> String {
     let s = &r.summary;
     let plural =
         |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let asked = r.scope.accounts.len();
+    let entered = asked.saturating_sub(s.not_examined.accounts as usize);
+    let accounts = match entered == asked {
+        true => plural(asked, "account", "accounts"),
+        false => format!("{entered} of {}", plural(asked, "account", "accounts")),
+    };
     let mut line = format!(
         "{} in {} and {}: {} locked out, {} at risk, {} unknown, {} healthy",
         plural(
@@ -69,7 +75,7 @@ fn summary_line(r: &ScanReport) -> String {
             "customer managed key",
             "customer managed keys"
         ),
-        plural(r.scope.accounts.len(), "account", "accounts"),
+        accounts,
         plural(r.scope.regions.len(), "Region", "Regions"),
         s.locked_out,
         s.at_risk,
@@ -83,6 +89,18 @@ fn summary_line(r: &ScanReport) -> String {
         ));
     }
     line
+}
+
+/// The headline's second half when the scan is incomplete: what it did not examine, from the
+/// `scan-incomplete` finding (kms-doctor's own counts).
+fn incomplete_line(r: &ScanReport) -> Option<Line> {
+    let finding = r.findings.iter().find(|f| f.code == Code::ScanIncomplete)?;
+    Some(
+        Line::new()
+            .ws(Tone::Bad, "INCOMPLETE: ")
+            .t(&finding.title)
+            .w(" (scan-incomplete)"),
+    )
 }
 
 fn source_words(k: &ScannedKey) -> &'static str {
@@ -100,7 +118,19 @@ fn doc(r: &ScanReport) -> Doc<'_> {
     doc.push(Block::Summary(
         Line::new().words_in(Tone::Strong, summary_line(r)),
     ));
+    if let Some(line) = incomplete_line(r) {
+        doc.push(Block::Summary(line));
+    }
+    if !r.findings.is_empty() {
+        doc.heading("The scan").push(Block::Findings {
+            items: &r.findings,
+            none: None,
+        });
+    }
     if !r.keys.is_empty() {
+        if !r.findings.is_empty() {
+            doc.heading("Keys");
+        }
         doc.push(Block::Table {
             head: vec!["Account", "Region", "Key", "Aliases", "Status", "Codes"],
             rows: r
@@ -197,13 +227,27 @@ fn doc(r: &ScanReport) -> Doc<'_> {
 pub fn sarif(r: &ScanReport) -> serde_json::Value {
     use serde_json::json;
     let used = sarif::codes_used(
-        r.keys
+        r.findings
             .iter()
-            .flat_map(|k| k.findings.iter().map(|f| f.code)),
+            .chain(r.keys.iter().flat_map(|k| &k.findings))
+            .map(|f| f.code),
     );
     let used = &used;
-    let results: Vec<serde_json::Value> = r
-        .keys
+    // Findings about the scan itself have no key to stand at.
+    let about_scan = r.findings.iter().map(|f| {
+        json!({
+            "ruleId": f.code.as_str(),
+            "ruleIndex": used.iter().position(|c| *c == f.code),
+            "level": level(f.severity),
+            "message": {"text": f.message()},
+            "properties": {
+                "not_examined": r.summary.not_examined,
+                "help": f.help.plain(),
+            }
+        })
+    });
+    let results: Vec<serde_json::Value> = about_scan
+        .chain(r.keys
         .iter()
         .flat_map(|k| {
             let location = k.arn.clone().unwrap_or_else(|| {
@@ -227,7 +271,7 @@ pub fn sarif(r: &ScanReport) -> serde_json::Value {
                     }
                 })
             })
-        })
+        }))
         .collect();
     sarif::log(used, results, None)
 }

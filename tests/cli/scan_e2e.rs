@@ -517,6 +517,19 @@ fn past_max_duration_the_rest_is_counted_not_called() {
         .parse()
         .unwrap();
     assert!(skipped > 0);
+    assert_exit(&o, 1);
+    assert_eq!(late["missed"], json!({"kind": "keys", "count": skipped}));
+    // And any key whose call the deadline cut while it was under way.
+    let not_examined = r["summary"]["not_examined"]["keys"].as_u64().unwrap();
+    assert!(not_examined >= skipped);
+    assert!(
+        incomplete(&r)["title"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{not_examined} key")),
+        "{:#}",
+        incomplete(&r)
+    );
     assert_eq!(
         r["keys"].as_array().unwrap().len() as u64
             + r["summary"]["aws_managed_skipped"].as_u64().unwrap()
@@ -573,4 +586,145 @@ fn scan_takes_the_organisations_policies() {
             .all(|r| r["blocked_by"]["policy_type"] == "scp"),
         "{restorers:?}"
     );
+}
+
+/// The estate with only its healthy keys, unthrottled: any exit 1 comes from coverage.
+fn healthy_estate() -> Scenario {
+    let (mut sc, ids) = estate();
+    let healthy = [&ids["healthy"], &ids["eu-healthy"], &ids["member-healthy"]];
+    sc.keys.retain(|k| healthy.contains(&&k.id));
+    sc.kms_throttle_every = 0;
+    sc
+}
+
+/// The `scan-incomplete` finding, which is about the scan, not a key.
+fn incomplete(r: &Value) -> &Value {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "scan-incomplete")
+        .unwrap_or_else(|| panic!("no scan-incomplete in {:#}", r["findings"]))
+}
+
+#[test]
+fn an_organisation_scan_that_enters_one_account_of_three_says_so_and_fails() {
+    let mut sc = healthy_estate();
+    for member in &mut sc.accounts {
+        if member.id == B {
+            member.assumable = false;
+        }
+    }
+    let endpoint = scenario::start(sc);
+    let o = run(&endpoint, &["--org", "--format", "json"]);
+    assert_exit(&o, 1);
+    let r = json_of(&o);
+    assert_eq!(r["summary"]["healthy"], 1, "{:#}", r["summary"]);
+    assert_eq!(r["summary"]["complete"], false);
+    assert_eq!(r["summary"]["not_examined"]["accounts"], 2);
+    let f = incomplete(&r);
+    assert_eq!(f["severity"], "error");
+    assert!(
+        f["title"].as_str().unwrap().contains("2 of 3 accounts"),
+        "{f:#}"
+    );
+    assert_eq!(f["evidence"].as_array().unwrap().len(), 2, "{f:#}");
+
+    let text = run(&endpoint, &["--org", "--format", "text"]);
+    assert_exit(&text, 1);
+    let head: Vec<String> = stdout(&text).lines().take(4).map(str::to_owned).collect();
+    let head = head.join("\n");
+    assert!(head.contains("in 1 of 3 accounts"), "{head}");
+    assert!(head.contains("INCOMPLETE"), "{head}");
+    // --fail-on keeps its meaning.
+    assert_exit(
+        &run(
+            &endpoint,
+            &["--org", "--format", "json", "--fail-on", "never"],
+        ),
+        0,
+    );
+}
+
+#[test]
+fn a_region_that_times_out_is_not_examined() {
+    let mut sc = healthy_estate();
+    sc.faults
+        .insert("kms:ListKeys@eu-west-1".into(), "hang".into());
+    let endpoint = scenario::start(sc);
+    let o = run(
+        &endpoint,
+        &[
+            "--region",
+            "us-east-1",
+            "--region",
+            "eu-west-1",
+            "--timeout",
+            "1",
+            "--format",
+            "json",
+        ],
+    );
+    assert_exit(&o, 1);
+    let r = json_of(&o);
+    assert_eq!(
+        r["summary"]["not_examined"]["regions"], 1,
+        "{:#}",
+        r["summary"]
+    );
+    assert_eq!(r["summary"]["healthy"], 1, "us-east-1 was scanned");
+    let error = &r["errors"][0];
+    assert_eq!(error["region"], "eu-west-1");
+    assert_eq!(error["missed"]["kind"], "region");
+    assert!(
+        incomplete(&r)["title"]
+            .as_str()
+            .unwrap()
+            .contains("1 Region"),
+        "{:#}",
+        incomplete(&r)
+    );
+}
+
+#[test]
+fn keys_whose_policy_stayed_unread_after_throttling_are_not_examined() {
+    let mut sc = healthy_estate();
+    sc.faults
+        .insert("kms:GetKeyPolicy".into(), "throttle".into());
+    let endpoint = scenario::start(sc);
+    let o = run(
+        &endpoint,
+        &[
+            "--region",
+            "us-east-1",
+            "--no-cloudtrail",
+            "--format",
+            "json",
+        ],
+    );
+    assert_exit(&o, 1);
+    let r = json_of(&o);
+    assert_eq!(r["summary"]["unknown"], 1, "{:#}", r["summary"]);
+    assert_eq!(r["summary"]["healthy"], 0);
+    assert_eq!(r["summary"]["not_examined"]["keys"], 1);
+    assert!(
+        incomplete(&r)["title"].as_str().unwrap().contains("1 key"),
+        "{:#}",
+        incomplete(&r)
+    );
+}
+
+#[test]
+fn a_denied_policy_is_unknown_but_not_a_gap_in_the_scan() {
+    let (mut sc, ids) = estate();
+    sc.keys.retain(|k| k.id == ids["denied-unknown"]);
+    sc.kms_throttle_every = 0;
+    let endpoint = scenario::start(sc);
+    let r = json_of(&run(
+        &endpoint,
+        &["--region", "us-east-1", "--format", "json"],
+    ));
+    assert_eq!(r["summary"]["unknown"], 1);
+    assert_eq!(r["summary"]["complete"], true, "{:#}", r["summary"]);
+    assert_eq!(r["findings"], json!([]));
 }

@@ -92,6 +92,7 @@ codes! {
     VpcEndpointPolicyDeny => "vpc-endpoint-policy-deny", Error;
     SessionPolicyDeny => "session-policy-deny", Error;
     DenialUnexplained => "denial-unexplained", Warning;
+    ScanIncomplete => "scan-incomplete", Error;
 }
 
 impl Code {
@@ -168,6 +169,9 @@ impl Code {
             }
             Code::DenialUnexplained => {
                 "AWS denied for a reason (or at a layer) that the evidence gathered does not explain; both are named."
+            }
+            Code::ScanIncomplete => {
+                "Accounts, Regions or keys were not examined, or a listing was cut short (what, how many, why)."
             }
         }
     }
@@ -289,7 +293,7 @@ mod tests {
     #[test]
     fn every_code_is_listed_once_in_kebab_case() {
         let mut names: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
-        assert_eq!(names.len(), 29);
+        assert_eq!(names.len(), 30);
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), Code::ALL.len());

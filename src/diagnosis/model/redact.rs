@@ -239,10 +239,10 @@ redact_fields! {
         resource, matched_statements, missing_context;
         plain: action, decision, allowed_by_organizations, allowed_by_permissions_boundary
     }
-    ScanReport { scope, keys, errors; plain: schema_version, calls, summary }
+    ScanReport { scope, keys, findings, errors; plain: schema_version, calls, summary }
     ScanScope { accounts, regions_not_enabled; plain: regions }
     RegionSkipped { account, reason; plain: region }
-    ScanError { account, message, key_ids; plain: region, operation }
+    ScanError { account, message, key_ids; plain: region, operation, missed }
     ScannedKey {
         policy_source, arn, key_id, account, aliases, findings, restorers;
         plain: region, manager, state, deletion_date, status

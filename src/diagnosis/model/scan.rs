@@ -68,6 +68,42 @@ pub struct ScanError {
     /// that failed the same way; the message is the first key's).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub key_ids: Vec<KeyId>,
+    /// What the scan did not examine because of it (`None`: it lost a detail, not coverage).
+    pub missed: Option<Missed>,
+}
+
+impl ScanError {
+    /// A failure of `operation` in `account` (and `region`), with what it cost the scan.
+    pub fn new(
+        account: Option<&str>,
+        region: Option<&str>,
+        operation: &str,
+        message: String,
+        missed: Option<Missed>,
+    ) -> ScanError {
+        ScanError {
+            account: account.map(AccountId::from),
+            region: region.map(str::to_owned),
+            operation: operation.to_owned(),
+            message,
+            key_ids: Vec::new(),
+            missed,
+        }
+    }
+}
+
+/// What a failure left unexamined: part of the scan's answer, never left out of its headline.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Missed {
+    /// The whole account (its role could not be assumed).
+    Account,
+    /// The whole Region of the account (its keys could not be listed).
+    Region,
+    /// Keys that were listed but not examined (the deadline passed).
+    Keys { count: u64 },
+    /// A listing cut at its page cap: more may exist than were seen; `kept` were.
+    Listing { kept: u64 },
 }
 
 /// An account and Region that was not scanned because the Region is not enabled there.
@@ -187,6 +223,30 @@ pub struct ScanSummary {
     pub unknown: u64,
     pub healthy: u64,
     pub aws_managed_skipped: u64,
+    /// Whether everything asked for was examined (`false`: see `not_examined`).
+    pub complete: bool,
+    pub not_examined: NotExamined,
+}
+
+/// What the scan was asked to look at and did not: counted, so that a partial scan never reads
+/// as an all clear.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct NotExamined {
+    /// Accounts that could not be entered (the scan role could not be assumed there).
+    pub accounts: u64,
+    /// Account and Region pairs whose keys could not be listed (in accounts that were entered).
+    pub regions: u64,
+    /// Keys listed but not examined: past the deadline, or their policy not read because a call
+    /// failed (not denied) and nothing recovered it.
+    pub keys: u64,
+    /// Listings cut at their page cap (accounts, keys): what lay beyond is not counted anywhere.
+    pub listings_cut_short: u64,
+}
+
+impl NotExamined {
+    pub fn is_empty(&self) -> bool {
+        *self == NotExamined::default()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -195,6 +255,8 @@ pub struct ScanReport {
     pub scope: ScanScope,
     /// Worst first, then by account, Region and key.
     pub keys: Vec<ScannedKey>,
+    /// Findings about the scan itself, not one key (`scan-incomplete`).
+    pub findings: Vec<Finding>,
     pub errors: Vec<ScanError>,
     pub calls: CallCounts,
     pub summary: ScanSummary,

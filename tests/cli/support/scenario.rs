@@ -41,7 +41,8 @@ pub struct Scenario {
     /// `AWSOrganizationsNotInUseException`.
     #[serde(default)]
     pub organization: Option<Organization>,
-    /// Operation → `500`, `hang`, `malformed`, `throttle`.
+    /// Operation (`kms:ListKeys`, or `kms:ListKeys@us-west-2` for one Region) → `500`, `hang`,
+    /// `malformed`, `throttle`.
     #[serde(default)]
     pub faults: BTreeMap<String, String>,
     /// Added to every answer.
@@ -545,7 +546,12 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
             ));
         }
     }
-    if let Some(fault) = sc.faults.get(&op) {
+    // `op@region` faults only that Region; `op` every Region.
+    let fault = sc
+        .faults
+        .get(&format!("{op}@{region}"))
+        .or_else(|| sc.faults.get(&op));
+    if let Some(fault) = fault {
         match fault.as_str() {
             "500" => {
                 return Some(if is_json {
