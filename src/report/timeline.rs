@@ -94,6 +94,13 @@ fn how(e: &Entry) -> Text {
 
 fn doc(r: &TimelineReport) -> Doc<'_> {
     let mut doc = Doc::new(Line::new().w("Key policy history of ").v(&r.key));
+    // A search that did not run to its end is the first thing said: what is missing may be the
+    // change that matters.
+    if let Some(why) = &r.skipped.cut_short {
+        doc.push(Block::Summary(
+            Line::new().ws(Tone::Bad, "INCOMPLETE: ").v(why),
+        ));
+    }
     let mut fields = vec![
         ("Key", Line::new().v(&r.key)),
         ("Source", Line::new().w(source(r))),
@@ -157,7 +164,8 @@ fn doc(r: &TimelineReport) -> Doc<'_> {
             doc.push(Block::Lines(diff_lines(d).iter().map(Line::from).collect()));
         }
     }
-    if !r.skipped.is_empty() {
+    let s = &r.skipped;
+    if s.files > 0 || s.records > 0 || !s.reasons.is_empty() {
         doc.push(Block::Note(Line::new().ws(Tone::Warn, "Skipped:").words(
             format!(" {} files, {} records", r.skipped.files, r.skipped.records),
         )))
@@ -189,7 +197,8 @@ mod tests {
             skipped: Skipped {
                 files: 0,
                 records: 0,
-                reasons: vec!["the CloudTrail search was cut short by a failed call".into()],
+                reasons: Vec::new(),
+                cut_short: Some("the CloudTrail search was cut short by a failed call".into()),
             },
             lockout: None,
             calls: Vec::new(),
@@ -199,6 +208,13 @@ mod tests {
             render(&report, format, &mut out).unwrap();
             let shown = String::from_utf8(out.0).unwrap();
             assert!(shown.contains("cut short"), "{format:?}: {shown}");
+            if format != Format::Json {
+                let head: String = shown.lines().take(4).collect();
+                assert!(
+                    head.contains("INCOMPLETE"),
+                    "{format:?}: the headline: {shown}"
+                );
+            }
         }
     }
 }

@@ -196,12 +196,16 @@ pub struct Skipped {
     pub records: u64,
     /// One line per skipped file (path and reason), at most a few hundred.
     pub reasons: Vec<String>,
+    /// Why the read did not run to its end (a bound reached, a failed call): older events may
+    /// be missing. Said in the report's headline.
+    #[serde(default)]
+    pub cut_short: Option<String>,
 }
 
 impl Skipped {
     /// Nothing was skipped and no bound cut the read short.
     pub fn is_empty(&self) -> bool {
-        self.files == 0 && self.records == 0 && self.reasons.is_empty()
+        self.files == 0 && self.records == 0 && self.reasons.is_empty() && self.cut_short.is_none()
     }
 }
 

@@ -234,7 +234,7 @@ redact_fields! {
         plain: delegation_added, delegation_removed
     }
     Grant { principal; plain: action }
-    Skipped { reasons; plain: files, records }
+    Skipped { reasons, cut_short; plain: files, records }
     SimulationResult {
         resource, matched_statements, missing_context;
         plain: action, decision, allowed_by_organizations, allowed_by_permissions_boundary

@@ -97,7 +97,7 @@ pub async fn run<A: Athena>(
         }
     }
     if next.is_some() {
-        result.skipped.reasons.push(format!(
+        result.skipped.cut_short = Some(format!(
             "the Athena results were cut short after {MAX_RESULT_PAGES} pages: narrow the window"
         ));
     }

@@ -282,6 +282,6 @@ pub async fn key_timeline<K: Kms, C: CloudTrail>(
         ..Found::default()
     };
     found.skipped.records = stats.skipped_records;
-    found.skipped.reasons.extend(stats.shortfall());
+    found.skipped.cut_short = stats.shortfall();
     Ok(Some(found))
 }

@@ -36,6 +36,7 @@ impl Found {
         self.skipped.reasons.extend(other.skipped.reasons);
         self.skipped.reasons.sort();
         self.skipped.reasons.truncate(MAX_REASONS);
+        self.skipped.cut_short = self.skipped.cut_short.take().or(other.skipped.cut_short);
         sort_events(&mut self.events);
         // The same event from two copies of a file (or two paths to one) counts once.
         self.events

@@ -90,9 +90,7 @@ pub async fn scan_s3<S: ObjectStore>(
     }
     objects.sort();
     let mut scan = Found::default();
-    if let Some(why) = cut_short {
-        scan.skipped.reasons.push(why);
-    }
+    scan.skipped.cut_short = cut_short;
     for batch in objects.chunks(S3_BATCH) {
         let fetched: std::collections::HashMap<String, Result<Vec<u8>, String>> =
             futures_util::stream::iter(batch)
