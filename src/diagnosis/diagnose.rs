@@ -9,11 +9,13 @@ use super::judge::{
 };
 use super::model::{
     Basis, CallerReport, Code, DiagnoseReport, Evidence, FailedAttempt, Finding, HistorySummary,
-    Outcome, PolicyInForce, Restorer, RestorerVia, SCHEMA_VERSION, Verdict, sort_findings,
+    Outcome, PolicyInForce, Restorer, RestorerVia, SCHEMA_VERSION, SupportCase, Verdict,
+    sort_findings,
 };
 use super::restore_paths::{Graph, permission_set};
-use super::rules::live::{self, StepFacts};
 use super::rules::policy::{self as policy_rules, PolicyFacts};
+use super::rules::{has, live};
+use super::steps::{self, StepFacts};
 use super::verdict::{ActionFacts, verdict_for};
 use crate::diagnosis::model::{AccountId, CallRecord, KeyManager, Operation, PolicyType, Service};
 use crate::diagnosis::model::{LayerDecision, LayerResult};
@@ -359,15 +361,19 @@ pub fn diagnose(
         a.because.retain(|c| findings.iter().any(|f| f.code == *c));
     }
 
-    // An organisation's policy that denied the caller may hold the restorers too.
-    let org_layer = denied_read(ev)
+    // An organisation's policy that denied the caller (AWS's message, or the simulator) may
+    // hold the restorers too; when the policies were not read, whether it does is not known.
+    let stated = denied_read(ev)
         .and_then(|c| c.denial)
-        .and_then(|d| match d.policy_type {
-            PolicyType::Rcp => Some("resource control policies"),
-            PolicyType::Scp => Some("service control policies"),
-            _ => None,
-        });
-    if let Some(layer) = org_layer {
+        .map(|d| d.policy_type);
+    let org_layer = if stated == Some(PolicyType::Rcp) || has(&findings, Code::RcpDeny) {
+        Some("resource control policies")
+    } else if stated == Some(PolicyType::Scp) || has(&findings, Code::ScpDeny) {
+        Some("service control policies")
+    } else {
+        None
+    };
+    if let Some(layer) = org_layer.filter(|_| org.is_none()) {
         for r in &mut restorers {
             if !r.conditions_on.iter().any(|c| c == layer) {
                 r.conditions_on.push(layer.to_owned());
@@ -418,9 +424,9 @@ pub fn diagnose(
         ));
         sort_findings(&mut findings);
     }
-    if let Some(path) = restore_path.as_ref().filter(|p| p.len() > 1) {
-        // A step that depends on a condition (MFA, an external ID) makes the whole way so.
-        let conditional = path.windows(2).enumerate().any(|(i, w)| {
+    // A step that depends on a condition (MFA, an external ID) makes the whole way so.
+    let path_conditional = restore_path.as_ref().is_some_and(|path| {
+        path.windows(2).enumerate().any(|(i, w)| {
             let who = if i == 0 {
                 subject.clone()
             } else {
@@ -429,8 +435,10 @@ pub fn diagnose(
             who.is_some_and(|who| {
                 graph.can_assume(&who, &w[1]) == Some(super::model::Assume::Conditional)
             })
-        });
-        findings.push(live::restorer_reachable(path, conditional));
+        })
+    });
+    if let Some(path) = restore_path.as_ref().filter(|p| p.len() > 1) {
+        findings.push(live::restorer_reachable(path, path_conditional));
         sort_findings(&mut findings);
     }
 
@@ -442,7 +450,7 @@ pub fn diagnose(
         )),
         _ => None,
     };
-    let next_steps = live::next_steps(
+    let next_steps = steps::next_steps(
         ev,
         &findings,
         &StepFacts {
@@ -450,13 +458,34 @@ pub fn diagnose(
             source: &source,
             subject: subject.as_ref(),
             fix_written_to: opts.write_fix.filter(|_| fix.is_some()),
-            can_restore: can_restore_now,
             org_blocks: &layers
                 .iter()
                 .filter_map(|l| l.blocked_by.clone())
                 .collect::<Vec<_>>(),
+            put_verdict: access
+                .iter()
+                .find(|a| a.action == PUT_KEY_POLICY)
+                .map(|a| a.verdict),
+            restore_path: restore_path.as_deref(),
+            path_conditional,
+            policy_known: policy.is_some(),
         },
     );
+
+    let support_case = findings
+        .iter()
+        .any(|f| f.code == Code::NoRestorer)
+        .then(|| SupportCase {
+            key_arn: ev.key.arn.clone(),
+            region: ev.key.region.clone().or_else(|| ev.region.clone()),
+            account: ev.key.account.clone(),
+            policy: policy_text
+                .as_deref()
+                .map(|t| with_delegation(t, &partition, key_account.unwrap_or(&ev.caller.account)))
+                .and_then(|t| serde_json::from_str(&t).ok()),
+            removed_by: (source.event_id.is_some() || source.event_time.is_some())
+                .then(|| source.clone()),
+        });
 
     DiagnoseReport {
         schema_version: SCHEMA_VERSION,
@@ -478,6 +507,7 @@ pub fn diagnose(
         // Without the policy in force, who can restore access is not known: not "no one".
         restorers: policy.is_some().then_some(restorers),
         policy_source: source,
+        support_case,
         next_steps,
         restore_path,
         calls: ev.calls.clone(),

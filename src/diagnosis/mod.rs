@@ -5,6 +5,7 @@
 //! - [`model`]: the shared data (evidence record, findings, reports);
 //! - [`rules`]: policy-only and live-evidence findings;
 //! - [`verdict`]: one access verdict per action;
+//! - [`steps`]: who acts, decided once, and the next steps that follow;
 //! - [`diagnose`](mod@diagnose), [`explain`](mod@explain), [`timeline`], [`scan`](mod@scan),
 //!   [`check`](mod@check): one report builder per command.
 
@@ -19,6 +20,7 @@ pub mod model;
 pub mod restore_paths;
 pub mod rules;
 pub mod scan;
+pub mod steps;
 pub mod timeline;
 pub mod verdict;
 

@@ -4,7 +4,8 @@
 use super::doc::{Block, Doc, Line, Tone};
 use super::{Format, TextOut, WriteColor, show, write_json};
 use crate::diagnosis::model::{
-    DiagnoseReport, KeyManager, KeyState, Restorer, RestorerVia, SourceKind, Verdict, blocked_words,
+    DiagnoseReport, KeyManager, KeyState, Restorer, RestorerVia, SourceKind, SupportCase, Verdict,
+    blocked_words,
 };
 use crate::policy::OrgPolicyType;
 use std::io;
@@ -202,6 +203,9 @@ fn doc(r: &DiagnoseReport) -> Doc<'_> {
             items: r.next_steps.iter().map(Line::from).collect(),
         });
     }
+    if let Some(case) = &r.support_case {
+        support_case(case, &mut doc);
+    }
 
     let listed = if r.calls_listed {
         "listed on standard error"
@@ -240,6 +244,57 @@ fn doc(r: &DiagnoseReport) -> Doc<'_> {
     });
     doc.push(Block::Appendix(appendix));
     doc
+}
+
+/// What AWS Support needs, ready to paste into the case.
+fn support_case<'a>(case: &'a SupportCase, doc: &mut Doc<'a>) {
+    let unknown = || Line::new().ws(Tone::Dim, "not known");
+    let mut fields = vec![
+        (
+            "Key",
+            case.key_arn
+                .as_deref()
+                .map_or_else(unknown, |k| Line::new().v(k)),
+        ),
+        (
+            "Region",
+            case.region
+                .as_deref()
+                .map_or_else(unknown, |g| Line::new().v(g)),
+        ),
+        (
+            "Account",
+            case.account.as_deref().map_or_else(unknown, |a| {
+                Line::new().v(a).w(" (open the case from this account)")
+            }),
+        ),
+    ];
+    if let Some(e) = &case.removed_by {
+        let mut line = Line::new().v(e.event_name.as_deref().unwrap_or("PutKeyPolicy"));
+        if let Some(id) = &e.event_id {
+            line = line.w(" event ").v(id.to_string());
+        }
+        if let Some(t) = &e.event_time {
+            line = line.w(" at ").v(t.to_string());
+        }
+        if let Some(by) = &e.changed_by {
+            line = line.w(" by ").v(by);
+        }
+        fields.push(("Access removed by", line));
+    }
+    doc.heading("For AWS Support").push(Block::Fields(fields));
+    match &case.policy {
+        Some(policy) => {
+            doc.para("The policy to ask them to set: the policy in force with the account delegation statement added.")
+                .push(Block::Code {
+                    lang: "json",
+                    text: serde_json::to_string_pretty(policy).unwrap_or_default(),
+                });
+        }
+        None => {
+            doc.para("The policy in force is not known: ask them to restore the account delegation statement (\"Enable IAM User Permissions\").");
+        }
+    }
 }
 
 /// A restorer: who, whether it exists, the statement (or IAM policy) that lets it, and when.
@@ -366,7 +421,9 @@ fn how_to_get_there(r: &DiagnoseReport, doc: &mut Doc) {
                     lang: "ini",
                     text: lines.join("\n"),
                 })
-                .para("then, with key-policy.json edited as the findings say:")
+                .para(
+                    "then, with the fixed policy in key-policy.json (kms-doctor's --write-fix key-policy.json writes it), apply it as that role:",
+                )
                 .push(Block::Code {
                     lang: "sh",
                     text: command,

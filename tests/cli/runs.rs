@@ -6,7 +6,7 @@
 //! What varies from run to run is normalised before the comparison, and only that: call
 //! durations, the scenario endpoint's port, temporary directories.
 
-use crate::support::cli::{against, in_parallel, kms_doctor, scenario_args, sorted_files};
+use crate::support::cli::{against, in_parallel, kms_doctor, scenario_args, sorted_files, stdout};
 use crate::support::scenario;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -116,6 +116,60 @@ const TIMING_DEPENDENT: &[(&str, &str)] = &[(
     "the SDK's jittered retries of a 500 end before or after --timeout 2",
 )];
 
+/// The next steps never name an action the findings rule out: "you can restore" is never
+/// followed by "ask"; `no-restorer` always gives what AWS Support needs; an unknown policy is
+/// never "no one".
+fn advice_agrees_with_findings(name: &str, format: &str, out: &str) {
+    if format == "json" {
+        // A run that could not diagnose (exit 2) writes no report.
+        let Ok(r) = serde_json::from_str::<serde_json::Value>(out) else {
+            assert!(out.is_empty(), "{name}: not JSON: {out}");
+            return;
+        };
+        let steps: Vec<&str> = r["next_steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        let codes: Vec<&str> = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap())
+            .collect();
+        let you_can = steps.iter().any(|s| s.starts_with("You can "))
+            || (codes.contains(&"restorer-reachable") && !r["restore_path"].is_null());
+        if you_can {
+            for s in &steps {
+                assert!(
+                    !s.starts_with("Ask ") && !s.starts_with("Or ask "),
+                    "{name}: you can restore, yet: {s}"
+                );
+            }
+        }
+        assert_eq!(
+            codes.contains(&"no-restorer"),
+            !r["support_case"].is_null(),
+            "{name}: no-restorer and the AWS Support case go together"
+        );
+        if codes.contains(&"no-restorer") {
+            assert!(
+                steps.iter().any(|s| s.contains("AWS Support")),
+                "{name}: {steps:#?}"
+            );
+        }
+    } else if out.contains("Unknown: ") {
+        assert!(
+            !out.contains("No one"),
+            "{name}: unknown, yet no one:\n{out}"
+        );
+    }
+    if format == "text" && out.contains("no-restorer") {
+        assert!(out.contains("For AWS Support"), "{name}:\n{out}");
+    }
+}
+
 #[test]
 fn diagnose_every_scenario_in_every_format() {
     let paths: Vec<PathBuf> = sorted_files(&Path::new(ROOT).join("tests/scenarios"), "json")
@@ -145,6 +199,9 @@ fn diagnose_every_scenario_in_every_format() {
                 .args(*extra)
                 .output()
                 .unwrap();
+            if *label == "json" || *label == "text" {
+                advice_agrees_with_findings(&name, label, &stdout(&o));
+            }
             (
                 format!("diagnose__{name}__{label}"),
                 shown(&o, &[(endpoint.url.as_str(), "http://ENDPOINT")]),

@@ -32,12 +32,29 @@ pub struct DiagnoseReport {
     pub history: Option<HistorySummary>,
     /// Facts that explain a gap in the evidence.
     pub notes: Vec<Text>,
+    /// What AWS Support needs, when no existing principal can update the policy (`no-restorer`).
+    pub support_case: Option<SupportCase>,
     /// The corrected policy for `--write-fix`: the policy in force plus the delegation statement.
     #[serde(skip)]
     pub fix: Option<String>,
     /// The calls were listed on standard error (`-v`), so the text report need not offer to.
     #[serde(skip)]
     pub calls_listed: bool,
+}
+
+/// A case for AWS Support, ready to paste: the key, the policy to set, the change that removed
+/// access.
+#[derive(Debug, Clone, Serialize)]
+pub struct SupportCase {
+    pub key_arn: Option<String>,
+    pub region: Option<String>,
+    /// The key's account: the case is opened from it.
+    pub account: Option<AccountId>,
+    /// The policy to ask AWS to set: the policy in force (or the last known one) with the
+    /// account delegation statement added; `null` when no policy text is known.
+    pub policy: Option<serde_json::Value>,
+    /// The event that set the policy in force (the change that removed access), when known.
+    pub removed_by: Option<PolicySource>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -3,19 +3,17 @@
 
 use super::has;
 use crate::diagnosis::athena::athena_sql;
-use crate::diagnosis::model::blocked_words;
 use crate::diagnosis::model::{
     Access, AwsErrorCode, CallRecord, Code, Evidence, Finding, KeyState, Note, Operation, Outcome,
-    PolicySource, Restorer, Service, SimDecision, SimulationResult, SourceKind, SourcePolicyType,
-    Text, Timestamp, Verdict, code, prose, quoted,
+    Restorer, Service, SimDecision, SimulationResult, SourcePolicyType, Text, Timestamp, Verdict,
+    code, prose, quoted,
 };
-use crate::policy::OrgPolicyType;
 use crate::policy::{
     Applies, Decision, Effect, Evaluation, GET_KEY_POLICY, Identity, PUT_KEY_POLICY,
 };
 use crate::text;
 
-fn key_name(ev: &Evidence) -> String {
+pub(crate) fn key_name(ev: &Evidence) -> String {
     ev.key.arn.clone().unwrap_or_else(|| ev.key.input.clone())
 }
 
@@ -90,7 +88,7 @@ fn simulation_evidence(action: &str, sim: &SimulationResult) -> Vec<Text> {
 }
 
 /// The principal's name for IAM commands (`put-role-policy --role-name …`).
-fn iam_target(subject: Option<&Identity>) -> Option<(&'static str, String)> {
+pub(crate) fn iam_target(subject: Option<&Identity>) -> Option<(&'static str, String)> {
     match subject? {
         Identity::User { name, .. } => Some(("user", name.clone())),
         Identity::Role { name, .. } => Some(("role", name.clone())),
@@ -489,7 +487,7 @@ pub fn pending_deletion(
 }
 
 /// ` --region R` for the commands kms-doctor proposes, when the Region is known.
-fn region_flag(ev: &Evidence) -> String {
+pub(crate) fn region_flag(ev: &Evidence) -> String {
     match ev.key.region.as_deref().or(ev.region.as_deref()) {
         Some(r) => format!(" --region {r}"),
         None => String::new(),
@@ -641,7 +639,7 @@ fn expected(c: &CallRecord) -> bool {
 
 /// A KMS call on the key denied while the key policy is what shuts the caller out: IAM
 /// permissions cannot open it.
-fn denied_by_key_policy(c: &CallRecord, findings: &[Finding]) -> bool {
+pub(crate) fn denied_by_key_policy(c: &CallRecord, findings: &[Finding]) -> bool {
     c.service == Service::Kms
         && c.outcome == Outcome::AccessDenied
         && c.operation != Operation::ListAliases
@@ -835,188 +833,6 @@ pub fn athena_query(ev: &Evidence) -> String {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// What the next steps know besides the evidence and the findings.
-pub struct StepFacts<'a> {
-    pub restorers: &'a [Restorer],
-    pub source: &'a PolicySource,
-    pub subject: Option<&'a Identity>,
-    /// Where `--write-fix` writes the corrected policy, when it does.
-    pub fix_written_to: Option<&'a str>,
-    /// What of the organisation's policies (read) denies the principal.
-    pub org_blocks: &'a [crate::policy::BlockedBy],
-    /// The principal may call `kms:PutKeyPolicy` itself.
-    pub can_restore: bool,
-}
-
-pub fn next_steps(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Vec<Text> {
-    let mut steps = Vec::new();
-    let key = key_name(ev);
-    let region = region_flag(ev);
-    // A layer above the key policy decides: it is changed first, by those who own it.
-    for (rule, policy_type, filter, what) in [
-        (
-            Code::RcpDeny,
-            OrgPolicyType::Rcp,
-            "RESOURCE_CONTROL_POLICY",
-            "resource control policy",
-        ),
-        (
-            Code::ScpDeny,
-            OrgPolicyType::Scp,
-            "SERVICE_CONTROL_POLICY",
-            "service control policy",
-        ),
-    ] {
-        let named = facts
-            .org_blocks
-            .iter()
-            .find(|b| has(findings, rule) && b.policy_type == policy_type);
-        if let Some(b) = named {
-            steps.push(text!(
-                "Ask the organisation's administrators (its management account, or the delegated administrator for policies) to exempt this principal from ",
-                blocked_words(b),
-                "."
-            ));
-        } else if has(findings, rule) {
-            let account = ev.key.account.as_deref().unwrap_or(&ev.caller.account);
-            steps.push(text!(
-                "Ask the organisation's administrators (its management account, or the delegated administrator for policies) to find the ",
-                what,
-                " that denies the action and exempt this principal: ",
-                code(format!(
-                    "aws organizations list-policies-for-target --target-id {account} --filter {filter}"
-                )),
-                ", then each OU above the account and the root."
-            ));
-        }
-    }
-    // The restorers the organisation's policies (read) do not hold are the ones to ask.
-    if !facts.org_blocks.is_empty() {
-        let free: Vec<Text> = facts
-            .restorers
-            .iter()
-            .filter(|r| r.exists != Some(false) && !r.via_iam() && r.blocked_by.is_none())
-            .map(|r| Text::code(r.principal.clone()))
-            .collect();
-        if !free.is_empty() {
-            steps.push(text!(
-                "Or ask ",
-                Text::join(free, " or "),
-                ", which the organisation's policies do not hold, to do what you cannot."
-            ));
-        }
-    }
-    if has(findings, Code::VpcEndpointPolicyDeny) {
-        steps.push("Run from outside the VPC endpoint (or have its policy allow kms:GetKeyPolicy and kms:PutKeyPolicy), then run kms-doctor again.".into());
-    }
-    if has(findings, Code::SessionPolicyDeny) {
-        steps.push(
-            "Assume the role again without a session policy, then run kms-doctor again.".into(),
-        );
-    }
-    let policy_fix = has(findings, Code::RootDelegationMissing)
-        || has(findings, Code::KeyPolicyExplicitDeny)
-        || has(findings, Code::ConditionNotMet);
-    let named: Vec<&Restorer> = facts
-        .restorers
-        .iter()
-        .filter(|r| r.exists != Some(false) && !r.via_iam())
-        .collect();
-    let no_one_left = named.is_empty() && facts.restorers.iter().all(|r| r.exists == Some(false));
-    // no-restorer says what is left when no one is.
-    let put = |file: &str| {
-        code(format!(
-            "aws kms put-key-policy --key-id {key}{region} --policy-name default --policy file://{file}"
-        ))
-    };
-    if policy_fix && facts.can_restore && !has(findings, Code::AwsManagedKey) {
-        // One place decides who acts: here, the principal itself.
-        match facts.fix_written_to {
-            Some(file) => steps.push(text!(
-                "You can update the key policy yourself. kms-doctor wrote ",
-                code(file),
-                ": the policy in force with the account delegation statement added. Review it, then apply it: ",
-                put(file)
-            )),
-            None => steps.push(text!(
-                "You can update the key policy yourself: run kms-doctor again with --write-fix key-policy.json to get the policy in force with the account delegation statement added, review it, then apply it: ",
-                put("key-policy.json")
-            )),
-        }
-    } else if policy_fix && !has(findings, Code::AwsManagedKey) && !no_one_left {
-        let who = if named.is_empty() {
-            text!("a principal whose IAM policies allow kms:PutKeyPolicy")
-        } else {
-            Text::join(
-                named.iter().map(|r| Text::code(r.principal.clone())),
-                " or ",
-            )
-        };
-        steps.push(text!(
-            "Ask ",
-            who,
-            " to update the key policy (they can, per the policy in force)."
-        ));
-        match facts.fix_written_to {
-            Some(file) => steps.push(text!(
-                "kms-doctor wrote ",
-                code(file),
-                ": the policy in force with the account delegation statement added. A restorer reviews it and applies it with: ",
-                put(file)
-            )),
-            None => {
-                steps.push(text!(
-                    "They save the policy: ",
-                    code(format!(
-                        "aws kms get-key-policy --key-id {key}{region} --policy-name default --query Policy --output text > key-policy.json"
-                    ))
-                ));
-                steps.push(text!(
-                    "They edit key-policy.json as the findings say, then apply it: ",
-                    put("key-policy.json")
-                ));
-                if has(findings, Code::RootDelegationMissing) {
-                    steps.push("Or run kms-doctor with --write-fix FILE to get the policy in force with the account delegation statement added, for them to apply.".into());
-                }
-            }
-        }
-    }
-    if has(findings, Code::IamImplicitDeny) {
-        let target = match iam_target(facts.subject) {
-            Some((kind, name)) => text!("the IAM ", kind, " ", code(name)),
-            None => "the principal".into(),
-        };
-        steps.push(text!(
-            "An IAM administrator attaches to ",
-            target,
-            " a policy that allows kms:GetKeyPolicy and kms:PutKeyPolicy on ",
-            code(key.clone()),
-            " (see iam-implicit-deny)."
-        ));
-    }
-    if has(findings, Code::NoRestorer) && facts.restorers.iter().any(|r| r.blocked_by.is_some()) {
-        steps.push("If the organisation's administrators cannot exempt a restorer, open a case with AWS Support from the key's account and attach this report.".into());
-    } else if has(findings, Code::NoRestorer) {
-        steps.push("Open a case with AWS Support from the key's account (as its root user if you can) and attach this report: only AWS can restore access to this key.".into());
-    }
-    if facts.source.kind == SourceKind::None && !ev.key.not_found {
-        steps.push(text!(
-            "Find the key's policy history in the CloudTrail log archive with Athena: ",
-            code(athena_query(ev))
-        ));
-    }
-    if has(findings, Code::EvidenceIncomplete)
-        && ev.calls.iter().any(|c| {
-            c.outcome == Outcome::AccessDenied
-                && c.operation != Operation::GetKeyPolicy
-                && !denied_by_key_policy(c, findings)
-        })
-    {
-        steps.push("Give kms-doctor's caller the read-only permissions listed in the README and run it again for a complete diagnosis.".into());
-    }
-    steps
 }
 
 /// `GetKeyPolicy` was denied, the policy text is unknown, and IAM allows the action: only the

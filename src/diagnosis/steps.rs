@@ -1,0 +1,388 @@
+//! The next steps of a diagnosis. One place decides who acts ([`who_acts`]): you, you through
+//! roles you can assume, you once a condition holds, a named restorer, or AWS Support; the steps
+//! follow from that decision and the findings, so that they cannot disagree with them.
+
+use super::model::{
+    CallRecord, Code, Evidence, Finding, Operation, Outcome, PolicySource, Restorer, SourceKind,
+    Text, Verdict, blocked_words, code,
+};
+use super::rules::has;
+use super::rules::live::{athena_query, denied_by_key_policy, iam_target, key_name, region_flag};
+use crate::policy::{Identity, OrgPolicyType};
+use crate::text;
+
+/// What the next steps know besides the evidence and the findings.
+pub struct StepFacts<'a> {
+    pub restorers: &'a [Restorer],
+    pub source: &'a PolicySource,
+    pub subject: Option<&'a Identity>,
+    /// Where `--write-fix` writes the corrected policy, when it does.
+    pub fix_written_to: Option<&'a str>,
+    /// What of the organisation's policies (read) denies the principal.
+    pub org_blocks: &'a [crate::policy::BlockedBy],
+    /// The diagnosed principal's verdict for `kms:PutKeyPolicy`.
+    pub put_verdict: Option<Verdict>,
+    /// The shortest way from the diagnosed principal to a restorer (itself alone when it can).
+    pub restore_path: Option<&'a [String]>,
+    /// A step of that way depends on a condition of a trust policy (MFA, an external ID).
+    pub path_conditional: bool,
+    /// The policy in force is known (read or recovered).
+    pub policy_known: bool,
+}
+
+/// Who can update the key policy, as the findings and the way decide it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WhoActs<'a> {
+    /// The diagnosed principal may call `kms:PutKeyPolicy` now.
+    You,
+    /// It may, once the request meets the conditions on these keys (MFA, a source IP…).
+    YouIf(Vec<&'a str>),
+    /// It may by assuming these roles, in order (the way without itself).
+    YouThrough {
+        roles: &'a [String],
+        conditional: bool,
+    },
+    /// Others may: the named principals, or (empty) a principal of the account whose IAM
+    /// policies allow `kms:PutKeyPolicy`.
+    Ask(Vec<&'a str>),
+    /// No existing principal may: only AWS can restore access.
+    AwsSupport,
+    /// No one can change this key's policy, AWS included (an AWS managed key).
+    NoOne,
+    /// Not known: the policy in force (or the key) is not known.
+    Unknown,
+}
+
+/// The one decision of who acts.
+pub fn who_acts<'a>(ev: &Evidence, findings: &[Finding], facts: &StepFacts<'a>) -> WhoActs<'a> {
+    if has(findings, Code::AwsManagedKey) {
+        return WhoActs::NoOne;
+    }
+    if ev.key.not_found || has(findings, Code::CrossAccountKey) {
+        return WhoActs::Unknown;
+    }
+    if facts.put_verdict == Some(Verdict::Allowed) {
+        return WhoActs::You;
+    }
+    if let Some(path) = facts.restore_path.filter(|p| p.len() > 1) {
+        return WhoActs::YouThrough {
+            roles: &path[1..],
+            conditional: facts.path_conditional,
+        };
+    }
+    if has(findings, Code::NoRestorer) {
+        return WhoActs::AwsSupport;
+    }
+    if facts.put_verdict == Some(Verdict::Conditional) && has(findings, Code::ConditionNotMet) {
+        let own = match ev.subject {
+            Some(_) => ev.subject_principal_arn.as_deref(),
+            None => ev.caller_principal_arn.as_deref(),
+        };
+        let mut keys: Vec<&str> = facts
+            .restorers
+            .iter()
+            .filter(|r| r.via_iam() || own == Some(r.principal.as_str()))
+            .flat_map(|r| &r.conditions_on)
+            // Context keys (`aws:…`, `kms:…`), not the layers named beside them.
+            .filter(|c| c.contains(':'))
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        return WhoActs::YouIf(keys);
+    }
+    if !facts.policy_known {
+        return WhoActs::Unknown;
+    }
+    let named: Vec<&str> = facts
+        .restorers
+        .iter()
+        .filter(|r| r.exists != Some(false) && !r.via_iam() && r.blocked_by.is_none())
+        .map(|r| r.principal.as_str())
+        .collect();
+    WhoActs::Ask(named)
+}
+
+pub fn next_steps(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Vec<Text> {
+    let mut steps = Vec::new();
+    let key = key_name(ev);
+    let region = region_flag(ev);
+    layer_steps(&mut steps, ev, findings, facts);
+    let who = who_acts(ev, findings, facts);
+    // The key policy is what stands in the way: whoever acts changes it.
+    let policy_fix = has(findings, Code::RootDelegationMissing)
+        || has(findings, Code::KeyPolicyExplicitDeny)
+        || has(findings, Code::ConditionNotMet)
+        || has(findings, Code::NoRestorer);
+    let put = |file: &str, profile: &str| {
+        code(format!(
+            "aws kms put-key-policy{profile} --key-id {key}{region} --policy-name default --policy file://{file}"
+        ))
+    };
+    let fixed_policy = |file: &str| match facts.fix_written_to {
+        Some(written) => text!(
+            "kms-doctor wrote ",
+            code(written),
+            ": the policy in force with the account delegation statement added. Review it"
+        ),
+        None => text!(
+            "Write the policy in force with the account delegation statement added: ",
+            code(format!(
+                "kms-doctor diagnose {key}{region} --write-fix {file}"
+            )),
+            ", and review it"
+        ),
+    };
+    let file = facts.fix_written_to.unwrap_or("key-policy.json");
+    match &who {
+        _ if !policy_fix => {}
+        WhoActs::You => steps.push(text!(
+            "You can update the key policy yourself. ",
+            fixed_policy(file),
+            ", then apply it: ",
+            put(file, "")
+        )),
+        WhoActs::YouThrough { roles, conditional } => {
+            let profile = format!(" --profile kms-doctor-restore-{}", roles.len());
+            steps.push(text!(
+                if *conditional {
+                    "You may be able to restore access yourself (if the trust policy's conditions hold): assume "
+                } else {
+                    "You can restore access yourself: assume "
+                },
+                code(roles.last().cloned().unwrap_or_default()),
+                " with the profile lines under \"How to get there\"."
+            ));
+            steps.push(text!(
+                fixed_policy(file),
+                ", then apply it as that role: ",
+                put(file, &profile)
+            ));
+        }
+        WhoActs::YouIf(keys) => {
+            let keys_text = match keys.is_empty() {
+                true => "its conditions".to_owned(),
+                false => keys.join(", "),
+            };
+            steps.push(text!(
+                "You can update the key policy yourself once your request meets the conditions on ",
+                code(keys_text),
+                mfa_hint(keys),
+                ". Check first: ",
+                code(format!(
+                    "kms-doctor diagnose {key}{region} {}",
+                    keys.iter()
+                        .map(|k| format!("--context {k}=VALUE"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )),
+                "."
+            ));
+            steps.push(text!(
+                fixed_policy(file),
+                ", then apply it with those credentials: ",
+                put(file, "")
+            ));
+        }
+        WhoActs::Ask(named) => {
+            let who = match named.is_empty() {
+                true => {
+                    text!("a principal of the account whose IAM policies allow kms:PutKeyPolicy")
+                }
+                false => Text::join(named.iter().map(|p| Text::code(p.to_string())), " or "),
+            };
+            steps.push(text!(
+                "Ask ",
+                who,
+                " to update the key policy (they can, per the policy in force)."
+            ));
+            match facts.fix_written_to {
+                Some(written) => steps.push(text!(
+                    "kms-doctor wrote ",
+                    code(written),
+                    ": the policy in force with the account delegation statement added. They review it and apply it: ",
+                    put(written, "")
+                )),
+                None => {
+                    steps.push(text!(
+                        "They save the policy in force: ",
+                        code(format!(
+                            "aws kms get-key-policy --key-id {key}{region} --policy-name default --query Policy --output text > key-policy.json"
+                        )),
+                        ", change it as the findings say (or take the one ",
+                        code(format!("kms-doctor diagnose {key}{region} --write-fix key-policy.json")),
+                        " writes), then apply it: ",
+                        put("key-policy.json", "")
+                    ));
+                }
+            }
+        }
+        WhoActs::AwsSupport => steps.extend(support_steps(ev, facts)),
+        WhoActs::NoOne | WhoActs::Unknown => {}
+    }
+    if has(findings, Code::IamImplicitDeny) {
+        let target = match iam_target(facts.subject) {
+            Some((kind, name)) => text!("the IAM ", kind, " ", code(name)),
+            None => "the principal".into(),
+        };
+        steps.push(text!(
+            "An IAM administrator attaches to ",
+            target,
+            " a policy that allows kms:GetKeyPolicy and kms:PutKeyPolicy on ",
+            code(key.clone()),
+            " (see iam-implicit-deny)."
+        ));
+    }
+    if has(findings, Code::IamExplicitDeny) {
+        steps.push(
+            "An IAM administrator removes or narrows the Deny statement named in iam-explicit-deny (a Deny wins over every Allow), then run kms-doctor again."
+                .into(),
+        );
+    }
+    if has(findings, Code::PermissionsBoundaryDeny) {
+        let target = match iam_target(facts.subject) {
+            Some((kind, name)) => text!("the IAM ", kind, " ", code(name)),
+            None => "the principal".into(),
+        };
+        steps.push(text!(
+            "An IAM administrator changes the permissions boundary of ",
+            target,
+            " to allow kms:GetKeyPolicy and kms:PutKeyPolicy (or removes it), then run kms-doctor again."
+        ));
+    }
+    if has(findings, Code::DenialUnexplained) {
+        steps.push("Before changing anything, compare the policy in force (read by a principal that can, or from the CloudTrail log archive) with what AWS said: see denial-unexplained.".into());
+    }
+    if has(findings, Code::CrossAccountKey) {
+        let account = ev.key.account.as_deref().unwrap_or("the key's account");
+        steps.push(text!(
+            "kms:GetKeyPolicy and kms:PutKeyPolicy never work across accounts: run kms-doctor with credentials of account ",
+            code(account),
+            "."
+        ));
+    }
+    if ev.key.not_found {
+        steps.push(text!(
+            "Check the key's name and Region: ",
+            code(format!("aws kms list-aliases{region}")),
+            " lists the aliases of this account and Region; name the key by its ARN to reach another."
+        ));
+    }
+    if facts.source.kind == SourceKind::None && !ev.key.not_found {
+        steps.push(text!(
+            "Find the key's policy history in the CloudTrail log archive with Athena: ",
+            code(athena_query(ev))
+        ));
+    }
+    if has(findings, Code::EvidenceIncomplete)
+        && ev.calls.iter().any(|c| unexplained_denial(c, findings))
+    {
+        steps.push("Give kms-doctor's caller the read-only permissions listed in the README and run it again for a complete diagnosis.".into());
+    }
+    steps
+}
+
+/// A denial of one of kms-doctor's own reads that the key policy does not explain.
+fn unexplained_denial(c: &CallRecord, findings: &[Finding]) -> bool {
+    c.outcome == Outcome::AccessDenied
+        && c.operation != Operation::GetKeyPolicy
+        && !denied_by_key_policy(c, findings)
+}
+
+/// How to meet an MFA condition, when that is one of them.
+fn mfa_hint(keys: &[&str]) -> &'static str {
+    if keys.contains(&"aws:MultiFactorAuthPresent") || keys.contains(&"aws:MultiFactorAuthAge") {
+        " (for MFA: a session from aws sts get-session-token --serial-number MFA_DEVICE_ARN --token-code CODE, or a role assumed with MFA)"
+    } else {
+        ""
+    }
+}
+
+/// A layer above the key policy (the organisation's policies, a VPC endpoint, a session
+/// policy) decides first: it is changed by those who own it.
+fn layer_steps(steps: &mut Vec<Text>, ev: &Evidence, findings: &[Finding], facts: &StepFacts) {
+    for (rule, policy_type, filter, what) in [
+        (
+            Code::RcpDeny,
+            OrgPolicyType::Rcp,
+            "RESOURCE_CONTROL_POLICY",
+            "resource control policy",
+        ),
+        (
+            Code::ScpDeny,
+            OrgPolicyType::Scp,
+            "SERVICE_CONTROL_POLICY",
+            "service control policy",
+        ),
+    ] {
+        if !has(findings, rule) {
+            continue;
+        }
+        match facts
+            .org_blocks
+            .iter()
+            .find(|b| b.policy_type == policy_type)
+        {
+            Some(b) => steps.push(text!(
+                "Ask the organisation's administrators (its management account, or the delegated administrator for policies) to exempt this principal from ",
+                blocked_words(b),
+                "."
+            )),
+            None => {
+                let account = ev.key.account.as_deref().unwrap_or(&ev.caller.account);
+                steps.push(text!(
+                    "Ask the organisation's administrators (its management account, or the delegated administrator for policies) to find the ",
+                    what,
+                    " that denies the action and exempt this principal: ",
+                    code(format!(
+                        "aws organizations list-policies-for-target --target-id {account} --filter {filter}"
+                    )),
+                    ", then each OU above the account and the root."
+                ));
+            }
+        }
+    }
+    // The restorers the organisation's policies (read) do not hold are the ones to ask.
+    if !facts.org_blocks.is_empty() && facts.restore_path.is_none_or(|p| p.len() < 2) {
+        let free: Vec<Text> = facts
+            .restorers
+            .iter()
+            .filter(|r| r.exists != Some(false) && !r.via_iam() && r.blocked_by.is_none())
+            .map(|r| Text::code(r.principal.clone()))
+            .collect();
+        if !free.is_empty() {
+            steps.push(text!(
+                "Or ask ",
+                Text::join(free, " or "),
+                ", which the organisation's policies do not hold, to do what you cannot."
+            ));
+        }
+    }
+    if has(findings, Code::VpcEndpointPolicyDeny) {
+        steps.push("Run from outside the VPC endpoint (or have its policy allow kms:GetKeyPolicy and kms:PutKeyPolicy), then run kms-doctor again.".into());
+    }
+    if has(findings, Code::SessionPolicyDeny) {
+        steps.push(
+            "Assume the role again without a session policy, then run kms-doctor again.".into(),
+        );
+    }
+}
+
+/// No existing principal can update the policy: what AWS Support needs, and who opens the case.
+fn support_steps(ev: &Evidence, facts: &StepFacts) -> Vec<Text> {
+    let account = ev.key.account.as_deref().unwrap_or(&ev.caller.account);
+    let mut steps = Vec::new();
+    if facts.restorers.iter().any(|r| r.blocked_by.is_some()) {
+        steps.push("If the organisation's administrators cannot exempt a restorer, AWS Support is the way left:".into());
+    }
+    steps.push(text!(
+        "Open a case with AWS Support from account ",
+        code(account),
+        ", signed in as its root user or as a principal allowed to open support cases, and give them what \"For AWS Support\" below lists (the key, the policy to set, the event that removed access)."
+    ));
+    steps.push(
+        "The account's root user cannot change the key policy either: unlike other AWS resources, a key policy binds the root user like any other principal, and this one no longer lets anyone update it. Only AWS can restore access."
+            .into(),
+    );
+    steps
+}
