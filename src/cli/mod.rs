@@ -411,9 +411,28 @@ pub struct DiagnoseArgs {
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=5))]
     pub max_hops: u8,
 
+    /// What the key policy's conditions are decided against (the inferred kms:PutKeyPolicy
+    /// verdict; what AWS answered stays as it answered).
+    #[command(flatten)]
+    pub context: ContextArgs,
+
     /// Render the report from a saved evidence file, with no AWS access.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "principal", "region", "profile", "no_cloudtrail", "save_evidence", "logs", "athena_table"])]
     pub from_evidence: Option<PathBuf>,
+}
+
+/// The request context the key policy's conditions are decided against.
+#[derive(Debug, Args, Default)]
+pub struct ContextArgs {
+    /// A request context value, such as aws:MultiFactorAuthPresent=true or
+    /// aws:SourceVpc=vpc-1 (repeat a key for several values). Overrides the values derived
+    /// from the principal.
+    #[arg(long = "context", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub context: Vec<(String, String)>,
+
+    /// A context key that is not in the request (conditions on unknown keys stay undecided).
+    #[arg(long = "absent", value_name = "KEY")]
+    pub absent: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -437,14 +456,8 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "ARN")]
     pub key_arn: Option<String>,
 
-    /// A request context value, such as aws:SourceVpc=vpc-1 (repeat a key for several values).
-    /// Overrides the values derived from the principal.
-    #[arg(long = "context", value_name = "KEY=VALUE", value_parser = parse_key_value)]
-    pub context: Vec<(String, String)>,
-
-    /// A context key that is not in the request (conditions on unknown keys stay undecided).
-    #[arg(long = "absent", value_name = "KEY")]
-    pub absent: Vec<String>,
+    #[command(flatten)]
+    pub context: ContextArgs,
 
     /// A service control policy that applies (repeatable): a policy document, or the output of
     /// `aws organizations describe-policy`. Every one must allow; any Deny that matches denies.

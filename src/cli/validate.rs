@@ -2,8 +2,8 @@
 //! error is raised here; nothing downstream re-validates.
 
 use super::{
-    AthenaArgs, AwsArgs, CheckArgs, CheckFormatArg, Cli, ColorWhen, Command, DiagnoseArgs,
-    ExplainArgs, FailOn, Format, HistoryArgs, ScanArgs, ScanFormatArg,
+    AthenaArgs, AwsArgs, CheckArgs, CheckFormatArg, Cli, ColorWhen, Command, ContextArgs,
+    DiagnoseArgs, ExplainArgs, FailOn, Format, HistoryArgs, ScanArgs, ScanFormatArg,
 };
 use crate::commands::check::CheckRequest;
 use crate::commands::diagnose::{DiagnoseRequest, LiveRequest, Target};
@@ -123,7 +123,8 @@ fn normalize_action(a: &str) -> String {
     }
 }
 
-fn explain(a: ExplainArgs, format: FormatOf) -> Result<ExplainRequest, UsageError> {
+/// `--context` and `--absent` as a request context.
+fn context(a: ContextArgs) -> Context {
     let mut context = Context::default();
     for (key, value) in a.context {
         context.push(&key, value);
@@ -131,6 +132,10 @@ fn explain(a: ExplainArgs, format: FormatOf) -> Result<ExplainRequest, UsageErro
     for key in &a.absent {
         context.mark_absent(key);
     }
+    context
+}
+
+fn explain(a: ExplainArgs, format: FormatOf) -> Result<ExplainRequest, UsageError> {
     Ok(ExplainRequest {
         policy: if a.policy == Path::new("-") {
             PolicyInput::Stdin
@@ -144,7 +149,7 @@ fn explain(a: ExplainArgs, format: FormatOf) -> Result<ExplainRequest, UsageErro
             a.actions.iter().map(|x| normalize_action(x)).collect()
         },
         key_arn: a.key_arn,
-        context,
+        context: context(a.context),
         scps: a.scps,
         rcps: a.rcps,
         output: Output {
@@ -268,6 +273,7 @@ fn diagnose(a: DiagnoseArgs, format: FormatOf) -> Result<DiagnoseRequest, UsageE
         save_evidence: a.save_evidence,
         force: a.force,
         max_hops: usize::from(a.max_hops),
+        context: context(a.context),
     })
 }
 

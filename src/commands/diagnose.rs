@@ -12,7 +12,7 @@ use crate::diagnosis::model::{EVIDENCE_VERSION, Evidence, code};
 use crate::evidence::gather::{GatherOptions, gather};
 use crate::evidence::key::KeyInput;
 use crate::evidence::record::KeyRef;
-use crate::policy::Identity;
+use crate::policy::{Context, Identity};
 use crate::report::{self, WriteColor};
 use crate::text;
 use std::io::Read;
@@ -31,6 +31,8 @@ pub struct DiagnoseRequest {
     pub force: bool,
     /// The longest chain of `sts:AssumeRole` steps searched from the principal to a restorer.
     pub max_hops: usize,
+    /// `--context`, `--absent`: what the key policy's conditions are decided against.
+    pub context: Context,
 }
 
 #[derive(Debug)]
@@ -77,6 +79,7 @@ pub fn run(
         DiagnoseOptions {
             write_fix: fix_label.as_deref(),
             max_hops: req.max_hops,
+            context: &req.context,
         },
     );
     report.calls_listed = console.verbose;

@@ -31,13 +31,19 @@ pub struct DiagnoseOptions<'a> {
     pub write_fix: Option<&'a str>,
     /// `--max-hops`: the longest chain of `sts:AssumeRole` steps searched to a restorer.
     pub max_hops: usize,
+    /// `--context`, `--absent`: what the key policy's conditions are decided against (the
+    /// inferred verdicts; what AWS answered stays as it answered).
+    pub context: &'a Context,
 }
+
+static NO_CONTEXT: std::sync::LazyLock<Context> = std::sync::LazyLock::new(Context::default);
 
 impl Default for DiagnoseOptions<'_> {
     fn default() -> Self {
         DiagnoseOptions {
             write_fix: None,
             max_hops: 2,
+            context: &NO_CONTEXT,
         }
     }
 }
@@ -109,11 +115,21 @@ pub fn diagnose(
     }
 
     let key_arn = ev.key.arn.as_deref();
-    let empty = Context::default();
+    let context = opts.context;
+    // The caller's own GetKeyPolicy was a real request, made without the context the operator
+    // supposes (--context): it is judged as it was made.
+    let made = |action: &str| {
+        action == GET_KEY_POLICY
+            && ev.subject.is_none()
+            && matches!(ev.get_key_policy, Some(Outcome::Ok | Outcome::AccessDenied))
+    };
     let evaluations: Vec<Evaluation> = match (policy, &subject) {
         (Some(p), Some(who)) => [GET_KEY_POLICY, PUT_KEY_POLICY]
             .iter()
-            .map(|a| evaluate_for(p, who, a, key_arn, &empty, now))
+            .map(|a| {
+                let context = if made(a) { &*NO_CONTEXT } else { context };
+                evaluate_for(p, who, a, key_arn, context, now)
+            })
             .collect(),
         _ => Vec::new(),
     };
@@ -230,7 +246,7 @@ pub fn diagnose(
                         principal: who,
                         action: a,
                         resource: key_arn,
-                        context: &empty,
+                        context,
                         now,
                     },
                     exempt_resource,

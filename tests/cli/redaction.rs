@@ -518,14 +518,22 @@ fn no_scenario_identifier_reaches_any_redacted_output_and_pseudonyms_agree() {
             &std::fs::read_to_string(&saved).unwrap(),
         )?;
         let redacted_report: Value = serde_json::from_str(&stdout(&o)).unwrap();
-        // The redacted evidence, rendered without --redact, says what the redacted report says.
-        let again = kms_doctor(&[
+        // The redacted evidence, rendered without --redact (and with the same supposed
+        // context: it judges, it does not gather), says what the redacted report says.
+        let context: Vec<&str> = args
+            .windows(2)
+            .filter(|w| w[0] == "--context" || w[0] == "--absent")
+            .flat_map(|w| [w[0].as_str(), w[1].as_str()])
+            .collect();
+        let mut rerender = vec![
             "diagnose",
             "--from-evidence",
             saved.to_str().unwrap(),
             "--format",
             "json",
-        ]);
+        ];
+        rerender.extend(context);
+        let again = kms_doctor(&rerender);
         let rerendered: Value = serde_json::from_str(&stdout(&again)).unwrap();
         for field in [
             "/caller",
