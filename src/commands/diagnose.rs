@@ -68,7 +68,7 @@ pub fn run(
 ) -> Result<Exit, CommandError> {
     let evidence = match &req.target {
         Target::FromEvidence(path) => load_evidence(path)?,
-        Target::Live { aws, ask } => gather_live(aws, ask, console)?,
+        Target::Live { aws, ask } => gather_live(aws, ask, req.max_hops, console)?,
     };
     // Time-conditioned statements are decided at the time the evidence was gathered.
     let now = evidence.collected_at.0;
@@ -148,6 +148,7 @@ fn load_evidence(path: &Path) -> Result<Evidence, CommandError> {
 fn gather_live(
     aws: &AwsSettings,
     ask: &LiveRequest,
+    max_hops: usize,
     console: &Console,
 ) -> Result<Evidence, CommandError> {
     let session = Session::new(aws.clone())?;
@@ -159,6 +160,7 @@ fn gather_live(
         timeout: session.timeout(),
         lookup_interval: ask.lookup_interval,
         now: chrono::Utc::now(),
+        max_hops,
     };
     session.block_on(async {
         let connection = session.connection().await;

@@ -87,7 +87,7 @@ impl<'a> Graph<'a> {
                 }
             }
         }
-        for c in &ev.restorer_checks {
+        for c in ev.restorer_checks.iter().chain(&ev.hop_roles) {
             if let Some(t) = &c.trust_policy {
                 add(&c.principal, t);
             }

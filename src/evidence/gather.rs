@@ -41,6 +41,8 @@ pub struct GatherOptions {
     /// Least time between two `LookupEvents` calls.
     pub lookup_interval: Duration,
     pub now: chrono::DateTime<chrono::Utc>,
+    /// `--max-hops`: how far the roles between the principal and a restorer are looked up.
+    pub max_hops: usize,
 }
 
 /// The one failure that stops a diagnosis: not knowing who asks.
@@ -305,11 +307,31 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail, O: Organizations>(
                 .collect(),
             _ => Vec::new(),
         };
+        // The roles between the principal and a restorer: without the authorization details,
+        // only their GetRole answers give their trust policies.
+        let hops = match checked.authorization {
+            Some(_) => Entities::new(),
+            None => {
+                let mut known = role_names.clone();
+                known.extend(checked.roles.keys().cloned());
+                hop_roles(
+                    &clients.iam,
+                    calls,
+                    t,
+                    &caller.account,
+                    &checked.roles,
+                    known,
+                    opts,
+                )
+                .await
+            }
+        };
         Restorers {
             history,
             candidates,
             checked,
             assume_simulations,
+            hops,
         }
     };
     // The organisation's SCPs and RCPs, beside both: most callers may not read them.
@@ -338,6 +360,7 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail, O: Organizations>(
                 authorization,
             },
         assume_simulations,
+        hops,
     } = restorers;
     simulation.extend(assume_simulations);
     roles.extend(more_roles);
@@ -380,6 +403,15 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail, O: Organizations>(
         history,
         simulation,
         restorer_checks,
+        hop_roles: hops
+            .values()
+            .filter_map(|r| r.as_ref().ok())
+            .map(|role| ExistenceCheck {
+                principal: role.arn.clone(),
+                exists: Some(true),
+                trust_policy: role.trust_policy.clone(),
+            })
+            .collect(),
         notes,
         authorization,
         organization: Some(organization),
@@ -406,6 +438,8 @@ struct Restorers {
     checked: Checked,
     /// `sts:AssumeRole` on role restorers that trust the account.
     assume_simulations: Vec<SimulationResult>,
+    /// The roles the restorers' trust policies name (and theirs, up to `--max-hops`).
+    hops: Entities,
 }
 
 /// IAM's answers about the candidates, and the account's authorization details when read.
@@ -424,6 +458,62 @@ struct Candidates {
     users: Vec<String>,
     /// The policy delegates `kms:PutKeyPolicy` to the account: IAM policies decide who can.
     delegates: bool,
+}
+
+/// Roles between the principal and a restorer looked up at most (one `GetRole` each).
+const MAX_HOP_ROLES: usize = 20;
+
+/// The roles of `account` that the trust policies of `from` name for `sts:AssumeRole`, then
+/// those their trust policies name, level by level up to `--max-hops - 1` levels and
+/// [`MAX_HOP_ROLES`] roles; `known` roles are not asked for again.
+async fn hop_roles<I: Iam>(
+    iam: &I,
+    calls: &Calls,
+    t: Duration,
+    account: &str,
+    from: &Entities,
+    mut known: Vec<String>,
+    opts: &GatherOptions,
+) -> Entities {
+    let mut found = Entities::new();
+    let mut level: Vec<IamEntity> = from.values().filter_map(|r| r.clone().ok()).collect();
+    for _ in 1..opts.max_hops {
+        let mut names = Vec::new();
+        for role in &level {
+            let Some(trust) = role
+                .trust_policy
+                .as_deref()
+                .and_then(|t| KeyPolicy::parse_trust(t).ok())
+            else {
+                continue;
+            };
+            for g in grantees(
+                &trust,
+                "sts:AssumeRole",
+                Some(&role.arn),
+                &Context::default(),
+                opts.now,
+            ) {
+                if let Ok(Identity::Role {
+                    account: a, name, ..
+                }) = Identity::parse(&g.principal)
+                    && a == account
+                    && !known.contains(&name)
+                    && found.len() + names.len() < MAX_HOP_ROLES
+                {
+                    known.push(name.clone());
+                    names.push(name);
+                }
+            }
+        }
+        if names.is_empty() {
+            break;
+        }
+        let answers = look_up(iam, calls, &iam_pace(), t, EntityKind::Role, names).await;
+        level = answers.values().filter_map(|r| r.clone().ok()).collect();
+        found.extend(answers);
+    }
+    found
 }
 
 /// `sts:AssumeRole` simulations made at most (one per role restorer that trusts the account).

@@ -96,6 +96,7 @@ fn options(key_input: &str) -> GatherOptions {
         timeout: Duration::from_secs(5),
         lookup_interval: Duration::ZERO,
         now: "2026-11-28T00:00:00Z".parse().unwrap(),
+        max_hops: 2,
     }
 }
 

@@ -330,6 +330,10 @@ pub struct Evidence {
     /// Whether each principal that may update the key policy still exists.
     #[serde(default)]
     pub restorer_checks: Vec<ExistenceCheck>,
+    /// The roles between the principal and a restorer, with their trust policies (looked up
+    /// when the account's authorization details could not be read).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hop_roles: Vec<ExistenceCheck>,
     /// Facts the gathering learned that explain a gap (root caller, federated user, …).
     #[serde(default)]
     pub notes: Vec<Note>,

@@ -562,6 +562,7 @@ impl Redact for Evidence {
             history,
             simulation,
             restorer_checks,
+            hop_roles,
             notes,
             authorization,
             organization,
@@ -578,6 +579,7 @@ impl Redact for Evidence {
         policy_text(current_policy, f);
         simulation.strings(f);
         restorer_checks.strings(f);
+        hop_roles.strings(f);
         notes.strings(f);
         calls.strings(f);
     }
