@@ -183,13 +183,27 @@ fn malformed_inputs_say_where_and_only_they_make_status_2() {
     let (tag, at) = error("unknown-tag.yaml");
     assert!(tag.contains("!Frobnicate"), "{tag}");
     assert_eq!(at["line"], 10);
+    // A key given twice: parsers disagree on which counts, so the file is refused (cfn-lint
+    // does too), at the second key, naming the first.
+    let (twice, at) = error("duplicate-keypolicy.yaml");
+    assert!(
+        twice.contains("duplicate key \"KeyPolicy\" (first at line 7"),
+        "{twice}"
+    );
+    assert_eq!(at["line"], 15);
+    let (twice, at) = error("duplicate-statement.json");
+    assert!(twice.contains("duplicate key \"Statement\""), "{twice}");
+    assert_eq!(
+        (at["line"].as_u64(), at["column"].as_u64()),
+        (Some(7), Some(3))
+    );
     let (v2, at) = error("plan-v2.json");
     assert!(v2.contains("format version \"2.0\""), "{v2}");
     assert_eq!(at["line"], 2);
     // The readable files are still checked.
     assert!(!findings(&r, "plan.json").is_empty());
     assert!(!findings(&r, "key-policy.json").is_empty());
-    assert_eq!(r["summary"]["unreadable"], 3);
+    assert_eq!(r["summary"]["unreadable"], 5);
 }
 
 #[test]
@@ -333,7 +347,7 @@ fn sarif_is_valid_and_points_at_lines() {
     let notes = sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"]
         .as_array()
         .unwrap();
-    assert_eq!(notes.len(), 3, "the three unreadable files");
+    assert_eq!(notes.len(), 5, "the five unreadable files");
 }
 
 #[test]

@@ -202,7 +202,7 @@ impl<'a> Template<'a> {
             }
             _ => match self.resolve(node)? {
                 // A policy given as a JSON string (or built by Fn::Sub / Fn::ToJsonString).
-                V::Json(Value::String(s)) => serde_json::from_str(&s).map_err(|e| {
+                V::Json(Value::String(s)) => super::located::policy_json(&s).map_err(|e| {
                     fail(
                         node.pos,
                         format!("KeyPolicy is a string that is not JSON: {e}"),

@@ -65,6 +65,8 @@ impl Located {
 pub struct SyntaxError {
     pub message: String,
     pub at: Pos,
+    /// A key given twice in one mapping (the rest is well-formed).
+    pub duplicate_key: bool,
 }
 
 /// Nodes built at most, aliases expanded included: a document of aliases of aliases
@@ -117,6 +119,7 @@ impl Builder {
             self.error = Some(SyntaxError {
                 message: format!("more than {MAX_NODES} nodes (aliases expanded): not read"),
                 at: node.pos,
+                duplicate_key: false,
             });
         }
         if self.error.is_some() {
@@ -134,6 +137,22 @@ impl Builder {
             Some(Open::Map(map, _, pending)) => match pending.take() {
                 Some(key) => {
                     if let Node::Map(entries) = &mut map.node {
+                        // Parsers disagree on which of two equal keys counts (the first, the
+                        // last): the file means two things, and is refused, as cfn-lint does.
+                        if let Node::String(name) = &key.node
+                            && let Some((first, _)) =
+                                entries.iter().find(|(k, _)| k.node == key.node)
+                        {
+                            self.error = Some(SyntaxError {
+                                message: format!(
+                                    "duplicate key {name:?} (first at line {}, column {}): parsers disagree on which one counts",
+                                    first.pos.line, first.pos.column
+                                ),
+                                at: key.pos,
+                                duplicate_key: true,
+                            });
+                            return;
+                        }
                         entries.push((key, node));
                     }
                 }
@@ -191,6 +210,7 @@ impl MarkedEventReceiver for Builder {
                     self.error = Some(SyntaxError {
                         message: "an alias to an unknown anchor".to_owned(),
                         at,
+                        duplicate_key: false,
                     })
                 }
             },
@@ -198,6 +218,7 @@ impl MarkedEventReceiver for Builder {
                 self.error = Some(SyntaxError {
                     message: format!("nested more than {MAX_DEPTH} levels deep: not read"),
                     at,
+                    duplicate_key: false,
                 });
             }
             Event::SequenceStart(anchor, tag) => self.stack.push(Open::Seq(
@@ -237,6 +258,7 @@ pub fn parse(text: &str) -> Result<Located, SyntaxError> {
     parser.load(&mut builder, false).map_err(|e| SyntaxError {
         message: e.info().to_owned(),
         at: pos(e.marker()),
+        duplicate_key: false,
     })?;
     if let Some(e) = builder.error {
         return Err(e);
@@ -246,6 +268,16 @@ pub fn parse(text: &str) -> Result<Located, SyntaxError> {
         tag: None,
         node: Node::Null,
     }))
+}
+
+/// A policy given as a JSON string (CloudFormation's `KeyPolicy: "…"`, a plan's `policy`): JSON,
+/// and without a key given twice, which JSON parsers resolve differently.
+pub fn policy_json(text: &str) -> Result<serde_json::Value, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    match parse(text) {
+        Err(e) if e.duplicate_key => Err(e.to_string()),
+        _ => Ok(value),
+    }
 }
 
 /// The tree as JSON, tags dropped (for inputs that have none: policies, plans).
@@ -279,6 +311,22 @@ pub fn key_text(k: &Located) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_given_twice_is_refused_where_it_repeats() {
+        let e = parse("a: 1\nb:\n  c: 2\n  c: 3\n").unwrap_err();
+        assert!(e.duplicate_key);
+        assert_eq!(e.at, Pos { line: 4, column: 3 });
+        assert!(
+            e.message.contains("\"c\" (first at line 3, column 3)"),
+            "{e}"
+        );
+        // The same key in two mappings is no duplicate.
+        assert!(parse("a: {c: 1}\nb: {c: 2}\n").is_ok());
+        let e = policy_json(r#"{"Statement": [], "Statement": [{}]}"#).unwrap_err();
+        assert!(e.contains("duplicate key \"Statement\""), "{e}");
+        assert!(policy_json(r#"{"Statement": []}"#).is_ok());
+    }
 
     #[test]
     fn yaml_nodes_know_their_place_and_tags() {

@@ -304,7 +304,7 @@ fn policy(
             unresolved: Vec::new(),
         }
     } else if let Some(inner) = root.get("Policy").and_then(Located::as_str) {
-        let value: serde_json::Value = match serde_json::from_str(inner) {
+        let value: serde_json::Value = match located::policy_json(inner) {
             Ok(v) => v,
             Err(e) => {
                 return Some(Err(InputError {

@@ -82,10 +82,11 @@ pub fn read(plan: &Value, text: &str, settings: &Settings) -> Result<Vec<Declare
             else {
                 return Ok(None);
             };
-            let value: Value = serde_json::from_str(text_policy).map_err(|e| InputError {
-                message: format!("{address}: its policy is not JSON: {e}"),
-                at: find(text, &address),
-            })?;
+            let value: Value =
+                super::located::policy_json(text_policy).map_err(|e| InputError {
+                    message: format!("{address}: its policy is not JSON: {e}"),
+                    at: find(text, &address),
+                })?;
             let n = value
                 .get("Statement")
                 .map_or(0, |s| s.as_array().map_or(1, Vec::len));
