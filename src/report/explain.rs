@@ -248,5 +248,13 @@ fn doc(r: &ExplainReport) -> Doc<'_> {
             })
             .collect(),
     );
+    // kms:PutKeyPolicy never works across accounts: without the key's ARN, whether a principal
+    // of some account can use its grant is not known.
+    if r.key_arn.is_none() && !r.restorers.is_empty() {
+        doc.para(Line::new().ws(
+            Tone::Dim,
+            "Only those in the key's account can: kms:PutKeyPolicy never works across accounts, and the key's account is not known here (give --key-arn to decide).",
+        ));
+    }
     doc
 }

@@ -615,3 +615,34 @@ fn the_organisations_policies_name_the_layer_and_hold_restorers() {
         "{text}"
     );
 }
+
+#[test]
+fn an_admin_of_another_account_is_no_restorer_and_without_the_key_it_is_said() {
+    let path = "tests/iac/policies/other-account-admin.json";
+    // The key in 111122223333: the only admin is in 999988887777, which can never call
+    // kms:PutKeyPolicy on it.
+    let o = kms_doctor(&[
+        "explain",
+        "--policy",
+        path,
+        "--key-arn",
+        "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "--format",
+        "json",
+    ]);
+    let r = json(&o);
+    assert_eq!(r["restorers"], serde_json::json!([]));
+    assert!(
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "no-restorer")
+    );
+    assert_eq!(o.status.code(), Some(1));
+    // Without the key's ARN, its account is not known: the listing says on what it depends.
+    let o = kms_doctor(&["explain", "--policy", path, "--format", "text"]);
+    let out = stdout(&o);
+    assert!(out.contains("arn:aws:iam::999988887777:root"), "{out}");
+    assert!(out.contains("give --key-arn to decide"), "{out}");
+}
