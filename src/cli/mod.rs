@@ -23,7 +23,8 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto)]
     pub color: ColorWhen,
 
-    /// List every AWS call on standard error, and the causes of an error.
+    /// More on standard error: every AWS call made (diagnose, history, scan; explain and check
+    /// make none) and the detail of an error (its cause is always shown).
     #[arg(short, long, global = true)]
     pub verbose: bool,
 }
@@ -36,8 +37,9 @@ pub enum Command {
     /// Diagnose live: why the principal cannot read or update the key policy, and who can
     /// restore access. Read-only.
     Diagnose(DiagnoseArgs),
-    /// The key policy's change timeline: every PutKeyPolicy and CreateKey, who made it, what
-    /// changed, and which change locked people out. Read-only.
+    /// The key policy's change timeline: every PutKeyPolicy, CreateKey and the ReplicateKey
+    /// that created a replica, who made it, what changed, and which change locked people out.
+    /// Read-only.
     History(HistoryArgs),
     /// Every customer managed key of an account (its Regions, an organisation): locked out,
     /// at risk, or healthy. Read-only.
@@ -189,7 +191,9 @@ pub struct ScanArgs {
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub fail_on: FailOn,
 
-    /// Replace account IDs, principal names and key IDs with stable pseudonyms.
+    /// Replace identifiers with stable pseudonyms, the same throughout the run: account IDs, key
+    /// IDs, aliases, the names in ARNs, unique IDs, event IDs, IP addresses, user agents, Sids
+    /// and policy names. AWS's own names (actions, AWS managed policies) are kept.
     #[arg(long)]
     pub redact: bool,
 
@@ -265,7 +269,8 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "PATH")]
     pub logs: Option<PathBuf>,
 
-    /// Print the Athena SQL that finds the key's policy changes in a CloudTrail table, and exit.
+    /// Print the Athena SQL that finds the key's policy changes in a CloudTrail table, and exit
+    /// (the table: --athena-table, else cloudtrail_logs).
     #[arg(long)]
     pub print_athena_sql: bool,
 
@@ -280,7 +285,9 @@ pub struct HistoryArgs {
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 
-    /// Replace account IDs, principal names and key IDs with stable pseudonyms.
+    /// Replace identifiers with stable pseudonyms, the same throughout the run: account IDs, key
+    /// IDs, aliases, the names in ARNs, unique IDs, event IDs, IP addresses, user agents, Sids
+    /// and policy names. AWS's own names (actions, AWS managed policies) are kept.
     #[arg(long)]
     pub redact: bool,
 
@@ -315,7 +322,8 @@ pub struct AwsArgs {
 /// Querying a CloudTrail table with Athena.
 #[derive(Debug, Args, Clone, Default)]
 pub struct AthenaArgs {
-    /// Query this Athena table of CloudTrail logs (with --print-athena-sql: name it in the SQL).
+    /// Query this Athena table of CloudTrail logs (the table AWS's CloudTrail console creates)
+    /// for the key's policy changes.
     #[arg(long, value_name = "TABLE")]
     pub athena_table: Option<String>,
 
@@ -390,7 +398,9 @@ pub struct DiagnoseArgs {
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 
-    /// Replace account IDs, principal names and key IDs with stable pseudonyms.
+    /// Replace identifiers with stable pseudonyms, the same throughout the run: account IDs, key
+    /// IDs, aliases, the names in ARNs, unique IDs, event IDs, IP addresses, user agents, Sids
+    /// and policy names. AWS's own names (actions, AWS managed policies) are kept.
     #[arg(long)]
     pub redact: bool,
 
