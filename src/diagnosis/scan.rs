@@ -449,6 +449,22 @@ mod tests {
     }
 
     #[test]
+    fn an_admin_of_another_account_only_is_a_lockout() {
+        // kms:PutKeyPolicy never works across accounts: 999988887777 cannot update a key of A.
+        let k = assess(
+            &key(policy(vec![allow(
+                "arn:aws:iam::999988887777:root",
+                "kms:*",
+            )])),
+            None,
+            now(),
+        );
+        assert_eq!(k.status, KeyStatus::LockedOut, "{:?}", codes(&k));
+        assert!(codes(&k).contains(&"no-restorer"));
+        assert_eq!(k.restorers.as_deref().map(<[_]>::len), Some(0));
+    }
+
+    #[test]
     fn a_policy_from_cloudtrail_set_with_the_bypass_is_flagged() {
         let mut k = key(None);
         k.get_key_policy = Some(Outcome::AccessDenied);
