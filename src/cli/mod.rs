@@ -100,8 +100,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "REGION", default_value = "us-east-1")]
     pub region: String,
 
-    /// Output format [default: text on a terminal, json otherwise]
-    #[arg(long, value_enum)]
+    /// Output format [default: text, piped or not] (--output: the AWS CLI's name for it)
+    #[arg(long, visible_alias = "output", value_enum)]
     pub format: Option<CheckFormatArg>,
 
     /// A service control policy that applies (repeatable): a policy document, or the output of
@@ -174,8 +174,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
 
-    /// Output format [default: text on a terminal, json otherwise]
-    #[arg(long, value_enum)]
+    /// Output format [default: text, piped or not] (--output: the AWS CLI's name for it)
+    #[arg(long, visible_alias = "output", value_enum)]
     pub format: Option<ScanFormatArg>,
 
     /// A service control policy that applies (repeatable): a policy document, or the output of
@@ -281,8 +281,8 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
 
-    /// Output format [default: text on a terminal, json otherwise]
-    #[arg(long, value_enum)]
+    /// Output format [default: text, piped or not] (--output: the AWS CLI's name for it)
+    #[arg(long, visible_alias = "output", value_enum)]
     pub format: Option<Format>,
 
     /// Replace identifiers with stable pseudonyms, the same throughout the run: account IDs, key
@@ -394,8 +394,8 @@ pub struct DiagnoseArgs {
     #[command(flatten)]
     pub athena: AthenaArgs,
 
-    /// Output format [default: text on a terminal, json otherwise]
-    #[arg(long, value_enum)]
+    /// Output format [default: text, piped or not] (--output: the AWS CLI's name for it)
+    #[arg(long, visible_alias = "output", value_enum)]
     pub format: Option<Format>,
 
     /// Replace identifiers with stable pseudonyms, the same throughout the run: account IDs, key
@@ -479,8 +479,8 @@ pub struct ExplainArgs {
     #[arg(long = "rcp", value_name = "FILE")]
     pub rcps: Vec<PathBuf>,
 
-    /// Output format [default: text on a terminal, json otherwise]
-    #[arg(long, value_enum)]
+    /// Output format [default: text, piped or not] (--output: the AWS CLI's name for it)
+    #[arg(long, visible_alias = "output", value_enum)]
     pub format: Option<Format>,
 }
 

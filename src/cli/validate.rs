@@ -79,19 +79,15 @@ impl Cli {
             ColorWhen::Never => false,
             ColorWhen::Auto => terminal.stdout_is_terminal && !terminal.no_color,
         };
-        let format = |f: Option<Format>| {
-            f.map(Into::into).unwrap_or(if terminal.stdout_is_terminal {
-                crate::report::Format::Text
-            } else {
-                crate::report::Format::Json
-            })
-        };
+        // Text whether or not stdout is a terminal, as ripgrep, cargo and the IaC linters do:
+        // `diagnose KEY > ticket.txt` is for a person. Machines ask (--format json).
+        let format = |f: Option<Format>| f.map_or(crate::report::Format::Text, Into::into);
         let request = match self.command {
             Command::Explain(a) => Request::Explain(explain(a, &format)?),
             Command::Diagnose(a) => Request::Diagnose(diagnose(a, &format)?),
             Command::History(a) => Request::History(history(a, &format)?),
-            Command::Scan(a) => Request::Scan(scan(a, terminal.stdout_is_terminal)?),
-            Command::Check(a) => Request::Check(check(a, terminal.stdout_is_terminal)?),
+            Command::Scan(a) => Request::Scan(scan(a)?),
+            Command::Check(a) => Request::Check(check(a)?),
             Command::Completions(a) => Request::Completions(Box::new(GenerateRequest {
                 command: <Cli as clap::CommandFactory>::command(),
                 what: Generate::Completions(a.shell),
@@ -341,7 +337,7 @@ fn check_account(id: &str) -> Result<(), UsageError> {
     }
 }
 
-fn check(a: CheckArgs, stdout_is_terminal: bool) -> Result<CheckRequest, UsageError> {
+fn check(a: CheckArgs) -> Result<CheckRequest, UsageError> {
     if let Some(id) = &a.account {
         check_account(id)?;
     }
@@ -384,13 +380,11 @@ fn check(a: CheckArgs, stdout_is_terminal: bool) -> Result<CheckRequest, UsageEr
         keep,
         against,
         format: match a.format {
-            Some(CheckFormatArg::Text) => CheckFormat::Text,
+            Some(CheckFormatArg::Text) | None => CheckFormat::Text,
             Some(CheckFormatArg::Json) => CheckFormat::Json,
             Some(CheckFormatArg::Markdown) => CheckFormat::Markdown,
             Some(CheckFormatArg::Sarif) => CheckFormat::Sarif,
             Some(CheckFormatArg::Github) => CheckFormat::Github,
-            None if stdout_is_terminal => CheckFormat::Text,
-            None => CheckFormat::Json,
         },
         fail_on: fail_on(a.fail_on),
         ignore_unknown: a.ignore_unknown,
@@ -450,7 +444,7 @@ fn check_region(r: &str) -> Result<(), UsageError> {
     }
 }
 
-fn scan(a: ScanArgs, stdout_is_terminal: bool) -> Result<ScanRequest, UsageError> {
+fn scan(a: ScanArgs) -> Result<ScanRequest, UsageError> {
     for r in &a.regions {
         check_region(r)?;
     }
@@ -503,12 +497,10 @@ fn scan(a: ScanArgs, stdout_is_terminal: bool) -> Result<ScanRequest, UsageError
         concurrency: usize::from(a.concurrency),
         kms_rate: f64::from(a.kms_rate),
         format: match a.format {
-            Some(ScanFormatArg::Text) => ScanFormat::Text,
+            Some(ScanFormatArg::Text) | None => ScanFormat::Text,
             Some(ScanFormatArg::Json) => ScanFormat::Json,
             Some(ScanFormatArg::Markdown) => ScanFormat::Markdown,
             Some(ScanFormatArg::Sarif) => ScanFormat::Sarif,
-            None if stdout_is_terminal => ScanFormat::Text,
-            None => ScanFormat::Json,
         },
         redact: a.redact,
         fail_on: fail_on(a.fail_on),
@@ -619,13 +611,23 @@ mod tests {
     }
 
     #[test]
-    fn json_is_the_default_off_a_terminal_and_colour_follows_the_terminal() {
+    fn text_is_the_default_off_a_terminal_and_colour_follows_the_terminal() {
         let v = validate(&["explain", "--policy", "-", "--action", "GetKeyPolicy"]).unwrap();
         assert!(!v.color);
         let Request::Explain(e) = v.request else {
             panic!("an explain request")
         };
+        assert_eq!(e.output.format, crate::report::Format::Text);
+        // --output is the AWS CLI's name for it.
+        let v = validate(&["explain", "--policy", "-", "--output", "json"]).unwrap();
+        let Request::Explain(e) = v.request else {
+            panic!("an explain request")
+        };
         assert_eq!(e.output.format, crate::report::Format::Json);
+        let v = validate(&["explain", "--policy", "-", "--action", "GetKeyPolicy"]).unwrap();
+        let Request::Explain(e) = v.request else {
+            panic!("an explain request")
+        };
         assert_eq!(e.actions, ["kms:GetKeyPolicy"]);
         assert_eq!(e.policy, PolicyInput::Stdin);
     }

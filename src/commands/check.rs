@@ -4,11 +4,13 @@
 use super::CommandError;
 use crate::diagnosis::check::{CheckOptions, check};
 use crate::diagnosis::model::Exit;
+use crate::diagnosis::model::code;
 use crate::diagnosis::model::{DeclaredPolicy, Severity};
 use crate::evidence::iac::{self, Settings};
 use crate::policy::Identity;
 use crate::report::WriteColor;
 use crate::report::check::{CheckFormat, render};
+use crate::text;
 use std::path::PathBuf;
 
 #[derive(Debug)]
@@ -31,7 +33,11 @@ pub struct CheckRequest {
     pub rcps: Vec<PathBuf>,
 }
 
-pub fn run(req: CheckRequest, out: &mut dyn WriteColor) -> Result<Exit, CommandError> {
+pub fn run(
+    req: CheckRequest,
+    out: &mut dyn WriteColor,
+    console: &super::Console,
+) -> Result<Exit, CommandError> {
     let against = req.against;
     let org = super::read_org_policies(&req.scps, &req.rcps)?;
     let (mut inputs, mut files) = iac::expand(&req.paths);
@@ -51,6 +57,22 @@ pub fn run(req: CheckRequest, out: &mut dyn WriteColor) -> Result<Exit, CommandE
         },
         chrono::Utc::now(),
     );
+    // An unreadable file is an error, and errors go to standard error too, whatever the format:
+    // `check infra | cat` or a JSON report in CI still says it where a person looks.
+    for f in &report.files {
+        if let Some(why) = &f.error {
+            let place = match f.error_location.as_ref().and_then(|l| l.line.zip(l.column)) {
+                Some((line, column)) => format!("{}:{line}:{column}", f.path),
+                None => f.path.clone(),
+            };
+            console.note(&text!(
+                "cannot check ",
+                code(place),
+                ": ",
+                code(why.clone())
+            ));
+        }
+    }
     render(&report, req.format, out)?;
     Ok(crate::diagnosis::exit::check(&report, req.fail_on))
 }

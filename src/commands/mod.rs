@@ -268,7 +268,7 @@ pub fn run(
         Request::Diagnose(r) => diagnose::run(r, out, console),
         Request::History(r) => history::run(r, out, console),
         Request::Scan(r) => scan::run(r, out, console),
-        Request::Check(r) => check::run(r, out),
+        Request::Check(r) => check::run(r, out, console),
         Request::Completions(r) => generate::run(*r, out),
     }
 }

@@ -483,3 +483,22 @@ fn an_administrator_in_another_account_only_is_no_restorer() {
     let o = kms_doctor(&["check", path, "--format", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }
+
+#[test]
+fn piped_output_is_text_and_an_unreadable_file_is_said_on_standard_error() {
+    // `kms-doctor check infra | cat` in a CI log: for a person, like cfn-lint and checkov.
+    let o = check(&["tests/iac/cfn/locked-out.yaml"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.trim_start().starts_with('{'), "{out}");
+    assert!(out.contains("no-restorer"), "{out}");
+    // An error reaches standard error whatever the format, the file's place with it.
+    for format in ["text", "json"] {
+        let o = check(&["tests/iac/broken/bad.yaml", "--format", format]);
+        assert_eq!(o.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("cannot check tests/iac/broken/bad.yaml:7:"),
+            "{format}: {err}"
+        );
+    }
+}

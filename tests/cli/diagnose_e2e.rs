@@ -397,3 +397,16 @@ fn scenarios() {
         failures.join("\n\n")
     );
 }
+
+#[test]
+fn piped_output_is_the_text_report() {
+    // `kms-doctor diagnose KEY > ticket.txt`: for a person, not JSON.
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/02-classic-lockout-alias.json");
+    let file: ScenarioFile = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let endpoint = scenario::start(file.scenario);
+    let o = run(&endpoint.url, &["diagnose".into(), "alias/payments".into()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.trim_start().starts_with('{'), "{out}");
+    assert!(out.contains("root-delegation-missing"), "{out}");
+}

@@ -115,8 +115,9 @@ fn the_default_policy_delegates_and_exits_zero() {
 }
 
 #[test]
-fn json_is_the_default_when_stdout_is_not_a_terminal() {
-    let o = kms_doctor(&[
+fn text_is_the_default_when_stdout_is_not_a_terminal() {
+    // Piped, as `kms-doctor explain … > ticket.txt` or `| less`: still for a person.
+    let args = [
         "explain",
         "--policy",
         "examples/default-key-policy.json",
@@ -124,8 +125,12 @@ fn json_is_the_default_when_stdout_is_not_a_terminal() {
         ALICE,
         "--action",
         "GetKeyPolicy",
-    ]);
-    let v = json(&o);
+    ];
+    let out = stdout(&kms_doctor(&args));
+    assert!(!out.trim_start().starts_with('{'), "{out}");
+    assert!(out.contains("kms:GetKeyPolicy"), "{out}");
+    // Machines ask, with --format or the AWS CLI's --output.
+    let v = json(&kms_doctor(&[&args[..], &["--output", "json"]].concat()));
     assert_eq!(v["actions"], serde_json::json!(["kms:GetKeyPolicy"]));
 }
 
