@@ -11,16 +11,19 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args = match kms_doctor::cli::aws_cli_habits(std::env::args_os()) {
+        Ok(args) => args,
+        Err(e) => return fail(&e),
+    };
+    let cli = Cli::parse_from(args);
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let terminal = Terminal {
         stdout_is_terminal: std::io::stdout().is_terminal(),
         no_color,
     };
-    let verbose = cli.verbose;
     let validated = match cli.validate(terminal) {
         Ok(v) => v,
-        Err(e) => return fail(&e, verbose),
+        Err(e) => return fail(&e),
     };
     let stderr_is_terminal = std::io::stderr().is_terminal();
     let stderr: Box<dyn WriteColor> = if stderr_is_terminal && !no_color {
@@ -41,21 +44,26 @@ fn main() -> ExitCode {
         Ok(exit) => ExitCode::from(exit.code()),
         // The reader went away (`| head`): nothing is wrong.
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
-        Err(e) => fail(&e, verbose),
+        Err(e) => fail(&e),
     }
 }
 
-/// One line saying what is wrong and what to do; with `-v`, each cause on a line of its own.
-/// Never a Debug dump. Errors carry text from outside (AWS's messages, paths the user typed):
-/// it is escaped as any report's is.
-fn fail(err: &dyn std::error::Error, verbose: bool) -> ExitCode {
-    let shown = |e: &dyn std::error::Error| escape::terminal(&e.to_string()).into_owned();
-    let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "kms-doctor failed: {}", shown(err));
-    let mut cause = err.source().filter(|_| verbose);
+/// One line saying what is wrong, with its whole chain of causes (a cause whose words the line
+/// already holds is not said twice); `-v` never holds back the cause. Never a Debug dump.
+/// Errors carry text from outside (AWS's messages, paths the user typed): it is escaped as any
+/// report's is.
+fn fail(err: &dyn std::error::Error) -> ExitCode {
+    let mut line = err.to_string();
+    let mut cause = err.source();
     while let Some(c) = cause {
-        let _ = writeln!(stderr, "  caused by: {}", shown(c));
+        let said = c.to_string();
+        if !said.is_empty() && !line.contains(&said) {
+            line.push_str(": ");
+            line.push_str(&said);
+        }
         cause = c.source();
     }
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "kms-doctor failed: {}", escape::terminal(&line));
     ExitCode::from(Exit::Failure.code())
 }

@@ -23,8 +23,8 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto)]
     pub color: ColorWhen,
 
-    /// More on standard error: every AWS call made (diagnose, history, scan; explain and check
-    /// make none) and the detail of an error (its cause is always shown).
+    /// List every AWS call made on standard error (diagnose, history, scan; explain and check
+    /// make none). An error's causes are always shown.
     #[arg(short, long, global = true)]
     pub verbose: bool,
 }
@@ -217,6 +217,10 @@ pub struct ScanArgs {
     #[arg(long, value_name = "PROFILE")]
     pub profile: Option<String>,
 
+    /// Send every AWS call to this URL (else AWS_ENDPOINT_URL), as the AWS CLI's flag does.
+    #[arg(long, value_name = "URL", value_parser = parse_endpoint_url)]
+    pub endpoint_url: Option<String>,
+
     /// Seconds each AWS call may take.
     #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
@@ -306,6 +310,10 @@ pub struct AwsArgs {
     #[arg(long, value_name = "PROFILE")]
     pub profile: Option<String>,
 
+    /// Send every AWS call to this URL (else AWS_ENDPOINT_URL), as the AWS CLI's flag does.
+    #[arg(long, value_name = "URL", value_parser = parse_endpoint_url)]
+    pub endpoint_url: Option<String>,
+
     /// Seconds each AWS call may take.
     #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
@@ -342,6 +350,56 @@ pub struct AthenaArgs {
     /// Seconds to wait for the Athena query to finish.
     #[arg(long, value_name = "SECS", default_value_t = 300, hide = true, value_parser = clap::value_parser!(u64).range(1..))]
     pub athena_max_wait: u64,
+}
+
+/// An `http://` or `https://` URL.
+fn parse_endpoint_url(s: &str) -> Result<String, String> {
+    if s.starts_with("https://") || s.starts_with("http://") {
+        Ok(s.to_owned())
+    } else {
+        Err("an endpoint URL starts with https:// (or http://)".to_owned())
+    }
+}
+
+/// The AWS CLI's habits, taken before clap parses: its global flags (`--region`, `--profile`,
+/// `--endpoint-url`, `--output`) given before the subcommand move after it, where kms-doctor
+/// reads them; `--no-verify-ssl` is refused with its reason.
+pub fn aws_cli_habits(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Result<Vec<std::ffi::OsString>, UsageError> {
+    const GLOBAL: [&str; 4] = ["--region", "--profile", "--endpoint-url", "--output"];
+    let args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    if args
+        .iter()
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--no-verify-ssl")
+    {
+        return Err(UsageError::NoVerifySsl);
+    }
+    // Up to the subcommand: the first word that is neither a flag nor a flag's value.
+    let mut kept = vec![args[0].clone()];
+    let mut hoisted = Vec::new();
+    let mut i = 1;
+    while let Some(arg) = args.get(i) {
+        let a = arg.to_string_lossy();
+        if !a.starts_with('-') {
+            break;
+        }
+        let flag = a.split('=').next().unwrap_or_default();
+        let takes_value = (GLOBAL.contains(&flag) || flag == "--color") && !a.contains('=');
+        let n = if takes_value { 2 } else { 1 };
+        let group = args.iter().skip(i).take(n).cloned();
+        if GLOBAL.contains(&flag) {
+            hoisted.extend(group);
+        } else {
+            kept.extend(group);
+        }
+        i += n;
+    }
+    kept.extend(args.get(i).cloned());
+    kept.extend(hoisted);
+    kept.extend(args.iter().skip(i + 1).cloned());
+    Ok(kept)
 }
 
 /// A date (midnight UTC) or an RFC 3339 time.

@@ -36,8 +36,16 @@ pub struct Terminal {
 pub enum UsageError {
     #[error(transparent)]
     Key(#[from] KeyInputError),
-    #[error("invalid --principal")]
-    Principal(#[from] PrincipalParseError),
+    #[error(
+        "--no-verify-ssl is refused: kms-doctor always verifies the certificates of the endpoints it calls"
+    )]
+    NoVerifySsl,
+    #[error("invalid {flag}")]
+    Principal {
+        flag: &'static str,
+        #[source]
+        source: PrincipalParseError,
+    },
     #[error("{0} is not an S3 location: write s3://BUCKET/PREFIX")]
     S3Location(String),
     #[error("{flag} needs the key ID or key ARN: an alias is not in the logs")]
@@ -119,6 +127,13 @@ fn normalize_action(a: &str) -> String {
     }
 }
 
+/// A principal named by `flag`, parsed.
+fn principal(flag: &'static str, arn: Option<&str>) -> Result<Option<Identity>, UsageError> {
+    arn.map(Identity::parse)
+        .transpose()
+        .map_err(|source| UsageError::Principal { flag, source })
+}
+
 /// `--context` and `--absent` as a request context.
 fn context(a: ContextArgs) -> Context {
     let mut context = Context::default();
@@ -138,7 +153,7 @@ fn explain(a: ExplainArgs, format: FormatOf) -> Result<ExplainRequest, UsageErro
         } else {
             PolicyInput::File(a.policy)
         },
-        principal: a.principal.as_deref().map(Identity::parse).transpose()?,
+        principal: principal("--principal", a.principal.as_deref())?,
         actions: if a.actions.is_empty() {
             vec![GET_KEY_POLICY.to_owned(), PUT_KEY_POLICY.to_owned()]
         } else {
@@ -162,6 +177,7 @@ fn aws(a: &AwsArgs) -> AwsSettings {
         timeout: Duration::from_secs(a.timeout),
         max_duration: Duration::from_secs(a.max_duration),
         fallback_region: None,
+        endpoint_url: a.endpoint_url.clone(),
     }
 }
 
@@ -250,7 +266,7 @@ fn diagnose(a: DiagnoseArgs, format: FormatOf) -> Result<DiagnoseRequest, UsageE
             ask: Box::new(LiveRequest {
                 // clap requires KEY without --from-evidence.
                 key: KeyInput::parse(a.key.as_deref().unwrap_or_default())?,
-                principal: a.principal.as_deref().map(Identity::parse).transpose()?,
+                principal: principal("--principal", a.principal.as_deref())?,
                 lookback_days: a.lookback_days,
                 cloudtrail: !a.no_cloudtrail,
                 lookup_interval: Duration::from_millis(a.aws.lookup_interval_ms),
@@ -342,11 +358,16 @@ fn check(a: CheckArgs) -> Result<CheckRequest, UsageError> {
         check_account(id)?;
     }
     check_region(&a.region)?;
-    let deployer = a.deployer.as_deref().map(Identity::parse).transpose()?;
+    let deployer = principal("--deployer", a.deployer.as_deref())?;
     let keep = a
         .keep
         .iter()
-        .map(|k| Identity::parse(k))
+        .map(|k| {
+            Identity::parse(k).map_err(|source| UsageError::Principal {
+                flag: "--keep",
+                source,
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let given = a.account.clone().or_else(|| {
         deployer
@@ -478,6 +499,7 @@ fn scan(a: ScanArgs) -> Result<ScanRequest, UsageError> {
             // Every Region is listed per account: the home Region only serves STS and
             // Organizations, which answer in us-east-1 for the commercial partition.
             fallback_region: a.all_regions.then(|| "us-east-1".to_owned()),
+            endpoint_url: a.endpoint_url.clone(),
         },
         accounts: if a.org {
             AccountsToScan::Organization
@@ -603,6 +625,83 @@ mod tests {
             validate(&["history", "k1' OR '1'='1", "--print-athena-sql"]),
             Err(UsageError::Key(_))
         ));
+    }
+
+    #[test]
+    fn the_aws_clis_global_flags_may_come_before_the_subcommand() {
+        let habits = |args: &[&str]| -> Result<Vec<String>, UsageError> {
+            let args = std::iter::once("kms-doctor")
+                .chain(args.iter().copied())
+                .map(std::ffi::OsString::from);
+            Ok(crate::cli::aws_cli_habits(args)?
+                .into_iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect())
+        };
+        assert_eq!(
+            habits(&[
+                "--region",
+                "eu-west-1",
+                "--profile=prod",
+                "-v",
+                "diagnose",
+                "alias/x"
+            ])
+            .unwrap(),
+            [
+                "kms-doctor",
+                "-v",
+                "diagnose",
+                "--region",
+                "eu-west-1",
+                "--profile=prod",
+                "alias/x"
+            ]
+        );
+        assert_eq!(
+            habits(&[
+                "--color", "never", "--output", "json", "explain", "--policy", "p"
+            ])
+            .unwrap(),
+            [
+                "kms-doctor",
+                "--color",
+                "never",
+                "explain",
+                "--output",
+                "json",
+                "--policy",
+                "p"
+            ]
+        );
+        // After the subcommand, nothing moves.
+        assert_eq!(
+            habits(&["scan", "--region", "a", "--region", "b"]).unwrap(),
+            ["kms-doctor", "scan", "--region", "a", "--region", "b"]
+        );
+        assert!(matches!(
+            habits(&["diagnose", "k", "--no-verify-ssl"]),
+            Err(UsageError::NoVerifySsl)
+        ));
+        let v = validate(&[
+            "diagnose",
+            "k1",
+            "--endpoint-url",
+            "https://kms.internal:8443",
+        ]);
+        let Request::Diagnose(d) = v.unwrap().request else {
+            panic!("a diagnose request")
+        };
+        let Target::Live { aws, .. } = d.target else {
+            panic!("live")
+        };
+        assert_eq!(
+            aws.endpoint_url.as_deref(),
+            Some("https://kms.internal:8443")
+        );
+        assert!(
+            Cli::try_parse_from(["kms-doctor", "diagnose", "k1", "--endpoint-url", "kms"]).is_err()
+        );
     }
 
     #[test]

@@ -127,12 +127,15 @@ pub enum CommandError {
     Write(#[from] io::Error),
     /// The first-run failures (no credentials, an unknown profile, an SSO login needed, no
     /// Region…), said the way the AWS CLI says them, with the command to run next.
-    #[error("cannot learn who the caller is: {what}. {next}")]
+    #[error(
+        "cannot learn who the caller is: {what}{}. {next}",
+        .detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()
+    )]
     CallerUnknown {
         what: String,
         next: String,
-        #[source]
-        detail: Detail,
+        /// What the SDK said, where kms-doctor's words do not say all of it.
+        detail: Option<String>,
     },
     #[error("cannot read the evidence file {path}: {source}")]
     ReadEvidence {
@@ -173,17 +176,56 @@ pub enum CommandError {
     Organization(crate::evidence::scan::ScanFailed),
 }
 
-/// What AWS or the SDK said, in full: shown with `-v`.
-#[derive(Debug)]
-pub struct Detail(pub String);
+/// Largest AWS config file read when telling credential failures apart.
+const MAX_CONFIG_FILE: u64 = 1 << 20;
 
-impl std::fmt::Display for Detail {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+/// Whether the AWS config files (`AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE`, else
+/// `~/.aws/config` and `~/.aws/credentials`) define `profile`; `None` when one could not be read.
+fn profile_defined(profile: &str) -> Option<bool> {
+    use std::io::Read as _;
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let file = |var: &str, name: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(".aws").join(name)))
+    };
+    let mut found = false;
+    for (path, config) in [
+        (file("AWS_CONFIG_FILE", "config"), true),
+        (file("AWS_SHARED_CREDENTIALS_FILE", "credentials"), false),
+    ] {
+        let Some(path) = path else { continue };
+        let mut text = String::new();
+        match std::fs::File::open(&path) {
+            Ok(f) => {
+                f.take(MAX_CONFIG_FILE).read_to_string(&mut text).ok()?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(_) => return None,
+        }
+        found |= text.lines().any(|line| {
+            let Some(section) = line
+                .trim()
+                .strip_prefix('[')
+                .and_then(|l| l.strip_suffix(']'))
+            else {
+                return false;
+            };
+            let section = section.trim();
+            let name = match config {
+                // `[profile NAME]`, and `[default]` for the default profile.
+                true => section
+                    .strip_prefix("profile ")
+                    .map(str::trim)
+                    .or((section == "default").then_some(section)),
+                false => Some(section),
+            };
+            name == Some(profile)
+        });
     }
+    Some(found)
 }
-
-impl std::error::Error for Detail {}
 
 impl CommandError {
     /// The caller could not be learned: what is wrong, and what to run next.
@@ -198,7 +240,28 @@ impl CommandError {
             .unwrap_or_default();
         let named = profile.as_deref().unwrap_or("default");
         let aws = error.kind.aws();
+        // The SDK says only that credentials could not be loaded; the AWS CLI says why. The
+        // config files are read here, as the CLI reads them, to tell the cases apart.
+        let credential_failure = matches!(
+            error.kind,
+            ErrorKind::CredentialsFailed | ErrorKind::NoCredentials | ErrorKind::UnknownProfile
+        );
+        let in_files = credential_failure.then(|| profile_defined(named)).flatten();
+        let env_keys = std::env::var_os("AWS_ACCESS_KEY_ID").is_some_and(|v| !v.is_empty());
+        // Where kms-doctor's words say all there is, the SDK's (which tried every source in
+        // turn, the metadata service last) would only mislead.
+        let mut detail = Some(error.describe());
         let (what, next) = match &error.kind {
+            _ if profile.is_some() && in_files == Some(false) => (
+                format!("the config profile ({named}) could not be found in the AWS config files"),
+                format!(
+                    "Run `aws configure list-profiles` to see the profiles there, or `aws configure --profile {named}` to create it"
+                ),
+            ),
+            _ if credential_failure && profile.is_none() && in_files == Some(false) && !env_keys => (
+                "no AWS credentials were found: none in the environment, no default profile in the AWS config files, and the instance or container metadata service gave none".to_owned(),
+                "Run `aws configure` (or `aws sso login --profile NAME`, then pass --profile NAME)".to_owned(),
+            ),
             ErrorKind::NoCredentials => (
                 "no AWS credentials were found".to_owned(),
                 format!(
@@ -242,11 +305,13 @@ impl CommandError {
                 format!("Check the credentials with `aws sts get-caller-identity{with_profile}`"),
             ),
         };
-        CommandError::CallerUnknown {
-            what,
-            next,
-            detail: Detail(error.describe()),
+        if profile.is_some() && in_files == Some(false)
+            || matches!(error.kind, ErrorKind::NoCredentials | ErrorKind::NoRegion)
+            || detail.as_deref().is_some_and(|d| what.contains(d))
+        {
+            detail = None;
         }
+        CommandError::CallerUnknown { what, next, detail }
     }
 }
 

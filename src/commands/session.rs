@@ -27,6 +27,8 @@ pub struct AwsSettings {
     /// The Region for global calls (STS, Organizations) when neither the flags, the
     /// environment nor the profile give one (`scan --all-regions` needs none of its own).
     pub fallback_region: Option<String>,
+    /// `--endpoint-url`.
+    pub endpoint_url: Option<String>,
 }
 
 pub struct Session {
@@ -67,6 +69,7 @@ impl Session {
                     profile: self.settings.profile.clone(),
                     timeout: Some(self.settings.timeout),
                     fallback_region: self.settings.fallback_region.clone(),
+                    endpoint_url: self.settings.endpoint_url.clone(),
                 };
                 async move { Connection::load(&opts).await }
             })

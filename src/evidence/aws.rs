@@ -28,6 +28,8 @@ pub struct ConnectOptions {
     pub timeout: Option<Duration>,
     /// Used only when no Region is configured anywhere.
     pub fallback_region: Option<String>,
+    /// `--endpoint-url`: every service at this URL (AWS_ENDPOINT_URL does the same).
+    pub endpoint_url: Option<String>,
 }
 
 pub type SdkClients =
@@ -364,6 +366,9 @@ impl Connection {
         }
         if let Some(profile) = &opts.profile {
             loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &opts.endpoint_url {
+            loader = loader.endpoint_url(url);
         }
         if let Some(t) = opts.timeout {
             loader = loader.timeout_config(

@@ -410,3 +410,28 @@ fn piped_output_is_the_text_report() {
     assert!(!out.trim_start().starts_with('{'), "{out}");
     assert!(out.contains("root-delegation-missing"), "{out}");
 }
+
+#[test]
+fn the_aws_clis_global_flags_work_before_the_subcommand() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/01-healthy.json");
+    let file: ScenarioFile = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let endpoint = scenario::start(file.scenario);
+    let o = crate::support::cli::against("http://127.0.0.1:9")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_REGION")
+        .args([
+            "--endpoint-url",
+            &endpoint.url,
+            "--region",
+            "us-east-1",
+            "--output",
+            "json",
+        ])
+        .args(["diagnose", "alias/payments", "--lookup-interval-ms", "1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert_eq!(r["key"]["region"], "us-east-1", "{r:#}");
+    assert!(!endpoint.calls.lock().unwrap().is_empty());
+}
