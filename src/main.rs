@@ -6,7 +6,7 @@
 use clap::Parser;
 use kms_doctor::cli::{Cli, Terminal};
 use kms_doctor::commands::{self, Console, Exit};
-use kms_doctor::report::{Ansi, NoColor, WriteColor, escape};
+use kms_doctor::report::{Ansi, DEFAULT_WIDTH, NoColor, Width, WriteColor, escape};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -33,11 +33,25 @@ fn main() -> ExitCode {
     };
     let console = Console::new(stderr, validated.verbose, stderr_is_terminal);
     let stdout = std::io::stdout().lock();
-    let mut out: Box<dyn WriteColor> = if validated.color {
+    let coloured: Box<dyn WriteColor> = if validated.color {
         Box::new(Ansi(stdout))
     } else {
         Box::new(NoColor(stdout))
     };
+    // Text wraps to COLUMNS when set, else the terminal's width, else 100.
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|c| *c > 0)
+        .or_else(|| {
+            terminal
+                .stdout_is_terminal
+                .then(terminal_size::terminal_size)
+                .flatten()
+                .map(|(w, _)| usize::from(w.0))
+        })
+        .unwrap_or(DEFAULT_WIDTH);
+    let mut out: Box<dyn WriteColor> = Box::new(Width(coloured, width));
     let result = commands::run(validated.request, out.as_mut(), &console)
         .and_then(|code| out.flush().map(|()| code).map_err(Into::into));
     match result {

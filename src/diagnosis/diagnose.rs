@@ -466,27 +466,25 @@ pub fn diagnose(
         )),
         _ => None,
     };
-    let next_steps = steps::next_steps(
-        ev,
-        &findings,
-        &StepFacts {
-            restorers: &restorers,
-            source: &source,
-            subject: subject.as_ref(),
-            fix_written_to: opts.write_fix.filter(|_| fix.is_some()),
-            org_blocks: &layers
-                .iter()
-                .filter_map(|l| l.blocked_by.clone())
-                .collect::<Vec<_>>(),
-            put_verdict: access
-                .iter()
-                .find(|a| a.action == PUT_KEY_POLICY)
-                .map(|a| a.verdict),
-            restore_path: restore_path.as_deref(),
-            path_conditional,
-            policy_known: policy.is_some(),
-        },
-    );
+    let facts = StepFacts {
+        restorers: &restorers,
+        source: &source,
+        subject: subject.as_ref(),
+        fix_written_to: opts.write_fix.filter(|_| fix.is_some()),
+        org_blocks: &layers
+            .iter()
+            .filter_map(|l| l.blocked_by.clone())
+            .collect::<Vec<_>>(),
+        put_verdict: access
+            .iter()
+            .find(|a| a.action == PUT_KEY_POLICY)
+            .map(|a| a.verdict),
+        restore_path: restore_path.as_deref(),
+        path_conditional,
+        policy_known: policy.is_some(),
+    };
+    let next_steps = steps::next_steps(ev, &findings, &facts);
+    let summary = steps::summary(ev, &findings, &access, &facts, &next_steps);
 
     let support_case = findings
         .iter()
@@ -505,6 +503,7 @@ pub fn diagnose(
 
     DiagnoseReport {
         schema_version: SCHEMA_VERSION,
+        summary,
         key: ev.key.clone(),
         caller: CallerReport {
             arn: ev.caller.arn.clone(),

@@ -3,8 +3,8 @@
 //! follow from that decision and the findings, so that they cannot disagree with them.
 
 use super::model::{
-    CallRecord, Code, Evidence, Finding, Operation, Outcome, PolicySource, Restorer, SourceKind,
-    Text, Verdict, blocked_words, code,
+    Access, CallRecord, Code, Evidence, Finding, Operation, Outcome, PolicySource, Restorer,
+    Severity, SourceKind, Summary, Text, Verdict, blocked_words, code, prose,
 };
 use super::rules::has;
 use super::rules::live::{athena_query, denied_by_key_policy, iam_target, key_name, region_flag};
@@ -385,4 +385,121 @@ fn support_steps(ev: &Evidence, facts: &StepFacts) -> Vec<Text> {
             .into(),
     );
     steps
+}
+
+/// Restorers named in the summary at most; the table lists them all.
+const SUMMARY_RESTORERS: usize = 3;
+
+/// The answer in three lines: why, who can restore access, what next. From the same decision
+/// and findings as the next steps.
+pub fn summary(
+    ev: &Evidence,
+    findings: &[Finding],
+    access: &[Access],
+    facts: &StepFacts,
+    steps: &[Text],
+) -> Summary {
+    Summary {
+        why: why(findings, access, facts.source),
+        who_can_restore: who_can_restore(ev, findings, facts),
+        next: steps.first().cloned().unwrap_or_else(|| {
+            match findings.iter().any(|f| f.severity == Severity::Error) {
+                true => "see the findings".into(),
+                false => "nothing: the principal can read and update the key policy".into(),
+            }
+        }),
+    }
+}
+
+/// The cause AWS (or the evidence) gives for the first action not allowed, with the change
+/// that set the policy when the key policy is the cause.
+fn why(findings: &[Finding], access: &[Access], source: &PolicySource) -> Text {
+    let cause = access
+        .iter()
+        .filter(|a| a.verdict != Verdict::Allowed)
+        .find_map(|a| a.because.first())
+        .and_then(|c| findings.iter().find(|f| f.code == *c))
+        .or_else(|| findings.iter().find(|f| f.severity == Severity::Error));
+    let Some(cause) = cause else {
+        return match access.iter().all(|a| a.verdict == Verdict::Allowed) {
+            true => {
+                "nothing stands in the way: the principal can read and update the key policy".into()
+            }
+            false => "not known: the evidence does not say (see the findings)".into(),
+        };
+    };
+    let mut why = cause.title.clone();
+    let key_policy_cause = matches!(
+        cause.code,
+        Code::RootDelegationMissing | Code::KeyPolicyExplicitDeny | Code::NoRestorer
+    );
+    if key_policy_cause && let (Some(name), Some(time)) = (&source.event_name, &source.event_time) {
+        why.append(text!(
+            " — since ",
+            code(name.clone()),
+            " at ",
+            code(time.to_string())
+        ));
+        if let Some(by) = &source.changed_by {
+            why.append(text!(" by ", code(by.clone())));
+        }
+        if findings
+            .iter()
+            .any(|f| f.code == Code::LockoutCheckBypassed)
+        {
+            why.push(", with the lockout safety check bypassed");
+        }
+    }
+    why
+}
+
+fn who_can_restore(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Text {
+    if !facts.policy_known {
+        return "not known: the policy in force could not be learned".into();
+    }
+    let mut who: Vec<Text> = Vec::new();
+    let acts = who_acts(ev, findings, facts);
+    // The role a way goes through is named once.
+    let through = match &acts {
+        WhoActs::YouThrough { roles, .. } => roles.last().map(String::as_str),
+        _ => None,
+    };
+    match acts {
+        WhoActs::You => who.push("you".into()),
+        WhoActs::YouThrough { roles, .. } => who.push(text!(
+            "you, through ",
+            code(roles.last().cloned().unwrap_or_default())
+        )),
+        WhoActs::YouIf(_) => {
+            who.push("you, once your request meets the policy's conditions".into())
+        }
+        WhoActs::NoOne => return "no one: AWS manages this key's policy".into(),
+        _ => {}
+    }
+    let others: Vec<&Restorer> = facts
+        .restorers
+        .iter()
+        .filter(|r| r.exists != Some(false) && r.blocked_by.is_none())
+        .filter(|r| Some(r.principal.as_str()) != through)
+        .collect();
+    for r in others.iter().take(SUMMARY_RESTORERS) {
+        who.push(match (r.via_iam(), r.principal.split(':').nth(4)) {
+            (true, Some(account)) => text!(
+                "any principal of account ",
+                code(account),
+                " whose IAM policies allow kms:PutKeyPolicy"
+            ),
+            _ => Text::code(r.principal.clone()),
+        });
+    }
+    if others.len() > SUMMARY_RESTORERS {
+        who.push(text!(
+            prose(format!("{} more", others.len() - SUMMARY_RESTORERS)),
+            " (see the table)"
+        ));
+    }
+    match who.is_empty() {
+        true => "no one in the account: only AWS Support can restore access".into(),
+        false => Text::join(who, ", "),
+    }
 }

@@ -125,6 +125,14 @@ fn history_line(r: &DiagnoseReport) -> Option<String> {
 
 fn doc(r: &DiagnoseReport) -> Doc<'_> {
     let mut doc = Doc::new("kms-doctor diagnosis");
+    // The answer first, on the first screen: why, who can restore access, what next.
+    for (label, text) in [
+        ("Why: ", &r.summary.why),
+        ("Who can restore: ", &r.summary.who_can_restore),
+        ("Next: ", &r.summary.next),
+    ] {
+        doc.push(Block::Summary(Line::new().ws(Tone::Strong, label).t(text)));
+    }
     let mut key = match &r.key.arn {
         Some(arn) => Line::new().v(arn),
         None => Line::new().v(&r.key.input).w(" (ARN unknown)"),

@@ -140,10 +140,13 @@ fn write_block(block: &Block, out: &mut MdOut) -> io::Result<()> {
             findings(items, out)?;
         }
         Block::Located(items) => located(items, out)?,
+        // For a ticket: the body holds the answer; the rest opens on demand.
         Block::Appendix(inner) => {
+            out.raw("<details>\n<summary>Key policy, AWS calls</summary>\n\n")?;
             for block in inner {
                 write_block(block, out)?;
             }
+            out.raw("</details>\n\n")?;
         }
     }
     Ok(())
@@ -168,11 +171,11 @@ fn finding(f: &Finding, at: Option<&Line>, out: &mut MdOut) -> io::Result<()> {
         out.text(&f.detail)?.raw("\n\n")?;
     }
     if !f.evidence.is_empty() {
-        out.raw("Evidence:\n\n")?;
+        out.raw("<details>\n<summary>Evidence</summary>\n\n")?;
         for e in &f.evidence {
             out.raw("- ")?.text(e)?.raw("\n")?;
         }
-        out.raw("\n")?;
+        out.raw("\n</details>\n\n")?;
     }
     if !f.help.is_empty() {
         out.raw("**What to do:** ")?.text(&f.help)?.raw("\n\n")?;

@@ -36,6 +36,51 @@ pub enum Format {
 pub trait WriteColor: Write {
     fn set_style(&mut self, style: Style) -> io::Result<()>;
     fn reset(&mut self) -> io::Result<()>;
+    /// The columns text reports wrap to.
+    fn width(&self) -> usize {
+        DEFAULT_WIDTH
+    }
+}
+
+/// Columns when neither `COLUMNS` nor a terminal says.
+pub const DEFAULT_WIDTH: usize = 100;
+/// Narrower than this, wrapping helps no one: lines are cut at this width at least.
+pub const MIN_WIDTH: usize = 40;
+
+/// A writer that wraps text reports at `.1` columns.
+pub struct Width<W>(pub W, pub usize);
+
+impl<W: Write> Write for Width<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<W: WriteColor> WriteColor for Width<W> {
+    fn set_style(&mut self, style: Style) -> io::Result<()> {
+        self.0.set_style(style)
+    }
+    fn reset(&mut self) -> io::Result<()> {
+        self.0.reset()
+    }
+    fn width(&self) -> usize {
+        self.1.max(MIN_WIDTH)
+    }
+}
+
+impl WriteColor for Box<dyn WriteColor + '_> {
+    fn set_style(&mut self, style: Style) -> io::Result<()> {
+        (**self).set_style(style)
+    }
+    fn reset(&mut self) -> io::Result<()> {
+        (**self).reset()
+    }
+    fn width(&self) -> usize {
+        (**self).width()
+    }
 }
 
 /// Writes ANSI styles.

@@ -59,6 +59,102 @@ impl<'a> TextOut<'a> {
         Ok(self)
     }
 
+    /// The columns to wrap to.
+    pub fn width(&self) -> usize {
+        self.w.width()
+    }
+
+    /// `line` wrapped to the width (textwrap's first fit, at spaces; a word longer than a row
+    /// is cut): `first` before its first row, `rest` before the others; each piece keeps its
+    /// style.
+    fn wrapped(
+        &mut self,
+        first: &str,
+        rest: &str,
+        line: &Line,
+        base: Option<Style>,
+    ) -> io::Result<&mut Self> {
+        let pieces = line_pieces(line, base);
+        self.v(first)?;
+        self.rows(display_width(first), rest, &pieces, true)
+    }
+
+    /// Styled pieces as rows: the first after `used` columns already written, the others after
+    /// `rest`. `break_words`: cut a word longer than a row (not for commands to copy).
+    fn rows(
+        &mut self,
+        used: usize,
+        rest: &str,
+        pieces: &[(Option<Style>, String)],
+        break_words: bool,
+    ) -> io::Result<&mut Self> {
+        let plain: String = pieces.iter().map(|(_, s)| s.as_str()).collect();
+        let room = |taken: usize| self.width().saturating_sub(taken).max(super::MIN_WIDTH / 2);
+        let (first_room, rest_room) = (room(used), room(display_width(rest)));
+        let mut words: Vec<textwrap::core::Word> = textwrap::WordSeparator::AsciiSpace
+            .find_words(&plain)
+            .collect();
+        if break_words {
+            words = textwrap::core::break_words(words, first_room.min(rest_room));
+        }
+        let rows = textwrap::wrap_algorithms::wrap_first_fit(
+            &words,
+            &[first_room as f64, rest_room as f64],
+        );
+        let offset = |s: &str| (s.as_ptr() as usize).wrapping_sub(plain.as_ptr() as usize);
+        for (n, row) in rows.iter().enumerate() {
+            if n > 0 {
+                self.v(rest)?;
+            }
+            let (Some(head), Some(tail)) = (row.first(), row.last()) else {
+                self.nl()?;
+                continue;
+            };
+            // Words are slices of `plain`: write the pieces from the row's first word to the
+            // end of its last.
+            let (start, end) = (offset(head.word), offset(tail.word) + tail.word.len());
+            let mut at = 0;
+            for (style, text) in pieces {
+                let (from, to) = (start.max(at), end.min(at + text.len()));
+                if from < to {
+                    let part = &text[from - at..to - at];
+                    match style {
+                        Some(s) => self.styled(*s, part)?,
+                        None => self.v(part)?,
+                    };
+                }
+                at += text.len();
+            }
+            self.nl()?;
+        }
+        if rows.is_empty() {
+            self.nl()?;
+        }
+        Ok(self)
+    }
+
+    /// A shell command in rows that end with ` \\`, so that it still copies as one command; a
+    /// word is never cut.
+    fn command(&mut self, pad: &str, command: &str) -> io::Result<&mut Self> {
+        let room = self
+            .width()
+            .saturating_sub(display_width(pad) + 2)
+            .max(super::MIN_WIDTH / 2);
+        // Never at a hyphen either: a key ID must stay whole.
+        let options = textwrap::Options::new(room)
+            .break_words(false)
+            .word_splitter(textwrap::WordSplitter::NoHyphenation);
+        let rows = textwrap::wrap(command, options);
+        for (n, row) in rows.iter().enumerate() {
+            self.v(pad)?.v(row)?;
+            if n + 1 < rows.len() {
+                self.p(" \\")?;
+            }
+            self.nl()?;
+        }
+        Ok(self)
+    }
+
     /// A line, each piece in its tone, or all in `base` where the piece has none.
     fn line(&mut self, line: &Line, base: Option<Style>) -> io::Result<&mut Self> {
         for (tone, span) in &line.0 {
@@ -74,6 +170,32 @@ impl<'a> TextOut<'a> {
             }
         }
         Ok(self)
+    }
+}
+
+/// A line's pieces as the terminal shows them, each in its tone (or `base`).
+fn line_pieces(line: &Line, base: Option<Style>) -> Vec<(Option<Style>, String)> {
+    line.0
+        .iter()
+        .map(|(tone, span)| (style(*tone).or(base), shown(span)))
+        .collect()
+}
+
+/// A finding's text as pieces, unstyled.
+fn text_pieces(t: &Text) -> Vec<(Option<Style>, String)> {
+    t.spans().iter().map(|s| (None, shown(s))).collect()
+}
+
+fn display_width(s: &str) -> usize {
+    textwrap::core::display_width(s)
+}
+
+/// A piece as the terminal shows it: escaped, a quoted name in quotes.
+fn shown(span: &Span) -> String {
+    match span {
+        Span::Prose(p) => escape::terminal(p).into_owned(),
+        Span::Code(c) => escape::terminal(c).into_owned(),
+        Span::Quoted(q) => format!("\"{}\"", escape::terminal(q)),
     }
 }
 
@@ -111,12 +233,18 @@ fn width(line: &Line) -> usize {
 pub fn render(doc: &Doc, out: &mut dyn WriteColor) -> io::Result<()> {
     let mut out = TextOut::new(out);
     let mut indent = "";
+    let mut after_summary = false;
     for block in &doc.blocks {
         match block {
             Block::Heading(_) | Block::Subheading(_) => indent = "  ",
             Block::Fields(_) => indent = "",
             _ => {}
         }
+        let summary = matches!(block, Block::Summary(_));
+        if after_summary && !summary && !matches!(block, Block::Heading(_)) {
+            out.nl()?;
+        }
+        after_summary = summary;
         write_block(block, indent, &mut out)?;
     }
     Ok(())
@@ -126,11 +254,11 @@ fn write_block(block: &Block, indent: &'static str, out: &mut TextOut) -> io::Re
     match block {
         Block::Fields(fields) => {
             let w = fields.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+            let rest = " ".repeat(w + 1);
             for (label, line) in fields {
-                out.styled(styles::BOLD, &format!("{label:<w$}"))?
-                    .p(" ")?
-                    .line(line, None)?
-                    .nl()?;
+                out.styled(styles::BOLD, &format!("{label:<w$} "))?;
+                let pieces = line_pieces(line, None);
+                out.rows(w + 1, &rest, &pieces, true)?;
             }
         }
         Block::Heading(line) => {
@@ -139,16 +267,21 @@ fn write_block(block: &Block, indent: &'static str, out: &mut TextOut) -> io::Re
         Block::Subheading(line) => {
             out.nl()?.line(line, None)?.nl()?;
         }
-        Block::Para(line) | Block::Summary(line) => {
-            out.p(indent)?.line(line, None)?.nl()?;
+        Block::Para(line) => {
+            out.wrapped(indent, indent, line, None)?;
+        }
+        // The answer, first: its continuation rows hang under it.
+        Block::Summary(line) => {
+            out.wrapped(indent, &format!("{indent}    "), line, None)?;
         }
         Block::List { ordered, items } => {
             for (i, item) in items.iter().enumerate() {
-                match ordered {
-                    true => out.p(indent)?.v(&format!("{}. ", i + 1))?,
-                    false => out.p(indent)?.p("- ")?,
+                let marker = match ordered {
+                    true => format!("{}. ", i + 1),
+                    false => "- ".to_owned(),
                 };
-                out.line(item, None)?.nl()?;
+                let rest = format!("{indent}{}", " ".repeat(marker.len()));
+                out.wrapped(&format!("{indent}{marker}"), &rest, item, None)?;
             }
         }
         Block::Table { head, rows } => {
@@ -166,6 +299,38 @@ fn write_block(block: &Block, indent: &'static str, out: &mut TextOut) -> io::Re
                         .unwrap_or(0)
                 })
                 .collect();
+            let total: usize = indent.len()
+                + shown
+                    .iter()
+                    .map(|&i| widths[i] + 2)
+                    .sum::<usize>()
+                    .saturating_sub(2);
+            if total > out.width() {
+                // Too wide for the terminal: each row as its first cell, then the others by name.
+                for row in rows {
+                    let first = shown.first().and_then(|&i| row.get(i));
+                    if let Some(first) = first {
+                        out.wrapped(indent, &format!("{indent}  "), first, Some(styles::BOLD))?;
+                    }
+                    let mut rest = Line::new();
+                    for &i in shown.iter().skip(1) {
+                        let Some(cell) = row.get(i).filter(|c| !c.is_empty()) else {
+                            continue;
+                        };
+                        if !rest.is_empty() {
+                            rest = rest.w("; ");
+                        }
+                        rest = rest
+                            .words_in(Tone::Dim, format!("{}: ", head[i].to_lowercase()))
+                            .then(cell.clone());
+                    }
+                    if !rest.is_empty() {
+                        let pad = format!("{indent}    ");
+                        out.wrapped(&pad, &pad, &rest, None)?;
+                    }
+                }
+                return Ok(());
+            }
             let heads: Vec<Line> = head
                 .iter()
                 .map(|h| Line::new().words(h.to_uppercase()))
@@ -195,13 +360,22 @@ fn write_block(block: &Block, indent: &'static str, out: &mut TextOut) -> io::Re
             }
         }
         Block::Lines(lines) => {
+            let pad = format!("{indent}  ");
             for line in lines {
-                out.p(indent)?.p("  ")?.line(line, None)?.nl()?;
+                out.wrapped(&pad, &format!("{pad}  "), line, None)?;
             }
         }
-        Block::Code { text, .. } => {
+        Block::Code { text, lang } => {
+            let pad = format!("{indent}  ");
             for line in text.lines() {
-                out.p(indent)?.p("  ")?.v(line)?.nl()?;
+                let pieces = [(None, escape::terminal(line).into_owned())];
+                if *lang == "sh" {
+                    // A command stays one command: rows end with a continuation, and start
+                    // at the block's margin so that a whole key ARN fits in 80 columns.
+                    out.command(indent, &pieces[0].1)?;
+                } else {
+                    out.v(&pad)?.rows(pad.len(), &pad, &pieces, true)?;
+                }
             }
         }
         Block::Findings { items, none } => {
@@ -212,7 +386,7 @@ fn write_block(block: &Block, indent: &'static str, out: &mut TextOut) -> io::Re
         }
         Block::Located(items) => located(items, out)?,
         Block::Note(line) => {
-            out.nl()?.line(line, Some(styles::DIM))?.nl()?;
+            out.nl()?.wrapped("", "", line, Some(styles::DIM))?;
         }
         Block::Appendix(_) => {}
     }
@@ -222,6 +396,7 @@ fn write_block(block: &Block, indent: &'static str, out: &mut TextOut) -> io::Re
 /// Each finding as what / why / evidence / help.
 pub fn findings(findings: &[Finding], out: &mut TextOut) -> io::Result<()> {
     for f in findings {
+        const HANG: &str = "          ";
         out.p("  ")?
             .styled(
                 severity_style(f.severity),
@@ -229,30 +404,27 @@ pub fn findings(findings: &[Finding], out: &mut TextOut) -> io::Result<()> {
             )?
             .p(" ")?
             .styled(styles::BOLD, f.code.as_str())?
-            .p("  ")?
-            .t(&f.title)?
-            .nl()?;
+            .p("  ")?;
+        let used = 2 + 7 + 1 + f.code.as_str().len() + 2;
+        out.rows(used, HANG, &text_pieces(&f.title), true)?;
+        // An info finding is one line on a terminal; JSON and Markdown carry the rest.
+        if f.severity == Severity::Info {
+            continue;
+        }
         if !f.detail.is_empty() {
-            out.p("          ")?
-                .styled(styles::DIM, "why:")?
-                .p(" ")?
-                .t(&f.detail)?
-                .nl()?;
+            out.p(HANG)?.styled(styles::DIM, "why:")?.p(" ")?;
+            out.rows(HANG.len() + 5, HANG, &text_pieces(&f.detail), true)?;
         }
         if !f.evidence.is_empty() {
-            out.p("          ")?
-                .styled(styles::DIM, "evidence:")?
-                .nl()?;
+            out.p(HANG)?.styled(styles::DIM, "evidence:")?.nl()?;
             for e in &f.evidence {
-                out.p("            - ")?.t(e)?.nl()?;
+                out.p("            - ")?;
+                out.rows(14, "              ", &text_pieces(e), true)?;
             }
         }
         if !f.help.is_empty() {
-            out.p("          ")?
-                .styled(styles::DIM, "help:")?
-                .p(" ")?
-                .t(&f.help)?
-                .nl()?;
+            out.p(HANG)?.styled(styles::DIM, "help:")?.p(" ")?;
+            out.rows(HANG.len() + 6, HANG, &text_pieces(&f.help), true)?;
         }
     }
     Ok(())

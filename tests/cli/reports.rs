@@ -21,9 +21,9 @@ fn report(ev: &Evidence) -> DiagnoseReport {
 }
 
 fn render(r: &DiagnoseReport, format: Format) -> String {
-    let mut out = NoColor(Vec::new());
+    let mut out = kms_doctor::report::Width(NoColor(Vec::new()), 1000);
     kms_doctor::report::diagnose::render(r, format, &mut out).unwrap();
-    String::from_utf8(out.0).unwrap()
+    String::from_utf8(out.0.0).unwrap()
 }
 
 /// The evidence with its policy in force learned from `kind`.

@@ -116,6 +116,43 @@ const TIMING_DEPENDENT: &[(&str, &str)] = &[(
     "the SDK's jittered retries of a 500 end before or after --timeout 2",
 )];
 
+/// The lines a reader sees before opening any `<details>` block (the block's own line counts).
+fn visible_markdown_lines(markdown: &str) -> usize {
+    let mut depth = 0usize;
+    let mut visible = 0;
+    for line in markdown.lines() {
+        if line.starts_with("<details>") {
+            visible += usize::from(depth == 0);
+            depth += 1;
+        } else if line.starts_with("</details>") {
+            depth = depth.saturating_sub(1);
+        } else if depth == 0 && !line.trim().is_empty() && !line.starts_with("<summary>") {
+            visible += 1;
+        }
+    }
+    visible
+}
+
+/// The text report opens with the answer (`Why:`, `Who can restore:`, `Next:`) and no line is
+/// wider than the terminal.
+fn answer_first_within_80_columns(name: &str, out: &str) {
+    if out.is_empty() {
+        return; // The run failed before a report (exit 2): its error is on stderr.
+    }
+    let starts: Vec<&str> = out
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.is_empty())
+        .take(3)
+        .collect();
+    for (line, label) in starts.iter().zip(["Why: ", "Who can restore: ", "Next: "]) {
+        assert!(line.starts_with(label), "{name}: {label:?} first:\n{out}");
+    }
+    for line in out.lines() {
+        let width = line.chars().count();
+        assert!(width <= 80, "{name}: {width} columns: {line}");
+    }
+}
+
 /// The next steps never name an action the findings rule out: "you can restore" is never
 /// followed by "ask"; `no-restorer` always gives what AWS Support needs; an unknown policy is
 /// never "no one".
@@ -193,14 +230,23 @@ fn diagnose_every_scenario_in_every_format() {
         .iter()
         .map(|(label, extra)| {
             let format = label.trim_end_matches("-redacted");
+            // An operator's 80-column terminal.
             let o = against(&endpoint.url)
                 .args(&args)
                 .args(["--format", format])
                 .args(*extra)
+                .env("COLUMNS", "80")
                 .output()
                 .unwrap();
             if *label == "json" || *label == "text" {
                 advice_agrees_with_findings(&name, label, &stdout(&o));
+            }
+            if *label == "text" {
+                answer_first_within_80_columns(&name, &stdout(&o));
+            }
+            if *label == "markdown" && name == "02-classic-lockout-alias" {
+                let visible = visible_markdown_lines(&stdout(&o));
+                assert!(visible < 40, "a ticket's body: {visible} lines");
             }
             (
                 format!("diagnose__{name}__{label}"),

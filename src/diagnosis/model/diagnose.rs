@@ -9,6 +9,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone, Serialize)]
 pub struct DiagnoseReport {
     pub schema_version: u32,
+    /// The answer in three lines, for the first screen: why, who can restore access, what next.
+    pub summary: Summary,
     /// What is known of the key (`null` where unknown), as the contract's `key`.
     pub key: KeyFacts,
     pub caller: CallerReport,
@@ -40,6 +42,17 @@ pub struct DiagnoseReport {
     /// The calls were listed on standard error (`-v`), so the text report need not offer to.
     #[serde(skip)]
     pub calls_listed: bool,
+}
+
+/// The answer in three lines (the text report's first lines).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Summary {
+    /// Why the principal is denied (or that nothing is wrong).
+    pub why: Text,
+    /// Who can update the key policy, in short.
+    pub who_can_restore: Text,
+    /// The first thing to do.
+    pub next: Text,
 }
 
 /// A case for AWS Support, ready to paste: the key, the policy to set, the change that removed

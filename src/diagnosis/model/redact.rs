@@ -8,7 +8,8 @@ use super::{
     Evidence, ExistenceCheck, FailedAttempt, Finding, Grant, GroupDetails, History, HistorySummary,
     IamPrincipalDetails, KeyFacts, ManagedPolicy, MatchedStatement, NamedDocument, Note,
     PolicyDiff, PolicyEvent, PolicySource, RegionSkipped, Restorer, ScanError, ScanReport,
-    ScanScope, ScannedKey, SimulationResult, Skipped, Span, SupportCase, Text, TimelineReport,
+    ScanScope, ScannedKey, SimulationResult, Skipped, Span, Summary, SupportCase, Text,
+    TimelineReport,
 };
 use super::{
     AccountId, Alias, EventId, KeyEvidence, KeyId, OrgEvidence, OrgLevel, OrgPolicyText,
@@ -250,10 +251,11 @@ redact_fields! {
     DiagnoseReport {
         // Event IDs first, so that they are named as events wherever they appear.
         policy_source, history, key, caller, principal, access, findings, restorers, next_steps,
-        restore_path, calls, policy, notes, support_case;
+        restore_path, calls, policy, notes, support_case, summary;
         plain: schema_version, fix, calls_listed
     }
     SupportCase { removed_by, key_arn, account, policy; plain: region }
+    Summary { why, who_can_restore, next }
     History {
         in_force, failed_attempts;
         plain: lookback_days, pages, events_scanned, skipped_records, complete, cut_short, source

@@ -6,11 +6,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// `kms-doctor ARGS` in the project directory, as a user would run it.
+/// Columns the tests' text reports wrap to, unless a test says otherwise: wide enough that
+/// what a test looks for stays on one line (the wrapping has tests of its own, at 80).
+pub const WIDE: &str = "1000";
+
 pub fn kms_doctor(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kms-doctor"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("NO_COLOR")
+        .env("COLUMNS", WIDE)
         .output()
         .expect("the binary runs")
 }
@@ -33,7 +38,8 @@ pub fn against(endpoint: &str) -> Command {
             "AWS_SHARED_CREDENTIALS_FILE",
             "/nonexistent/kms-doctor-test-credentials",
         )
-        .env("AWS_EC2_METADATA_DISABLED", "true");
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("COLUMNS", WIDE);
     cmd
 }
 
