@@ -122,6 +122,11 @@ pub struct CheckArgs {
     #[arg(long)]
     pub ignore_unknown: bool,
 
+    /// Succeed when no policy, template or plan is found (else: exit 2, as a path that names
+    /// nothing to check is usually a mistake).
+    #[arg(long)]
+    pub allow_empty: bool,
+
     /// Files read at once (default: one per core).
     #[arg(long, value_name = "N", default_value_t = 0, hide = true)]
     pub threads: usize,

@@ -409,6 +409,7 @@ fn check(a: CheckArgs) -> Result<CheckRequest, UsageError> {
         },
         fail_on: fail_on(a.fail_on),
         ignore_unknown: a.ignore_unknown,
+        allow_empty: a.allow_empty,
         threads: a.threads,
     })
 }

@@ -26,6 +26,8 @@ pub struct CheckRequest {
     pub fail_on: Option<Severity>,
     /// Named files that are none of the three kinds are skipped, not errors.
     pub ignore_unknown: bool,
+    /// No input found is a success, not a usage error.
+    pub allow_empty: bool,
     /// Files read at once (0: one per core).
     pub threads: usize,
     /// `--scp`, `--rcp` files.
@@ -72,6 +74,18 @@ pub fn run(
                 code(why.clone())
             ));
         }
+    }
+    // Nothing to check: a typo in a path, or a pipeline pointed at the wrong directory, must
+    // not read as a pass.
+    if report.summary.files == 0 && !req.allow_empty {
+        return Err(CommandError::NothingToCheck {
+            paths: req
+                .paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
     }
     render(&report, req.format, out)?;
     Ok(crate::diagnosis::exit::check(&report, req.fail_on))

@@ -93,6 +93,13 @@ pub fn run(
             + "\n";
         write_new(path, json.as_bytes(), req.force)?;
     }
+    // A saved evidence file makes no call: its calls were made when it was gathered.
+    if console.verbose && matches!(req.target, Target::FromEvidence(_)) {
+        console.note(&text!(
+            "no AWS call now: the calls below were made when the evidence was gathered, at ",
+            code(evidence.collected_at.to_string())
+        ));
+    }
     console.calls(&redaction.show(&report.calls));
     if let (Some(path), Some(label)) = (&req.write_fix, &fix_label) {
         // The fix is the user's to apply: never redacted.
@@ -129,7 +136,7 @@ fn load_evidence(path: &Path) -> Result<Evidence, CommandError> {
             MAX_EVIDENCE_BYTES >> 20
         ))));
     }
-    let text = String::from_utf8(bytes)
+    let text = crate::evidence::utf8_text(bytes)
         .map_err(|e| read_error(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
     let evidence: Evidence =
         serde_json::from_str(&text).map_err(|source| CommandError::InvalidEvidence {

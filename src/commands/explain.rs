@@ -37,9 +37,20 @@ impl PolicyInput {
                 .take(limit)
                 .read_to_end(&mut bytes)?,
         };
-        String::from_utf8(bytes)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        let text = crate::evidence::utf8_text(bytes)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        Ok(get_key_policy_output(text))
     }
+}
+
+/// `aws kms get-key-policy` prints `{"Policy": "…", "PolicyName": "default"}`: the policy is
+/// the string (as `check` reads it too). Anything else is the text as given.
+fn get_key_policy_output(text: String) -> String {
+    let inner = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .filter(|v| v.get("Statement").is_none())
+        .and_then(|v| v.get("Policy")?.as_str().map(str::to_owned));
+    inner.unwrap_or(text)
 }
 
 #[derive(Debug)]

@@ -167,6 +167,10 @@ pub enum CommandError {
     #[error(transparent)]
     OutputFile(#[from] output_file::OutputFileError),
     #[error(
+        "no key policy, CloudFormation template or Terraform plan found in {paths}. Check the paths, or pass --allow-empty when none is fine"
+    )]
+    NothingToCheck { paths: String },
+    #[error(
         "no AWS Region to scan. Pass --region REGION (repeatable) or --all-regions, or set AWS_REGION"
     )]
     NoRegion,

@@ -208,7 +208,15 @@ fn malformed_inputs_say_where_and_only_they_make_status_2() {
 
 #[test]
 fn walks_skip_what_is_not_ours_but_named_files_must_be() {
-    let (r, code) = json(&["tests/iac/other"]);
+    // Nothing to check is a mistake unless said to be fine.
+    let o = check(&["tests/iac/other"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--allow-empty"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (r, code) = json(&["tests/iac/other", "--allow-empty"]);
     assert_eq!(code, 0);
     assert_eq!(r["summary"]["files"], 0);
     let (r, code) = json(&["tests/iac/other/package.json"]);

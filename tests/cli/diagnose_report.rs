@@ -234,7 +234,11 @@ fn with_v_the_report_does_not_offer_the_call_list_again() {
         err.lines()
             .filter(|l| l.starts_with("kms-doctor: "))
             .count(),
-        7,
+        8,
+        "the seven calls, after a line saying when they were made: {err}"
+    );
+    assert!(
+        err.lines().next().unwrap().contains("no AWS call now"),
         "{err}"
     );
 }

@@ -651,3 +651,47 @@ fn an_admin_of_another_account_is_no_restorer_and_without_the_key_it_is_said() {
     assert!(out.contains("arn:aws:iam::999988887777:root"), "{out}");
     assert!(out.contains("give --key-arn to decide"), "{out}");
 }
+
+#[test]
+fn explain_reads_what_aws_kms_get_key_policy_prints_and_a_bom() {
+    let o = kms_doctor(&[
+        "explain",
+        "--policy",
+        "tests/iac/policies/get-key-policy.json",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        json(&o)["restorers"][0]["principal"],
+        "arn:aws:iam::111122223333:root"
+    );
+    // A policy saved by a Windows editor starts with a byte-order mark.
+    let dir = crate::support::cli::fresh_dir("bom");
+    let path = dir.join("policy.json");
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend(std::fs::read("examples/default-key-policy.json").unwrap());
+    std::fs::write(&path, bytes).unwrap();
+    let o = kms_doctor(&[
+        "explain",
+        "--policy",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = kms_doctor(&["check", path.to_str().unwrap(), "--format", "json"]);
+    let r = json(&o);
+    assert_eq!(r["summary"]["unreadable"], 0, "{r:#}");
+    assert_eq!(r["files"][0]["kind"], "policy");
+}

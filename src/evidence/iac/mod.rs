@@ -198,7 +198,7 @@ pub fn read_input(input: &Input, settings: &Settings) -> Option<InputFile> {
             Location::default(),
         ));
     }
-    let Ok(text) = String::from_utf8(bytes) else {
+    let Ok(text) = crate::evidence::utf8_text(bytes) else {
         return input
             .explicit
             .then(|| error_at(path, "not UTF-8 text", Location::default()));
