@@ -497,6 +497,15 @@ pub struct Clients<S, K, I, C, O> {
     pub partition: String,
 }
 
+/// A file's bytes as text: UTF-8, a leading byte-order mark dropped (editors on Windows write
+/// one; JSON and YAML parsers refuse it).
+pub fn utf8_text(mut bytes: Vec<u8>) -> Result<String, std::string::FromUtf8Error> {
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    String::from_utf8(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -522,13 +531,4 @@ mod tests {
         assert!(!made.load(std::sync::atomic::Ordering::SeqCst));
         assert_eq!(calls.snapshot()[0].error_code.as_deref(), Some("Deadline"));
     }
-}
-
-/// A file's bytes as text: UTF-8, a leading byte-order mark dropped (editors on Windows write
-/// one; JSON and YAML parsers refuse it).
-pub fn utf8_text(mut bytes: Vec<u8>) -> Result<String, std::string::FromUtf8Error> {
-    if bytes.starts_with(b"\xEF\xBB\xBF") {
-        bytes.drain(..3);
-    }
-    String::from_utf8(bytes)
 }
