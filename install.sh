@@ -2,14 +2,14 @@
 # Installs kms-doctor from its GitHub release: the archive for this OS and architecture, checked
 # against its SHA-256, the binary put in ~/.local/bin (or --to DIR).
 #
-#   curl -fsSL https://github.com/OWNER/kms-doctor/releases/latest/download/install.sh | sh
+#   curl -fsSL https://github.com/kms-doctor/kms-doctor/releases/latest/download/install.sh | sh
 #   sh install.sh [--to DIR] [--version X.Y.Z]
 #
 # Environment: KMS_DOCTOR_BASE_URL (where the releases are, for mirrors and tests),
 # KMS_DOCTOR_OS and KMS_DOCTOR_ARCH (instead of `uname`).
 set -eu
 
-base=${KMS_DOCTOR_BASE_URL:-https://github.com/OWNER/kms-doctor/releases}
+base=${KMS_DOCTOR_BASE_URL:-https://github.com/kms-doctor/kms-doctor/releases}
 to="${HOME:?}/.local/bin"
 version=""
 
@@ -39,7 +39,7 @@ case "$os" in
 esac
 case "$target" in
   unknown*|*unknown:*)
-    die "no kms-doctor release for $os on ${arch#unknown:}: on Windows download the .zip from $base, elsewhere build it with \`cargo install --locked --git https://github.com/OWNER/kms-doctor\`" ;;
+    die "no kms-doctor release for $os on ${arch#unknown:}: on Windows download the .zip from $base, elsewhere build it with \`cargo install --locked --git https://github.com/kms-doctor/kms-doctor\`" ;;
 esac
 
 asset="kms-doctor-$target.tar.gz"

@@ -4,8 +4,12 @@
 use crate::diagnosis::model::{Code, Severity};
 use serde_json::{Value, json};
 
-/// Where the finding codes are documented, for the rules' help.
-pub const DIAGNOSTICS_DOC: &str = "docs/diagnostics.md";
+/// Where the finding codes are documented, for the rules' help: an address that resolves
+/// wherever the SARIF is shown (a relative path would resolve in the user's repository).
+pub const DIAGNOSTICS_DOC: &str = concat!(
+    env!("CARGO_PKG_REPOSITORY"),
+    "/blob/main/docs/diagnostics.md"
+);
 
 pub fn level(s: Severity) -> &'static str {
     match s {
@@ -30,6 +34,7 @@ pub fn rules(used: &[Code]) -> Vec<Value> {
             json!({
                 "id": c.as_str(),
                 "shortDescription": {"text": c.meaning()},
+                "helpUri": format!("{DIAGNOSTICS_DOC}#{}", c.as_str()),
                 "help": {
                     "text": format!("{} See {DIAGNOSTICS_DOC}, section {}.", c.meaning(), c.as_str()),
                     "markdown": format!("{} See [`{}`]({DIAGNOSTICS_DOC}#{}).", c.meaning(), c.as_str(), c.as_str())

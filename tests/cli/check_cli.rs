@@ -346,6 +346,14 @@ fn sarif_is_valid_and_points_at_lines() {
     let rule =
         &sarif["runs"][0]["tool"]["driver"]["rules"][open["ruleIndex"].as_u64().unwrap() as usize];
     assert_eq!(rule["id"], "policy-update-open");
+    // A link that resolves wherever the SARIF is shown, not in the user's repository.
+    assert_eq!(
+        rule["helpUri"],
+        format!(
+            "{}/blob/main/docs/diagnostics.md#policy-update-open",
+            env!("CARGO_PKG_REPOSITORY")
+        )
+    );
     assert!(
         rule["help"]["text"]
             .as_str()

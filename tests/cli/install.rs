@@ -203,3 +203,37 @@ fn the_homebrew_formula_is_filled_for_every_platform() {
     std::fs::remove_file(dir.join("kms-doctor-x86_64-apple-darwin.tar.gz.sha256")).unwrap();
     assert!(!run().status.success());
 }
+
+/// One address for the project: Cargo.toml's `repository`, which SARIF's rule links read; the
+/// README, install.sh, the Homebrew formula and the docs say the same, with no placeholder left.
+#[test]
+fn every_file_names_the_repository_of_cargo_toml() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let repository = env!("CARGO_PKG_REPOSITORY");
+    let slug = repository.trim_start_matches("https://github.com/");
+    for file in [
+        "README.md",
+        "install.sh",
+        "packaging/homebrew/kms-doctor.rb.in",
+        "docs/check.md",
+        "docs/release.md",
+    ] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        assert!(!text.contains("OWNER"), "{file} has a placeholder");
+        for (at, _) in text.match_indices("github.com/") {
+            let rest = &text[at + "github.com/".len()..];
+            if rest.contains("/kms-doctor")
+                && rest
+                    .split('/')
+                    .nth(1)
+                    .is_some_and(|n| n.starts_with("kms-doctor"))
+            {
+                assert!(
+                    rest.starts_with(slug),
+                    "{file}: github.com/{}",
+                    &rest[..slug.len().min(rest.len())]
+                );
+            }
+        }
+    }
+}
