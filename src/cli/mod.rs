@@ -113,9 +113,23 @@ pub struct CheckArgs {
     #[arg(long = "rcp", value_name = "FILE")]
     pub rcps: Vec<PathBuf>,
 
-    /// Exit with status 1 when a finding is at or above this severity.
-    #[arg(long, value_enum, default_value_t = FailOn::Error)]
-    pub fail_on: FailOn,
+    /// Exit with status 1 when a finding is at or above this severity [default: error, or the
+    /// configuration file's check.fail_on]
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOn>,
+
+    /// The configuration file (else the nearest .kms-doctor.toml at or above the first path):
+    /// accepted findings with their reasons, fail_on, account.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Do not count the findings recorded in FILE (by --write-baseline): known before.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// Record every finding that counts now in FILE, for --baseline.
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
 
     /// Skip named files that are not policies, templates or plans, as a directory walk does
     /// (for hooks that pass every changed file).

@@ -1,7 +1,7 @@
 //! `kms-doctor check`: read the policy files, templates and plans named (directories walked),
 //! judge every key policy they would deploy, render. Offline: no credentials, no network.
 
-use super::CommandError;
+use super::{CommandError, config};
 use crate::diagnosis::check::{CheckOptions, check};
 use crate::diagnosis::model::Exit;
 use crate::diagnosis::model::code;
@@ -11,7 +11,86 @@ use crate::policy::Identity;
 use crate::report::WriteColor;
 use crate::report::check::{CheckFormat, render};
 use crate::text;
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// The version of the baseline file's format.
+const BASELINE_VERSION: u32 = 1;
+/// Largest baseline read.
+const MAX_BASELINE_BYTES: u64 = 16 << 20;
+
+/// A baseline file: the fingerprints (file, resource, code) of the findings known when it was
+/// written.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Baseline {
+    version: u32,
+    findings: Vec<BaselineEntry>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct BaselineEntry {
+    fingerprint: String,
+}
+
+fn read_baseline(path: &Path) -> Result<BTreeSet<String>, CommandError> {
+    use std::io::Read as _;
+    let failed = |message: String| CommandError::Baseline {
+        path: path.display().to_string(),
+        message,
+    };
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_BASELINE_BYTES).read_to_string(&mut text))
+        .map_err(|e| failed(e.to_string()))?;
+    let baseline: Baseline = serde_json::from_str(&text).map_err(|e| failed(e.to_string()))?;
+    if baseline.version != BASELINE_VERSION {
+        return Err(failed(format!(
+            "version {}; this kms-doctor reads version {BASELINE_VERSION}",
+            baseline.version
+        )));
+    }
+    Ok(baseline
+        .findings
+        .into_iter()
+        .map(|f| f.fingerprint)
+        .collect())
+}
+
+/// Every finding that counts now (not one accepted inline or by the configuration).
+fn write_baseline(
+    path: &Path,
+    report: &crate::diagnosis::model::CheckReport,
+) -> Result<(), CommandError> {
+    let mut fingerprints: BTreeSet<String> = BTreeSet::new();
+    for f in &report.files {
+        for r in &f.resources {
+            for l in &r.findings {
+                let accepted = l
+                    .suppressed
+                    .as_ref()
+                    .is_some_and(|s| s.kind != crate::diagnosis::model::SuppressionKind::Baseline);
+                if !accepted {
+                    fingerprints.insert(crate::diagnosis::model::fingerprint(
+                        &f.path,
+                        &r.name,
+                        l.finding.code,
+                    ));
+                }
+            }
+        }
+    }
+    let baseline = Baseline {
+        version: BASELINE_VERSION,
+        findings: fingerprints
+            .into_iter()
+            .map(|fingerprint| BaselineEntry { fingerprint })
+            .collect(),
+    };
+    let json = serde_json::to_string_pretty(&baseline).expect("a baseline serializes") + "\n";
+    // A baseline is rewritten as it moves on.
+    super::output_file::write_new(path, json.as_bytes(), true)?;
+    Ok(())
+}
 
 #[derive(Debug)]
 pub struct CheckRequest {
@@ -22,8 +101,14 @@ pub struct CheckRequest {
     /// `--against OLD`: the policy file, read and recognised in validation.
     pub against: Option<DeclaredPolicy>,
     pub format: CheckFormat,
-    /// `None`: never fail on findings.
-    pub fail_on: Option<Severity>,
+    /// `--fail-on` when given (`Some(None)`: never fail on findings); else the configuration
+    /// file's, else errors.
+    pub fail_on: Option<Option<Severity>>,
+    /// `--config`: else the nearest `.kms-doctor.toml`.
+    pub config: Option<PathBuf>,
+    /// `--baseline`, `--write-baseline`.
+    pub baseline: Option<PathBuf>,
+    pub write_baseline: Option<PathBuf>,
     /// Named files that are none of the three kinds are skipped, not errors.
     pub ignore_unknown: bool,
     /// No input found is a success, not a usage error.
@@ -42,13 +127,40 @@ pub fn run(
 ) -> Result<Exit, CommandError> {
     let against = req.against;
     let org = super::read_org_policies(&req.scps, &req.rcps)?;
+    let config_path = req
+        .config
+        .clone()
+        .or_else(|| req.paths.first().and_then(|p| config::find(p)));
+    let config = config_path
+        .as_deref()
+        .map(config::load)
+        .transpose()?
+        .unwrap_or_default();
+    let mut settings = req.settings.clone();
+    if let Some(account) = config
+        .check
+        .account
+        .as_ref()
+        .filter(|_| !settings.account_given)
+    {
+        settings.account = account.clone();
+        settings.account_given = true;
+    }
+    let baseline = match &req.baseline {
+        Some(path) => read_baseline(path)?,
+        None => BTreeSet::new(),
+    };
+    let fail_on = req
+        .fail_on
+        .or(config.check.fail_on.map(config::FailOnWord::severity))
+        .unwrap_or(Some(Severity::Error));
     let (mut inputs, mut files) = iac::expand(&req.paths);
     if req.ignore_unknown {
         for input in &mut inputs {
             input.explicit = false;
         }
     }
-    files.extend(iac::read_all(&inputs, &req.settings, req.threads));
+    files.extend(iac::read_all(&inputs, &settings, req.threads));
     let report = check(
         &files,
         &CheckOptions {
@@ -56,6 +168,8 @@ pub fn run(
             keep: req.keep,
             against,
             org,
+            ignores: config.check.ignores(),
+            baseline,
         },
         chrono::Utc::now(),
     );
@@ -87,6 +201,9 @@ pub fn run(
                 .join(", "),
         });
     }
+    if let Some(path) = &req.write_baseline {
+        write_baseline(path, &report)?;
+    }
     render(&report, req.format, out)?;
-    Ok(crate::diagnosis::exit::check(&report, req.fail_on))
+    Ok(crate::diagnosis::exit::check(&report, fail_on))
 }

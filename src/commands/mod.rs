@@ -3,6 +3,7 @@
 //! `diagnosis` for the report, and hands it to `report`. Returns the exit status.
 
 pub mod check;
+pub mod config;
 pub mod console;
 pub mod diagnose;
 pub mod explain;
@@ -166,6 +167,10 @@ pub enum CommandError {
     },
     #[error(transparent)]
     OutputFile(#[from] output_file::OutputFileError),
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("cannot read the baseline {path}: {message}")]
+    Baseline { path: String, message: String },
     #[error(
         "no key policy, CloudFormation template or Terraform plan found in {paths}. Check the paths, or pass --allow-empty when none is fine"
     )]

@@ -7,16 +7,16 @@
 use super::judge::{PolicyScope, judge_policy};
 use super::model::PolicyDecl;
 use super::model::{
-    CheckReport, CheckSummary, CheckedFile, CheckedResource, Code, DeclaredKey, DeclaredPolicy,
-    Finding, InputFile, LocatedFinding, SCHEMA_VERSION, Severity, SourceKind, Text, code,
-    sort_findings,
+    CheckReport, CheckSummary, CheckedFile, CheckedResource, Code, ConfigIgnore, DeclaredKey,
+    DeclaredPolicy, Finding, InputFile, LocatedFinding, SCHEMA_VERSION, Severity, SourceKind,
+    Suppression, SuppressionKind, Text, code, fingerprint, sort_findings,
 };
 use super::verdict::key_policy_cause;
 use crate::policy::{
     Context, Effect, GET_KEY_POLICY, Identity, KeyPolicy, PUT_KEY_POLICY, evaluate_for,
 };
 use crate::text;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, Default)]
 pub struct CheckOptions {
@@ -28,6 +28,10 @@ pub struct CheckOptions {
     pub against: Option<DeclaredPolicy>,
     /// `--scp`, `--rcp`: the organisation's policies that apply.
     pub org: crate::policy::OrgPolicies,
+    /// Findings `.kms-doctor.toml` accepts.
+    pub ignores: Vec<ConfigIgnore>,
+    /// `--baseline`: the fingerprints of findings known before.
+    pub baseline: BTreeSet<String>,
 }
 
 pub fn check(
@@ -44,6 +48,9 @@ pub fn check(
                 .iter()
                 .map(|k| {
                     let mut findings = check_key(k, f.kind, opts, now);
+                    for l in &mut findings {
+                        l.suppressed = suppression(&f.path, k, l.finding.code, opts);
+                    }
                     findings.sort_by_key(|l| (l.finding.severity, l.line, l.finding.code));
                     CheckedResource {
                         name: k.name.clone(),
@@ -67,6 +74,10 @@ pub fn check(
         summary.unreadable += u64::from(f.error.is_some());
         summary.resources += f.resources.len() as u64;
         for l in f.resources.iter().flat_map(|r| &r.findings) {
+            if !l.counts() {
+                summary.suppressed += 1;
+                continue;
+            }
             match l.finding.severity {
                 Severity::Error => summary.errors += 1,
                 Severity::Warning => summary.warnings += 1,
@@ -81,6 +92,49 @@ pub fn check(
     }
 }
 
+/// Whether a finding of `key` in `path` is accepted: in the input itself first, then by the
+/// configuration file, then by the baseline.
+fn suppression(
+    path: &str,
+    key: &DeclaredKey,
+    code: Code,
+    opts: &CheckOptions,
+) -> Option<Suppression> {
+    let inline = key
+        .ignores
+        .iter()
+        .find(|i| i.code == code)
+        .map(|i| Suppression {
+            kind: i.kind,
+            reason: i.reason.clone(),
+        });
+    let config = || {
+        opts.ignores
+            .iter()
+            .find(|i| {
+                i.code.is_none_or(|c| c == code)
+                    && (i.paths.is_empty()
+                        || i.paths
+                            .iter()
+                            .any(|g| wildmatch::WildMatch::new(g).matches(path)))
+                    && (i.resources.is_empty() || i.resources.contains(&key.name))
+            })
+            .map(|i| Suppression {
+                kind: SuppressionKind::Config,
+                reason: i.reason.clone(),
+            })
+    };
+    let baseline = || {
+        opts.baseline
+            .contains(&fingerprint(path, &key.name, code))
+            .then(|| Suppression {
+                kind: SuppressionKind::Baseline,
+                reason: "known before: in the baseline".to_owned(),
+            })
+    };
+    inline.or_else(config).or_else(baseline)
+}
+
 /// Where a finding points: its statement, else the policy, else the resource.
 fn place(f: Finding, key: &DeclaredKey, policy: Option<&DeclaredPolicy>) -> LocatedFinding {
     let at = f
@@ -93,6 +147,7 @@ fn place(f: Finding, key: &DeclaredKey, policy: Option<&DeclaredPolicy>) -> Loca
         finding: f,
         line: at.line,
         column: at.column,
+        suppressed: None,
     }
 }
 
@@ -108,6 +163,7 @@ fn check_key(
             line: at.line.or(key.at.line),
             column: at.column.or(key.at.column),
             finding: bypass_set(&key.resource_type),
+            suppressed: None,
         });
     }
     let declared = match &key.policy {
@@ -473,6 +529,7 @@ mod tests {
             ],
             against: None,
             org: Default::default(),
+            ..CheckOptions::default()
         };
         let r = check(&[file(vec![key(policy)])], &opts, chrono::Utc::now());
         let got = codes(&r);

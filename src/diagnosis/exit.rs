@@ -49,6 +49,7 @@ pub fn check(r: &CheckReport, fail_on: Option<Severity>) -> Exit {
             .iter()
             .flat_map(|f| &f.resources)
             .flat_map(|r| &r.findings)
+            .filter(|l| l.counts())
             .map(|l| &l.finding),
         fail_on,
     )

@@ -4,7 +4,7 @@
 use super::doc::{Block, Doc, Line, Located, Place, Problem, Tone};
 use super::sarif::{self, level};
 use super::{Format, WriteColor, github, show, write_json};
-use crate::diagnosis::model::CheckReport;
+use crate::diagnosis::model::{CheckReport, SuppressionKind, fingerprint};
 use std::io;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +52,14 @@ fn summary_line(r: &CheckReport) -> String {
         } else {
             String::new()
         }
-    )
+    ) + &if s.suppressed > 0 {
+        format!(
+            " ({} accepted, not counted: --format json lists them)",
+            s.suppressed
+        )
+    } else {
+        String::new()
+    }
 }
 
 fn doc(r: &CheckReport) -> Doc<'_> {
@@ -71,7 +78,8 @@ fn doc(r: &CheckReport) -> Doc<'_> {
             });
         }
         for res in &f.resources {
-            for l in &res.findings {
+            // An accepted finding is not shown to people; JSON and SARIF keep it, marked.
+            for l in res.findings.iter().filter(|l| l.counts()) {
                 located.push(Located {
                     place: Place {
                         path: &f.path,
@@ -120,7 +128,7 @@ pub fn sarif(r: &CheckReport) -> serde_json::Value {
                     physical["region"] =
                         json!({"startLine": line, "startColumn": l.column.unwrap_or(1)});
                 }
-                results.push(json!({
+                let mut result = json!({
                     "ruleId": l.finding.code.as_str(),
                     "ruleIndex": used.iter().position(|c| *c == l.finding.code),
                     "level": level(l.finding.severity),
@@ -129,8 +137,22 @@ pub fn sarif(r: &CheckReport) -> serde_json::Value {
                         "physicalLocation": physical,
                         "logicalLocations": [{"fullyQualifiedName": res.name, "kind": "resource"}]
                     }],
+                    "partialFingerprints": {
+                        "kmsDoctor/v1": fingerprint(&f.path, &res.name, l.finding.code)
+                    },
                     "properties": {"help": l.finding.help.plain(), "resourceType": res.resource_type}
-                }));
+                });
+                // SARIF's own way to say a result was accepted: dashboards hide it, not lose it.
+                if let Some(s) = &l.suppressed {
+                    result["suppressions"] = json!([{
+                        "kind": match s.kind {
+                            SuppressionKind::Inline => "inSource",
+                            SuppressionKind::Config | SuppressionKind::Baseline => "external",
+                        },
+                        "justification": s.reason,
+                    }]);
+                }
+                results.push(result);
             }
         }
     }

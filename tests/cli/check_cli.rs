@@ -518,3 +518,166 @@ fn piped_output_is_text_and_an_unreadable_file_is_said_on_standard_error() {
         );
     }
 }
+
+/// A finding of `report`, by resource and code.
+fn finding<'a>(report: &'a Value, resource: &str, code: &str) -> &'a Value {
+    report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["resources"].as_array().unwrap())
+        .filter(|r| r["name"] == resource)
+        .flat_map(|r| r["findings"].as_array().unwrap())
+        .find(|f| f["code"] == code)
+        .unwrap_or_else(|| panic!("no {code} on {resource}: {report:#}"))
+}
+
+#[test]
+fn findings_accepted_in_the_template_stay_in_json_and_sarif_and_do_not_count() {
+    let path = "tests/iac/suppress/accepted.yaml";
+    let (r, code) = json(&[path, "--fail-on", "warning"]);
+    assert_eq!(code, 0, "every finding is accepted: {r:#}");
+    assert_eq!(r["summary"]["suppressed"], 4);
+    assert_eq!(r["summary"]["warnings"], 0);
+    // Metadata on the resource, as cfn-lint's.
+    let metadata = finding(&r, "LegacyKey", "single-restorer");
+    assert_eq!(metadata["suppressed"]["kind"], "inline");
+    assert_eq!(
+        metadata["suppressed"]["reason"],
+        "the break-glass role is managed by the platform team"
+    );
+    // A comment on the line above the resource.
+    let comment = finding(&r, "ArchiveKey", "no-account-delegation");
+    assert_eq!(comment["suppressed"]["reason"], "archived; deleted in Q1");
+    // SARIF's suppressions, so that code scanning shows them as dismissed, not gone.
+    let o = check(&[path, "--format", "sarif"]);
+    let sarif: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    crate::support::cli::assert_valid_sarif(&sarif);
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    for result in results {
+        assert_eq!(result["suppressions"][0]["kind"], "inSource", "{result:#}");
+        assert!(result["suppressions"][0]["justification"].is_string());
+    }
+    // People see the count, not the accepted findings.
+    let text = stdout(&check(&[path]));
+    assert!(text.contains("4 accepted"), "{text}");
+    assert!(!text.contains("single-restorer"), "{text}");
+}
+
+#[test]
+fn a_suppression_without_a_reason_or_with_an_unknown_code_is_refused() {
+    let dir = crate::support::cli::fresh_dir("suppress-reason");
+    let template = std::fs::read_to_string("tests/iac/suppress/accepted.yaml").unwrap();
+    for (name, edit) in [
+        (
+            "no-reason.yaml",
+            template.replace(
+                "ignore=single-restorer,no-account-delegation archived; deleted in Q1",
+                "ignore=single-restorer",
+            ),
+        ),
+        (
+            "unknown-code.yaml",
+            template.replace("code: single-restorer", "code: single-admin"),
+        ),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, edit).unwrap();
+        let (r, code) = json(&[path.to_str().unwrap()]);
+        assert_eq!(code, 2, "{name}: {r:#}");
+        let error = r["files"][0]["error"].as_str().unwrap();
+        assert!(
+            error.contains("needs a reason") || error.contains("not a kms-doctor finding code"),
+            "{name}: {error}"
+        );
+    }
+}
+
+#[test]
+fn the_configuration_file_is_found_upward_and_applies_by_path_and_resource() {
+    let dir = crate::support::cli::fresh_dir("suppress-config");
+    let nested = dir.join("infra/legacy");
+    std::fs::create_dir_all(&nested).unwrap();
+    std::fs::copy(
+        "tests/iac/policies/key-policy.json",
+        nested.join("key.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join(".kms-doctor.toml"),
+        r#"
+[check]
+fail_on = "warning"
+
+[[check.ignore]]
+code = "single-restorer"
+paths = ["*/infra/legacy/*"]
+reason = "legacy keys keep their one administrator until Q1"
+"#,
+    )
+    .unwrap();
+    let path = nested.join("key.json");
+    let (r, code) = json(&[path.to_str().unwrap()]);
+    // fail_on = "warning" from the file: the delegation warning still counts.
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(
+        finding(&r, "key.json", "single-restorer")["suppressed"]["kind"],
+        "config"
+    );
+    assert!(finding(&r, "key.json", "no-account-delegation")["suppressed"].is_null());
+    // The command line wins over the file.
+    let (_, code) = json(&[path.to_str().unwrap(), "--fail-on", "error"]);
+    assert_eq!(code, 0);
+    // An ignore without a reason makes the file unusable: exit 2, said on stderr.
+    std::fs::write(
+        dir.join(".kms-doctor.toml"),
+        "[[check.ignore]]\ncode = \"single-restorer\"\n",
+    )
+    .unwrap();
+    let o = check(&[path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("needs a reason"));
+}
+
+#[test]
+fn a_baseline_hides_known_findings_and_survives_lines_moving() {
+    let dir = crate::support::cli::fresh_dir("baseline");
+    let template = dir.join("locked-out.yaml");
+    std::fs::copy("tests/iac/cfn/locked-out.yaml", &template).unwrap();
+    let baseline = dir.join("baseline.json");
+    let (before, code) = json(&[
+        template.to_str().unwrap(),
+        "--write-baseline",
+        baseline.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        code, 1,
+        "the baseline is written; the findings still count: {before:#}"
+    );
+    // Lines move: a comment on top shifts every finding down.
+    let text = std::fs::read_to_string(&template).unwrap();
+    std::fs::write(&template, format!("# moved\n# down\n{text}")).unwrap();
+    let (after, code) = json(&[
+        template.to_str().unwrap(),
+        "--baseline",
+        baseline.to_str().unwrap(),
+        "--fail-on",
+        "warning",
+    ]);
+    assert_eq!(code, 0, "{after:#}");
+    assert_eq!(after["summary"]["errors"], 0);
+    assert_eq!(
+        after["summary"]["suppressed"].as_u64().unwrap(),
+        before["files"][0]["resources"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .len() as u64
+    );
+    let moved = finding(&after, "PaymentsKey", "no-restorer");
+    assert_eq!(moved["suppressed"]["kind"], "baseline");
+    assert_ne!(
+        moved["line"],
+        finding(&before, "PaymentsKey", "no-restorer")["line"]
+    );
+}

@@ -263,7 +263,9 @@ fn diagnose_every_scenario_in_every_format() {
 #[test]
 fn check_every_fixture_in_every_format() {
     let mut files = Vec::new();
-    for dir in ["broken", "cdk.out", "cfn", "other", "policies", "tf"] {
+    for dir in [
+        "broken", "cdk.out", "cfn", "other", "policies", "suppress", "tf",
+    ] {
         for ext in ["json", "yaml"] {
             files.extend(sorted_files(
                 &Path::new(ROOT).join("tests/iac").join(dir),

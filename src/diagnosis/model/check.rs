@@ -67,6 +67,47 @@ pub struct DeclaredKey {
     /// The account was given (`--account`, the deployer's), not inferred: only then is a
     /// principal of another account known to be one.
     pub account_known: bool,
+    /// Findings the input itself accepts (CloudFormation `Metadata`, a `# kms-doctor:ignore`
+    /// comment), each with its reason.
+    pub ignores: Vec<Ignore>,
+}
+
+/// A finding accepted where it stands, with the reason someone gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ignore {
+    pub code: super::Code,
+    pub reason: String,
+    pub kind: SuppressionKind,
+}
+
+/// Where a finding was accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuppressionKind {
+    /// In the template itself (`Metadata`, a comment).
+    Inline,
+    /// In `.kms-doctor.toml`.
+    Config,
+    /// In the `--baseline` file: known before.
+    Baseline,
+}
+
+/// Why a finding does not count: it stays in JSON and SARIF, never silently dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Suppression {
+    pub kind: SuppressionKind,
+    pub reason: String,
+}
+
+/// Findings accepted by the configuration file, for paths and resources.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConfigIgnore {
+    pub code: Option<super::Code>,
+    /// Globs of the files it applies to (all when empty).
+    pub paths: Vec<String>,
+    /// Logical IDs or resource addresses it applies to (all when empty).
+    pub resources: Vec<String>,
+    pub reason: String,
 }
 
 /// What an input says of a key's policy.
@@ -128,6 +169,21 @@ pub struct LocatedFinding {
     pub finding: Finding,
     pub line: Option<usize>,
     pub column: Option<usize>,
+    /// Accepted: it does not count toward the summary or the exit status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<Suppression>,
+}
+
+impl LocatedFinding {
+    pub fn counts(&self) -> bool {
+        self.suppressed.is_none()
+    }
+}
+
+/// What a baseline remembers of a finding: the file, the resource and the code, not the line,
+/// so that it survives edits that move it.
+pub fn fingerprint(path: &str, resource: &str, code: super::Code) -> String {
+    format!("{path}#{resource}#{code}")
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -159,6 +215,8 @@ pub struct CheckSummary {
     pub warnings: u64,
     /// Files that could not be read.
     pub unreadable: u64,
+    /// Findings accepted (inline, the configuration file, the baseline): not counted above.
+    pub suppressed: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -52,6 +52,14 @@ macro_rules! codes {
                 }
             }
 
+            /// The code of its kebab-case name.
+            pub fn parse(name: &str) -> Option<Code> {
+                match name {
+                    $($name => Some(Code::$variant),)*
+                    _ => None,
+                }
+            }
+
             /// The contract's severity. (`aws-managed-key` is an error for `PutKeyPolicy`.)
             pub fn severity(self) -> Severity {
                 match self {

@@ -11,7 +11,9 @@
 use super::Settings;
 use super::located::{Located, Node, Pos, key_text};
 use crate::diagnosis::model::PolicyDecl;
-use crate::diagnosis::model::{DeclaredKey, DeclaredPolicy, InputError, Location};
+use crate::diagnosis::model::{
+    DeclaredKey, DeclaredPolicy, Ignore, InputError, Location, SuppressionKind,
+};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -130,6 +132,7 @@ pub fn read(root: &Located, settings: &Settings) -> Result<Vec<DeclaredKey>, Inp
             },
             None => None,
         };
+        let ignores = metadata_ignores(resource)?;
         keys.push(DeclaredKey {
             name: key_text(id),
             resource_type: kind.to_owned(),
@@ -140,9 +143,39 @@ pub fn read(root: &Located, settings: &Settings) -> Result<Vec<DeclaredKey>, Inp
             account: settings.account.clone(),
             partition: settings.partition.clone(),
             account_known: settings.account_given,
+            ignores,
         });
     }
     Ok(keys)
+}
+
+/// `Metadata: { kms-doctor: { ignore: [ { code: CODE, reason: "…" } ] } }` on the resource, as
+/// cfn-lint reads `Metadata: { cfn-lint: … }`.
+fn metadata_ignores(resource: &Located) -> Result<Vec<Ignore>, InputError> {
+    let Some(list) = resource
+        .get("Metadata")
+        .and_then(|m| m.get("kms-doctor"))
+        .and_then(|k| k.get("ignore"))
+    else {
+        return Ok(Vec::new());
+    };
+    let Node::Seq(items) = &list.node else {
+        return Err(fail(
+            list.pos,
+            "Metadata kms-doctor ignore is a list of { code: CODE, reason: \"…\" }",
+        ));
+    };
+    items
+        .iter()
+        .map(|item| {
+            super::ignore(
+                item.get("code").and_then(Located::as_str),
+                item.get("reason").and_then(Located::as_str),
+                SuppressionKind::Inline,
+            )
+            .map_err(|why| fail(item.pos, why))
+        })
+        .collect()
 }
 
 impl<'a> Template<'a> {

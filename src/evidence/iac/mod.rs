@@ -12,7 +12,8 @@ pub mod terraform;
 use super::walk;
 use crate::diagnosis::model::PolicyDecl;
 use crate::diagnosis::model::{
-    DeclaredKey, DeclaredPolicy, InputError, InputFile, InputKind, Location,
+    Code, DeclaredKey, DeclaredPolicy, Ignore, InputError, InputFile, InputKind, Location,
+    SuppressionKind,
 };
 use located::{Located, Node};
 use std::io::Read;
@@ -273,16 +274,82 @@ fn read_text(text: &str, path: &Path, settings: &Settings) -> Outcome {
         }
     };
     if cloudformation::is_template(&root) {
-        return match cloudformation::read(&root, settings) {
+        return match cloudformation::read(&root, settings)
+            .and_then(|mut keys| comment_ignores(text, &mut keys).map(|()| keys))
+        {
             Ok(keys) => Outcome::Keys(InputKind::Cloudformation, keys),
             Err(e) => Outcome::Failed(Some(InputKind::Cloudformation), e),
         };
     }
     match policy(&root, path, settings) {
-        Some(Ok(key)) => Outcome::Keys(InputKind::Policy, vec![key]),
+        Some(Ok(key)) => {
+            let mut keys = vec![key];
+            match comment_ignores(text, &mut keys) {
+                Ok(()) => Outcome::Keys(InputKind::Policy, keys),
+                Err(e) => Outcome::Failed(Some(InputKind::Policy), e),
+            }
+        }
         Some(Err(e)) => Outcome::Failed(Some(InputKind::Policy), e),
         None => Outcome::NotMine,
     }
+}
+
+/// An accepted finding, as an input or the configuration file states it: a known code and a
+/// reason (a suppression without one is refused: someone must say why).
+pub fn ignore(
+    code: Option<&str>,
+    reason: Option<&str>,
+    kind: SuppressionKind,
+) -> Result<Ignore, String> {
+    let code = code.ok_or("an ignore needs its code (code: single-restorer)")?;
+    let code = Code::parse(code).ok_or_else(|| {
+        format!("{code:?} is not a kms-doctor finding code (see docs/diagnostics.md)")
+    })?;
+    let reason = reason
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| format!("the ignore of {code} needs a reason: say why it is accepted"))?;
+    Ok(Ignore {
+        code,
+        reason: reason.to_owned(),
+        kind,
+    })
+}
+
+/// The comment that accepts findings in a YAML file: `# kms-doctor:ignore=CODE[,CODE] REASON`.
+const IGNORE_COMMENT: &str = "kms-doctor:ignore=";
+
+/// `# kms-doctor:ignore=…` comments, each given to the key whose lines hold it (or that starts
+/// on the next line).
+fn comment_ignores(text: &str, keys: &mut [DeclaredKey]) -> Result<(), InputError> {
+    let starts: Vec<usize> = keys.iter().map(|k| k.at.line.unwrap_or(0)).collect();
+    for (n, line) in text.lines().enumerate() {
+        let Some(hash) = line.find('#') else { continue };
+        let comment = line[hash + 1..].trim_start();
+        let Some(rest) = comment.strip_prefix(IGNORE_COMMENT) else {
+            continue;
+        };
+        let at = n + 1;
+        let (codes, reason) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        let error = |message: String| InputError {
+            message,
+            at: Location::at(at, hash + 1),
+        };
+        // The key that starts on the next line, else the last one started at or above it.
+        let owner = starts
+            .iter()
+            .position(|&s| s == at + 1)
+            .or_else(|| starts.iter().rposition(|&s| s != 0 && s <= at))
+            .ok_or_else(|| {
+                error("this kms-doctor:ignore comment is not inside a key resource".into())
+            })?;
+        for code in codes.split(',') {
+            let ignore =
+                ignore(Some(code), Some(reason), SuppressionKind::Inline).map_err(error)?;
+            keys[owner].ignores.push(ignore);
+        }
+    }
+    Ok(())
 }
 
 /// A bare key policy, or `{"Policy": "…"}` as `aws kms get-key-policy` prints it.
@@ -340,6 +407,7 @@ fn policy(
         account,
         partition: settings.partition.clone(),
         account_known: settings.account_given,
+        ignores: Vec::new(),
     }))
 }
 

@@ -120,6 +120,7 @@ pub fn read(plan: &Value, text: &str, settings: &Settings) -> Result<Vec<Declare
             account,
             partition: settings.partition.clone(),
             account_known: settings.account_given,
+            ignores: Vec::new(),
         });
     }
     Ok(keys)
