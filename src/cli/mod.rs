@@ -206,6 +206,11 @@ pub struct ScanArgs {
     #[arg(long = "rcp", value_name = "FILE")]
     pub rcps: Vec<PathBuf>,
 
+    /// The configuration file with the mute list (else the nearest .kms-doctor.toml at or above
+    /// the working directory).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// Exit with status 1 when a finding is at or above this severity.
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub fail_on: FailOn,

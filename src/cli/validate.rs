@@ -495,6 +495,7 @@ fn scan(a: ScanArgs) -> Result<ScanRequest, UsageError> {
     Ok(ScanRequest {
         scps: a.scps.clone(),
         rcps: a.rcps.clone(),
+        config: a.config.clone(),
         aws: AwsSettings {
             region: regions.first().cloned(),
             profile: a.profile.clone(),

@@ -22,7 +22,7 @@
 //! reason = "decommissioned in Q1"
 //! ```
 
-use crate::diagnosis::model::{Code, ConfigIgnore, Severity};
+use crate::diagnosis::model::{Code, ConfigIgnore, KeyMute, Severity};
 use serde::Deserialize;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -172,6 +172,23 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         )));
     }
     Ok(config)
+}
+
+impl ScanConfig {
+    /// The mute list as `scan` applies it.
+    pub fn mutes(&self) -> Vec<KeyMute> {
+        self.mute
+            .iter()
+            .map(|m| KeyMute {
+                account: m.account.clone(),
+                region: m.region.clone(),
+                key: m.key.clone(),
+                alias: m.alias.clone(),
+                code: m.code.as_deref().and_then(Code::parse),
+                reason: m.reason.clone().unwrap_or_default(),
+            })
+            .collect()
+    }
 }
 
 impl CheckConfig {

@@ -37,6 +37,8 @@ pub struct ScanRequest {
     /// `--scp`, `--rcp` files.
     pub scps: Vec<PathBuf>,
     pub rcps: Vec<PathBuf>,
+    /// `--config`: else the nearest `.kms-doctor.toml` at or above the working directory.
+    pub config: Option<PathBuf>,
 }
 
 pub fn run(
@@ -46,6 +48,14 @@ pub fn run(
 ) -> Result<Exit, CommandError> {
     // Read before any AWS call: a file that cannot be used stops the run at once.
     let org = super::read_org_policies(&req.scps, &req.rcps)?;
+    let config_path = req
+        .config
+        .clone()
+        .or_else(|| super::config::find(std::path::Path::new(".")));
+    let mutes = match config_path.as_deref() {
+        Some(path) => super::config::load(path)?.scan.mutes(),
+        None => Vec::new(),
+    };
     let session = Session::new(req.aws.clone())?;
     let now = chrono::Utc::now();
     let evidence = session.block_on(async {
@@ -79,7 +89,8 @@ pub fn run(
         evidence.calls = session.calls.snapshot();
         Ok::<_, CommandError>(evidence)
     })?;
-    let report = crate::diagnosis::scan::scan(&evidence, Some(&org).filter(|o| !o.is_empty()), now);
+    let report =
+        crate::diagnosis::scan::scan(&evidence, Some(&org).filter(|o| !o.is_empty()), &mutes, now);
     let mut redaction = Redaction::new(req.redact);
     // The report first: its order is fixed (the evidence's keys are learned in a fixed order
     // too), so the pseudonyms are the same from run to run. The evidence holds the names only

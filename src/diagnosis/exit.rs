@@ -30,12 +30,13 @@ pub fn explain(r: &ExplainReport) -> Exit {
 /// `Findings` when a finding, of a key or of the scan itself (`scan-incomplete`), is at or
 /// above `fail_on` (`None`: never).
 pub fn scan(r: &ScanReport, fail_on: Option<Severity>) -> Exit {
-    at_or_above(
-        r.findings
+    // A finding the mute list accepts does not count.
+    let counted = r.keys.iter().flat_map(|k| {
+        k.findings
             .iter()
-            .chain(r.keys.iter().flat_map(|k| &k.findings)),
-        fail_on,
-    )
+            .filter(|f| !k.muted.iter().any(|m| m.code == f.code))
+    });
+    at_or_above(r.findings.iter().chain(counted), fail_on)
 }
 
 /// `Failure` when an input could not be read; else `Findings` when a finding is at or above

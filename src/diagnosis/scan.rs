@@ -5,9 +5,9 @@
 use super::judge::{OrgScope, PolicyScope, existence, judge_policy, org_policies, parse_in_force};
 use super::model::{AccountId, KeyId};
 use super::model::{
-    CallCounts, Code, Finding, KeyEvidence, KeyStatus, Missed, NotExamined, Outcome,
-    SCHEMA_VERSION, ScanError, ScanEvidence, ScanReport, ScanScope, ScanSummary, ScannedKey,
-    Severity, Text, code, prose, sort_findings,
+    CallCounts, Code, Finding, KeyEvidence, KeyMute, KeyStatus, Missed, MutedFinding, NotExamined,
+    Outcome, SCHEMA_VERSION, ScanError, ScanEvidence, ScanReport, ScanScope, ScanSummary,
+    ScannedKey, Severity, Text, code, prose, sort_findings,
 };
 use super::rules::live;
 use crate::policy::OrgPolicies;
@@ -16,9 +16,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// `given`: the organisation's policies given (`--scp`, `--rcp`), the same for every key; else
 /// each account's, as far as the scan could read them.
+/// `mutes`: the mute list: findings it accepts do not count.
 pub fn scan(
     ev: &ScanEvidence,
     given: Option<&OrgPolicies>,
+    mutes: &[KeyMute],
     now: chrono::DateTime<chrono::Utc>,
 ) -> ScanReport {
     let read: BTreeMap<&AccountId, OrgPolicies> = ev
@@ -43,6 +45,9 @@ pub fn scan(
         .map(|(k, _)| (&k.account, k.region.as_str(), &k.key_id))
         .collect();
     let (not_examined, incomplete) = coverage(ev, &unread);
+    for key in &mut keys {
+        mute(key, mutes);
+    }
     keys.sort_by(|a, b| {
         (a.status, &a.account, &a.region, &a.key_id)
             .cmp(&(b.status, &b.account, &b.region, &b.key_id))
@@ -228,6 +233,42 @@ fn join_and(parts: &[String]) -> String {
     }
 }
 
+/// The findings of `key` the mute list accepts, and its status without them.
+fn mute(key: &mut ScannedKey, mutes: &[KeyMute]) {
+    for f in &key.findings {
+        if let Some(m) = mutes.iter().find(|m| m.accepts(key, f.code)) {
+            key.muted.push(MutedFinding {
+                code: f.code,
+                reason: m.reason.clone(),
+            });
+        }
+    }
+    if !key.muted.is_empty() {
+        let counted: Vec<&Finding> = key
+            .findings
+            .iter()
+            .filter(|f| !key.muted.iter().any(|m| m.code == f.code))
+            .collect();
+        key.status = status(counted.into_iter(), key.restorers.is_some());
+    }
+}
+
+/// A key's status from the findings that count.
+fn status<'a>(
+    mut findings: impl Iterator<Item = &'a Finding> + Clone,
+    policy_known: bool,
+) -> KeyStatus {
+    if findings.clone().any(|f| f.code == Code::NoRestorer) {
+        KeyStatus::LockedOut
+    } else if !policy_known {
+        KeyStatus::Unknown
+    } else if findings.any(|f| matches!(f.severity, Severity::Error | Severity::Warning)) {
+        KeyStatus::AtRisk
+    } else {
+        KeyStatus::Healthy
+    }
+}
+
 /// One key: its findings, restorers and status.
 pub fn assess(
     key: &KeyEvidence,
@@ -283,18 +324,7 @@ pub fn assess(
     ));
     sort_findings(&mut findings);
     let policy_known = matches!(parsed, Some(Ok(_)));
-    let status = if findings.iter().any(|f| f.code == Code::NoRestorer) {
-        KeyStatus::LockedOut
-    } else if !policy_known {
-        KeyStatus::Unknown
-    } else if findings
-        .iter()
-        .any(|f| matches!(f.severity, Severity::Error | Severity::Warning))
-    {
-        KeyStatus::AtRisk
-    } else {
-        KeyStatus::Healthy
-    };
+    let status = status(findings.iter(), policy_known);
     ScannedKey {
         arn: key.arn.clone(),
         key_id: key.key_id.clone(),
@@ -309,6 +339,7 @@ pub fn assess(
         findings,
         // Without the policy in force, who can restore access is not known: not "no one".
         restorers: policy_known.then_some(restorers),
+        muted: Vec::new(),
     }
 }
 
@@ -531,7 +562,7 @@ mod tests {
             "more than 100 pages".into(),
             Some(Missed::Listing { kept: 1 }),
         ));
-        let report = scan(&ev, None, now());
+        let report = scan(&ev, None, &[], now());
         assert_eq!(report.summary.healthy, 1);
         assert!(!report.summary.complete);
         assert_eq!(report.summary.not_examined.listings_cut_short, 1);
@@ -551,7 +582,7 @@ mod tests {
             "throttled".into(),
             None,
         ));
-        let report = scan(&ev, None, now());
+        let report = scan(&ev, None, &[], now());
         assert!(report.summary.complete);
         assert!(report.findings.is_empty());
     }
@@ -563,7 +594,7 @@ mod tests {
             &format!("arn:aws:iam::{A}:role/Only"),
             "kms:*",
         )]))];
-        let report = scan(&ev, None, now());
+        let report = scan(&ev, None, &[], now());
         assert_eq!(report.summary.at_risk, 1);
         use crate::diagnosis::model::Exit;
         let exit = |bar| crate::diagnosis::exit::scan(&report, bar);

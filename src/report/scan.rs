@@ -48,6 +48,7 @@ fn codes(k: &ScannedKey) -> String {
         .findings
         .iter()
         .filter(|f| f.severity != Severity::Info || k.status == KeyStatus::Unknown)
+        .filter(|f| !k.muted.iter().any(|m| m.code == f.code))
         .map(|f| f.code.as_str())
         .collect();
     codes.dedup();
@@ -86,6 +87,12 @@ fn summary_line(r: &ScanReport) -> String {
         line.push_str(&format!(
             " ({} AWS managed left out)",
             s.aws_managed_skipped
+        ));
+    }
+    let muted: usize = r.keys.iter().map(|k| k.muted.len()).sum();
+    if muted > 0 {
+        line.push_str(&format!(
+            "; {muted} muted findings not counted (--format json lists them)"
         ));
     }
     line
@@ -254,7 +261,8 @@ pub fn sarif(r: &ScanReport) -> serde_json::Value {
                 format!("kms:{}:{}:key/{}", k.region, k.account, k.key_id)
             });
             k.findings.iter().map(move |f| {
-                json!({
+                let muted = k.muted.iter().find(|m| m.code == f.code);
+                let mut result = json!({
                     "ruleId": f.code.as_str(),
                     "ruleIndex": used.iter().position(|c| *c == f.code),
                     "level": level(f.severity),
@@ -269,7 +277,12 @@ pub fn sarif(r: &ScanReport) -> serde_json::Value {
                         "status": k.status.as_str(),
                         "help": f.help.plain(),
                     }
-                })
+                });
+                if let Some(m) = muted {
+                    result["suppressions"] =
+                        json!([{"kind": "external", "justification": m.reason}]);
+                }
+                result
             })
         }))
         .collect();

@@ -728,3 +728,63 @@ fn a_denied_policy_is_unknown_but_not_a_gap_in_the_scan() {
     assert_eq!(r["summary"]["complete"], true, "{:#}", r["summary"]);
     assert_eq!(r["findings"], json!([]));
 }
+
+#[test]
+fn the_mute_list_accepts_findings_with_their_reason() {
+    let (mut sc, ids) = estate();
+    sc.keys.retain(|k| k.id == ids["single"]);
+    sc.kms_throttle_every = 0;
+    let endpoint = scenario::start(sc);
+    let args = [
+        "--region",
+        "us-east-1",
+        "--format",
+        "json",
+        "--fail-on",
+        "warning",
+    ];
+    assert_exit(&run(&endpoint, &args), 1);
+    let dir = crate::support::cli::fresh_dir("mute");
+    let config = dir.join("kms-doctor.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[[scan.mute]]
+account = "{A}"
+alias = "alias/payments"
+reason = "one administrator by design until the Q1 migration"
+"#
+        ),
+    )
+    .unwrap();
+    let with_config = [&args[..], &["--config", config.to_str().unwrap()]].concat();
+    let o = run(&endpoint, &with_config);
+    assert_exit(&o, 0);
+    let r = json_of(&o);
+    let k = key(&r, &ids["single"]);
+    assert_eq!(k["status"], "healthy", "{k:#}");
+    assert_eq!(codes(k).len(), 2, "the findings stay: {k:#}");
+    assert_eq!(k["muted"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        k["muted"][0]["reason"],
+        "one administrator by design until the Q1 migration"
+    );
+    let sarif = [
+        "--region",
+        "us-east-1",
+        "--format",
+        "sarif",
+        "--config",
+        config.to_str().unwrap(),
+    ];
+    let s: Value = serde_json::from_str(&stdout(&run(&endpoint, &sarif))).unwrap();
+    for result in s["runs"][0]["results"].as_array().unwrap() {
+        assert_eq!(result["suppressions"][0]["kind"], "external", "{result:#}");
+    }
+    // A mute without a reason is refused before any AWS call.
+    std::fs::write(&config, "[[scan.mute]]\nalias = \"alias/payments\"\n").unwrap();
+    let o = run(&endpoint, &with_config);
+    assert_exit(&o, 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("needs a reason"));
+}

@@ -246,7 +246,7 @@ redact_fields! {
     ScanError { account, message, key_ids; plain: region, operation, missed }
     ScannedKey {
         policy_source, arn, key_id, account, aliases, findings, restorers;
-        plain: region, manager, state, deletion_date, status
+        plain: region, manager, state, deletion_date, status, muted
     }
     DiagnoseReport {
         // Event IDs first, so that they are named as events wherever they appear.

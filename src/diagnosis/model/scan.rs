@@ -2,7 +2,7 @@
 //! (the contract's "`kms-doctor scan` (JSON)").
 
 use super::{
-    AccountId, Alias, CallRecord, CallerIdentity, ExistenceCheck, Finding, History, KeyId,
+    AccountId, Alias, CallRecord, CallerIdentity, Code, ExistenceCheck, Finding, History, KeyId,
     KeyManager, KeyState, OrgEvidence, Outcome, PolicySource, Restorer, Timestamp,
 };
 use serde::Serialize;
@@ -196,6 +196,47 @@ pub struct ScannedKey {
     pub findings: Vec<Finding>,
     /// `None` (JSON `null`) when the policy in force is not known.
     pub restorers: Option<Vec<Restorer>>,
+    /// The codes of `findings` the mute list accepts, with its reason: they stay in `findings`
+    /// and do not count toward `status`, the summary or the exit status.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub muted: Vec<MutedFinding>,
+}
+
+/// A finding of a key that the mute list accepts.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MutedFinding {
+    pub code: Code,
+    pub reason: String,
+}
+
+/// An entry of the mute list (`.kms-doctor.toml`'s `[[scan.mute]]`, after Prowler's): every
+/// criterion given must match the key and the finding.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyMute {
+    pub account: Option<String>,
+    pub region: Option<String>,
+    /// A key ARN or key ID.
+    pub key: Option<String>,
+    pub alias: Option<String>,
+    pub code: Option<Code>,
+    pub reason: String,
+}
+
+impl KeyMute {
+    /// Whether it accepts `code` on `key`.
+    pub fn accepts(&self, key: &ScannedKey, code: Code) -> bool {
+        self.account.as_deref().is_none_or(|a| key.account == *a)
+            && self.region.as_deref().is_none_or(|r| key.region == r)
+            && self
+                .key
+                .as_deref()
+                .is_none_or(|k| key.key_id == *k || key.arn.as_deref() == Some(k))
+            && self
+                .alias
+                .as_deref()
+                .is_none_or(|a| key.aliases.iter().any(|x| *x == *a))
+            && self.code.is_none_or(|c| c == code)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
