@@ -35,11 +35,16 @@ impl Console {
                 None,
                 indicatif::ProgressDrawTarget::stderr(),
             );
+            // A spinner and the counts: a search has no known length, so no bar (indicatif's
+            // default style would draw an empty one, 0/0).
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg}") {
+                b.set_style(style);
+            }
             b.enable_steady_tick(std::time::Duration::from_millis(120));
             b
         });
         bar.set_message(format!(
-            "Searching CloudTrail: {pages} pages, {events} events"
+            "Searching CloudTrail: {pages} pages, {events} events read"
         ));
     }
 

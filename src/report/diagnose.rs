@@ -4,8 +4,8 @@
 use super::doc::{Block, Doc, Line, Tone};
 use super::{Format, TextOut, WriteColor, show, write_json};
 use crate::diagnosis::model::{
-    DiagnoseReport, KeyManager, KeyState, Restorer, RestorerVia, SourceKind, SupportCase, Verdict,
-    blocked_words,
+    Basis, DiagnoseReport, KeyManager, KeyState, Restorer, RestorerVia, SourceKind, SupportCase,
+    Verdict, blocked_words,
 };
 use crate::policy::OrgPolicyType;
 use std::io;
@@ -159,22 +159,27 @@ fn doc(r: &DiagnoseReport) -> Doc<'_> {
     }
     doc.push(Block::Fields(fields));
 
-    doc.heading("Verdict").push(Block::Table {
-        head: vec!["Action", "Verdict", "Basis", "Because"],
-        rows: r
-            .access
-            .iter()
-            .map(|a| {
-                let because: Vec<&str> = a.because.iter().map(|c| c.as_str()).collect();
-                vec![
-                    Line::new().v(&a.action),
-                    Line::new().words_in(verdict_tone(a.verdict), a.verdict.as_str()),
-                    Line::new().words(a.basis.as_str()),
-                    Line::new().words(because.join(", ")),
-                ]
-            })
-            .collect(),
-    });
+    // Each verdict in words: what, how it is known, and the findings that explain it.
+    let verdicts = r
+        .access
+        .iter()
+        .map(|a| {
+            let because: Vec<&str> = a.because.iter().map(|c| c.as_str()).collect();
+            let mut line = Line::new()
+                .v(&a.action)
+                .w(" ")
+                .words_in(verdict_tone(a.verdict), a.verdict.as_str())
+                .w(match a.basis {
+                    Basis::Observed => ": AWS answered so",
+                    Basis::Inferred => ": inferred from the policies read",
+                });
+            if !because.is_empty() {
+                line = line.w(", because of ").words(because.join(", "));
+            }
+            line
+        })
+        .collect();
+    doc.heading("Verdict").list(verdicts);
 
     doc.heading("Findings").push(Block::Findings {
         items: &r.findings,
