@@ -237,3 +237,59 @@ fn every_file_names_the_repository_of_cargo_toml() {
         }
     }
 }
+
+/// The Action's install step, with `cargo` replaced by a stand-in that records being called.
+fn action_install(base: &str, dir: &Path) -> (Output, bool) {
+    let fake_bin = dir.join("fake-bin");
+    std::fs::create_dir_all(&fake_bin).unwrap();
+    let marker = dir.join("cargo-called");
+    let cargo = fake_bin.join("cargo");
+    std::fs::write(
+        &cargo,
+        format!("#!/bin/sh\ntouch '{}'\nexit 0\n", marker.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        fake_bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = Command::new("bash")
+        .arg(root().join("scripts/action-install.sh"))
+        .arg(root())
+        .arg(dir.join("dest"))
+        .env("PATH", path)
+        .env("KMS_DOCTOR_BASE_URL", base)
+        .env("KMS_DOCTOR_OS", "Linux")
+        .env("KMS_DOCTOR_ARCH", "x86_64")
+        .env("HOME", dir)
+        .env("GITHUB_PATH", dir.join("github-path"))
+        .output()
+        .unwrap();
+    (o, marker.exists())
+}
+
+#[test]
+fn the_action_installs_the_release_archive_and_builds_only_without_one() {
+    let dir = fresh_dir("action-install");
+    package(&dir.join("dist"));
+    let (o, built) = action_install(&serve(dir.join("dist")), &dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!built, "a release matched: nothing is built");
+    let run = Command::new(dir.join("dest/bin/kms-doctor"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&run.stdout).starts_with("kms-doctor "));
+    let github_path = std::fs::read_to_string(dir.join("github-path")).unwrap();
+    assert_eq!(github_path.trim(), dir.join("dest/bin").to_str().unwrap());
+    // No release for this version (a server with nothing): built from source.
+    let empty = fresh_dir("action-install-none");
+    std::fs::create_dir_all(empty.join("dist")).unwrap();
+    let (o, built) = action_install(&serve(empty.join("dist")), &empty);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(built, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("building it from source"));
+}
