@@ -176,3 +176,42 @@ fn a_role_chain_that_fails_says_its_cause_without_v() {
     assert!(verbose.contains("Connection refused"), "{verbose}");
     assert!(!verbose.contains("wJalr"), "never a credential");
 }
+
+#[test]
+fn usage_and_input_errors_say_their_cause_without_v() {
+    let bad = "arn:aws:iam:111122223333:role/X";
+    for args in [
+        &[
+            "explain",
+            "--policy",
+            "examples/default-key-policy.json",
+            "--principal",
+            bad,
+        ][..],
+        &["check", "tests/iac/cfn", "--deployer", bad],
+        &["check", "tests/iac/cfn", "--keep", bad],
+    ] {
+        let o = crate::support::cli::kms_doctor(args);
+        assert_eq!(o.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&o.stderr);
+        let flag = args[args.len() - 2];
+        assert_one_line(
+            &err,
+            &[&format!("invalid {flag}"), "is not a principal", bad],
+        );
+    }
+    let o = crate::support::cli::kms_doctor(&[
+        "history",
+        "1234abcd-12ab-34cd-56ef-1234567890ab",
+        "--logs",
+        "nonexist",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_one_line(
+        &String::from_utf8_lossy(&o.stderr),
+        &[
+            "cannot read the log archive at nonexist",
+            "No such file or directory",
+        ],
+    );
+}
