@@ -18,6 +18,7 @@
 //! region = "eu-west-1"
 //! key = "arn:aws:kms:…"          # key ARN or key ID
 //! alias = "alias/legacy"
+//! tag = "lifecycle=retired"      # or a tag key alone: any value (reads the keys' tags)
 //! code = "single-restorer"
 //! reason = "decommissioned in Q1"
 //! ```
@@ -94,6 +95,8 @@ pub struct Mute {
     pub region: Option<String>,
     pub key: Option<String>,
     pub alias: Option<String>,
+    /// `KEY=VALUE`, or `KEY` for any value.
+    pub tag: Option<String>,
     pub code: Option<String>,
     pub reason: Option<String>,
 }
@@ -184,6 +187,7 @@ impl ScanConfig {
                 region: m.region.clone(),
                 key: m.key.clone(),
                 alias: m.alias.clone(),
+                tag: m.tag.clone(),
                 code: m.code.as_deref().and_then(Code::parse),
                 reason: m.reason.clone().unwrap_or_default(),
             })

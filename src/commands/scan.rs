@@ -75,6 +75,8 @@ pub fn run(
             timeout: session.timeout(),
             lookup_interval: req.lookup_interval,
             now,
+            // Tags are read only when the mute list needs them: a call per key.
+            read_tags: mutes.iter().any(|m| m.tag.is_some()),
         };
         let gathered = gather_scan(&connection.fleet(), &session.calls, &opts, &|t| {
             console.scan_progress(t)

@@ -340,6 +340,7 @@ pub fn assess(
         // Without the policy in force, who can restore access is not known: not "no one".
         restorers: policy_known.then_some(restorers),
         muted: Vec::new(),
+        tags: key.tags.clone(),
     }
 }
 

@@ -655,6 +655,22 @@ impl Kms for KmsClient {
         })
     }
 
+    async fn list_resource_tags(&self, key: &str) -> Result<Vec<(String, String)>, CallError> {
+        let out = self
+            .0
+            .list_resource_tags()
+            .key_id(key)
+            .limit(50)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out
+            .tags()
+            .iter()
+            .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned()))
+            .collect())
+    }
+
     async fn list_aliases(&self, marker: Option<String>) -> Result<AliasPage, CallError> {
         let out = self
             .0

@@ -251,6 +251,13 @@ impl Kms for FakeAws {
         })
     }
 
+    async fn list_resource_tags(&self, key: &str) -> Result<Vec<(String, String)>, CallError> {
+        let state = self.enter("ListResourceTags")?;
+        find_key(&state.keys, key)
+            .map(|_| Vec::new())
+            .ok_or_else(|| not_found(key))
+    }
+
     async fn list_aliases(&self, _marker: Option<String>) -> Result<AliasPage, CallError> {
         let state = self.enter("ListAliases")?;
         let aliases = state

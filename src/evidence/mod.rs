@@ -301,6 +301,11 @@ pub trait Kms {
     /// The keys of the account and Region, a page at a time.
     fn list_keys(&self, marker: Option<String>)
     -> impl Future<Output = Result<KeyPage, CallError>>;
+    /// The key's tags (a key has at most 50: one page).
+    fn list_resource_tags(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, CallError>>;
 }
 
 /// One page of `kms:ListKeys`.

@@ -109,6 +109,9 @@ pub struct ScanOptions {
     pub timeout: Duration,
     pub lookup_interval: Duration,
     pub now: chrono::DateTime<chrono::Utc>,
+    /// Read each customer managed key's tags (`kms:ListResourceTags`): only when the mute list
+    /// selects keys by tag.
+    pub read_tags: bool,
 }
 
 /// What the progress display is told.
@@ -543,8 +546,10 @@ async fn scan_region<K: Kms, C: CloudTrail>(
                     if past_deadline() {
                         return None;
                     }
-                    let r =
-                        examine_key(kms, pace, calls, t, account, region, key_id, arn, names).await;
+                    let r = examine_key(
+                        kms, pace, calls, t, opts, account, region, key_id, arn, names,
+                    )
+                    .await;
                     progress(Tick::KeyDone);
                     Some(r)
                 }
@@ -609,6 +614,7 @@ async fn examine_key<K: Kms>(
     pace: &Pace,
     calls: &Calls,
     t: Duration,
+    opts: &ScanOptions,
     account: &str,
     region: &str,
     key_id: String,
@@ -666,6 +672,17 @@ async fn examine_key<K: Kms>(
             if e.outcome != Outcome::AccessDenied {
                 failures.push(failed("kms:GetKeyPolicy", &e));
             }
+        }
+    }
+    if opts.read_tags {
+        match pace
+            .call(calls, "kms", "ListResourceTags", t, || {
+                kms.list_resource_tags(&key_id)
+            })
+            .await
+        {
+            Ok(tags) => key.tags = Some(tags),
+            Err(e) => failures.push(failed("kms:ListResourceTags", &e)),
         }
     }
     (Some(key), failures)
@@ -840,6 +857,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             lookup_interval: Duration::ZERO,
             now: chrono::Utc::now(),
+            read_tags: false,
         }
     }
 

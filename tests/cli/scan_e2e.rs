@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::process::Output;
 
 /// Every operation `scan` may call. Anything else fails the test.
-const READ_ONLY: [&str; 16] = [
+const READ_ONLY: [&str; 17] = [
+    "kms:ListResourceTags",
     "sts:GetCallerIdentity",
     "sts:AssumeRole",
     "organizations:ListAccounts",
@@ -733,6 +734,7 @@ fn a_denied_policy_is_unknown_but_not_a_gap_in_the_scan() {
 fn the_mute_list_accepts_findings_with_their_reason() {
     let (mut sc, ids) = estate();
     sc.keys.retain(|k| k.id == ids["single"]);
+    sc.keys[0].tags.insert("lifecycle".into(), "retired".into());
     sc.kms_throttle_every = 0;
     let endpoint = scenario::start(sc);
     let args = [
@@ -782,6 +784,22 @@ reason = "one administrator by design until the Q1 migration"
     for result in s["runs"][0]["results"].as_array().unwrap() {
         assert_eq!(result["suppressions"][0]["kind"], "external", "{result:#}");
     }
+    // By tag: the keys' tags are read (kms:ListResourceTags) only for such an entry.
+    assert_eq!(count(&endpoint, "kms:ListResourceTags"), 0);
+    for (tag, muted) in [
+        ("lifecycle=active", false),
+        ("lifecycle=retired", true),
+        ("lifecycle", true),
+    ] {
+        std::fs::write(
+            &config,
+            format!("[[scan.mute]]\ntag = \"{tag}\"\nreason = \"retired keys\"\n"),
+        )
+        .unwrap();
+        let r = json_of(&run(&endpoint, &with_config));
+        assert_eq!(!r["keys"][0]["muted"].is_null(), muted, "{tag}: {r:#}");
+    }
+    assert_eq!(count(&endpoint, "kms:ListResourceTags"), 3);
     // A mute without a reason is refused before any AWS call.
     std::fs::write(&config, "[[scan.mute]]\nalias = \"alias/payments\"\n").unwrap();
     let o = run(&endpoint, &with_config);

@@ -246,7 +246,7 @@ redact_fields! {
     ScanError { account, message, key_ids; plain: region, operation, missed }
     ScannedKey {
         policy_source, arn, key_id, account, aliases, findings, restorers;
-        plain: region, manager, state, deletion_date, status, muted
+        plain: region, manager, state, deletion_date, status, muted, tags
     }
     DiagnoseReport {
         // Event IDs first, so that they are named as events wherever they appear.
@@ -603,6 +603,8 @@ impl Redact for KeyEvidence {
             history,
             history_unavailable,
             restorer_checks,
+            // Read only to match the mute list; never shown.
+            tags: _,
         } = self;
         account.strings(f);
         key_id.strings(f);

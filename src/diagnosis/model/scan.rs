@@ -30,6 +30,8 @@ pub struct KeyEvidence {
     pub history_unavailable: Option<String>,
     /// Whether the principals its policy lets update it still exist (checked once per account).
     pub restorer_checks: Vec<ExistenceCheck>,
+    /// Its tags (key, value), when read (`kms:ListResourceTags`, for the mute list).
+    pub tags: Option<Vec<(String, String)>>,
 }
 
 impl KeyEvidence {
@@ -200,6 +202,9 @@ pub struct ScannedKey {
     /// and do not count toward `status`, the summary or the exit status.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub muted: Vec<MutedFinding>,
+    /// Its tags, when read for the mute list: matched, never shown.
+    #[serde(skip)]
+    pub tags: Option<Vec<(String, String)>>,
 }
 
 /// A finding of a key that the mute list accepts.
@@ -218,6 +223,8 @@ pub struct KeyMute {
     /// A key ARN or key ID.
     pub key: Option<String>,
     pub alias: Option<String>,
+    /// `KEY=VALUE`, or `KEY` for any value.
+    pub tag: Option<String>,
     pub code: Option<Code>,
     pub reason: String,
 }
@@ -235,6 +242,13 @@ impl KeyMute {
                 .alias
                 .as_deref()
                 .is_none_or(|a| key.aliases.iter().any(|x| *x == *a))
+            && self.tag.as_deref().is_none_or(|t| {
+                let (name, value) = t.split_once('=').map_or((t, None), |(n, v)| (n, Some(v)));
+                key.tags
+                    .iter()
+                    .flatten()
+                    .any(|(k, v)| k == name && value.is_none_or(|want| v == want))
+            })
             && self.code.is_none_or(|c| c == code)
     }
 }

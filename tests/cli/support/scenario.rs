@@ -142,6 +142,9 @@ pub struct Key {
     /// `because no resource-based policy allows the kms:GetKeyPolicy action`.
     #[serde(default)]
     pub denied_with: Option<String>,
+    /// Its tags, for `ListResourceTags`.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
 }
 
 fn default_region() -> String {
@@ -675,6 +678,26 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
                         md["PendingDeletionWindowInDays"] = json!(7);
                     }
                     Reply::json(200, json!({"KeyMetadata": md}))
+                }
+            }
+        }
+        "kms:ListResourceTags" => {
+            let wanted = json_body
+                .get("KeyId")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            match find_key(sc, wanted, &account, &region) {
+                None => Reply::json(
+                    400,
+                    json!({"__type": "NotFoundException", "message": format!("Key '{wanted}' does not exist")}),
+                ),
+                Some(k) => {
+                    let tags: Vec<Value> = k
+                        .tags
+                        .iter()
+                        .map(|(key, value)| json!({"TagKey": key, "TagValue": value}))
+                        .collect();
+                    Reply::json(200, json!({"Tags": tags, "Truncated": false}))
                 }
             }
         }
