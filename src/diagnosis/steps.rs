@@ -220,14 +220,15 @@ pub fn next_steps(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Vec
         WhoActs::AwsSupport => steps.extend(support_steps(ev, facts)),
         WhoActs::NoOne | WhoActs::Unknown => {}
     }
+    // The IAM principal an administrator changes.
+    let target = || match iam_target(facts.subject) {
+        Some((kind, name)) => text!("the IAM ", kind, " ", code(name)),
+        None => "the principal".into(),
+    };
     if has(findings, Code::IamImplicitDeny) {
-        let target = match iam_target(facts.subject) {
-            Some((kind, name)) => text!("the IAM ", kind, " ", code(name)),
-            None => "the principal".into(),
-        };
         steps.push(text!(
             "An IAM administrator attaches to ",
-            target,
+            target(),
             " a policy that allows kms:GetKeyPolicy and kms:PutKeyPolicy on ",
             code(key.clone()),
             " (see iam-implicit-deny)."
@@ -240,13 +241,9 @@ pub fn next_steps(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Vec
         );
     }
     if has(findings, Code::PermissionsBoundaryDeny) {
-        let target = match iam_target(facts.subject) {
-            Some((kind, name)) => text!("the IAM ", kind, " ", code(name)),
-            None => "the principal".into(),
-        };
         steps.push(text!(
             "An IAM administrator changes the permissions boundary of ",
-            target,
+            target(),
             " to allow kms:GetKeyPolicy and kms:PutKeyPolicy (or removes it), then run kms-doctor again."
         ));
     }
@@ -483,14 +480,17 @@ fn who_can_restore(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Te
         .filter(|r| Some(r.principal.as_str()) != through)
         .collect();
     for r in others.iter().take(SUMMARY_RESTORERS) {
-        who.push(match (r.via_iam(), r.principal.split(':').nth(4)) {
-            (true, Some(account)) => text!(
-                "any principal of account ",
-                code(account),
-                " whose IAM policies allow kms:PutKeyPolicy"
-            ),
-            _ => Text::code(r.principal.clone()),
-        });
+        let account = Identity::parse(&r.principal).ok();
+        who.push(
+            match (r.via_iam(), account.as_ref().and_then(Identity::account)) {
+                (true, Some(account)) => text!(
+                    "any principal of account ",
+                    code(account),
+                    " whose IAM policies allow kms:PutKeyPolicy"
+                ),
+                _ => Text::code(r.principal.clone()),
+            },
+        );
     }
     if others.len() > SUMMARY_RESTORERS {
         who.push(text!(
