@@ -39,7 +39,7 @@ fn read_baseline(path: &Path) -> Result<BTreeSet<String>, CommandError> {
         message,
     };
     let mut text = String::new();
-    std::fs::File::open(path)
+    crate::evidence::open_regular(path)
         .and_then(|f| f.take(MAX_BASELINE_BYTES).read_to_string(&mut text))
         .map_err(|e| failed(e.to_string()))?;
     let baseline: Baseline = serde_json::from_str(&text).map_err(|e| failed(e.to_string()))?;

@@ -130,7 +130,7 @@ pub fn find(start: &Path) -> Option<PathBuf> {
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let shown = path.display().to_string();
     let mut text = String::new();
-    std::fs::File::open(path)
+    crate::evidence::open_regular(path)
         .and_then(|f| f.take(MAX_BYTES).read_to_string(&mut text))
         .map_err(|source| ConfigError::Read {
             path: shown.clone(),

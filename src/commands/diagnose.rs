@@ -127,7 +127,7 @@ fn load_evidence(path: &Path) -> Result<Evidence, CommandError> {
     };
     // An evidence file is a few hundred KB; a larger input is not one.
     let mut bytes = Vec::new();
-    std::fs::File::open(path)
+    crate::evidence::open_regular(path)
         .and_then(|f| f.take(MAX_EVIDENCE_BYTES + 1).read_to_end(&mut bytes))
         .map_err(read_error)?;
     if bytes.len() as u64 > MAX_EVIDENCE_BYTES {

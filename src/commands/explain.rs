@@ -33,7 +33,7 @@ impl PolicyInput {
                 .lock()
                 .take(limit)
                 .read_to_end(&mut bytes)?,
-            PolicyInput::File(p) => std::fs::File::open(p)?
+            PolicyInput::File(p) => crate::evidence::open_regular(p)?
                 .take(limit)
                 .read_to_end(&mut bytes)?,
         };

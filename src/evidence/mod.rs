@@ -502,6 +502,26 @@ pub struct Clients<S, K, I, C, O> {
     pub partition: String,
 }
 
+/// Opens a file the user named, only if it is a regular file: its type is checked before it is
+/// opened (opening a FIFO blocks until a writer comes; a device never ends), and again on the
+/// file opened, in case the path changed in between.
+pub fn open_regular(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let not_regular = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, a device, a socket or a directory): not read",
+        )
+    };
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
+    let file = std::fs::File::open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    Ok(file)
+}
+
 /// A file's bytes as text: UTF-8, a leading byte-order mark dropped (editors on Windows write
 /// one; JSON and YAML parsers refuse it).
 pub fn utf8_text(mut bytes: Vec<u8>) -> Result<String, std::string::FromUtf8Error> {

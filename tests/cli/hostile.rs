@@ -190,3 +190,57 @@ fn the_delegation_statement_in_the_help_round_trips_from_markdown() {
         kms_doctor::policy::delegation_statement("aws", "111122223333")
     );
 }
+
+/// Runs kms-doctor, killed if it runs past `limit`; `None` when it had to be.
+fn run_within(args: &[&str], limit: std::time::Duration) -> Option<std::process::Output> {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kms-doctor"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if child.try_wait().unwrap().is_some() {
+            return Some(child.wait_with_output().unwrap());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[test]
+fn a_fifo_named_as_any_input_is_refused_at_once() {
+    let dir = crate::support::cli::fresh_dir("fifo");
+    let fifo = dir.join("p.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let fifo = fifo.to_str().unwrap();
+    let baseline = format!("--baseline={fifo}");
+    let config = format!("--config={fifo}");
+    for args in [
+        &["explain", "--policy", fifo][..],
+        &["check", fifo],
+        &["check", "tests/iac/cfn", "--against", fifo],
+        &["check", "tests/iac/cfn", &baseline],
+        &["check", "tests/iac/cfn", &config],
+        &["check", "tests/iac/cfn", "--scp", fifo],
+        &["diagnose", "--from-evidence", fifo],
+    ] {
+        let o = run_within(args, std::time::Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("{args:?} hangs on a FIFO"));
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(said.contains("not a regular file"), "{args:?}: {said}");
+    }
+}

@@ -179,12 +179,8 @@ fn error_at(path: &Path, message: impl Into<String>, at: Location) -> InputFile 
 pub fn read_input(input: &Input, settings: &Settings) -> Option<InputFile> {
     let path = &input.path;
     let mut bytes = Vec::new();
-    let read = std::fs::File::open(path).and_then(|f| {
-        if !f.metadata()?.is_file() {
-            return Err(std::io::Error::other("not a regular file"));
-        }
-        f.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)
-    });
+    let read = crate::evidence::open_regular(path)
+        .and_then(|f| f.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes));
     if let Err(e) = read {
         return Some(error_at(
             path,

@@ -79,11 +79,8 @@ pub fn list_files(
 
 /// Reads a file, refusing one larger than `MAX_FILE_BYTES`; only regular files.
 pub fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
-    let file = std::fs::File::open(path)?;
+    let file = crate::evidence::open_regular(path)?;
     let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
     if meta.len() > MAX_FILE_BYTES {
         return Err(std::io::Error::other(format!(
             "larger than {} MiB: not read",
