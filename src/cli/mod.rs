@@ -136,6 +136,11 @@ pub struct CheckArgs {
     #[arg(long)]
     pub ignore_unknown: bool,
 
+    /// Follow links whose target leaves the directory walked (still not onto another
+    /// filesystem). Without it such a link is reported, not followed.
+    #[arg(long)]
+    pub follow_links: bool,
+
     /// Succeed when no policy, template or plan is found (else: exit 2, as a path that names
     /// nothing to check is usually a mistake).
     #[arg(long)]

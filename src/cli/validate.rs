@@ -413,6 +413,7 @@ fn check(a: CheckArgs) -> Result<CheckRequest, UsageError> {
         write_baseline: a.write_baseline,
         ignore_unknown: a.ignore_unknown,
         allow_empty: a.allow_empty,
+        follow_links: a.follow_links,
         threads: a.threads,
     })
 }

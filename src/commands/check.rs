@@ -113,6 +113,8 @@ pub struct CheckRequest {
     pub ignore_unknown: bool,
     /// No input found is a success, not a usage error.
     pub allow_empty: bool,
+    /// Follow links out of a directory walked (still not onto another filesystem).
+    pub follow_links: bool,
     /// Files read at once (0: one per core).
     pub threads: usize,
     /// `--scp`, `--rcp` files.
@@ -154,7 +156,7 @@ pub fn run(
         .fail_on
         .or(config.check.fail_on.map(config::FailOnWord::severity))
         .unwrap_or(Some(Severity::Error));
-    let (mut inputs, mut files) = iac::expand(&req.paths);
+    let (mut inputs, mut files) = iac::expand(&req.paths, req.follow_links);
     if req.ignore_unknown {
         for input in &mut inputs {
             input.explicit = false;

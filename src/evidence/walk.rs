@@ -1,5 +1,6 @@
 //! Walking a directory tree for files to read, bounded: only regular files are listed (a FIFO
-//! or a device would block or never end); links are followed, but every directory and file is
+//! or a device would block or never end); a link is followed only when its target stays inside
+//! the root (`follow_links`: anywhere on the root's filesystem), and every directory and file is
 //! visited once, by device and inode, so a link loop ends and a file linked twice is read once;
 //! a directory that cannot be read is skipped with its reason; the listing stops at a number of
 //! files, and says so. Shared by the log archives and `check`.
@@ -20,6 +21,11 @@ pub struct Walk<'a> {
     pub want: &'a dyn Fn(&Path, &str) -> bool,
     /// Why the rest is not listed, once `max_files` is reached.
     pub too_many: &'a str,
+    /// Follow links whose target leaves the root (still not onto another filesystem, nor to a
+    /// directory that holds the root). Off: a
+    /// link out of the tree is skipped, so that a link to `/` in a pull request reads nothing of
+    /// the runner's.
+    pub follow_links: bool,
 }
 
 /// The wanted regular files under `root` (or `root` itself, when it is a file), sorted, and
@@ -45,6 +51,7 @@ pub fn regular_files(root: &Path, walk: &Walk) -> std::io::Result<(Vec<PathBuf>,
     };
     let mut seen = std::collections::HashSet::new();
     seen.insert((meta.dev(), meta.ino()));
+    let inside = root.canonicalize()?;
     let mut files = Vec::new();
     let mut dirs = vec![root.to_owned()];
     'walk: while let Some(dir) = dirs.pop() {
@@ -58,6 +65,31 @@ pub fn regular_files(root: &Path, walk: &Walk) -> std::io::Result<(Vec<PathBuf>,
         for entry in entries.flatten() {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+                let target = match path.canonicalize() {
+                    Ok(t) => t,
+                    Err(e) => {
+                        skip(&path, format!("a link that cannot be followed ({e})"));
+                        continue;
+                    }
+                };
+                // Asked to follow, still never onto another filesystem, nor up to a directory
+                // that holds the root (`/`, `..`): that would walk everything around it.
+                let same_filesystem =
+                    std::fs::metadata(&target).is_ok_and(|m| m.dev() == meta.dev());
+                let holds_root = inside.starts_with(&target);
+                let followed = walk.follow_links && same_filesystem && !holds_root;
+                if !target.starts_with(&inside) && !followed {
+                    skip(
+                        &path,
+                        format!(
+                            "a link out of the tree (to {}): not followed",
+                            target.display()
+                        ),
+                    );
+                    continue;
+                }
+            }
             // Follows a link to what it names; a dangling link is skipped.
             let meta = match std::fs::metadata(&path) {
                 Ok(m) => m,

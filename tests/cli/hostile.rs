@@ -244,3 +244,44 @@ fn a_fifo_named_as_any_input_is_refused_at_once() {
         assert!(said.contains("not a regular file"), "{args:?}: {said}");
     }
 }
+
+#[test]
+fn a_walk_does_not_follow_links_out_of_the_tree() {
+    let dir = crate::support::cli::fresh_dir("links-out");
+    let repo = dir.join("repo");
+    let outside = dir.join("outside");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::copy("tests/iac/cfn/locked-out.yaml", repo.join("kms.yaml")).unwrap();
+    std::fs::copy("tests/iac/cfn/open.json", outside.join("secret.json")).unwrap();
+    std::os::unix::fs::symlink("/", repo.join("rootlink")).unwrap();
+    std::os::unix::fs::symlink(&outside, repo.join("elsewhere")).unwrap();
+    let repo_arg = repo.to_str().unwrap();
+    let o = run_within(
+        &["check", repo_arg, "--format", "json"],
+        std::time::Duration::from_secs(20),
+    )
+    .expect("the walk ends at once: / is not entered");
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let paths: Vec<&str> = r["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(paths.iter().any(|p| p.ends_with("kms.yaml")), "{paths:?}");
+    assert!(
+        !paths.iter().any(|p| p.contains("secret.json")),
+        "{paths:?}"
+    );
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains("a link out of the tree"), "{said}");
+    // Asked for, a link out of the tree is followed (on the same filesystem).
+    let o = run_within(
+        &["check", repo_arg, "--format", "json", "--follow-links"],
+        std::time::Duration::from_secs(20),
+    )
+    .expect("ends");
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains("secret.json"), "{said}");
+}

@@ -82,8 +82,8 @@ pub struct Input {
 }
 
 /// The files the arguments name, in order, each once; and an error for each argument that
-/// names nothing.
-pub fn expand(args: &[PathBuf]) -> (Vec<Input>, Vec<InputFile>) {
+/// names nothing. `follow_links`: follow links out of a directory walked (`--follow-links`).
+pub fn expand(args: &[PathBuf], follow_links: bool) -> (Vec<Input>, Vec<InputFile>) {
     let mut inputs = Vec::new();
     let mut errors = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -129,6 +129,7 @@ pub fn expand(args: &[PathBuf]) -> (Vec<Input>, Vec<InputFile>) {
                 enter: &|name| !SKIPPED_DIRS.contains(&name),
                 want: &want,
                 too_many: &too_many,
+                follow_links,
             },
         );
         match walked {

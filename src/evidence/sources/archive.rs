@@ -69,6 +69,7 @@ pub fn list_files(
                 (name.ends_with(".json.gz") || name.ends_with(".json")) && in_window(path, opts)
             },
             too_many: &too_many,
+            follow_links: false,
         },
     )
     .map_err(|source| ArchiveError::Unreadable {
