@@ -69,7 +69,8 @@ pub fn regular_files(root: &Path, walk: &Walk) -> std::io::Result<(Vec<PathBuf>,
                 let target = match path.canonicalize() {
                     Ok(t) => t,
                     Err(e) => {
-                        skip(&path, format!("a link that cannot be followed ({e})"));
+                        // A dangling link, as any file that cannot be read.
+                        skip(&path, format!("cannot be read ({e})"));
                         continue;
                     }
                 };
