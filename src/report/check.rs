@@ -178,15 +178,21 @@ pub fn sarif(r: &CheckReport) -> serde_json::Value {
     )
 }
 
-/// A path as a relative URI reference (forward slashes; characters a URI cannot hold encoded).
+/// A path as a relative URI reference (RFC 3986): characters a URI cannot hold, and `:`, are
+/// percent-encoded, so that a file name can never choose a scheme (`javascript:…`); a backslash
+/// is part of a Unix file name, encoded too, never a separator that could make a `..`.
 fn uri(path: &str) -> String {
-    let path = path.replace('\\', "/");
+    let path = match cfg!(windows) {
+        true => std::borrow::Cow::Owned(path.replace('\\', "/")),
+        false => std::borrow::Cow::Borrowed(path),
+    };
     let path = path.strip_prefix("./").unwrap_or(&path);
     percent_encoding::utf8_percent_encode(path, URI_UNSAFE).to_string()
 }
 
 const URI_UNSAFE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
     .add(b' ')
+    .add(b':')
     .add(b'"')
     .add(b'#')
     .add(b'%')

@@ -285,3 +285,36 @@ fn a_walk_does_not_follow_links_out_of_the_tree() {
     let said = String::from_utf8_lossy(&o.stdout);
     assert!(said.contains("secret.json"), "{said}");
 }
+
+#[test]
+fn a_file_name_cannot_choose_a_sarif_uri_scheme_or_climb() {
+    let dir = crate::support::cli::fresh_dir("sarif-uri");
+    let policy = std::fs::read("tests/iac/policies/key-policy.json").unwrap();
+    for name in [
+        "javascript:alert(1).json",
+        "https:evil.example.json",
+        "..\\..\\.github\\workflows\\release.yml.json",
+    ] {
+        std::fs::write(dir.join(name), &policy).unwrap();
+    }
+    let o = crate::support::cli::kms_doctor(&["check", dir.to_str().unwrap(), "--format", "sarif"]);
+    let sarif: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let uris: Vec<&str> = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(uris.len(), 6, "two findings a file: {uris:?}");
+    for uri in uris {
+        // A scheme is letters before a ':' that comes before any '/': none may be there.
+        let first = uri.split('/').next().unwrap();
+        assert!(!first.contains(':'), "{uri}");
+        assert!(!uri.contains(':'), "{uri}");
+        assert!(!uri.split('/').any(|s| s == ".."), "{uri}");
+    }
+}
