@@ -398,6 +398,18 @@ pub fn aws_cli_habits(
 ) -> Result<Vec<std::ffi::OsString>, UsageError> {
     const GLOBAL: [&str; 4] = ["--region", "--profile", "--endpoint-url", "--output"];
     let args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    // The parser echoes a bad value as it is: a line break in one would start a line of its own
+    // on stderr (`::add-mask::…`, a workflow command on a GitHub runner). No argument needs one.
+    if let Some(bad) = args
+        .iter()
+        .skip(1)
+        .find(|a| a.to_string_lossy().chars().any(char::is_control))
+    {
+        return Err(UsageError::ControlCharacter(format!(
+            "{:?}",
+            bad.to_string_lossy()
+        )));
+    }
     if args
         .iter()
         .take_while(|a| *a != "--")

@@ -40,6 +40,8 @@ pub enum UsageError {
         "--no-verify-ssl is refused: kms-doctor always verifies the certificates of the endpoints it calls"
     )]
     NoVerifySsl,
+    #[error("an argument holds a control character (a line break, an escape): {0}")]
+    ControlCharacter(String),
     #[error("invalid {flag}")]
     Principal {
         flag: &'static str,

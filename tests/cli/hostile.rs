@@ -318,3 +318,25 @@ fn a_file_name_cannot_choose_a_sarif_uri_scheme_or_climb() {
         assert!(!uri.split('/').any(|s| s == ".."), "{uri}");
     }
 }
+
+#[test]
+fn a_value_echoed_by_the_argument_parser_cannot_start_a_line() {
+    for args in [
+        &["check", "x", "--fail-on", "e\n::add-mask::X"][..],
+        &[
+            "explain",
+            "--policy",
+            "p.json",
+            "--principal",
+            "a\r\n::error::pwned",
+        ],
+        &["diagnose", "k\u{1b}]8;;https://evil\u{7}"],
+    ] {
+        let o = crate::support::cli::kms_doctor(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(!err.contains('\u{1b}') && !err.contains('\r'), "{err:?}");
+        assert!(!err.lines().any(|l| l.starts_with("::")), "{err}");
+    }
+}

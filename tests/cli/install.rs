@@ -293,3 +293,40 @@ fn the_action_installs_the_release_archive_and_builds_only_without_one() {
     assert!(built, "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("building it from source"));
 }
+
+/// The Action's check step, as bash runs it.
+fn action_check_step() -> String {
+    let action = std::fs::read_to_string(root().join("action.yml")).unwrap();
+    let step = &action[action.find("    - name: Check").unwrap()..];
+    let run = &step[step.find("      run: |\n").unwrap() + "      run: |\n".len()..];
+    let run = &run[..run.find("    - name: ").unwrap()];
+    run.lines()
+        .map(|l| l.strip_prefix("        ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_action_checks_its_inputs_before_using_them() {
+    let script = action_check_step();
+    for (name, value, says) in [
+        ("FAIL_ON", "e\n::add-mask::X", "fail-on must be"),
+        ("ACCOUNT", "12", "12-digit account ID"),
+        ("DEPLOYER", "arn\n::error::x", "on one line"),
+    ] {
+        let o = Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .env("FAIL_ON", "error")
+            .env("PATHS", ".")
+            .env(name, value)
+            .env("RUNNER_TEMP", std::env::temp_dir())
+            .env("GITHUB_OUTPUT", "/dev/null")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{name}");
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains(says), "{name}: {out}");
+        assert!(!out.contains("add-mask"), "{out}");
+    }
+}
