@@ -5,8 +5,14 @@
 #   curl -fsSL https://github.com/kms-doctor/kms-doctor/releases/latest/download/install.sh | sh
 #   sh install.sh [--to DIR] [--version X.Y.Z]
 #
-# Environment: KMS_DOCTOR_BASE_URL (where the releases are, for mirrors and tests),
-# KMS_DOCTOR_OS and KMS_DOCTOR_ARCH (instead of `uname`).
+# Environment: KMS_DOCTOR_BASE_URL (where the releases are, for mirrors and tests; HTTPS only,
+# unless KMS_DOCTOR_ALLOW_HTTP=1 for a local test server), KMS_DOCTOR_OS and KMS_DOCTOR_ARCH
+# (instead of `uname`).
+#
+# The SHA-256 beside the archive catches a corrupt download, not a hostile mirror (it comes from
+# the same server). With the GitHub CLI (`gh`) installed, the archive's build provenance
+# attestation is verified too (`gh attestation verify`): that is what proves it was built by
+# kms-doctor's release workflow, wherever it was downloaded from.
 set -eu
 
 base=${KMS_DOCTOR_BASE_URL:-https://github.com/kms-doctor/kms-doctor/releases}
@@ -14,7 +20,7 @@ to="${HOME:?}/.local/bin"
 version=""
 
 say() { printf 'install.sh: %s\n' "$*" >&2; }
-die() { say "$*"; exit 1; }
+die() { say "$*"; say "nothing was installed."; exit 1; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -49,10 +55,23 @@ else
   url="$base/latest/download/$asset"
 fi
 
+# HTTPS only, redirects included; plain HTTP only for a local test server that asks for it.
+protocols='=https'
+case "$base" in
+  https://*) ;;
+  http://*)
+    [ "${KMS_DOCTOR_ALLOW_HTTP:-}" = 1 ] || die "refusing plain HTTP ($base): a download must come over HTTPS"
+    protocols='=https,http' ;;
+  *) die "KMS_DOCTOR_BASE_URL must be an https:// URL, not $base" ;;
+esac
 if command -v curl >/dev/null 2>&1; then
-  fetch() { curl -fsSL --proto '=https,http' -o "$2" "$1"; }
+  fetch() { curl -fsSL --proto "$protocols" --proto-redir "$protocols" -o "$2" "$1"; }
 elif command -v wget >/dev/null 2>&1; then
-  fetch() { wget -q -O "$2" "$1"; }
+  if [ "$protocols" = '=https' ]; then
+    fetch() { wget -q --https-only -O "$2" "$1"; }
+  else
+    fetch() { wget -q -O "$2" "$1"; }
+  fi
 else
   die "neither curl nor wget is installed"
 fi
@@ -72,16 +91,24 @@ fetch "$url" "$work/$asset" || die "cannot download $url"
 fetch "$url.sha256" "$work/$asset.sha256" || die "cannot download $url.sha256"
 want=$(cut -d' ' -f1 < "$work/$asset.sha256")
 got=$(sha256 "$work/$asset")
-[ -n "$want" ] && [ "$want" = "$got" ] || die "checksum mismatch for $asset: expected $want, got $got. Nothing was installed."
+[ -n "$want" ] && [ "$want" = "$got" ] || die "checksum mismatch for $asset: expected $want, got $got"
+if command -v gh >/dev/null 2>&1 && [ "${KMS_DOCTOR_SKIP_ATTESTATION:-}" != 1 ]; then
+  gh attestation verify "$work/$asset" --repo kms-doctor/kms-doctor >/dev/null \
+    || die "the build provenance attestation of $asset does not verify (gh attestation verify)"
+  say "build provenance verified (gh attestation verify)"
+fi
 
-tar -xzf "$work/$asset" -C "$work"
+tar -xzf "$work/$asset" -C "$work" || die "cannot unpack $asset (tar failed)"
 binary=$(find "$work" -mindepth 2 -maxdepth 2 -type f -name kms-doctor | head -n1)
 [ -n "$binary" ] || die "the archive has no kms-doctor binary"
-mkdir -p "$to"
-# Into place in one step: a copy beside it, then a rename.
-cp "$binary" "$to/.kms-doctor.new"
-chmod 755 "$to/.kms-doctor.new"
-mv -f "$to/.kms-doctor.new" "$to/kms-doctor"
+mkdir -p "$to" || die "cannot create $to"
+# Into place in one step: a new file of an unpredictable name beside it (mktemp creates it, so
+# no link planted there is followed), then a rename.
+new=$(mktemp "$to/.kms-doctor.XXXXXX") || die "cannot write in $to"
+trap 'rm -rf "$work"; rm -f "$new"' EXIT INT TERM
+cat "$binary" > "$new" || die "cannot write $new"
+chmod 755 "$new"
+mv -f "$new" "$to/kms-doctor" || die "cannot put kms-doctor in $to"
 say "installed $("$to/kms-doctor" --version 2>/dev/null || echo kms-doctor) to $to/kms-doctor"
 case ":$PATH:" in
   *":$to:"*) ;;

@@ -78,6 +78,9 @@ fn install(base: &str, home: &Path, os: &str, args: &[&str]) -> Output {
         .arg(root().join("install.sh"))
         .args(args)
         .env("KMS_DOCTOR_BASE_URL", base)
+        // The test server speaks plain HTTP on 127.0.0.1; and has no attestation to verify.
+        .env("KMS_DOCTOR_ALLOW_HTTP", "1")
+        .env("KMS_DOCTOR_SKIP_ATTESTATION", "1")
         .env("KMS_DOCTOR_OS", os)
         .env("KMS_DOCTOR_ARCH", "x86_64")
         .env("HOME", home)
@@ -262,6 +265,8 @@ fn action_install(base: &str, dir: &Path) -> (Output, bool) {
         .arg(dir.join("dest"))
         .env("PATH", path)
         .env("KMS_DOCTOR_BASE_URL", base)
+        .env("KMS_DOCTOR_ALLOW_HTTP", "1")
+        .env("KMS_DOCTOR_SKIP_ATTESTATION", "1")
         .env("KMS_DOCTOR_OS", "Linux")
         .env("KMS_DOCTOR_ARCH", "x86_64")
         .env("HOME", dir)
@@ -329,4 +334,72 @@ fn the_action_checks_its_inputs_before_using_them() {
         assert!(out.contains(says), "{name}: {out}");
         assert!(!out.contains("add-mask"), "{out}");
     }
+}
+
+#[test]
+fn plain_http_is_refused_and_says_nothing_was_installed() {
+    let dir = fresh_dir("install-http");
+    let o = Command::new("sh")
+        .arg(root().join("install.sh"))
+        .args(["--to", dir.join("bin").to_str().unwrap()])
+        .env(
+            "KMS_DOCTOR_BASE_URL",
+            "http://releases.example.com/kms-doctor",
+        )
+        .env("KMS_DOCTOR_OS", "Linux")
+        .env("KMS_DOCTOR_ARCH", "x86_64")
+        .env("HOME", &dir)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("refusing plain HTTP"), "{err}");
+    assert!(err.contains("nothing was installed"), "{err}");
+}
+
+#[test]
+fn a_planted_link_is_not_followed_and_a_broken_archive_says_so() {
+    let dir = fresh_dir("install-link");
+    package(&dir.join("dist"));
+    let base = serve(dir.join("dist"));
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    // A link where an older install.sh put its temporary copy, to a file that must not change.
+    let victim = dir.join("victim");
+    std::fs::write(&victim, "keep me").unwrap();
+    std::os::unix::fs::symlink(&victim, bin.join(".kms-doctor.new")).unwrap();
+    let o = install(&base, &dir, "Linux", &["--to", bin.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    assert!(bin.join("kms-doctor").is_file());
+    // An archive that is not one, with a checksum that matches it: tar fails, and it is said.
+    let broken = fresh_dir("install-tar");
+    let dist = broken.join("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    let asset = format!("kms-doctor-{TARGET}.tar.gz");
+    std::fs::write(dist.join(&asset), b"not a gzip archive").unwrap();
+    let sum = Command::new("sha256sum")
+        .arg(dist.join(&asset))
+        .output()
+        .unwrap();
+    let sum = String::from_utf8_lossy(&sum.stdout);
+    let sum = sum.split_whitespace().next().unwrap();
+    std::fs::write(
+        dist.join(format!("{asset}.sha256")),
+        format!("{sum}  {asset}\n"),
+    )
+    .unwrap();
+    let o = install(
+        &serve(dist),
+        &broken,
+        "Linux",
+        &["--to", broken.join("bin").to_str().unwrap()],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("cannot unpack") && err.contains("nothing was installed"),
+        "{err}"
+    );
+    assert!(!broken.join("bin/kms-doctor").exists());
 }
