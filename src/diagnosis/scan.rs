@@ -382,6 +382,13 @@ fn policy_unknown(key: &KeyEvidence) -> Finding {
              CreateKey is older, so only the log archive can tell which policy is in force.",
         )
         .help(routes),
+        // Neither searched nor refused: CloudTrail was left out (--no-cloudtrail).
+        (None, None) => Finding::new(
+            Code::EvidenceIncomplete,
+            text!("The policy in force is unknown: ", read),
+        )
+        .detail("CloudTrail was not searched (--no-cloudtrail): the event that set the policy was not looked for.")
+        .help(routes),
         (_, why) => Finding::new(
             Code::EvidenceIncomplete,
             text!("The policy in force is unknown: ", read),

@@ -483,7 +483,9 @@ where
     match &err {
         SdkError::ServiceError(service) => {
             let e = service.err();
-            CallError::from_code(e.code(), e.message().unwrap_or("no message").to_owned())
+            // An answer that did not parse has no message of AWS's: the SDK's reason is kept.
+            let message = e.message().map_or_else(|| causes(&err), str::to_owned);
+            CallError::from_code(e.code(), message)
         }
         SdkError::TimeoutError(_) => CallError::new(ErrorKind::Timeout, causes(&err)),
         _ => {

@@ -806,3 +806,39 @@ reason = "one administrator by design until the Q1 migration"
     assert_exit(&o, 2);
     assert!(String::from_utf8_lossy(&o.stderr).contains("needs a reason"));
 }
+
+#[test]
+fn a_malformed_answer_keeps_the_sdks_reason_and_no_cloudtrail_says_so() {
+    let mut sc = healthy_estate();
+    sc.faults
+        .insert("kms:ListKeys@eu-west-1".into(), "malformed".into());
+    sc.faults
+        .insert("kms:GetKeyPolicy".into(), "throttle".into());
+    let endpoint = scenario::start(sc);
+    let o = run(
+        &endpoint,
+        &[
+            "--region",
+            "us-east-1",
+            "--region",
+            "eu-west-1",
+            "--no-cloudtrail",
+            "--format",
+            "json",
+        ],
+    );
+    let r = json_of(&o);
+    let listing = r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["operation"] == "kms:ListKeys")
+        .unwrap_or_else(|| panic!("{:#}", r["errors"]));
+    let message = listing["message"].as_str().unwrap();
+    assert!(!message.contains("no message"), "{message}");
+    assert!(message.len() > 20, "the SDK's reason: {message}");
+    // The unread key's finding says CloudTrail was not searched, not that a search ended early.
+    let detail = r["keys"][0]["findings"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains("--no-cloudtrail"), "{detail}");
+    assert!(!detail.contains("ended early"), "{detail}");
+}
