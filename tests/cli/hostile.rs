@@ -340,3 +340,99 @@ fn a_value_echoed_by_the_argument_parser_cannot_start_a_line() {
         assert!(!err.lines().any(|l| l.starts_with("::")), "{err}");
     }
 }
+
+/// A template whose key policy's Sid is `sid` (a YAML expression), with `sections` before
+/// `Resources`.
+fn template_with(sections: &str, sid: &str) -> String {
+    format!(
+        "AWSTemplateFormatVersion: \"2010-09-09\"\n{sections}Resources:\n  Key:\n    Type: AWS::KMS::Key\n    Properties:\n      KeyPolicy:\n        Version: \"2012-10-17\"\n        Statement:\n          - Sid: {sid}\n            Effect: Allow\n            Principal: {{AWS: \"arn:aws:iam::111122223333:root\"}}\n            Action: kms:*\n            Resource: \"*\"\n"
+    )
+}
+
+#[test]
+fn cloudformation_evaluation_is_bounded_and_the_other_files_are_still_checked() {
+    // Each parameter joins ten of the one before: 100 bytes × 10^9 unless each is resolved
+    // once and the size of what is built is bounded.
+    let mut joins = String::from("Parameters:\n  P0:\n    Type: String\n    Default: ");
+    joins.push_str(&"x".repeat(100));
+    joins.push('\n');
+    for i in 1..=9 {
+        let refs = vec![format!("!Ref P{}", i - 1); 10].join(", ");
+        joins.push_str(&format!(
+            "  P{i}:\n    Type: String\n    Default: !Join ['', [{refs}]]\n"
+        ));
+    }
+    // Each condition is the And of ten of the one before: 10^11 evaluations unless each is
+    // decided once.
+    let mut ands = String::from("Conditions:\n  D0: !Equals [a, a]\n");
+    for i in 1..=11 {
+        let conds = vec![format!("!Condition D{}", i - 1); 10].join(", ");
+        ands.push_str(&format!("  D{i}: !And [{conds}]\n"));
+    }
+    // A chain of 20,000 conditions, each the Not of the one before: past any stack unless
+    // bounded.
+    let mut nots = String::from("Conditions:\n  C0: !Equals [a, a]\n");
+    for i in 1..=20_000 {
+        nots.push_str(&format!("  C{i}: !Not [!Condition C{}]\n", i - 1));
+    }
+    let dir = crate::support::cli::fresh_dir("cfn-bounds");
+    std::fs::write(dir.join("joins.yaml"), template_with(&joins, "!Ref P9")).unwrap();
+    std::fs::write(
+        dir.join("ands.yaml"),
+        template_with(&ands, "!If [D11, Yes, No]"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("nots.yaml"),
+        template_with(&nots, "!If [C20000, Yes, No]"),
+    )
+    .unwrap();
+    std::fs::copy("tests/iac/cfn/locked-out.yaml", dir.join("real.yaml")).unwrap();
+    let o = run_within(
+        &["check", dir.to_str().unwrap(), "--format", "json"],
+        std::time::Duration::from_secs(30),
+    )
+    .expect("bounded in time");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let file = |name: &str| {
+        r["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"].as_str().unwrap().ends_with(name))
+            .unwrap()
+            .clone()
+    };
+    assert!(
+        file("joins.yaml")["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("a value longer than")),
+        "{:#}",
+        file("joins.yaml")
+    );
+    // Decided once each, the Ands are quick and true: the policy is read.
+    assert!(
+        file("ands.yaml")["error"].is_null(),
+        "{:#}",
+        file("ands.yaml")
+    );
+    assert!(
+        file("nots.yaml")["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("nest too deep")),
+        "{:#}",
+        file("nots.yaml")
+    );
+    assert!(
+        !file("real.yaml")["resources"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}

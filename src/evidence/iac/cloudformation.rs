@@ -63,6 +63,7 @@ fn fail(at: Pos, message: impl Into<String>) -> InputError {
 }
 
 /// A resolved value: JSON, or `AWS::NoValue` (the element is removed).
+#[derive(Clone)]
 enum V {
     Json(Value),
     NoValue,
@@ -80,13 +81,27 @@ struct Template<'a> {
     /// Values being resolved, nested: a parameter or a role name that refers to itself (or a
     /// chain that goes round) stops here instead of overflowing the stack.
     depth: std::cell::Cell<usize>,
-    /// The first resolution that went too deep: some lookups treat a failure as an unknown
-    /// value, so it is kept here and makes the whole template an error.
+    /// The first resolution that went too deep, or past a bound: some lookups treat a failure
+    /// as an unknown value, so it is kept here and makes the whole template an error.
     too_deep: RefCell<Option<InputError>>,
+    /// Each parameter resolved once, each condition decided once: a template that refers to
+    /// them many times over does not evaluate them many times over.
+    /// (value, the expressions it left unresolved, noted again on each use)
+    parameters_done: RefCell<std::collections::HashMap<String, (V, Vec<String>)>>,
+    conditions_done: RefCell<std::collections::HashMap<String, Option<bool>>>,
+    /// Evaluation steps taken, against [`MAX_STEPS`].
+    steps: std::cell::Cell<usize>,
 }
 
-/// Resolutions nested at most (the document itself nests at most `located::MAX_DEPTH`).
+/// Resolutions nested at most (the document itself nests at most `located::MAX_DEPTH`); named
+/// conditions that refer to one another, likewise.
 const MAX_RESOLVE_DEPTH: usize = 64;
+/// Evaluation steps per template at most: real templates take a few thousand.
+const MAX_STEPS: usize = 1_000_000;
+/// The longest string a function may build (a key policy is at most 32 KB).
+const MAX_VALUE_BYTES: usize = 1 << 20;
+/// The longest list a function may build.
+const MAX_LIST_ITEMS: usize = 100_000;
 
 /// The key resources of a template.
 pub fn read(root: &Located, settings: &Settings) -> Result<Vec<DeclaredKey>, InputError> {
@@ -105,6 +120,9 @@ pub fn read(root: &Located, settings: &Settings) -> Result<Vec<DeclaredKey>, Inp
         deciding: RefCell::new(Vec::new()),
         depth: std::cell::Cell::new(0),
         too_deep: RefCell::new(None),
+        parameters_done: RefCell::new(std::collections::HashMap::new()),
+        conditions_done: RefCell::new(std::collections::HashMap::new()),
+        steps: std::cell::Cell::new(0),
     };
     let mut keys = Vec::new();
     let Some(resources) = root.get("Resources") else {
@@ -280,19 +298,42 @@ impl<'a> Template<'a> {
         }
     }
 
+    /// Stops the evaluation at `at` for `why`; the first such stop makes the template an error.
+    fn past_bound(&self, at: Pos, why: impl Into<String>) -> InputError {
+        let e = fail(at, why);
+        self.too_deep.borrow_mut().get_or_insert_with(|| e.clone());
+        e
+    }
+
     fn resolve(&self, node: &Located) -> Result<V, InputError> {
         if self.depth.get() >= MAX_RESOLVE_DEPTH {
-            let e = fail(
+            return Err(self.past_bound(
                 node.pos,
                 "references that go round in a circle (or nest too deep) to resolve",
-            );
-            self.too_deep.borrow_mut().get_or_insert_with(|| e.clone());
-            return Err(e);
+            ));
+        }
+        self.steps.set(self.steps.get() + 1);
+        if self.steps.get() > MAX_STEPS {
+            return Err(self.past_bound(
+                node.pos,
+                format!("more than {MAX_STEPS} evaluation steps: not read"),
+            ));
         }
         self.depth.set(self.depth.get() + 1);
         let resolved = self.resolve_within(node);
         self.depth.set(self.depth.get() - 1);
-        resolved
+        // What a function builds is bounded: strings doubled at each step grow past any memory.
+        match &resolved {
+            Ok(V::Json(Value::String(s))) if s.len() > MAX_VALUE_BYTES => Err(self.past_bound(
+                node.pos,
+                format!("a value longer than {MAX_VALUE_BYTES} bytes: not read"),
+            )),
+            Ok(V::Json(Value::Array(a))) if a.len() > MAX_LIST_ITEMS => Err(self.past_bound(
+                node.pos,
+                format!("a list of more than {MAX_LIST_ITEMS} items: not read"),
+            )),
+            _ => resolved,
+        }
     }
 
     fn resolve_within(&self, node: &Located) -> Result<V, InputError> {
@@ -508,12 +549,19 @@ impl<'a> Template<'a> {
                 .to_owned(),
             ),
             _ => {
+                if let Some((done, unresolved)) = self.parameters_done.borrow().get(target) {
+                    self.unresolved
+                        .borrow_mut()
+                        .extend(unresolved.iter().cloned());
+                    return done.clone();
+                }
                 if let Some(p) = self.parameters.get(target) {
+                    let before = self.unresolved.borrow().len();
                     let list = p
                         .get("Type")
                         .and_then(Located::as_str)
                         .is_some_and(|t| t == "CommaDelimitedList" || t.starts_with("List<"));
-                    match p.get("Default") {
+                    let value = match p.get("Default") {
                         Some(d) => match self.resolve(d) {
                             // A list parameter's value is its default split at commas.
                             Ok(V::Json(Value::String(s))) if list => Value::Array(
@@ -525,7 +573,14 @@ impl<'a> Template<'a> {
                             _ => self.unknown(format!("Ref {target}")),
                         },
                         None => self.unknown(format!("Ref {target}")),
-                    }
+                    };
+                    let unresolved = self.unresolved.borrow()
+                        [before.min(self.unresolved.borrow().len())..]
+                        .to_vec();
+                    self.parameters_done
+                        .borrow_mut()
+                        .insert(target.to_owned(), (V::Json(value.clone()), unresolved));
+                    value
                 } else if let Some(name) = self.entity_name(target) {
                     Value::String(name)
                 } else {
@@ -626,16 +681,27 @@ impl<'a> Template<'a> {
 
     /// A named condition of the `Conditions` section, when it can be decided.
     fn condition(&self, name: &str) -> Option<bool> {
+        if let Some(done) = self.conditions_done.borrow().get(name) {
+            return *done;
+        }
         if self.deciding.borrow().iter().any(|n| n == name) {
             return None;
         }
         let body = self.conditions?.get(name)?;
+        // Conditions that refer to one another nest no deeper than values do.
+        if self.deciding.borrow().len() >= MAX_RESOLVE_DEPTH {
+            self.past_bound(body.pos, "conditions that nest too deep to decide");
+            return None;
+        }
         self.deciding.borrow_mut().push(name.to_owned());
         let decided = match self.function(body) {
             Some((f, arg)) => self.decide(&f, arg.node()).ok().flatten(),
             None => None,
         };
         self.deciding.borrow_mut().pop();
+        self.conditions_done
+            .borrow_mut()
+            .insert(name.to_owned(), decided);
         decided
     }
 
