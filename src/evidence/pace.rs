@@ -70,10 +70,11 @@ impl Pace {
         self.state.lock().expect("pace lock").rate
     }
 
-    /// Waits for this call's turn.
-    async fn turn(&self) {
+    /// Waits for this call's turn; `false`, without waiting, when the turn would come after
+    /// `deadline`: a pacing wait never carries a run past `--max-duration`.
+    async fn turn(&self, deadline: Option<std::time::Instant>) -> bool {
         if self.ceiling.is_none() {
-            return;
+            return true;
         }
         let wait = {
             let mut b = self.state.lock().expect("pace lock");
@@ -87,9 +88,15 @@ impl Pace {
                 Duration::from_secs_f64(-b.tokens / b.rate)
             }
         };
+        if deadline.is_some_and(|d| std::time::Instant::now() + wait >= d) {
+            // The turn is given back: the call is not made.
+            self.state.lock().expect("pace lock").tokens += 1.0;
+            return false;
+        }
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
+        true
     }
 
     fn throttled(&self) {
@@ -123,7 +130,12 @@ impl Pace {
     {
         let mut attempt = 0;
         loop {
-            self.turn().await;
+            if !self.turn(calls.deadline()).await {
+                return Err(CallError::new(
+                    super::ErrorKind::Deadline,
+                    "not made: its turn would have come after the --max-duration deadline",
+                ));
+            }
             match calls.record(service, operation, timeout, call()).await {
                 Err(e) if e.outcome == Outcome::Throttled && attempt < MAX_THROTTLE_RETRIES => {
                     self.throttled();
@@ -178,7 +190,7 @@ mod tests {
             let pace = Pace::every(Duration::from_millis(500), 2);
             let start = tokio::time::Instant::now();
             for _ in 0..4 {
-                pace.turn().await;
+                pace.turn(None).await;
             }
             // Two at once, then two more at 500 ms and 1 s.
             assert_eq!(start.elapsed(), Duration::from_millis(1000));
@@ -214,6 +226,46 @@ mod tests {
         );
         assert_eq!(result.unwrap_err().outcome, Outcome::Throttled);
         assert_eq!(tries, MAX_THROTTLE_RETRIES + 1);
+    }
+
+    #[test]
+    fn no_pacing_wait_runs_past_the_deadline() {
+        // One call every 10 s: the second's turn would come long after a deadline 1 s away.
+        let pace = Pace::every(Duration::from_secs(10), 1);
+        let calls = Calls::with_deadline(std::time::Instant::now() + Duration::from_secs(1));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let results: Vec<Result<(), CallError>> = runtime.block_on(async {
+            let mut out = Vec::new();
+            for _ in 0..3 {
+                out.push(
+                    pace.call(
+                        &calls,
+                        "kms",
+                        "ListKeys",
+                        Duration::from_secs(5),
+                        || async { Ok(()) },
+                    )
+                    .await,
+                );
+            }
+            out
+        });
+        assert!(results[0].is_ok());
+        for r in &results[1..] {
+            assert_eq!(
+                r.as_ref().unwrap_err().kind,
+                super::super::ErrorKind::Deadline
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no 10 s wait: {:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
