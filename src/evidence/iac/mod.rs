@@ -201,8 +201,13 @@ pub fn read_input(input: &Input, settings: &Settings) -> Option<InputFile> {
             .explicit
             .then(|| error_at(path, "not UTF-8 text", Location::default()));
     };
-    let result = read_text(&text, path, settings);
-    match result {
+    read_str(&text, path, input.explicit, settings)
+}
+
+/// Reads the text of an input named `path` (`explicit`: named on the command line, so it must
+/// be one of the three kinds). No I/O: the fuzz target's entry too.
+pub fn read_str(text: &str, path: &Path, explicit: bool, settings: &Settings) -> Option<InputFile> {
+    match read_text(text, path, settings) {
         Outcome::Keys(kind, keys) => Some(InputFile {
             path: path.display().to_string(),
             kind: Some(kind),
@@ -215,7 +220,7 @@ pub fn read_input(input: &Input, settings: &Settings) -> Option<InputFile> {
             keys: Vec::new(),
             error: Some(e),
         }),
-        Outcome::NotMine => input.explicit.then(|| {
+        Outcome::NotMine => explicit.then(|| {
             error_at(
                 path,
                 "not a key policy, a CloudFormation template or a Terraform plan",
