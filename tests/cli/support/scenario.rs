@@ -640,7 +640,7 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
                 sc.caller.account
             ),
         ),
-        "kms:DescribeKey" | "kms:GetKeyPolicy" => {
+        "kms:DescribeKey" | "kms:GetKeyPolicy" | "kms:ListResourceTags" => {
             let wanted = json_body
                 .get("KeyId")
                 .and_then(Value::as_str)
@@ -661,6 +661,14 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
                         )}),
                     )
                 }
+                Some(k) if op == "kms:ListResourceTags" => {
+                    let tags: Vec<Value> = k
+                        .tags
+                        .iter()
+                        .map(|(key, value)| json!({"TagKey": key, "TagValue": value}))
+                        .collect();
+                    Reply::json(200, json!({"Tags": tags, "Truncated": false}))
+                }
                 Some(k) if op == "kms:GetKeyPolicy" => Reply::json(
                     200,
                     json!({"Policy": k.policy.to_string(), "PolicyName": "default"}),
@@ -678,26 +686,6 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
                         md["PendingDeletionWindowInDays"] = json!(7);
                     }
                     Reply::json(200, json!({"KeyMetadata": md}))
-                }
-            }
-        }
-        "kms:ListResourceTags" => {
-            let wanted = json_body
-                .get("KeyId")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            match find_key(sc, wanted, &account, &region) {
-                None => Reply::json(
-                    400,
-                    json!({"__type": "NotFoundException", "message": format!("Key '{wanted}' does not exist")}),
-                ),
-                Some(k) => {
-                    let tags: Vec<Value> = k
-                        .tags
-                        .iter()
-                        .map(|(key, value)| json!({"TagKey": key, "TagValue": value}))
-                        .collect();
-                    Reply::json(200, json!({"Tags": tags, "Truncated": false}))
                 }
             }
         }
