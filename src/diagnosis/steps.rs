@@ -498,8 +498,11 @@ fn who_can_restore(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Te
             " (see the table)"
         ));
     }
-    match who.is_empty() {
-        true => "no one in the account: only AWS Support can restore access".into(),
-        false => Text::join(who, ", "),
+    let held = facts.restorers.iter().any(|r| r.blocked_by.is_some());
+    match (who.is_empty(), held) {
+        // Held, not gone: the organisation's administrators can lift what holds them.
+        (true, true) => "no one the organisation's policies allow: its administrators can exempt a restorer, else only AWS Support can restore access".into(),
+        (true, false) => "no one in the account: only AWS Support can restore access".into(),
+        (false, _) => Text::join(who, ", "),
     }
 }
