@@ -1,35 +1,20 @@
 //! Bounded in time and memory: archives with a FIFO, link loops, a file linked twice and a gzip
-//! bomb; an endless `NextToken`. Each run must end within its bound with the skip explained.
-//! (Peak memory is measured by `bench/bounds.sh`, not here.)
+//! bomb; an endless `NextToken`. Each run must end within its bound (time, and 256 MiB resident)
+//! with the skip explained.
 
 use crate::support::archive::{create_key, key_arn};
 use crate::support::cli::{assert_exit, fresh_dir};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Runs kms-doctor, killing it (and failing) after `limit`.
+/// Runs kms-doctor, killing it (and failing) after `limit` or past 256 MiB resident.
 fn run_within(limit: Duration, args: &[&str]) -> (Option<i32>, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kms-doctor"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if started.elapsed() > limit {
-            child.kill().unwrap();
-            panic!("kms-doctor {args:?} still ran after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let o = child.wait_with_output().unwrap();
+    let run = crate::support::cli::run_bounded(args, limit, 256);
+    eprintln!("{args:?}: peak {} KiB", run.peak_kib);
+    let o = run.output;
     (
         o.status.code(),
         String::from_utf8_lossy(&o.stdout).into_owned(),

@@ -842,3 +842,36 @@ fn a_malformed_answer_keeps_the_sdks_reason_and_no_cloudtrail_says_so() {
     assert!(detail.contains("--no-cloudtrail"), "{detail}");
     assert!(!detail.contains("ended early"), "{detail}");
 }
+
+#[test]
+fn throttling_waits_end_at_max_duration() {
+    // Every key's calls throttled: retries back off and the pace halves, again and again. The
+    // waits stop at the deadline, and the run ends within one --timeout of it.
+    let (mut sc, _) = estate();
+    sc.kms_throttle_every = 0;
+    for op in ["kms:DescribeKey", "kms:GetKeyPolicy"] {
+        sc.faults.insert(op.into(), "throttle".into());
+    }
+    let endpoint = scenario::start(sc);
+    let started = std::time::Instant::now();
+    let o = run(
+        &endpoint,
+        &[
+            "--format",
+            "json",
+            "--no-cloudtrail",
+            "--max-duration",
+            "3",
+            "--timeout",
+            "2",
+        ],
+    );
+    let took = started.elapsed();
+    assert_exit(&o, 1);
+    assert!(
+        took < std::time::Duration::from_secs(3 + 2 + 2),
+        "took {took:?}, past --max-duration 3 and --timeout 2"
+    );
+    let r = json_of(&o);
+    assert!(r["summary"]["not_examined"]["keys"].as_u64().unwrap() > 0);
+}

@@ -208,3 +208,69 @@ pub fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync)
     done.sort_by_key(|(i, _)| *i);
     done.into_iter().map(|(_, r)| r).collect()
 }
+
+/// A run of kms-doctor held to a time and a memory bound.
+pub struct Bounded {
+    pub output: Output,
+    /// The largest resident set seen (`VmHWM` of `/proc/PID/status`, read while it ran), in KiB;
+    /// 0 where the platform has no `/proc`.
+    pub peak_kib: u64,
+}
+
+/// The peak resident set of a running process so far, in KiB.
+fn peak_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Runs kms-doctor with `args` in the package's directory; panics if it runs past `limit` or
+/// its resident set grows past `max_mib` (it is killed first).
+pub fn run_bounded(args: &[&str], limit: std::time::Duration, max_mib: u64) -> Bounded {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kms-doctor"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Drain the pipes as it runs, so that a long report cannot block it.
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut out, &mut b).map(|_| b)
+    });
+    let err = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut err, &mut b).map(|_| b)
+    });
+    let started = std::time::Instant::now();
+    let mut peak = 0;
+    let status = loop {
+        if let Some(kib) = peak_kib(child.id()) {
+            peak = peak.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if peak > max_mib * 1024 || started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "kms-doctor {args:?} passed its bound ({:?}, {} MiB; limit {limit:?}, {max_mib} MiB)",
+                started.elapsed(),
+                peak / 1024
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    Bounded {
+        output: Output {
+            status,
+            stdout: out.join().unwrap().unwrap(),
+            stderr: err.join().unwrap().unwrap(),
+        },
+        peak_kib: peak,
+    }
+}
