@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 /// Runs kms-doctor, killing it (and failing) after `limit` or past 256 MiB resident.
 fn run_within(limit: Duration, args: &[&str]) -> (Option<i32>, String, String) {
     let run = crate::support::cli::run_bounded(args, limit, 256);
-    eprintln!("{args:?}: peak {} KiB", run.peak_kib);
     let o = run.output;
     (
         o.status.code(),

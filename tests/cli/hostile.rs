@@ -191,11 +191,10 @@ fn the_delegation_statement_in_the_help_round_trips_from_markdown() {
     );
 }
 
-/// Runs kms-doctor within `limit` and a memory bound, and prints what it took (the peak
-/// resident set is asserted by `run_bounded`).
+/// Runs kms-doctor within `limit` and a memory bound (`run_bounded` kills it and fails past
+/// either).
 fn run_within(args: &[&str], limit: std::time::Duration) -> std::process::Output {
     let run = crate::support::cli::run_bounded(args, limit, MAX_MIB);
-    eprintln!("{args:?}: peak {} KiB", run.peak_kib);
     run.output
 }
 
