@@ -23,6 +23,7 @@ pub mod scan;
 pub mod steps;
 pub mod timeline;
 pub mod verdict;
+pub mod without;
 
 pub use diagnose::diagnose;
 pub use explain::{ExplainRequest, explain};

@@ -101,6 +101,9 @@ codes! {
     SessionPolicyDeny => "session-policy-deny", Error;
     DenialUnexplained => "denial-unexplained", Warning;
     ScanIncomplete => "scan-incomplete", Error;
+    RemovesLastRestorer => "removes-last-restorer", Error;
+    RecreationOrphansPrincipal => "recreation-orphans-principal", Error;
+    RemovesRestorer => "removes-restorer", Warning;
 }
 
 impl Code {
@@ -180,6 +183,15 @@ impl Code {
             }
             Code::ScanIncomplete => {
                 "Accounts, Regions or keys were not examined, or a listing was cut short (what, how many, why)."
+            }
+            Code::RemovesLastRestorer => {
+                "After the change (or without the named principals) no principal can update the key policy."
+            }
+            Code::RecreationOrphansPrincipal => {
+                "The change replaces a principal that a key policy names by ARN: the policy will hold the old unique ID."
+            }
+            Code::RemovesRestorer => {
+                "The change removes a principal that can update the key policy; one or none would remain."
             }
         }
     }
@@ -301,7 +313,7 @@ mod tests {
     #[test]
     fn every_code_is_listed_once_in_kebab_case() {
         let mut names: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
-        assert_eq!(names.len(), 30);
+        assert_eq!(names.len(), 33);
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), Code::ALL.len());

@@ -1,0 +1,365 @@
+//! Before you delete: what a key loses when principals go — a change that deletes or replaces
+//! them (`check`), or the principals named with `--without` (`scan`, `diagnose`). The key's
+//! restorers are judged twice, as they are and with those principals gone. Pure.
+
+use super::judge::{PolicyScope, judge_policy};
+use super::model::{Code, Finding, Removal, Removed, RemovedPrincipal, Restorer, Text, code};
+use crate::policy::{Identity, KeyPolicy};
+use crate::text;
+use std::collections::BTreeMap;
+
+/// Whether the principal a key policy names (`named`, as the restorer list has it) is one that
+/// `gone` removes. Roles and users match by account and name (IAM names are unique in an account
+/// whatever their path, and case-insensitively); a role's sessions go with it; an account's
+/// root only when the account itself is named.
+pub fn removes(gone: &RemovedPrincipal, named: &str) -> bool {
+    let Ok(named) = Identity::parse(named) else {
+        return false;
+    };
+    match gone {
+        RemovedPrincipal::Iam { arn } => {
+            let Ok(gone) = Identity::parse(arn) else {
+                return false;
+            };
+            match (&gone, &named) {
+                (Identity::Account { account: a, .. }, Identity::Account { account: b, .. }) => {
+                    a == b
+                }
+                (
+                    Identity::User {
+                        account: a,
+                        name: x,
+                        ..
+                    },
+                    Identity::User {
+                        account: b,
+                        name: y,
+                        ..
+                    },
+                ) => a == b && x.eq_ignore_ascii_case(y),
+                (Identity::Role { account: a, .. }, _) => {
+                    named.account() == Some(a.as_str())
+                        && gone
+                            .role_name()
+                            .zip(named.role_name())
+                            .is_some_and(|(x, y)| x.eq_ignore_ascii_case(y))
+                }
+                _ => false,
+            }
+        }
+        RemovedPrincipal::PermissionSet { name, account } => {
+            let Some(arn) = named.principal_arn().or_else(|| Some(named.to_string())) else {
+                return false;
+            };
+            super::restore_paths::permission_set(&arn).is_some_and(|set| &set == name)
+                && account
+                    .as_deref()
+                    .is_none_or(|a| named.account() == Some(a))
+        }
+    }
+}
+
+/// The restorers that count: not known to be gone, not held by the organisation's policies.
+fn living(restorers: &[Restorer]) -> Vec<&str> {
+    let mut names: Vec<&str> = restorers
+        .iter()
+        .filter(|r| r.exists != Some(false) && r.blocked_by.is_none())
+        .map(|r| r.principal.as_str())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// What one key loses.
+#[derive(Debug, Clone)]
+pub struct Impact<'r> {
+    /// Each finding with the removal it is located at (for `check`: the resource that
+    /// removes the principal).
+    pub findings: Vec<(Finding, &'r Removed)>,
+    /// The restorers that count, before and after.
+    pub before: Vec<String>,
+    pub after: Vec<String>,
+}
+
+/// What `removed` takes from the key named `key` (its ARN, or where a template declares it):
+/// `removes-last-restorer`, `recreation-orphans-principal`, `removes-restorer`. Empty when no
+/// principal that can update the policy goes.
+pub fn impact<'r>(
+    key: &Text,
+    policy: &KeyPolicy,
+    scope: &PolicyScope,
+    existence: &BTreeMap<&str, Option<bool>>,
+    removed: &'r [Removed],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Impact<'r> {
+    let before = judge_policy(policy, scope, existence, now).restorers;
+    let living_before = living(&before);
+    let hits: Vec<(&str, &Removed)> = living_before
+        .iter()
+        .flat_map(|named| {
+            removed
+                .iter()
+                .filter(|r| removes(&r.principal, named))
+                .map(move |r| (*named, r))
+        })
+        .collect();
+    let mut out = Impact {
+        findings: Vec::new(),
+        before: living_before.iter().map(|s| s.to_string()).collect(),
+        after: Vec::new(),
+    };
+    if hits.is_empty() {
+        out.after = out.before.clone();
+        return out;
+    }
+    let mut gone = existence.clone();
+    for (named, _) in &hits {
+        gone.insert(named, Some(false));
+    }
+    let after = judge_policy(policy, scope, &gone, now).restorers;
+    out.after = living(&after).iter().map(|s| s.to_string()).collect();
+    // The account delegation that stays is any IAM administrator of the account: many.
+    let whole_account_stays = after
+        .iter()
+        .any(|r| r.via_iam() && r.exists != Some(false) && r.blocked_by.is_none());
+    let remaining: Text = if out.after.is_empty() {
+        "none".into()
+    } else {
+        Text::join(out.after.iter().map(|p| Text::code(p.clone())), ", ")
+    };
+    let today = Text::join(out.before.iter().map(|p| Text::code(p.clone())), ", ");
+    let root = format!("arn:{}:iam::{}:root", scope.partition, scope.account);
+    let keep_access = text!(
+        "Before the change applies, let another principal that stays update the key policy: the account delegation (",
+        code(format!(
+            "{{\"Sid\": \"Enable IAM User Permissions\", \"Effect\": \"Allow\", \"Principal\": {{\"AWS\": \"{root}\"}}, \"Action\": \"kms:*\", \"Resource\": \"*\"}}"
+        )),
+        ") or a break-glass role; or keep the principal."
+    );
+    let last = out.after.is_empty();
+    for (named, r) in hits.iter().filter(|(_, r)| r.how == Removal::Replaced) {
+        let mut f = Finding::new(
+            Code::RecreationOrphansPrincipal,
+            text!(
+                code(r.by.clone()),
+                " replaces ",
+                code(named.to_string()),
+                ", which the policy of ",
+                key.clone(),
+                " names: the policy will hold the old unique ID"
+            ),
+        )
+        .detail(text!(
+            "A principal deleted and created again has a new unique ID; KMS keeps the old one, so the key policy matches nothing (it shows an AROA… or AIDA… ID in its place). Principals that can update the policy now: ",
+            today.clone(),
+            "; after the change: ",
+            remaining.clone(),
+            if last {
+                ". No one could update it: only AWS Support could restore access."
+            } else {
+                "."
+            }
+        ))
+        .help(text!(
+            "Avoid the replacement (keep the name and path), or have a principal that stays put the key policy again after the change, naming the new one. ",
+            keep_access.clone()
+        ));
+        if !last {
+            f.severity = super::model::Severity::Warning;
+        }
+        out.findings.push((f, *r));
+    }
+    let deleted: Vec<&(&str, &Removed)> = hits
+        .iter()
+        .filter(|(_, r)| r.how == Removal::Deleted)
+        .collect();
+    if let Some((_, first)) = deleted.first() {
+        let mut named: Vec<&str> = deleted.iter().map(|(n, _)| *n).collect();
+        named.dedup();
+        let names = Text::join(named.iter().map(|n| Text::code(n.to_string())), ", ");
+        let finding = if last {
+            Some(
+                Finding::new(
+                    Code::RemovesLastRestorer,
+                    text!(
+                        "Removing ",
+                        names,
+                        " would leave no principal able to update the policy of ",
+                        key.clone()
+                    ),
+                )
+                .detail(text!(
+                    "Principals that can update the key policy now: ",
+                    today,
+                    ". Once they are gone no one could, and only AWS Support could restore access."
+                ))
+                .help(keep_access),
+            )
+        } else if out.after.len() <= 1 && !whole_account_stays {
+            Some(
+                Finding::new(
+                    Code::RemovesRestorer,
+                    text!(
+                        "Removing ",
+                        names,
+                        " leaves one principal able to update the policy of ",
+                        key.clone()
+                    ),
+                )
+                .detail(text!(
+                    "Principals that can update the key policy now: ",
+                    today,
+                    "; after the change only ",
+                    remaining,
+                    ": one more removal would lock the key out."
+                ))
+                .help(
+                    "Name a second administrator (a break-glass role) in the key policy, or keep the account delegation.",
+                ),
+            )
+        } else {
+            None
+        };
+        if let Some(f) = finding {
+            out.findings.push((f, *first));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::judge::OrgScope;
+    use crate::diagnosis::model::{Location, SourceKind};
+
+    const A: &str = "111122223333";
+
+    fn policy(admins: &[&str]) -> KeyPolicy {
+        KeyPolicy::parse(
+            &serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "Admins",
+                "Effect": "Allow", "Principal": {"AWS": admins}, "Action": "kms:*", "Resource": "*"}]})
+            .to_string(),
+        )
+        .unwrap()
+    }
+
+    fn gone(arn: &str, how: Removal) -> Removed {
+        Removed {
+            principal: RemovedPrincipal::Iam { arn: arn.into() },
+            how,
+            by: "aws_iam_role.x".into(),
+            resource_type: "aws_iam_role".into(),
+            at: Location::default(),
+        }
+    }
+
+    fn codes(admins: &[&str], removed: &[Removed]) -> Vec<(Code, super::super::model::Severity)> {
+        let scope = PolicyScope {
+            account: A,
+            account_known: true,
+            partition: "aws",
+            key_arn: None,
+            source: SourceKind::Current,
+            org: OrgScope::default(),
+        };
+        impact(
+            &"k".into(),
+            &policy(admins),
+            &scope,
+            &BTreeMap::new(),
+            removed,
+            chrono::Utc::now(),
+        )
+        .findings
+        .into_iter()
+        .map(|(f, _)| (f.code, f.severity))
+        .collect()
+    }
+
+    use super::super::model::Severity::{Error, Warning};
+
+    #[test]
+    fn deleting_the_only_admin_is_the_last_restorer() {
+        let admin = "arn:aws:iam::111122223333:role/KeyAdmin";
+        assert_eq!(
+            codes(&[admin], &[gone(admin, Removal::Deleted)]),
+            [(Code::RemovesLastRestorer, Error)]
+        );
+        // The path does not matter, nor the case of the name.
+        assert_eq!(
+            codes(
+                &["arn:aws:iam::111122223333:role/ops/keyadmin"],
+                &[gone(admin, Removal::Deleted)]
+            ),
+            [(Code::RemovesLastRestorer, Error)]
+        );
+    }
+
+    #[test]
+    fn replacing_an_admin_orphans_it() {
+        let admin = "arn:aws:iam::111122223333:role/KeyAdmin";
+        let other = "arn:aws:iam::111122223333:role/BreakGlass";
+        assert_eq!(
+            codes(&[admin], &[gone(admin, Removal::Replaced)]),
+            [(Code::RecreationOrphansPrincipal, Error)]
+        );
+        assert_eq!(
+            codes(&[admin, other], &[gone(admin, Removal::Replaced)]),
+            [(Code::RecreationOrphansPrincipal, Warning)]
+        );
+    }
+
+    #[test]
+    fn one_of_two_is_a_warning_one_of_three_is_nothing() {
+        let a = "arn:aws:iam::111122223333:role/A";
+        let b = "arn:aws:iam::111122223333:user/B";
+        let c = "arn:aws:iam::111122223333:role/C";
+        assert_eq!(
+            codes(&[a, b], &[gone(a, Removal::Deleted)]),
+            [(Code::RemovesRestorer, Warning)]
+        );
+        assert!(codes(&[a, b, c], &[gone(a, Removal::Deleted)]).is_empty());
+        // Another account's role of the same name is another role.
+        assert!(
+            codes(
+                &[a],
+                &[gone("arn:aws:iam::444455556666:role/A", Removal::Deleted)]
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn the_account_delegation_stays_unless_the_root_is_named() {
+        let root = "arn:aws:iam::111122223333:root";
+        let a = "arn:aws:iam::111122223333:role/A";
+        assert!(codes(&[root, a], &[gone(a, Removal::Deleted)]).is_empty());
+        assert_eq!(
+            codes(&[root], &[gone(root, Removal::Deleted)]),
+            [(Code::RemovesLastRestorer, Error)]
+        );
+    }
+
+    #[test]
+    fn a_permission_set_takes_its_reserved_roles() {
+        let sso = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_KeyAdmins_0123456789abcdef";
+        let set = |account: Option<&str>| Removed {
+            principal: RemovedPrincipal::PermissionSet {
+                name: "KeyAdmins".into(),
+                account: account.map(str::to_owned),
+            },
+            ..gone("x", Removal::Deleted)
+        };
+        assert_eq!(
+            codes(&[sso], &[set(None)]),
+            [(Code::RemovesLastRestorer, Error)]
+        );
+        assert_eq!(
+            codes(&[sso], &[set(Some(A))]),
+            [(Code::RemovesLastRestorer, Error)]
+        );
+        assert!(codes(&[sso], &[set(Some("444455556666"))]).is_empty());
+    }
+}
