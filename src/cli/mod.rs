@@ -146,6 +146,12 @@ pub struct CheckArgs {
     #[arg(long)]
     pub allow_empty: bool,
 
+    /// The keys that exist, from a saved scan (`kms-doctor scan --save-evidence FILE`): what the
+    /// change deletes or replaces (IAM roles and users, Identity Center permission sets) is
+    /// judged against their policies too, with no AWS access.
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
+
     /// Files read at once (default: one per core).
     #[arg(long, value_name = "N", default_value_t = 0, hide = true)]
     pub threads: usize,
@@ -201,6 +207,20 @@ pub struct ScanArgs {
     /// Output format [default: text, piped or not] (--output: the AWS CLI's name for it)
     #[arg(long, visible_alias = "output", value_enum)]
     pub format: Option<ScanFormatArg>,
+
+    /// What if these principals were gone (repeatable): a role, user or account root ARN, or
+    /// an IAM Identity Center permission set's name. Reports only the keys whose status would
+    /// change, worst first.
+    #[arg(long, value_name = "ARN|PERMISSION-SET")]
+    pub without: Vec<String>,
+
+    /// Save the evidence gathered to FILE (JSON), for `check --keys FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub save_evidence: Option<PathBuf>,
+
+    /// Replace the file of --save-evidence when it exists.
+    #[arg(long)]
+    pub force: bool,
 
     /// A service control policy that applies (repeatable): a policy document, or the output of
     /// `aws organizations describe-policy`. A restorer it denies kms:PutKeyPolicy does not count.
@@ -515,6 +535,11 @@ pub struct DiagnoseArgs {
     /// Replace the files of --write-fix and --save-evidence when they exist.
     #[arg(long)]
     pub force: bool,
+
+    /// What if these principals were gone (repeatable): a role, user or account root ARN, or
+    /// an IAM Identity Center permission set's name. Adds what the key would lose.
+    #[arg(long, value_name = "ARN|PERMISSION-SET")]
+    pub without: Vec<String>,
 
     /// The longest chain of role assumptions searched from the principal to a restorer.
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=5))]

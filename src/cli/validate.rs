@@ -42,6 +42,10 @@ pub enum UsageError {
     NoVerifySsl,
     #[error("an argument holds a control character (a line break, an escape): {0}")]
     ControlCharacter(String),
+    #[error(
+        "invalid --without {0:?}: give a role, user or account root ARN, a 12-digit account ID, or an IAM Identity Center permission set's name"
+    )]
+    Without(String),
     #[error("invalid {flag}")]
     Principal {
         flag: &'static str,
@@ -134,6 +138,45 @@ fn principal(flag: &'static str, arn: Option<&str>) -> Result<Option<Identity>, 
     arn.map(Identity::parse)
         .transpose()
         .map_err(|source| UsageError::Principal { flag, source })
+}
+
+/// `--without`: the principals to judge keys without.
+fn without(values: &[String]) -> Result<Vec<crate::diagnosis::model::Removed>, UsageError> {
+    use crate::diagnosis::model::{Location, Removal, Removed, RemovedPrincipal};
+    values
+        .iter()
+        .map(|v| {
+            let principal = if v.starts_with("arn:") || v.bytes().all(|b| b.is_ascii_digit()) {
+                match Identity::parse(v) {
+                    Ok(
+                        id @ (Identity::Role { .. }
+                        | Identity::User { .. }
+                        | Identity::Account { .. }),
+                    ) => RemovedPrincipal::Iam {
+                        arn: id.to_string(),
+                    },
+                    _ => return Err(UsageError::Without(v.clone())),
+                }
+            } else if (1..=32).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+            {
+                RemovedPrincipal::PermissionSet {
+                    name: v.clone(),
+                    account: None,
+                }
+            } else {
+                return Err(UsageError::Without(v.clone()));
+            };
+            Ok(Removed {
+                principal,
+                how: Removal::Deleted,
+                by: "--without".to_owned(),
+                resource_type: "--without".to_owned(),
+                at: Location::default(),
+            })
+        })
+        .collect()
 }
 
 /// `--context` and `--absent` as a request context.
@@ -278,6 +321,7 @@ fn diagnose(a: DiagnoseArgs, format: FormatOf) -> Result<DiagnoseRequest, UsageE
         },
     };
     Ok(DiagnoseRequest {
+        without: without(&a.without)?,
         target,
         output: Output {
             format: format(a.format),
@@ -395,6 +439,7 @@ fn check(a: CheckArgs) -> Result<CheckRequest, UsageError> {
         .map(|path| against_policy(path, &settings))
         .transpose()?;
     Ok(CheckRequest {
+        keys: a.keys,
         scps: a.scps,
         rcps: a.rcps,
         paths: a.paths,
@@ -496,6 +541,9 @@ fn scan(a: ScanArgs) -> Result<ScanRequest, UsageError> {
     regions.sort();
     regions.dedup();
     Ok(ScanRequest {
+        without: without(&a.without)?,
+        save_evidence: a.save_evidence.clone(),
+        force: a.force,
         scps: a.scps.clone(),
         rcps: a.rcps.clone(),
         config: a.config.clone(),

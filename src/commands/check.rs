@@ -92,6 +92,9 @@ fn write_baseline(
     Ok(())
 }
 
+/// The largest saved scan read (an organisation's keys, their policies and calls).
+const MAX_SAVED_SCAN_BYTES: u64 = 512 << 20;
+
 #[derive(Debug)]
 pub struct CheckRequest {
     pub paths: Vec<PathBuf>,
@@ -120,6 +123,8 @@ pub struct CheckRequest {
     /// `--scp`, `--rcp` files.
     pub scps: Vec<PathBuf>,
     pub rcps: Vec<PathBuf>,
+    /// `--keys FILE`: a saved scan, the keys that exist.
+    pub keys: Option<PathBuf>,
 }
 
 pub fn run(
@@ -156,6 +161,12 @@ pub fn run(
         .fail_on
         .or(config.check.fail_on.map(config::FailOnWord::severity))
         .unwrap_or(Some(Severity::Error));
+    // `--keys FILE`: the evidence `scan --save-evidence` wrote.
+    let existing = req
+        .keys
+        .as_deref()
+        .map(|path| super::read_json_file(path, MAX_SAVED_SCAN_BYTES))
+        .transpose()?;
     let (mut inputs, mut files) = iac::expand(&req.paths, req.follow_links);
     if req.ignore_unknown {
         for input in &mut inputs {
@@ -172,6 +183,7 @@ pub fn run(
             org,
             ignores: config.check.ignores(),
             baseline,
+            existing,
         },
         chrono::Utc::now(),
     );

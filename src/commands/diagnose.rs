@@ -15,7 +15,6 @@ use crate::evidence::record::KeyRef;
 use crate::policy::{Context, Identity};
 use crate::report::{self, WriteColor};
 use crate::text;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -23,6 +22,8 @@ use std::time::Duration;
 pub struct DiagnoseRequest {
     pub target: Target,
     pub output: Output,
+    /// `--without`: the principals to judge the key without.
+    pub without: Vec<crate::diagnosis::model::Removed>,
     /// `--write-fix FILE`.
     pub write_fix: Option<PathBuf>,
     /// `--save-evidence FILE`.
@@ -80,6 +81,7 @@ pub fn run(
             write_fix: fix_label.as_deref(),
             max_hops: req.max_hops,
             context: &req.context,
+            without: &req.without,
         },
     );
     report.calls_listed = console.verbose;
@@ -121,28 +123,8 @@ const MAX_EVIDENCE_BYTES: u64 = 64 << 20;
 
 fn load_evidence(path: &Path) -> Result<Evidence, CommandError> {
     let label = path.display().to_string();
-    let read_error = |source| CommandError::ReadEvidence {
-        path: label.clone(),
-        source,
-    };
     // An evidence file is a few hundred KB; a larger input is not one.
-    let mut bytes = Vec::new();
-    crate::evidence::open_regular(path)
-        .and_then(|f| f.take(MAX_EVIDENCE_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(read_error)?;
-    if bytes.len() as u64 > MAX_EVIDENCE_BYTES {
-        return Err(read_error(std::io::Error::other(format!(
-            "larger than {} MiB: not an evidence file",
-            MAX_EVIDENCE_BYTES >> 20
-        ))));
-    }
-    let text = crate::evidence::utf8_text(bytes)
-        .map_err(|e| read_error(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
-    let evidence: Evidence =
-        serde_json::from_str(&text).map_err(|source| CommandError::InvalidEvidence {
-            path: label.clone(),
-            source,
-        })?;
+    let evidence: Evidence = super::read_json_file(path, MAX_EVIDENCE_BYTES)?;
     if evidence.evidence_version != EVIDENCE_VERSION {
         return Err(CommandError::EvidenceVersion {
             path: label,

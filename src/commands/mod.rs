@@ -375,3 +375,33 @@ impl Redaction {
         }
     }
 }
+
+/// A JSON file kms-doctor wrote (`--save-evidence`), read whole up to `max` bytes: a regular
+/// file only, UTF-8 (a BOM accepted), of the type asked for.
+pub fn read_json_file<T: serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+    max: u64,
+) -> Result<T, CommandError> {
+    use std::io::Read;
+    let label = path.display().to_string();
+    let read_error = |source| CommandError::ReadEvidence {
+        path: label.clone(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    crate::evidence::open_regular(path)
+        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
+        .map_err(read_error)?;
+    if bytes.len() as u64 > max {
+        return Err(read_error(io::Error::other(format!(
+            "larger than {} MiB: not an evidence file",
+            max >> 20
+        ))));
+    }
+    let text = crate::evidence::utf8_text(bytes)
+        .map_err(|e| read_error(io::Error::new(io::ErrorKind::InvalidData, e)))?;
+    serde_json::from_str(&text).map_err(|source| CommandError::InvalidEvidence {
+        path: label.clone(),
+        source,
+    })
+}

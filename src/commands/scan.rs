@@ -39,6 +39,11 @@ pub struct ScanRequest {
     pub rcps: Vec<PathBuf>,
     /// `--config`: else the nearest `.kms-doctor.toml` at or above the working directory.
     pub config: Option<PathBuf>,
+    /// `--without`: the principals to judge every key without.
+    pub without: Vec<crate::diagnosis::model::Removed>,
+    /// `--save-evidence FILE` (`--force`: replace it).
+    pub save_evidence: Option<PathBuf>,
+    pub force: bool,
 }
 
 pub fn run(
@@ -91,13 +96,23 @@ pub fn run(
         evidence.calls = session.calls.snapshot();
         Ok::<_, CommandError>(evidence)
     })?;
-    let report =
-        crate::diagnosis::scan::scan(&evidence, Some(&org).filter(|o| !o.is_empty()), &mutes, now);
+    let given = Some(&org).filter(|o| !o.is_empty());
+    let mut report = crate::diagnosis::scan::scan(&evidence, given, &mutes, now);
+    if !req.without.is_empty() {
+        report = crate::diagnosis::scan::without(report, &evidence, given, &req.without, now);
+    }
     let mut redaction = Redaction::new(req.redact);
     // The report first: its order is fixed (the evidence's keys are learned in a fixed order
     // too), so the pseudonyms are the same from run to run. The evidence holds the names only
     // its policies say: Sids, policy IDs, condition values.
     redaction.learn(&report).learn(&evidence);
+    if let Some(path) = &req.save_evidence {
+        // For `check --keys`; with --redact, redacted with the report's pseudonyms.
+        let json = serde_json::to_string_pretty(&*redaction.show(&evidence))
+            .expect("evidence serializes")
+            + "\n";
+        super::output_file::write_new(path, json.as_bytes(), req.force)?;
+    }
     console.calls(&redaction.show(&evidence.calls));
     render(&redaction.show(&report), req.format, out)?;
     // Nothing could be listed anywhere: the scan did not run.

@@ -8,8 +8,8 @@ use super::judge::{PolicyScope, judge_policy};
 use super::model::PolicyDecl;
 use super::model::{
     CheckReport, CheckSummary, CheckedFile, CheckedResource, Code, ConfigIgnore, DeclaredKey,
-    DeclaredPolicy, Finding, InputFile, LocatedFinding, SCHEMA_VERSION, Severity, SourceKind,
-    Suppression, SuppressionKind, Text, code, fingerprint, sort_findings,
+    DeclaredPolicy, Finding, InputFile, LocatedFinding, Removed, SCHEMA_VERSION, Severity,
+    SourceKind, Suppression, SuppressionKind, Text, code, fingerprint, sort_findings,
 };
 use super::verdict::key_policy_cause;
 use crate::policy::{
@@ -32,6 +32,9 @@ pub struct CheckOptions {
     pub ignores: Vec<ConfigIgnore>,
     /// `--baseline`: the fingerprints of findings known before.
     pub baseline: BTreeSet<String>,
+    /// `--keys FILE` or `--live`: the keys that exist, with their policies, judged against the
+    /// principals the change removes.
+    pub existing: Option<super::model::ScanEvidence>,
 }
 
 pub fn check(
@@ -40,7 +43,7 @@ pub fn check(
     now: chrono::DateTime<chrono::Utc>,
 ) -> CheckReport {
     let mut summary = CheckSummary::default();
-    let checked: Vec<CheckedFile> = files
+    let mut checked: Vec<CheckedFile> = files
         .iter()
         .map(|f| {
             let resources: Vec<CheckedResource> = f
@@ -69,6 +72,7 @@ pub fn check(
             }
         })
         .collect();
+    before_you_delete(files, opts, now, &mut checked, &mut summary);
     for f in &checked {
         summary.files += 1;
         summary.unreadable += u64::from(f.error.is_some());
@@ -89,6 +93,109 @@ pub fn check(
         schema_version: SCHEMA_VERSION,
         files: checked,
         summary,
+    }
+}
+
+/// What the principals the change removes take from the keys declared in the inputs and from
+/// the keys that exist (`--keys`, `--live`): each finding is located at the resource that
+/// removes the principal.
+fn before_you_delete(
+    files: &[InputFile],
+    opts: &CheckOptions,
+    now: chrono::DateTime<chrono::Utc>,
+    checked: &mut [CheckedFile],
+    summary: &mut CheckSummary,
+) {
+    let mut removed = Vec::new();
+    let mut file_of = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        removed.extend(f.removed.iter().cloned());
+        file_of.extend(std::iter::repeat_n(i, f.removed.len()));
+    }
+    summary.principals_removed = removed.len() as u64;
+    if removed.is_empty() {
+        return;
+    }
+    let mut found: Vec<(Finding, &Removed)> = Vec::new();
+    for (f, key) in files
+        .iter()
+        .flat_map(|f| f.keys.iter().map(move |k| (f, k)))
+    {
+        let PolicyDecl::Stated(declared) = &key.policy else {
+            continue;
+        };
+        let Ok(policy) = KeyPolicy::parse(&declared.text) else {
+            continue;
+        };
+        let name = text!(code(key.name.clone()), " (", code(f.path.clone()), ")");
+        let impact = super::without::impact(
+            &name,
+            &policy,
+            &PolicyScope {
+                account: &key.account,
+                account_known: key.account_known,
+                partition: &key.partition,
+                key_arn: None,
+                source: SourceKind::None,
+                org: super::judge::OrgScope {
+                    policies: Some(&opts.org).filter(|o| !o.is_empty()),
+                    exempt_key: false,
+                },
+            },
+            &BTreeMap::new(),
+            &removed,
+            now,
+        );
+        found.extend(impact.findings);
+    }
+    if let Some(ev) = &opts.existing {
+        let org = Some(&opts.org).filter(|o| !o.is_empty());
+        for (_, impact) in super::scan::impacts(ev, org, &removed, now) {
+            summary.existing_keys += 1;
+            match impact {
+                Some(impact) => found.extend(impact.findings),
+                None => summary.existing_keys_unknown += 1,
+            }
+        }
+    }
+    let mut by_resource: BTreeMap<(usize, usize), Vec<LocatedFinding>> = BTreeMap::new();
+    for (finding, r) in found {
+        let index = removed
+            .iter()
+            .position(|x| std::ptr::eq(x, r))
+            .expect("a removal of the list");
+        let at = r.at;
+        let resource = removed
+            .iter()
+            .position(|x| x.by == r.by)
+            .expect("itself at least");
+        by_resource
+            .entry((file_of[index], resource))
+            .or_default()
+            .push(LocatedFinding {
+                finding,
+                line: at.line,
+                column: at.column,
+                suppressed: None,
+            });
+    }
+    for ((file, resource), mut findings) in by_resource {
+        let r = &removed[resource];
+        let path = &checked[file].path;
+        let as_key = DeclaredKey {
+            name: r.by.clone(),
+            ..DeclaredKey::default()
+        };
+        for l in &mut findings {
+            l.suppressed = suppression(path, &as_key, l.finding.code, opts);
+        }
+        findings.sort_by_key(|l| (l.finding.severity, l.finding.code));
+        checked[file].resources.push(CheckedResource {
+            name: r.by.clone(),
+            resource_type: r.resource_type.clone(),
+            line: r.at.line,
+            findings,
+        });
     }
 }
 
@@ -499,7 +606,7 @@ mod tests {
             path: "t.yaml".into(),
             kind: Some(InputKind::Cloudformation),
             keys,
-            error: None,
+            ..Default::default()
         }
     }
 

@@ -4,9 +4,10 @@
 use super::explain::layer_results;
 use super::iam_restorers::iam_restorers;
 use super::judge::{
-    KeyPolicyRestorers, OrgScope, existence, held_by_organization, key_policy_restorers,
-    org_policies, parse_in_force,
+    KeyPolicyRestorers, OrgScope, PolicyScope, existence, held_by_organization,
+    key_policy_restorers, org_policies, parse_in_force,
 };
+use super::model::Text;
 use super::model::{
     Basis, CallerReport, Code, DiagnoseReport, Evidence, FailedAttempt, Finding, HistorySummary,
     Outcome, PolicyInForce, Restorer, RestorerVia, SCHEMA_VERSION, SupportCase, Verdict,
@@ -19,10 +20,12 @@ use super::steps::{self, StepFacts};
 use super::verdict::{ActionFacts, verdict_for};
 use crate::diagnosis::model::{AccountId, CallRecord, KeyManager, Operation, PolicyType, Service};
 use crate::diagnosis::model::{LayerDecision, LayerResult};
+use crate::policy::KeyPolicy;
 use crate::policy::{
     Context, Evaluation, GET_KEY_POLICY, Identity, IdentityKind, OrgPolicyType, OrgRequest,
     PUT_KEY_POLICY, delegation_statement, evaluate_for,
 };
+use std::collections::BTreeMap;
 
 /// What `diagnose` is told besides the evidence.
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +37,8 @@ pub struct DiagnoseOptions<'a> {
     /// `--context`, `--absent`: what the key policy's conditions are decided against (the
     /// inferred verdicts; what AWS answered stays as it answered).
     pub context: &'a Context,
+    /// `--without`: what the key would lose were these principals gone.
+    pub without: &'a [super::model::Removed],
 }
 
 static NO_CONTEXT: std::sync::LazyLock<Context> = std::sync::LazyLock::new(Context::default);
@@ -44,6 +49,7 @@ impl Default for DiagnoseOptions<'_> {
             write_fix: None,
             max_hops: 2,
             context: &NO_CONTEXT,
+            without: &[],
         }
     }
 }
@@ -85,6 +91,35 @@ fn subject_identity(ev: &Evidence) -> Option<Identity> {
         }
         other => other,
     })
+}
+
+/// `--without`: what the key would lose were those principals gone; said as unknown when the
+/// policy in force is.
+fn without_findings(
+    policy: Option<&KeyPolicy>,
+    scope: &PolicyScope,
+    existence: &BTreeMap<&str, Option<bool>>,
+    without: &[super::model::Removed],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<Finding> {
+    let key = scope
+        .key_arn
+        .map_or_else(|| Text::from("the key"), |arn| Text::code(arn.to_owned()));
+    match policy {
+        Some(policy) => super::without::impact(&key, policy, scope, existence, without, now)
+            .findings
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect(),
+        None => vec![
+            Finding::new(
+                Code::EvidenceIncomplete,
+                "What the key would lose without the principals named is unknown",
+            )
+            .detail("--without needs the policy in force, and it could not be learned.")
+            .help("Recover the policy first (--logs or --athena-table), then ask again."),
+        ],
+    }
 }
 
 pub fn diagnose(
@@ -356,6 +391,22 @@ pub fn diagnose(
     live::history_findings(&mut findings, ev);
     live::restorer_findings(&mut findings, &restorers);
     live::incomplete_findings(&mut findings, ev, policy.is_some());
+    if !opts.without.is_empty() {
+        findings.extend(without_findings(
+            policy,
+            &PolicyScope {
+                account: key_account.unwrap_or_default(),
+                account_known: key_account.is_some(),
+                partition: &partition,
+                key_arn,
+                source: source.kind,
+                org: org_scope,
+            },
+            &existence,
+            opts.without,
+            now,
+        ));
+    }
     merge_same_code(&mut findings);
     live::annotate_iam_side(&mut findings, ev);
     sort_findings(&mut findings);

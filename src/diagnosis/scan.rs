@@ -9,6 +9,7 @@ use super::model::{
     Outcome, SCHEMA_VERSION, ScanError, ScanEvidence, ScanReport, ScanScope, ScanSummary,
     ScannedKey, Severity, Text, code, prose, sort_findings,
 };
+use super::model::{Removed, SourceKind};
 use super::rules::live;
 use crate::policy::OrgPolicies;
 use crate::text;
@@ -92,6 +93,7 @@ pub fn scan(
         errors: ev.errors.clone(),
         calls,
         summary,
+        without: None,
     }
 }
 
@@ -269,13 +271,134 @@ fn status<'a>(
     }
 }
 
+/// How a scanned key's policy is judged.
+fn scope_of<'a>(
+    key: &'a KeyEvidence,
+    source: SourceKind,
+    org: Option<&'a OrgPolicies>,
+) -> PolicyScope<'a> {
+    PolicyScope {
+        account: &key.account,
+        account_known: true,
+        partition: key.partition(),
+        key_arn: key.arn.as_deref(),
+        source,
+        org: OrgScope {
+            policies: org,
+            // RCPs do not apply to the management account's keys.
+            exempt_key: org
+                .and_then(|o| o.management_account.as_deref())
+                .is_some_and(|m| key.account == m),
+        },
+    }
+}
+
+/// How a report names a scanned key: its ARN (else its ID), and its first alias.
+pub fn key_label(key: &KeyEvidence) -> Text {
+    let id = key.arn.clone().unwrap_or_else(|| key.key_id.to_string());
+    match key.aliases.first() {
+        Some(alias) => text!(code(id), " (", code(alias.to_string()), ")"),
+        None => Text::code(id),
+    }
+}
+
+/// What `removed` takes from a scanned key (`without::impact`); `None` when its policy in
+/// force is not known (or does not parse): then what it loses cannot be said.
+pub fn key_impact<'r>(
+    key: &KeyEvidence,
+    org: Option<&OrgPolicies>,
+    removed: &'r [Removed],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<super::without::Impact<'r>> {
+    let (text, source) = key.policy_in_force();
+    let policy = parse_in_force(text.as_deref()?).ok()?;
+    Some(super::without::impact(
+        &key_label(key),
+        &policy,
+        &scope_of(key, source.kind, org),
+        &existence(&key.restorer_checks),
+        removed,
+        now,
+    ))
+}
+
+/// `scan --without`: the report keeps only the keys whose status would change were `removed`
+/// gone, each with its status then (`status_before`: now) and what it would lose; worst first.
+pub fn without(
+    mut report: ScanReport,
+    ev: &ScanEvidence,
+    given: Option<&OrgPolicies>,
+    removed: &[Removed],
+    now: chrono::DateTime<chrono::Utc>,
+) -> ScanReport {
+    let mut changed: BTreeMap<(&AccountId, &str, &KeyId), Vec<Finding>> = BTreeMap::new();
+    let mut unknown = 0;
+    for (k, impact) in impacts(ev, given, removed, now) {
+        match impact {
+            Some(i) if !i.findings.is_empty() => {
+                changed.insert(
+                    (&k.account, k.region.as_str(), &k.key_id),
+                    i.findings.into_iter().map(|(f, _)| f).collect(),
+                );
+            }
+            Some(_) => {}
+            None => unknown += 1,
+        }
+    }
+    report.keys.retain_mut(|k| {
+        let Some(findings) = changed.get(&(&k.account, k.region.as_str(), &k.key_id)) else {
+            return false;
+        };
+        k.status_before = Some(k.status);
+        k.findings.extend(findings.iter().cloned());
+        sort_findings(&mut k.findings);
+        k.status = if findings.iter().any(|f| f.severity == Severity::Error) {
+            KeyStatus::LockedOut
+        } else {
+            KeyStatus::AtRisk
+        };
+        true
+    });
+    report.keys.sort_by(|a, b| {
+        (a.status, &a.account, &a.region, &a.key_id)
+            .cmp(&(b.status, &b.account, &b.region, &b.key_id))
+    });
+    report.without = Some(super::model::WithoutSummary {
+        principals: removed.to_vec(),
+        keys_changed: report.keys.len() as u64,
+        keys_unknown: unknown,
+    });
+    report
+}
+
+/// What `removed` takes from each key of a scan (`None`: its policy is not known), with the
+/// organisation's policies as `scan` reads them.
+pub fn impacts<'e, 'r>(
+    ev: &'e ScanEvidence,
+    given: Option<&OrgPolicies>,
+    removed: &'r [Removed],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<(&'e KeyEvidence, Option<super::without::Impact<'r>>)> {
+    let read: BTreeMap<&AccountId, OrgPolicies> = ev
+        .organizations
+        .iter()
+        .filter_map(|(account, org)| Some((account, org_policies(org)?)))
+        .collect();
+    ev.keys
+        .iter()
+        .map(|k| {
+            let org = given.or(read.get(&k.account));
+            (k, key_impact(k, org, removed, now))
+        })
+        .collect()
+}
+
 /// One key: its findings, restorers and status.
 pub fn assess(
     key: &KeyEvidence,
     org: Option<&OrgPolicies>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> ScannedKey {
-    let partition = key.partition();
     let (text, source) = key.policy_in_force();
     let mut findings = Vec::new();
     let mut restorers = Vec::new();
@@ -286,20 +409,7 @@ pub fn assess(
         Some(Ok(policy)) => {
             let judged = judge_policy(
                 policy,
-                &PolicyScope {
-                    account: &key.account,
-                    account_known: true,
-                    partition,
-                    key_arn: key.arn.as_deref(),
-                    source: source.kind,
-                    org: OrgScope {
-                        policies: org,
-                        // RCPs do not apply to the management account's keys.
-                        exempt_key: org
-                            .and_then(|o| o.management_account.as_deref())
-                            .is_some_and(|m| key.account == m),
-                    },
-                },
+                &scope_of(key, source.kind, org),
                 &existence(&key.restorer_checks),
                 now,
             );
@@ -335,6 +445,7 @@ pub fn assess(
         state: key.state.clone(),
         deletion_date: key.deletion_date,
         status,
+        status_before: None,
         policy_source: source,
         findings,
         // Without the policy in force, who can restore access is not known: not "no one".

@@ -128,6 +128,33 @@ fn doc(r: &ScanReport) -> Doc<'_> {
     if let Some(line) = incomplete_line(r) {
         doc.push(Block::Summary(line));
     }
+    if let Some(w) = &r.without {
+        let names: Vec<String> = w
+            .principals
+            .iter()
+            .map(|p| match &p.principal {
+                crate::diagnosis::model::RemovedPrincipal::Iam { arn } => arn.clone(),
+                crate::diagnosis::model::RemovedPrincipal::PermissionSet { name, .. } => {
+                    format!("permission set {name}")
+                }
+            })
+            .collect();
+        let mut line = Line::new()
+            .ws(Tone::Strong, "WITHOUT ")
+            .v(names.join(", "))
+            .words(format!(
+                ": {} key{} would change",
+                w.keys_changed,
+                if w.keys_changed == 1 { "" } else { "s" }
+            ));
+        if w.keys_unknown > 0 {
+            line = line.words(format!(
+                "; {} more whose policy is not known may too",
+                w.keys_unknown
+            ));
+        }
+        doc.push(Block::Summary(line));
+    }
     if !r.findings.is_empty() {
         doc.heading("The scan").push(Block::Findings {
             items: &r.findings,

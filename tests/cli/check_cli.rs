@@ -681,3 +681,83 @@ fn a_baseline_hides_known_findings_and_survives_lines_moving() {
         finding(&before, "PaymentsKey", "no-restorer")["line"]
     );
 }
+
+/// The findings of one resource of a check report, as (code, severity) pairs.
+fn resource_codes(r: &Value, name: &str) -> Vec<(String, String)> {
+    r["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["resources"].as_array().unwrap())
+        .filter(|res| res["name"] == name)
+        .flat_map(|res| res["findings"].as_array().unwrap())
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_owned(),
+                f["severity"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_plan_that_removes_a_keys_administrators_is_caught_at_the_resource_that_removes_them() {
+    let pair = |c: &str, s: &str| (c.to_owned(), s.to_owned());
+    // The only administrator a key in the same plan names is deleted.
+    let (r, code) = json(&["tests/iac/delete/deletes-only-admin.json"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        resource_codes(&r, "aws_iam_role.key_admin"),
+        [pair("removes-last-restorer", "error")]
+    );
+    assert_eq!(r["summary"]["principals_removed"], 1);
+    // Located at the role's address, with its line in the plan.
+    let role = r["files"][0]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|res| res["name"] == "aws_iam_role.key_admin")
+        .unwrap();
+    assert_eq!(role["type"], "aws_iam_role");
+    assert!(role["findings"][0]["line"].as_u64().unwrap() > 1);
+    // An Identity Center permission set and its account assignment take its AWSReservedSSO_ role.
+    let (r, code) = json(&["tests/iac/delete/deletes-permission-set.json"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        resource_codes(&r, "aws_ssoadmin_account_assignment.key_admins"),
+        [pair("removes-last-restorer", "error")]
+    );
+    // One of two goes: a warning; one of an administrator and the account delegation: nothing.
+    let (r, code) = json(&["tests/iac/delete/deletes-one-of-two.json"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        resource_codes(&r, "aws_iam_role.key_admin"),
+        [pair("removes-restorer", "warning")]
+    );
+    let (r, code) = json(&["tests/iac/delete/deletes-one-of-delegated.json"]);
+    assert_eq!(code, 0);
+    assert!(
+        resource_codes(&r, "aws_iam_role.key_admin").is_empty(),
+        "{r:#}"
+    );
+    // SARIF locates it at the plan's line.
+    let o = check(&[
+        "tests/iac/delete/deletes-only-admin.json",
+        "--format",
+        "sarif",
+    ]);
+    let sarif: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    crate::support::cli::assert_valid_sarif(&sarif);
+    let result = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["ruleId"] == "removes-last-restorer")
+        .expect("a SARIF result");
+    assert!(
+        result["locations"][0]["physicalLocation"]["region"]["startLine"]
+            .as_u64()
+            .unwrap()
+            > 1
+    );
+}

@@ -242,3 +242,44 @@ fn with_v_the_report_does_not_offer_the_call_list_again() {
         "{err}"
     );
 }
+
+#[test]
+fn without_its_only_administrator_the_key_would_have_no_restorer() {
+    let o = kms_doctor(&[
+        "diagnose",
+        "--from-evidence",
+        "examples/evidence-locked-out.json",
+        "--without",
+        "arn:aws:iam::111122223333:role/KeyAdmin",
+        "--format",
+        "json",
+    ]);
+    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let codes: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"removes-last-restorer"), "{codes:?}");
+    // Another role goes: nothing changes.
+    let o = kms_doctor(&[
+        "diagnose",
+        "--from-evidence",
+        "examples/evidence-locked-out.json",
+        "--without",
+        "arn:aws:iam::111122223333:role/AppRole",
+        "--format",
+        "json",
+    ]);
+    assert!(!stdout(&o).contains("removes-"), "{}", stdout(&o));
+    // A value that is none of the forms is refused.
+    let o = kms_doctor(&[
+        "diagnose",
+        "--from-evidence",
+        "examples/evidence-locked-out.json",
+        "--without",
+        "not a name",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -875,3 +875,76 @@ fn throttling_waits_end_at_max_duration() {
     let r = json_of(&o);
     assert!(r["summary"]["not_examined"]["keys"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn without_a_role_the_keys_that_rest_on_it_are_named_worst_first() {
+    let (mut sc, ids) = estate();
+    sc.kms_throttle_every = 0;
+    let endpoint = scenario::start(sc);
+    let dir = crate::support::cli::fresh_dir("scan-without");
+    let saved = dir.join("scan.json");
+    let o = run(
+        &endpoint,
+        &[
+            "--format",
+            "json",
+            "--without",
+            "arn:aws:iam::111122223333:role/KeyAdmin",
+            "--save-evidence",
+            saved.to_str().unwrap(),
+        ],
+    );
+    let r = json_of(&o);
+    let single = key(&r, &ids["single"]);
+    assert_eq!(single["status"], "locked_out");
+    assert_eq!(single["status_before"], "at_risk");
+    assert!(codes(single).contains(&"removes-last-restorer"));
+    // Only the keys whose status would change are listed.
+    assert!(
+        r["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["status_before"].is_string()),
+        "{:#}",
+        r["keys"]
+    );
+    assert!(!stdout(&o).contains(&ids["healthy"]));
+    assert_eq!(
+        r["without"]["keys_changed"],
+        r["keys"].as_array().unwrap().len()
+    );
+    let text = stdout(&run(
+        &endpoint,
+        &["--without", "arn:aws:iam::111122223333:role/KeyAdmin"],
+    ));
+    assert!(
+        text.contains("WITHOUT arn:aws:iam::111122223333:role/KeyAdmin"),
+        "{text}"
+    );
+
+    // The saved scan is what `check --keys` judges a plan against, with no AWS access.
+    let check = |plan: &str| {
+        let o = crate::support::cli::kms_doctor(&[
+            "check",
+            plan,
+            "--keys",
+            saved.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        (
+            o.status.code(),
+            serde_json::from_str::<Value>(&stdout(&o)).unwrap(),
+        )
+    };
+    let (code, r) = check("tests/iac/delete/replaces-admin.json");
+    assert_eq!(code, Some(1), "{r:#}");
+    let found = r["files"][0]["resources"][0]["findings"].to_string();
+    assert!(found.contains("recreation-orphans-principal"), "{found}");
+    assert!(found.contains("alias/payments"), "names the key: {found}");
+    assert!(r["summary"]["existing_keys"].as_u64().unwrap() > 0);
+    let (code, r) = check("tests/iac/delete/deletes-only-admin.json");
+    assert_eq!(code, Some(1));
+    assert!(r.to_string().contains("removes-last-restorer"));
+}

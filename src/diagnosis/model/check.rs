@@ -155,12 +155,71 @@ pub struct InputError {
 }
 
 /// One input file, read.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct InputFile {
     pub path: String,
     pub kind: Option<InputKind>,
     pub keys: Vec<DeclaredKey>,
     pub error: Option<InputError>,
+    /// The IAM principals the change deletes or replaces (a plan's; a template's against
+    /// `--against OLD`).
+    pub removed: Vec<Removed>,
+}
+
+/// A principal that a change deletes or replaces, or that `--without` names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Removed {
+    pub principal: RemovedPrincipal,
+    pub how: Removal,
+    /// What removes it: a plan's resource address, a template's logical ID, or `--without`.
+    pub by: String,
+    /// `aws_iam_role`, `AWS::IAM::Role`, … (`--without` for the flag).
+    pub resource_type: String,
+    pub at: Location,
+}
+
+/// Who goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum RemovedPrincipal {
+    /// A role, a user, or (for `--without`) an account's root: by ARN.
+    Iam { arn: String },
+    /// An IAM Identity Center permission set: its `AWSReservedSSO_NAME_…` roles, in `account`
+    /// only when given (an account assignment), else in every account.
+    PermissionSet {
+        name: String,
+        account: Option<String>,
+    },
+}
+
+impl RemovedPrincipal {
+    /// How a report names it.
+    pub fn describe(&self) -> super::Text {
+        match self {
+            RemovedPrincipal::Iam { arn } => super::Text::code(arn.clone()),
+            RemovedPrincipal::PermissionSet { name, account } => crate::text!(
+                "the permission set ",
+                super::code(name.clone()),
+                " (its ",
+                super::code(format!("AWSReservedSSO_{name}_…")),
+                " role",
+                match account {
+                    Some(a) => crate::text!(" in account ", super::code(a.clone())),
+                    None => "s".into(),
+                },
+                ")"
+            ),
+        }
+    }
+}
+
+/// How a change removes a principal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Removal {
+    Deleted,
+    /// Deleted and created again under the same ARN: a new unique ID, which no key policy holds.
+    Replaced,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -217,6 +276,12 @@ pub struct CheckSummary {
     pub unreadable: u64,
     /// Findings accepted (inline, the configuration file, the baseline): not counted above.
     pub suppressed: u64,
+    /// Principals the change deletes or replaces.
+    pub principals_removed: u64,
+    /// Keys that exist (`--keys`, `--live`) judged against them; and of those, the keys whose
+    /// policy was not known (not judged: they may lose access too).
+    pub existing_keys: u64,
+    pub existing_keys_unknown: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -15,6 +15,7 @@ use super::{
     AccountId, Alias, EventId, KeyEvidence, KeyId, OrgEvidence, OrgLevel, OrgPolicyText,
     PolicyName, ScanEvidence, SourceIp, SourcePolicyType, UniqueId, UserAgent,
 };
+use super::{Removed, RemovedPrincipal, WithoutSummary};
 use crate::policy::BlockedBy;
 use std::borrow::Cow;
 
@@ -240,13 +241,15 @@ redact_fields! {
         resource, matched_statements, missing_context;
         plain: action, decision, allowed_by_organizations, allowed_by_permissions_boundary
     }
-    ScanReport { scope, keys, findings, errors; plain: schema_version, calls, summary }
+    ScanReport { scope, keys, findings, errors, without; plain: schema_version, calls, summary }
+    WithoutSummary { principals; plain: keys_changed, keys_unknown }
+    Removed { principal, by; plain: how, resource_type, at }
     ScanScope { accounts, regions_not_enabled; plain: regions }
     RegionSkipped { account, reason; plain: region }
     ScanError { account, message, key_ids; plain: region, operation, missed }
     ScannedKey {
         policy_source, arn, key_id, account, aliases, findings, restorers;
-        plain: region, manager, state, deletion_date, status, muted, tags
+        plain: region, manager, state, deletion_date, status, status_before, muted, tags
     }
     DiagnoseReport {
         // Event IDs first, so that they are named as events wherever they appear.
@@ -259,6 +262,18 @@ redact_fields! {
     History {
         in_force, failed_attempts;
         plain: lookback_days, pages, events_scanned, skipped_records, complete, cut_short, source
+    }
+}
+
+impl Redact for RemovedPrincipal {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        match self {
+            RemovedPrincipal::Iam { arn } => arn.strings(f),
+            RemovedPrincipal::PermissionSet { name, account } => {
+                name.strings(f);
+                account.strings(f);
+            }
+        }
     }
 }
 

@@ -5,11 +5,11 @@ use super::{
     AccountId, Alias, CallRecord, CallerIdentity, Code, ExistenceCheck, Finding, History, KeyId,
     KeyManager, KeyState, OrgEvidence, Outcome, PolicySource, Restorer, Timestamp,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One customer managed key, as the scan found it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct KeyEvidence {
     pub account: AccountId,
     pub region: String,
@@ -59,7 +59,7 @@ impl KeyEvidence {
 }
 
 /// A part of the scan that failed: the scan went on without it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ScanError {
     pub account: Option<AccountId>,
     pub region: Option<String>,
@@ -95,7 +95,7 @@ impl ScanError {
 }
 
 /// What a failure left unexamined: part of the scan's answer, never left out of its headline.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Missed {
     /// The whole account (its role could not be assumed).
@@ -109,7 +109,7 @@ pub enum Missed {
 }
 
 /// An account and Region that was not scanned because the Region is not enabled there.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RegionSkipped {
     pub account: AccountId,
     pub region: String,
@@ -117,7 +117,8 @@ pub struct RegionSkipped {
 }
 
 /// Everything a scan gathered.
-#[derive(Debug, Clone)]
+/// `scan --save-evidence` writes it; `check --keys` reads it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScanEvidence {
     /// RFC 3339.
     pub collected_at: Timestamp,
@@ -194,6 +195,9 @@ pub struct ScannedKey {
     pub state: Option<KeyState>,
     pub deletion_date: Option<Timestamp>,
     pub status: KeyStatus,
+    /// `--without`: its status as it is now (`status` is its status without the principals).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_before: Option<KeyStatus>,
     pub policy_source: PolicySource,
     pub findings: Vec<Finding>,
     /// `None` (JSON `null`) when the policy in force is not known.
@@ -315,4 +319,18 @@ pub struct ScanReport {
     pub errors: Vec<ScanError>,
     pub calls: CallCounts,
     pub summary: ScanSummary,
+    /// `--without`: the principals judged gone; `keys` then holds only the keys whose status
+    /// would change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub without: Option<WithoutSummary>,
+}
+
+/// What `scan --without` asked and found.
+#[derive(Debug, Clone, Serialize)]
+pub struct WithoutSummary {
+    pub principals: Vec<super::Removed>,
+    /// Keys whose status would change.
+    pub keys_changed: u64,
+    /// Keys whose policy is not known: what they would lose cannot be said.
+    pub keys_unknown: u64,
 }

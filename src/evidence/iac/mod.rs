@@ -12,7 +12,7 @@ pub mod terraform;
 use super::walk;
 use crate::diagnosis::model::PolicyDecl;
 use crate::diagnosis::model::{
-    Code, DeclaredKey, DeclaredPolicy, Ignore, InputError, InputFile, InputKind, Location,
+    Code, DeclaredKey, DeclaredPolicy, Ignore, InputError, InputFile, InputKind, Location, Removed,
     SuppressionKind,
 };
 use located::{Located, Node};
@@ -167,12 +167,11 @@ pub fn expand(args: &[PathBuf], follow_links: bool) -> (Vec<Input>, Vec<InputFil
 fn error_at(path: &Path, message: impl Into<String>, at: Location) -> InputFile {
     InputFile {
         path: path.display().to_string(),
-        kind: None,
-        keys: Vec::new(),
         error: Some(InputError {
             message: message.into(),
             at,
         }),
+        ..Default::default()
     }
 }
 
@@ -208,17 +207,18 @@ pub fn read_input(input: &Input, settings: &Settings) -> Option<InputFile> {
 /// be one of the three kinds). No I/O: the fuzz target's entry too.
 pub fn read_str(text: &str, path: &Path, explicit: bool, settings: &Settings) -> Option<InputFile> {
     match read_text(text, path, settings) {
-        Outcome::Keys(kind, keys) => Some(InputFile {
+        Outcome::Keys(kind, keys, removed) => Some(InputFile {
             path: path.display().to_string(),
             kind: Some(kind),
             keys,
             error: None,
+            removed,
         }),
         Outcome::Failed(kind, e) => Some(InputFile {
             path: path.display().to_string(),
             kind,
-            keys: Vec::new(),
             error: Some(e),
+            ..Default::default()
         }),
         Outcome::NotMine => explicit.then(|| {
             error_at(
@@ -231,7 +231,8 @@ pub fn read_str(text: &str, path: &Path, explicit: bool, settings: &Settings) ->
 }
 
 enum Outcome {
-    Keys(InputKind, Vec<DeclaredKey>),
+    /// The keys a file declares, and the principals it removes.
+    Keys(InputKind, Vec<DeclaredKey>, Vec<Removed>),
     Failed(Option<InputKind>, InputError),
     NotMine,
 }
@@ -246,7 +247,11 @@ fn read_text(text: &str, path: &Path, settings: &Settings) -> Outcome {
         && terraform::is_plan(&v)
     {
         return match terraform::read(&v, text, settings) {
-            Ok(keys) => Outcome::Keys(InputKind::TerraformPlan, keys),
+            Ok(keys) => Outcome::Keys(
+                InputKind::TerraformPlan,
+                keys,
+                terraform::removed(&v, text, settings),
+            ),
             Err(e) => Outcome::Failed(Some(InputKind::TerraformPlan), e),
         };
     }
@@ -279,7 +284,7 @@ fn read_text(text: &str, path: &Path, settings: &Settings) -> Outcome {
         return match cloudformation::read(&root, settings)
             .and_then(|mut keys| comment_ignores(text, &mut keys).map(|()| keys))
         {
-            Ok(keys) => Outcome::Keys(InputKind::Cloudformation, keys),
+            Ok(keys) => Outcome::Keys(InputKind::Cloudformation, keys, Vec::new()),
             Err(e) => Outcome::Failed(Some(InputKind::Cloudformation), e),
         };
     }
@@ -287,7 +292,7 @@ fn read_text(text: &str, path: &Path, settings: &Settings) -> Outcome {
         Some(Ok(key)) => {
             let mut keys = vec![key];
             match comment_ignores(text, &mut keys) {
-                Ok(()) => Outcome::Keys(InputKind::Policy, keys),
+                Ok(()) => Outcome::Keys(InputKind::Policy, keys, Vec::new()),
                 Err(e) => Outcome::Failed(Some(InputKind::Policy), e),
             }
         }

@@ -1,10 +1,14 @@
 //! Terraform plans, as `terraform show -json PLAN` prints them: the `aws_kms_key`,
 //! `aws_kms_key_policy` and `aws_kms_replica_key` changes, each policy before and after.
-//! Plans carry no useful lines: resources are located by their address.
+//! Plans carry no useful lines: resources are located by their address. Also the IAM
+//! principals a plan deletes or replaces (`aws_iam_role`, `aws_iam_user`, Identity Center
+//! permission sets and their account assignments), for "before you delete".
 
 use super::Settings;
 use crate::diagnosis::model::PolicyDecl;
-use crate::diagnosis::model::{DeclaredKey, DeclaredPolicy, InputError, Location};
+use crate::diagnosis::model::{
+    DeclaredKey, DeclaredPolicy, InputError, Location, Removal, Removed, RemovedPrincipal,
+};
 use serde_json::Value;
 
 const TYPES: [&str; 3] = ["aws_kms_key", "aws_kms_key_policy", "aws_kms_replica_key"];
@@ -26,6 +30,152 @@ fn find(text: &str, needle: &str) -> Location {
         }
         None => Location::default(),
     }
+}
+
+/// What a plan's `change.actions` does to a resource that exists: `None` when it stays.
+fn removal(change: &Value) -> Option<Removal> {
+    let actions: Vec<&str> = change
+        .get("actions")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    match actions.as_slice() {
+        ["delete"] => Some(Removal::Deleted),
+        ["delete", "create"] | ["create", "delete"] => Some(Removal::Replaced),
+        _ => None,
+    }
+}
+
+/// The ARN of every permission set the plan knows (its changes' before and after, and the prior
+/// state), by name: an account assignment names its permission set by ARN only.
+fn permission_set_names(plan: &Value) -> std::collections::BTreeMap<String, String> {
+    let mut names = std::collections::BTreeMap::new();
+    let mut note = |v: &Value| {
+        if let (Some(arn), Some(name)) = (
+            v.get("arn").and_then(Value::as_str),
+            v.get("name").and_then(Value::as_str),
+        ) {
+            names.insert(arn.to_owned(), name.to_owned());
+        }
+    };
+    for change in plan
+        .get("resource_changes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| c.get("type").and_then(Value::as_str) == Some("aws_ssoadmin_permission_set"))
+    {
+        for state in ["before", "after"] {
+            if let Some(v) = change.get("change").and_then(|c| c.get(state)) {
+                note(v);
+            }
+        }
+    }
+    // The prior state's modules, breadth first, a bounded number of them.
+    let mut modules: Vec<&Value> = plan
+        .pointer("/prior_state/values/root_module")
+        .into_iter()
+        .collect();
+    let mut seen = 0;
+    while let Some(m) = modules.pop() {
+        seen += 1;
+        if seen > 10_000 {
+            break;
+        }
+        for r in m
+            .get("resources")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|r| {
+                r.get("type").and_then(Value::as_str) == Some("aws_ssoadmin_permission_set")
+            })
+        {
+            if let Some(v) = r.get("values") {
+                note(v);
+            }
+        }
+        modules.extend(
+            m.get("child_modules")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten(),
+        );
+    }
+    names
+}
+
+/// The IAM principals a plan deletes or replaces. A role or user is known by its ARN as it is
+/// now (`before`); a permission set by its name.
+pub fn removed(plan: &Value, text: &str, settings: &Settings) -> Vec<Removed> {
+    let sets = std::sync::OnceLock::new();
+    let mut out = Vec::new();
+    for change in plan
+        .get("resource_changes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let kind = change.get("type").and_then(Value::as_str).unwrap_or("");
+        let Some(c) = change.get("change") else {
+            continue;
+        };
+        let Some(how) = removal(c) else { continue };
+        let Some(before) = c.get("before").filter(|b| b.is_object()) else {
+            continue;
+        };
+        let field = |name: &str| before.get(name).and_then(Value::as_str);
+        let principal = match kind {
+            "aws_iam_role" | "aws_iam_user" => {
+                let arn = field("arn").map(str::to_owned).or_else(|| {
+                    let name = field("name")?;
+                    let path = field("path").unwrap_or("/");
+                    let noun = if kind == "aws_iam_role" {
+                        "role"
+                    } else {
+                        "user"
+                    };
+                    Some(format!(
+                        "arn:{}:iam::{}:{noun}{path}{name}",
+                        settings.partition, settings.account
+                    ))
+                });
+                arn.map(|arn| RemovedPrincipal::Iam { arn })
+            }
+            "aws_ssoadmin_permission_set" => {
+                field("name").map(|name| RemovedPrincipal::PermissionSet {
+                    name: name.to_owned(),
+                    account: None,
+                })
+            }
+            "aws_ssoadmin_account_assignment"
+                if field("target_type").is_none_or(|t| t == "AWS_ACCOUNT") =>
+            {
+                let names = sets.get_or_init(|| permission_set_names(plan));
+                field("permission_set_arn")
+                    .and_then(|arn| names.get(arn))
+                    .map(|name| RemovedPrincipal::PermissionSet {
+                        name: name.clone(),
+                        account: field("target_id").map(str::to_owned),
+                    })
+            }
+            _ => None,
+        };
+        let Some(principal) = principal else { continue };
+        let address = change
+            .get("address")
+            .and_then(Value::as_str)
+            .unwrap_or(kind)
+            .to_owned();
+        out.push(Removed {
+            principal,
+            how,
+            at: find(text, &format!("\"{address}\"")),
+            by: address,
+            resource_type: kind.to_owned(),
+        });
+    }
+    out
 }
 
 /// The key changes of a plan; `text` is the plan as read, to say where a problem is.
