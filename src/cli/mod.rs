@@ -92,7 +92,9 @@ pub struct CheckArgs {
     #[arg(long, value_name = "ARN")]
     pub keep: Vec<String>,
 
-    /// The key policy in force now (a policy file): what a policy file takes away is reported.
+    /// The version in force now: a key policy file (what a policy file takes away is reported),
+    /// or the old CloudFormation template (the roles and users a template deletes or replaces,
+    /// and what its key policies take away).
     #[arg(long, value_name = "OLD")]
     pub against: Option<PathBuf>,
 

@@ -13,7 +13,7 @@ use crate::commands::history::{HistoryRequest, HistorySource};
 use crate::commands::output_file::{check_target, same_file};
 use crate::commands::scan::ScanRequest;
 use crate::commands::{AthenaTable, AwsSettings, LogSource, Output, Request};
-use crate::diagnosis::model::{DeclaredPolicy, InputKind};
+use crate::diagnosis::model::InputKind;
 use crate::evidence::key::{KeyInput, KeyInputError};
 use crate::evidence::scan::{AccountsToScan, RegionsToScan};
 use crate::evidence::sources::s3::S3Location;
@@ -436,7 +436,7 @@ fn check(a: CheckArgs) -> Result<CheckRequest, UsageError> {
     let against = a
         .against
         .as_deref()
-        .map(|path| against_policy(path, &settings))
+        .map(|path| against(path, &settings))
         .transpose()?;
     Ok(CheckRequest {
         keys: a.keys,
@@ -466,11 +466,13 @@ fn check(a: CheckArgs) -> Result<CheckRequest, UsageError> {
 }
 
 /// `eu-west-1`, `us-gov-west-1`, `cn-north-1`: lowercase words and a number.
-/// `check --against OLD`: the file must be one key policy, read as `check` reads its inputs.
-fn against_policy(
+/// `check --against OLD`: a key policy file, or a CloudFormation template (the old version of
+/// the templates checked), read as `check` reads its inputs.
+fn against(
     path: &Path,
     settings: &crate::evidence::iac::Settings,
-) -> Result<DeclaredPolicy, UsageError> {
+) -> Result<crate::commands::check::Against, UsageError> {
+    use crate::commands::check::Against;
     let label = path.display().to_string();
     let read = crate::evidence::iac::read_input(
         &crate::evidence::iac::Input {
@@ -486,17 +488,23 @@ fn against_policy(
             message: e.message,
         });
     }
-    match (
-        read.kind,
-        read.keys
+    match read.kind {
+        Some(InputKind::Cloudformation) => Ok(Against::Template(Box::new(read))),
+        Some(InputKind::Policy) => match read
+            .keys
             .into_iter()
             .next()
-            .and_then(|k| k.policy.into_stated()),
-    ) {
-        (Some(InputKind::Policy), Some(p)) => Ok(p),
+            .and_then(|k| k.policy.into_stated())
+        {
+            Some(p) => Ok(Against::Policy(p)),
+            None => Err(UsageError::Against {
+                path: label,
+                message: "not a key policy file".to_owned(),
+            }),
+        },
         _ => Err(UsageError::Against {
             path: label,
-            message: "not a key policy file".to_owned(),
+            message: "neither a key policy file nor a CloudFormation template".to_owned(),
         }),
     }
 }

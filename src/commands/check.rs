@@ -95,14 +95,23 @@ fn write_baseline(
 /// The largest saved scan read (an organisation's keys, their policies and calls).
 const MAX_SAVED_SCAN_BYTES: u64 = 512 << 20;
 
+/// `--against OLD`.
+#[derive(Debug)]
+pub enum Against {
+    /// The key policy in force now, for a policy file.
+    Policy(DeclaredPolicy),
+    /// The old version of the templates checked.
+    Template(Box<crate::diagnosis::model::InputFile>),
+}
+
 #[derive(Debug)]
 pub struct CheckRequest {
     pub paths: Vec<PathBuf>,
     pub settings: Settings,
     pub deployer: Option<Identity>,
     pub keep: Vec<Identity>,
-    /// `--against OLD`: the policy file, read and recognised in validation.
-    pub against: Option<DeclaredPolicy>,
+    /// `--against OLD`: read and recognised in validation.
+    pub against: Option<Against>,
     pub format: CheckFormat,
     /// `--fail-on` when given (`Some(None)`: never fail on findings); else the configuration
     /// file's, else errors.
@@ -132,7 +141,11 @@ pub fn run(
     out: &mut dyn WriteColor,
     console: &super::Console,
 ) -> Result<Exit, CommandError> {
-    let against = req.against;
+    let (against, old_template) = match req.against {
+        Some(Against::Policy(p)) => (Some(p), None),
+        Some(Against::Template(t)) => (None, Some(t)),
+        None => (None, None),
+    };
     let org = super::read_org_policies(&req.scps, &req.rcps)?;
     let config_path = req
         .config
@@ -174,6 +187,14 @@ pub fn run(
         }
     }
     files.extend(iac::read_all(&inputs, &settings, req.threads));
+    if let Some(old) = &old_template {
+        for f in files
+            .iter_mut()
+            .filter(|f| f.kind == Some(crate::diagnosis::model::InputKind::Cloudformation))
+        {
+            iac::against_template(f, old, &settings);
+        }
+    }
     let report = check(
         &files,
         &CheckOptions {

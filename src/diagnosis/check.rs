@@ -8,7 +8,7 @@ use super::judge::{PolicyScope, judge_policy};
 use super::model::PolicyDecl;
 use super::model::{
     CheckReport, CheckSummary, CheckedFile, CheckedResource, Code, ConfigIgnore, DeclaredKey,
-    DeclaredPolicy, Finding, InputFile, LocatedFinding, Removed, SCHEMA_VERSION, Severity,
+    DeclaredPolicy, Finding, InputFile, LocatedFinding, Removal, Removed, SCHEMA_VERSION, Severity,
     SourceKind, Suppression, SuppressionKind, Text, code, fingerprint, sort_findings,
 };
 use super::verdict::key_policy_cause;
@@ -96,6 +96,22 @@ pub fn check(
     }
 }
 
+/// How a declared key's policy is judged: in its account as far as known, before deployment,
+/// under the organisation's policies given.
+fn declared_scope<'a>(key: &'a DeclaredKey, opts: &'a CheckOptions) -> PolicyScope<'a> {
+    PolicyScope {
+        account: &key.account,
+        account_known: key.account_known,
+        partition: &key.partition,
+        key_arn: None,
+        source: SourceKind::None,
+        org: super::judge::OrgScope {
+            policies: Some(&opts.org).filter(|o| !o.is_empty()),
+            exempt_key: false,
+        },
+    }
+}
+
 /// What the principals the change removes take from the keys declared in the inputs and from
 /// the keys that exist (`--keys`, `--live`): each finding is located at the resource that
 /// removes the principal.
@@ -128,25 +144,30 @@ fn before_you_delete(
             continue;
         };
         let name = text!(code(key.name.clone()), " (", code(f.path.clone()), ")");
+        // A policy the change puts again names the principals as they are then: a replaced one
+        // is the new one. Only a policy left as it was keeps the old unique ID.
+        let put_again = key.before.as_ref().is_none_or(|b| b.text != declared.text);
+        let removals: Vec<Removed> = removed
+            .iter()
+            .filter(|r| !(put_again && r.how == Removal::Replaced))
+            .cloned()
+            .collect();
         let impact = super::without::impact(
             &name,
             &policy,
-            &PolicyScope {
-                account: &key.account,
-                account_known: key.account_known,
-                partition: &key.partition,
-                key_arn: None,
-                source: SourceKind::None,
-                org: super::judge::OrgScope {
-                    policies: Some(&opts.org).filter(|o| !o.is_empty()),
-                    exempt_key: false,
-                },
-            },
+            &declared_scope(key, opts),
             &BTreeMap::new(),
-            &removed,
+            &removals,
             now,
         );
-        found.extend(impact.findings);
+        // Located by the removal each finding came from, in the full list.
+        for (finding, r) in impact.findings {
+            let same = removed
+                .iter()
+                .find(|x| x.by == r.by && x.principal == r.principal)
+                .expect("a removal of the list");
+            found.push((finding, same));
+        }
     }
     if let Some(ev) = &opts.existing {
         let org = Some(&opts.org).filter(|o| !o.is_empty());
@@ -307,22 +328,7 @@ fn check_key(
             return out;
         }
     };
-    let judged = judge_policy(
-        &policy,
-        &PolicyScope {
-            account: &key.account,
-            account_known: key.account_known,
-            partition: &key.partition,
-            key_arn: None,
-            source: SourceKind::None,
-            org: super::judge::OrgScope {
-                policies: Some(&opts.org).filter(|o| !o.is_empty()),
-                exempt_key: false,
-            },
-        },
-        &BTreeMap::new(),
-        now,
-    );
+    let judged = judge_policy(&policy, &declared_scope(key, opts), &BTreeMap::new(), now);
     // Who else could update the policy once it is deployed (for the loss findings' words).
     let others_remain = judged
         .restorers

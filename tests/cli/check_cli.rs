@@ -279,14 +279,17 @@ fn the_deployer_kept_principals_and_the_old_policy() {
         &deployer,
     ]);
     assert_eq!(code, 0, "{r:#}");
-    // --against must be a policy.
+    // --against must be a policy (or an old template).
     let o = check(&[
         "tests/iac/policies/key-policy.json",
         "--against",
-        "tests/iac/cfn/open.json",
+        "tests/iac/tf/plan.json",
     ]);
     assert_exit(&o, 2);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("not a key policy file"));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("neither a key policy file nor a CloudFormation template")
+    );
 }
 
 #[test]
@@ -760,4 +763,47 @@ fn a_plan_that_removes_a_keys_administrators_is_caught_at_the_resource_that_remo
             .unwrap()
             > 1
     );
+}
+
+#[test]
+fn a_template_against_its_old_version_names_the_roles_it_replaces_and_deletes() {
+    let (r, code) = json(&[
+        "tests/iac/delete/cfn/new.yaml",
+        "--against",
+        "tests/iac/delete/cfn/old.yaml",
+        "--account",
+        A,
+    ]);
+    assert_eq!(code, 1);
+    let pair = |c: &str, s: &str| (c.to_owned(), s.to_owned());
+    // A new Path replaces the role: both keys that name it keep its old unique ID.
+    assert_eq!(
+        resource_codes(&r, "KeyAdminRole"),
+        [
+            pair("recreation-orphans-principal", "error"),
+            pair("recreation-orphans-principal", "error")
+        ]
+    );
+    // Deleted, with the other administrator replaced: no one is left for the shared key.
+    assert_eq!(
+        resource_codes(&r, "BreakGlassRole"),
+        [pair("removes-last-restorer", "error")]
+    );
+    assert_eq!(r["summary"]["principals_removed"], 2);
+    // Against itself, nothing is removed.
+    let (r, _) = json(&[
+        "tests/iac/delete/cfn/old.yaml",
+        "--against",
+        "tests/iac/delete/cfn/old.yaml",
+        "--account",
+        A,
+    ]);
+    assert_eq!(r["summary"]["principals_removed"], 0);
+    // Neither a policy nor a template: refused.
+    let o = check(&[
+        "tests/iac/delete/cfn/new.yaml",
+        "--against",
+        "tests/iac/delete/deletes-only-admin.json",
+    ]);
+    assert_exit(&o, 2);
 }

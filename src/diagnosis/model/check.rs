@@ -164,6 +164,21 @@ pub struct InputFile {
     /// The IAM principals the change deletes or replaces (a plan's; a template's against
     /// `--against OLD`).
     pub removed: Vec<Removed>,
+    /// A template's IAM roles and users, to compare with its old version (`--against OLD`).
+    pub principals: Vec<DeclaredPrincipal>,
+}
+
+/// An IAM role or user a template declares.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeclaredPrincipal {
+    pub logical_id: String,
+    /// `AWS::IAM::Role` or `AWS::IAM::User`.
+    pub resource_type: String,
+    /// `RoleName` / `UserName`, when the template states it and it can be known offline
+    /// (without one, CloudFormation makes a name up: its ARN cannot be known before).
+    pub name: Option<String>,
+    pub path: String,
+    pub at: Location,
 }
 
 /// A principal that a change deletes or replaces, or that `--without` names.

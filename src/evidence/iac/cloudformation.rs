@@ -12,7 +12,7 @@ use super::Settings;
 use super::located::{Located, Node, Pos, key_text};
 use crate::diagnosis::model::PolicyDecl;
 use crate::diagnosis::model::{
-    DeclaredKey, DeclaredPolicy, Ignore, InputError, Location, SuppressionKind,
+    DeclaredKey, DeclaredPolicy, DeclaredPrincipal, Ignore, InputError, Location, SuppressionKind,
 };
 use serde_json::Value;
 use std::cell::RefCell;
@@ -103,8 +103,11 @@ const MAX_VALUE_BYTES: usize = 1 << 20;
 /// The longest list a function may build.
 const MAX_LIST_ITEMS: usize = 100_000;
 
-/// The key resources of a template.
-pub fn read(root: &Located, settings: &Settings) -> Result<Vec<DeclaredKey>, InputError> {
+/// The key resources of a template, and its IAM roles and users (for `--against OLD`).
+pub fn read(
+    root: &Located,
+    settings: &Settings,
+) -> Result<(Vec<DeclaredKey>, Vec<DeclaredPrincipal>), InputError> {
     let named = |section: &str| -> BTreeMap<String, &Located> {
         root.get(section)
             .map(|s| s.entries().iter().map(|(k, v)| (key_text(k), v)).collect())
@@ -125,11 +128,16 @@ pub fn read(root: &Located, settings: &Settings) -> Result<Vec<DeclaredKey>, Inp
         steps: std::cell::Cell::new(0),
     };
     let mut keys = Vec::new();
+    let mut principals = Vec::new();
     let Some(resources) = root.get("Resources") else {
-        return Ok(keys);
+        return Ok((keys, principals));
     };
     for (id, resource) in resources.entries() {
         let kind = resource.get("Type").and_then(Located::as_str).unwrap_or("");
+        if matches!(kind, "AWS::IAM::Role" | "AWS::IAM::User") {
+            principals.push(template.principal(id, resource, kind)?);
+            continue;
+        }
         if !matches!(kind, "AWS::KMS::Key" | "AWS::KMS::ReplicaKey") {
             continue;
         }
@@ -164,7 +172,7 @@ pub fn read(root: &Located, settings: &Settings) -> Result<Vec<DeclaredKey>, Inp
             ignores,
         });
     }
-    Ok(keys)
+    Ok((keys, principals))
 }
 
 /// `Metadata: { kms-doctor: { ignore: [ { code: CODE, reason: "…" } ] } }` on the resource, as
@@ -303,6 +311,44 @@ impl<'a> Template<'a> {
         let e = fail(at, why);
         self.too_deep.borrow_mut().get_or_insert_with(|| e.clone());
         e
+    }
+
+    /// A role or user of the template: its name and path when they can be known offline.
+    fn principal(
+        &self,
+        id: &Located,
+        resource: &Located,
+        kind: &str,
+    ) -> Result<DeclaredPrincipal, InputError> {
+        let properties = resource.get("Properties");
+        let text = |field: &str| -> Result<Option<String>, InputError> {
+            let Some(node) = properties.and_then(|p| p.get(field)) else {
+                return Ok(None);
+            };
+            let before = self.unresolved.borrow().len();
+            let value = self.resolve(node)?;
+            if self.unresolved.borrow().len() > before {
+                return Ok(None);
+            }
+            Ok(match value {
+                V::Json(Value::String(s)) if !s.contains("${") => Some(s),
+                _ => None,
+            })
+        };
+        let name_field = if kind == "AWS::IAM::Role" {
+            "RoleName"
+        } else {
+            "UserName"
+        };
+        let name = text(name_field)?;
+        let path = text("Path")?.unwrap_or_else(|| "/".to_owned());
+        Ok(DeclaredPrincipal {
+            logical_id: key_text(id),
+            resource_type: kind.to_owned(),
+            name,
+            path,
+            at: loc(id.pos),
+        })
     }
 
     fn resolve(&self, node: &Located) -> Result<V, InputError> {
@@ -792,7 +838,7 @@ mod tests {
     /// The statements of the one key of a template, as JSON, and what stayed unknown.
     fn statements(template: &str) -> (Value, Vec<String>) {
         let root = parse(template).unwrap();
-        let keys = read(&root, &settings()).unwrap();
+        let (keys, _) = read(&root, &settings()).unwrap();
         let policy = keys[0].policy.stated().unwrap();
         let v: Value = serde_json::from_str(&policy.text).unwrap();
         (v["Statement"].clone(), policy.unresolved.clone())
@@ -910,7 +956,7 @@ Resources:
       KeyPolicy: !Sub '{"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::${AWS::AccountId}:root"}, "Action": "kms:*", "Resource": "*"}]}'
 "#;
         let root = parse(template).unwrap();
-        let keys = read(&root, &settings()).unwrap();
+        let (keys, _) = read(&root, &settings()).unwrap();
         assert_eq!(keys[0].resource_type, "AWS::KMS::ReplicaKey");
         assert_eq!(keys[0].bypass.and_then(|b| b.line), Some(8));
         let policy = keys[0].policy.stated().unwrap();

@@ -12,8 +12,8 @@ pub mod terraform;
 use super::walk;
 use crate::diagnosis::model::PolicyDecl;
 use crate::diagnosis::model::{
-    Code, DeclaredKey, DeclaredPolicy, Ignore, InputError, InputFile, InputKind, Location, Removed,
-    SuppressionKind,
+    Code, DeclaredKey, DeclaredPolicy, DeclaredPrincipal, Ignore, InputError, InputFile, InputKind,
+    Location, Removal, Removed, RemovedPrincipal, SuppressionKind,
 };
 use located::{Located, Node};
 use std::io::Read;
@@ -175,6 +175,61 @@ fn error_at(path: &Path, message: impl Into<String>, at: Location) -> InputFile 
     }
 }
 
+/// `check TEMPLATE --against OLD`: what the template's change does, against its old version.
+/// A role or user of the old template that is gone is deleted; one whose name or path changed
+/// (a user's name) is replaced — CloudFormation deletes it and creates another, with a new unique
+/// ID. A name the template does not state cannot be matched: CloudFormation makes it up. Each
+/// key the old template declares under the same logical ID gives its policy as `before`.
+pub fn against_template(file: &mut InputFile, old: &InputFile, settings: &Settings) {
+    let arn = |p: &DeclaredPrincipal, name: &str| {
+        let noun = if p.resource_type == "AWS::IAM::Role" {
+            "role"
+        } else {
+            "user"
+        };
+        format!(
+            "arn:{}:iam::{}:{noun}{}{name}",
+            settings.partition, settings.account, p.path
+        )
+    };
+    for was in &old.principals {
+        let Some(name) = &was.name else { continue };
+        let now = file
+            .principals
+            .iter()
+            .find(|p| p.logical_id == was.logical_id && p.resource_type == was.resource_type);
+        let how = match now {
+            None => Removal::Deleted,
+            Some(now) => {
+                let renamed = now.name.as_deref() != Some(name.as_str());
+                let moved = was.resource_type == "AWS::IAM::Role" && now.path != was.path;
+                if !(renamed || moved) {
+                    continue;
+                }
+                Removal::Replaced
+            }
+        };
+        file.removed.push(Removed {
+            principal: RemovedPrincipal::Iam {
+                arn: arn(was, name),
+            },
+            how,
+            by: was.logical_id.clone(),
+            resource_type: was.resource_type.clone(),
+            at: now.map_or_else(Location::default, |p| p.at),
+        });
+    }
+    for key in &mut file.keys {
+        if key.before.is_none() {
+            key.before = old
+                .keys
+                .iter()
+                .find(|k| k.name == key.name)
+                .and_then(|k| k.policy.clone().into_stated());
+        }
+    }
+}
+
 /// Reads one input. `None`: a file found by a walk that is none of the three kinds.
 pub fn read_input(input: &Input, settings: &Settings) -> Option<InputFile> {
     let path = &input.path;
@@ -211,8 +266,15 @@ pub fn read_str(text: &str, path: &Path, explicit: bool, settings: &Settings) ->
             path: path.display().to_string(),
             kind: Some(kind),
             keys,
-            error: None,
             removed,
+            ..Default::default()
+        }),
+        Outcome::Template(keys, principals) => Some(InputFile {
+            path: path.display().to_string(),
+            kind: Some(InputKind::Cloudformation),
+            keys,
+            principals,
+            ..Default::default()
         }),
         Outcome::Failed(kind, e) => Some(InputFile {
             path: path.display().to_string(),
@@ -233,6 +295,8 @@ pub fn read_str(text: &str, path: &Path, explicit: bool, settings: &Settings) ->
 enum Outcome {
     /// The keys a file declares, and the principals it removes.
     Keys(InputKind, Vec<DeclaredKey>, Vec<Removed>),
+    /// A template's keys, and the roles and users it declares.
+    Template(Vec<DeclaredKey>, Vec<DeclaredPrincipal>),
     Failed(Option<InputKind>, InputError),
     NotMine,
 }
@@ -281,10 +345,10 @@ fn read_text(text: &str, path: &Path, settings: &Settings) -> Outcome {
         }
     };
     if cloudformation::is_template(&root) {
-        return match cloudformation::read(&root, settings)
-            .and_then(|mut keys| comment_ignores(text, &mut keys).map(|()| keys))
-        {
-            Ok(keys) => Outcome::Keys(InputKind::Cloudformation, keys, Vec::new()),
+        return match cloudformation::read(&root, settings).and_then(|(mut keys, principals)| {
+            comment_ignores(text, &mut keys).map(|()| (keys, principals))
+        }) {
+            Ok((keys, principals)) => Outcome::Template(keys, principals),
             Err(e) => Outcome::Failed(Some(InputKind::Cloudformation), e),
         };
     }

@@ -58,13 +58,7 @@ fn permission_set_names(plan: &Value) -> std::collections::BTreeMap<String, Stri
             names.insert(arn.to_owned(), name.to_owned());
         }
     };
-    for change in plan
-        .get("resource_changes")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|c| c.get("type").and_then(Value::as_str) == Some("aws_ssoadmin_permission_set"))
-    {
+    for (_, change) in changes(plan).filter(|(kind, _)| *kind == "aws_ssoadmin_permission_set") {
         for state in ["before", "after"] {
             if let Some(v) = change.get("change").and_then(|c| c.get(state)) {
                 note(v);
@@ -105,18 +99,21 @@ fn permission_set_names(plan: &Value) -> std::collections::BTreeMap<String, Stri
     names
 }
 
+/// A plan's resource changes, each with its type.
+fn changes(plan: &Value) -> impl Iterator<Item = (&str, &Value)> {
+    plan.get("resource_changes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|c| (c.get("type").and_then(Value::as_str).unwrap_or(""), c))
+}
+
 /// The IAM principals a plan deletes or replaces. A role or user is known by its ARN as it is
 /// now (`before`); a permission set by its name.
 pub fn removed(plan: &Value, text: &str, settings: &Settings) -> Vec<Removed> {
     let sets = std::sync::OnceLock::new();
     let mut out = Vec::new();
-    for change in plan
-        .get("resource_changes")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let kind = change.get("type").and_then(Value::as_str).unwrap_or("");
+    for (kind, change) in changes(plan) {
         let Some(c) = change.get("change") else {
             continue;
         };
@@ -193,13 +190,7 @@ pub fn read(plan: &Value, text: &str, settings: &Settings) -> Result<Vec<Declare
         });
     }
     let mut keys = Vec::new();
-    for change in plan
-        .get("resource_changes")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let kind = change.get("type").and_then(Value::as_str).unwrap_or("");
+    for (kind, change) in changes(plan) {
         if !TYPES.contains(&kind) {
             continue;
         }
