@@ -98,9 +98,10 @@ pub struct CheckArgs {
     #[arg(long, value_name = "OLD")]
     pub against: Option<PathBuf>,
 
-    /// AWS::Region in templates.
-    #[arg(long, value_name = "REGION", default_value = "us-east-1")]
-    pub region: String,
+    /// AWS::Region in templates [default: us-east-1]; with --live, the Region whose keys are
+    /// read (repeatable) [default: the profile's or AWS_REGION].
+    #[arg(long = "region", value_name = "REGION", conflicts_with = "all_regions")]
+    pub regions: Vec<String>,
 
     /// Output format [default: text, piped or not] (--output: the AWS CLI's name for it)
     #[arg(long, visible_alias = "output", value_enum)]
@@ -153,6 +154,41 @@ pub struct CheckArgs {
     /// judged against their policies too, with no AWS access.
     #[arg(long, value_name = "FILE")]
     pub keys: Option<PathBuf>,
+
+    /// Read the key policies of the accounts whose principals the change removes, read-only,
+    /// with scan's calls and pacing (the caller's account with its credentials, others by
+    /// assuming --role-name), and judge the change against them.
+    #[arg(long, conflicts_with = "keys")]
+    pub live: bool,
+
+    /// With --live: every Region enabled in each account.
+    #[arg(long, requires = "live")]
+    pub all_regions: bool,
+
+    /// With --live: the role assumed in the other accounts.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "OrganizationAccountAccessRole",
+        requires = "live"
+    )]
+    pub role_name: String,
+
+    /// With --live: the AWS profile to use.
+    #[arg(long, value_name = "PROFILE", requires = "live")]
+    pub profile: Option<String>,
+
+    /// With --live: send AWS calls to this endpoint.
+    #[arg(long, value_name = "URL", value_parser = parse_endpoint_url, requires = "live")]
+    pub endpoint_url: Option<String>,
+
+    /// With --live: seconds to wait for each AWS call.
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+
+    /// With --live: seconds the reading of keys may take in all.
+    #[arg(long, value_name = "SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_duration: u64,
 
     /// Files read at once (default: one per core).
     #[arg(long, value_name = "N", default_value_t = 0, hide = true)]

@@ -403,7 +403,31 @@ fn check(a: CheckArgs) -> Result<CheckRequest, UsageError> {
     if let Some(id) = &a.account {
         check_account(id)?;
     }
-    check_region(&a.region)?;
+    for r in &a.regions {
+        check_region(r)?;
+    }
+    check_role_name(&a.role_name)?;
+    let mut live_regions = a.regions.clone();
+    live_regions.sort();
+    live_regions.dedup();
+    let live = a.live.then(|| crate::commands::check::LiveRead {
+        aws: AwsSettings {
+            region: live_regions.first().cloned(),
+            profile: a.profile.clone(),
+            timeout: Duration::from_secs(a.timeout),
+            max_duration: Duration::from_secs(a.max_duration),
+            fallback_region: a.all_regions.then(|| "us-east-1".to_owned()),
+            endpoint_url: a.endpoint_url.clone(),
+        },
+        role_name: a.role_name.clone(),
+        regions: if a.all_regions {
+            Some(RegionsToScan::All)
+        } else if live_regions.is_empty() {
+            None
+        } else {
+            Some(RegionsToScan::List(live_regions.clone()))
+        },
+    });
     let deployer = principal("--deployer", a.deployer.as_deref())?;
     let keep = a
         .keep
@@ -426,7 +450,11 @@ fn check(a: CheckArgs) -> Result<CheckRequest, UsageError> {
         .unwrap_or_else(|| "aws".to_owned());
     let mut settings = crate::evidence::iac::Settings {
         partition,
-        region: a.region.clone(),
+        region: a
+            .regions
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "us-east-1".to_owned()),
         ..Default::default()
     };
     if let Some(account) = given {
@@ -439,6 +467,7 @@ fn check(a: CheckArgs) -> Result<CheckRequest, UsageError> {
         .map(|path| against(path, &settings))
         .transpose()?;
     Ok(CheckRequest {
+        live,
         keys: a.keys,
         scps: a.scps,
         rcps: a.rcps,
@@ -509,6 +538,19 @@ fn against(
     }
 }
 
+/// An IAM role name, as `--role-name` gives it.
+fn check_role_name(name: &str) -> Result<(), UsageError> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(UsageError::RoleName(name.to_owned()))
+    }
+}
+
 fn check_region(r: &str) -> Result<(), UsageError> {
     let parts: Vec<&str> = r.split('-').collect();
     let ok = parts.len() >= 3
@@ -532,13 +574,7 @@ fn scan(a: ScanArgs) -> Result<ScanRequest, UsageError> {
     for id in &a.accounts {
         check_account(id)?;
     }
-    let role_ok = (1..=64).contains(&a.role_name.len())
-        && a.role_name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
-    if !role_ok {
-        return Err(UsageError::RoleName(a.role_name.clone()));
-    }
+    check_role_name(&a.role_name)?;
     if let Some(t) = &a.athena.athena_table {
         check_table(t)?;
     }

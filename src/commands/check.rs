@@ -92,6 +92,85 @@ fn write_baseline(
     Ok(())
 }
 
+/// `--live`: the keys of the accounts whose principals the change removes, read as `scan`
+/// reads them (no call at all when the change removes no one). A permission set removed in
+/// every account reads the caller's account.
+fn read_live(
+    live: &LiveRead,
+    files: &[crate::diagnosis::model::InputFile],
+    console: &super::Console,
+) -> Result<Option<crate::diagnosis::model::ScanEvidence>, CommandError> {
+    use crate::diagnosis::model::RemovedPrincipal;
+    use crate::evidence::scan::{AccountsToScan, RegionsToScan, ScanFailed, ScanOptions};
+    let mut accounts = BTreeSet::new();
+    let mut callers = false;
+    for r in files.iter().flat_map(|f| &f.removed) {
+        match &r.principal {
+            RemovedPrincipal::Iam { arn } => {
+                if let Some(a) = Identity::parse(arn)
+                    .ok()
+                    .and_then(|i| i.account().map(str::to_owned))
+                {
+                    accounts.insert(a);
+                }
+            }
+            RemovedPrincipal::PermissionSet {
+                account: Some(a), ..
+            } => {
+                accounts.insert(a.clone());
+            }
+            RemovedPrincipal::PermissionSet { account: None, .. } => callers = true,
+        }
+    }
+    if accounts.is_empty() && !callers {
+        return Ok(None);
+    }
+    let session = super::Session::new(live.aws.clone())?;
+    let now = chrono::Utc::now();
+    let evidence = session.block_on(async {
+        let connection = session.connection().await;
+        let regions = match &live.regions {
+            Some(r) => r.clone(),
+            None => RegionsToScan::List(vec![connection.region().ok_or(CommandError::NoRegion)?]),
+        };
+        let opts = ScanOptions {
+            accounts: if accounts.is_empty() {
+                AccountsToScan::Caller
+            } else {
+                AccountsToScan::List(accounts.into_iter().collect())
+            },
+            role_name: live.role_name.clone(),
+            regions,
+            concurrency: LIVE_CONCURRENCY,
+            kms_rate: LIVE_KMS_RATE,
+            cloudtrail: true,
+            lookback_days: 90,
+            timeout: session.timeout(),
+            lookup_interval: std::time::Duration::from_millis(500),
+            now,
+            read_tags: false,
+        };
+        let gathered =
+            crate::evidence::scan::gather_scan(&connection.fleet(), &session.calls, &opts, &|t| {
+                console.scan_progress(t)
+            })
+            .await;
+        console.finish_progress();
+        let mut evidence = gathered.map_err(|e| match e {
+            ScanFailed::Caller(e) => CommandError::caller_unknown(e, &live.aws),
+            other => CommandError::Organization(other),
+        })?;
+        evidence.calls = session.calls.snapshot();
+        Ok::<_, CommandError>(evidence)
+    })?;
+    console.calls(&evidence.calls);
+    Ok(Some(evidence))
+}
+
+/// `--live` reads as `scan` does by default.
+const LIVE_CONCURRENCY: usize = 16;
+const LIVE_KMS_RATE: f64 = 400.0;
+
 /// The largest saved scan read (an organisation's keys, their policies and calls).
 const MAX_SAVED_SCAN_BYTES: u64 = 512 << 20;
 
@@ -134,6 +213,18 @@ pub struct CheckRequest {
     pub rcps: Vec<PathBuf>,
     /// `--keys FILE`: a saved scan, the keys that exist.
     pub keys: Option<PathBuf>,
+    /// `--live`: read the keys that exist from AWS.
+    pub live: Option<LiveRead>,
+}
+
+/// `check --live`: how the keys that exist are read (scan's calls, for the accounts whose
+/// principals the change removes).
+#[derive(Debug)]
+pub struct LiveRead {
+    pub aws: super::session::AwsSettings,
+    pub role_name: String,
+    /// `None`: the Region of the profile or environment.
+    pub regions: Option<crate::evidence::scan::RegionsToScan>,
 }
 
 pub fn run(
@@ -195,6 +286,10 @@ pub fn run(
             iac::against_template(f, old, &settings);
         }
     }
+    let existing = match (&req.live, existing) {
+        (Some(live), None) => read_live(live, &files, console)?,
+        (_, existing) => existing,
+    };
     let report = check(
         &files,
         &CheckOptions {

@@ -89,10 +89,19 @@ pub fn check(
             }
         }
     }
+    let findings = existing_keys_findings(opts, &summary, now);
+    for f in &findings {
+        match f.severity {
+            Severity::Error => summary.errors += 1,
+            Severity::Warning => summary.warnings += 1,
+            Severity::Info => {}
+        }
+    }
     CheckReport {
         schema_version: SCHEMA_VERSION,
         files: checked,
         summary,
+        findings,
     }
 }
 
@@ -110,6 +119,34 @@ fn declared_scope<'a>(key: &'a DeclaredKey, opts: &'a CheckOptions) -> PolicySco
             exempt_key: false,
         },
     }
+}
+
+/// What the read of the keys that exist could not examine (the scan's own `scan-incomplete`),
+/// and the keys whose policy it could not learn: a partial answer is never an all clear.
+fn existing_keys_findings(
+    opts: &CheckOptions,
+    summary: &CheckSummary,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<Finding> {
+    let Some(ev) = &opts.existing else {
+        return Vec::new();
+    };
+    let mut out = super::scan::scan(ev, None, &[], now).findings;
+    if summary.principals_removed > 0 && summary.existing_keys_unknown > 0 {
+        out.push(
+            Finding::new(
+                Code::EvidenceIncomplete,
+                text!(super::model::prose(format!(
+                    "What the change takes from {} existing key{} is unknown: their policy could not be learned",
+                    summary.existing_keys_unknown,
+                    if summary.existing_keys_unknown == 1 { "" } else { "s" }
+                ))),
+            )
+            .detail("Their key policy was denied or could not be read, and CloudTrail did not give it: they may rest on the principals the change removes.")
+            .help("Run `kms-doctor scan --without ARN` with a principal that can read those policies, or `kms-doctor diagnose KEY`."),
+        );
+    }
+    out
 }
 
 /// What the principals the change removes take from the keys declared in the inputs and from

@@ -96,6 +96,12 @@ fn doc(r: &CheckReport) -> Doc<'_> {
         }
     }
     doc.push(Block::Located(located));
+    if !r.findings.is_empty() {
+        doc.heading("The keys that exist").push(Block::Findings {
+            items: &r.findings,
+            none: None,
+        });
+    }
     let s = &r.summary;
     let tone = if s.errors > 0 || s.unreadable > 0 {
         Tone::Bad
@@ -116,10 +122,24 @@ pub fn sarif(r: &CheckReport) -> serde_json::Value {
         r.files
             .iter()
             .flat_map(|f| &f.resources)
-            .flat_map(|res| res.findings.iter().map(|l| l.finding.code)),
+            .flat_map(|res| res.findings.iter().map(|l| l.finding.code))
+            .chain(r.findings.iter().map(|f| f.code)),
     );
     let used = &used;
-    let mut results: Vec<serde_json::Value> = Vec::new();
+    // Findings about the keys that exist as a whole have no file to stand at.
+    let mut results: Vec<serde_json::Value> = r
+        .findings
+        .iter()
+        .map(|f| {
+            json!({
+                "ruleId": f.code.as_str(),
+                "ruleIndex": used.iter().position(|c| *c == f.code),
+                "level": level(f.severity),
+                "message": {"text": f.message()},
+                "properties": {"help": f.help.plain()}
+            })
+        })
+        .collect();
     for f in &r.files {
         for res in &f.resources {
             for l in &res.findings {

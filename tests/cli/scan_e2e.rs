@@ -948,3 +948,37 @@ fn without_a_role_the_keys_that_rest_on_it_are_named_worst_first() {
     assert_eq!(code, Some(1));
     assert!(r.to_string().contains("removes-last-restorer"));
 }
+
+#[test]
+fn check_live_reads_the_keys_of_the_account_a_plan_removes_from_read_only() {
+    let (mut sc, ids) = estate();
+    sc.kms_throttle_every = 0;
+    let endpoint = scenario::start(sc);
+    let check = |plan: &str| {
+        let o = against(&endpoint.url)
+            .args(["check", plan, "--live", "--format", "json"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        for op in endpoint.calls.lock().unwrap().iter() {
+            assert!(READ_ONLY.contains(&op.as_str()), "check --live called {op}");
+        }
+        o
+    };
+    // The plan replaces KeyAdmin: alias/payments names only it, by ARN.
+    let o = check("tests/iac/delete/replaces-admin.json");
+    assert_exit(&o, 1);
+    let r = json_of(&o);
+    let role = &r["files"][0]["resources"][0];
+    assert_eq!(role["name"], "aws_iam_role.key_admin");
+    let found = role["findings"].to_string();
+    assert!(found.contains("recreation-orphans-principal"), "{found}");
+    assert!(found.contains(&ids["single"]), "names the key: {found}");
+    assert!(r["summary"]["existing_keys"].as_u64().unwrap() > 0);
+    assert!(count(&endpoint, "kms:GetKeyPolicy") > 0);
+    // A plan that removes no one makes no AWS call.
+    endpoint.calls.lock().unwrap().clear();
+    let o = check("tests/iac/tf/plan.json");
+    assert_exit(&o, 0);
+    assert!(endpoint.calls.lock().unwrap().is_empty());
+}

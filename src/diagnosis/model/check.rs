@@ -304,4 +304,8 @@ pub struct CheckReport {
     pub schema_version: u32,
     pub files: Vec<CheckedFile>,
     pub summary: CheckSummary,
+    /// Findings about the keys that exist as a whole (`--live`, `--keys`): what the read of
+    /// them could not examine (`scan-incomplete`), keys whose policy is unknown.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Finding>,
 }
