@@ -194,6 +194,7 @@ fn before_you_delete(
             &policy,
             &declared_scope(key, opts),
             &BTreeMap::new(),
+            None,
             &removals,
             now,
         );

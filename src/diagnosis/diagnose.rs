@@ -2,7 +2,6 @@
 //! evidence was gathered (or loaded from a file) before.
 
 use super::explain::layer_results;
-use super::iam_restorers::iam_restorers;
 use super::judge::{
     KeyPolicyRestorers, OrgScope, PolicyScope, existence, held_by_organization,
     key_policy_restorers, org_policies, parse_in_force,
@@ -10,8 +9,7 @@ use super::judge::{
 use super::model::Text;
 use super::model::{
     Basis, CallerReport, Code, DiagnoseReport, Evidence, FailedAttempt, Finding, HistorySummary,
-    Outcome, PolicyInForce, Restorer, RestorerVia, SCHEMA_VERSION, SupportCase, Verdict,
-    sort_findings,
+    Outcome, PolicyInForce, Restorer, SCHEMA_VERSION, SupportCase, Verdict, sort_findings,
 };
 use super::restore_paths::{Graph, permission_set};
 use super::rules::policy::{self as policy_rules, PolicyFacts};
@@ -22,8 +20,8 @@ use crate::diagnosis::model::{AccountId, CallRecord, KeyManager, Operation, Poli
 use crate::diagnosis::model::{LayerDecision, LayerResult};
 use crate::policy::KeyPolicy;
 use crate::policy::{
-    Context, Evaluation, GET_KEY_POLICY, Identity, IdentityKind, OrgPolicyType, OrgRequest,
-    PUT_KEY_POLICY, delegation_statement, evaluate_for,
+    Context, Evaluation, GET_KEY_POLICY, Identity, OrgPolicyType, OrgRequest, PUT_KEY_POLICY,
+    delegation_statement, evaluate_for,
 };
 use std::collections::BTreeMap;
 
@@ -99,6 +97,7 @@ fn without_findings(
     policy: Option<&KeyPolicy>,
     scope: &PolicyScope,
     existence: &BTreeMap<&str, Option<bool>>,
+    iam: Option<&[String]>,
     without: &[super::model::Removed],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Vec<Finding> {
@@ -106,7 +105,7 @@ fn without_findings(
         .key_arn
         .map_or_else(|| Text::from("the key"), |arn| Text::code(arn.to_owned()));
     match policy {
-        Some(policy) => super::without::impact(&key, policy, scope, existence, without, now)
+        Some(policy) => super::without::impact(&key, policy, scope, existence, iam, without, now)
             .findings
             .into_iter()
             .map(|(f, _)| f)
@@ -208,31 +207,21 @@ pub fn diagnose(
             .simulation
             .iter()
             .any(|s| s.allowed_by_organizations == Some(false));
-        for r in iam_restorers(details, &graph, key_arn, now) {
-            if restorers.iter().any(|x| x.principal == r.arn) {
-                continue;
+        let mut through = super::iam_restorers::through_iam(
+            details,
+            &graph,
+            key_arn,
+            source.kind,
+            org_scope,
+            &restorers,
+            now,
+        );
+        if organizations_deny {
+            for r in &mut through {
+                r.conditions_on.push("service control policies".to_owned());
             }
-            let mut conditions_on = r.conditions_on;
-            if organizations_deny {
-                conditions_on.push("service control policies".to_owned());
-            }
-            let kind = Identity::parse(&r.arn).map_or(IdentityKind::Unknown, |i| i.kind());
-            let blocked_by = org_scope.blocked(&r.arn, key_arn, now);
-            restorers.push(Restorer {
-                principal: r.arn,
-                statement: format!("IAM policy {}", r.allowed_by),
-                source: source.kind,
-                exists: Some(true),
-                kind,
-                via: RestorerVia::Iam,
-                conditions_on,
-                caller_can_assume: None,
-                assumable_by: Vec::new(),
-                path: None,
-                permission_set: None,
-                blocked_by,
-            });
         }
+        restorers.extend(through);
     }
     // Known from the key's ARN alone: no policy needed.
     let cross_account = match (key_account, subject.as_ref().and_then(|s| s.account())) {
@@ -392,6 +381,14 @@ pub fn diagnose(
     live::restorer_findings(&mut findings, &restorers);
     live::incomplete_findings(&mut findings, ev, policy.is_some());
     if !opts.without.is_empty() {
+        // Who IAM lets update the policy through the delegation, when the details say all.
+        let iam: Option<Vec<String>> = ev.authorization.as_ref().filter(|d| d.complete).map(|_| {
+            restorers
+                .iter()
+                .filter(|r| r.via == super::model::RestorerVia::Iam && r.blocked_by.is_none())
+                .map(|r| r.principal.clone())
+                .collect()
+        });
         findings.extend(without_findings(
             policy,
             &PolicyScope {
@@ -403,6 +400,7 @@ pub fn diagnose(
                 org: org_scope,
             },
             &existence,
+            iam.as_deref(),
             opts.without,
             now,
         ));

@@ -89,6 +89,50 @@ pub fn iam_restorers(
     out
 }
 
+/// The IAM-side restorers as restorers of the key (`via: iam`), leaving out principals the key
+/// policy already names (`known`): what `diagnose` and `scan` add to a delegating key's list.
+pub fn through_iam(
+    details: &AuthorizationDetails,
+    graph: &Graph,
+    key_arn: Option<&str>,
+    source: super::model::SourceKind,
+    org: super::judge::OrgScope,
+    known: &[super::model::Restorer],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<super::model::Restorer> {
+    // The details are of the key's account; a principal of another account is none of its.
+    let key_account = key_arn
+        .and_then(|a| a.split(':').nth(4))
+        .filter(|a| !a.is_empty());
+    iam_restorers(details, graph, key_arn, now)
+        .into_iter()
+        .filter(|r| !known.iter().any(|x| x.principal == r.arn))
+        .filter(|r| {
+            key_account.is_none_or(|k| {
+                Identity::parse(&r.arn)
+                    .ok()
+                    .and_then(|i| i.account().map(|a| a == k))
+                    .unwrap_or(true)
+            })
+        })
+        .map(|r| super::model::Restorer {
+            kind: Identity::parse(&r.arn)
+                .map_or(crate::policy::IdentityKind::Unknown, |i| i.kind()),
+            blocked_by: org.blocked(&r.arn, key_arn, now),
+            statement: format!("IAM policy {}", r.allowed_by),
+            principal: r.arn,
+            source,
+            exists: Some(true),
+            via: super::model::RestorerVia::Iam,
+            conditions_on: r.conditions_on,
+            caller_can_assume: None,
+            assumable_by: Vec::new(),
+            path: None,
+            permission_set: None,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,7 +53,34 @@ pub struct Graph<'a> {
     simulated: Vec<(Identity, Assume)>,
 }
 
+/// The managed policies of the details by ARN: name and document.
+fn managed_of(details: Option<&AuthorizationDetails>) -> HashMap<&str, (&str, &str)> {
+    details
+        .iter()
+        .flat_map(|d| &d.policies)
+        .filter_map(|p| Some((p.arn.as_str(), (p.name.as_str(), p.document.as_deref()?))))
+        .collect()
+}
+
 impl<'a> Graph<'a> {
+    /// The identity policies of an account's authorization details alone (`scan`: who may
+    /// update a delegating key's policy through IAM; no one is diagnosed, no path searched).
+    pub fn for_details(
+        details: &'a AuthorizationDetails,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Graph<'a> {
+        Graph {
+            roles: Vec::new(),
+            details: Some(details),
+            now,
+            holders: Default::default(),
+            managed: managed_of(Some(details)),
+            parsed: Default::default(),
+            subject: None,
+            simulated: Vec::new(),
+        }
+    }
+
     pub fn new(ev: &'a Evidence, now: chrono::DateTime<chrono::Utc>) -> Graph<'a> {
         let mut roles: Vec<Role> = Vec::new();
         let mut add = |arn: &str, trust: &str| {
@@ -92,12 +119,7 @@ impl<'a> Graph<'a> {
                 add(&c.principal, t);
             }
         }
-        let managed = ev
-            .authorization
-            .iter()
-            .flat_map(|d| &d.policies)
-            .filter_map(|p| Some((p.arn.as_str(), (p.name.as_str(), p.document.as_deref()?))))
-            .collect();
+        let managed = managed_of(ev.authorization.as_ref());
         let subject = Identity::parse(ev.subject.as_deref().unwrap_or(&ev.caller.arn)).ok();
         let simulated = ev
             .simulation

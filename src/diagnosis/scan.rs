@@ -2,14 +2,17 @@
 //! for nobody in particular: can anyone still update it, and how close is it to a lockout?
 //! Pure: the evidence was gathered before.
 
+use super::iam_restorers::through_iam;
 use super::judge::{OrgScope, PolicyScope, existence, judge_policy, org_policies, parse_in_force};
 use super::model::{AccountId, KeyId};
+use super::model::{AuthorizationDetails, Restorer};
 use super::model::{
     CallCounts, Code, Finding, KeyEvidence, KeyMute, KeyStatus, Missed, MutedFinding, NotExamined,
     Outcome, SCHEMA_VERSION, ScanError, ScanEvidence, ScanReport, ScanScope, ScanSummary,
     ScannedKey, Severity, Text, code, prose, sort_findings,
 };
 use super::model::{Removed, SourceKind};
+use super::restore_paths::Graph;
 use super::rules::live;
 use crate::policy::OrgPolicies;
 use crate::text;
@@ -24,15 +27,15 @@ pub fn scan(
     mutes: &[KeyMute],
     now: chrono::DateTime<chrono::Utc>,
 ) -> ScanReport {
-    let read: BTreeMap<&AccountId, OrgPolicies> = ev
-        .organizations
-        .iter()
-        .filter_map(|(account, org)| Some((account, org_policies(org)?)))
-        .collect();
+    let facts = account_facts(ev, now);
     let mut keys: Vec<ScannedKey> = ev
         .keys
         .iter()
-        .map(|k| assess(k, given.or(read.get(&k.account)), now))
+        .map(|k| {
+            let f = facts.get(&k.account);
+            let org = given.or(f.and_then(|f| f.org.as_ref()));
+            assess_with(k, org, f.and_then(AccountFacts::iam), now)
+        })
         .collect();
     // A key whose policy a failed call (not a denial) left unread was listed, not examined.
     let unread: BTreeSet<(&AccountId, &str, &KeyId)> = ev
@@ -271,6 +274,56 @@ fn status<'a>(
     }
 }
 
+/// `single-restorer` for a key that delegates to the account, from its authorization details:
+/// at most one principal besides the account's root user — named by the key policy, or allowed
+/// by its IAM policies — can update the key policy. The root user can (with its own
+/// credentials), so this is never `no-restorer`.
+fn few_iam_restorers(
+    named: &[Restorer],
+    through: &[Restorer],
+    scope: &PolicyScope,
+) -> Option<Finding> {
+    let mut who: Vec<&str> = named
+        .iter()
+        .chain(through)
+        .filter(|r| !r.via_iam() && r.exists != Some(false) && r.blocked_by.is_none())
+        .map(|r| r.principal.as_str())
+        .collect();
+    who.sort_unstable();
+    who.dedup();
+    let root = format!("arn:{}:iam::{}:root", scope.partition, scope.account);
+    match who.as_slice() {
+        [] => Some(
+            Finding::new(
+                Code::SingleRestorer,
+                "Only the account's root user can update the key policy",
+            )
+            .detail(text!(
+                "The key policy delegates to the account, but no IAM user or role's policies allow kms:PutKeyPolicy on the key (from the account's authorization details): only the root user (",
+                code(root),
+                "), signing in with its own credentials, could change the policy."
+            ))
+            .help("Give a break-glass role kms:PutKeyPolicy in IAM, or name one in the key policy."),
+        ),
+        [one] => Some(
+            Finding::new(
+                Code::SingleRestorer,
+                text!("Only ", code(one.to_string()), " (and the account's root user) can update the key policy"),
+            )
+            .detail(text!(
+                "From the key policy and the account's authorization details: if ",
+                code(one.to_string()),
+                " is deleted or loses its IAM policy, only the root user (",
+                code(root),
+                "), signing in with its own credentials, could change the policy."
+            ))
+            .evidence([text!("kms:PutKeyPolicy restorers: ", code(one.to_string()))])
+            .help("Name a second administrator (a break-glass role), in the key policy or in IAM."),
+        ),
+        _ => None,
+    }
+}
+
 /// How a scanned key's policy is judged.
 fn scope_of<'a>(
     key: &'a KeyEvidence,
@@ -304,19 +357,23 @@ pub fn key_label(key: &KeyEvidence) -> Text {
 
 /// What `removed` takes from a scanned key (`without::impact`); `None` when its policy in
 /// force is not known (or does not parse): then what it loses cannot be said.
-pub fn key_impact<'r>(
+fn key_impact<'r>(
     key: &KeyEvidence,
     org: Option<&OrgPolicies>,
+    iam: Option<(&AuthorizationDetails, &Graph)>,
     removed: &'r [Removed],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<super::without::Impact<'r>> {
     let (text, source) = key.policy_in_force();
     let policy = parse_in_force(text.as_deref()?).ok()?;
+    let scope = scope_of(key, source.kind, org);
+    let names = iam_names(key, &scope, iam, now);
     Some(super::without::impact(
         &key_label(key),
         &policy,
-        &scope_of(key, source.kind, org),
+        &scope,
         &existence(&key.restorer_checks),
+        names.as_deref(),
         removed,
         now,
     ))
@@ -379,24 +436,102 @@ pub fn impacts<'e, 'r>(
     removed: &'r [Removed],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Vec<(&'e KeyEvidence, Option<super::without::Impact<'r>>)> {
-    let read: BTreeMap<&AccountId, OrgPolicies> = ev
-        .organizations
-        .iter()
-        .filter_map(|(account, org)| Some((account, org_policies(org)?)))
-        .collect();
+    let facts = account_facts(ev, now);
     ev.keys
         .iter()
         .map(|k| {
-            let org = given.or(read.get(&k.account));
-            (k, key_impact(k, org, removed, now))
+            let f = facts.get(&k.account);
+            let org = given.or(f.and_then(|f| f.org.as_ref()));
+            (
+                k,
+                key_impact(k, org, f.and_then(AccountFacts::iam), removed, now),
+            )
         })
         .collect()
 }
 
-/// One key: its findings, restorers and status.
+/// What a scan knows of an account beyond its keys: the organisation's policies that apply to
+/// it, and its authorization details with their identity policies (parsed once, for every
+/// key that delegates to the account).
+struct AccountFacts<'e> {
+    org: Option<OrgPolicies>,
+    iam: Option<(&'e AuthorizationDetails, Graph<'e>)>,
+}
+
+impl<'e> AccountFacts<'e> {
+    fn iam(&self) -> Option<(&AuthorizationDetails, &Graph<'e>)> {
+        self.iam.as_ref().map(|(d, g)| (*d, g))
+    }
+}
+
+fn account_facts(
+    ev: &ScanEvidence,
+    now: chrono::DateTime<chrono::Utc>,
+) -> BTreeMap<&AccountId, AccountFacts<'_>> {
+    let mut facts: BTreeMap<&AccountId, AccountFacts> = BTreeMap::new();
+    for (account, org) in &ev.organizations {
+        facts
+            .entry(account)
+            .or_insert(AccountFacts {
+                org: None,
+                iam: None,
+            })
+            .org = org_policies(org);
+    }
+    for (account, details) in &ev.authorization {
+        facts
+            .entry(account)
+            .or_insert(AccountFacts {
+                org: None,
+                iam: None,
+            })
+            .iam = Some((details, Graph::for_details(details, now)));
+    }
+    facts
+}
+
+/// Who IAM lets update a delegating key's policy (not held by the organisation's policies),
+/// when the account's authorization details were read whole.
+fn iam_names(
+    key: &KeyEvidence,
+    scope: &PolicyScope,
+    iam: Option<(&AuthorizationDetails, &Graph)>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Vec<String>> {
+    let (details, graph) = iam.filter(|(d, _)| d.complete)?;
+    Some(
+        through_iam(
+            details,
+            graph,
+            key.arn.as_deref(),
+            scope.source,
+            scope.org,
+            &[],
+            now,
+        )
+        .into_iter()
+        .filter(|r| r.blocked_by.is_none())
+        .map(|r| r.principal)
+        .collect(),
+    )
+}
+
+/// One key: its findings, restorers and status, from its key policy alone.
 pub fn assess(
     key: &KeyEvidence,
     org: Option<&OrgPolicies>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ScannedKey {
+    assess_with(key, org, None, now)
+}
+
+/// One key, with its account's authorization details when they were read: a key that
+/// delegates to the account then lists the IAM users and roles that can update its policy,
+/// and `single-restorer` counts them.
+fn assess_with(
+    key: &KeyEvidence,
+    org: Option<&OrgPolicies>,
+    iam: Option<(&AuthorizationDetails, &Graph)>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> ScannedKey {
     let (text, source) = key.policy_in_force();
@@ -407,14 +542,28 @@ pub fn assess(
         None => findings.push(policy_unknown(key)),
         Some(Err(unreadable)) => findings.push(unreadable.clone()),
         Some(Ok(policy)) => {
-            let judged = judge_policy(
-                policy,
-                &scope_of(key, source.kind, org),
-                &existence(&key.restorer_checks),
-                now,
-            );
+            let scope = scope_of(key, source.kind, org);
+            let judged = judge_policy(policy, &scope, &existence(&key.restorer_checks), now);
             findings.extend(judged.findings);
             restorers = judged.restorers;
+            let delegates = restorers
+                .iter()
+                .any(|r| r.via_iam() && r.exists != Some(false) && r.blocked_by.is_none());
+            if let (true, Some((details, graph))) = (delegates, iam) {
+                let through = through_iam(
+                    details,
+                    graph,
+                    key.arn.as_deref(),
+                    source.kind,
+                    scope.org,
+                    &restorers,
+                    now,
+                );
+                if details.complete {
+                    findings.extend(few_iam_restorers(&restorers, &through, &scope));
+                }
+                restorers.extend(through);
+            }
         }
     }
     if let Some(e) = key

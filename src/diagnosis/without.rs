@@ -85,16 +85,35 @@ pub struct Impact<'r> {
 /// What `removed` takes from the key named `key` (its ARN, or where a template declares it):
 /// `removes-last-restorer`, `recreation-orphans-principal`, `removes-restorer`. Empty when no
 /// principal that can update the policy goes.
+///
+/// `iam`: the users and roles whose IAM policies let them update the policy through the account
+/// delegation, when the account's authorization details were read. Then the delegation is
+/// those principals and the account's root user (a last resort: its own credentials); not
+/// known, the delegation stands for any administrator, and stays.
 pub fn impact<'r>(
     key: &Text,
     policy: &KeyPolicy,
     scope: &PolicyScope,
     existence: &BTreeMap<&str, Option<bool>>,
+    iam: Option<&[String]>,
     removed: &'r [Removed],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Impact<'r> {
     let before = judge_policy(policy, scope, existence, now).restorers;
-    let living_before = living(&before);
+    let delegation = |rs: &[Restorer]| {
+        rs.iter()
+            .any(|r| r.via_iam() && r.exists != Some(false) && r.blocked_by.is_none())
+    };
+    let through = |rs: &[Restorer]| -> Vec<&str> {
+        match iam {
+            Some(names) if delegation(rs) => names.iter().map(String::as_str).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut living_before = living(&before);
+    living_before.extend(through(&before));
+    living_before.sort_unstable();
+    living_before.dedup();
     let hits: Vec<(&str, &Removed)> = living_before
         .iter()
         .flat_map(|named| {
@@ -118,11 +137,23 @@ pub fn impact<'r>(
         gone.insert(named, Some(false));
     }
     let after = judge_policy(policy, scope, &gone, now).restorers;
-    out.after = living(&after).iter().map(|s| s.to_string()).collect();
-    // The account delegation that stays is any IAM administrator of the account: many.
-    let whole_account_stays = after
-        .iter()
-        .any(|r| r.via_iam() && r.exists != Some(false) && r.blocked_by.is_none());
+    let mut living_after = living(&after);
+    living_after.extend(
+        through(&after)
+            .into_iter()
+            .filter(|p| !hits.iter().any(|(named, _)| named == p)),
+    );
+    living_after.sort_unstable();
+    living_after.dedup();
+    out.after = living_after.iter().map(|s| s.to_string()).collect();
+    // The account delegation that stays is any IAM administrator of the account, many, unless
+    // the authorization details say who they are: then its root user is one, of last resort.
+    let whole_account_stays = iam.is_none() && delegation(&after);
+    let root_only = iam.is_some()
+        && out
+            .after
+            .iter()
+            .all(|p| matches!(Identity::parse(p), Ok(Identity::Account { .. })));
     let remaining: Text = if out.after.is_empty() {
         "none".into()
     } else {
@@ -196,7 +227,7 @@ pub fn impact<'r>(
                 ))
                 .help(keep_access),
             )
-        } else if out.after.len() <= 1 && !whole_account_stays {
+        } else if (out.after.len() <= 1 || root_only) && !whole_account_stays {
             Some(
                 Finding::new(
                     Code::RemovesRestorer,
@@ -269,6 +300,7 @@ mod tests {
             &policy(admins),
             &scope,
             &BTreeMap::new(),
+            None,
             removed,
             chrono::Utc::now(),
         )

@@ -1,6 +1,7 @@
 //! Whether IAM users and roles exist: `GetRole` and `GetUser`, each name asked once, a few at a
 //! time, through a pace. One lookup for `diagnose` (the restorers, the role behind a session)
-//! and `scan` (every principal an account's key policies name).
+//! and `scan` (every principal an account's key policies name). And the account's
+//! authorization details, for the restorers through the account delegation (both too).
 
 use super::pace::Pace;
 use super::{CallError, Calls, Iam, IamEntity};
@@ -61,4 +62,48 @@ pub fn existence_of(r: &Result<IamEntity, CallError>) -> Option<bool> {
         Err(e) if e.outcome == Outcome::NotFound => Some(false),
         Err(_) => None,
     }
+}
+
+/// Pages of `GetAccountAuthorizationDetails` read at most (1,000 entities each).
+pub const MAX_AUTHORIZATION_PAGES: usize = 50;
+
+/// Every page of the account's authorization details; the first page's failure when it fails
+/// (the call is in the log too). Past the page cap, or when a later page fails, what was read
+/// is kept, marked incomplete.
+pub async fn authorization_details<I: Iam>(
+    iam: &I,
+    calls: &Calls,
+    timeout: Duration,
+) -> Result<crate::diagnosis::model::AuthorizationDetails, CallError> {
+    let mut all = crate::diagnosis::model::AuthorizationDetails {
+        complete: true,
+        ..Default::default()
+    };
+    let mut marker = None;
+    for page in 0..MAX_AUTHORIZATION_PAGES {
+        let answer = calls
+            .record(
+                "iam",
+                "GetAccountAuthorizationDetails",
+                timeout,
+                iam.authorization_details(marker.take()),
+            )
+            .await;
+        match answer {
+            Ok(p) => {
+                all.extend(p.details);
+                match p.next_marker {
+                    Some(m) => marker = Some(m),
+                    None => return Ok(all),
+                }
+            }
+            Err(e) if page == 0 => return Err(e),
+            Err(_) => {
+                all.complete = false;
+                return Ok(all);
+            }
+        }
+    }
+    all.complete = false;
+    Ok(all)
 }

@@ -539,9 +539,6 @@ fn trusts_account(role: &IamEntity, now: chrono::DateTime<chrono::Utc>) -> bool 
     .any(|g| g.names_whole_account())
 }
 
-/// Pages of `GetAccountAuthorizationDetails` read at most (1,000 entities each).
-const MAX_AUTHORIZATION_PAGES: usize = 50;
-
 /// Checks the candidates' existence and, when the policy delegates to the account, reads the
 /// account's authorization details, at once.
 async fn check_candidates<S, K, I: Iam, C, O>(
@@ -553,7 +550,9 @@ async fn check_candidates<S, K, I: Iam, C, O>(
 ) -> Checked {
     let details = async {
         if candidates.delegates {
-            authorization_details(clients, calls, timeout).await
+            super::entities::authorization_details(&clients.iam, calls, timeout)
+                .await
+                .ok()
         } else {
             None
         }
@@ -567,46 +566,6 @@ async fn check_candidates<S, K, I: Iam, C, O>(
         roles,
         authorization,
     }
-}
-
-/// Every page of the account's authorization details; `None` when the first is refused (the
-/// call is in the log, and the report says what that leaves open).
-async fn authorization_details<S, K, I: Iam, C, O>(
-    clients: &Clients<S, K, I, C, O>,
-    calls: &Calls,
-    timeout: Duration,
-) -> Option<AuthorizationDetails> {
-    let mut all = AuthorizationDetails {
-        complete: true,
-        ..AuthorizationDetails::default()
-    };
-    let mut marker = None;
-    for page in 0..MAX_AUTHORIZATION_PAGES {
-        let answer = calls
-            .record(
-                "iam",
-                "GetAccountAuthorizationDetails",
-                timeout,
-                clients.iam.authorization_details(marker.take()),
-            )
-            .await;
-        match answer {
-            Ok(p) => {
-                all.extend(p.details);
-                match p.next_marker {
-                    Some(m) => marker = Some(m),
-                    None => return Some(all),
-                }
-            }
-            Err(_) if page == 0 => return None,
-            Err(_) => {
-                all.complete = false;
-                return Some(all);
-            }
-        }
-    }
-    all.complete = false;
-    Some(all)
 }
 
 fn restorer_candidates(

@@ -169,6 +169,9 @@ where
 /// What one account gave.
 #[derive(Default)]
 struct AccountResult {
+    account: Option<AccountId>,
+    /// Read when a key of the account delegates to it.
+    authorization: Option<crate::diagnosis::model::AuthorizationDetails>,
     regions: Vec<String>,
     keys: Vec<KeyEvidence>,
     aws_managed: u64,
@@ -232,6 +235,9 @@ pub async fn gather_scan<F: Fleet>(
     let mut ev = ScanEvidence::started(Timestamp(opts.now.trunc_subsecs(0)), caller, accounts);
     let mut regions = BTreeSet::new();
     for r in results {
+        if let (Some(details), Some(id)) = (r.authorization, r.account) {
+            ev.authorization.insert(id, details);
+        }
         regions.extend(r.regions);
         ev.keys.extend(r.keys);
         ev.aws_managed_skipped += r.aws_managed;
@@ -239,6 +245,7 @@ pub async fn gather_scan<F: Fleet>(
         ev.regions_scanned += r.regions_scanned;
         ev.errors.extend(r.errors);
     }
+
     ev.regions = regions.into_iter().collect();
     ev.organizations = organizations;
     ev.errors.extend(listing_cut);
@@ -402,15 +409,28 @@ async fn scan_account<F: Fleet>(
         }
     }
     result.regions = regions;
-    check_restorers(
-        &fleet.iam(&account),
-        calls,
-        t,
-        id,
-        &mut result.keys,
-        opts.now,
-    )
-    .await;
+    let iam = fleet.iam(&account);
+    check_restorers(&iam, calls, t, id, &mut result.keys, opts.now).await;
+    // Through the account delegation, any IAM user or role whose policies allow it may update
+    // a key's policy: who, from the account's authorization details, read once.
+    let delegates = result.keys.iter().any(|k| {
+        k.restorer_checks.iter().any(|c| {
+            matches!(Identity::parse(&c.principal), Ok(Identity::Account { account, .. }) if account == id)
+        })
+    });
+    if delegates {
+        match super::entities::authorization_details(&iam, calls, t).await {
+            Ok(details) => result.authorization = Some(details),
+            Err(e) => result.errors.push(error(
+                id,
+                None,
+                "iam:GetAccountAuthorizationDetails",
+                &e,
+                None,
+            )),
+        }
+    }
+    result.account = Some(AccountId::from(id.to_owned()));
     result
 }
 

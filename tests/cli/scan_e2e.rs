@@ -982,3 +982,92 @@ fn check_live_reads_the_keys_of_the_account_a_plan_removes_from_read_only() {
     assert_exit(&o, 0);
     assert!(endpoint.calls.lock().unwrap().is_empty());
 }
+
+#[test]
+fn a_delegating_keys_iam_restorers_are_named_and_counted() {
+    let sc = healthy_estate();
+    let endpoint = scenario::start(sc.clone());
+    let r = json_of(&run(
+        &endpoint,
+        &["--region", "us-east-1", "--format", "json"],
+    ));
+    let healthy = key(&r, "00000001-aaaa-bbbb-cccc-000000000001");
+    assert_eq!(healthy["status"], "healthy");
+    let through_iam: Vec<&str> = healthy["restorers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["via"] == "iam")
+        .map(|x| x["principal"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        through_iam,
+        [
+            "arn:aws:iam::111122223333:role/Admin",
+            "arn:aws:iam::111122223333:role/OrganizationAccountAccessRole"
+        ],
+        "{healthy:#}"
+    );
+    assert_eq!(count(&endpoint, "iam:GetAccountAuthorizationDetails"), 1);
+
+    // Without both administrators only the root user remains: a warning, not a lockout.
+    let r = json_of(&run(
+        &endpoint,
+        &[
+            "--region",
+            "us-east-1",
+            "--format",
+            "json",
+            "--without",
+            "arn:aws:iam::111122223333:role/Admin",
+            "--without",
+            "arn:aws:iam::111122223333:role/OrganizationAccountAccessRole",
+        ],
+    ));
+    let healthy = key(&r, "00000001-aaaa-bbbb-cccc-000000000001");
+    assert_eq!(healthy["status_before"], "healthy");
+    assert_eq!(healthy["status"], "at_risk");
+    assert!(codes(healthy).contains(&"removes-restorer"), "{healthy:#}");
+
+    // One administrator: single-restorer, naming it.
+    let mut one = sc.clone();
+    one.roles
+        .retain(|r| r.name != "OrganizationAccountAccessRole");
+    let endpoint = scenario::start(one);
+    let r = json_of(&run(
+        &endpoint,
+        &["--region", "us-east-1", "--format", "json"],
+    ));
+    let k = key(&r, "00000001-aaaa-bbbb-cccc-000000000001");
+    assert_eq!(k["status"], "at_risk");
+    let single = k["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "single-restorer")
+        .unwrap_or_else(|| panic!("{k:#}"));
+    assert!(single["title"].as_str().unwrap().contains("role/Admin"));
+
+    // Denied: said once for the account; the keys keep their key-policy judgement.
+    let mut denied = sc;
+    denied
+        .deny
+        .push("iam:GetAccountAuthorizationDetails".to_owned());
+    let endpoint = scenario::start(denied);
+    let r = json_of(&run(
+        &endpoint,
+        &["--region", "us-east-1", "--format", "json"],
+    ));
+    let errors: Vec<&Value> = r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["operation"] == "iam:GetAccountAuthorizationDetails")
+        .collect();
+    assert_eq!(errors.len(), 1, "{:#}", r["errors"]);
+    assert_eq!(errors[0]["missed"], Value::Null);
+    assert_eq!(
+        key(&r, "00000001-aaaa-bbbb-cccc-000000000001")["status"],
+        "healthy"
+    );
+}

@@ -645,6 +645,7 @@ impl Redact for ScanEvidence {
             regions_scanned: _,
             errors,
             organizations,
+            authorization,
             calls,
         } = self;
         caller.strings(f);
@@ -652,6 +653,9 @@ impl Redact for ScanEvidence {
         // The accounts' IDs are keys: learned above with the accounts scanned.
         for org in organizations.values_mut() {
             org.strings(f);
+        }
+        for details in authorization.values_mut() {
+            details.strings(f);
         }
         // In a fixed order, so that the pseudonyms are the same from run to run whatever order
         // the keys were gathered in.

@@ -134,6 +134,10 @@ pub struct ScanEvidence {
     pub errors: Vec<ScanError>,
     /// The organisation's SCPs and RCPs that apply to each account, as far as they were read.
     pub organizations: BTreeMap<AccountId, OrgEvidence>,
+    /// Each account's authorization details (`iam:GetAccountAuthorizationDetails`, read when a
+    /// key of it delegates to the account): who may update those keys' policies through IAM.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub authorization: BTreeMap<AccountId, super::AuthorizationDetails>,
     pub calls: Vec<CallRecord>,
 }
 
@@ -155,6 +159,7 @@ impl ScanEvidence {
             regions_scanned: 0,
             errors: Vec::new(),
             organizations: BTreeMap::new(),
+            authorization: BTreeMap::new(),
             calls: Vec::new(),
         }
     }
