@@ -239,7 +239,7 @@ pub struct ScanArgs {
     pub role_name: String,
 
     /// Keys examined at once in each account and Region.
-    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
 
     /// Output format [default: text, piped or not] (--output: the AWS CLI's name for it)
@@ -320,8 +320,9 @@ pub struct ScanArgs {
     #[arg(long, value_name = "MS", default_value_t = 500, hide = true)]
     pub lookup_interval_ms: u64,
 
-    /// KMS calls a second at most, per account and Region.
-    #[arg(long, value_name = "N", default_value_t = 400, hide = true, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Calls a second at most of each KMS operation, per account and Region (each is paced at
+    /// its published quota, and never above this).
+    #[arg(long, value_name = "N", default_value_t = 1000, hide = true, value_parser = clap::value_parser!(u32).range(1..))]
     pub kms_rate: u32,
 }
 

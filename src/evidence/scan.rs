@@ -40,6 +40,41 @@ const MAX_FAILED_KEPT: usize = 20;
 /// The first wait after a throttled KMS, IAM or Organizations answer (100 ms, 200 ms, …).
 const KMS_BACKOFF: Duration = Duration::from_millis(100);
 
+/// KMS's request quotas, per account and Region and per operation, as the KMS Developer Guide
+/// publishes them ("Request quotas",
+/// https://docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html): each
+/// operation is paced on its own, at most at its quota (and at most at `--kms-rate`), halved on
+/// throttling and raised again on success.
+mod quota {
+    pub const DESCRIBE_KEY: f64 = 1000.0;
+    pub const GET_KEY_POLICY: f64 = 1000.0;
+    pub const LIST_KEYS: f64 = 100.0;
+    pub const LIST_ALIASES: f64 = 100.0;
+    pub const LIST_RESOURCE_TAGS: f64 = 100.0;
+}
+
+/// One pace per KMS operation of an account and Region.
+struct KmsPaces {
+    list_keys: Pace,
+    list_aliases: Pace,
+    describe_key: Pace,
+    get_key_policy: Pace,
+    list_resource_tags: Pace,
+}
+
+impl KmsPaces {
+    fn new(cap: f64) -> KmsPaces {
+        let pace = |quota: f64| Pace::new(quota.min(cap), 1, KMS_BACKOFF);
+        KmsPaces {
+            list_keys: pace(quota::LIST_KEYS),
+            list_aliases: pace(quota::LIST_ALIASES),
+            describe_key: pace(quota::DESCRIBE_KEY),
+            get_key_policy: pace(quota::GET_KEY_POLICY),
+            list_resource_tags: pace(quota::LIST_RESOURCE_TAGS),
+        }
+    }
+}
+
 /// The commercial Regions, scanned with `--all-regions` when `account:ListRegions` is denied.
 pub const COMMERCIAL_REGIONS: &[&str] = &[
     "us-east-1",
@@ -483,10 +518,10 @@ async fn scan_region<K: Kms, C: CloudTrail>(
     progress: &dyn Fn(Tick),
 ) -> RegionResult {
     let t = opts.timeout;
-    let pace = Pace::new(opts.kms_rate, 1, KMS_BACKOFF);
+    let paces = KmsPaces::new(opts.kms_rate);
     let mut errors = Vec::new();
-    let list_keys = every_page(
-        &pace,
+    let listed = every_page(
+        &paces.list_keys,
         calls,
         "kms",
         "ListKeys",
@@ -494,18 +529,8 @@ async fn scan_region<K: Kms, C: CloudTrail>(
         MAX_LIST_PAGES,
         |marker| kms.list_keys(marker),
         |page| (page.keys, page.next_marker),
-    );
-    let list_aliases = every_page(
-        &pace,
-        calls,
-        "kms",
-        "ListAliases",
-        t,
-        MAX_LIST_PAGES,
-        |marker| kms.list_aliases(marker),
-        |page| (page.aliases, page.next_marker),
-    );
-    let (listed, aliases_listed) = tokio::join!(list_keys, list_aliases);
+    )
+    .await;
     let (listed, complete) = match listed {
         Ok(k) => k,
         Err(e) if not_enabled(&e) => {
@@ -539,6 +564,39 @@ async fn scan_region<K: Kms, C: CloudTrail>(
             }),
         ));
     }
+    progress(Tick::Found {
+        region,
+        keys: listed.len() as u64,
+    });
+    // The aliases are listed while the keys are examined: they name the keys, and say which are
+    // AWS managed when DescribeKey could not, once both are done.
+    let list_aliases = every_page(
+        &paces.list_aliases,
+        calls,
+        "kms",
+        "ListAliases",
+        t,
+        MAX_LIST_PAGES,
+        |marker| kms.list_aliases(marker),
+        |page| (page.aliases, page.next_marker),
+    );
+    let past_deadline = || calls.deadline().is_some_and(|d| Instant::now() >= d);
+    let examine = futures_util::stream::iter(listed)
+        .map(|(key_id, arn)| {
+            let (kms, paces) = (&kms, &paces);
+            async move {
+                // Past --max-duration, the rest of the Region is counted, not called.
+                if past_deadline() {
+                    return None;
+                }
+                let r = examine_key(kms, paces, calls, t, opts, account, region, key_id, arn).await;
+                progress(Tick::KeyDone);
+                Some(r)
+            }
+        })
+        .buffer_unordered(opts.concurrency.max(1))
+        .collect::<Vec<_>>();
+    let (aliases_listed, examined) = tokio::join!(list_aliases, examine);
     let mut aliases: BTreeMap<String, Vec<String>> = BTreeMap::new();
     match aliases_listed {
         Ok((list, _)) => {
@@ -550,33 +608,29 @@ async fn scan_region<K: Kms, C: CloudTrail>(
         }
         Err(e) => errors.push(error(account, Some(region), "kms:ListAliases", &e, None)),
     }
-    progress(Tick::Found {
-        region,
-        keys: listed.len() as u64,
-    });
-
-    let past_deadline = || calls.deadline().is_some_and(|d| Instant::now() >= d);
-    let examined: Vec<Option<(Option<KeyEvidence>, Vec<KeyFailure>)>> =
-        futures_util::stream::iter(listed)
-            .map(|(key_id, arn)| {
-                let names = aliases.remove(&key_id).unwrap_or_default();
-                let (kms, pace) = (&kms, &pace);
-                async move {
-                    // Past --max-duration, the rest of the Region is counted, not called.
-                    if past_deadline() {
-                        return None;
-                    }
-                    let r = examine_key(
-                        kms, pace, calls, t, opts, account, region, key_id, arn, names,
-                    )
-                    .await;
-                    progress(Tick::KeyDone);
-                    Some(r)
+    let examined: Vec<Option<(Option<KeyEvidence>, Vec<KeyFailure>)>> = examined
+        .into_iter()
+        .map(|r| {
+            r.map(|(mut key, mut failures)| {
+                key.aliases = aliases
+                    .remove(&key.key_id.to_string())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(crate::diagnosis::model::Alias::from)
+                    .collect();
+                // Without DescribeKey, an `alias/aws/…` alias still says the key is AWS
+                // managed: left out, nobody can change its policy.
+                let aws_managed = key.manager == Some(KeyManager::Aws)
+                    || (key.manager.is_none()
+                        && key.aliases.iter().any(|a| a.starts_with("alias/aws/")));
+                if aws_managed {
+                    // Its policy and tags were not wanted: only DescribeKey's failure counts.
+                    failures.retain(|f| f.operation == "kms:DescribeKey");
                 }
+                ((!aws_managed).then_some(key), failures)
             })
-            .buffer_unordered(opts.concurrency.max(1))
-            .collect()
-            .await;
+        })
+        .collect();
     let mut keys = Vec::new();
     let mut aws_managed = 0;
     let mut failures = Vec::new();
@@ -626,12 +680,12 @@ async fn scan_region<K: Kms, C: CloudTrail>(
     }
 }
 
-/// `DescribeKey`, then `GetKeyPolicy` for a customer managed key. `None` for an AWS managed
-/// key (left out: nobody can change its policy).
+/// `DescribeKey` and `GetKeyPolicy` at once (neither needs the other), then its tags when the
+/// mute list needs them and the key is not AWS managed. The caller drops AWS managed keys.
 #[allow(clippy::too_many_arguments)]
 async fn examine_key<K: Kms>(
     kms: &K,
-    pace: &Pace,
+    paces: &KmsPaces,
     calls: &Calls,
     t: Duration,
     opts: &ScanOptions,
@@ -639,8 +693,7 @@ async fn examine_key<K: Kms>(
     region: &str,
     key_id: String,
     arn: Option<String>,
-    aliases: Vec<String>,
-) -> (Option<KeyEvidence>, Vec<KeyFailure>) {
+) -> (KeyEvidence, Vec<KeyFailure>) {
     let mut failures = Vec::new();
     let failed = |operation: &'static str, e: &CallError| KeyFailure {
         operation,
@@ -648,18 +701,20 @@ async fn examine_key<K: Kms>(
         message: e.describe(),
         key_id: key_id.clone(),
     };
-    let described = pace
-        .call(calls, "kms", "DescribeKey", t, || kms.describe_key(&key_id))
-        .await;
+    let (described, policy) = tokio::join!(
+        paces
+            .describe_key
+            .call(calls, "kms", "DescribeKey", t, || kms.describe_key(&key_id)),
+        paces
+            .get_key_policy
+            .call(calls, "kms", "GetKeyPolicy", t, || kms
+                .get_key_policy(&key_id)),
+    );
     let mut key = KeyEvidence {
         account: account.into(),
         region: region.to_owned(),
         key_id: key_id.as_str().into(),
         arn: arn.clone(),
-        aliases: aliases
-            .into_iter()
-            .map(crate::diagnosis::model::Alias::from)
-            .collect(),
         ..KeyEvidence::default()
     };
     match described {
@@ -671,17 +726,9 @@ async fn examine_key<K: Kms>(
         }
         Err(e) => failures.push(failed("kms:DescribeKey", &e)),
     }
-    // Without DescribeKey, an `alias/aws/…` alias still says the key is AWS managed.
-    let aws_managed = key.manager == Some(KeyManager::Aws)
-        || (key.manager.is_none() && key.aliases.iter().any(|a| a.starts_with("alias/aws/")));
-    if aws_managed {
-        return (None, failures);
+    if key.manager == Some(KeyManager::Aws) {
+        return (key, failures);
     }
-    let policy = pace
-        .call(calls, "kms", "GetKeyPolicy", t, || {
-            kms.get_key_policy(&key_id)
-        })
-        .await;
     match policy {
         Ok(p) => {
             key.current_policy = Some(p);
@@ -695,7 +742,8 @@ async fn examine_key<K: Kms>(
         }
     }
     if opts.read_tags {
-        match pace
+        match paces
+            .list_resource_tags
             .call(calls, "kms", "ListResourceTags", t, || {
                 kms.list_resource_tags(&key_id)
             })
@@ -705,7 +753,7 @@ async fn examine_key<K: Kms>(
             Err(e) => failures.push(failed("kms:ListResourceTags", &e)),
         }
     }
-    (Some(key), failures)
+    (key, failures)
 }
 
 /// One paged CloudTrail search for every key of the Region whose policy could not be read:
@@ -935,7 +983,9 @@ mod tests {
         let count = |op: &str| called.iter().filter(|c| *c == op).count();
         assert_eq!(count("LookupEvents"), 1, "{called:?}");
         assert_eq!(count("GetRole"), 2, "Admin and Gone, once each: {called:?}");
-        assert_eq!(count("GetKeyPolicy"), 3, "not for the AWS managed key");
+        // Asked at once with DescribeKey, before the key is known to be AWS managed (its answer
+        // is then dropped): one call more per AWS managed key, no wait for any key.
+        assert_eq!(count("GetKeyPolicy"), 4);
         let k3 = ev.keys.iter().find(|k| k.key_id == "k3").unwrap();
         assert_eq!(
             k3.history
