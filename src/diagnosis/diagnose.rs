@@ -574,6 +574,7 @@ pub fn diagnose(
         support_case,
         next_steps,
         restore_path,
+        restore_path_conditional: path_conditional,
         calls: ev.calls.clone(),
         policy: policy_text
             .as_deref()

@@ -419,7 +419,11 @@ fn how_to_get_there(r: &DiagnoseReport, doc: &mut Doc) {
     match &r.restore_path {
         Some(path) if path.len() == 1 => {}
         Some(path) => {
-            let mut way = Line::new().w("You can restore access yourself: ");
+            let mut way = Line::new().w(if r.restore_path_conditional {
+                "You may be able to restore access yourself, if the trust policy's conditions hold (MFA, an external ID…): "
+            } else {
+                "You can restore access yourself: "
+            });
             for (i, step) in path.iter().enumerate() {
                 if i > 0 {
                     way = way.w(" → ");

@@ -27,6 +27,10 @@ pub struct DiagnoseReport {
     /// The shortest way from the diagnosed principal to an existing restorer (the principal
     /// alone when it can already restore), `null` when there is none.
     pub restore_path: Option<Vec<String>>,
+    /// A step of `restore_path` depends on a trust policy's condition (MFA, an external ID):
+    /// the way may be open, not certainly.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub restore_path_conditional: bool,
     pub calls: Vec<CallRecord>,
     /// The key policy in force, when known (as JSON).
     pub policy: Option<serde_json::Value>,

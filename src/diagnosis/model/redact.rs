@@ -255,7 +255,7 @@ redact_fields! {
         // Event IDs first, so that they are named as events wherever they appear.
         policy_source, history, key, caller, principal, access, findings, restorers, next_steps,
         restore_path, calls, policy, notes, support_case, summary;
-        plain: schema_version, fix, calls_listed
+        plain: schema_version, fix, calls_listed, restore_path_conditional
     }
     SupportCase { removed_by, key_arn, account, policy; plain: region }
     Summary { why, who_can_restore, next }
