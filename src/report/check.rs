@@ -29,8 +29,22 @@ pub fn render(r: &CheckReport, format: CheckFormat, out: &mut dyn WriteColor) ->
 
 fn summary_line(r: &CheckReport) -> String {
     let s = &r.summary;
+    // With principals removed, resources are keys and the IAM resources that remove them.
+    let what = match s.principals_removed {
+        0 => "key ",
+        _ => "",
+    };
+    let existing = match s.existing_keys {
+        0 => String::new(),
+        n => format!("; {n} existing key{} judged", if n == 1 { "" } else { "s" }),
+    };
+    let removed = match s.principals_removed {
+        0 => String::new(),
+        1 => format!(" (1 principal removed{existing})"),
+        n => format!(" ({n} principals removed{existing})"),
+    };
     format!(
-        "{} {} checked, {} key {}: {} {}, {} {}{}",
+        "{} {} checked, {} {what}{}{removed}: {} {}, {} {}{}",
         s.files,
         if s.files == 1 { "file" } else { "files" },
         s.resources,

@@ -743,6 +743,12 @@ fn a_plan_that_removes_a_keys_administrators_is_caught_at_the_resource_that_remo
         resource_codes(&r, "aws_iam_role.key_admin").is_empty(),
         "{r:#}"
     );
+    // Text says what the change removes beside the keys.
+    let text = stdout(&check(&["tests/iac/delete/deletes-only-admin.json"]));
+    assert!(
+        text.contains("2 resources (1 principal removed): 1 error"),
+        "{text}"
+    );
     // SARIF locates it at the plan's line.
     let o = check(&[
         "tests/iac/delete/deletes-only-admin.json",
