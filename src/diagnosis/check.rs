@@ -89,7 +89,7 @@ pub fn check(
             }
         }
     }
-    let findings = existing_keys_findings(opts, &summary, now);
+    let findings = existing_keys_findings(files, opts, &summary, now);
     for f in &findings {
         match f.severity {
             Severity::Error => summary.errors += 1,
@@ -124,6 +124,7 @@ fn declared_scope<'a>(key: &'a DeclaredKey, opts: &'a CheckOptions) -> PolicySco
 /// What the read of the keys that exist could not examine (the scan's own `scan-incomplete`),
 /// and the keys whose policy it could not learn: a partial answer is never an all clear.
 fn existing_keys_findings(
+    files: &[InputFile],
     opts: &CheckOptions,
     summary: &CheckSummary,
     now: chrono::DateTime<chrono::Utc>,
@@ -132,6 +133,33 @@ fn existing_keys_findings(
         return Vec::new();
     };
     let mut out = super::scan::scan(ev, None, &[], now).findings;
+    // A principal removed from an account the keys were not read in: what its keys lose is
+    // not known, and silence would read as "nothing".
+    let outside: BTreeSet<String> = files
+        .iter()
+        .flat_map(|f| &f.removed)
+        .filter_map(|r| match &r.principal {
+            super::model::RemovedPrincipal::Iam { arn } => Identity::parse(arn)
+                .ok()
+                .and_then(|i| i.account().map(str::to_owned)),
+            super::model::RemovedPrincipal::PermissionSet { account, .. } => account.clone(),
+        })
+        .filter(|a| !ev.accounts.iter().any(|x| x == a))
+        .collect();
+    if !outside.is_empty() {
+        out.push(
+            Finding::new(
+                Code::ScanIncomplete,
+                text!(
+                    "The keys of ",
+                    Text::join(outside.iter().map(|a| Text::code(a.clone())), ", "),
+                    " were not read: the change removes principals there"
+                ),
+            )
+            .detail("The keys that exist were read (--keys, --live) in other accounts only: what the change takes from this account's keys is not known.")
+            .help("Scan those accounts too (`kms-doctor scan --accounts ID --save-evidence FILE`, or `check --live` with credentials that reach them)."),
+        );
+    }
     if summary.principals_removed > 0 && summary.existing_keys_unknown > 0 {
         out.push(
             Finding::new(

@@ -51,7 +51,9 @@ pub fn check(r: &CheckReport, fail_on: Option<Severity>) -> Exit {
             .flat_map(|f| &f.resources)
             .flat_map(|r| &r.findings)
             .filter(|l| l.counts())
-            .map(|l| &l.finding),
+            .map(|l| &l.finding)
+            // What the read of the keys that exist missed counts too: a gap is not a pass.
+            .chain(&r.findings),
         fail_on,
     )
 }

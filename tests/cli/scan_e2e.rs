@@ -947,6 +947,24 @@ fn without_a_role_the_keys_that_rest_on_it_are_named_worst_first() {
     let (code, r) = check("tests/iac/delete/deletes-only-admin.json");
     assert_eq!(code, Some(1));
     assert!(r.to_string().contains("removes-last-restorer"));
+    // A principal of an account the saved scan did not read: not silence, a gap.
+    let elsewhere = dir.join("elsewhere.json");
+    std::fs::write(
+        &elsewhere,
+        std::fs::read_to_string("tests/iac/delete/replaces-admin.json")
+            .unwrap()
+            .replace("111122223333", "999988887777"),
+    )
+    .unwrap();
+    let (code, r) = check(elsewhere.to_str().unwrap());
+    assert_eq!(code, Some(1), "{r:#}");
+    let gap = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "scan-incomplete")
+        .unwrap_or_else(|| panic!("{r:#}"));
+    assert!(gap["title"].as_str().unwrap().contains("999988887777"));
 }
 
 #[test]
