@@ -332,14 +332,32 @@ fn error(
 /// A call about one key that failed: merged with the Region's others of the same operation and
 /// error code into one entry.
 struct KeyFailure {
-    operation: &'static str,
+    operation: KeyCall,
     kind: ErrorKind,
     message: String,
     key_id: String,
 }
 
+/// The calls a scan makes for each key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyCall {
+    DescribeKey,
+    GetKeyPolicy,
+    ListResourceTags,
+}
+
+impl KeyCall {
+    fn name(self) -> &'static str {
+        match self {
+            KeyCall::DescribeKey => "kms:DescribeKey",
+            KeyCall::GetKeyPolicy => "kms:GetKeyPolicy",
+            KeyCall::ListResourceTags => "kms:ListResourceTags",
+        }
+    }
+}
+
 fn merge_key_failures(account: &str, region: &str, failures: Vec<KeyFailure>) -> Vec<ScanError> {
-    let mut merged: Vec<(&'static str, ErrorKind, ScanError)> = Vec::new();
+    let mut merged: Vec<(KeyCall, ErrorKind, ScanError)> = Vec::new();
     for f in failures {
         match merged
             .iter_mut()
@@ -351,7 +369,13 @@ fn merge_key_failures(account: &str, region: &str, failures: Vec<KeyFailure>) ->
                 f.kind,
                 ScanError {
                     key_ids: vec![f.key_id.into()],
-                    ..ScanError::new(Some(account), Some(region), f.operation, f.message, None)
+                    ..ScanError::new(
+                        Some(account),
+                        Some(region),
+                        f.operation.name(),
+                        f.message,
+                        None,
+                    )
                 },
             )),
         }
@@ -625,7 +649,7 @@ async fn scan_region<K: Kms, C: CloudTrail>(
                         && key.aliases.iter().any(|a| a.starts_with("alias/aws/")));
                 if aws_managed {
                     // Its policy and tags were not wanted: only DescribeKey's failure counts.
-                    failures.retain(|f| f.operation == "kms:DescribeKey");
+                    failures.retain(|f| f.operation == KeyCall::DescribeKey);
                 }
                 ((!aws_managed).then_some(key), failures)
             })
@@ -695,7 +719,7 @@ async fn examine_key<K: Kms>(
     arn: Option<String>,
 ) -> (KeyEvidence, Vec<KeyFailure>) {
     let mut failures = Vec::new();
-    let failed = |operation: &'static str, e: &CallError| KeyFailure {
+    let failed = |operation: KeyCall, e: &CallError| KeyFailure {
         operation,
         kind: e.kind.clone(),
         message: e.describe(),
@@ -724,7 +748,7 @@ async fn examine_key<K: Kms>(
             key.state = md.state;
             key.deletion_date = md.deletion_date;
         }
-        Err(e) => failures.push(failed("kms:DescribeKey", &e)),
+        Err(e) => failures.push(failed(KeyCall::DescribeKey, &e)),
     }
     if key.manager == Some(KeyManager::Aws) {
         return (key, failures);
@@ -737,7 +761,7 @@ async fn examine_key<K: Kms>(
         Err(e) => {
             key.get_key_policy = Some(e.outcome);
             if e.outcome != Outcome::AccessDenied {
-                failures.push(failed("kms:GetKeyPolicy", &e));
+                failures.push(failed(KeyCall::GetKeyPolicy, &e));
             }
         }
     }
@@ -750,7 +774,7 @@ async fn examine_key<K: Kms>(
             .await
         {
             Ok(tags) => key.tags = Some(tags),
-            Err(e) => failures.push(failed("kms:ListResourceTags", &e)),
+            Err(e) => failures.push(failed(KeyCall::ListResourceTags, &e)),
         }
     }
     (key, failures)
