@@ -112,7 +112,7 @@ fn doc(r: &CheckReport) -> Doc<'_> {
     doc.push(Block::Located(located));
     if !r.findings.is_empty() {
         doc.heading("The keys that exist").push(Block::Findings {
-            items: &r.findings,
+            items: r.findings.iter().collect(),
             none: None,
         });
     }

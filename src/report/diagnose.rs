@@ -182,7 +182,7 @@ fn doc(r: &DiagnoseReport) -> Doc<'_> {
     doc.heading("Verdict").list(verdicts);
 
     doc.heading("Findings").push(Block::Findings {
-        items: &r.findings,
+        items: r.findings.iter().collect(),
         none: Some(NO_FINDING),
     });
 

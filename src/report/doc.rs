@@ -169,7 +169,7 @@ pub enum Block<'a> {
     },
     /// Findings as what / why / evidence / help; `none` is said when there are none.
     Findings {
-        items: &'a [Finding],
+        items: Vec<&'a Finding>,
         none: Option<&'static str>,
     },
     /// Findings in files (and files not checked), compiler style, in the files' order.

@@ -213,7 +213,7 @@ fn doc(r: &ExplainReport) -> Doc<'_> {
     }
 
     doc.heading("Findings").push(Block::Findings {
-        items: &r.findings,
+        items: r.findings.iter().collect(),
         none: Some("None."),
     });
 

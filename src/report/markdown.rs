@@ -153,7 +153,7 @@ fn write_block(block: &Block, out: &mut MdOut) -> io::Result<()> {
 }
 
 /// Each finding under its own heading: what, why, evidence, what to do.
-fn findings(items: &[Finding], out: &mut MdOut) -> io::Result<()> {
+fn findings(items: &[&Finding], out: &mut MdOut) -> io::Result<()> {
     for f in items {
         finding(f, None, out)?;
     }

@@ -157,7 +157,7 @@ fn doc(r: &ScanReport) -> Doc<'_> {
     }
     if !r.findings.is_empty() {
         doc.heading("The scan").push(Block::Findings {
-            items: &r.findings,
+            items: r.findings.iter().collect(),
             none: None,
         });
     }
@@ -246,7 +246,12 @@ fn doc(r: &ScanReport) -> Doc<'_> {
             });
         }
         doc.push(Block::Findings {
-            items: &k.findings,
+            // Muted findings stay in JSON and SARIF (`muted`, `suppressions`), not here.
+            items: k
+                .findings
+                .iter()
+                .filter(|f| !k.muted.iter().any(|m| m.code == f.code))
+                .collect(),
             none: None,
         });
     }

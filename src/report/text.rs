@@ -394,7 +394,7 @@ fn write_block(block: &Block, indent: &'static str, out: &mut TextOut) -> io::Re
 }
 
 /// Each finding as what / why / evidence / help.
-pub fn findings(findings: &[Finding], out: &mut TextOut) -> io::Result<()> {
+pub fn findings(findings: &[&Finding], out: &mut TextOut) -> io::Result<()> {
     for f in findings {
         const HANG: &str = "          ";
         out.p("  ")?

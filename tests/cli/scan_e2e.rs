@@ -784,6 +784,23 @@ reason = "one administrator by design until the Q1 migration"
     for result in s["runs"][0]["results"].as_array().unwrap() {
         assert_eq!(result["suppressions"][0]["kind"], "external", "{result:#}");
     }
+    // One code muted, one not: the text shows the key for the other only.
+    std::fs::write(
+        &config,
+        "[[scan.mute]]\ncode = \"single-restorer\"\nreason = \"by design\"\n",
+    )
+    .unwrap();
+    let text = stdout(&run(
+        &endpoint,
+        &[
+            "--region",
+            "us-east-1",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    ));
+    assert!(text.contains("no-account-delegation"), "{text}");
+    assert!(!text.contains("single-restorer"), "{text}");
     // By tag: the keys' tags are read (kms:ListResourceTags) only for such an entry.
     assert_eq!(count(&endpoint, "kms:ListResourceTags"), 0);
     for (tag, muted) in [
