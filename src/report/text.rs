@@ -90,10 +90,24 @@ impl<'a> TextOut<'a> {
     ) -> io::Result<&mut Self> {
         let plain: String = pieces.iter().map(|(_, s)| s.as_str()).collect();
         let room = |taken: usize| self.width().saturating_sub(taken).max(super::MIN_WIDTH / 2);
-        let (first_room, rest_room) = (room(used), room(display_width(rest)));
+        // A word (an ARN) too long for the hanging indent but not for a row indented by two
+        // is not cut: the rows after the first are indented by two instead.
+        let hanging = room(display_width(rest));
+        let narrow = plain
+            .split(' ')
+            .map(display_width)
+            .any(|n| n > hanging && n + 2 <= self.width());
+        let rest = if narrow { "  " } else { rest };
+        let (mut first_room, rest_room) = (room(used), room(display_width(rest)));
         let mut words: Vec<textwrap::core::Word> = textwrap::WordSeparator::AsciiSpace
             .find_words(&plain)
             .collect();
+        // A first word that fits a row of its own but not the first: it starts the next row.
+        let first_len = words.first().map_or(0, |w| display_width(w.word));
+        if first_len > first_room && first_len <= rest_room {
+            self.nl()?.v(rest)?;
+            first_room = rest_room;
+        }
         if break_words {
             words = textwrap::core::break_words(words, first_room.min(rest_room));
         }
@@ -256,9 +270,23 @@ fn write_block(block: &Block, indent: &'static str, out: &mut TextOut) -> io::Re
             let w = fields.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
             let rest = " ".repeat(w + 1);
             for (label, line) in fields {
-                out.styled(styles::BOLD, &format!("{label:<w$} "))?;
                 let pieces = line_pieces(line, None);
-                out.rows(w + 1, &rest, &pieces, true)?;
+                // A value with a word (an ARN) too long for the room beside the label, but not
+                // for a row of its own, starts on the next row: an ARN is never cut.
+                let longest = pieces
+                    .iter()
+                    .flat_map(|(_, t)| t.split(' '))
+                    .map(display_width)
+                    .max()
+                    .unwrap_or(0);
+                let beside = out.width().saturating_sub(w + 1);
+                if longest > beside && longest <= out.width().saturating_sub(2) {
+                    out.styled(styles::BOLD, label)?.nl()?.v("  ")?;
+                    out.rows(2, "  ", &pieces, true)?;
+                } else {
+                    out.styled(styles::BOLD, &format!("{label:<w$} "))?;
+                    out.rows(w + 1, &rest, &pieces, true)?;
+                }
             }
         }
         Block::Heading(line) => {

@@ -150,6 +150,21 @@ fn answer_first_within_80_columns(name: &str, out: &str) {
     for line in out.lines() {
         let width = line.chars().count();
         assert!(width <= 80, "{name}: {width} columns: {line}");
+        // A key's ARN (75 columns) fits a row: it is never cut where it can be copied whole.
+        if let Some(i) = line.find("arn:aws:kms:") {
+            let arn = line[i..].split_whitespace().next().unwrap_or_default();
+            assert!(
+                arn.contains(":key/") || arn.contains(":alias/"),
+                "{name}: an ARN cut: {line}"
+            );
+            if arn.contains(":key/") {
+                let id = arn.rsplit('/').next().unwrap_or_default();
+                assert!(
+                    id.len() >= 36 || id.ends_with('…'),
+                    "{name}: a key ARN cut: {line}"
+                );
+            }
+        }
     }
 }
 
