@@ -44,6 +44,26 @@ fn scan_an_organisation_in_moto() {
             .send()
             .await
             .expect("moto creates the role");
+        // Two IAM administrators of the keys: a key that delegates to the account has more
+        // than one restorer through IAM (read from GetAccountAuthorizationDetails).
+        for n in ["A", "B"] {
+            let name = format!("KmsAdmin{n}{pid}");
+            iam.create_role()
+                .role_name(&name)
+                .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+                .send()
+                .await
+                .expect("moto creates the role");
+            iam.put_role_policy()
+                .role_name(&name)
+                .policy_name("kms-admin")
+                .policy_document(
+                    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#,
+                )
+                .send()
+                .await
+                .expect("moto attaches the policy");
+        }
         let kms = aws_sdk_kms::Client::new(&config);
         let create = |policy: Value| {
             let kms = kms.clone();
@@ -121,7 +141,19 @@ fn scan_an_organisation_in_moto() {
         .filter_map(|f| f["code"].as_str())
         .collect();
     assert!(codes.contains(&"single-restorer"), "{codes:?}");
-    assert_eq!(key(&healthy)["status"], "healthy");
+    let healthy = key(&healthy);
+    assert_eq!(healthy["status"], "healthy", "{healthy:#}");
+    let through_iam: Vec<&str> = healthy["restorers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["via"] == "iam")
+        .filter_map(|r| r["principal"].as_str())
+        .collect();
+    for n in ["A", "B"] {
+        let arn = format!("arn:aws:iam::{ACCOUNT}:role/KmsAdmin{n}{pid}");
+        assert!(through_iam.contains(&arn.as_str()), "{through_iam:?}");
+    }
     assert!(
         v["calls"]["by_operation"]["sts:AssumeRole"]
             .as_u64()
