@@ -165,6 +165,11 @@ pub struct CheckArgs {
     #[arg(long, requires = "live")]
     pub all_regions: bool,
 
+    /// With --live: read these accounts' keys too (comma-separated IDs), beside the accounts of
+    /// the principals removed (a permission set removed everywhere names none).
+    #[arg(long, value_name = "ID,...", value_delimiter = ',', requires = "live")]
+    pub accounts: Vec<String>,
+
     /// With --live: the role assumed in the other accounts.
     #[arg(
         long,

@@ -407,6 +407,9 @@ fn check(a: CheckArgs) -> Result<CheckRequest, UsageError> {
         check_region(r)?;
     }
     check_role_name(&a.role_name)?;
+    for id in &a.accounts {
+        check_account(id)?;
+    }
     let mut live_regions = a.regions.clone();
     live_regions.sort();
     live_regions.dedup();
@@ -420,6 +423,7 @@ fn check(a: CheckArgs) -> Result<CheckRequest, UsageError> {
             endpoint_url: a.endpoint_url.clone(),
         },
         role_name: a.role_name.clone(),
+        accounts: a.accounts.clone(),
         regions: if a.all_regions {
             Some(RegionsToScan::All)
         } else if live_regions.is_empty() {

@@ -92,9 +92,10 @@ fn write_baseline(
     Ok(())
 }
 
-/// `--live`: the keys of the accounts whose principals the change removes, read as `scan`
-/// reads them (no call at all when the change removes no one). A permission set removed in
-/// every account reads the caller's account.
+/// `--live`: the keys of the accounts whose principals the change removes (and of
+/// `--accounts`), read as `scan` reads them (no call at all when the change removes no one). A
+/// permission set removed in every account reads the caller's account, unless accounts are
+/// named.
 fn read_live(
     live: &LiveRead,
     files: &[crate::diagnosis::model::InputFile],
@@ -102,7 +103,7 @@ fn read_live(
 ) -> Result<Option<crate::diagnosis::model::ScanEvidence>, CommandError> {
     use crate::diagnosis::model::RemovedPrincipal;
     use crate::evidence::scan::{AccountsToScan, RegionsToScan, ScanFailed, ScanOptions};
-    let mut accounts = BTreeSet::new();
+    let mut accounts: BTreeSet<String> = live.accounts.iter().cloned().collect();
     let mut callers = false;
     for r in files.iter().flat_map(|f| &f.removed) {
         match &r.principal {
@@ -122,7 +123,8 @@ fn read_live(
             RemovedPrincipal::PermissionSet { account: None, .. } => callers = true,
         }
     }
-    if accounts.is_empty() && !callers {
+    let removes_any = files.iter().any(|f| !f.removed.is_empty());
+    if !removes_any || (accounts.is_empty() && !callers) {
         return Ok(None);
     }
     let session = super::Session::new(live.aws.clone())?;
@@ -223,6 +225,8 @@ pub struct CheckRequest {
 pub struct LiveRead {
     pub aws: super::session::AwsSettings,
     pub role_name: String,
+    /// `--accounts`: read beside the accounts of the principals removed.
+    pub accounts: Vec<String>,
     /// `None`: the Region of the profile or environment.
     pub regions: Option<crate::evidence::scan::RegionsToScan>,
 }

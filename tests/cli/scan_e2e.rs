@@ -1016,6 +1016,29 @@ fn check_live_reads_the_keys_of_the_account_a_plan_removes_from_read_only() {
     let o = check("tests/iac/tf/plan.json");
     assert_exit(&o, 0);
     assert!(endpoint.calls.lock().unwrap().is_empty());
+    // --accounts reads another account's keys too, by assuming --role-name there.
+    let o = against(&endpoint.url)
+        .args([
+            "check",
+            "tests/iac/delete/replaces-admin.json",
+            "--live",
+            "--accounts",
+            B,
+            "--format",
+            "json",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_exit(&o, 1);
+    assert!(count(&endpoint, "sts:AssumeRole") >= 1);
+    let r = json_of(&o);
+    assert!(
+        r["findings"]
+            .as_array()
+            .is_none_or(|f| f.iter().all(|f| f["code"] != "scan-incomplete")),
+        "{r:#}"
+    );
 }
 
 #[test]
