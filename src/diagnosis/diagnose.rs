@@ -218,7 +218,9 @@ pub fn diagnose(
         );
         if organizations_deny {
             for r in &mut through {
-                r.conditions_on.push("service control policies".to_owned());
+                r.conditions_on.push(super::model::ConditionOn::Layer(
+                    super::model::OrgLayer::ServiceControlPolicies,
+                ));
             }
         }
         restorers.extend(through);
@@ -432,16 +434,17 @@ pub fn diagnose(
         .and_then(|c| c.denial)
         .map(|d| d.policy_type);
     let org_layer = if stated == Some(PolicyType::Rcp) || has(&findings, Code::RcpDeny) {
-        Some("resource control policies")
+        Some(super::model::OrgLayer::ResourceControlPolicies)
     } else if stated == Some(PolicyType::Scp) || has(&findings, Code::ScpDeny) {
-        Some("service control policies")
+        Some(super::model::OrgLayer::ServiceControlPolicies)
     } else {
         None
     };
     if let Some(layer) = org_layer.filter(|_| org.is_none()) {
         for r in &mut restorers {
-            if !r.conditions_on.iter().any(|c| c == layer) {
-                r.conditions_on.push(layer.to_owned());
+            let layer = super::model::ConditionOn::Layer(layer);
+            if !r.conditions_on.contains(&layer) {
+                r.conditions_on.push(layer);
             }
         }
     }

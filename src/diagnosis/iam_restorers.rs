@@ -124,7 +124,11 @@ pub fn through_iam(
             source,
             exists: Some(true),
             via: super::model::RestorerVia::Iam,
-            conditions_on: r.conditions_on,
+            conditions_on: r
+                .conditions_on
+                .into_iter()
+                .map(super::model::ConditionOn::Context)
+                .collect(),
             caller_can_assume: None,
             assumable_by: Vec::new(),
             path: None,

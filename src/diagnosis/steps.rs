@@ -84,8 +84,7 @@ pub fn who_acts<'a>(ev: &Evidence, findings: &[Finding], facts: &StepFacts<'a>) 
             .filter(|r| r.via_iam() || own == Some(r.principal.as_str()))
             .flat_map(|r| &r.conditions_on)
             // Context keys (`aws:…`, `kms:…`), not the layers named beside them.
-            .filter(|c| c.contains(':'))
-            .map(String::as_str)
+            .filter_map(|c| c.context_key())
             .collect();
         keys.sort_unstable();
         keys.dedup();

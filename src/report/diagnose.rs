@@ -322,7 +322,11 @@ fn restorer(g: &Restorer) -> Vec<Line> {
         notes.push(
             Line::new()
                 .w("if conditions on ")
-                .v(g.conditions_on.join(", "))
+                .v(g.conditions_on
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "))
                 .w(" hold"),
         );
     }

@@ -168,7 +168,7 @@ pub struct Restorer {
     /// delegation by its own IAM policies.
     pub via: RestorerVia,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub conditions_on: Vec<String>,
+    pub conditions_on: Vec<ConditionOn>,
     /// Whether the diagnosed principal may assume this role (`null`: not a role, or not known).
     pub caller_can_assume: Option<Assume>,
     /// Who the role's trust policy lets assume it.
@@ -202,7 +202,11 @@ impl Restorer {
             exists,
             kind: g.kind,
             via: RestorerVia::KeyPolicy,
-            conditions_on: g.conditions_on.clone(),
+            conditions_on: g
+                .conditions_on
+                .iter()
+                .map(|k| ConditionOn::Context(k.clone()))
+                .collect(),
             caller_can_assume: None,
             assumable_by: Vec::new(),
             path: None,
@@ -259,5 +263,45 @@ impl PolicySource {
             changed_by: None,
             event_name: None,
         }
+    }
+}
+
+/// What a restorer's grant still depends on: a request context key its conditions test, or an
+/// organisation's layer that denied and could not be read. JSON keeps the one list of strings
+/// it always had (`aws:MultiFactorAuthPresent`, `service control policies`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ConditionOn {
+    Context(String),
+    Layer(OrgLayer),
+}
+
+/// An AWS Organizations policy type, as a layer that can hold a restorer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OrgLayer {
+    ServiceControlPolicies,
+    ResourceControlPolicies,
+}
+
+impl ConditionOn {
+    pub fn as_str(&self) -> &str {
+        match self {
+            ConditionOn::Context(key) => key,
+            ConditionOn::Layer(OrgLayer::ServiceControlPolicies) => "service control policies",
+            ConditionOn::Layer(OrgLayer::ResourceControlPolicies) => "resource control policies",
+        }
+    }
+
+    /// The request context key, when it is one.
+    pub fn context_key(&self) -> Option<&str> {
+        match self {
+            ConditionOn::Context(key) => Some(key),
+            ConditionOn::Layer(_) => None,
+        }
+    }
+}
+
+impl Serialize for ConditionOn {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }

@@ -265,6 +265,14 @@ redact_fields! {
     }
 }
 
+impl Redact for super::ConditionOn {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        if let super::ConditionOn::Context(key) = self {
+            key.strings(f);
+        }
+    }
+}
+
 impl Redact for RemovedPrincipal {
     fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
         match self {
