@@ -170,6 +170,11 @@ pub struct CheckArgs {
     #[arg(long, value_name = "ID,...", value_delimiter = ',', requires = "live")]
     pub accounts: Vec<String>,
 
+    /// With --live: read every active account of the organisation (organizations:ListAccounts),
+    /// as `scan --org` does.
+    #[arg(long, requires = "live", conflicts_with = "accounts")]
+    pub org: bool,
+
     /// With --live: the role assumed in the other accounts.
     #[arg(
         long,

@@ -424,6 +424,7 @@ fn check(a: CheckArgs) -> Result<CheckRequest, UsageError> {
         },
         role_name: a.role_name.clone(),
         accounts: a.accounts.clone(),
+        org: a.org,
         regions: if a.all_regions {
             Some(RegionsToScan::All)
         } else if live_regions.is_empty() {

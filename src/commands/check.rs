@@ -124,7 +124,7 @@ fn read_live(
         }
     }
     let removes_any = files.iter().any(|f| !f.removed.is_empty());
-    if !removes_any || (accounts.is_empty() && !callers) {
+    if !removes_any || (accounts.is_empty() && !callers && !live.org) {
         return Ok(None);
     }
     let session = super::Session::new(live.aws.clone())?;
@@ -136,7 +136,9 @@ fn read_live(
             None => RegionsToScan::List(vec![connection.region().ok_or(CommandError::NoRegion)?]),
         };
         let opts = ScanOptions {
-            accounts: if accounts.is_empty() {
+            accounts: if live.org {
+                AccountsToScan::Organization
+            } else if accounts.is_empty() {
                 AccountsToScan::Caller
             } else {
                 AccountsToScan::List(accounts.into_iter().collect())
@@ -227,6 +229,8 @@ pub struct LiveRead {
     pub role_name: String,
     /// `--accounts`: read beside the accounts of the principals removed.
     pub accounts: Vec<String>,
+    /// `--org`: read every account of the organisation.
+    pub org: bool,
     /// `None`: the Region of the profile or environment.
     pub regions: Option<crate::evidence::scan::RegionsToScan>,
 }

@@ -1039,6 +1039,22 @@ fn check_live_reads_the_keys_of_the_account_a_plan_removes_from_read_only() {
             .is_none_or(|f| f.iter().all(|f| f["code"] != "scan-incomplete")),
         "{r:#}"
     );
+    // --org reads every account of the organisation.
+    let o = against(&endpoint.url)
+        .args([
+            "check",
+            "tests/iac/delete/replaces-admin.json",
+            "--live",
+            "--org",
+            "--format",
+            "json",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_exit(&o, 1);
+    assert!(count(&endpoint, "organizations:ListAccounts") >= 1);
+    assert!(json_of(&o)["summary"]["existing_keys"].as_u64().unwrap() > 10);
 }
 
 #[test]
