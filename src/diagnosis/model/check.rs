@@ -169,11 +169,10 @@ pub struct InputFile {
 }
 
 /// An IAM role or user a template declares.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeclaredPrincipal {
     pub logical_id: String,
-    /// `AWS::IAM::Role` or `AWS::IAM::User`.
-    pub resource_type: String,
+    pub kind: IamPrincipalKind,
     /// `RoleName` / `UserName`, when the template states it and it can be known offline
     /// (without one, CloudFormation makes a name up: its ARN cannot be known before).
     pub name: Option<String>,
@@ -191,6 +190,31 @@ pub struct Removed {
     /// `aws_iam_role`, `AWS::IAM::Role`, … (`--without` for the flag).
     pub resource_type: String,
     pub at: Location,
+}
+
+/// The IAM principals a template can declare, and that a change can remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IamPrincipalKind {
+    Role,
+    User,
+}
+
+impl IamPrincipalKind {
+    /// Its CloudFormation type.
+    pub fn resource_type(self) -> &'static str {
+        match self {
+            IamPrincipalKind::Role => "AWS::IAM::Role",
+            IamPrincipalKind::User => "AWS::IAM::User",
+        }
+    }
+
+    /// The word its ARN has before the path: `role`, `user`.
+    pub fn arn_noun(self) -> &'static str {
+        match self {
+            IamPrincipalKind::Role => "role",
+            IamPrincipalKind::User => "user",
+        }
+    }
 }
 
 /// Who goes.

@@ -12,7 +12,8 @@ use super::Settings;
 use super::located::{Located, Node, Pos, key_text};
 use crate::diagnosis::model::PolicyDecl;
 use crate::diagnosis::model::{
-    DeclaredKey, DeclaredPolicy, DeclaredPrincipal, Ignore, InputError, Location, SuppressionKind,
+    DeclaredKey, DeclaredPolicy, DeclaredPrincipal, IamPrincipalKind, Ignore, InputError, Location,
+    SuppressionKind,
 };
 use serde_json::Value;
 use std::cell::RefCell;
@@ -134,8 +135,13 @@ pub fn read(
     };
     for (id, resource) in resources.entries() {
         let kind = resource.get("Type").and_then(Located::as_str).unwrap_or("");
-        if matches!(kind, "AWS::IAM::Role" | "AWS::IAM::User") {
-            principals.push(template.principal(id, resource, kind)?);
+        let iam = match kind {
+            "AWS::IAM::Role" => Some(IamPrincipalKind::Role),
+            "AWS::IAM::User" => Some(IamPrincipalKind::User),
+            _ => None,
+        };
+        if let Some(iam) = iam {
+            principals.push(template.principal(id, resource, iam)?);
             continue;
         }
         if !matches!(kind, "AWS::KMS::Key" | "AWS::KMS::ReplicaKey") {
@@ -318,7 +324,7 @@ impl<'a> Template<'a> {
         &self,
         id: &Located,
         resource: &Located,
-        kind: &str,
+        kind: IamPrincipalKind,
     ) -> Result<DeclaredPrincipal, InputError> {
         let properties = resource.get("Properties");
         let text = |field: &str| -> Result<Option<String>, InputError> {
@@ -335,16 +341,15 @@ impl<'a> Template<'a> {
                 _ => None,
             })
         };
-        let name_field = if kind == "AWS::IAM::Role" {
-            "RoleName"
-        } else {
-            "UserName"
+        let name_field = match kind {
+            IamPrincipalKind::Role => "RoleName",
+            IamPrincipalKind::User => "UserName",
         };
         let name = text(name_field)?;
         let path = text("Path")?.unwrap_or_else(|| "/".to_owned());
         Ok(DeclaredPrincipal {
             logical_id: key_text(id),
-            resource_type: kind.to_owned(),
+            kind,
             name,
             path,
             at: loc(id.pos),

@@ -12,8 +12,8 @@ pub mod terraform;
 use super::walk;
 use crate::diagnosis::model::PolicyDecl;
 use crate::diagnosis::model::{
-    Code, DeclaredKey, DeclaredPolicy, DeclaredPrincipal, Ignore, InputError, InputFile, InputKind,
-    Location, Removal, Removed, RemovedPrincipal, SuppressionKind,
+    Code, DeclaredKey, DeclaredPolicy, DeclaredPrincipal, IamPrincipalKind, Ignore, InputError,
+    InputFile, InputKind, Location, Removal, Removed, RemovedPrincipal, SuppressionKind,
 };
 use located::{Located, Node};
 use std::io::Read;
@@ -182,14 +182,12 @@ fn error_at(path: &Path, message: impl Into<String>, at: Location) -> InputFile 
 /// key the old template declares under the same logical ID gives its policy as `before`.
 pub fn against_template(file: &mut InputFile, old: &InputFile, settings: &Settings) {
     let arn = |p: &DeclaredPrincipal, name: &str| {
-        let noun = if p.resource_type == "AWS::IAM::Role" {
-            "role"
-        } else {
-            "user"
-        };
         format!(
-            "arn:{}:iam::{}:{noun}{}{name}",
-            settings.partition, settings.account, p.path
+            "arn:{}:iam::{}:{}{}{name}",
+            settings.partition,
+            settings.account,
+            p.kind.arn_noun(),
+            p.path
         )
     };
     for was in &old.principals {
@@ -197,12 +195,13 @@ pub fn against_template(file: &mut InputFile, old: &InputFile, settings: &Settin
         let now = file
             .principals
             .iter()
-            .find(|p| p.logical_id == was.logical_id && p.resource_type == was.resource_type);
+            .find(|p| p.logical_id == was.logical_id && p.kind == was.kind);
         let how = match now {
             None => Removal::Deleted,
             Some(now) => {
                 let renamed = now.name.as_deref() != Some(name.as_str());
-                let moved = was.resource_type == "AWS::IAM::Role" && now.path != was.path;
+                // A role's path is part of what replaces it; a user's is not.
+                let moved = was.kind == IamPrincipalKind::Role && now.path != was.path;
                 if !(renamed || moved) {
                     continue;
                 }
@@ -215,7 +214,7 @@ pub fn against_template(file: &mut InputFile, old: &InputFile, settings: &Settin
             },
             how,
             by: was.logical_id.clone(),
-            resource_type: was.resource_type.clone(),
+            resource_type: was.kind.resource_type().to_owned(),
             at: now.map_or_else(Location::default, |p| p.at),
         });
     }

@@ -7,7 +7,8 @@
 use super::Settings;
 use crate::diagnosis::model::PolicyDecl;
 use crate::diagnosis::model::{
-    DeclaredKey, DeclaredPolicy, InputError, Location, Removal, Removed, RemovedPrincipal,
+    DeclaredKey, DeclaredPolicy, IamPrincipalKind, InputError, Location, Removal, Removed,
+    RemovedPrincipal,
 };
 use serde_json::Value;
 
@@ -124,17 +125,18 @@ pub fn removed(plan: &Value, text: &str, settings: &Settings) -> Vec<Removed> {
         let field = |name: &str| before.get(name).and_then(Value::as_str);
         let principal = match kind {
             "aws_iam_role" | "aws_iam_user" => {
+                let iam = match kind {
+                    "aws_iam_role" => IamPrincipalKind::Role,
+                    _ => IamPrincipalKind::User,
+                };
                 let arn = field("arn").map(str::to_owned).or_else(|| {
                     let name = field("name")?;
                     let path = field("path").unwrap_or("/");
-                    let noun = if kind == "aws_iam_role" {
-                        "role"
-                    } else {
-                        "user"
-                    };
                     Some(format!(
-                        "arn:{}:iam::{}:{noun}{path}{name}",
-                        settings.partition, settings.account
+                        "arn:{}:iam::{}:{}{path}{name}",
+                        settings.partition,
+                        settings.account,
+                        iam.arn_noun()
                     ))
                 });
                 arn.map(|arn| RemovedPrincipal::Iam { arn })
