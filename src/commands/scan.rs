@@ -97,10 +97,7 @@ pub fn run(
         Ok::<_, CommandError>(evidence)
     })?;
     let given = Some(&org).filter(|o| !o.is_empty());
-    let mut report = crate::diagnosis::scan::scan(&evidence, given, &mutes, now);
-    if !req.without.is_empty() {
-        report = crate::diagnosis::scan::without(report, &evidence, given, &req.without, now);
-    }
+    let report = crate::diagnosis::scan::scan(&evidence, given, &mutes, &req.without, now);
     let mut redaction = Redaction::new(req.redact);
     // The report first: its order is fixed (the evidence's keys are learned in a fixed order
     // too), so the pseudonyms are the same from run to run. The evidence holds the names only

@@ -89,7 +89,7 @@ pub fn check(
             }
         }
     }
-    let findings = existing_keys_findings(files, opts, &summary, now);
+    let findings = existing_keys_findings(files, opts, &summary);
     for f in &findings {
         match f.severity {
             Severity::Error => summary.errors += 1,
@@ -127,12 +127,11 @@ fn existing_keys_findings(
     files: &[InputFile],
     opts: &CheckOptions,
     summary: &CheckSummary,
-    now: chrono::DateTime<chrono::Utc>,
 ) -> Vec<Finding> {
     let Some(ev) = &opts.existing else {
         return Vec::new();
     };
-    let mut out = super::scan::scan(ev, None, &[], now).findings;
+    let mut out = super::scan::coverage_findings(ev);
     // A principal removed from an account the keys were not read in: what its keys lose is
     // not known, and silence would read as "nothing".
     let outside: BTreeSet<String> = files

@@ -21,10 +21,12 @@ use std::collections::{BTreeMap, BTreeSet};
 /// `given`: the organisation's policies given (`--scp`, `--rcp`), the same for every key; else
 /// each account's, as far as the scan could read them.
 /// `mutes`: the mute list: findings it accepts do not count.
+/// `without`: `scan --without`: the report then keeps the keys that would lose a restorer.
 pub fn scan(
     ev: &ScanEvidence,
     given: Option<&OrgPolicies>,
     mutes: &[KeyMute],
+    without: &[Removed],
     now: chrono::DateTime<chrono::Utc>,
 ) -> ScanReport {
     let facts = account_facts(ev, now);
@@ -37,18 +39,7 @@ pub fn scan(
             assess_with(k, org, f.and_then(AccountFacts::iam), now)
         })
         .collect();
-    // A key whose policy a failed call (not a denial) left unread was listed, not examined.
-    let unread: BTreeSet<(&AccountId, &str, &KeyId)> = ev
-        .keys
-        .iter()
-        .zip(&keys)
-        .filter(|(k, judged)| {
-            judged.status == KeyStatus::Unknown
-                && !matches!(k.get_key_policy, Some(Outcome::Ok | Outcome::AccessDenied))
-        })
-        .map(|(k, _)| (&k.account, k.region.as_str(), &k.key_id))
-        .collect();
-    let (not_examined, incomplete) = coverage(ev, &unread);
+    let (not_examined, incomplete) = coverage(ev, &unread(ev));
     for key in &mut keys {
         mute(key, mutes);
     }
@@ -84,7 +75,7 @@ pub fn scan(
             calls.throttled += 1;
         }
     }
-    ScanReport {
+    let report = ScanReport {
         schema_version: SCHEMA_VERSION,
         scope: ScanScope {
             accounts: ev.accounts.clone(),
@@ -97,7 +88,35 @@ pub fn scan(
         calls,
         summary,
         without: None,
+    };
+    if without.is_empty() {
+        report
+    } else {
+        keep_changed(report, ev, given, &facts, without, now)
     }
+}
+
+/// The keys listed whose policy a failed call (not a denial) left unknown: listed, not
+/// examined.
+fn unread(ev: &ScanEvidence) -> BTreeSet<(&AccountId, &str, &KeyId)> {
+    ev.keys
+        .iter()
+        .filter(|k| {
+            let known = k
+                .policy_in_force()
+                .0
+                .as_deref()
+                .is_some_and(|t| parse_in_force(t).is_ok());
+            !known && !matches!(k.get_key_policy, Some(Outcome::Ok | Outcome::AccessDenied))
+        })
+        .map(|k| (&k.account, k.region.as_str(), &k.key_id))
+        .collect()
+}
+
+/// What the scan behind a saved or live read of keys did not examine (`scan-incomplete`), without
+/// judging the keys: for `check`.
+pub fn coverage_findings(ev: &ScanEvidence) -> Vec<Finding> {
+    coverage(ev, &unread(ev)).1.into_iter().collect()
 }
 
 /// What the scan was asked to examine and did not, counted from what each failure cost it
@@ -379,18 +398,20 @@ fn key_impact<'r>(
     ))
 }
 
-/// `scan --without`: the report keeps only the keys whose status would change were `removed`
-/// gone, each with its status then (`status_before`: now) and what it would lose; worst first.
-pub fn without(
+/// `scan --without`: the report keeps only the keys that would lose a principal able to update
+/// their policy were `removed` gone, each with its status then (`status_before`: now) and what
+/// it would lose; worst first.
+fn keep_changed(
     mut report: ScanReport,
     ev: &ScanEvidence,
     given: Option<&OrgPolicies>,
+    facts: &BTreeMap<&AccountId, AccountFacts>,
     removed: &[Removed],
     now: chrono::DateTime<chrono::Utc>,
 ) -> ScanReport {
     let mut changed: BTreeMap<(&AccountId, &str, &KeyId), Vec<Finding>> = BTreeMap::new();
     let mut unknown = 0;
-    for (k, impact) in impacts(ev, given, removed, now) {
+    for (k, impact) in impacts_with(ev, given, facts, removed, now) {
         match impact {
             Some(i) if !i.findings.is_empty() => {
                 changed.insert(
@@ -436,7 +457,16 @@ pub fn impacts<'e, 'r>(
     removed: &'r [Removed],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Vec<(&'e KeyEvidence, Option<super::without::Impact<'r>>)> {
-    let facts = account_facts(ev, now);
+    impacts_with(ev, given, &account_facts(ev, now), removed, now)
+}
+
+fn impacts_with<'e, 'r>(
+    ev: &'e ScanEvidence,
+    given: Option<&OrgPolicies>,
+    facts: &BTreeMap<&AccountId, AccountFacts>,
+    removed: &'r [Removed],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<(&'e KeyEvidence, Option<super::without::Impact<'r>>)> {
     ev.keys
         .iter()
         .map(|k| {
@@ -830,7 +860,7 @@ mod tests {
             "more than 100 pages".into(),
             Some(Missed::Listing { kept: 1 }),
         ));
-        let report = scan(&ev, None, &[], now());
+        let report = scan(&ev, None, &[], &[], now());
         assert_eq!(report.summary.healthy, 1);
         assert!(!report.summary.complete);
         assert_eq!(report.summary.not_examined.listings_cut_short, 1);
@@ -850,7 +880,7 @@ mod tests {
             "throttled".into(),
             None,
         ));
-        let report = scan(&ev, None, &[], now());
+        let report = scan(&ev, None, &[], &[], now());
         assert!(report.summary.complete);
         assert!(report.findings.is_empty());
     }
@@ -862,7 +892,7 @@ mod tests {
             &format!("arn:aws:iam::{A}:role/Only"),
             "kms:*",
         )]))];
-        let report = scan(&ev, None, &[], now());
+        let report = scan(&ev, None, &[], &[], now());
         assert_eq!(report.summary.at_risk, 1);
         use crate::diagnosis::model::Exit;
         let exit = |bar| crate::diagnosis::exit::scan(&report, bar);
