@@ -257,8 +257,8 @@ pub struct ScanArgs {
     pub format: Option<ScanFormatArg>,
 
     /// What if these principals were gone (repeatable): a role, user or account root ARN, or
-    /// an IAM Identity Center permission set's name. Reports only the keys whose status would
-    /// change, worst first.
+    /// an IAM Identity Center permission set's name. Reports only the keys that would lose a
+    /// principal able to update their policy (one or none left), worst first.
     #[arg(long, value_name = "ARN|PERMISSION-SET")]
     pub without: Vec<String>,
 

@@ -143,7 +143,7 @@ fn doc(r: &ScanReport) -> Doc<'_> {
             .ws(Tone::Strong, "WITHOUT ")
             .v(names.join(", "))
             .words(format!(
-                ": {} key{} would change",
+                ": {} key{} would lose a restorer",
                 w.keys_changed,
                 if w.keys_changed == 1 { "" } else { "s" }
             ));

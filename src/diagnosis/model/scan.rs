@@ -334,7 +334,7 @@ pub struct ScanReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct WithoutSummary {
     pub principals: Vec<super::Removed>,
-    /// Keys whose status would change.
+    /// Keys that would lose a principal able to update their policy (one or none left).
     pub keys_changed: u64,
     /// Keys whose policy is not known: what they would lose cannot be said.
     pub keys_unknown: u64,
