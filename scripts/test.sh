@@ -5,10 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x .venv/bin/moto_server ]; then
-  echo "== installing moto[server] into .venv"
-  python3 -m venv .venv
-  .venv/bin/pip install --quiet 'moto[server]'
+# Pinned: a test double must not change under the tests. (With moto 5.2.6, released on
+# 2026-12-05, the two Athena tests through moto fail; 5.2.5 is the version they were written
+# against.)
+moto_version=5.2.5
+if ! .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('moto') != '$moto_version')" 2>/dev/null; then
+  echo "== installing moto[server]==$moto_version into .venv"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/pip install --quiet "moto[server]==$moto_version"
 fi
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
