@@ -227,6 +227,32 @@ pub struct Endpoint {
     pub url: String,
     /// The operations called (`kms:DescribeKey`), in order of arrival.
     pub calls: Arc<Mutex<Vec<String>>>,
+    /// The KMS calls answered here, with the key each named: what a test of concurrent calls
+    /// counts per key, whatever order they arrived in.
+    pub kms_calls: Arc<Mutex<Vec<KmsCall>>>,
+}
+
+/// One KMS request as the endpoint saw it.
+#[derive(Debug, Clone)]
+pub struct KmsCall {
+    /// `kms:GetKeyPolicy`.
+    pub op: String,
+    /// The `KeyId` of the request, as sent.
+    pub key_id: Option<String>,
+    /// Answered `ThrottlingException` (the caller retries it).
+    pub throttled: bool,
+}
+
+impl Endpoint {
+    /// The calls of `op` that named `key_id` and were answered, not throttled.
+    pub fn answered(&self, op: &str, key_id: &str) -> usize {
+        self.kms_calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.op == op && !c.throttled && c.key_id.as_deref() == Some(key_id))
+            .count()
+    }
 }
 
 struct Request {
@@ -289,11 +315,13 @@ fn serve_on(scenario: Scenario, upstream: Option<String>, port: u16) -> Endpoint
     let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind 127.0.0.1");
     let url = format!("http://{}", listener.local_addr().unwrap());
     let calls = Arc::new(Mutex::new(Vec::new()));
+    let kms_calls = Arc::new(Mutex::new(Vec::new()));
     let state = Arc::new(State {
         scenario,
         calls: calls.clone(),
+        kms_log: kms_calls.clone(),
         lookups: AtomicUsize::new(0),
-        kms_calls: AtomicUsize::new(0),
+        kms_seen: AtomicUsize::new(0),
         upstream,
     });
     std::thread::spawn(move || {
@@ -302,14 +330,19 @@ fn serve_on(scenario: Scenario, upstream: Option<String>, port: u16) -> Endpoint
             std::thread::spawn(move || serve(stream, &state));
         }
     });
-    Endpoint { url, calls }
+    Endpoint {
+        url,
+        calls,
+        kms_calls,
+    }
 }
 
 struct State {
     scenario: Scenario,
     calls: Arc<Mutex<Vec<String>>>,
+    kms_log: Arc<Mutex<Vec<KmsCall>>>,
     lookups: AtomicUsize,
-    kms_calls: AtomicUsize,
+    kms_seen: AtomicUsize,
     upstream: Option<String>,
 }
 
@@ -541,7 +574,21 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
                 json!({"__type": "UnrecognizedClientException", "message": "The security token included in the request is invalid."}),
             ));
         }
-        let n = state.kms_calls.fetch_add(1, Ordering::SeqCst) + 1;
+        let n = state.kms_seen.fetch_add(1, Ordering::SeqCst) + 1;
+        let throttled = sc.kms_throttle_every > 0 && n.is_multiple_of(sc.kms_throttle_every)
+            || sc
+                .faults
+                .get(&format!("{op}@{region}"))
+                .or_else(|| sc.faults.get(&op))
+                == Some(&"throttle".to_owned());
+        state.kms_log.lock().unwrap().push(KmsCall {
+            op: op.clone(),
+            key_id: json_body
+                .get("KeyId")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            throttled,
+        });
         if sc.kms_throttle_every > 0 && n.is_multiple_of(sc.kms_throttle_every) {
             return Some(Reply::json(
                 400,
