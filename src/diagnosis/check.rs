@@ -395,10 +395,7 @@ fn check_key(
     };
     let judged = judge_policy(&policy, &declared_scope(key, opts), &BTreeMap::new(), now);
     // Who else could update the policy once it is deployed (for the loss findings' words).
-    let others_remain = judged
-        .restorers
-        .iter()
-        .any(|r| r.exists != Some(false) && r.blocked_by.is_none());
+    let others_remain = judged.restorers.iter().any(super::model::Restorer::counts);
     let account = key.account_known.then_some(key.account.as_str());
     let held = judged.restorers.iter().any(|r| r.blocked_by.is_some());
     let mut findings: Vec<Finding> = judged

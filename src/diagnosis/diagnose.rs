@@ -9,7 +9,7 @@ use super::judge::{
 use super::model::Text;
 use super::model::{
     Basis, CallerReport, Code, DiagnoseReport, Evidence, FailedAttempt, Finding, HistorySummary,
-    Outcome, PolicyInForce, Restorer, SCHEMA_VERSION, SupportCase, Verdict, sort_findings,
+    Outcome, PolicyInForce, SCHEMA_VERSION, SupportCase, Verdict, sort_findings,
 };
 use super::restore_paths::{Graph, permission_set};
 use super::rules::policy::{self as policy_rules, PolicyFacts};
@@ -201,7 +201,7 @@ pub fn diagnose(
     // Trust and identity policies, parsed once for the IAM restorers and the restore paths.
     let graph = Graph::new(ev, now);
     // Through the account delegation: the IAM users and roles whose own policies allow it.
-    let delegates = restorers.iter().any(Restorer::via_iam);
+    let delegates = super::model::delegates(&restorers);
     if let (true, Some(details)) = (delegates, &ev.authorization) {
         let organizations_deny = ev
             .simulation
@@ -460,7 +460,7 @@ pub fn diagnose(
         if let Some(who) = &subject {
             r.caller_can_assume = graph.can_assume(who, &r.principal);
             // A restorer the organisation's policies hold is no way out.
-            if r.exists != Some(false) && r.blocked_by.is_none() {
+            if r.counts() {
                 r.path = graph.path(
                     who,
                     &subject_arn,

@@ -119,7 +119,7 @@ pub fn key_policy_restorers(
     let living = all
         .iter()
         .zip(&restorers)
-        .filter(|(g, r)| r.exists != Some(false) && g.blocked_by.is_none())
+        .filter(|(_, r)| r.counts())
         .map(|(g, _)| g.clone())
         .collect();
     KeyPolicyRestorers {

@@ -305,7 +305,7 @@ fn few_iam_restorers(
     let mut who: Vec<&str> = named
         .iter()
         .chain(through)
-        .filter(|r| !r.via_iam() && r.exists != Some(false) && r.blocked_by.is_none())
+        .filter(|r| r.counts_by_name())
         .map(|r| r.principal.as_str())
         .collect();
     who.sort_unstable();
@@ -576,10 +576,7 @@ fn assess_with(
             let judged = judge_policy(policy, &scope, &existence(&key.restorer_checks), now);
             findings.extend(judged.findings);
             restorers = judged.restorers;
-            let delegates = restorers
-                .iter()
-                .any(|r| r.via_iam() && r.exists != Some(false) && r.blocked_by.is_none());
-            if let (true, Some((details, graph))) = (delegates, iam) {
+            if let (true, Some((details, graph))) = (super::model::delegates(&restorers), iam) {
                 let through = through_iam(
                     details,
                     graph,

@@ -96,7 +96,7 @@ pub fn who_acts<'a>(ev: &Evidence, findings: &[Finding], facts: &StepFacts<'a>) 
     let named: Vec<&str> = facts
         .restorers
         .iter()
-        .filter(|r| r.exists != Some(false) && !r.via_iam() && r.blocked_by.is_none())
+        .filter(|r| r.counts_by_name())
         .map(|r| r.principal.as_str())
         .collect();
     WhoActs::Ask(named)
@@ -343,7 +343,7 @@ fn layer_steps(steps: &mut Vec<Text>, ev: &Evidence, findings: &[Finding], facts
         let free: Vec<Text> = facts
             .restorers
             .iter()
-            .filter(|r| r.exists != Some(false) && !r.via_iam() && r.blocked_by.is_none())
+            .filter(|r| r.counts_by_name())
             .map(|r| Text::code(r.principal.clone()))
             .collect();
         if !free.is_empty() {
@@ -475,7 +475,7 @@ fn who_can_restore(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Te
     let others: Vec<&Restorer> = facts
         .restorers
         .iter()
-        .filter(|r| r.exists != Some(false) && r.blocked_by.is_none())
+        .filter(|r| r.counts())
         .filter(|r| Some(r.principal.as_str()) != through)
         .collect();
     for r in others.iter().take(SUMMARY_RESTORERS) {

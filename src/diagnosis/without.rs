@@ -63,7 +63,7 @@ pub fn removes(gone: &RemovedPrincipal, named: &str) -> bool {
 fn living(restorers: &[Restorer]) -> Vec<&str> {
     let mut names: Vec<&str> = restorers
         .iter()
-        .filter(|r| r.exists != Some(false) && r.blocked_by.is_none())
+        .filter(|r| r.counts())
         .map(|r| r.principal.as_str())
         .collect();
     names.sort_unstable();
@@ -100,13 +100,11 @@ pub fn impact<'r>(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Impact<'r> {
     let before = judge_policy(policy, scope, existence, now).restorers;
-    let delegation = |rs: &[Restorer]| {
-        rs.iter()
-            .any(|r| r.via_iam() && r.exists != Some(false) && r.blocked_by.is_none())
-    };
     let through = |rs: &[Restorer]| -> Vec<&str> {
         match iam {
-            Some(names) if delegation(rs) => names.iter().map(String::as_str).collect(),
+            Some(names) if super::model::delegates(rs) => {
+                names.iter().map(String::as_str).collect()
+            }
             _ => Vec::new(),
         }
     };
@@ -148,7 +146,7 @@ pub fn impact<'r>(
     out.after = living_after.iter().map(|s| s.to_string()).collect();
     // The account delegation that stays is any IAM administrator of the account, many, unless
     // the authorization details say who they are: then its root user is one, of last resort.
-    let whole_account_stays = iam.is_none() && delegation(&after);
+    let whole_account_stays = iam.is_none() && super::model::delegates(&after);
     let root_only = iam.is_some()
         && out
             .after

@@ -410,12 +410,10 @@ fn reachable(r: &DiagnoseReport) -> impl Iterator<Item = &Restorer> {
         .unwrap_or(&r.caller)
         .principal_arn
         .as_deref();
-    r.restorers.iter().flatten().filter(move |g| {
-        g.exists != Some(false)
-            && !g.via_iam()
-            && g.blocked_by.is_none()
-            && Some(g.principal.as_str()) != own
-    })
+    r.restorers
+        .iter()
+        .flatten()
+        .filter(move |g| g.counts_by_name() && Some(g.principal.as_str()) != own)
 }
 
 /// The way from the caller to a restorer, and what to run; or who to ask.

@@ -235,7 +235,7 @@ fn doc(r: &ScanReport) -> Doc<'_> {
                 .restorers
                 .iter()
                 .flatten()
-                .filter(|r| r.exists != Some(false) && r.blocked_by.is_none())
+                .filter(|r| r.counts())
                 .map(|r| r.principal.as_str())
                 .collect();
             doc.para(match living.is_empty() {

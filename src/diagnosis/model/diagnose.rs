@@ -183,6 +183,18 @@ pub struct Restorer {
     pub blocked_by: Option<crate::policy::BlockedBy>,
 }
 
+/// Whether the key policy's account delegation lets the account's IAM principals update it: the
+/// policy names the account for `kms:PutKeyPolicy`, and the account is not being removed
+/// (`--without ACCOUNT`). An SCP or RCP that denies the root user does not end it: each IAM
+/// principal is judged against the organisation's policies on its own (`through_iam`), so a
+/// break-glass role an SCP exempts still counts. The one definition every command uses.
+/// AWS: <https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-root-enable-iam>
+pub fn delegates(restorers: &[Restorer]) -> bool {
+    restorers
+        .iter()
+        .any(|r| r.via_iam() && r.exists != Some(false))
+}
+
 fn is_account<S: serde::Serializer>(kind: &IdentityKind, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_bool(*kind == IdentityKind::Account)
 }
@@ -191,6 +203,19 @@ impl Restorer {
     /// The account (its root): any IAM principal of it whose IAM policies allow.
     pub fn via_iam(&self) -> bool {
         self.kind == IdentityKind::Account
+    }
+
+    /// Counts as a way to restore access: not known to be deleted (a deleted principal restores
+    /// nothing; one whose existence could not be learned still counts), and not denied
+    /// `kms:PutKeyPolicy` by the organisation's SCPs or RCPs (the contract's "Layers"). The one
+    /// definition every command and report uses.
+    pub fn counts(&self) -> bool {
+        self.exists != Some(false) && self.blocked_by.is_none()
+    }
+
+    /// Counts, and is a principal the key policy names itself (not the account delegation).
+    pub fn counts_by_name(&self) -> bool {
+        self.counts() && !self.via_iam()
     }
 
     /// A principal the key policy lets update it, before any way to it is known.
@@ -303,5 +328,74 @@ impl ConditionOn {
 impl Serialize for ConditionOn {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{BlockedBy, Grantee, OrgPolicyType};
+
+    fn restorer(principal: &str, kind: IdentityKind, exists: Option<bool>) -> Restorer {
+        let g = Grantee {
+            principal: principal.into(),
+            statement: "s".into(),
+            statement_index: 0,
+            kind,
+            conditions_on: Vec::new(),
+            except: Vec::new(),
+            blocked_by: None,
+        };
+        Restorer::named(&g, SourceKind::Current, exists)
+    }
+
+    fn scp() -> Option<BlockedBy> {
+        Some(BlockedBy {
+            policy_type: OrgPolicyType::Scp,
+            policy: Some("FreezeKeyPolicies".into()),
+            statement: None,
+            target: "r-root".into(),
+        })
+    }
+
+    #[test]
+    fn a_restorer_counts_unless_deleted_or_held_by_the_organisation() {
+        let role = "arn:aws:iam::111122223333:role/Admin";
+        assert!(restorer(role, IdentityKind::Role, Some(true)).counts());
+        assert!(
+            restorer(role, IdentityKind::Role, None).counts(),
+            "unknown is not gone"
+        );
+        assert!(!restorer(role, IdentityKind::Role, Some(false)).counts());
+        let mut held = restorer(role, IdentityKind::Role, Some(true));
+        held.blocked_by = scp();
+        assert!(!held.counts());
+        let root = restorer(
+            "arn:aws:iam::111122223333:root",
+            IdentityKind::Account,
+            None,
+        );
+        assert!(root.counts() && !root.counts_by_name());
+    }
+
+    #[test]
+    fn an_scp_on_the_root_user_does_not_end_the_account_delegation() {
+        let root = "arn:aws:iam::111122223333:root";
+        let mut held = restorer(root, IdentityKind::Account, None);
+        held.blocked_by = scp();
+        // IAM principals of the account (a break-glass role the SCP exempts) are judged on
+        // their own: the delegation stands.
+        assert!(delegates(&[held]));
+        // The account removed (`--without 111122223333`): it no longer delegates.
+        assert!(!delegates(&[restorer(
+            root,
+            IdentityKind::Account,
+            Some(false)
+        )]));
+        assert!(!delegates(&[restorer(
+            "arn:aws:iam::111122223333:role/Admin",
+            IdentityKind::Role,
+            Some(true)
+        )]));
     }
 }
