@@ -290,14 +290,61 @@ pub fn sort_findings(findings: &mut [Finding]) {
 mod tests {
     use super::*;
 
+    /// docs/diagnostics.md's sections, one a code: `## `code` [severity…]`, each with a line
+    /// `Raised by: `command`, …`.
+    fn documented() -> Vec<(String, String, String)> {
+        let doc = include_str!("../../../docs/diagnostics.md");
+        doc.split("\n## ")
+            .skip(1)
+            .filter_map(|section| {
+                let (heading, body) = section.split_once('\n').unwrap_or((section, ""));
+                let name = heading.strip_prefix('`')?.split('`').next()?.to_owned();
+                let severity = heading
+                    .split_once('[')
+                    .and_then(|(_, s)| s.split_once(']'))
+                    .map(|(s, _)| s.to_owned())
+                    .unwrap_or_default();
+                // "Raised by:" up to the blank line that ends its paragraph.
+                let raised_by = body
+                    .split_once("Raised by:")
+                    .map(|(_, r)| r.split("\n\n").next().unwrap_or_default().to_owned())
+                    .unwrap_or_default();
+                Some((name, severity, raised_by))
+            })
+            .collect()
+    }
+
     #[test]
-    fn codes_are_the_contracts() {
-        let contract = include_str!("../../../docs/diagnostics.md");
-        for code in Code::ALL {
+    fn every_code_has_its_documented_heading_severity_and_commands() {
+        let sections = documented();
+        for (name, severity, raised_by) in &sections {
+            let code = Code::parse(name)
+                .unwrap_or_else(|| panic!("docs/diagnostics.md documents {name}, not a code"));
+            // The bracket may add when (`error for PutKeyPolicy`); it starts with the severity.
+            let want = format!("{:?}", code.severity()).to_lowercase();
             assert!(
-                contract.contains(&format!("`{}`", code.as_str())),
-                "docs/diagnostics.md does not document {code}"
+                severity.starts_with(&want),
+                "{name}: documented [{severity}], registered {want}"
             );
+            let commands: Vec<&str> = raised_by
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .filter_map(|c| c.split_whitespace().next())
+                // A flag qualifies the command before it: `explain` (with `--key-arn`).
+                .filter(|c| !c.starts_with('-'))
+                .collect();
+            assert!(!commands.is_empty(), "{name}: no `Raised by:` line");
+            for c in commands {
+                assert!(
+                    matches!(c, "diagnose" | "explain" | "scan" | "check"),
+                    "{name}: raised by {c:?}, not a command"
+                );
+            }
+        }
+        for code in Code::ALL {
+            let n = sections.iter().filter(|(n, ..)| n == code.as_str()).count();
+            assert_eq!(n, 1, "docs/diagnostics.md has {n} sections for {code}");
         }
     }
 
