@@ -9,7 +9,6 @@
 pub mod aws;
 pub mod denial;
 pub mod entities;
-pub mod fake;
 pub mod gather;
 pub mod iac;
 pub mod key;

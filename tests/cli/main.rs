@@ -22,12 +22,14 @@ mod reports;
 mod rules;
 mod runs;
 mod scan_e2e;
+mod scan_gather;
 mod scan_moto;
 mod sdk_mapping;
 
 mod support {
     pub mod archive;
     pub mod cli;
+    pub mod fake;
     pub mod markdown;
     pub mod scenario;
 }

@@ -1,12 +1,12 @@
 //! Gathering and the live rules, in-process over `evidence::fake`: each test writes an account,
 //! injects a failure where it needs one, and checks the verdicts and findings `diagnose` gives.
 
+use crate::support::fake::{FakeAws, FakeKey};
 use kms_doctor::diagnosis::diagnose::DiagnoseOptions;
 use kms_doctor::diagnosis::model::{
     Code, DiagnoseReport, Evidence, Outcome, SimulationResult, SourceKind, Verdict,
 };
 use kms_doctor::diagnosis::model::{KeyManager, KeyState, SimDecision};
-use kms_doctor::evidence::fake::{FakeAws, FakeKey};
 use kms_doctor::evidence::gather::{CallerUnknown, GatherOptions, gather};
 use kms_doctor::evidence::key::KeyInput;
 use kms_doctor::evidence::{CallError, Calls, KeyMetadata};

@@ -2,11 +2,11 @@
 //! CloudTrail events behind the same traits the SDK implements, with failures injected per
 //! operation. It lets the gathering and the rules run in-process, without HTTP.
 
-use super::{
+use kms_doctor::diagnosis::model::{CallerIdentity, SimulationResult};
+use kms_doctor::evidence::{
     Alias, AliasPage, CallError, Clients, CloudTrail, EventPage, Iam, IamEntity, KeyMetadata, Kms,
     Sts, TrailEvent,
 };
-use crate::diagnosis::model::{CallerIdentity, SimulationResult};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -29,7 +29,7 @@ struct State {
     roles: Vec<IamEntity>,
     users: Vec<IamEntity>,
     simulation: Vec<SimulationResult>,
-    authorization: crate::diagnosis::model::AuthorizationDetails,
+    authorization: kms_doctor::diagnosis::model::AuthorizationDetails,
     /// (event name, event), newest first as CloudTrail answers.
     events: Vec<(String, TrailEvent)>,
     /// `LookupEvents` and `ListAccounts` always answer another `NextToken`.
@@ -75,13 +75,11 @@ impl FakeAws {
         self.with(|s| s.roles.push(entity))
     }
 
-    pub fn user(self, arn: &str) -> Self {
-        let entity = entity(arn);
-        self.with(|s| s.users.push(entity))
-    }
-
     /// What `GetAccountAuthorizationDetails` answers (in one page).
-    pub fn authorization(self, details: crate::diagnosis::model::AuthorizationDetails) -> Self {
+    pub fn authorization(
+        self,
+        details: kms_doctor::diagnosis::model::AuthorizationDetails,
+    ) -> Self {
         self.with(|s| s.authorization = details)
     }
 
@@ -182,13 +180,16 @@ fn find_key<'a>(keys: &'a [FakeKey], key: &str) -> Option<&'a FakeKey> {
 
 /// Not in an organisation: every read answers `AWSOrganizationsNotInUseException`, unless a
 /// failure is injected.
-impl super::Organizations for FakeAws {
+impl kms_doctor::evidence::Organizations for FakeAws {
     async fn management_account(&self) -> Result<String, CallError> {
         drop(self.enter("DescribeOrganization")?);
         Err(not_in_use())
     }
 
-    async fn list_parents(&self, _child: &str) -> Result<Vec<super::OrgParent>, CallError> {
+    async fn list_parents(
+        &self,
+        _child: &str,
+    ) -> Result<Vec<kms_doctor::evidence::OrgParent>, CallError> {
         drop(self.enter("ListParents")?);
         Err(not_in_use())
     }
@@ -198,7 +199,7 @@ impl super::Organizations for FakeAws {
         _target: &str,
         _filter: &'static str,
         _next: Option<String>,
-    ) -> Result<super::PolicyPage, CallError> {
+    ) -> Result<kms_doctor::evidence::PolicyPage, CallError> {
         drop(self.enter("ListPoliciesForTarget")?);
         Err(not_in_use())
     }
@@ -239,9 +240,12 @@ impl Kms for FakeAws {
         k.policy.clone().ok_or_else(|| denied("kms:GetKeyPolicy"))
     }
 
-    async fn list_keys(&self, _marker: Option<String>) -> Result<super::KeyPage, CallError> {
+    async fn list_keys(
+        &self,
+        _marker: Option<String>,
+    ) -> Result<kms_doctor::evidence::KeyPage, CallError> {
         let state = self.enter("ListKeys")?;
-        Ok(super::KeyPage {
+        Ok(kms_doctor::evidence::KeyPage {
             keys: state
                 .keys
                 .iter()
@@ -279,7 +283,7 @@ impl Kms for FakeAws {
 }
 
 /// One account, the same keys in every Region; `AssumeRole` answers the same account.
-impl super::Fleet for FakeAws {
+impl kms_doctor::evidence::Fleet for FakeAws {
     type Account = FakeAws;
     type Kms = FakeAws;
     type Trail = FakeAws;
@@ -303,13 +307,16 @@ impl super::Fleet for FakeAws {
         Ok(self.clone())
     }
 
-    async fn list_accounts(&self, _next: Option<String>) -> Result<super::AccountPage, CallError> {
+    async fn list_accounts(
+        &self,
+        _next: Option<String>,
+    ) -> Result<kms_doctor::evidence::AccountPage, CallError> {
         let state = self.enter("ListAccounts")?;
-        Ok(super::AccountPage {
+        Ok(kms_doctor::evidence::AccountPage {
             accounts: state
                 .caller
                 .iter()
-                .map(|c| super::MemberAccount {
+                .map(|c| kms_doctor::evidence::MemberAccount {
                     id: c.account.to_string(),
                     status: Some("ACTIVE".to_owned()),
                 })
@@ -322,9 +329,9 @@ impl super::Fleet for FakeAws {
         &self,
         _account: &FakeAws,
         _next: Option<String>,
-    ) -> Result<super::RegionPage, CallError> {
+    ) -> Result<kms_doctor::evidence::RegionPage, CallError> {
         drop(self.enter("ListRegions")?);
-        Ok(super::RegionPage {
+        Ok(kms_doctor::evidence::RegionPage {
             regions: vec!["us-east-1".to_owned()],
             next: None,
         })
@@ -347,9 +354,9 @@ impl Iam for FakeAws {
     async fn authorization_details(
         &self,
         _marker: Option<String>,
-    ) -> Result<super::AuthorizationPage, CallError> {
+    ) -> Result<kms_doctor::evidence::AuthorizationPage, CallError> {
         let state = self.enter("GetAccountAuthorizationDetails")?;
-        Ok(super::AuthorizationPage {
+        Ok(kms_doctor::evidence::AuthorizationPage {
             details: state.authorization.clone(),
             next_marker: None,
         })
