@@ -3,29 +3,12 @@
 //! the JSON (verdicts, codes, restorers), the exit status, and that only read-only operations
 //! were called.
 
-use crate::support::scenario::{self, Scenario};
+use crate::support::scenario::{self, Scenario, read_only};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Output;
-
-/// Every operation kms-doctor may call. Anything else fails the test.
-pub const READ_ONLY: [&str; 13] = [
-    "sts:GetCallerIdentity",
-    "kms:DescribeKey",
-    "kms:GetKeyPolicy",
-    "kms:ListAliases",
-    "iam:GetRole",
-    "iam:GetUser",
-    "iam:SimulatePrincipalPolicy",
-    "iam:GetAccountAuthorizationDetails",
-    "cloudtrail:LookupEvents",
-    "organizations:DescribeOrganization",
-    "organizations:ListParents",
-    "organizations:ListPoliciesForTarget",
-    "organizations:DescribePolicy",
-];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -116,7 +99,7 @@ fn check(file: &ScenarioFile) -> Result<(), String> {
         problems.push(format!("exit {:?}, expected {}", out.status.code(), e.exit));
     }
     for op in endpoint.calls.lock().unwrap().iter() {
-        if !READ_ONLY.contains(&op.as_str()) {
+        if !read_only(op) {
             problems.push(format!(
                 "called {op}, which is not a read-only operation kms-doctor may use"
             ));
@@ -286,7 +269,7 @@ fn check_json(v: &Value, e: &Expect, problems: &mut Vec<String>) {
             c["service"].as_str().unwrap_or(""),
             c["operation"].as_str().unwrap_or("")
         );
-        if !READ_ONLY.contains(&op.as_str()) {
+        if !read_only(&op) {
             problems.push(format!("report lists call {op}, not a read-only operation"));
         }
     }

@@ -8,6 +8,7 @@ mod corpus;
 mod diagnose_e2e;
 mod diagnose_moto;
 mod diagnose_report;
+mod docs;
 mod explain_cli;
 mod first_run;
 mod generate;

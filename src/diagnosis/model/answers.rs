@@ -19,6 +19,10 @@ macro_rules! aws_words {
         }
 
         impl $name {
+            /// Every word this version knows, in declaration order.
+            #[allow(dead_code)]
+            pub const WORDS: &'static [&'static str] = &[$($word,)*];
+
             /// Reads AWS's word.
             pub fn parse(word: &str) -> $name {
                 match word {
@@ -229,6 +233,56 @@ aws_words! {
         ListParents = "ListParents",
         ListPoliciesForTarget = "ListPoliciesForTarget",
         DescribePolicy = "DescribePolicy",
+        ListResourceTags = "ListResourceTags",
+    }
+}
+
+impl Operation {
+    /// Every operation kms-doctor calls, each read-only, with its service: the one list that the
+    /// tests' read-only checks and the README's IAM policies are held to.
+    pub const ALL: &[(Service, Operation)] = &[
+        (Service::Sts, Operation::GetCallerIdentity),
+        (Service::Sts, Operation::AssumeRole),
+        (Service::Kms, Operation::DescribeKey),
+        (Service::Kms, Operation::GetKeyPolicy),
+        (Service::Kms, Operation::ListKeys),
+        (Service::Kms, Operation::ListAliases),
+        (Service::Kms, Operation::ListResourceTags),
+        (Service::Iam, Operation::GetRole),
+        (Service::Iam, Operation::GetUser),
+        (Service::Iam, Operation::SimulatePrincipalPolicy),
+        (Service::Iam, Operation::GetAccountAuthorizationDetails),
+        (Service::Cloudtrail, Operation::LookupEvents),
+        (Service::S3, Operation::ListObjectsV2),
+        (Service::S3, Operation::GetObject),
+        (Service::Athena, Operation::StartQueryExecution),
+        (Service::Athena, Operation::GetQueryExecution),
+        (Service::Athena, Operation::GetQueryResults),
+        (Service::Organizations, Operation::ListAccounts),
+        (Service::Organizations, Operation::DescribeOrganization),
+        (Service::Organizations, Operation::ListParents),
+        (Service::Organizations, Operation::ListPoliciesForTarget),
+        (Service::Organizations, Operation::DescribePolicy),
+        (Service::Account, Operation::ListRegions),
+    ];
+
+    /// `service:Operation`, as a call is recorded (`kms:GetKeyPolicy`), when kms-doctor calls it.
+    pub fn qualified(call: &str) -> Option<(Service, Operation)> {
+        let (service, operation) = call.split_once(':')?;
+        Operation::ALL
+            .iter()
+            .find(|(s, o)| s.as_str() == service && o.as_str() == operation)
+            .cloned()
+    }
+
+    /// The IAM action that authorises the call: the operation's name, except S3's
+    /// `ListObjectsV2`, which `s3:ListBucket` allows
+    /// (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html>).
+    pub fn iam_action(service: &Service, operation: &Operation) -> String {
+        match operation {
+            Operation::ListObjectsV2 => "s3:ListBucket".to_owned(),
+            _ => format!("{service}:{operation}"),
+        }
     }
 }
 
@@ -464,6 +518,29 @@ pub enum ResolvedFrom {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_operation_is_listed_once_with_its_service() {
+        let mut listed: Vec<&str> = Operation::ALL.iter().map(|(_, o)| o.as_str()).collect();
+        listed.sort_unstable();
+        let mut words = Operation::WORDS.to_vec();
+        words.sort_unstable();
+        assert_eq!(listed, words, "Operation::ALL and the enum disagree");
+        assert_eq!(
+            Operation::qualified("kms:ListResourceTags"),
+            Some((Service::Kms, Operation::ListResourceTags))
+        );
+        assert_eq!(Operation::qualified("kms:PutKeyPolicy"), None);
+        assert_eq!(
+            Operation::qualified("iam:GetKeyPolicy"),
+            None,
+            "another service's"
+        );
+        assert_eq!(
+            Operation::iam_action(&Service::S3, &Operation::ListObjectsV2),
+            "s3:ListBucket"
+        );
+    }
 
     #[test]
     fn words_round_trip_and_unknown_words_are_kept() {

@@ -1194,3 +1194,8 @@ fn unrelated_event(i: usize, account: &str) -> Value {
         .to_string(),
     )
 }
+
+/// A call kms-doctor may make (`kms:GetKeyPolicy`): one of `Operation::ALL`, every one read-only.
+pub fn read_only(call: &str) -> bool {
+    kms_doctor::diagnosis::model::Operation::qualified(call).is_some()
+}
