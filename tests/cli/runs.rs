@@ -294,9 +294,17 @@ fn diagnose_every_scenario_in_every_format() {
 #[test]
 fn check_every_fixture_in_every_format() {
     let mut files = Vec::new();
-    for dir in [
-        "broken", "cdk.out", "cfn", "other", "policies", "suppress", "tf",
-    ] {
+    // Every directory of fixtures: a new one fails the count below until it is listed here.
+    let dirs = [
+        "broken", "cdk.out", "cfn", "delete", "other", "policies", "suppress", "tf",
+    ];
+    let on_disk = std::fs::read_dir(Path::new(ROOT).join("tests/iac"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .count();
+    assert_eq!(on_disk, dirs.len(), "a directory of tests/iac is not swept");
+    for dir in dirs {
         for ext in ["json", "yaml"] {
             files.extend(sorted_files(
                 &Path::new(ROOT).join("tests/iac").join(dir),
@@ -331,6 +339,153 @@ fn check_every_fixture_in_every_format() {
     });
     for (name, text) in runs.into_iter().flatten() {
         insta::assert_snapshot!(name, text);
+    }
+}
+
+const CHECK_FORMATS: [&str; 5] = ["text", "json", "markdown", "sarif", "github"];
+const SCAN_FORMATS: [&str; 4] = ["text", "json", "markdown", "sarif"];
+
+/// `check` with each flag that changes what it reports, in every format: the people deploying
+/// (`--deployer`, `--keep`), the policy before (`--against`, a policy or an old template), known
+/// findings (`--baseline`).
+#[test]
+fn check_with_each_flag_that_changes_a_report() {
+    let dir = crate::support::cli::fresh_dir("check-flags");
+    let baseline = dir.join("baseline.json");
+    let written = kms_doctor(&[
+        "check",
+        "tests/iac/cfn/locked-out.yaml",
+        "--write-baseline",
+        baseline.to_str().unwrap(),
+    ]);
+    assert_eq!(written.status.code(), Some(1), "{}", stdout(&written));
+    let a = "arn:aws:iam::111122223333";
+    let cases: [(&str, Vec<String>); 3] = [
+        (
+            "deployer_keep_against_policy",
+            [
+                "tests/iac/policies/key-policy.json",
+                "--deployer",
+                &format!("{a}:role/ci-deploy"),
+                "--keep",
+                &format!("{a}:role/BreakGlass"),
+                "--keep",
+                &format!("{a}:role/KeyAdmin"),
+                "--against",
+                "tests/iac/policies/old-key-policy.json",
+            ]
+            .map(str::to_owned)
+            .into(),
+        ),
+        (
+            "against_old_template",
+            [
+                "tests/iac/delete/cfn/new.yaml",
+                "--against",
+                "tests/iac/delete/cfn/old.yaml",
+            ]
+            .map(str::to_owned)
+            .into(),
+        ),
+        (
+            "baseline",
+            [
+                "tests/iac/cfn/locked-out.yaml",
+                "--baseline",
+                baseline.to_str().unwrap(),
+                "--fail-on",
+                "warning",
+            ]
+            .map(str::to_owned)
+            .into(),
+        ),
+    ];
+    let dir_text = dir.to_string_lossy().into_owned();
+    for (label, args) in &cases {
+        for format in CHECK_FORMATS {
+            let mut all: Vec<&str> = vec!["check"];
+            all.extend(args.iter().map(String::as_str));
+            all.extend(["--account", "111122223333", "--format", format]);
+            let o = kms_doctor(&all);
+            insta::assert_snapshot!(
+                format!("check_flag__{label}__{format}"),
+                shown(&o, &[(dir_text.as_str(), "TMP")])
+            );
+        }
+    }
+}
+
+/// `scan` with each flag that changes what it reports (`--without`, the mute list,
+/// `--all-regions`), and `check --keys` over the scan it saved, in every format.
+#[test]
+fn scan_with_each_flag_that_changes_a_report() {
+    let (mut sc, _) = crate::scan_e2e::estate();
+    sc.kms_throttle_every = 0;
+    let endpoint = scenario::start(sc);
+    let dir = crate::support::cli::fresh_dir("scan-flags");
+    let config = dir.join("kms-doctor.toml");
+    std::fs::write(
+        &config,
+        "[[scan.mute]]\naccount = \"111122223333\"\nalias = \"alias/payments\"\nreason = \"one administrator by design\"\n",
+    )
+    .unwrap();
+    let saved = dir.join("scan.json");
+    let cases: [(&str, Vec<&str>); 3] = [
+        (
+            "without",
+            vec![
+                "--region",
+                "us-east-1",
+                "--without",
+                "arn:aws:iam::111122223333:role/KeyAdmin",
+            ],
+        ),
+        (
+            "mute_list",
+            vec![
+                "--region",
+                "us-east-1",
+                "--config",
+                config.to_str().unwrap(),
+            ],
+        ),
+        ("all_regions", vec!["--all-regions"]),
+    ];
+    let dir_text = dir.to_string_lossy().into_owned();
+    let replace = [
+        (endpoint.url.as_str(), "http://ENDPOINT"),
+        (dir_text.as_str(), "TMP"),
+    ];
+    for (label, args) in &cases {
+        for format in SCAN_FORMATS {
+            let o = against(&endpoint.url)
+                .arg("scan")
+                .args(args)
+                .args(["--format", format])
+                .env("AWS_REGION", "us-east-1")
+                .output()
+                .unwrap();
+            insta::assert_snapshot!(format!("scan_flag__{label}__{format}"), shown(&o, &replace));
+        }
+    }
+    let o = against(&endpoint.url)
+        .args(["scan", "--region", "us-east-1", "--save-evidence"])
+        .arg(&saved)
+        .args(["--format", "json"])
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    assert!(saved.is_file(), "{}", String::from_utf8_lossy(&o.stderr));
+    for format in CHECK_FORMATS {
+        let o = kms_doctor(&[
+            "check",
+            "tests/iac/delete/replaces-admin.json",
+            "--keys",
+            saved.to_str().unwrap(),
+            "--format",
+            format,
+        ]);
+        insta::assert_snapshot!(format!("check_flag__keys__{format}"), shown(&o, &replace));
     }
 }
 
