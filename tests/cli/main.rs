@@ -2,6 +2,7 @@
 //! file). Tests that need moto_server are `#[ignore]`d: `.ci/run` starts moto and runs them
 //! with `--include-ignored`; elsewhere they show as ignored, never as passed.
 
+mod agreement;
 mod bounds;
 mod check_cli;
 mod corpus;
