@@ -16,9 +16,10 @@ use super::rules::policy::{self as policy_rules, PolicyFacts};
 use super::rules::{has, live};
 use super::steps::{self, StepFacts};
 use super::verdict::{ActionFacts, verdict_for};
+use crate::diagnosis::model::{Access, LayerDecision, LayerResult, PolicySource, Restorer};
 use crate::diagnosis::model::{AccountId, CallRecord, KeyManager, Operation, PolicyType, Service};
-use crate::diagnosis::model::{LayerDecision, LayerResult};
 use crate::policy::KeyPolicy;
+use crate::policy::OrgPolicies;
 use crate::policy::{
     Context, Evaluation, GET_KEY_POLICY, Identity, OrgPolicyType, OrgRequest, PUT_KEY_POLICY,
     delegation_statement, evaluate_for,
@@ -121,208 +122,472 @@ fn without_findings(
     }
 }
 
-pub fn diagnose(
-    ev: &Evidence,
+/// What `diagnose` knows of the key and of who asks, derived once from the evidence: the
+/// policy in force (parsed), the principal's evaluations of it, the organisation's policies
+/// that apply, and who the policy lets update it. Every stage below reads it.
+struct Case<'e> {
+    ev: &'e Evidence,
+    opts: DiagnoseOptions<'e>,
     now: chrono::DateTime<chrono::Utc>,
-    opts: DiagnoseOptions,
-) -> DiagnoseReport {
-    let subject = subject_identity(ev);
-    let partition = subject
-        .as_ref()
-        .and_then(|s| s.partition())
-        .unwrap_or("aws")
-        .to_owned();
-    let key_account = ev.key.account.as_deref();
+    subject: Option<Identity>,
+    partition: String,
+    key_account: Option<&'e str>,
+    key_arn: Option<&'e str>,
+    source: PolicySource,
+    policy_text: Option<String>,
+    /// The policy in force, when it is known and parses.
+    policy: Option<KeyPolicy>,
+    /// The principal's evaluations of it: `kms:GetKeyPolicy`, then `kms:PutKeyPolicy`.
+    evaluations: Vec<Evaluation>,
+    existence: BTreeMap<&'e str, Option<bool>>,
+    aws_managed: bool,
+    /// Known from the key's ARN alone: no policy needed.
+    cross_account: bool,
+    /// The organisation's SCPs and RCPs, when they could be read.
+    org: Option<OrgPolicies>,
+    /// Exempt from RCPs: AWS managed, or in the management account.
+    exempt_key: bool,
+    /// Trust and identity policies, parsed once for the IAM restorers and the restore paths.
+    graph: Graph<'e>,
+}
 
-    // The policy in force, and where it came from.
-    let in_force = ev.policy_in_force(&partition);
-    let source = PolicyInForce::source(in_force.as_ref());
-    let policy_text = in_force.map(|p| p.text);
-    let parsed = policy_text.as_deref().map(parse_in_force);
-    let policy = match &parsed {
-        Some(Ok(p)) => Some(p),
-        _ => None,
-    };
-    let mut findings: Vec<Finding> = Vec::new();
-    if let Some(Err(unreadable)) = &parsed {
-        findings.push(unreadable.clone());
-    }
+/// Who the policy lets update it (key policy, then through IAM), and the grants that count.
+struct Restoring {
+    restorers: Vec<Restorer>,
+    living: Vec<crate::policy::Grantee>,
+    orphans: Vec<crate::policy::Orphan>,
+}
 
-    let key_arn = ev.key.arn.as_deref();
-    let context = opts.context;
-    // The caller's own GetKeyPolicy was a real request, made without the context the operator
-    // supposes (--context): it is judged as it was made.
-    let made = |action: &str| {
-        action == GET_KEY_POLICY
-            && ev.subject.is_none()
-            && matches!(ev.get_key_policy, Some(Outcome::Ok | Outcome::AccessDenied))
-    };
-    let evaluations: Vec<Evaluation> = match (policy, &subject) {
-        (Some(p), Some(who)) => [GET_KEY_POLICY, PUT_KEY_POLICY]
-            .iter()
-            .map(|a| {
-                let context = if made(a) { &*NO_CONTEXT } else { context };
-                evaluate_for(p, who, a, key_arn, context, now)
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    let existence = existence(&ev.restorer_checks);
-    let aws_managed = ev.key.manager == Some(KeyManager::Aws);
-    // The organisation's SCPs and RCPs, when they could be read: a restorer they deny
-    // kms:PutKeyPolicy is kept, marked, and not counted.
-    let org = ev.organization.as_ref().and_then(org_policies);
-    let org_scope = OrgScope {
-        policies: org.as_ref(),
-        exempt_key: aws_managed
+const ACTIONS: [&str; 2] = [GET_KEY_POLICY, PUT_KEY_POLICY];
+
+impl<'e> Case<'e> {
+    fn new(
+        ev: &'e Evidence,
+        now: chrono::DateTime<chrono::Utc>,
+        opts: DiagnoseOptions<'e>,
+    ) -> (Case<'e>, Option<Finding>) {
+        let subject = subject_identity(ev);
+        let partition = subject
+            .as_ref()
+            .and_then(|s| s.partition())
+            .unwrap_or("aws")
+            .to_owned();
+        let key_account = ev.key.account.as_deref();
+        let in_force = ev.policy_in_force(&partition);
+        let source = PolicyInForce::source(in_force.as_ref());
+        let policy_text = in_force.map(|p| p.text);
+        let (policy, unreadable) = match policy_text.as_deref().map(parse_in_force) {
+            Some(Ok(p)) => (Some(p), None),
+            Some(Err(unreadable)) => (None, Some(unreadable)),
+            None => (None, None),
+        };
+        let key_arn = ev.key.arn.as_deref();
+        // The caller's own GetKeyPolicy was a real request, made without the context the
+        // operator supposes (--context): it is judged as it was made.
+        let made = |action: &str| {
+            action == GET_KEY_POLICY
+                && ev.subject.is_none()
+                && matches!(ev.get_key_policy, Some(Outcome::Ok | Outcome::AccessDenied))
+        };
+        let evaluations: Vec<Evaluation> = match (&policy, &subject) {
+            (Some(p), Some(who)) => ACTIONS
+                .iter()
+                .map(|a| {
+                    let context = if made(a) { &*NO_CONTEXT } else { opts.context };
+                    evaluate_for(p, who, a, key_arn, context, now)
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let aws_managed = ev.key.manager == Some(KeyManager::Aws);
+        let org = ev.organization.as_ref().and_then(org_policies);
+        let exempt_key = aws_managed
             || org
                 .as_ref()
                 .and_then(|o| o.management_account.as_deref())
-                .is_some_and(|m| key_account == Some(m)),
-    };
-    let exempt_resource = org_scope.exempt_key;
-    // Who the key policy names, the same judgement as scan's and check's.
-    let KeyPolicyRestorers {
-        mut restorers,
-        living,
-        orphans,
-    } = match policy {
-        Some(p) => key_policy_restorers(
-            p,
-            key_arn,
-            key_account,
-            source.kind,
-            &existence,
-            org_scope,
+                .is_some_and(|m| key_account == Some(m));
+        let cross_account = match (key_account, subject.as_ref().and_then(|s| s.account())) {
+            (Some(k), Some(p)) => k != p,
+            _ => false,
+        };
+        let case = Case {
+            ev,
+            opts,
             now,
-        ),
-        None => KeyPolicyRestorers::default(),
-    };
-    // Trust and identity policies, parsed once for the IAM restorers and the restore paths.
-    let graph = Graph::new(ev, now);
-    // Through the account delegation: the IAM users and roles whose own policies allow it.
-    let delegates = super::model::delegates(&restorers);
-    if let (true, Some(details)) = (delegates, &ev.authorization) {
-        let organizations_deny = ev
+            subject,
+            partition,
+            key_account,
+            key_arn,
+            source,
+            policy_text,
+            policy,
+            evaluations,
+            existence: existence(&ev.restorer_checks),
+            aws_managed,
+            cross_account,
+            org,
+            exempt_key,
+            graph: Graph::new(ev, now),
+        };
+        (case, unreadable)
+    }
+
+    /// A restorer the organisation's policies deny kms:PutKeyPolicy is kept, marked, and not
+    /// counted.
+    fn org_scope(&self) -> OrgScope<'_> {
+        OrgScope {
+            policies: self.org.as_ref(),
+            exempt_key: self.exempt_key,
+        }
+    }
+
+    fn policy_scope(&self) -> PolicyScope<'_> {
+        PolicyScope {
+            account: self.key_account.unwrap_or_default(),
+            account_known: self.key_account.is_some(),
+            partition: &self.partition,
+            key_arn: self.key_arn,
+            source: self.source.kind,
+            org: self.org_scope(),
+        }
+    }
+
+    /// Who the key policy names (the same judgement as scan's and check's), and through the
+    /// account delegation the IAM users and roles whose own policies allow it.
+    fn restoring(&self) -> Restoring {
+        let KeyPolicyRestorers {
+            mut restorers,
+            living,
+            orphans,
+        } = match &self.policy {
+            Some(p) => key_policy_restorers(
+                p,
+                self.key_arn,
+                self.key_account,
+                self.source.kind,
+                &self.existence,
+                self.org_scope(),
+                self.now,
+            ),
+            None => KeyPolicyRestorers::default(),
+        };
+        let ev = self.ev;
+        if let (true, Some(details)) = (super::model::delegates(&restorers), &ev.authorization) {
+            let organizations_deny = ev
+                .simulation
+                .iter()
+                .any(|s| s.allowed_by_organizations == Some(false));
+            let mut through = super::iam_restorers::through_iam(
+                details,
+                &self.graph,
+                self.key_arn,
+                self.source.kind,
+                self.org_scope(),
+                &restorers,
+                self.now,
+            );
+            if organizations_deny {
+                for r in &mut through {
+                    r.conditions_on.push(super::model::ConditionOn::Layer(
+                        super::model::OrgLayer::ServiceControlPolicies,
+                    ));
+                }
+            }
+            restorers.extend(through);
+        }
+        Restoring {
+            restorers,
+            living,
+            orphans,
+        }
+    }
+
+    /// What the organisation's policies decide for the principal, when they could be read.
+    fn layers(&self) -> Vec<LayerResult> {
+        match (&self.org, &self.subject) {
+            (Some(org), Some(who)) if !self.ev.key.not_found => ACTIONS
+                .iter()
+                .flat_map(|a| {
+                    layer_results(
+                        org,
+                        &OrgRequest {
+                            principal: who,
+                            action: a,
+                            resource: self.key_arn,
+                            context: self.opts.context,
+                            now: self.now,
+                        },
+                        self.exempt_key,
+                    )
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The policy's findings for the principal, then the organisation's (the policy and
+    /// statement named first, so that what the simulator or AWS's words add to the same code
+    /// joins it).
+    fn policy_findings(&self, r: &Restoring, layers: &[LayerResult], findings: &mut Vec<Finding>) {
+        let actions = ACTIONS.map(str::to_owned);
+        if self.ev.key.not_found {
+            findings.push(live::key_not_found(self.ev));
+        } else if let Some(p) = &self.policy {
+            // Nobody can update an AWS managed key's policy: that is `aws-managed-key`, not a
+            // shortcoming of the policy.
+            let rule_evals: Vec<Evaluation> = self
+                .evaluations
+                .iter()
+                .filter(|e| !(self.aws_managed && e.action == PUT_KEY_POLICY))
+                .cloned()
+                .collect();
+            findings.extend(
+                policy_rules::findings(&PolicyFacts {
+                    policy: p,
+                    principal: self.subject.as_ref(),
+                    key_account: self.key_account,
+                    evaluations: &rule_evals,
+                    actions: &actions,
+                    restorers: &r.living,
+                    orphans: &r.orphans,
+                })
+                .into_iter()
+                // An AWS managed key has no restorer by design: that is `aws-managed-key`.
+                .filter(|f| !(self.aws_managed && f.code == Code::NoRestorer)),
+            );
+            held_by_organization(findings, &r.restorers);
+        }
+        let held: Vec<(&str, &crate::policy::BlockedBy)> = r
+            .restorers
+            .iter()
+            .filter_map(|r| Some((r.principal.as_str(), r.blocked_by.as_ref()?)))
+            .collect();
+        findings.extend(policy_rules::org_findings(layers, &held));
+    }
+
+    /// Access verdicts, action by action, with the findings the live rules add for them.
+    fn access(&self, layers: &[LayerResult], findings: &mut Vec<Finding>) -> Vec<Access> {
+        let ev = self.ev;
+        let mut access = Vec::new();
+        for (i, action) in ACTIONS.iter().enumerate() {
+            let sim = ev
+                .simulation
+                .iter()
+                .find(|s| s.action.eq_ignore_ascii_case(action));
+            // Only the caller's own GetKeyPolicy was observed.
+            let observed = (*action == GET_KEY_POLICY && ev.subject.is_none())
+                .then_some(ev.get_key_policy)
+                .flatten()
+                .filter(|o| matches!(o, Outcome::Ok | Outcome::AccessDenied));
+            let denied = observed
+                .filter(|o| *o == Outcome::AccessDenied)
+                .and(denied_read(ev));
+            let a = verdict_for(
+                action,
+                ActionFacts {
+                    eval: self.evaluations.get(i),
+                    sim,
+                    observed,
+                    denial: denied.and_then(|c| c.denial),
+                    aws_managed: self.aws_managed,
+                    cross_account: self.cross_account,
+                    not_found: ev.key.not_found,
+                },
+            );
+            if !a.because.is_empty() {
+                live::iam_findings(findings, ev, action, &a.because, sim, self.subject.as_ref());
+            }
+            if let Some(call) = denied {
+                live::stated_findings(findings, ev, &a, call, self.evaluations.get(i), sim);
+            }
+            access.push(a);
+        }
+        org_denies(&mut access, layers);
+        self.unread_layer_leaves_update_unknown(&mut access);
+        access
+    }
+
+    /// A layer kms-doctor cannot read (or the simulation missed) denied the caller's read:
+    /// whether it denies the update as well is not known, so an update inferred from the rest
+    /// is not claimed.
+    fn unread_layer_leaves_update_unknown(&self, access: &mut [Access]) {
+        let get_sim = self
+            .ev
             .simulation
             .iter()
-            .any(|s| s.allowed_by_organizations == Some(false));
-        let mut through = super::iam_restorers::through_iam(
-            details,
-            &graph,
-            key_arn,
-            source.kind,
-            org_scope,
-            &restorers,
-            now,
-        );
-        if organizations_deny {
-            for r in &mut through {
-                r.conditions_on.push(super::model::ConditionOn::Layer(
-                    super::model::OrgLayer::ServiceControlPolicies,
-                ));
+            .find(|s| s.action.eq_ignore_ascii_case(GET_KEY_POLICY));
+        let unread_layer = access
+            .iter()
+            .find(|a| a.action == GET_KEY_POLICY)
+            .and_then(|a| a.because.first())
+            .is_some_and(|c| match c {
+                // So is an answer AWS contradicted: the policy the inference stands on is in
+                // doubt.
+                Code::RcpDeny
+                | Code::VpcEndpointPolicyDeny
+                | Code::SessionPolicyDeny
+                | Code::DenialUnexplained => true,
+                // A layer the simulation did not show for this very call is not trusted for
+                // the other either.
+                Code::ScpDeny => get_sim.is_none_or(|s| s.allowed_by_organizations != Some(false)),
+                Code::PermissionsBoundaryDeny => {
+                    get_sim.is_none_or(|s| s.allowed_by_permissions_boundary != Some(false))
+                }
+                _ => false,
+            });
+        if unread_layer {
+            for a in access.iter_mut().filter(|a| {
+                a.action == PUT_KEY_POLICY
+                    && a.verdict == Verdict::Allowed
+                    && a.basis == Basis::Inferred
+            }) {
+                a.verdict = Verdict::Unknown;
             }
         }
-        restorers.extend(through);
-    }
-    // Known from the key's ARN alone: no policy needed.
-    let cross_account = match (key_account, subject.as_ref().and_then(|s| s.account())) {
-        (Some(k), Some(p)) => k != p,
-        _ => false,
-    };
-
-    let actions = [GET_KEY_POLICY.to_owned(), PUT_KEY_POLICY.to_owned()];
-    if ev.key.not_found {
-        findings.push(live::key_not_found(ev));
-    } else if let Some(p) = policy {
-        // Nobody can update an AWS managed key's policy: that is `aws-managed-key`, not a
-        // shortcoming of the policy.
-        let rule_evals: Vec<Evaluation> = evaluations
-            .iter()
-            .filter(|e| !(aws_managed && e.action == PUT_KEY_POLICY))
-            .cloned()
-            .collect();
-        findings.extend(
-            policy_rules::findings(&PolicyFacts {
-                policy: p,
-                principal: subject.as_ref(),
-                key_account,
-                evaluations: &rule_evals,
-                actions: &actions,
-                restorers: &living,
-                orphans: &orphans,
-            })
-            .into_iter()
-            // An AWS managed key has no restorer by design: that is `aws-managed-key`.
-            .filter(|f| !(aws_managed && f.code == Code::NoRestorer)),
-        );
-        held_by_organization(&mut findings, &restorers);
     }
 
-    // What the organisation's policies decide for the principal, when they could be read: the
-    // policy and statement named (first, so that what the simulator or AWS's words add to the
-    // same code joins it).
-    let layers: Vec<LayerResult> = match (&org, &subject) {
-        (Some(org), Some(who)) if !ev.key.not_found => actions
-            .iter()
-            .flat_map(|a| {
-                layer_results(
-                    org,
-                    &OrgRequest {
-                        principal: who,
-                        action: a,
-                        resource: key_arn,
-                        context,
-                        now,
-                    },
-                    exempt_resource,
-                )
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    let held: Vec<(&str, &crate::policy::BlockedBy)> = restorers
-        .iter()
-        .filter_map(|r| Some((r.principal.as_str(), r.blocked_by.as_ref()?)))
-        .collect();
-    findings.extend(policy_rules::org_findings(&layers, &held));
-
-    // Access verdicts, action by action.
-    let mut access = Vec::new();
-    for (i, action) in actions.iter().enumerate() {
-        let sim = ev
-            .simulation
-            .iter()
-            .find(|s| s.action.eq_ignore_ascii_case(action));
-        // Only the caller's own GetKeyPolicy was observed.
-        let observed = (action == GET_KEY_POLICY && ev.subject.is_none())
-            .then_some(ev.get_key_policy)
-            .flatten()
-            .filter(|o| matches!(o, Outcome::Ok | Outcome::AccessDenied));
-        let denied = observed
-            .filter(|o| *o == Outcome::AccessDenied)
-            .and(denied_read(ev));
-        let a = verdict_for(
-            action,
-            ActionFacts {
-                eval: evaluations.get(i),
-                sim,
-                observed,
-                denial: denied.and_then(|c| c.denial),
-                aws_managed,
-                cross_account,
-                not_found: ev.key.not_found,
-            },
-        );
-        if !a.because.is_empty() {
-            live::iam_findings(&mut findings, ev, action, &a.because, sim, subject.as_ref());
+    /// The key's, its history's and its restorers' findings, what the evidence lacks, and
+    /// `--without`.
+    fn live_findings(&self, r: &Restoring, access: &[Access], findings: &mut Vec<Finding>) {
+        let ev = self.ev;
+        live::key_findings(findings, ev, self.aws_managed, self.cross_account);
+        if self.policy.is_none() {
+            live::unexplained_denial(findings, ev, access);
         }
-        if let Some(call) = denied {
-            live::stated_findings(&mut findings, ev, &a, call, evaluations.get(i), sim);
+        live::history_findings(findings, ev);
+        live::restorer_findings(findings, &r.restorers);
+        live::incomplete_findings(findings, ev, self.policy.is_some());
+        if !self.opts.without.is_empty() {
+            // Who IAM lets update the policy through the delegation, when the details say all.
+            let iam: Option<Vec<String>> =
+                ev.authorization.as_ref().filter(|d| d.complete).map(|_| {
+                    r.restorers
+                        .iter()
+                        .filter(|r| {
+                            r.via == super::model::RestorerVia::Iam && r.blocked_by.is_none()
+                        })
+                        .map(|r| r.principal.clone())
+                        .collect()
+                });
+            findings.extend(without_findings(
+                self.policy.as_ref(),
+                &self.policy_scope(),
+                &self.existence,
+                iam.as_deref(),
+                self.opts.without,
+                self.now,
+            ));
         }
-        access.push(a);
+        merge_same_code(findings);
+        live::annotate_iam_side(findings, ev);
+        sort_findings(findings);
     }
-    // An SCP or RCP that denies an action makes it denied, whatever else allows it.
+
+    /// An organisation's policy that denied the caller (AWS's message, or the simulator) may
+    /// hold the restorers too; when the policies were not read, whether it does is not known.
+    fn unread_org_conditions(&self, findings: &[Finding], restorers: &mut [Restorer]) {
+        let stated = denied_read(self.ev)
+            .and_then(|c| c.denial)
+            .map(|d| d.policy_type);
+        let org_layer = if stated == Some(PolicyType::Rcp) || has(findings, Code::RcpDeny) {
+            Some(super::model::OrgLayer::ResourceControlPolicies)
+        } else if stated == Some(PolicyType::Scp) || has(findings, Code::ScpDeny) {
+            Some(super::model::OrgLayer::ServiceControlPolicies)
+        } else {
+            None
+        };
+        if let Some(layer) = org_layer.filter(|_| self.org.is_none()) {
+            for r in restorers {
+                let layer = super::model::ConditionOn::Layer(layer);
+                if !r.conditions_on.contains(&layer) {
+                    r.conditions_on.push(layer);
+                }
+            }
+        }
+    }
+
+    /// The way from the diagnosed principal to each restorer, and the shortest of them (itself
+    /// alone when it may update the policy now), with whether a step hangs on a condition.
+    fn ways(
+        &self,
+        restorers: &mut [Restorer],
+        access: &[Access],
+        findings: &mut Vec<Finding>,
+    ) -> (Option<Vec<String>>, bool) {
+        let ev = self.ev;
+        let subject_arn = ev.subject.clone().unwrap_or_else(|| ev.caller.arn.clone());
+        for r in restorers.iter_mut() {
+            r.permission_set = permission_set(&r.principal);
+            if !matches!(Identity::parse(&r.principal), Ok(Identity::Role { .. })) {
+                continue;
+            }
+            r.assumable_by = self.graph.assumable_by(&r.principal);
+            if let Some(who) = &self.subject {
+                r.caller_can_assume = self.graph.can_assume(who, &r.principal);
+                // A restorer the organisation's policies hold is no way out.
+                if r.counts() {
+                    r.path = self.graph.path(
+                        who,
+                        &subject_arn,
+                        std::slice::from_ref(&r.principal),
+                        self.opts.max_hops,
+                    );
+                }
+            }
+        }
+        let can_restore_now = access
+            .iter()
+            .any(|a| a.action == PUT_KEY_POLICY && a.verdict == Verdict::Allowed);
+        let restore_path = if can_restore_now {
+            Some(vec![subject_arn.clone()])
+        } else {
+            restorers
+                .iter()
+                .filter_map(|r| r.path.clone())
+                .min_by_key(|p| p.len())
+        };
+        // The principal can restore access itself, yet something is denied: it is the one to
+        // act.
+        let something_denied = access.iter().any(|a| a.verdict == Verdict::Denied);
+        if can_restore_now && something_denied && !ev.key.not_found {
+            findings.push(live::restorer_reachable(
+                std::slice::from_ref(&subject_arn),
+                false,
+            ));
+            sort_findings(findings);
+        }
+        // A step that depends on a condition (MFA, an external ID) makes the whole way so.
+        let path_conditional = restore_path.as_ref().is_some_and(|path| {
+            path.windows(2).enumerate().any(|(i, w)| {
+                let who = if i == 0 {
+                    self.subject.clone()
+                } else {
+                    Identity::parse(&w[0]).ok()
+                };
+                who.is_some_and(|who| {
+                    self.graph.can_assume(&who, &w[1]) == Some(super::model::Assume::Conditional)
+                })
+            })
+        });
+        if let Some(path) = restore_path.as_ref().filter(|p| p.len() > 1) {
+            findings.push(live::restorer_reachable(path, path_conditional));
+            sort_findings(findings);
+        }
+        (restore_path, path_conditional)
+    }
+
+    /// The policy in force with the account delegation added, for the fix and AWS Support.
+    fn with_delegation(&self, text: &str) -> String {
+        with_delegation(
+            text,
+            &self.partition,
+            self.key_account.unwrap_or(&self.ev.caller.account),
+        )
+    }
+}
+
+/// An SCP or RCP that denies an action makes it denied, whatever else allows it.
+fn org_denies(access: &mut [Access], layers: &[LayerResult]) {
     for l in layers
         .iter()
         .filter(|l| l.decision == LayerDecision::Denied)
@@ -341,218 +606,112 @@ pub fn diagnose(
             a.because.retain(|c| *c != Code::EvidenceIncomplete);
         }
     }
-    // A layer kms-doctor cannot read (or the simulation missed) denied the caller's read: whether
-    // it denies the update as well is not known, so an update inferred from the rest is not
-    // claimed.
-    let get_sim = ev
-        .simulation
-        .iter()
-        .find(|s| s.action.eq_ignore_ascii_case(GET_KEY_POLICY));
-    let unread_layer = access
-        .iter()
-        .find(|a| a.action == GET_KEY_POLICY)
-        .and_then(|a| a.because.first())
-        .is_some_and(|c| match c {
-            // So is an answer AWS contradicted: the policy the inference stands on is in doubt.
-            Code::RcpDeny
-            | Code::VpcEndpointPolicyDeny
-            | Code::SessionPolicyDeny
-            | Code::DenialUnexplained => true,
-            // A layer the simulation did not show for this very call is not trusted for the
-            // other either.
-            Code::ScpDeny => get_sim.is_none_or(|s| s.allowed_by_organizations != Some(false)),
-            Code::PermissionsBoundaryDeny => {
-                get_sim.is_none_or(|s| s.allowed_by_permissions_boundary != Some(false))
-            }
-            _ => false,
-        });
-    if unread_layer {
-        for a in access.iter_mut().filter(|a| {
-            a.action == PUT_KEY_POLICY
-                && a.verdict == Verdict::Allowed
-                && a.basis == Basis::Inferred
-        }) {
-            a.verdict = Verdict::Unknown;
-        }
-    }
-    live::key_findings(&mut findings, ev, aws_managed, cross_account);
-    if policy.is_none() {
-        live::unexplained_denial(&mut findings, ev, &access);
-    }
-    live::history_findings(&mut findings, ev);
-    live::restorer_findings(&mut findings, &restorers);
-    live::incomplete_findings(&mut findings, ev, policy.is_some());
-    if !opts.without.is_empty() {
-        // Who IAM lets update the policy through the delegation, when the details say all.
-        let iam: Option<Vec<String>> = ev.authorization.as_ref().filter(|d| d.complete).map(|_| {
-            restorers
-                .iter()
-                .filter(|r| r.via == super::model::RestorerVia::Iam && r.blocked_by.is_none())
-                .map(|r| r.principal.clone())
-                .collect()
-        });
-        findings.extend(without_findings(
-            policy,
-            &PolicyScope {
-                account: key_account.unwrap_or_default(),
-                account_known: key_account.is_some(),
-                partition: &partition,
-                key_arn,
-                source: source.kind,
-                org: org_scope,
-            },
-            &existence,
-            iam.as_deref(),
-            opts.without,
-            now,
-        ));
-    }
-    merge_same_code(&mut findings);
-    live::annotate_iam_side(&mut findings, ev);
-    sort_findings(&mut findings);
+}
 
-    // An inferred cause for an observed denial is named on the verdict too.
-    let delegation_missing = findings
-        .iter()
-        .any(|f| f.code == Code::RootDelegationMissing);
+/// Each verdict names only causes that are findings; an inferred cause of an observed denial
+/// (the delegation missing, the policy unread) is named on it too.
+fn name_causes(access: &mut [Access], findings: &[Finding], policy_known: bool) {
+    let delegation_missing = has(findings, Code::RootDelegationMissing);
     if let Some(get) = access.iter_mut().find(|a| a.action == GET_KEY_POLICY)
-        && get.verdict == super::model::Verdict::Denied
+        && get.verdict == Verdict::Denied
         && get.because.is_empty()
-        && policy.is_none()
+        && !policy_known
         && delegation_missing
     {
         get.because.push(Code::RootDelegationMissing);
     }
-    // Every code an access verdict names must be a finding.
-    for a in &mut access {
+    for a in access {
         a.because.retain(|c| findings.iter().any(|f| f.code == *c));
     }
+}
 
-    // An organisation's policy that denied the caller (AWS's message, or the simulator) may
-    // hold the restorers too; when the policies were not read, whether it does is not known.
-    let stated = denied_read(ev)
-        .and_then(|c| c.denial)
-        .map(|d| d.policy_type);
-    let org_layer = if stated == Some(PolicyType::Rcp) || has(&findings, Code::RcpDeny) {
-        Some(super::model::OrgLayer::ResourceControlPolicies)
-    } else if stated == Some(PolicyType::Scp) || has(&findings, Code::ScpDeny) {
-        Some(super::model::OrgLayer::ServiceControlPolicies)
-    } else {
-        None
-    };
-    if let Some(layer) = org_layer.filter(|_| org.is_none()) {
-        for r in &mut restorers {
-            let layer = super::model::ConditionOn::Layer(layer);
-            if !r.conditions_on.contains(&layer) {
-                r.conditions_on.push(layer);
-            }
-        }
-    }
+pub fn diagnose(
+    ev: &Evidence,
+    now: chrono::DateTime<chrono::Utc>,
+    opts: DiagnoseOptions,
+) -> DiagnoseReport {
+    let (case, unreadable) = Case::new(ev, now, opts);
+    let mut findings: Vec<Finding> = unreadable.into_iter().collect();
+    let mut r = case.restoring();
+    let layers = case.layers();
+    case.policy_findings(&r, &layers, &mut findings);
+    let mut access = case.access(&layers, &mut findings);
+    case.live_findings(&r, &access, &mut findings);
+    name_causes(&mut access, &findings, case.policy.is_some());
+    case.unread_org_conditions(&findings, &mut r.restorers);
+    let (restore_path, path_conditional) = case.ways(&mut r.restorers, &access, &mut findings);
+    report(
+        &case,
+        Judged {
+            findings,
+            access,
+            restorers: r.restorers,
+            layers,
+            restore_path,
+            path_conditional,
+        },
+    )
+}
 
-    // The way from the diagnosed principal to a restorer.
-    let subject_arn = ev.subject.clone().unwrap_or_else(|| ev.caller.arn.clone());
-    for r in &mut restorers {
-        r.permission_set = permission_set(&r.principal);
-        if !matches!(Identity::parse(&r.principal), Ok(Identity::Role { .. })) {
-            continue;
-        }
-        r.assumable_by = graph.assumable_by(&r.principal);
-        if let Some(who) = &subject {
-            r.caller_can_assume = graph.can_assume(who, &r.principal);
-            // A restorer the organisation's policies hold is no way out.
-            if r.counts() {
-                r.path = graph.path(
-                    who,
-                    &subject_arn,
-                    std::slice::from_ref(&r.principal),
-                    opts.max_hops,
-                );
-            }
-        }
-    }
-    let can_restore_now = access
-        .iter()
-        .any(|a| a.action == PUT_KEY_POLICY && a.verdict == super::model::Verdict::Allowed);
-    let restore_path = if can_restore_now {
-        Some(vec![subject_arn.clone()])
-    } else {
-        restorers
-            .iter()
-            .filter_map(|r| r.path.clone())
-            .min_by_key(|p| p.len())
-    };
-    // The principal can restore access itself, yet something is denied: it is the one to act.
-    let something_denied = access
-        .iter()
-        .any(|a| a.verdict == super::model::Verdict::Denied);
-    if can_restore_now && something_denied && !ev.key.not_found {
-        findings.push(live::restorer_reachable(
-            std::slice::from_ref(&subject_arn),
-            false,
-        ));
-        sort_findings(&mut findings);
-    }
-    // A step that depends on a condition (MFA, an external ID) makes the whole way so.
-    let path_conditional = restore_path.as_ref().is_some_and(|path| {
-        path.windows(2).enumerate().any(|(i, w)| {
-            let who = if i == 0 {
-                subject.clone()
-            } else {
-                Identity::parse(&w[0]).ok()
-            };
-            who.is_some_and(|who| {
-                graph.can_assume(&who, &w[1]) == Some(super::model::Assume::Conditional)
-            })
-        })
-    });
-    if let Some(path) = restore_path.as_ref().filter(|p| p.len() > 1) {
-        findings.push(live::restorer_reachable(path, path_conditional));
-        sort_findings(&mut findings);
-    }
+/// What the stages decided, for the report.
+struct Judged {
+    findings: Vec<Finding>,
+    access: Vec<Access>,
+    restorers: Vec<Restorer>,
+    layers: Vec<LayerResult>,
+    restore_path: Option<Vec<String>>,
+    path_conditional: bool,
+}
 
-    let fix = match (&policy_text, policy) {
-        (Some(text), Some(_)) if delegation_missing && !aws_managed => Some(with_delegation(
-            text,
-            &partition,
-            key_account.unwrap_or(&ev.caller.account),
-        )),
+/// The contract's report: the next steps and the summary from what was decided, the support
+/// case when nobody can restore access, and the evidence it stands on.
+fn report(case: &Case, j: Judged) -> DiagnoseReport {
+    let ev = case.ev;
+    let policy_known = case.policy.is_some();
+    let fix = match &case.policy_text {
+        Some(text)
+            if policy_known
+                && has(&j.findings, Code::RootDelegationMissing)
+                && !case.aws_managed =>
+        {
+            Some(case.with_delegation(text))
+        }
         _ => None,
     };
     let facts = StepFacts {
-        restorers: &restorers,
-        source: &source,
-        subject: subject.as_ref(),
-        fix_written_to: opts.write_fix.filter(|_| fix.is_some()),
-        org_blocks: &layers
+        restorers: &j.restorers,
+        source: &case.source,
+        subject: case.subject.as_ref(),
+        fix_written_to: case.opts.write_fix.filter(|_| fix.is_some()),
+        org_blocks: &j
+            .layers
             .iter()
             .filter_map(|l| l.blocked_by.clone())
             .collect::<Vec<_>>(),
-        put_verdict: access
+        put_verdict: j
+            .access
             .iter()
             .find(|a| a.action == PUT_KEY_POLICY)
             .map(|a| a.verdict),
-        restore_path: restore_path.as_deref(),
-        path_conditional,
-        policy_known: policy.is_some(),
+        restore_path: j.restore_path.as_deref(),
+        path_conditional: j.path_conditional,
+        policy_known,
     };
-    let next_steps = steps::next_steps(ev, &findings, &facts);
-    let summary = steps::summary(ev, &findings, &access, &facts, &next_steps);
-
-    let support_case = findings
-        .iter()
-        .any(|f| f.code == Code::NoRestorer)
-        .then(|| SupportCase {
-            key_arn: ev.key.arn.clone(),
-            region: ev.key.region.clone().or_else(|| ev.region.clone()),
-            account: ev.key.account.clone(),
-            policy: policy_text
-                .as_deref()
-                .map(|t| with_delegation(t, &partition, key_account.unwrap_or(&ev.caller.account)))
-                .and_then(|t| serde_json::from_str(&t).ok()),
-            removed_by: (source.event_id.is_some() || source.event_time.is_some())
-                .then(|| source.clone()),
-        });
-
+    let next_steps = steps::next_steps(ev, &j.findings, &facts);
+    let summary = steps::summary(ev, &j.findings, &j.access, &facts, &next_steps);
+    let source = &case.source;
+    let support_case = has(&j.findings, Code::NoRestorer).then(|| SupportCase {
+        key_arn: ev.key.arn.clone(),
+        region: ev.key.region.clone().or_else(|| ev.region.clone()),
+        account: ev.key.account.clone(),
+        policy: case
+            .policy_text
+            .as_deref()
+            .map(|t| case.with_delegation(t))
+            .and_then(|t| serde_json::from_str(&t).ok()),
+        removed_by: (source.event_id.is_some() || source.event_time.is_some())
+            .then(|| source.clone()),
+    });
     DiagnoseReport {
         schema_version: SCHEMA_VERSION,
         summary,
@@ -569,41 +728,46 @@ pub fn diagnose(
                 .and_then(|i| i.account().map(AccountId::from)),
             principal_arn: ev.subject_principal_arn.clone(),
         }),
-        access,
-        findings,
+        access: j.access,
+        findings: j.findings,
         // Without the policy in force, who can restore access is not known: not "no one".
-        restorers: policy.is_some().then_some(restorers),
-        policy_source: source,
+        restorers: policy_known.then_some(j.restorers),
+        policy_source: case.source.clone(),
         support_case,
         next_steps,
-        restore_path,
-        restore_path_conditional: path_conditional,
+        restore_path: j.restore_path,
+        restore_path_conditional: j.path_conditional,
         calls: ev.calls.clone(),
-        policy: policy_text
+        policy: case
+            .policy_text
             .as_deref()
             .and_then(|t| serde_json::from_str(t).ok()),
-        history: ev.history.as_ref().map(|h| HistorySummary {
-            lookback_days: h.lookback_days,
-            pages: h.pages,
-            events_scanned: h.events_scanned,
-            skipped_records: h.skipped_records,
-            complete: h.complete,
-            cut_short: h.cut_short.clone(),
-            failed_attempts: h
-                .failed_attempts
-                .iter()
-                .map(|e| FailedAttempt {
-                    event_id: e.event_id.clone(),
-                    event_time: e.event_time,
-                    changed_by: e.changed_by.clone(),
-                    error_code: e.error_code.clone(),
-                    error_message: e.error_message.clone(),
-                })
-                .collect(),
-        }),
+        history: ev.history.as_ref().map(history_summary),
         notes: ev.notes.iter().map(|n| live::note_text(n, ev)).collect(),
         fix,
         calls_listed: false,
+    }
+}
+
+fn history_summary(h: &super::model::History) -> HistorySummary {
+    HistorySummary {
+        lookback_days: h.lookback_days,
+        pages: h.pages,
+        events_scanned: h.events_scanned,
+        skipped_records: h.skipped_records,
+        complete: h.complete,
+        cut_short: h.cut_short.clone(),
+        failed_attempts: h
+            .failed_attempts
+            .iter()
+            .map(|e| FailedAttempt {
+                event_id: e.event_id.clone(),
+                event_time: e.event_time,
+                changed_by: e.changed_by.clone(),
+                error_code: e.error_code.clone(),
+                error_message: e.error_message.clone(),
+            })
+            .collect(),
     }
 }
 
