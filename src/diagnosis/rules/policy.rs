@@ -28,14 +28,34 @@ pub struct PolicyFacts<'a> {
 }
 
 pub fn findings(f: &PolicyFacts) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let account = f
-        .key_account
-        .or_else(|| f.principal.and_then(|p| p.account()))
-        .unwrap_or("ACCOUNT_ID");
-    let partition = f.principal.and_then(|p| p.partition()).unwrap_or("aws");
+    let mut out = caller_findings(f);
+    out.extend(delegation_missing_for_nobody(f));
+    out.extend(f.orphans.iter().map(orphaned_principal));
+    out.extend(not_principal_misses_sessions(f));
+    out.extend(policy_update_open(f.policy));
+    out.extend(unknown_operators(f.policy));
+    out.extend(no_restorer(f));
+    out
+}
 
-    // Per-action findings, merged so that one cause for both actions is one finding.
+/// The account the policy's words name: the key's, else the principal's.
+fn account_of<'a>(f: &PolicyFacts<'a>) -> &'a str {
+    f.key_account
+        .or_else(|| f.principal.and_then(|p| p.account()))
+        .unwrap_or("ACCOUNT_ID")
+}
+
+fn partition_of<'a>(f: &PolicyFacts<'a>) -> &'a str {
+    f.principal.and_then(|p| p.partition()).unwrap_or("aws")
+}
+
+fn who(f: &PolicyFacts) -> Text {
+    code(f.principal.map(|p| p.to_string()).unwrap_or_default()).into()
+}
+
+/// Per-action findings for the principal, merged so that one cause for both actions is one
+/// finding.
+fn caller_findings(f: &PolicyFacts) -> Vec<Finding> {
     let mut by_code: Vec<(Code, Vec<&Evaluation>)> = Vec::new();
     for eval in f.evaluations {
         let Some(code) = key_policy_cause(eval) else {
@@ -46,175 +66,214 @@ pub fn findings(f: &PolicyFacts) -> Vec<Finding> {
             None => by_code.push((code, vec![eval])),
         }
     }
-    let who = || code(f.principal.map(|p| p.to_string()).unwrap_or_default());
-    for (rule, evals) in by_code {
-        let actions = || join_actions(evals.iter().map(|e| e.action.as_str()));
-        let finding = match rule {
-            Code::KeyPolicyExplicitDeny => Finding::new(
-                rule,
-                text!("A Deny statement in the key policy blocks ", actions()),
-            )
-            .detail(text!(
-                "An explicit Deny wins over every Allow, in the key policy and in IAM alike. \
-                 The key policy has a Deny statement that matches ",
-                who(),
-                " for ",
-                actions(),
-                "."
-            ))
-            .evidence(applying(&evals, Effect::Deny, f.policy))
-            .help(
-                "A principal that may call kms:PutKeyPolicy (see who can restore access) must \
-                 remove the Deny statement or narrow it, for example with a condition on \
-                 aws:PrincipalArn that leaves out the principals who administer the key.",
-            ),
-            Code::CrossAccountKey => {
-                let key_account = || code(f.key_account.unwrap_or("another account"));
-                Finding::new(
-                    rule,
-                    text!(
-                        "The key belongs to account ",
-                        key_account(),
-                        ": ",
-                        actions(),
-                        " never work cross-account"
-                    ),
-                )
-                .detail(text!(
-                    who(),
-                    " is in account ",
-                    code(
-                        f.principal
-                            .and_then(|p| p.account())
-                            .unwrap_or("another account")
-                    ),
-                    ". KMS serves ",
-                    actions(),
-                    " only to principals of the key's own account, whatever the key policy \
-                     and IAM policies say."
-                ))
-                .help(text!(
-                    "Run the operation as a principal of account ",
-                    key_account(),
-                    " that the key policy allows (see who can restore access)."
-                ))
-            }
-            Code::ConditionNotMet => {
-                let keys = dedup(
-                    evals
-                        .iter()
-                        .flat_map(|e| e.unknown_context.iter().map(String::as_str))
-                        .collect(),
-                );
-                let finding = Finding::new(
-                    rule,
-                    text!(
-                        "The statements that would allow ",
-                        actions(),
-                        " carry conditions the request does not (or may not) meet"
-                    ),
-                )
-                .evidence(condition_evidence(&evals));
-                if keys.is_empty() {
-                    finding
-                        .detail(text!(
-                            "A statement names ",
-                            who(),
-                            " (or its account) for ",
-                            actions(),
-                            ", but its conditions are not met by this request."
-                        ))
-                        .help(
-                            "Make the request in the context the condition asks for, or have a \
-                             restorer change the condition.",
-                        )
-                } else {
-                    finding
-                        .detail(text!(
-                            "Whether ",
-                            actions(),
-                            " is allowed depends on context keys kms-doctor cannot know \
-                             offline: ",
-                            Text::join(keys.iter().map(|k| Text::code(*k)), ", "),
-                            "."
-                        ))
-                        .help({
-                            // A session's aws:PrincipalArn is its role's ARN, path included:
-                            // only the path is missing, so say exactly what to give.
-                            let session_role = match f.principal {
-                                Some(Identity::AssumedRole {
-                                    partition,
-                                    account,
-                                    role_name,
-                                    role_path: None,
-                                    ..
-                                }) if keys.iter().any(|k| k.eq_ignore_ascii_case("aws:PrincipalArn")) => {
-                                    Some((
-                                        format!("arn:{partition}:iam::{account}:role/{role_name}"),
-                                        role_name.clone(),
-                                    ))
-                                }
-                                _ => None,
-                            };
-                            // A key under an operator kms-doctor does not know cannot be decided
-                            // by giving its value.
-                            let givable: Vec<&&str> =
-                                keys.iter().filter(|k| !k.contains(" (operator ")).collect();
-                            if let Some((role_arn, role_name)) = session_role {
-                                text!(
-                                    "aws:PrincipalArn of a session is its role's ARN with the role's path, which a session ARN does not carry. Give it: ",
-                                    code(format!("--context aws:PrincipalArn={role_arn}")),
-                                    " if the role has no path (",
-                                    code(format!("aws iam get-role --role-name {role_name} --query Role.Arn")),
-                                    " shows it)."
-                                )
-                            } else if givable.is_empty() {
-                                text!("No value given with --context can decide it: the operator is not one kms-doctor knows (see evidence-incomplete).")
-                            } else {
-                                text!(
-                                    "Give their values to decide, for example ",
-                                    code(
-                                        givable
-                                            .iter()
-                                            .map(|k| format!("--context {k}=VALUE"))
-                                            .collect::<Vec<_>>()
-                                            .join(" ")
-                                    ),
-                                    "."
-                                )
-                            }
-                        })
-                }
-            }
-            Code::RootDelegationMissing => Finding::new(
-                rule,
-                text!(
-                    "The key policy neither names this principal for ",
-                    actions(),
-                    " nor delegates to the account"
-                ),
-            )
-            .detail(text!(
-                "KMS key policies grant nothing implicitly. Without a statement whose principal \
-                 is the account (",
-                code(format!("arn:{partition}:iam::{account}:root")),
-                "), IAM policies cannot grant ",
-                actions(),
-                " on this key, even AdministratorAccess. No statement names ",
-                who(),
-                " for ",
-                actions(),
-                " either."
-            ))
-            .evidence(covering_statements(f.policy, &evals))
-            .help(restore_help(partition, account)),
+    by_code
+        .into_iter()
+        .map(|(rule, evals)| match rule {
+            Code::KeyPolicyExplicitDeny => explicit_deny(f, &evals),
+            Code::CrossAccountKey => cross_account(f, &evals),
+            Code::ConditionNotMet => condition_not_met(f, &evals),
+            Code::RootDelegationMissing => root_delegation_missing(f, &evals),
             _ => unreachable!("key_policy_cause gives only the codes above"),
-        };
-        out.push(finding);
-    }
+        })
+        .collect()
+}
 
-    // Without a principal: does the policy let IAM grant the asked actions at all?
-    if f.principal.is_none() {
+/// `key-policy-explicit-deny`: a Deny statement matches the principal.
+fn explicit_deny(f: &PolicyFacts, evals: &[&Evaluation]) -> Finding {
+    let rule = Code::KeyPolicyExplicitDeny;
+    let actions = || join_actions(evals.iter().map(|e| e.action.as_str()));
+    let who = || who(f);
+    Finding::new(
+        rule,
+        text!("A Deny statement in the key policy blocks ", actions()),
+    )
+    .detail(text!(
+        "An explicit Deny wins over every Allow, in the key policy and in IAM alike. \
+         The key policy has a Deny statement that matches ",
+        who(),
+        " for ",
+        actions(),
+        "."
+    ))
+    .evidence(applying(evals, Effect::Deny, f.policy))
+    .help(
+        "A principal that may call kms:PutKeyPolicy (see who can restore access) must \
+         remove the Deny statement or narrow it, for example with a condition on \
+         aws:PrincipalArn that leaves out the principals who administer the key.",
+    )
+}
+
+/// `cross-account-key`: the principal is of another account than the key's.
+fn cross_account(f: &PolicyFacts, evals: &[&Evaluation]) -> Finding {
+    let rule = Code::CrossAccountKey;
+    let actions = || join_actions(evals.iter().map(|e| e.action.as_str()));
+    let who = || who(f);
+    {
+        let key_account = || code(f.key_account.unwrap_or("another account"));
+        Finding::new(
+            rule,
+            text!(
+                "The key belongs to account ",
+                key_account(),
+                ": ",
+                actions(),
+                " never work cross-account"
+            ),
+        )
+        .detail(text!(
+            who(),
+            " is in account ",
+            code(
+                f.principal
+                    .and_then(|p| p.account())
+                    .unwrap_or("another account")
+            ),
+            ". KMS serves ",
+            actions(),
+            " only to principals of the key's own account, whatever the key policy \
+             and IAM policies say."
+        ))
+        .help(text!(
+            "Run the operation as a principal of account ",
+            key_account(),
+            " that the key policy allows (see who can restore access)."
+        ))
+    }
+}
+
+/// `condition-not-met`: the statements that would allow carry conditions the request does
+/// not (or may not) meet.
+fn condition_not_met(f: &PolicyFacts, evals: &[&Evaluation]) -> Finding {
+    let rule = Code::ConditionNotMet;
+    let actions = || join_actions(evals.iter().map(|e| e.action.as_str()));
+    let who = || who(f);
+    {
+        let keys = dedup(
+            evals
+                .iter()
+                .flat_map(|e| e.unknown_context.iter().map(String::as_str))
+                .collect(),
+        );
+        let finding = Finding::new(
+            rule,
+            text!(
+                "The statements that would allow ",
+                actions(),
+                " carry conditions the request does not (or may not) meet"
+            ),
+        )
+        .evidence(condition_evidence(evals));
+        if keys.is_empty() {
+            finding
+                .detail(text!(
+                    "A statement names ",
+                    who(),
+                    " (or its account) for ",
+                    actions(),
+                    ", but its conditions are not met by this request."
+                ))
+                .help(
+                    "Make the request in the context the condition asks for, or have a \
+                     restorer change the condition.",
+                )
+        } else {
+            finding
+                .detail(text!(
+                    "Whether ",
+                    actions(),
+                    " is allowed depends on context keys kms-doctor cannot know \
+                     offline: ",
+                    Text::join(keys.iter().map(|k| Text::code(*k)), ", "),
+                    "."
+                ))
+                .help({
+                    // A session's aws:PrincipalArn is its role's ARN, path included:
+                    // only the path is missing, so say exactly what to give.
+                    let session_role = match f.principal {
+                        Some(Identity::AssumedRole {
+                            partition,
+                            account,
+                            role_name,
+                            role_path: None,
+                            ..
+                        }) if keys.iter().any(|k| k.eq_ignore_ascii_case("aws:PrincipalArn")) => {
+                            Some((
+                                format!("arn:{partition}:iam::{account}:role/{role_name}"),
+                                role_name.clone(),
+                            ))
+                        }
+                        _ => None,
+                    };
+                    // A key under an operator kms-doctor does not know cannot be decided
+                    // by giving its value.
+                    let givable: Vec<&&str> =
+                        keys.iter().filter(|k| !k.contains(" (operator ")).collect();
+                    if let Some((role_arn, role_name)) = session_role {
+                        text!(
+                            "aws:PrincipalArn of a session is its role's ARN with the role's path, which a session ARN does not carry. Give it: ",
+                            code(format!("--context aws:PrincipalArn={role_arn}")),
+                            " if the role has no path (",
+                            code(format!("aws iam get-role --role-name {role_name} --query Role.Arn")),
+                            " shows it)."
+                        )
+                    } else if givable.is_empty() {
+                        text!("No value given with --context can decide it: the operator is not one kms-doctor knows (see evidence-incomplete).")
+                    } else {
+                        text!(
+                            "Give their values to decide, for example ",
+                            code(
+                                givable
+                                    .iter()
+                                    .map(|k| format!("--context {k}=VALUE"))
+                                    .collect::<Vec<_>>()
+                                    .join(" ")
+                            ),
+                            "."
+                        )
+                    }
+                })
+        }
+    }
+}
+
+/// `root-delegation-missing`, for the principal: no statement names it, none delegates.
+fn root_delegation_missing(f: &PolicyFacts, evals: &[&Evaluation]) -> Finding {
+    let rule = Code::RootDelegationMissing;
+    let (account, partition) = (account_of(f), partition_of(f));
+    let actions = || join_actions(evals.iter().map(|e| e.action.as_str()));
+    let who = || who(f);
+    Finding::new(
+        rule,
+        text!(
+            "The key policy neither names this principal for ",
+            actions(),
+            " nor delegates to the account"
+        ),
+    )
+    .detail(text!(
+        "KMS key policies grant nothing implicitly. Without a statement whose principal \
+         is the account (",
+        code(format!("arn:{partition}:iam::{account}:root")),
+        "), IAM policies cannot grant ",
+        actions(),
+        " on this key, even AdministratorAccess. No statement names ",
+        who(),
+        " for ",
+        actions(),
+        " either."
+    ))
+    .evidence(covering_statements(f.policy, evals))
+    .help(restore_help(partition, account))
+}
+
+/// `root-delegation-missing` without a principal: the policy lets IAM grant none of the asked
+/// actions.
+fn delegation_missing_for_nobody(f: &PolicyFacts) -> Option<Finding> {
+    let (account, partition) = (account_of(f), partition_of(f));
+    if f.principal.is_some() {
+        return None;
+    }
+    {
         let missing: Vec<&str> = f
             .actions
             .iter()
@@ -223,7 +282,7 @@ pub fn findings(f: &PolicyFacts) -> Vec<Finding> {
             .collect();
         if !missing.is_empty() {
             let actions = || join_actions(missing.iter().copied());
-            out.push(
+            return Some(
                 Finding::new(
                     Code::RootDelegationMissing,
                     text!(
@@ -244,52 +303,53 @@ pub fn findings(f: &PolicyFacts) -> Vec<Finding> {
             );
         }
     }
+    None
+}
 
-    for orphan in f.orphans {
-        let what = orphan.kind.noun();
-        let id = || code(orphan.unique_id.clone());
-        out.push(
-            Finding::new(
-                Code::OrphanedPrincipal,
-                text!(
-                    quoted(orphan.statement.clone()),
-                    " names a deleted ",
-                    what,
-                    " by its unique ID ",
-                    id()
-                ),
-            )
-            .detail(text!(
-                "IAM writes a principal's unique ID into the policy in place of its ARN when the \
-                 principal is deleted. ",
-                id(),
-                " matches no one: a new ",
-                what,
-                " with the same name has a new unique ID and is not covered."
-            ))
-            .evidence([text!(
-                "statement ",
-                quoted(orphan.statement.clone()),
-                " (",
-                prose(orphan.effect.to_string()),
-                ") names ",
-                id()
-            )])
-            .help(text!(
-                "Replace ",
-                id(),
-                " with the ARN of an existing principal, or remove it."
-            ))
-            .at_statement(orphan.statement_index),
-        );
-    }
+/// `orphaned-principal`: a statement names a deleted principal by its unique ID.
+fn orphaned_principal(orphan: &Orphan) -> Finding {
+    let what = orphan.kind.noun();
+    let id = || code(orphan.unique_id.clone());
+    Finding::new(
+        Code::OrphanedPrincipal,
+        text!(
+            quoted(orphan.statement.clone()),
+            " names a deleted ",
+            what,
+            " by its unique ID ",
+            id()
+        ),
+    )
+    .detail(text!(
+        "IAM writes a principal's unique ID into the policy in place of its ARN when the \
+         principal is deleted. ",
+        id(),
+        " matches no one: a new ",
+        what,
+        " with the same name has a new unique ID and is not covered."
+    ))
+    .evidence([text!(
+        "statement ",
+        quoted(orphan.statement.clone()),
+        " (",
+        prose(orphan.effect.to_string()),
+        ") names ",
+        id()
+    )])
+    .help(text!(
+        "Replace ",
+        id(),
+        " with the ARN of an existing principal, or remove it."
+    ))
+    .at_statement(orphan.statement_index)
+}
 
-    out.extend(not_principal_misses_sessions(f));
-    out.extend(policy_update_open(f.policy));
-
-    for s in &f.policy.statements {
+/// `evidence-incomplete`: a condition operator kms-doctor does not know.
+fn unknown_operators(policy: &KeyPolicy) -> Vec<Finding> {
+    let mut found = Vec::new();
+    for s in &policy.statements {
         for c in s.conditions.iter().filter(|c| !c.is_supported()) {
-            out.push(
+            found.push(
                 Finding::new(
                     Code::EvidenceIncomplete,
                     text!(
@@ -308,8 +368,15 @@ pub fn findings(f: &PolicyFacts) -> Vec<Finding> {
             );
         }
     }
+    found
+}
 
-    if f.restorers.is_empty() {
+/// `no-restorer`: once denies are applied, nobody the policy names can update it.
+fn no_restorer(f: &PolicyFacts) -> Option<Finding> {
+    if !f.restorers.is_empty() {
+        return None;
+    }
+    {
         let mut evidence: Vec<Text> = f
             .policy
             .statements
@@ -321,7 +388,7 @@ pub fn findings(f: &PolicyFacts) -> Vec<Finding> {
         if evidence.is_empty() {
             evidence.push("no Allow statement covers kms:PutKeyPolicy".into());
         }
-        out.push(
+        Some(
             Finding::new(
                 Code::NoRestorer,
                 "No existing principal can update the key policy",
@@ -336,9 +403,8 @@ pub fn findings(f: &PolicyFacts) -> Vec<Finding> {
                 "Only AWS Support can restore access to a key in this state: open a case from \
                  the key's account (as its root user if you can) and include this report.",
             ),
-        );
+        )
     }
-    out
 }
 
 /// A `Deny` with `NotPrincipal` that lists a role but not its sessions (and the account): IAM
