@@ -104,9 +104,16 @@ pub fn who_acts<'a>(ev: &Evidence, findings: &[Finding], facts: &StepFacts<'a>) 
 
 pub fn next_steps(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Vec<Text> {
     let mut steps = Vec::new();
+    layer_steps(&mut steps, ev, findings, facts);
+    policy_steps(&mut steps, ev, findings, facts);
+    other_steps(&mut steps, ev, findings, facts);
+    steps
+}
+
+/// When the key policy is what stands in the way: who changes it, and how.
+fn policy_steps(steps: &mut Vec<Text>, ev: &Evidence, findings: &[Finding], facts: &StepFacts) {
     let key = key_name(ev);
     let region = region_flag(ev);
-    layer_steps(&mut steps, ev, findings, facts);
     let who = who_acts(ev, findings, facts);
     // The key policy is what stands in the way: whoever acts changes it.
     let policy_fix = has(findings, Code::RootDelegationMissing)
@@ -219,6 +226,13 @@ pub fn next_steps(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Vec
         WhoActs::AwsSupport => steps.extend(support_steps(ev, facts)),
         WhoActs::NoOne | WhoActs::Unknown => {}
     }
+}
+
+/// What the other layers and the evidence ask for: IAM, the boundary, the key's name and
+/// account, the policy's history, kms-doctor's own permissions.
+fn other_steps(steps: &mut Vec<Text>, ev: &Evidence, findings: &[Finding], facts: &StepFacts) {
+    let key = key_name(ev);
+    let region = region_flag(ev);
     // The IAM principal an administrator changes.
     let target = || match iam_target(facts.subject) {
         Some((kind, name)) => text!("the IAM ", kind, " ", code(name)),
@@ -275,7 +289,6 @@ pub fn next_steps(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Vec
     {
         steps.push("Give kms-doctor's caller the read-only permissions listed in the README and run it again for a complete diagnosis.".into());
     }
-    steps
 }
 
 /// A denial of one of kms-doctor's own reads that the key policy does not explain.

@@ -144,60 +144,9 @@ pub fn impact<'r>(
     living_after.sort_unstable();
     living_after.dedup();
     out.after = living_after.iter().map(|s| s.to_string()).collect();
-    // The account delegation that stays is any IAM administrator of the account, many, unless
-    // the authorization details say who they are: then its root user is one, of last resort.
-    let whole_account_stays = iam.is_none() && super::model::delegates(&after);
-    let root_only = iam.is_some()
-        && out
-            .after
-            .iter()
-            .all(|p| matches!(Identity::parse(p), Ok(Identity::Account { .. })));
-    let remaining: Text = if out.after.is_empty() {
-        "none".into()
-    } else {
-        Text::join(out.after.iter().map(|p| Text::code(p.clone())), ", ")
-    };
-    let today = Text::join(out.before.iter().map(|p| Text::code(p.clone())), ", ");
-    let root = format!("arn:{}:iam::{}:root", scope.partition, scope.account);
-    let keep_access = text!(
-        "Before the change applies, let another principal that stays update the key policy: the account delegation (",
-        code(format!(
-            "{{\"Sid\": \"Enable IAM User Permissions\", \"Effect\": \"Allow\", \"Principal\": {{\"AWS\": \"{root}\"}}, \"Action\": \"kms:*\", \"Resource\": \"*\"}}"
-        )),
-        ") or a break-glass role; or keep the principal."
-    );
-    let last = out.after.is_empty();
+    let words = Words::new(key, scope, iam, super::model::delegates(&after), &out);
     for (named, r) in hits.iter().filter(|(_, r)| r.how == Removal::Replaced) {
-        let mut f = Finding::new(
-            Code::RecreationOrphansPrincipal,
-            text!(
-                code(r.by.clone()),
-                " replaces ",
-                code(named.to_string()),
-                ", which the policy of ",
-                key.clone(),
-                " names: the policy will hold the old unique ID"
-            ),
-        )
-        .detail(text!(
-            "A principal deleted and created again has a new unique ID; KMS keeps the old one, so the key policy matches nothing (it shows an AROA… or AIDA… ID in its place). Principals that can update the policy now: ",
-            today.clone(),
-            "; after the change: ",
-            remaining.clone(),
-            if last {
-                ". No one could update it: only AWS Support could restore access."
-            } else {
-                "."
-            }
-        ))
-        .help(text!(
-            "Avoid the replacement (keep the name and path), or have a principal that stays put the key policy again after the change, naming the new one. ",
-            keep_access.clone()
-        ));
-        if !last {
-            f.severity = super::model::Severity::Warning;
-        }
-        out.findings.push((f, *r));
+        out.findings.push((words.replaced(named, r), *r));
     }
     let deleted: Vec<&(&str, &Removed)> = hits
         .iter()
@@ -206,8 +155,104 @@ pub fn impact<'r>(
     if let Some((_, first)) = deleted.first() {
         let mut named: Vec<&str> = deleted.iter().map(|(n, _)| *n).collect();
         named.dedup();
+        if let Some(f) = words.deleted(&named) {
+            out.findings.push((f, *first));
+        }
+    }
+    out
+}
+
+/// What the findings of one key say: who can update its policy now and after, and how to keep
+/// access.
+struct Words {
+    key: Text,
+    today: Text,
+    remaining: Text,
+    keep_access: Text,
+    /// No one would remain.
+    last: bool,
+    /// One would remain, or only the root user (of last resort).
+    one_left: bool,
+}
+
+impl Words {
+    fn new(
+        key: &Text,
+        scope: &PolicyScope,
+        iam: Option<&[String]>,
+        delegates_after: bool,
+        out: &Impact,
+    ) -> Words {
+        // The account delegation that stays is any IAM administrator of the account, many,
+        // unless the authorization details say who they are: then its root user is one, of
+        // last resort.
+        let whole_account_stays = iam.is_none() && delegates_after;
+        let root_only = iam.is_some()
+            && out
+                .after
+                .iter()
+                .all(|p| matches!(Identity::parse(p), Ok(Identity::Account { .. })));
+        let remaining: Text = if out.after.is_empty() {
+            "none".into()
+        } else {
+            Text::join(out.after.iter().map(|p| Text::code(p.clone())), ", ")
+        };
+        let root = format!("arn:{}:iam::{}:root", scope.partition, scope.account);
+        Words {
+            key: key.clone(),
+            today: Text::join(out.before.iter().map(|p| Text::code(p.clone())), ", "),
+            remaining,
+            keep_access: text!(
+                "Before the change applies, let another principal that stays update the key policy: the account delegation (",
+                code(format!(
+                    "{{\"Sid\": \"Enable IAM User Permissions\", \"Effect\": \"Allow\", \"Principal\": {{\"AWS\": \"{root}\"}}, \"Action\": \"kms:*\", \"Resource\": \"*\"}}"
+                )),
+                ") or a break-glass role; or keep the principal."
+            ),
+            last: out.after.is_empty(),
+            one_left: (out.after.len() <= 1 || root_only) && !whole_account_stays,
+        }
+    }
+
+    /// `recreation-orphans-principal`: an error when no one would remain.
+    fn replaced(&self, named: &str, r: &Removed) -> Finding {
+        let mut f = Finding::new(
+            Code::RecreationOrphansPrincipal,
+            text!(
+                code(r.by.clone()),
+                " replaces ",
+                code(named.to_string()),
+                ", which the policy of ",
+                self.key.clone(),
+                " names: the policy will hold the old unique ID"
+            ),
+        )
+        .detail(text!(
+            "A principal deleted and created again has a new unique ID; KMS keeps the old one, so the key policy matches nothing (it shows an AROA… or AIDA… ID in its place). Principals that can update the policy now: ",
+            self.today.clone(),
+            "; after the change: ",
+            self.remaining.clone(),
+            if self.last {
+                ". No one could update it: only AWS Support could restore access."
+            } else {
+                "."
+            }
+        ))
+        .help(text!(
+            "Avoid the replacement (keep the name and path), or have a principal that stays put the key policy again after the change, naming the new one. ",
+            self.keep_access.clone()
+        ));
+        if !self.last {
+            f.severity = super::model::Severity::Warning;
+        }
+        f
+    }
+
+    /// `removes-last-restorer`, or `removes-restorer` when one (or only the root user) would
+    /// remain; nothing when more would.
+    fn deleted(&self, named: &[&str]) -> Option<Finding> {
         let names = Text::join(named.iter().map(|n| Text::code(n.to_string())), ", ");
-        let finding = if last {
+        if self.last {
             Some(
                 Finding::new(
                     Code::RemovesLastRestorer,
@@ -215,17 +260,17 @@ pub fn impact<'r>(
                         "Removing ",
                         names,
                         " would leave no principal able to update the policy of ",
-                        key.clone()
+                        self.key.clone()
                     ),
                 )
                 .detail(text!(
                     "Principals that can update the key policy now: ",
-                    today,
+                    self.today.clone(),
                     ". Once they are gone no one could, and only AWS Support could restore access."
                 ))
-                .help(keep_access),
+                .help(self.keep_access.clone()),
             )
-        } else if (out.after.len() <= 1 || root_only) && !whole_account_stays {
+        } else if self.one_left {
             Some(
                 Finding::new(
                     Code::RemovesRestorer,
@@ -233,14 +278,14 @@ pub fn impact<'r>(
                         "Removing ",
                         names,
                         " leaves one principal able to update the policy of ",
-                        key.clone()
+                        self.key.clone()
                     ),
                 )
                 .detail(text!(
                     "Principals that can update the key policy now: ",
-                    today,
+                    self.today.clone(),
                     "; after the change only ",
-                    remaining,
+                    self.remaining.clone(),
                     ": one more removal would lock the key out."
                 ))
                 .help(
@@ -249,12 +294,8 @@ pub fn impact<'r>(
             )
         } else {
             None
-        };
-        if let Some(f) = finding {
-            out.findings.push((f, *first));
         }
     }
-    out
 }
 
 #[cfg(test)]
