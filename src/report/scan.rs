@@ -129,31 +129,7 @@ fn doc(r: &ScanReport) -> Doc<'_> {
         doc.push(Block::Summary(line));
     }
     if let Some(w) = &r.without {
-        let names: Vec<String> = w
-            .principals
-            .iter()
-            .map(|p| match &p.principal {
-                crate::diagnosis::model::RemovedPrincipal::Iam { arn } => arn.clone(),
-                crate::diagnosis::model::RemovedPrincipal::PermissionSet { name, .. } => {
-                    format!("permission set {name}")
-                }
-            })
-            .collect();
-        let mut line = Line::new()
-            .ws(Tone::Strong, "WITHOUT ")
-            .v(names.join(", "))
-            .words(format!(
-                ": {} key{} would lose a restorer",
-                w.keys_changed,
-                if w.keys_changed == 1 { "" } else { "s" }
-            ));
-        if w.keys_unknown > 0 {
-            line = line.words(format!(
-                "; {} more whose policy is not known may too",
-                w.keys_unknown
-            ));
-        }
-        doc.push(Block::Summary(line));
+        doc.push(Block::Summary(without_line(w)));
     }
     if !r.findings.is_empty() {
         doc.heading("The scan").push(Block::Findings {
@@ -165,26 +141,7 @@ fn doc(r: &ScanReport) -> Doc<'_> {
         if !r.findings.is_empty() {
             doc.heading("Keys");
         }
-        doc.push(Block::Table {
-            head: vec!["Account", "Region", "Key", "Aliases", "Status", "Codes"],
-            rows: r
-                .keys
-                .iter()
-                .map(|k| {
-                    vec![
-                        Line::new().v(&k.account),
-                        Line::new().v(&k.region),
-                        Line::new().v(&k.key_id),
-                        match k.aliases.is_empty() {
-                            true => "-".into(),
-                            false => Line::new().v(k.aliases.join(", ")),
-                        },
-                        Line::new().ws(status_tone(k.status), status_words(k.status)),
-                        Line::new().words(codes(k)),
-                    ]
-                })
-                .collect(),
-        });
+        doc.push(keys_table(r));
     }
     if !r.errors.is_empty() {
         let items = r
@@ -213,6 +170,71 @@ fn doc(r: &ScanReport) -> Doc<'_> {
         doc.heading("Regions not enabled").list(items);
     }
     for k in r.keys.iter().filter(|k| k.status != KeyStatus::Healthy) {
+        key_details(&mut doc, k);
+    }
+    doc.push(Block::Note(Line::new().words(format!(
+        "{} AWS calls ({} throttled and retried). Run kms-doctor diagnose KEY for one key's full diagnosis.",
+        r.calls.total, r.calls.throttled
+    ))));
+    doc
+}
+
+/// `WITHOUT …`: the principals removed, and how many keys would lose a restorer.
+fn without_line(w: &crate::diagnosis::model::WithoutSummary) -> Line {
+    let names: Vec<String> = w
+        .principals
+        .iter()
+        .map(|p| match &p.principal {
+            crate::diagnosis::model::RemovedPrincipal::Iam { arn } => arn.clone(),
+            crate::diagnosis::model::RemovedPrincipal::PermissionSet { name, .. } => {
+                format!("permission set {name}")
+            }
+        })
+        .collect();
+    let mut line = Line::new()
+        .ws(Tone::Strong, "WITHOUT ")
+        .v(names.join(", "))
+        .words(format!(
+            ": {} key{} would lose a restorer",
+            w.keys_changed,
+            if w.keys_changed == 1 { "" } else { "s" }
+        ));
+    if w.keys_unknown > 0 {
+        line = line.words(format!(
+            "; {} more whose policy is not known may too",
+            w.keys_unknown
+        ));
+    }
+    line
+}
+
+/// One row a key, worst first.
+fn keys_table(r: &ScanReport) -> Block<'_> {
+    Block::Table {
+        head: vec!["Account", "Region", "Key", "Aliases", "Status", "Codes"],
+        rows: r
+            .keys
+            .iter()
+            .map(|k| {
+                vec![
+                    Line::new().v(&k.account),
+                    Line::new().v(&k.region),
+                    Line::new().v(&k.key_id),
+                    match k.aliases.is_empty() {
+                        true => "-".into(),
+                        false => Line::new().v(k.aliases.join(", ")),
+                    },
+                    Line::new().ws(status_tone(k.status), status_words(k.status)),
+                    Line::new().words(codes(k)),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// A key that is not healthy: where its policy came from, who can update it, its findings.
+fn key_details<'a>(doc: &mut Doc<'a>, k: &'a ScannedKey) {
+    {
         let mut head = Line::new()
             .ws(status_tone(k.status), status_words(k.status))
             .w("  ")
@@ -238,9 +260,13 @@ fn doc(r: &ScanReport) -> Doc<'_> {
                 .filter(|r| r.counts())
                 .map(|r| r.principal.as_str())
                 .collect();
-            doc.para(match living.is_empty() {
-                true => "can update the policy: nobody (only AWS Support)".into(),
-                false => Line::new()
+            // Held by the organisation's policies is not "no one": its administrators can
+            // exempt one (the model's `blocked_by`).
+            let held = k.restorers.iter().flatten().any(|r| r.blocked_by.is_some());
+            doc.para(match (living.is_empty(), held) {
+                (true, false) => "can update the policy: nobody (only AWS Support)".into(),
+                (true, true) => "can update the policy: nobody the organisation's policies allow (its administrators can exempt one)".into(),
+                (false, _) => Line::new()
                     .w("can update the policy: ")
                     .v(living.join(", ")),
             });
@@ -255,11 +281,6 @@ fn doc(r: &ScanReport) -> Doc<'_> {
             none: None,
         });
     }
-    doc.push(Block::Note(Line::new().words(format!(
-        "{} AWS calls ({} throttled and retried). Run kms-doctor diagnose KEY for one key's full diagnosis.",
-        r.calls.total, r.calls.throttled
-    ))));
-    doc
 }
 
 /// SARIF 2.1.0: one result per finding, `ruleId` the code, the key's ARN as its location.

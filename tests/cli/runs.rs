@@ -489,6 +489,35 @@ fn scan_with_each_flag_that_changes_a_report() {
     }
 }
 
+/// A key whose every restorer an SCP holds: scan says the organisation's administrators can
+/// exempt one, not "only AWS Support" (as diagnose and the finding say).
+#[test]
+fn scan_where_the_organisation_holds_every_restorer() {
+    let endpoint = scenario::start_file("57-scp-holds-every-restorer.json");
+    let o = against(&endpoint.url)
+        .args([
+            "scan",
+            "--region",
+            "us-east-1",
+            "--no-cloudtrail",
+            "--format",
+            "text",
+        ])
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    let text = stdout(&o);
+    assert!(
+        text.contains("nobody the organisation's policies allow"),
+        "{text}"
+    );
+    assert!(!text.contains("only AWS Support)"), "{text}");
+    insta::assert_snapshot!(
+        "scan__57-scp-holds-every-restorer__text",
+        shown(&o, &[(endpoint.url.as_str(), "http://ENDPOINT")])
+    );
+}
+
 #[test]
 fn explain_every_example_in_every_format() {
     let examples: Vec<PathBuf> = sorted_files(&Path::new(ROOT).join("examples"), "json")
