@@ -133,6 +133,37 @@ fn doc(r: &DiagnoseReport) -> Doc<'_> {
     ] {
         doc.push(Block::Summary(Line::new().ws(Tone::Strong, label).t(text)));
     }
+    doc.push(Block::Fields(fields(r)));
+    doc.heading("Verdict").list(verdicts(r));
+    doc.heading("Findings").push(Block::Findings {
+        items: r.findings.iter().collect(),
+        none: Some(NO_FINDING),
+    });
+    restorers_section(r, &mut doc);
+    if !r.next_steps.is_empty() {
+        doc.heading("Next steps").push(Block::List {
+            ordered: true,
+            items: r.next_steps.iter().map(Line::from).collect(),
+        });
+    }
+    if let Some(case) = &r.support_case {
+        support_case(case, &mut doc);
+    }
+    let listed = if r.calls_listed {
+        "listed on standard error"
+    } else {
+        "-v lists them"
+    };
+    doc.push(Block::Note(Line::new().words(format!(
+        "{} AWS calls, all read-only ({listed}).",
+        r.calls.len()
+    ))));
+    doc.push(Block::Appendix(appendix(r)));
+    doc
+}
+
+/// The key, who asked, and where the policy and its history came from.
+fn fields(r: &DiagnoseReport) -> Vec<(&'static str, Line)> {
     let mut key = match &r.key.arn {
         Some(arn) => Line::new().v(arn),
         None => Line::new().v(&r.key.input).w(" (ARN unknown)"),
@@ -157,11 +188,12 @@ fn doc(r: &DiagnoseReport) -> Doc<'_> {
     if let Some(h) = history_line(r) {
         fields.push(("CloudTrail", Line::new().words(h)));
     }
-    doc.push(Block::Fields(fields));
+    fields
+}
 
-    // Each verdict in words: what, how it is known, and the findings that explain it.
-    let verdicts = r
-        .access
+/// Each verdict in words: what, how it is known, and the findings that explain it.
+fn verdicts(r: &DiagnoseReport) -> Vec<Line> {
+    r.access
         .iter()
         .map(|a| {
             let because: Vec<&str> = a.because.iter().map(|c| c.as_str()).collect();
@@ -178,14 +210,11 @@ fn doc(r: &DiagnoseReport) -> Doc<'_> {
             }
             line
         })
-        .collect();
-    doc.heading("Verdict").list(verdicts);
+        .collect()
+}
 
-    doc.heading("Findings").push(Block::Findings {
-        items: r.findings.iter().collect(),
-        none: Some(NO_FINDING),
-    });
-
+/// Who can restore access, and how to get there.
+fn restorers_section<'a>(r: &'a DiagnoseReport, doc: &mut Doc<'a>) {
     doc.heading("Who can restore access (kms:PutKeyPolicy)");
     match &r.restorers {
         None => {
@@ -208,28 +237,11 @@ fn doc(r: &DiagnoseReport) -> Doc<'_> {
     {
         doc.para(Line::new().ws(Tone::Dim, SCP_CAVEAT));
     }
-    how_to_get_there(r, &mut doc);
+    how_to_get_there(r, doc);
+}
 
-    if !r.next_steps.is_empty() {
-        doc.heading("Next steps").push(Block::List {
-            ordered: true,
-            items: r.next_steps.iter().map(Line::from).collect(),
-        });
-    }
-    if let Some(case) = &r.support_case {
-        support_case(case, &mut doc);
-    }
-
-    let listed = if r.calls_listed {
-        "listed on standard error"
-    } else {
-        "-v lists them"
-    };
-    doc.push(Block::Note(Line::new().words(format!(
-        "{} AWS calls, all read-only ({listed}).",
-        r.calls.len()
-    ))));
-
+/// The policy in force and the AWS calls, folded away in Markdown.
+fn appendix(r: &DiagnoseReport) -> Vec<Block<'_>> {
     let mut appendix = Vec::new();
     if let Some(policy) = &r.policy {
         appendix.push(Block::Heading("Key policy in force".into()));
@@ -255,8 +267,7 @@ fn doc(r: &DiagnoseReport) -> Doc<'_> {
             })
             .collect(),
     });
-    doc.push(Block::Appendix(appendix));
-    doc
+    appendix
 }
 
 /// What AWS Support needs, ready to paste into the case.

@@ -264,31 +264,119 @@ pub fn render(doc: &Doc, out: &mut dyn WriteColor) -> io::Result<()> {
     Ok(())
 }
 
-fn write_block(block: &Block, indent: &'static str, out: &mut TextOut) -> io::Result<()> {
-    match block {
-        Block::Fields(fields) => {
-            let w = fields.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
-            let rest = " ".repeat(w + 1);
-            for (label, line) in fields {
-                let pieces = line_pieces(line, None);
-                // A value with a word (an ARN) too long for the room beside the label, but not
-                // for a row of its own, starts on the next row: an ARN is never cut.
-                let longest = pieces
-                    .iter()
-                    .flat_map(|(_, t)| t.split(' '))
-                    .map(display_width)
-                    .max()
-                    .unwrap_or(0);
-                let beside = out.width().saturating_sub(w + 1);
-                if longest > beside && longest <= out.width().saturating_sub(2) {
-                    out.styled(styles::BOLD, label)?.nl()?.v("  ")?;
-                    out.rows(2, "  ", &pieces, true)?;
-                } else {
-                    out.styled(styles::BOLD, &format!("{label:<w$} "))?;
-                    out.rows(w + 1, &rest, &pieces, true)?;
+/// Label and value rows, the values aligned.
+fn write_fields(fields: &[(&str, Line)], out: &mut TextOut) -> io::Result<()> {
+    let w = fields.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+    let rest = " ".repeat(w + 1);
+    for (label, line) in fields {
+        let pieces = line_pieces(line, None);
+        // A value with a word (an ARN) too long for the room beside the label, but not
+        // for a row of its own, starts on the next row: an ARN is never cut.
+        let longest = pieces
+            .iter()
+            .flat_map(|(_, t)| t.split(' '))
+            .map(display_width)
+            .max()
+            .unwrap_or(0);
+        let beside = out.width().saturating_sub(w + 1);
+        if longest > beside && longest <= out.width().saturating_sub(2) {
+            out.styled(styles::BOLD, label)?.nl()?.v("  ")?;
+            out.rows(2, "  ", &pieces, true)?;
+        } else {
+            out.styled(styles::BOLD, &format!("{label:<w$} "))?;
+            out.rows(w + 1, &rest, &pieces, true)?;
+        }
+    }
+    Ok(())
+}
+
+/// A table in aligned columns, or, too wide for the terminal, each row as its first cell and
+/// the others by name.
+fn write_table(
+    head: &[&str],
+    rows: &[Vec<Line>],
+    indent: &'static str,
+    out: &mut TextOut,
+) -> io::Result<()> {
+    // Columns empty in every row are left out; a row ends at its last non-empty cell.
+    let shown: Vec<usize> = (0..head.len())
+        .filter(|&i| rows.iter().any(|r| r.get(i).is_some_and(|c| !c.is_empty())))
+        .collect();
+    let widths: Vec<usize> = (0..head.len())
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(width)
+                .chain([head[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let total: usize = indent.len()
+        + shown
+            .iter()
+            .map(|&i| widths[i] + 2)
+            .sum::<usize>()
+            .saturating_sub(2);
+    if total > out.width() {
+        // Too wide for the terminal: each row as its first cell, then the others by name.
+        for row in rows {
+            let first = shown.first().and_then(|&i| row.get(i));
+            if let Some(first) = first {
+                out.wrapped(indent, &format!("{indent}  "), first, Some(styles::BOLD))?;
+            }
+            let mut rest = Line::new();
+            for &i in shown.iter().skip(1) {
+                let Some(cell) = row.get(i).filter(|c| !c.is_empty()) else {
+                    continue;
+                };
+                if !rest.is_empty() {
+                    rest = rest.w("; ");
                 }
+                rest = rest
+                    .words_in(Tone::Dim, format!("{}: ", head[i].to_lowercase()))
+                    .then(cell.clone());
+            }
+            if !rest.is_empty() {
+                let pad = format!("{indent}    ");
+                out.wrapped(&pad, &pad, &rest, None)?;
             }
         }
+        return Ok(());
+    }
+    let heads: Vec<Line> = head
+        .iter()
+        .map(|h| Line::new().words(h.to_uppercase()))
+        .collect();
+    let header = Some(&heads);
+    for (row, strong) in header
+        .into_iter()
+        .map(|h| (h, true))
+        .chain(rows.iter().map(|r| (r, false)))
+    {
+        let cells: Vec<(usize, &Line)> = shown
+            .iter()
+            .filter_map(|&i| Some((i, row.get(i)?)))
+            .collect();
+        let end = cells
+            .iter()
+            .rposition(|(_, c)| !c.is_empty())
+            .map_or(0, |p| p + 1);
+        out.p(indent)?;
+        for (n, (i, cell)) in cells[..end].iter().enumerate() {
+            out.line(cell, strong.then_some(styles::BOLD))?;
+            if n + 1 < end {
+                out.v(&" ".repeat(widths[*i] + 2 - width(cell)))?;
+            }
+        }
+        out.nl()?;
+    }
+    Ok(())
+}
+
+fn write_block(block: &Block, indent: &'static str, out: &mut TextOut) -> io::Result<()> {
+    match block {
+        Block::Fields(fields) => write_fields(fields, out)?,
         Block::Heading(line) => {
             out.nl()?.line(line, Some(styles::HEADING))?.nl()?;
         }
@@ -312,81 +400,7 @@ fn write_block(block: &Block, indent: &'static str, out: &mut TextOut) -> io::Re
                 out.wrapped(&format!("{indent}{marker}"), &rest, item, None)?;
             }
         }
-        Block::Table { head, rows } => {
-            // Columns empty in every row are left out; a row ends at its last non-empty cell.
-            let shown: Vec<usize> = (0..head.len())
-                .filter(|&i| rows.iter().any(|r| r.get(i).is_some_and(|c| !c.is_empty())))
-                .collect();
-            let widths: Vec<usize> = (0..head.len())
-                .map(|i| {
-                    rows.iter()
-                        .filter_map(|r| r.get(i))
-                        .map(width)
-                        .chain([head[i].len()])
-                        .max()
-                        .unwrap_or(0)
-                })
-                .collect();
-            let total: usize = indent.len()
-                + shown
-                    .iter()
-                    .map(|&i| widths[i] + 2)
-                    .sum::<usize>()
-                    .saturating_sub(2);
-            if total > out.width() {
-                // Too wide for the terminal: each row as its first cell, then the others by name.
-                for row in rows {
-                    let first = shown.first().and_then(|&i| row.get(i));
-                    if let Some(first) = first {
-                        out.wrapped(indent, &format!("{indent}  "), first, Some(styles::BOLD))?;
-                    }
-                    let mut rest = Line::new();
-                    for &i in shown.iter().skip(1) {
-                        let Some(cell) = row.get(i).filter(|c| !c.is_empty()) else {
-                            continue;
-                        };
-                        if !rest.is_empty() {
-                            rest = rest.w("; ");
-                        }
-                        rest = rest
-                            .words_in(Tone::Dim, format!("{}: ", head[i].to_lowercase()))
-                            .then(cell.clone());
-                    }
-                    if !rest.is_empty() {
-                        let pad = format!("{indent}    ");
-                        out.wrapped(&pad, &pad, &rest, None)?;
-                    }
-                }
-                return Ok(());
-            }
-            let heads: Vec<Line> = head
-                .iter()
-                .map(|h| Line::new().words(h.to_uppercase()))
-                .collect();
-            let header = Some(&heads);
-            for (row, strong) in header
-                .into_iter()
-                .map(|h| (h, true))
-                .chain(rows.iter().map(|r| (r, false)))
-            {
-                let cells: Vec<(usize, &Line)> = shown
-                    .iter()
-                    .filter_map(|&i| Some((i, row.get(i)?)))
-                    .collect();
-                let end = cells
-                    .iter()
-                    .rposition(|(_, c)| !c.is_empty())
-                    .map_or(0, |p| p + 1);
-                out.p(indent)?;
-                for (n, (i, cell)) in cells[..end].iter().enumerate() {
-                    out.line(cell, strong.then_some(styles::BOLD))?;
-                    if n + 1 < end {
-                        out.v(&" ".repeat(widths[*i] + 2 - width(cell)))?;
-                    }
-                }
-                out.nl()?;
-            }
-        }
+        Block::Table { head, rows } => write_table(head, rows, indent, out)?,
         Block::Lines(lines) => {
             let pad = format!("{indent}  ");
             for line in lines {
