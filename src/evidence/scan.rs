@@ -532,6 +532,67 @@ fn not_enabled(e: &CallError) -> bool {
         .is_some_and(AwsErrorCode::is_region_not_enabled)
 }
 
+/// The keys examined in a Region, settled: their aliases joined, AWS managed keys left out (and
+/// counted), the failures that count, and how many the deadline left unexamined.
+struct Settled {
+    keys: Vec<KeyEvidence>,
+    aws_managed: u64,
+    failures: Vec<KeyFailure>,
+    not_examined: u64,
+}
+
+fn settle(
+    examined: Vec<Option<(KeyEvidence, Vec<KeyFailure>)>>,
+    mut aliases: BTreeMap<String, Vec<String>>,
+) -> Settled {
+    let examined: Vec<Option<(Option<KeyEvidence>, Vec<KeyFailure>)>> = examined
+        .into_iter()
+        .map(|r| {
+            r.map(|(mut key, mut failures)| {
+                key.aliases = aliases
+                    .remove(&key.key_id.to_string())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(crate::diagnosis::model::Alias::from)
+                    .collect();
+                // Without DescribeKey, an `alias/aws/…` alias still says the key is AWS
+                // managed: left out, nobody can change its policy.
+                let aws_managed = key.manager == Some(KeyManager::Aws)
+                    || (key.manager.is_none()
+                        && key.aliases.iter().any(|a| a.starts_with("alias/aws/")));
+                if aws_managed {
+                    // Its policy and tags were not wanted: only DescribeKey's failure counts.
+                    failures.retain(|f| f.operation == KeyCall::DescribeKey);
+                }
+                ((!aws_managed).then_some(key), failures)
+            })
+        })
+        .collect();
+    let mut keys = Vec::new();
+    let mut aws_managed = 0;
+    let mut failures = Vec::new();
+    let mut not_examined = 0;
+    for r in examined {
+        match r {
+            Some((Some(k), f)) => {
+                keys.push(k);
+                failures.extend(f);
+            }
+            Some((None, f)) => {
+                aws_managed += 1;
+                failures.extend(f);
+            }
+            None => not_examined += 1,
+        }
+    }
+    Settled {
+        keys,
+        aws_managed,
+        failures,
+        not_examined,
+    }
+}
+
 async fn scan_region<K: Kms, C: CloudTrail>(
     kms: K,
     trail: C,
@@ -632,46 +693,12 @@ async fn scan_region<K: Kms, C: CloudTrail>(
         }
         Err(e) => errors.push(error(account, Some(region), "kms:ListAliases", &e, None)),
     }
-    let examined: Vec<Option<(Option<KeyEvidence>, Vec<KeyFailure>)>> = examined
-        .into_iter()
-        .map(|r| {
-            r.map(|(mut key, mut failures)| {
-                key.aliases = aliases
-                    .remove(&key.key_id.to_string())
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(crate::diagnosis::model::Alias::from)
-                    .collect();
-                // Without DescribeKey, an `alias/aws/…` alias still says the key is AWS
-                // managed: left out, nobody can change its policy.
-                let aws_managed = key.manager == Some(KeyManager::Aws)
-                    || (key.manager.is_none()
-                        && key.aliases.iter().any(|a| a.starts_with("alias/aws/")));
-                if aws_managed {
-                    // Its policy and tags were not wanted: only DescribeKey's failure counts.
-                    failures.retain(|f| f.operation == KeyCall::DescribeKey);
-                }
-                ((!aws_managed).then_some(key), failures)
-            })
-        })
-        .collect();
-    let mut keys = Vec::new();
-    let mut aws_managed = 0;
-    let mut failures = Vec::new();
-    let mut not_examined = 0;
-    for r in examined {
-        match r {
-            Some((Some(k), f)) => {
-                keys.push(k);
-                failures.extend(f);
-            }
-            Some((None, f)) => {
-                aws_managed += 1;
-                failures.extend(f);
-            }
-            None => not_examined += 1,
-        }
-    }
+    let Settled {
+        mut keys,
+        aws_managed,
+        failures,
+        not_examined,
+    } = settle(examined, aliases);
     errors.extend(merge_key_failures(account, region, failures));
     if not_examined > 0 {
         errors.push(ScanError::new(

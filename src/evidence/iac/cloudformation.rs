@@ -432,16 +432,6 @@ impl<'a> Template<'a> {
             ));
         }
         let node = arg.node();
-        let args = || -> Result<Vec<&Located>, InputError> {
-            match &node.node {
-                Node::Seq(items) => Ok(items.iter().collect()),
-                _ => Err(fail(node.pos, format!("Fn::{name} takes a list"))),
-            }
-        };
-        let text = |v: &Value| match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
         Ok(V::Json(match name {
             "Ref" => {
                 let target = node.as_str().unwrap_or_default();
@@ -451,84 +441,13 @@ impl<'a> Template<'a> {
                 Some(b) => Value::Bool(b),
                 None => self.unknown(format!("Condition {}", node.as_str().unwrap_or("?"))),
             },
-            "Sub" => {
-                let (template, vars) = match &node.node {
-                    Node::Seq(items) if !items.is_empty() => (&items[0], items.get(1)),
-                    _ => (node, None),
-                };
-                let mut values = BTreeMap::new();
-                if let Some(vars) = vars {
-                    for (k, v) in vars.entries() {
-                        values.insert(key_text(k), self.json(v)?);
-                    }
-                }
-                let Some(s) = template.as_str() else {
-                    return Err(fail(template.pos, "Fn::Sub takes a string"));
-                };
-                Value::String(self.substitute(s, &values))
-            }
-            "GetAtt" => {
-                let (resource, attribute) = match &node.node {
-                    Node::String(s) => match s.split_once('.') {
-                        Some((r, a)) => (r.to_owned(), a.to_owned()),
-                        None => return Err(fail(node.pos, "Fn::GetAtt takes RESOURCE.ATTRIBUTE")),
-                    },
-                    _ => {
-                        let a = args()?;
-                        match (a.first(), a.get(1)) {
-                            (Some(r), Some(attr)) => {
-                                (text(&self.json(r)?), text(&self.json(attr)?))
-                            }
-                            _ => return Err(fail(node.pos, "Fn::GetAtt takes two arguments")),
-                        }
-                    }
-                };
-                self.attribute(&resource, &attribute)
-            }
-            "Join" => {
-                let a = args()?;
-                let (Some(delimiter), Some(list)) = (a.first(), a.get(1)) else {
-                    return Err(fail(node.pos, "Fn::Join takes a delimiter and a list"));
-                };
-                let delimiter = text(&self.json(delimiter)?);
-                match self.json(list)? {
-                    Value::Array(items) => {
-                        Value::String(items.iter().map(text).collect::<Vec<_>>().join(&delimiter))
-                    }
-                    other => Value::String(text(&other)),
-                }
-            }
-            "Select" => {
-                let a = args()?;
-                let (Some(index), Some(list)) = (a.first(), a.get(1)) else {
-                    return Err(fail(node.pos, "Fn::Select takes an index and a list"));
-                };
-                let index = text(&self.json(index)?).parse::<usize>().ok();
-                match (index, self.json(list)?) {
-                    (Some(i), Value::Array(items)) if i < items.len() => items[i].clone(),
-                    _ => self.unknown("Fn::Select".to_owned()),
-                }
-            }
-            "Split" => {
-                let a = args()?;
-                let (Some(delimiter), Some(source)) = (a.first(), a.get(1)) else {
-                    return Err(fail(node.pos, "Fn::Split takes a delimiter and a string"));
-                };
-                let delimiter = text(&self.json(delimiter)?);
-                let source = text(&self.json(source)?);
-                if delimiter.is_empty() {
-                    Value::Array(vec![Value::String(source)])
-                } else {
-                    Value::Array(
-                        source
-                            .split(delimiter.as_str())
-                            .map(|s| Value::String(s.to_owned()))
-                            .collect(),
-                    )
-                }
-            }
+            "Sub" => self.sub(node)?,
+            "GetAtt" => self.get_att(node)?,
+            "Join" => self.join(node)?,
+            "Select" => self.select(node)?,
+            "Split" => self.split(node)?,
             "If" => {
-                let a = args()?;
+                let a = list_args(node, name)?;
                 let (Some(condition), Some(yes), Some(no)) = (a.first(), a.get(1), a.get(2)) else {
                     return Err(fail(node.pos, "Fn::If takes a condition and two values"));
                 };
@@ -548,26 +467,7 @@ impl<'a> Template<'a> {
                 Some(b) => Value::Bool(b),
                 None => self.unknown(format!("Fn::{name}")),
             },
-            "FindInMap" => {
-                let a = args()?;
-                let keys: Vec<String> = a
-                    .iter()
-                    .take(3)
-                    .map(|k| self.json(k).map(|v| text(&v)))
-                    .collect::<Result<_, _>>()?;
-                let found = match keys.as_slice() {
-                    [map, top, second] => self
-                        .mappings
-                        .and_then(|m| m.get(map))
-                        .and_then(|m| m.get(top))
-                        .and_then(|m| m.get(second)),
-                    _ => None,
-                };
-                match found {
-                    Some(v) => self.json(v)?,
-                    None => self.unknown(format!("Fn::FindInMap {}", keys.join("."))),
-                }
-            }
+            "FindInMap" => self.find_in_map(node)?,
             "ImportValue" => {
                 let what = text(&self.json(node)?);
                 self.unknown(format!("Fn::ImportValue {what}"))
@@ -580,6 +480,112 @@ impl<'a> Template<'a> {
             },
             other => self.unknown(format!("Fn::{other}")),
         }))
+    }
+
+    /// `Fn::Sub`: the string with its variables and the template's references substituted.
+    fn sub(&self, node: &Located) -> Result<Value, InputError> {
+        let (template, vars) = match &node.node {
+            Node::Seq(items) if !items.is_empty() => (&items[0], items.get(1)),
+            _ => (node, None),
+        };
+        let mut values = BTreeMap::new();
+        if let Some(vars) = vars {
+            for (k, v) in vars.entries() {
+                values.insert(key_text(k), self.json(v)?);
+            }
+        }
+        let Some(s) = template.as_str() else {
+            return Err(fail(template.pos, "Fn::Sub takes a string"));
+        };
+        Ok(Value::String(self.substitute(s, &values)))
+    }
+
+    /// `Fn::GetAtt`: `RESOURCE.ATTRIBUTE`, or the two as a list.
+    fn get_att(&self, node: &Located) -> Result<Value, InputError> {
+        let (resource, attribute) = match &node.node {
+            Node::String(s) => match s.split_once('.') {
+                Some((r, a)) => (r.to_owned(), a.to_owned()),
+                None => return Err(fail(node.pos, "Fn::GetAtt takes RESOURCE.ATTRIBUTE")),
+            },
+            _ => {
+                let a = list_args(node, "GetAtt")?;
+                match (a.first(), a.get(1)) {
+                    (Some(r), Some(attr)) => (text(&self.json(r)?), text(&self.json(attr)?)),
+                    _ => return Err(fail(node.pos, "Fn::GetAtt takes two arguments")),
+                }
+            }
+        };
+        Ok(self.attribute(&resource, &attribute))
+    }
+
+    /// `Fn::Join`: a list joined with a delimiter.
+    fn join(&self, node: &Located) -> Result<Value, InputError> {
+        let a = list_args(node, "Join")?;
+        let (Some(delimiter), Some(list)) = (a.first(), a.get(1)) else {
+            return Err(fail(node.pos, "Fn::Join takes a delimiter and a list"));
+        };
+        let delimiter = text(&self.json(delimiter)?);
+        Ok(match self.json(list)? {
+            Value::Array(items) => {
+                Value::String(items.iter().map(text).collect::<Vec<_>>().join(&delimiter))
+            }
+            other => Value::String(text(&other)),
+        })
+    }
+
+    /// `Fn::Select`: one item of a list, unknown when the index is not.
+    fn select(&self, node: &Located) -> Result<Value, InputError> {
+        let a = list_args(node, "Select")?;
+        let (Some(index), Some(list)) = (a.first(), a.get(1)) else {
+            return Err(fail(node.pos, "Fn::Select takes an index and a list"));
+        };
+        let index = text(&self.json(index)?).parse::<usize>().ok();
+        Ok(match (index, self.json(list)?) {
+            (Some(i), Value::Array(items)) if i < items.len() => items[i].clone(),
+            _ => self.unknown("Fn::Select".to_owned()),
+        })
+    }
+
+    /// `Fn::Split`: a string split on a delimiter.
+    fn split(&self, node: &Located) -> Result<Value, InputError> {
+        let a = list_args(node, "Split")?;
+        let (Some(delimiter), Some(source)) = (a.first(), a.get(1)) else {
+            return Err(fail(node.pos, "Fn::Split takes a delimiter and a string"));
+        };
+        let delimiter = text(&self.json(delimiter)?);
+        let source = text(&self.json(source)?);
+        Ok(if delimiter.is_empty() {
+            Value::Array(vec![Value::String(source)])
+        } else {
+            Value::Array(
+                source
+                    .split(delimiter.as_str())
+                    .map(|s| Value::String(s.to_owned()))
+                    .collect(),
+            )
+        })
+    }
+
+    /// `Fn::FindInMap`: a value of the template's Mappings.
+    fn find_in_map(&self, node: &Located) -> Result<Value, InputError> {
+        let a = list_args(node, "FindInMap")?;
+        let keys: Vec<String> = a
+            .iter()
+            .take(3)
+            .map(|k| self.json(k).map(|v| text(&v)))
+            .collect::<Result<_, _>>()?;
+        let found = match keys.as_slice() {
+            [map, top, second] => self
+                .mappings
+                .and_then(|m| m.get(map))
+                .and_then(|m| m.get(top))
+                .and_then(|m| m.get(second)),
+            _ => None,
+        };
+        Ok(match found {
+            Some(v) => self.json(v)?,
+            None => self.unknown(format!("Fn::FindInMap {}", keys.join("."))),
+        })
     }
 
     /// `Ref`: a pseudo parameter, a parameter's default, or a resource (unknown before
@@ -823,6 +829,22 @@ impl Arg<'_> {
             Arg::Tagged(n) => n,
             Arg::Value(n) => n,
         }
+    }
+}
+
+/// A function's arguments, when they must be a list.
+fn list_args<'a>(node: &'a Located, name: &str) -> Result<Vec<&'a Located>, InputError> {
+    match &node.node {
+        Node::Seq(items) => Ok(items.iter().collect()),
+        _ => Err(fail(node.pos, format!("Fn::{name} takes a list"))),
+    }
+}
+
+/// A value as a function's text argument: a string as it is, anything else as JSON.
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 
