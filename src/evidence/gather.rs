@@ -56,13 +56,171 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail, O: Organizations>(
     opts: &GatherOptions,
     progress: &dyn Fn(u32, u64),
 ) -> Result<Evidence, CallerUnknown> {
-    let input = &opts.key;
-    let key_text = input.as_str();
     let subject = opts.principal.clone();
-    let t = opts.timeout;
     let mut notes = Vec::new();
 
     // Round 1: everything that needs nothing else.
+    let first = first_round(clients, calls, opts).await;
+    let caller = first.caller.map_err(CallerUnknown)?;
+    let caller_identity = Identity::parse(&caller.arn).ok();
+    if caller_identity.is_none() {
+        notes.push(Note::UnknownCallerArn);
+    }
+    let partition = caller_identity
+        .as_ref()
+        .and_then(|c| c.partition())
+        .unwrap_or(&clients.partition)
+        .to_owned();
+    let key = key_facts(
+        clients,
+        calls,
+        opts,
+        &first.described,
+        &first.policy,
+        &caller.account,
+        &partition,
+    )
+    .await;
+    let get_key_policy = Some(match &first.policy {
+        Ok(_) => Outcome::Ok,
+        Err(e) => e.outcome,
+    });
+    let current_policy = first.policy.ok();
+
+    // The principal diagnosed, and the role whose path a session hides.
+    let caller_role = session_role(caller_identity.as_ref());
+    let subject_role = session_role(subject.as_ref());
+    let role_names: Vec<String> =
+        [&caller_role, &subject_role]
+            .into_iter()
+            .flatten()
+            .fold(Vec::new(), |mut names, n| {
+                if !names.contains(n) {
+                    names.push(n.clone());
+                }
+                names
+            });
+
+    // Then two branches at once, so that neither waits for the other:
+    // - who: GetRole for the role behind a session (its path), then the simulation;
+    // - restorers: the CloudTrail search, and the existence of the principals the policy in
+    //   force lets update it, as soon as that policy is known (at once when GetKeyPolicy
+    //   answered, else when the search finds it).
+    // The principal's ARN (with its role's path) passes from the first to the second, for the
+    // simulator to say whether it may assume the restorers.
+    let (principal_tx, principal_rx) = tokio::sync::oneshot::channel::<Option<String>>();
+    let asked = Asked {
+        caller: caller_identity.as_ref(),
+        caller_role: caller_role.as_deref(),
+        subject: subject.as_ref(),
+        subject_role: subject_role.as_deref(),
+    };
+    let who = who(
+        clients,
+        calls,
+        opts.timeout,
+        &role_names,
+        asked,
+        key.arn.as_deref(),
+        principal_tx,
+    );
+    let key_ref = KeyRef {
+        arn: key.arn.clone(),
+        key_id: key.key_id.as_ref().map(|k| k.to_string()),
+    };
+    let account_of_key = key.account.clone().unwrap_or(caller.account.clone());
+    let restorers = restorers(
+        clients,
+        calls,
+        opts,
+        Policies {
+            current: current_policy.as_deref(),
+            key_arn: key.arn.as_deref(),
+            caller_account: &caller.account,
+            account_of_key: &account_of_key,
+            partition: &partition,
+            role_names: &role_names,
+        },
+        history(clients, calls, opts, &key_ref, first.first_page, progress),
+        principal_rx,
+    );
+    // The organisation's SCPs and RCPs, beside both: most callers may not read them.
+    let organization = super::organization::organization_policies(
+        &clients.organizations,
+        calls,
+        opts.timeout,
+        &caller.account,
+    );
+    let (who, restorers, organization) = tokio::join!(who, restorers, organization);
+    let (mut roles, mut simulation) = (who.roles, who.simulation);
+    roles.extend(restorers.checked.roles);
+    simulation.extend(restorers.assume_simulations);
+    let restorer_checks = restorer_checks(
+        restorers.candidates.checks,
+        &roles,
+        &restorers.checked.users,
+    );
+
+    notes.extend(who.note);
+    notes.extend(service_linked(who.target_arn.as_deref()));
+    Ok(Evidence {
+        evidence_version: EVIDENCE_VERSION,
+        collected_at: Timestamp(opts.now.trunc_subsecs(0)),
+        region: key.region.clone().or(clients.region.clone()),
+        caller,
+        caller_principal_arn: who.caller_principal_arn,
+        subject: subject.as_ref().map(|s| s.to_string()),
+        subject_principal_arn: who.subject_principal_arn,
+        key,
+        current_policy,
+        get_key_policy,
+        history: restorers.history,
+        simulation,
+        restorer_checks,
+        hop_roles: hop_checks(&restorers.hops),
+        notes,
+        authorization: restorers.checked.authorization,
+        organization: Some(organization),
+        calls: calls.snapshot(),
+    })
+}
+
+/// A service-linked role (`/aws-service-role/` path) is diagnosed, which no one can change.
+fn service_linked(target_arn: Option<&str>) -> Option<Note> {
+    target_arn
+        .and_then(|a| a.split(":role").nth(1))
+        .filter(|path| path.starts_with("/aws-service-role/"))
+        .map(|_| Note::ServiceLinkedRole)
+}
+
+/// The roles found between the principal and a restorer, as the evidence records them.
+fn hop_checks(hops: &Entities) -> Vec<ExistenceCheck> {
+    hops.values()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|role| ExistenceCheck {
+            principal: role.arn.clone(),
+            exists: Some(true),
+            trust_policy: role.trust_policy.clone(),
+        })
+        .collect()
+}
+
+/// Round 1's answers: everything that needs nothing else, asked at once.
+struct FirstRound {
+    caller: Result<crate::diagnosis::model::CallerIdentity, CallError>,
+    described: Result<super::KeyMetadata, CallError>,
+    policy: Result<String, CallError>,
+    /// The first page of the CloudTrail search, when it is made.
+    first_page: Option<Result<EventPage, CallError>>,
+}
+
+async fn first_round<S: Sts, K: Kms, I, C: CloudTrail, O>(
+    clients: &Clients<S, K, I, C, O>,
+    calls: &Calls,
+    opts: &GatherOptions,
+) -> FirstRound {
+    let t = opts.timeout;
+    let key_text = opts.key.as_str();
     let first_page = async {
         if opts.cloudtrail {
             let start = opts.now - chrono::Duration::days(i64::from(opts.lookback_days));
@@ -98,274 +256,306 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail, O: Organizations>(
         ),
         first_page,
     );
-    let caller = caller.map_err(CallerUnknown)?;
-    let caller_identity = Identity::parse(&caller.arn).ok();
-    if caller_identity.is_none() {
-        notes.push(Note::UnknownCallerArn);
+    FirstRound {
+        caller,
+        described,
+        policy,
+        first_page,
     }
-    let region = clients.region.as_deref();
-    let partition = caller_identity
-        .as_ref()
-        .and_then(|c| c.partition())
-        .unwrap_or(&clients.partition)
-        .to_owned();
+}
 
-    // The key: DescribeKey when it answers, else what the input and ListAliases tell.
-    let mut key = match &described {
+/// The key: DescribeKey when it answers, else what the input and ListAliases tell.
+async fn key_facts<S, K: Kms, I, C, O>(
+    clients: &Clients<S, K, I, C, O>,
+    calls: &Calls,
+    opts: &GatherOptions,
+    described: &Result<super::KeyMetadata, CallError>,
+    policy: &Result<String, CallError>,
+    caller_account: &str,
+    partition: &str,
+) -> KeyFacts {
+    let input = &opts.key;
+    let key_text = input.as_str();
+    let region = clients.region.as_deref();
+    let mut key = match described {
         Ok(md) => KeyFacts::from_metadata(key_text, md, region),
         Err(e) => {
             let alias_target = if e.outcome != Outcome::NotFound
                 && input.alias().is_some()
-                && input.account().is_none_or(|a| a == caller.account)
+                && input.account().is_none_or(|a| a == caller_account)
             {
-                find_alias(clients, calls, t, input.alias().unwrap_or_default()).await
+                find_alias(
+                    clients,
+                    calls,
+                    opts.timeout,
+                    input.alias().unwrap_or_default(),
+                )
+                .await
             } else {
                 None
             };
             let mut facts = KeyFacts::derived(
                 input,
                 key_text,
-                &caller.account,
+                caller_account,
                 input.region().or(region),
-                &partition,
+                partition,
                 alias_target.as_deref(),
             );
             facts.not_found = e.outcome == Outcome::NotFound;
             facts
         }
     };
-    if matches!(&policy, Err(e) if e.outcome == Outcome::NotFound) && described.is_err() {
+    if matches!(policy, Err(e) if e.outcome == Outcome::NotFound) && described.is_err() {
         key.not_found = true;
     }
-    let get_key_policy = Some(match &policy {
-        Ok(_) => Outcome::Ok,
-        Err(e) => e.outcome,
-    });
-    let current_policy = policy.ok();
+    key
+}
 
-    // The principal diagnosed, and the role whose path a session hides.
-    let target = subject.clone().or(caller_identity.clone());
-    let caller_role = session_role(caller_identity.as_ref());
-    let subject_role = session_role(subject.as_ref());
-
-    // Then two branches at once, so that neither waits for the other:
-    // - who: GetRole for the role behind a session (its path), then the simulation;
-    // - restorers: the CloudTrail search, and the existence of the principals the policy in
-    //   force lets update it, as soon as that policy is known (at once when GetKeyPolicy
-    //   answered, else when the search finds it).
-    let key_ref = KeyRef {
-        arn: key.arn.clone(),
-        key_id: key.key_id.as_ref().map(|k| k.to_string()),
-    };
-    let history_search = async {
-        let first_page = first_page?;
-        if key_ref.arn.is_none() && key_ref.key_id.is_none() {
-            return None;
-        }
-        // A throttled prefetch is retried by the search, with its backoff.
-        let first_page = first_page_or_retry(first_page);
-        let search = SearchOptions {
-            lookback_days: opts.lookback_days,
-            min_interval: opts.lookup_interval,
-            timeout: t,
-            max_pages: event_history::MAX_PAGES,
-            deadline: calls.deadline(),
-        };
-        event_history::search(
-            &clients.cloudtrail,
-            calls,
-            &key_ref,
-            &search,
-            opts.now,
-            first_page,
-            progress,
-        )
-        .await
-        .ok()
-    };
-    let mut role_names: Vec<String> = Vec::new();
-    for name in [&caller_role, &subject_role].into_iter().flatten() {
-        if !role_names.contains(name) {
-            role_names.push(name.clone());
-        }
+/// The key's policy history from CloudTrail, from the first page round 1 fetched.
+async fn history<S, K, I, C: CloudTrail, O>(
+    clients: &Clients<S, K, I, C, O>,
+    calls: &Calls,
+    opts: &GatherOptions,
+    key_ref: &KeyRef,
+    first_page: Option<Result<EventPage, CallError>>,
+    progress: &dyn Fn(u32, u64),
+) -> Option<History> {
+    let first_page = first_page?;
+    if key_ref.arn.is_none() && key_ref.key_id.is_none() {
+        return None;
     }
-    // The principal's ARN (with its role's path), for the restorers' branch to ask the
-    // simulator whether it may assume them.
-    let (principal_tx, principal_rx) = tokio::sync::oneshot::channel::<Option<String>>();
-    let who = async {
-        let roles = look_up(
-            &clients.iam,
-            calls,
-            &iam_pace(),
-            t,
-            EntityKind::Role,
-            role_names.clone(),
-        )
-        .await;
-        let caller_principal_arn =
-            resolve_principal_arn(caller_identity.as_ref(), caller_role.as_deref(), &roles);
-        let subject_principal_arn = subject
-            .as_ref()
-            .and_then(|s| resolve_principal_arn(Some(s), subject_role.as_deref(), &roles));
-        let target_arn = if subject.is_some() {
-            subject_principal_arn.clone()
-        } else {
-            caller_principal_arn.clone()
-        };
-        let _ = principal_tx.send(target_arn.clone());
-        let (simulation, note) = match (&target, target_arn.as_deref(), key.arn.as_deref()) {
-            (Some(Identity::Account { .. }), _, _) => (Vec::new(), Some(Note::RootUser)),
-            (Some(Identity::FederatedUser { .. }), _, _) => (Vec::new(), Some(Note::FederatedUser)),
-            (_, Some(principal_arn), Some(key_arn)) => {
-                let answer = calls
+    // A throttled prefetch is retried by the search, with its backoff.
+    let first_page = first_page_or_retry(first_page);
+    let search = SearchOptions {
+        lookback_days: opts.lookback_days,
+        min_interval: opts.lookup_interval,
+        timeout: opts.timeout,
+        max_pages: event_history::MAX_PAGES,
+        deadline: calls.deadline(),
+    };
+    event_history::search(
+        &clients.cloudtrail,
+        calls,
+        key_ref,
+        &search,
+        opts.now,
+        first_page,
+        progress,
+    )
+    .await
+    .ok()
+}
+
+/// Who asks: the caller, and the principal diagnosed instead when one is given, each with the
+/// role its session hides.
+#[derive(Clone, Copy)]
+struct Asked<'a> {
+    caller: Option<&'a Identity>,
+    caller_role: Option<&'a str>,
+    subject: Option<&'a Identity>,
+    subject_role: Option<&'a str>,
+}
+
+/// The branch about the principal: GetRole for the roles behind sessions (their paths), then the
+/// simulation of the diagnosed principal's IAM policies. Its ARN goes to `principal_tx` as soon
+/// as it is known.
+async fn who<S, K, I: Iam, C, O>(
+    clients: &Clients<S, K, I, C, O>,
+    calls: &Calls,
+    t: Duration,
+    role_names: &[String],
+    asked: Asked<'_>,
+    key_arn: Option<&str>,
+    principal_tx: tokio::sync::oneshot::Sender<Option<String>>,
+) -> Who {
+    let roles = look_up(
+        &clients.iam,
+        calls,
+        &iam_pace(),
+        t,
+        EntityKind::Role,
+        role_names.to_vec(),
+    )
+    .await;
+    let caller_principal_arn = resolve_principal_arn(asked.caller, asked.caller_role, &roles);
+    let subject_principal_arn = asked
+        .subject
+        .and_then(|s| resolve_principal_arn(Some(s), asked.subject_role, &roles));
+    let target_arn = if asked.subject.is_some() {
+        subject_principal_arn.clone()
+    } else {
+        caller_principal_arn.clone()
+    };
+    let _ = principal_tx.send(target_arn.clone());
+    let target = asked.subject.or(asked.caller);
+    let (simulation, note) = match (target, target_arn.as_deref(), key_arn) {
+        (Some(Identity::Account { .. }), _, _) => (Vec::new(), Some(Note::RootUser)),
+        (Some(Identity::FederatedUser { .. }), _, _) => (Vec::new(), Some(Note::FederatedUser)),
+        (_, Some(principal_arn), Some(key_arn)) => {
+            let answer = calls
+                .record(
+                    "iam",
+                    "SimulatePrincipalPolicy",
+                    t,
+                    clients
+                        .iam
+                        .simulate_principal_policy(principal_arn, &ACTIONS, key_arn),
+                )
+                .await;
+            (answer.unwrap_or_default(), None)
+        }
+        _ => (Vec::new(), None),
+    };
+    Who {
+        roles,
+        caller_principal_arn,
+        subject_principal_arn,
+        target_arn,
+        simulation,
+        note,
+    }
+}
+
+/// What the restorers' branch knows at its start.
+struct Policies<'a> {
+    /// The policy `GetKeyPolicy` answered, when it did.
+    current: Option<&'a str>,
+    key_arn: Option<&'a str>,
+    caller_account: &'a str,
+    account_of_key: &'a str,
+    partition: &'a str,
+    /// The roles the principal's branch looks up (not asked for twice).
+    role_names: &'a [String],
+}
+
+/// The branch about the restorers: the policy in force (current, else from the history
+/// search), whether the principals it names exist, whether the principal may assume the roles
+/// that trust the account, and the roles between them.
+async fn restorers<S, K, I: Iam, C, O>(
+    clients: &Clients<S, K, I, C, O>,
+    calls: &Calls,
+    opts: &GatherOptions,
+    p: Policies<'_>,
+    history_search: impl std::future::Future<Output = Option<History>>,
+    principal_rx: tokio::sync::oneshot::Receiver<Option<String>>,
+) -> Restorers {
+    let t = opts.timeout;
+    let candidates_of =
+        |text: &str| restorer_candidates(text, p.key_arn, p.caller_account, opts.now);
+    let early = p.current.map(candidates_of);
+    let check_early = async {
+        match &early {
+            Some(c) => Some(check_candidates(clients, calls, t, c, p.role_names).await),
+            None => None,
+        }
+    };
+    let (history, early_checked) = tokio::join!(history_search, check_early);
+    let (candidates, checked) = match (early, early_checked) {
+        (Some(c), Some(checked)) => (c, checked),
+        _ => {
+            let text = history
+                .as_ref()
+                .and_then(|h| h.in_force.as_ref())
+                .map(|e| e.policy_or_default(p.partition, p.account_of_key));
+            let c = text.as_deref().map(candidates_of).unwrap_or_default();
+            let checked = check_candidates(clients, calls, t, &c, p.role_names).await;
+            (c, checked)
+        }
+    };
+    // Roles whose trust policy names the account hand over to the principal's own IAM
+    // policies: without the authorization details, the simulator says whether they allow
+    // sts:AssumeRole on each (concurrently with the other simulation).
+    let account_trusting: Vec<String> = if checked.authorization.is_some() {
+        Vec::new()
+    } else {
+        candidates
+            .roles
+            .iter()
+            .filter_map(|name| checked.roles.get(name)?.as_ref().ok())
+            .filter(|role| trusts_account(role, opts.now))
+            .map(|role| role.arn.clone())
+            .take(MAX_ASSUME_SIMULATIONS)
+            .collect()
+    };
+    let assume_simulations = match (account_trusting.is_empty(), principal_rx.await) {
+        (false, Ok(Some(principal))) => {
+            assume_simulations(clients, calls, t, account_trusting, principal).await
+        }
+        _ => Vec::new(),
+    };
+    // The roles between the principal and a restorer: without the authorization details,
+    // only their GetRole answers give their trust policies.
+    let hops = match checked.authorization {
+        Some(_) => Entities::new(),
+        None => {
+            let mut known = p.role_names.to_vec();
+            known.extend(checked.roles.keys().cloned());
+            hop_roles(
+                &clients.iam,
+                calls,
+                t,
+                p.caller_account,
+                &checked.roles,
+                known,
+                opts,
+            )
+            .await
+        }
+    };
+    Restorers {
+        history,
+        candidates,
+        checked,
+        assume_simulations,
+        hops,
+    }
+}
+
+/// Whether `principal` may call `sts:AssumeRole` on each of `roles`, by the simulator,
+/// [`entities::AT_ONCE`] at a time.
+async fn assume_simulations<S, K, I: Iam, C, O>(
+    clients: &Clients<S, K, I, C, O>,
+    calls: &Calls,
+    t: Duration,
+    roles: Vec<String>,
+    principal: String,
+) -> Vec<SimulationResult> {
+    futures_util::stream::iter(roles)
+        .map(|role| {
+            let principal = principal.clone();
+            async move {
+                calls
                     .record(
                         "iam",
                         "SimulatePrincipalPolicy",
                         t,
-                        clients
-                            .iam
-                            .simulate_principal_policy(principal_arn, &ACTIONS, key_arn),
+                        clients.iam.simulate_principal_policy(
+                            &principal,
+                            &["sts:AssumeRole"],
+                            &role,
+                        ),
                     )
-                    .await;
-                (answer.unwrap_or_default(), None)
+                    .await
+                    .unwrap_or_default()
             }
-            _ => (Vec::new(), None),
-        };
-        Who {
-            roles,
-            caller_principal_arn,
-            subject_principal_arn,
-            target_arn,
-            simulation,
-            note,
-        }
-    };
-    let account_of_key = key.account.clone().unwrap_or(caller.account.clone());
-    let candidates_of =
-        |text: &str| restorer_candidates(text, key.arn.as_deref(), &caller.account, opts.now);
-    let restorers = async {
-        let early = current_policy.as_deref().map(candidates_of);
-        let check_early = async {
-            match &early {
-                Some(c) => Some(check_candidates(clients, calls, t, c, &role_names).await),
-                None => None,
-            }
-        };
-        let (history, early_checked) = tokio::join!(history_search, check_early);
-        let (candidates, checked) = match (early, early_checked) {
-            (Some(c), Some(checked)) => (c, checked),
-            _ => {
-                let text = history
-                    .as_ref()
-                    .and_then(|h| h.in_force.as_ref())
-                    .map(|e| e.policy_or_default(&partition, &account_of_key));
-                let c = text.as_deref().map(candidates_of).unwrap_or_default();
-                let checked = check_candidates(clients, calls, t, &c, &role_names).await;
-                (c, checked)
-            }
-        };
-        // Roles whose trust policy names the account hand over to the principal's own IAM
-        // policies: without the authorization details, the simulator says whether they allow
-        // sts:AssumeRole on each (concurrently with the other simulation).
-        let account_trusting: Vec<String> = if checked.authorization.is_some() {
-            Vec::new()
-        } else {
-            candidates
-                .roles
-                .iter()
-                .filter_map(|name| checked.roles.get(name)?.as_ref().ok())
-                .filter(|role| trusts_account(role, opts.now))
-                .map(|role| role.arn.clone())
-                .take(MAX_ASSUME_SIMULATIONS)
-                .collect()
-        };
-        let assume_simulations = match (account_trusting.is_empty(), principal_rx.await) {
-            (false, Ok(Some(principal))) => futures_util::stream::iter(account_trusting)
-                .map(|role| {
-                    let principal = principal.clone();
-                    async move {
-                        calls
-                            .record(
-                                "iam",
-                                "SimulatePrincipalPolicy",
-                                t,
-                                clients.iam.simulate_principal_policy(
-                                    &principal,
-                                    &["sts:AssumeRole"],
-                                    &role,
-                                ),
-                            )
-                            .await
-                            .unwrap_or_default()
-                    }
-                })
-                .buffer_unordered(entities::AT_ONCE)
-                .collect::<Vec<_>>()
-                .await
-                .into_iter()
-                .flatten()
-                .collect(),
-            _ => Vec::new(),
-        };
-        // The roles between the principal and a restorer: without the authorization details,
-        // only their GetRole answers give their trust policies.
-        let hops = match checked.authorization {
-            Some(_) => Entities::new(),
-            None => {
-                let mut known = role_names.clone();
-                known.extend(checked.roles.keys().cloned());
-                hop_roles(
-                    &clients.iam,
-                    calls,
-                    t,
-                    &caller.account,
-                    &checked.roles,
-                    known,
-                    opts,
-                )
-                .await
-            }
-        };
-        Restorers {
-            history,
-            candidates,
-            checked,
-            assume_simulations,
-            hops,
-        }
-    };
-    // The organisation's SCPs and RCPs, beside both: most callers may not read them.
-    let organization = super::organization::organization_policies(
-        &clients.organizations,
-        calls,
-        t,
-        &caller.account,
-    );
-    let (who, restorers, organization) = tokio::join!(who, restorers, organization);
-    let Who {
-        mut roles,
-        caller_principal_arn,
-        subject_principal_arn,
-        target_arn,
-        mut simulation,
-        note,
-    } = who;
-    let Restorers {
-        history,
-        candidates,
-        checked:
-            Checked {
-                users,
-                roles: more_roles,
-                authorization,
-            },
-        assume_simulations,
-        hops,
-    } = restorers;
-    simulation.extend(assume_simulations);
-    roles.extend(more_roles);
-    let restorer_checks = candidates
-        .checks
+        })
+        .buffer_unordered(entities::AT_ONCE)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Each principal the policy lets update it, with whether it exists (known without asking, or
+/// from IAM's answer) and a role's trust policy.
+fn restorer_checks(
+    checks: Vec<(String, Option<bool>)>,
+    roles: &Entities,
+    users: &Entities,
+) -> Vec<ExistenceCheck> {
+    checks
         .into_iter()
         .map(|(principal, known)| {
             let entity = match Identity::parse(&principal).ok() {
@@ -381,42 +571,7 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail, O: Organizations>(
                     .and_then(|e| e.trust_policy.clone()),
             }
         })
-        .collect();
-
-    notes.extend(note);
-    if let Some(path) = target_arn.as_deref().and_then(|a| a.split(":role").nth(1))
-        && path.starts_with("/aws-service-role/")
-    {
-        notes.push(Note::ServiceLinkedRole);
-    }
-    Ok(Evidence {
-        evidence_version: EVIDENCE_VERSION,
-        collected_at: Timestamp(opts.now.trunc_subsecs(0)),
-        region: key.region.clone().or(clients.region.clone()),
-        caller,
-        caller_principal_arn,
-        subject: subject.as_ref().map(|s| s.to_string()),
-        subject_principal_arn,
-        key,
-        current_policy,
-        get_key_policy,
-        history,
-        simulation,
-        restorer_checks,
-        hop_roles: hops
-            .values()
-            .filter_map(|r| r.as_ref().ok())
-            .map(|role| ExistenceCheck {
-                principal: role.arn.clone(),
-                exists: Some(true),
-                trust_policy: role.trust_policy.clone(),
-            })
-            .collect(),
-        notes,
-        authorization,
-        organization: Some(organization),
-        calls: calls.snapshot(),
-    })
+        .collect()
 }
 
 /// What the branch about the principal learned: the roles behind sessions, the principal's ARN,

@@ -14,7 +14,7 @@ use super::entities::{EntityKind, existence_of, iam_pace, look_up};
 use super::pace::Pace;
 use super::record::{KeyRef, KeySet};
 use super::sources::event_history::{self, MAX_PAGES, SearchOptions};
-use super::{CallError, Calls, CloudTrail, ErrorKind, Fleet, Iam, Kms};
+use super::{Alias, CallError, Calls, CloudTrail, ErrorKind, Fleet, Iam, Kms};
 use crate::diagnosis::model::{AccountId, AwsErrorCode, KeyManager, OrgEvidence, Timestamp};
 use crate::diagnosis::model::{
     CallerIdentity, ExistenceCheck, KeyEvidence, Missed, Outcome, PolicyEvent, RegionSkipped,
@@ -541,10 +541,13 @@ struct Settled {
     not_examined: u64,
 }
 
-fn settle(
-    examined: Vec<Option<(KeyEvidence, Vec<KeyFailure>)>>,
-    mut aliases: BTreeMap<String, Vec<String>>,
-) -> Settled {
+fn settle(examined: Vec<Option<(KeyEvidence, Vec<KeyFailure>)>>, listed: Vec<Alias>) -> Settled {
+    let mut aliases: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for a in listed {
+        if let Some(target) = a.target_key_id {
+            aliases.entry(target).or_default().push(a.name);
+        }
+    }
     let examined: Vec<Option<(Option<KeyEvidence>, Vec<KeyFailure>)>> = examined
         .into_iter()
         .map(|r| {
@@ -591,6 +594,21 @@ fn settle(
         failures,
         not_examined,
     }
+}
+
+/// Keys a Region had that the `--max-duration` deadline left unexamined: counted, not called.
+fn past_the_deadline(account: &str, region: &str, not_examined: u64) -> ScanError {
+    ScanError::new(
+        Some(account),
+        Some(region),
+        "kms:DescribeKey",
+        format!(
+            "{not_examined} keys not examined: the --max-duration deadline passed (run again with a larger --max-duration, or fewer Regions)"
+        ),
+        Some(Missed::Keys {
+            count: not_examined,
+        }),
+    )
 }
 
 async fn scan_region<K: Kms, C: CloudTrail>(
@@ -682,17 +700,13 @@ async fn scan_region<K: Kms, C: CloudTrail>(
         .buffer_unordered(opts.concurrency.max(1))
         .collect::<Vec<_>>();
     let (aliases_listed, examined) = tokio::join!(list_aliases, examine);
-    let mut aliases: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    match aliases_listed {
-        Ok((list, _)) => {
-            for a in list {
-                if let Some(target) = a.target_key_id {
-                    aliases.entry(target).or_default().push(a.name);
-                }
-            }
+    let aliases = match aliases_listed {
+        Ok((list, _)) => list,
+        Err(e) => {
+            errors.push(error(account, Some(region), "kms:ListAliases", &e, None));
+            Vec::new()
         }
-        Err(e) => errors.push(error(account, Some(region), "kms:ListAliases", &e, None)),
-    }
+    };
     let Settled {
         mut keys,
         aws_managed,
@@ -701,17 +715,7 @@ async fn scan_region<K: Kms, C: CloudTrail>(
     } = settle(examined, aliases);
     errors.extend(merge_key_failures(account, region, failures));
     if not_examined > 0 {
-        errors.push(ScanError::new(
-            Some(account),
-            Some(region),
-            "kms:DescribeKey",
-            format!(
-                "{not_examined} keys not examined: the --max-duration deadline passed (run again with a larger --max-duration, or fewer Regions)"
-            ),
-            Some(Missed::Keys {
-                count: not_examined,
-            }),
-        ));
+        errors.push(past_the_deadline(account, region, not_examined));
     }
     keys.sort_by(|a, b| a.key_id.cmp(&b.key_id));
     if opts.cloudtrail {
