@@ -127,9 +127,9 @@ fn read_live(
     if !removes_any || (accounts.is_empty() && !callers && !live.org) {
         return Ok(None);
     }
-    let session = super::Session::new(live.aws.clone())?;
+    let session = super::Session::new(live.aws.clone());
     let now = chrono::Utc::now();
-    let evidence = session.block_on(async {
+    let evidence = super::session::block_on(async {
         let connection = session.connection().await;
         let regions = match &live.regions {
             Some(r) => r.clone(),
@@ -166,7 +166,7 @@ fn read_live(
         })?;
         evidence.calls = session.calls.snapshot();
         Ok::<_, CommandError>(evidence)
-    })?;
+    })??;
     console.calls(&evidence.calls);
     Ok(Some(evidence))
 }

@@ -108,3 +108,28 @@ impl Console {
             .and_then(|o| o.nl());
     }
 }
+
+/// What a long computation reports as it goes: the CLI's spinner, nothing for a server.
+pub trait Progress {
+    /// A CloudTrail search read `pages` pages and `events` events so far.
+    fn pages(&self, pages: u32, events: u64);
+    /// The search is over.
+    fn done(&self);
+}
+
+impl Progress for Console {
+    fn pages(&self, pages: u32, events: u64) {
+        self.progress(pages, events);
+    }
+    fn done(&self) {
+        self.finish_progress();
+    }
+}
+
+/// No progress shown: for front ends with nobody watching a terminal.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn pages(&self, _: u32, _: u64) {}
+    fn done(&self) {}
+}

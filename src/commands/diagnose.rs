@@ -4,7 +4,8 @@
 
 use super::output_file::write_new;
 use super::{
-    AthenaTable, AwsSettings, CommandError, Console, LogSource, Output, Redaction, Session,
+    AthenaTable, AwsSettings, CommandError, Console, LogSource, Output, Progress, Redaction,
+    Session,
 };
 use crate::diagnosis::diagnose::DiagnoseOptions;
 use crate::diagnosis::model::Exit;
@@ -62,19 +63,28 @@ pub struct LiveRequest {
     pub athena: Option<AthenaTable>,
 }
 
-pub fn run(
-    req: DiagnoseRequest,
-    out: &mut dyn WriteColor,
-    console: &Console,
-) -> Result<Exit, CommandError> {
+/// What a diagnosis computed: the evidence it stands on and the report, before any redaction,
+/// file or rendering. Every front end (the CLI's presenter below, a server) asks for this.
+pub struct Diagnosed {
+    pub evidence: Evidence,
+    pub report: crate::diagnosis::model::DiagnoseReport,
+}
+
+/// The diagnosis of one key: the evidence gathered (or loaded from a saved file), then judged.
+/// Async, callable from any runtime; it renders nothing, writes no file and decides no exit
+/// status.
+pub async fn diagnose(
+    req: &DiagnoseRequest,
+    progress: &dyn Progress,
+) -> Result<Diagnosed, CommandError> {
     let evidence = match &req.target {
         Target::FromEvidence(path) => load_evidence(path)?,
-        Target::Live { aws, ask } => gather_live(aws, ask, req.max_hops, console)?,
+        Target::Live { aws, ask } => gather_live(aws, ask, req.max_hops, progress).await?,
     };
     // Time-conditioned statements are decided at the time the evidence was gathered.
     let now = evidence.collected_at.0;
     let fix_label = req.write_fix.as_ref().map(|p| p.display().to_string());
-    let mut report = crate::diagnosis::diagnose(
+    let report = crate::diagnosis::diagnose(
         &evidence,
         now,
         DiagnoseOptions {
@@ -84,6 +94,20 @@ pub fn run(
             without: &req.without,
         },
     );
+    Ok(Diagnosed { evidence, report })
+}
+
+/// The CLI's presenter: the diagnosis, then its files (`--save-evidence`, `--write-fix`), the
+/// calls on standard error with `-v`, the report in its format, and the exit status.
+pub fn run(
+    req: DiagnoseRequest,
+    out: &mut dyn WriteColor,
+    console: &Console,
+) -> Result<Exit, CommandError> {
+    let Diagnosed {
+        evidence,
+        mut report,
+    } = super::session::block_on(diagnose(&req, console))??;
     report.calls_listed = console.verbose;
     let mut redaction = Redaction::new(req.output.redact);
     redaction.learn(&evidence).learn(&report);
@@ -103,13 +127,13 @@ pub fn run(
         ));
     }
     console.calls(&redaction.show(&report.calls));
-    if let (Some(path), Some(label)) = (&req.write_fix, &fix_label) {
+    if let Some(path) = &req.write_fix {
         // The fix is the user's to apply: never redacted.
         match &report.fix {
             Some(fix) => write_new(path, fix.as_bytes(), req.force)?,
             None => console.note(&text!(
                 "no fix written to ",
-                code(label.clone()),
+                code(path.display().to_string()),
                 ": the account delegation is not what is missing, or the policy in force is not known"
             )),
         }
@@ -134,13 +158,13 @@ fn load_evidence(path: &Path) -> Result<Evidence, CommandError> {
     Ok(evidence)
 }
 
-fn gather_live(
+async fn gather_live(
     aws: &AwsSettings,
     ask: &LiveRequest,
     max_hops: usize,
-    console: &Console,
+    progress: &dyn Progress,
 ) -> Result<Evidence, CommandError> {
-    let session = Session::new(aws.clone())?;
+    let session = Session::new(aws.clone());
     let opts = GatherOptions {
         key: ask.key.clone(),
         principal: ask.principal.clone(),
@@ -151,25 +175,23 @@ fn gather_live(
         now: chrono::Utc::now(),
         max_hops,
     };
-    session.block_on(async {
-        let connection = session.connection().await;
-        let gathered = gather(
-            &connection.clients(),
-            &session.calls,
-            &opts,
-            &|pages, events| console.progress(pages, events),
-        )
-        .await;
-        console.finish_progress();
-        let mut evidence = gathered.map_err(|e| CommandError::caller_unknown(e.0, aws))?;
-        let key = KeyRef {
-            arn: evidence.key.arn.clone(),
-            key_id: evidence.key.key_id.as_ref().map(|k| k.to_string()),
-        };
-        session
-            .recover_from_logs(&mut evidence, &key, ask.logs.as_ref(), ask.athena.as_ref())
-            .await?;
-        evidence.calls = session.calls.snapshot();
-        Ok(evidence)
-    })
+    let connection = session.connection().await;
+    let gathered = gather(
+        &connection.clients(),
+        &session.calls,
+        &opts,
+        &|pages, events| progress.pages(pages, events),
+    )
+    .await;
+    progress.done();
+    let mut evidence = gathered.map_err(|e| CommandError::caller_unknown(e.0, aws))?;
+    let key = KeyRef {
+        arn: evidence.key.arn.clone(),
+        key_id: evidence.key.key_id.as_ref().map(|k| k.to_string()),
+    };
+    session
+        .recover_from_logs(&mut evidence, &key, ask.logs.as_ref(), ask.athena.as_ref())
+        .await?;
+    evidence.calls = session.calls.snapshot();
+    Ok(evidence)
 }

@@ -88,13 +88,13 @@ pub fn run(
             logs: LogSource::S3(location),
             threads,
         } => {
-            let session = Session::new(req.aws.clone())?;
+            let session = Session::new(req.aws.clone());
             let options = ArchiveOptions {
                 since: req.since,
                 until: req.until,
                 threads: *threads,
             };
-            let found = session.block_on(session.read_s3(location, &key, &options));
+            let found = super::session::block_on(session.read_s3(location, &key, &options))?;
             let found = settle(found, &session, console, &mut redaction, || {
                 format!(
                     "the log archive s3://{}/{}",
@@ -104,15 +104,16 @@ pub fn run(
             (SourceKind::Archive, found, session.calls.snapshot())
         }
         HistorySource::Athena(table) => {
-            let session = Session::new(req.aws.clone())?;
-            let found = session.block_on(session.read_athena(table, sql(&table.table), &key));
+            let session = Session::new(req.aws.clone());
+            let found =
+                super::session::block_on(session.read_athena(table, sql(&table.table), &key))?;
             let found = settle(found, &session, console, &mut redaction, || {
                 "the Athena query".to_owned()
             })?;
             (SourceKind::Athena, found, session.calls.snapshot())
         }
         HistorySource::EventHistory { lookup_interval } => {
-            let session = Session::new(req.aws.clone())?;
+            let session = Session::new(req.aws.clone());
             let now = Utc::now();
             let oldest = now - chrono::Duration::days(90);
             let window = (
@@ -126,7 +127,7 @@ pub fn run(
                 max_pages: MAX_PAGES,
                 deadline: session.calls.deadline(),
             };
-            let found = session.block_on(async {
+            let found = super::session::block_on(async {
                 let clients = session.connection().await.clients();
                 let progress = |pages, events| console.progress(pages, events);
                 let found = event_history::key_timeline(
@@ -143,7 +144,7 @@ pub fn run(
                 .await;
                 console.finish_progress();
                 found
-            });
+            })?;
             let found = settle(found, &session, console, &mut redaction, || {
                 "CloudTrail's event history (cloudtrail:LookupEvents)".to_owned()
             })?;

@@ -13,7 +13,7 @@ pub mod output_file;
 pub mod scan;
 pub mod session;
 
-pub use console::Console;
+pub use console::{Console, NoProgress, Progress};
 pub use session::{AwsSettings, Session};
 
 use crate::diagnosis::model::AwsErrorCode;

@@ -61,9 +61,9 @@ pub fn run(
         Some(path) => super::config::load(path)?.scan.mutes(),
         None => Vec::new(),
     };
-    let session = Session::new(req.aws.clone())?;
+    let session = Session::new(req.aws.clone());
     let now = chrono::Utc::now();
-    let evidence = session.block_on(async {
+    let evidence = super::session::block_on(async {
         let connection = session.connection().await;
         let regions = match &req.regions {
             Some(r) => r.clone(),
@@ -95,7 +95,7 @@ pub fn run(
         recover_from_logs(&session, &req, &mut evidence.keys).await?;
         evidence.calls = session.calls.snapshot();
         Ok::<_, CommandError>(evidence)
-    })?;
+    })??;
     let given = Some(&org).filter(|o| !o.is_empty());
     let report = crate::diagnosis::scan::scan(&evidence, given, &mutes, &req.without, now);
     let mut redaction = Redaction::new(req.redact);

@@ -1,6 +1,7 @@
-//! What every command that talks to AWS shares: one async runtime, one SDK configuration
-//! (loaded on first use, so a command that needs none never touches the credential chain),
-//! one call log.
+//! What every command that talks to AWS shares: one SDK configuration (loaded on first use, so
+//! a command that needs none never touches the credential chain) and one call log. It owns no
+//! runtime: the computations are async, and each front end runs them on its own (the CLI's
+//! presenters with [`block_on`]).
 
 use super::{AthenaTable, CommandError, LogSource};
 use crate::diagnosis::athena::athena_sql;
@@ -33,31 +34,30 @@ pub struct AwsSettings {
 
 pub struct Session {
     settings: AwsSettings,
-    runtime: tokio::runtime::Runtime,
     connection: tokio::sync::OnceCell<Connection>,
     pub calls: Calls,
 }
 
+/// Runs a computation to its end on a runtime of this thread: what the CLI's presenters do.
+pub fn block_on<F: Future>(future: F) -> io::Result<F::Output> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(future))
+}
+
 impl Session {
-    pub fn new(settings: AwsSettings) -> io::Result<Session> {
+    pub fn new(settings: AwsSettings) -> Session {
         let deadline = std::time::Instant::now() + settings.max_duration;
-        Ok(Session {
+        Session {
             settings,
-            runtime: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?,
             connection: tokio::sync::OnceCell::new(),
             calls: Calls::with_deadline(deadline),
-        })
+        }
     }
 
     pub fn timeout(&self) -> Duration {
         self.settings.timeout
-    }
-
-    /// Runs a future on the session's runtime.
-    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.runtime.block_on(future)
     }
 
     /// The SDK configuration, loaded once.

@@ -17,6 +17,7 @@ mod history_archive;
 mod hostile;
 mod install;
 mod layers;
+mod library;
 mod output_files;
 mod properties;
 mod redaction;

@@ -1,0 +1,61 @@
+//! The library as a second front end (the MCP server, the watcher) uses it: a command's
+//! computation is async, takes a typed request, and gives the report before any rendering, file
+//! or exit status; the CLI is one presenter of it. Its answer is the CLI's JSON, exactly.
+
+use kms_doctor::commands::diagnose::{DiagnoseRequest, Diagnosed, Target, diagnose};
+use kms_doctor::commands::{NoProgress, Output};
+use kms_doctor::policy::Context;
+use kms_doctor::report::Format;
+
+const EVIDENCE: &str = "examples/evidence-locked-out.json";
+
+fn request() -> DiagnoseRequest {
+    DiagnoseRequest {
+        target: Target::FromEvidence(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(EVIDENCE),
+        ),
+        output: Output {
+            format: Format::Json,
+            redact: false,
+        },
+        without: Vec::new(),
+        write_fix: None,
+        save_evidence: None,
+        force: false,
+        max_hops: 2,
+        context: Context::default(),
+    }
+}
+
+#[test]
+fn a_diagnosis_is_computed_from_async_code_on_several_threads_as_the_cli_prints_it() {
+    let cli = crate::support::cli::kms_doctor(&[
+        "diagnose",
+        "--from-evidence",
+        EVIDENCE,
+        "--format",
+        "json",
+    ]);
+    let printed: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let Diagnosed { report, .. } = runtime
+                    .block_on(diagnose(&request(), &NoProgress))
+                    .expect("a saved evidence file diagnoses");
+                serde_json::to_value(&report).unwrap()
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(
+            t.join().unwrap(),
+            printed,
+            "the library's report is the CLI's JSON"
+        );
+    }
+}
