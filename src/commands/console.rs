@@ -113,13 +113,18 @@ impl Console {
 pub trait Progress {
     /// A CloudTrail search read `pages` pages and `events` events so far.
     fn pages(&self, pages: u32, events: u64);
-    /// The search is over.
+    /// A scan went one step further.
+    fn scan(&self, tick: crate::evidence::scan::Tick);
+    /// The search or the scan is over.
     fn done(&self);
 }
 
 impl Progress for Console {
     fn pages(&self, pages: u32, events: u64) {
         self.progress(pages, events);
+    }
+    fn scan(&self, tick: crate::evidence::scan::Tick) {
+        self.scan_progress(tick);
     }
     fn done(&self) {
         self.finish_progress();
@@ -131,5 +136,6 @@ pub struct NoProgress;
 
 impl Progress for NoProgress {
     fn pages(&self, _: u32, _: u64) {}
+    fn scan(&self, _: crate::evidence::scan::Tick) {}
     fn done(&self) {}
 }

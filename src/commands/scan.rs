@@ -3,7 +3,9 @@
 //! judge each key, render.
 
 use super::session::Recoverable;
-use super::{AthenaTable, AwsSettings, CommandError, Console, LogSource, Redaction, Session};
+use super::{
+    AthenaTable, AwsSettings, CommandError, Console, LogSource, Progress, Redaction, Session,
+};
 use crate::diagnosis::model::Exit;
 use crate::evidence::record::KeyRef;
 use crate::evidence::scan::{AccountsToScan, RegionsToScan, ScanFailed, ScanOptions, gather_scan};
@@ -46,12 +48,18 @@ pub struct ScanRequest {
     pub force: bool,
 }
 
-pub fn run(
-    req: ScanRequest,
-    out: &mut dyn WriteColor,
-    console: &Console,
-) -> Result<Exit, CommandError> {
-    // Read before any AWS call: a file that cannot be used stops the run at once.
+/// What a scan computed: the evidence read and the report judged from it, before any redaction,
+/// file or rendering.
+pub struct Scanned {
+    pub evidence: crate::diagnosis::model::ScanEvidence,
+    pub report: crate::diagnosis::model::ScanReport,
+}
+
+/// Every key of the accounts and Regions asked for, read and judged. Async, callable from any
+/// runtime; it renders nothing, writes no file and decides no exit status. The files it reads
+/// (`--scp`, `--rcp`, the mute list) are read before any AWS call: a file that cannot be used
+/// stops it at once.
+pub async fn scan(req: &ScanRequest, progress: &dyn Progress) -> Result<Scanned, CommandError> {
     let org = super::read_org_policies(&req.scps, &req.rcps)?;
     let config_path = req
         .config
@@ -63,41 +71,49 @@ pub fn run(
     };
     let session = Session::new(req.aws.clone());
     let now = chrono::Utc::now();
-    let evidence = super::session::block_on(async {
-        let connection = session.connection().await;
-        let regions = match &req.regions {
-            Some(r) => r.clone(),
-            None => RegionsToScan::List(vec![connection.region().ok_or(CommandError::NoRegion)?]),
-        };
-        let opts = ScanOptions {
-            accounts: req.accounts.clone(),
-            role_name: req.role_name.clone(),
-            regions,
-            concurrency: req.concurrency,
-            kms_rate: req.kms_rate,
-            cloudtrail: req.cloudtrail,
-            lookback_days: req.lookback_days,
-            timeout: session.timeout(),
-            lookup_interval: req.lookup_interval,
-            now,
-            // Tags are read only when the mute list needs them: a call per key.
-            read_tags: mutes.iter().any(|m| m.tag.is_some()),
-        };
-        let gathered = gather_scan(&connection.fleet(), &session.calls, &opts, &|t| {
-            console.scan_progress(t)
-        })
-        .await;
-        console.finish_progress();
-        let mut evidence = gathered.map_err(|e| match e {
-            ScanFailed::Caller(e) => CommandError::caller_unknown(e, &req.aws),
-            other => CommandError::Organization(other),
-        })?;
-        recover_from_logs(&session, &req, &mut evidence.keys).await?;
-        evidence.calls = session.calls.snapshot();
-        Ok::<_, CommandError>(evidence)
-    })??;
+    let connection = session.connection().await;
+    let regions = match &req.regions {
+        Some(r) => r.clone(),
+        None => RegionsToScan::List(vec![connection.region().ok_or(CommandError::NoRegion)?]),
+    };
+    let opts = ScanOptions {
+        accounts: req.accounts.clone(),
+        role_name: req.role_name.clone(),
+        regions,
+        concurrency: req.concurrency,
+        kms_rate: req.kms_rate,
+        cloudtrail: req.cloudtrail,
+        lookback_days: req.lookback_days,
+        timeout: session.timeout(),
+        lookup_interval: req.lookup_interval,
+        now,
+        // Tags are read only when the mute list needs them: a call per key.
+        read_tags: mutes.iter().any(|m| m.tag.is_some()),
+    };
+    let gathered = gather_scan(&connection.fleet(), &session.calls, &opts, &|t| {
+        progress.scan(t)
+    })
+    .await;
+    progress.done();
+    let mut evidence = gathered.map_err(|e| match e {
+        ScanFailed::Caller(e) => CommandError::caller_unknown(e, &req.aws),
+        other => CommandError::Organization(other),
+    })?;
+    recover_from_logs(&session, req, &mut evidence.keys).await?;
+    evidence.calls = session.calls.snapshot();
     let given = Some(&org).filter(|o| !o.is_empty());
     let report = crate::diagnosis::scan::scan(&evidence, given, &mutes, &req.without, now);
+    Ok(Scanned { evidence, report })
+}
+
+/// The CLI's presenter: the scan, then `--save-evidence`, the calls on standard error with
+/// `-v`, the report in its format, and the exit status.
+pub fn run(
+    req: ScanRequest,
+    out: &mut dyn WriteColor,
+    console: &Console,
+) -> Result<Exit, CommandError> {
+    let Scanned { evidence, report } = super::session::block_on(scan(&req, console))??;
     let mut redaction = Redaction::new(req.redact);
     // The report first: its order is fixed (the evidence's keys are learned in a fixed order
     // too), so the pseudonyms are the same from run to run. The evidence holds the names only
