@@ -96,10 +96,10 @@ fn write_baseline(
 /// `--accounts`), read as `scan` reads them (no call at all when the change removes no one). A
 /// permission set removed in every account reads the caller's account, unless accounts are
 /// named.
-fn read_live(
+async fn read_live(
     live: &LiveRead,
     files: &[crate::diagnosis::model::InputFile],
-    console: &super::Console,
+    progress: &dyn super::Progress,
 ) -> Result<Option<crate::diagnosis::model::ScanEvidence>, CommandError> {
     use crate::diagnosis::model::RemovedPrincipal;
     use crate::evidence::scan::{AccountsToScan, RegionsToScan, ScanFailed, ScanOptions};
@@ -129,45 +129,41 @@ fn read_live(
     }
     let session = super::Session::new(live.aws.clone());
     let now = chrono::Utc::now();
-    let evidence = super::session::block_on(async {
-        let connection = session.connection().await;
-        let regions = match &live.regions {
-            Some(r) => r.clone(),
-            None => RegionsToScan::List(vec![connection.region().ok_or(CommandError::NoRegion)?]),
-        };
-        let opts = ScanOptions {
-            accounts: if live.org {
-                AccountsToScan::Organization
-            } else if accounts.is_empty() {
-                AccountsToScan::Caller
-            } else {
-                AccountsToScan::List(accounts.into_iter().collect())
-            },
-            role_name: live.role_name.clone(),
-            regions,
-            concurrency: LIVE_CONCURRENCY,
-            kms_rate: LIVE_KMS_RATE,
-            cloudtrail: true,
-            lookback_days: 90,
-            timeout: session.timeout(),
-            lookup_interval: std::time::Duration::from_millis(500),
-            now,
-            read_tags: false,
-        };
-        let gathered =
-            crate::evidence::scan::gather_scan(&connection.fleet(), &session.calls, &opts, &|t| {
-                console.scan_progress(t)
-            })
-            .await;
-        console.finish_progress();
-        let mut evidence = gathered.map_err(|e| match e {
-            ScanFailed::Caller(e) => CommandError::caller_unknown(e, &live.aws),
-            other => CommandError::Organization(other),
-        })?;
-        evidence.calls = session.calls.snapshot();
-        Ok::<_, CommandError>(evidence)
-    })??;
-    console.calls(&evidence.calls);
+    let connection = session.connection().await;
+    let regions = match &live.regions {
+        Some(r) => r.clone(),
+        None => RegionsToScan::List(vec![connection.region().ok_or(CommandError::NoRegion)?]),
+    };
+    let opts = ScanOptions {
+        accounts: if live.org {
+            AccountsToScan::Organization
+        } else if accounts.is_empty() {
+            AccountsToScan::Caller
+        } else {
+            AccountsToScan::List(accounts.into_iter().collect())
+        },
+        role_name: live.role_name.clone(),
+        regions,
+        concurrency: LIVE_CONCURRENCY,
+        kms_rate: LIVE_KMS_RATE,
+        cloudtrail: true,
+        lookback_days: 90,
+        timeout: session.timeout(),
+        lookup_interval: std::time::Duration::from_millis(500),
+        now,
+        read_tags: false,
+    };
+    let gathered =
+        crate::evidence::scan::gather_scan(&connection.fleet(), &session.calls, &opts, &|t| {
+            progress.scan(t)
+        })
+        .await;
+    progress.done();
+    let mut evidence = gathered.map_err(|e| match e {
+        ScanFailed::Caller(e) => CommandError::caller_unknown(e, &live.aws),
+        other => CommandError::Organization(other),
+    })?;
+    evidence.calls = session.calls.snapshot();
     Ok(Some(evidence))
 }
 
@@ -235,13 +231,24 @@ pub struct LiveRead {
     pub regions: Option<crate::evidence::scan::RegionsToScan>,
 }
 
-pub fn run(
-    req: CheckRequest,
-    out: &mut dyn WriteColor,
-    console: &super::Console,
-) -> Result<Exit, CommandError> {
-    let (against, old_template) = match req.against {
-        Some(Against::Policy(p)) => (Some(p), None),
+/// What a check computed: the report, the calls a `--live` read made, and the severity that
+/// fails (`--fail-on`, else the configuration file's, else errors).
+pub struct Checked {
+    pub report: crate::diagnosis::model::CheckReport,
+    /// The calls of the `--live` read, when one was made.
+    pub calls: Option<Vec<crate::diagnosis::model::CallRecord>>,
+    pub fail_on: Option<Severity>,
+}
+
+/// The files, templates and plans named, read and judged (with `--keys` or `--live`, against
+/// the keys that exist). Async, callable from any runtime; it renders nothing, writes no file
+/// and decides no exit status. No input at all is an error unless `allow_empty`.
+pub async fn check_iac(
+    req: &CheckRequest,
+    progress: &dyn super::Progress,
+) -> Result<Checked, CommandError> {
+    let (against, old_template) = match &req.against {
+        Some(Against::Policy(p)) => (Some(p.clone()), None),
         Some(Against::Template(t)) => (None, Some(t)),
         None => (None, None),
     };
@@ -286,7 +293,7 @@ pub fn run(
         }
     }
     files.extend(iac::read_all(&inputs, &settings, req.threads));
-    if let Some(old) = &old_template {
+    if let Some(old) = old_template {
         for f in files
             .iter_mut()
             .filter(|f| f.kind == Some(crate::diagnosis::model::InputKind::Cloudformation))
@@ -294,15 +301,19 @@ pub fn run(
             iac::against_template(f, old, &settings);
         }
     }
-    let existing = match (&req.live, existing) {
-        (Some(live), None) => read_live(live, &files, console)?,
-        (_, existing) => existing,
+    let (existing, calls) = match (&req.live, existing) {
+        (Some(live), None) => {
+            let read = read_live(live, &files, progress).await?;
+            let calls = read.as_ref().map(|e| e.calls.clone());
+            (read, calls)
+        }
+        (_, existing) => (existing, None),
     };
     let report = check(
         &files,
         &CheckOptions {
-            deployer: req.deployer,
-            keep: req.keep,
+            deployer: req.deployer.clone(),
+            keep: req.keep.clone(),
             against,
             org,
             ignores: config.check.ignores(),
@@ -311,6 +322,41 @@ pub fn run(
         },
         chrono::Utc::now(),
     );
+    // Nothing to check: a typo in a path, or a pipeline pointed at the wrong directory, must
+    // not read as a pass.
+    if report.summary.files == 0 && !req.allow_empty {
+        return Err(CommandError::NothingToCheck {
+            paths: req
+                .paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    Ok(Checked {
+        report,
+        calls,
+        fail_on,
+    })
+}
+
+/// The CLI's presenter: the check, then each file it could not read on standard error
+/// (whatever the format), the calls with `-v`, `--write-baseline`, the report, and the exit
+/// status.
+pub fn run(
+    req: CheckRequest,
+    out: &mut dyn WriteColor,
+    console: &super::Console,
+) -> Result<Exit, CommandError> {
+    let Checked {
+        report,
+        calls,
+        fail_on,
+    } = super::session::block_on(check_iac(&req, console))??;
+    if let Some(calls) = &calls {
+        console.calls(calls);
+    }
     // An unreadable file is an error, and errors go to standard error too, whatever the format:
     // `check infra | cat` or a JSON report in CI still says it where a person looks.
     for f in &report.files {
@@ -326,18 +372,6 @@ pub fn run(
                 code(why.clone())
             ));
         }
-    }
-    // Nothing to check: a typo in a path, or a pipeline pointed at the wrong directory, must
-    // not read as a pass.
-    if report.summary.files == 0 && !req.allow_empty {
-        return Err(CommandError::NothingToCheck {
-            paths: req
-                .paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
     }
     if let Some(path) = &req.write_baseline {
         write_baseline(path, &report)?;

@@ -59,3 +59,43 @@ fn a_diagnosis_is_computed_from_async_code_on_several_threads_as_the_cli_prints_
         );
     }
 }
+
+#[test]
+fn a_check_is_computed_from_async_code_as_the_cli_prints_it() {
+    use kms_doctor::commands::check::{CheckRequest, Checked, check_iac};
+    let cli = crate::support::cli::kms_doctor(&["check", "tests/iac/cfn", "--format", "json"]);
+    let printed: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
+    let req = CheckRequest {
+        paths: vec!["tests/iac/cfn".into()],
+        settings: kms_doctor::evidence::iac::Settings::default(),
+        deployer: None,
+        keep: Vec::new(),
+        against: None,
+        format: kms_doctor::report::check::CheckFormat::Json,
+        fail_on: None,
+        config: None,
+        baseline: None,
+        write_baseline: None,
+        ignore_unknown: false,
+        allow_empty: false,
+        follow_links: false,
+        threads: 0,
+        scps: Vec::new(),
+        rcps: Vec::new(),
+        keys: None,
+        live: None,
+    };
+    // The test's working directory is the package's, as the CLI's above.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let Checked {
+        report,
+        calls,
+        fail_on,
+    } = runtime.block_on(check_iac(&req, &NoProgress)).unwrap();
+    assert_eq!(serde_json::to_value(&report).unwrap(), printed);
+    assert!(calls.is_none(), "offline: no AWS call");
+    assert_eq!(fail_on, Some(kms_doctor::diagnosis::model::Severity::Error));
+}
