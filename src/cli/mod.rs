@@ -5,6 +5,7 @@ mod validate;
 
 pub use validate::{Terminal, UsageError};
 
+use crate::report::Format;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -104,8 +105,8 @@ pub struct CheckArgs {
     pub regions: Vec<String>,
 
     /// Output format [default: text, piped or not] (--output: the AWS CLI's name for it)
-    #[arg(long, visible_alias = "output", value_enum)]
-    pub format: Option<CheckFormatArg>,
+    #[arg(long, visible_alias = "output", value_parser = formats(Format::CHECK))]
+    pub format: Option<Format>,
 
     /// A service control policy that applies (repeatable): a policy document, or the output of
     /// `aws organizations describe-policy`. A restorer it denies kms:PutKeyPolicy does not count.
@@ -205,15 +206,6 @@ pub struct CheckArgs {
     pub threads: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CheckFormatArg {
-    Text,
-    Json,
-    Markdown,
-    Sarif,
-    Github,
-}
-
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// A Region to scan (repeatable) [default: the profile's or AWS_REGION].
@@ -253,8 +245,8 @@ pub struct ScanArgs {
     pub concurrency: u16,
 
     /// Output format [default: text, piped or not] (--output: the AWS CLI's name for it)
-    #[arg(long, visible_alias = "output", value_enum)]
-    pub format: Option<ScanFormatArg>,
+    #[arg(long, visible_alias = "output", value_parser = formats(Format::SCAN))]
+    pub format: Option<Format>,
 
     /// What if these principals were gone (repeatable): a role, user or account root ARN, or
     /// an IAM Identity Center permission set's name. Reports only the keys that would lose a
@@ -337,14 +329,6 @@ pub struct ScanArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ScanFormatArg {
-    Text,
-    Json,
-    Markdown,
-    Sarif,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {
     Error,
     Warning,
@@ -384,7 +368,7 @@ pub struct HistoryArgs {
     pub threads: usize,
 
     /// Output format [default: text, piped or not] (--output: the AWS CLI's name for it)
-    #[arg(long, visible_alias = "output", value_enum)]
+    #[arg(long, visible_alias = "output", value_parser = formats(Format::DIAGNOSE))]
     pub format: Option<Format>,
 
     /// Replace identifiers with stable pseudonyms, the same throughout the run: account IDs, key
@@ -563,7 +547,7 @@ pub struct DiagnoseArgs {
     pub athena: AthenaArgs,
 
     /// Output format [default: text, piped or not] (--output: the AWS CLI's name for it)
-    #[arg(long, visible_alias = "output", value_enum)]
+    #[arg(long, visible_alias = "output", value_parser = formats(Format::DIAGNOSE))]
     pub format: Option<Format>,
 
     /// Replace identifiers with stable pseudonyms, the same throughout the run: account IDs, key
@@ -653,25 +637,15 @@ pub struct ExplainArgs {
     pub rcps: Vec<PathBuf>,
 
     /// Output format [default: text, piped or not] (--output: the AWS CLI's name for it)
-    #[arg(long, visible_alias = "output", value_enum)]
+    #[arg(long, visible_alias = "output", value_parser = formats(Format::DIAGNOSE))]
     pub format: Option<Format>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-    Markdown,
-}
-
-impl From<Format> for crate::report::Format {
-    fn from(f: Format) -> Self {
-        match f {
-            Format::Text => crate::report::Format::Text,
-            Format::Json => crate::report::Format::Json,
-            Format::Markdown => crate::report::Format::Markdown,
-        }
-    }
+/// `--format`: the formats a command writes (`Format::SCAN`, …), offered and parsed by name.
+fn formats(list: &'static [Format]) -> impl clap::builder::TypedValueParser<Value = Format> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(list.iter().map(|f| f.name()))
+        .map(|name| Format::parse(&name).expect("one of the names offered"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -2,8 +2,8 @@
 //! error is raised here; nothing downstream re-validates.
 
 use super::{
-    AthenaArgs, AwsArgs, CheckArgs, CheckFormatArg, Cli, ColorWhen, Command, ContextArgs,
-    DiagnoseArgs, ExplainArgs, FailOn, Format, HistoryArgs, ScanArgs, ScanFormatArg,
+    AthenaArgs, AwsArgs, CheckArgs, Cli, ColorWhen, Command, ContextArgs, DiagnoseArgs,
+    ExplainArgs, FailOn, Format, HistoryArgs, ScanArgs,
 };
 use crate::commands::check::CheckRequest;
 use crate::commands::diagnose::{DiagnoseRequest, LiveRequest, Target};
@@ -18,8 +18,6 @@ use crate::evidence::key::{KeyInput, KeyInputError};
 use crate::evidence::scan::{AccountsToScan, RegionsToScan};
 use crate::evidence::sources::s3::S3Location;
 use crate::policy::{Context, GET_KEY_POLICY, Identity, PUT_KEY_POLICY, PrincipalParseError};
-use crate::report::check::CheckFormat;
-use crate::report::scan::ScanFormat;
 use std::path::Path;
 use std::time::Duration;
 
@@ -95,7 +93,7 @@ impl Cli {
         };
         // Text whether or not stdout is a terminal, as ripgrep, cargo and the IaC linters do:
         // `diagnose KEY > ticket.txt` is for a person. Machines ask (--format json).
-        let format = |f: Option<Format>| f.map_or(crate::report::Format::Text, Into::into);
+        let format = |f: Option<Format>| f.unwrap_or(Format::Text);
         let request = match self.command {
             Command::Explain(a) => Request::Explain(explain(a, &format)?),
             Command::Diagnose(a) => Request::Diagnose(diagnose(a, &format)?),
@@ -122,7 +120,7 @@ impl Cli {
     }
 }
 
-type FormatOf<'a> = &'a dyn Fn(Option<Format>) -> crate::report::Format;
+type FormatOf<'a> = &'a dyn Fn(Option<Format>) -> Format;
 
 /// `GetKeyPolicy` → `kms:GetKeyPolicy`; anything with a prefix is kept as written.
 fn normalize_action(a: &str) -> String {
@@ -481,13 +479,7 @@ fn check(a: CheckArgs) -> Result<CheckRequest, UsageError> {
         deployer,
         keep,
         against,
-        format: match a.format {
-            Some(CheckFormatArg::Text) | None => CheckFormat::Text,
-            Some(CheckFormatArg::Json) => CheckFormat::Json,
-            Some(CheckFormatArg::Markdown) => CheckFormat::Markdown,
-            Some(CheckFormatArg::Sarif) => CheckFormat::Sarif,
-            Some(CheckFormatArg::Github) => CheckFormat::Github,
-        },
+        format: a.format.unwrap_or(Format::Text),
         fail_on: a.fail_on.map(fail_on),
         config: a.config,
         baseline: a.baseline,
@@ -623,12 +615,7 @@ fn scan(a: ScanArgs) -> Result<ScanRequest, UsageError> {
         },
         concurrency: usize::from(a.concurrency),
         kms_rate: f64::from(a.kms_rate),
-        format: match a.format {
-            Some(ScanFormatArg::Text) | None => ScanFormat::Text,
-            Some(ScanFormatArg::Json) => ScanFormat::Json,
-            Some(ScanFormatArg::Markdown) => ScanFormat::Markdown,
-            Some(ScanFormatArg::Sarif) => ScanFormat::Sarif,
-        },
+        format: a.format.unwrap_or(Format::Text),
         redact: a.redact,
         fail_on: fail_on(a.fail_on),
         cloudtrail: !a.no_cloudtrail,
@@ -643,6 +630,36 @@ fn scan(a: ScanArgs) -> Result<ScanRequest, UsageError> {
 mod tests {
     use super::*;
     use clap::Parser;
+
+    #[test]
+    fn each_command_offers_the_formats_it_writes() {
+        use clap::CommandFactory;
+        let cli = Cli::command();
+        for (command, formats) in [
+            ("diagnose", Format::DIAGNOSE),
+            ("explain", Format::DIAGNOSE),
+            ("history", Format::DIAGNOSE),
+            ("scan", Format::SCAN),
+            ("check", Format::CHECK),
+        ] {
+            let sub = cli.find_subcommand(command).expect("a subcommand");
+            let arg = sub
+                .get_arguments()
+                .find(|a| a.get_id() == "format")
+                .expect("--format");
+            let offered: Vec<String> = arg
+                .get_possible_values()
+                .iter()
+                .map(|v| v.get_name().to_owned())
+                .collect();
+            let names: Vec<&str> = formats.iter().map(|f| f.name()).collect();
+            assert_eq!(offered, names, "{command}");
+        }
+        assert!(Cli::try_parse_from(["kms-doctor", "scan", "--format", "github"]).is_err());
+        for f in Format::ALL {
+            assert_eq!(Format::parse(f.name()), Some(*f));
+        }
+    }
 
     #[test]
     fn scan_flags_are_checked() {
@@ -674,7 +691,7 @@ mod tests {
                 "us-gov-west-1".into()
             ]))
         );
-        assert_eq!(r.format, ScanFormat::Sarif);
+        assert_eq!(r.format, Format::Sarif);
     }
 
     fn validate(args: &[&str]) -> Result<Validated, UsageError> {

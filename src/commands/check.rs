@@ -8,8 +8,9 @@ use crate::diagnosis::model::code;
 use crate::diagnosis::model::{DeclaredPolicy, Severity};
 use crate::evidence::iac::{self, Settings};
 use crate::policy::Identity;
+use crate::report::Format;
 use crate::report::WriteColor;
-use crate::report::check::{CheckFormat, render};
+use crate::report::check::render;
 use crate::text;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -191,7 +192,7 @@ pub struct CheckRequest {
     pub keep: Vec<Identity>,
     /// `--against OLD`: read and recognised in validation.
     pub against: Option<Against>,
-    pub format: CheckFormat,
+    pub format: Format,
     /// `--fail-on` when given (`Some(None)`: never fail on findings); else the configuration
     /// file's, else errors.
     pub fail_on: Option<Option<Severity>>,

@@ -9,8 +9,9 @@ use super::{
 use crate::diagnosis::model::Exit;
 use crate::evidence::record::KeyRef;
 use crate::evidence::scan::{AccountsToScan, RegionsToScan, ScanFailed, ScanOptions, gather_scan};
+use crate::report::Format;
 use crate::report::WriteColor;
-use crate::report::scan::{ScanFormat, render};
+use crate::report::scan::render;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -27,7 +28,7 @@ pub struct ScanRequest {
     pub regions: Option<RegionsToScan>,
     pub concurrency: usize,
     pub kms_rate: f64,
-    pub format: ScanFormat,
+    pub format: Format,
     pub redact: bool,
     /// `None`: never fail on findings.
     pub fail_on: Option<crate::diagnosis::model::Severity>,

@@ -3,27 +3,16 @@
 
 use super::doc::{Block, Doc, Line, Located, Place, Problem, Tone};
 use super::sarif::{self, level};
-use super::{Format, WriteColor, github, show, write_json};
+use super::{Format, WriteColor, show, write_json};
 use crate::diagnosis::model::{CheckReport, SuppressionKind, fingerprint};
 use std::io;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CheckFormat {
-    Text,
-    Json,
-    Markdown,
-    Sarif,
-    /// GitHub Actions workflow commands (`::error file=…,line=…::…`).
-    Github,
-}
-
-pub fn render(r: &CheckReport, format: CheckFormat, out: &mut dyn WriteColor) -> io::Result<()> {
+/// `check` writes every format (`Format::CHECK`).
+pub fn render(r: &CheckReport, format: Format, out: &mut dyn WriteColor) -> io::Result<()> {
     match format {
-        CheckFormat::Json => write_json(r, out),
-        CheckFormat::Text => show(&doc(r), Format::Text, out),
-        CheckFormat::Markdown => show(&doc(r), Format::Markdown, out),
-        CheckFormat::Sarif => write_json(&sarif(r), out),
-        CheckFormat::Github => github::render(&doc(r), out),
+        Format::Json => write_json(r, out),
+        Format::Text | Format::Markdown | Format::Github => show(&doc(r), format, out),
+        Format::Sarif => write_json(&sarif(r), out),
     }
 }
 

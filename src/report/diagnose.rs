@@ -31,7 +31,8 @@ const SCP_CAVEAT: &str = "(Through IAM: as far as the organisation's service con
 pub fn render(r: &DiagnoseReport, format: Format, out: &mut dyn WriteColor) -> io::Result<()> {
     match format {
         Format::Json => write_json(r, out),
-        format => show(&doc(r), format, out),
+        Format::Text | Format::Markdown => show(&doc(r), format, out),
+        Format::Sarif | Format::Github => Err(super::unsupported(format, "diagnose")),
     }
 }
 

@@ -12,7 +12,8 @@ use std::io;
 pub fn render(report: &ExplainReport, format: Format, out: &mut dyn WriteColor) -> io::Result<()> {
     match format {
         Format::Json => write_json(report, out),
-        format => show(&doc(report), format, out),
+        Format::Text | Format::Markdown => show(&doc(report), format, out),
+        Format::Sarif | Format::Github => Err(super::unsupported(format, "explain")),
     }
 }
 

@@ -24,12 +24,57 @@ use anstyle::{AnsiColor, Effects, Style};
 use std::io::{self, Write};
 pub use text::TextOut;
 
-/// An output format.
+/// An output format. Each command writes the formats of its list (`Format::DIAGNOSE`, …): the
+/// command line offers those, and a renderer given another answers `Unsupported`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Text,
     Json,
     Markdown,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
+    /// GitHub Actions workflow commands (`::error file=…,line=…::…`).
+    Github,
+}
+
+impl Format {
+    pub const ALL: &'static [Format] = &[
+        Format::Text,
+        Format::Json,
+        Format::Markdown,
+        Format::Sarif,
+        Format::Github,
+    ];
+    /// `diagnose`, `explain` and `history`: for people and tickets, and JSON.
+    pub const DIAGNOSE: &'static [Format] = &[Format::Text, Format::Json, Format::Markdown];
+    /// `scan`: and SARIF, one result per finding at the key's ARN.
+    pub const SCAN: &'static [Format] =
+        &[Format::Text, Format::Json, Format::Markdown, Format::Sarif];
+    /// `check`: every format, at the line of a file.
+    pub const CHECK: &'static [Format] = Format::ALL;
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Json => "json",
+            Format::Markdown => "markdown",
+            Format::Sarif => "sarif",
+            Format::Github => "github",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Format> {
+        Format::ALL.iter().copied().find(|f| f.name() == name)
+    }
+}
+
+/// A format the command does not write (the command line offers only those it does).
+fn unsupported(format: Format, command: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("{command} does not write {}", format.name()),
+    )
 }
 
 /// A writer that can colour what follows (after ripgrep's and termcolor's `WriteColor`).
@@ -146,6 +191,7 @@ pub fn write_json<T: serde::Serialize>(value: &T, out: &mut dyn Write) -> io::Re
 pub fn show(doc: &doc::Doc, format: Format, out: &mut dyn WriteColor) -> io::Result<()> {
     match format {
         Format::Markdown => markdown::render(doc, out),
-        Format::Text | Format::Json => text::render(doc, out),
+        Format::Github => github::render(doc, out),
+        Format::Text | Format::Json | Format::Sarif => text::render(doc, out),
     }
 }

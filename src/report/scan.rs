@@ -7,21 +7,13 @@ use super::{Format, WriteColor, show, write_json};
 use crate::diagnosis::model::{Code, KeyStatus, ScanReport, ScannedKey, Severity, SourceKind};
 use std::io;
 
-/// The formats `scan` writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScanFormat {
-    Text,
-    Json,
-    Markdown,
-    Sarif,
-}
-
-pub fn render(r: &ScanReport, format: ScanFormat, out: &mut dyn WriteColor) -> io::Result<()> {
+/// `scan` writes `Format::SCAN`.
+pub fn render(r: &ScanReport, format: Format, out: &mut dyn WriteColor) -> io::Result<()> {
     match format {
-        ScanFormat::Json => write_json(r, out),
-        ScanFormat::Text => show(&doc(r), Format::Text, out),
-        ScanFormat::Markdown => show(&doc(r), Format::Markdown, out),
-        ScanFormat::Sarif => write_json(&sarif(r), out),
+        Format::Json => write_json(r, out),
+        Format::Text | Format::Markdown => show(&doc(r), format, out),
+        Format::Sarif => write_json(&sarif(r), out),
+        Format::Github => Err(super::unsupported(format, "scan")),
     }
 }
 

@@ -10,7 +10,8 @@ use std::io;
 pub fn render(r: &TimelineReport, format: Format, out: &mut dyn WriteColor) -> io::Result<()> {
     match format {
         Format::Json => write_json(r, out),
-        format => show(&doc(r), format, out),
+        Format::Text | Format::Markdown => show(&doc(r), format, out),
+        Format::Sarif | Format::Github => Err(super::unsupported(format, "history")),
     }
 }
 

@@ -71,7 +71,7 @@ fn a_check_is_computed_from_async_code_as_the_cli_prints_it() {
         deployer: None,
         keep: Vec::new(),
         against: None,
-        format: kms_doctor::report::check::CheckFormat::Json,
+        format: kms_doctor::report::Format::Json,
         fail_on: None,
         config: None,
         baseline: None,
