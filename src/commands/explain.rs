@@ -1,7 +1,7 @@
 //! `kms-doctor explain`: read a policy file, evaluate it offline, render the report.
 
 use super::{CommandError, Output};
-use crate::diagnosis::model::Exit;
+use crate::diagnosis::model::{Exit, ExplainReport};
 use crate::diagnosis::{ExplainRequest as Question, explain};
 use crate::policy::{Context, Identity, KeyPolicy, MAX_POLICY_BYTES};
 use crate::report::{self, WriteColor};
@@ -13,6 +13,11 @@ use std::path::PathBuf;
 pub enum PolicyInput {
     Stdin,
     File(PathBuf),
+    /// Given inline (a server's client sends the policy itself), named by `label`.
+    Text {
+        label: String,
+        text: String,
+    },
 }
 
 impl PolicyInput {
@@ -20,6 +25,7 @@ impl PolicyInput {
         match self {
             PolicyInput::Stdin => "-".to_owned(),
             PolicyInput::File(p) => p.display().to_string(),
+            PolicyInput::Text { label, .. } => label.clone(),
         }
     }
 
@@ -36,6 +42,10 @@ impl PolicyInput {
             PolicyInput::File(p) => crate::evidence::open_regular(p)?
                 .take(limit)
                 .read_to_end(&mut bytes)?,
+            PolicyInput::Text { text, .. } => {
+                bytes.extend(text.bytes().take(limit as usize));
+                bytes.len()
+            }
         };
         let text = crate::evidence::utf8_text(bytes)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
@@ -67,7 +77,9 @@ pub struct ExplainRequest {
     pub output: Output,
 }
 
-pub fn run(req: ExplainRequest, out: &mut dyn WriteColor) -> Result<Exit, CommandError> {
+/// The policy read and explained. Offline and synchronous: callable from anywhere, async code
+/// included; it renders nothing and decides no exit status.
+pub fn explain_policy(req: &ExplainRequest) -> Result<ExplainReport, CommandError> {
     let label = req.policy.label();
     let text = req
         .policy
@@ -96,16 +108,21 @@ pub fn run(req: ExplainRequest, out: &mut dyn WriteColor) -> Result<Exit, Comman
             },
         }
     })?;
-    let report = explain(&Question {
+    Ok(explain(&Question {
         policy,
         source: label,
-        principal: req.principal,
-        actions: req.actions,
-        key_arn: req.key_arn,
-        context: req.context,
+        principal: req.principal.clone(),
+        actions: req.actions.clone(),
+        key_arn: req.key_arn.clone(),
+        context: req.context.clone(),
         now: chrono::Utc::now(),
         org: super::read_org_policies(&req.scps, &req.rcps)?,
-    });
+    }))
+}
+
+/// The CLI's presenter: the explanation, rendered, and its exit status.
+pub fn run(req: ExplainRequest, out: &mut dyn WriteColor) -> Result<Exit, CommandError> {
+    let report = explain_policy(&req)?;
     report::explain::render(&report, req.output.format, out)?;
     Ok(crate::diagnosis::exit::explain(&report))
 }

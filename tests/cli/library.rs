@@ -99,3 +99,38 @@ fn a_check_is_computed_from_async_code_as_the_cli_prints_it() {
     assert!(calls.is_none(), "offline: no AWS call");
     assert_eq!(fail_on, Some(kms_doctor::diagnosis::model::Severity::Error));
 }
+
+#[test]
+fn a_policy_given_inline_is_explained_as_the_cli_explains_its_file() {
+    use kms_doctor::commands::explain::{ExplainRequest, PolicyInput, explain_policy};
+    let path = "examples/locked-out.json";
+    let principal = "arn:aws:sts::111122223333:assumed-role/Admin/alice";
+    let cli = crate::support::cli::kms_doctor(&[
+        "explain",
+        "--policy",
+        path,
+        "--principal",
+        principal,
+        "--format",
+        "json",
+    ]);
+    let printed: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
+    let req = ExplainRequest {
+        policy: PolicyInput::Text {
+            label: path.to_owned(),
+            text: std::fs::read_to_string(path).unwrap(),
+        },
+        principal: Some(kms_doctor::policy::Identity::parse(principal).unwrap()),
+        actions: vec!["kms:GetKeyPolicy".into(), "kms:PutKeyPolicy".into()],
+        key_arn: None,
+        context: Context::default(),
+        scps: Vec::new(),
+        rcps: Vec::new(),
+        output: Output {
+            format: Format::Json,
+            redact: false,
+        },
+    };
+    let report = explain_policy(&req).unwrap();
+    assert_eq!(serde_json::to_value(&report).unwrap(), printed);
+}
