@@ -2,7 +2,8 @@
 //! render it.
 
 use super::{
-    AthenaTable, AwsSettings, CommandError, Console, LogSource, Output, Redaction, Session,
+    AthenaTable, AwsSettings, CommandError, Console, LogSource, Output, Progress, Redaction,
+    Session,
 };
 use crate::diagnosis::athena::athena_sql;
 use crate::diagnosis::model::Exit;
@@ -51,13 +52,34 @@ fn stamp(t: Option<DateTime<Utc>>) -> Option<String> {
     t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
-pub fn run(
-    req: HistoryRequest,
-    out: &mut dyn WriteColor,
-    console: &Console,
-) -> Result<Exit, CommandError> {
+/// What a history computed: the timeline, or (`--print-sql`) the Athena query to run.
+pub enum History {
+    Timeline(Box<crate::diagnosis::model::TimelineReport>),
+    Sql(String),
+}
+
+/// A source that could not be read at all, with the calls made before it stopped.
+pub struct HistoryFailed {
+    pub error: Box<CommandError>,
+    pub calls: Vec<CallRecord>,
+}
+
+impl<E: Into<CommandError>> From<E> for HistoryFailed {
+    fn from(e: E) -> Self {
+        HistoryFailed {
+            error: Box::new(e.into()),
+            calls: Vec::new(),
+        }
+    }
+}
+
+/// The key's policy events from the one source asked for, as a timeline. Async, callable from
+/// any runtime; it renders nothing and decides no exit status.
+pub async fn history(
+    req: &HistoryRequest,
+    progress: &dyn Progress,
+) -> Result<History, HistoryFailed> {
     let (since, until) = (stamp(req.since), stamp(req.until));
-    let mut redaction = Redaction::new(req.output.redact);
     // `cli` only lets a key ID or ARN through for the sources that need one.
     let key_id = req.key.key_id().unwrap_or_default().to_owned();
     let sql = |table: &str| athena_sql(table, &key_id, since.as_deref(), until.as_deref());
@@ -67,15 +89,12 @@ pub fn run(
     };
     let mut account = req.key.account().map(str::to_owned);
     let (kind, found, calls) = match &req.source {
-        HistorySource::PrintSql { table } => {
-            writeln!(out, "{};", sql(table))?;
-            return Ok(Exit::Clean);
-        }
+        HistorySource::PrintSql { table } => return Ok(History::Sql(sql(table))),
         HistorySource::Archive {
             logs: LogSource::Local(path),
             threads,
         } => {
-            // A local archive needs no AWS: no runtime, no credentials.
+            // A local archive needs no AWS: no credentials.
             let options = ArchiveOptions {
                 since: req.since,
                 until: req.until,
@@ -94,8 +113,8 @@ pub fn run(
                 until: req.until,
                 threads: *threads,
             };
-            let found = super::session::block_on(session.read_s3(location, &key, &options))?;
-            let found = settle(found, &session, console, &mut redaction, || {
+            let found = session.read_s3(location, &key, &options).await;
+            let found = settle(found, &session, || {
                 format!(
                     "the log archive s3://{}/{}",
                     location.bucket, location.prefix
@@ -105,11 +124,8 @@ pub fn run(
         }
         HistorySource::Athena(table) => {
             let session = Session::new(req.aws.clone());
-            let found =
-                super::session::block_on(session.read_athena(table, sql(&table.table), &key))?;
-            let found = settle(found, &session, console, &mut redaction, || {
-                "the Athena query".to_owned()
-            })?;
+            let found = session.read_athena(table, sql(&table.table), &key).await;
+            let found = settle(found, &session, || "the Athena query".to_owned())?;
             (SourceKind::Athena, found, session.calls.snapshot())
         }
         HistorySource::EventHistory { lookup_interval } => {
@@ -127,38 +143,36 @@ pub fn run(
                 max_pages: MAX_PAGES,
                 deadline: session.calls.deadline(),
             };
-            let found = super::session::block_on(async {
-                let clients = session.connection().await.clients();
-                let progress = |pages, events| console.progress(pages, events);
-                let found = event_history::key_timeline(
-                    &clients.kms,
-                    &clients.cloudtrail,
-                    &session.calls,
-                    req.key.as_str(),
-                    &mut key,
-                    &mut account,
-                    &search,
-                    window,
-                    &progress,
-                )
-                .await;
-                console.finish_progress();
-                found
-            })?;
-            let found = settle(found, &session, console, &mut redaction, || {
+            let clients = session.connection().await.clients();
+            let found = event_history::key_timeline(
+                &clients.kms,
+                &clients.cloudtrail,
+                &session.calls,
+                req.key.as_str(),
+                &mut key,
+                &mut account,
+                &search,
+                window,
+                &|pages, events| progress.pages(pages, events),
+            )
+            .await;
+            progress.done();
+            let found = settle(found, &session, || {
                 "CloudTrail's event history (cloudtrail:LookupEvents)".to_owned()
             })?;
             let Some(found) = found else {
-                console.calls(&redaction.show(&session.calls.snapshot()));
-                return Err(CommandError::UnresolvedAlias {
-                    key: req.key.as_str().to_owned(),
+                return Err(HistoryFailed {
+                    error: Box::new(CommandError::UnresolvedAlias {
+                        key: req.key.as_str().to_owned(),
+                    }),
+                    calls: session.calls.snapshot(),
                 });
             };
             (SourceKind::Cloudtrail, found, session.calls.snapshot())
         }
     };
     let account = account.or_else(|| key.arn.as_deref().and_then(key_account).map(str::to_owned));
-    let report = timeline::build(
+    Ok(History::Timeline(Box::new(timeline::build(
         timeline::Found {
             key: req.key.as_str().to_owned(),
             key_arn: key.arn,
@@ -171,27 +185,46 @@ pub fn run(
             calls,
         },
         Utc::now(),
-    );
-    redaction.learn(&report);
-    console.calls(&redaction.show(&report.calls));
-    report::timeline::render(&redaction.show(&report), req.output.format, out)?;
-    Ok(Exit::Clean)
+    ))))
 }
 
-/// A source that could not be read at all ends the command (exit 2), its calls listed with -v.
+/// The CLI's presenter: the SQL, or the timeline rendered; a source that could not be read ends
+/// the command (exit 2), its calls listed with -v.
+pub fn run(
+    req: HistoryRequest,
+    out: &mut dyn WriteColor,
+    console: &Console,
+) -> Result<Exit, CommandError> {
+    let mut redaction = Redaction::new(req.output.redact);
+    match super::session::block_on(history(&req, console))? {
+        Err(failed) => {
+            console.calls(&redaction.show(&failed.calls));
+            Err(*failed.error)
+        }
+        Ok(History::Sql(sql)) => {
+            writeln!(out, "{sql};")?;
+            Ok(Exit::Clean)
+        }
+        Ok(History::Timeline(report)) => {
+            redaction.learn(&*report);
+            console.calls(&redaction.show(&report.calls));
+            report::timeline::render(&redaction.show(&*report), req.output.format, out)?;
+            Ok(Exit::Clean)
+        }
+    }
+}
+
+/// A source that could not be read at all: the error, with the calls made.
 fn settle<T>(
     result: Result<T, CallError>,
     session: &Session,
-    console: &Console,
-    redaction: &mut Redaction,
     source_name: impl FnOnce() -> String,
-) -> Result<T, CommandError> {
-    result.map_err(|error| {
-        let calls: Vec<CallRecord> = session.calls.snapshot();
-        console.calls(&redaction.show(&calls));
-        CommandError::Source {
+) -> Result<T, HistoryFailed> {
+    result.map_err(|error| HistoryFailed {
+        error: Box::new(CommandError::Source {
             source_name: source_name(),
             error,
-        }
+        }),
+        calls: session.calls.snapshot(),
     })
 }
