@@ -116,7 +116,10 @@ fn declared_scope<'a>(key: &'a DeclaredKey, opts: &'a CheckOptions) -> PolicySco
         source: SourceKind::None,
         org: super::judge::OrgScope {
             policies: Some(&opts.org).filter(|o| !o.is_empty()),
-            exempt_key: false,
+            // A declared key is a customer managed key.
+            exempt_key: opts
+                .org
+                .exempts_key(key.account_known.then_some(key.account.as_str()), false),
         },
     }
 }

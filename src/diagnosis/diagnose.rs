@@ -201,11 +201,9 @@ impl<'e> Case<'e> {
         };
         let aws_managed = ev.key.manager == Some(KeyManager::Aws);
         let org = ev.organization.as_ref().and_then(org_policies);
-        let exempt_key = aws_managed
-            || org
-                .as_ref()
-                .and_then(|o| o.management_account.as_deref())
-                .is_some_and(|m| key_account == Some(m));
+        let exempt_key = org
+            .as_ref()
+            .is_some_and(|o| o.exempts_key(key_account, aws_managed));
         let cross_account = match (key_account, subject.as_ref().and_then(|s| s.account())) {
             (Some(k), Some(p)) => k != p,
             _ => false,

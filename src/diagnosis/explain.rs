@@ -78,6 +78,10 @@ pub fn explain(req: &ExplainRequest) -> ExplainReport {
         None => Vec::new(),
     };
     let mut restorers = grantees(&req.policy, PUT_KEY_POLICY, key_arn, &req.context, req.now);
+    // A policy explained is a customer managed key's (an AWS managed key's cannot be changed).
+    let exempt = req
+        .org
+        .exempts_key(key_arn.and_then(crate::policy::key_account), false);
     // A restorer an SCP or RCP denies kms:PutKeyPolicy is kept, marked, and not counted.
     for g in &mut restorers {
         if let Ok(who) = Identity::parse(&g.principal) {
@@ -89,7 +93,7 @@ pub fn explain(req: &ExplainRequest) -> ExplainReport {
                     context: &req.context,
                     now: req.now,
                 },
-                false,
+                exempt,
             );
         }
     }
@@ -112,7 +116,7 @@ pub fn explain(req: &ExplainRequest) -> ExplainReport {
                         context: &req.context,
                         now: req.now,
                     },
-                    false,
+                    exempt,
                 )
             })
             .collect(),

@@ -362,10 +362,12 @@ fn scope_of<'a>(
         source,
         org: OrgScope {
             policies: org,
-            // RCPs do not apply to the management account's keys.
-            exempt_key: org
-                .and_then(|o| o.management_account.as_deref())
-                .is_some_and(|m| key.account == m),
+            exempt_key: org.is_some_and(|o| {
+                o.exempts_key(
+                    Some(&key.account),
+                    key.manager == Some(super::model::KeyManager::Aws),
+                )
+            }),
         },
     }
 }

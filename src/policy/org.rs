@@ -122,6 +122,20 @@ impl OrgPolicies {
         self.scps.is_empty() && self.rcps.is_empty()
     }
 
+    /// Whether the organisation's RCPs leave the key alone: an AWS managed key, or a key of the
+    /// management account. The one definition every command asks.
+    /// AWS: <https://docs.aws.amazon.com/kms/latest/developerguide/resource-control-policies.html>
+    /// ("do not apply to AWS managed keys"), and
+    /// <https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html>
+    /// (not the management account's resources).
+    pub fn exempts_key(&self, key_account: Option<&str>, aws_managed: bool) -> bool {
+        aws_managed
+            || self
+                .management_account
+                .as_deref()
+                .is_some_and(|m| key_account == Some(m))
+    }
+
     /// The first of the two that denies, SCPs first (they are evaluated before RCPs).
     /// `exempt_resource`: the key is AWS managed, or in the management account. For the
     /// account (its delegation: any IAM principal of it), only a denial that holds for every
@@ -466,6 +480,22 @@ mod tests {
     }
 
     // https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html
+    #[test]
+    fn rcps_leave_aws_managed_keys_and_the_management_accounts_keys_alone() {
+        let org = OrgPolicies {
+            scps: Vec::new(),
+            rcps: Vec::new(),
+            management_account: Some("999988887777".into()),
+        };
+        assert!(org.exempts_key(Some("999988887777"), false));
+        assert!(org.exempts_key(Some("111122223333"), true));
+        assert!(!org.exempts_key(Some("111122223333"), false));
+        assert!(
+            !org.exempts_key(None, false),
+            "an unknown account is not exempt"
+        );
+    }
+
     // (SCPs do not affect the management account or service-linked roles.)
     #[test]
     fn the_management_account_and_service_linked_roles_are_exempt() {
