@@ -131,7 +131,7 @@ impl Recoverable for Evidence {
 
 impl Recoverable for KeyEvidence {
     fn policy_known(&self) -> bool {
-        self.current_policy.is_some() || self.history.as_ref().is_some_and(|h| h.in_force.is_some())
+        KeyEvidence::policy_known(self)
     }
     fn recover(&mut self, found: &Found, kind: SourceKind) {
         if !Recoverable::policy_known(self) {

@@ -429,6 +429,12 @@ impl<'a> PolicyInForce<'a> {
     }
 }
 
+/// Whether a key's policy in force is known: `GetKeyPolicy` answered, or a policy event set it.
+/// The one definition, for diagnose's evidence and scan's keys alike.
+pub fn policy_known(current: Option<&String>, history: Option<&History>) -> bool {
+    current.is_some() || history.is_some_and(|h| h.in_force.is_some())
+}
+
 impl Evidence {
     /// The policy in force: `GetKeyPolicy`'s answer, else the newest successful policy event
     /// found (a `CreateKey` without a policy means KMS's default policy).
@@ -443,7 +449,7 @@ impl Evidence {
 
     /// Whether the policy in force is known.
     pub fn policy_known(&self) -> bool {
-        self.current_policy.is_some() || self.history.as_ref().is_some_and(|h| h.in_force.is_some())
+        policy_known(self.current_policy.as_ref(), self.history.as_ref())
     }
 
     /// Completes the evidence from the policy events a log archive or Athena gave, when

@@ -44,6 +44,11 @@ impl KeyEvidence {
             .unwrap_or("aws")
     }
 
+    /// Whether the policy in force is known.
+    pub fn policy_known(&self) -> bool {
+        super::policy_known(self.current_policy.as_ref(), self.history.as_ref())
+    }
+
     /// The policy in force and where it came from: `GetKeyPolicy`'s answer, else the event
     /// that set it (a `CreateKey` without a policy set KMS's default policy).
     pub fn policy_in_force(&self) -> (Option<String>, PolicySource) {
