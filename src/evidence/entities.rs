@@ -6,6 +6,7 @@
 use super::pace::Pace;
 use super::{CallError, Calls, Iam, IamEntity};
 use crate::diagnosis::model::Outcome;
+use crate::policy::{Context, Identity, KeyPolicy, PUT_KEY_POLICY, grantees};
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -106,4 +107,39 @@ pub async fn authorization_details<I: Iam>(
     }
     all.complete = false;
     Ok(all)
+}
+
+/// What to learn of a principal a key policy lets update it: whether a role or user of the
+/// account IAM answers for exists (`GetRole`, `GetUser`), or the answer known without asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ask {
+    Role(String),
+    User(String),
+    Known(Option<bool>),
+}
+
+/// The principals the policy lets call `kms:PutKeyPolicy`, each with what to ask of it: IAM
+/// answers for the roles and users of `account` (the caller's) only; the account itself (the
+/// delegation) exists; anything else (another account, a service, a unique ID) is not known.
+/// The one place diagnose and scan decide whose existence to check.
+pub fn restorers_to_check(
+    policy: &KeyPolicy,
+    key_arn: Option<&str>,
+    account: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<(String, Ask)> {
+    grantees(policy, PUT_KEY_POLICY, key_arn, &Context::default(), now)
+        .into_iter()
+        .map(|g| {
+            let id = Identity::parse(&g.principal).ok();
+            let in_reach = id.as_ref().and_then(|i| i.account()) == Some(account);
+            let ask = match id {
+                Some(Identity::Role { name, .. }) if in_reach => Ask::Role(name),
+                Some(Identity::User { name, .. }) if in_reach => Ask::User(name),
+                Some(Identity::Account { .. }) => Ask::Known(Some(true)),
+                _ => Ask::Known(None),
+            };
+            (g.principal, ask)
+        })
+        .collect()
 }

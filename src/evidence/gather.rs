@@ -6,7 +6,9 @@
 //!    once the policy in force is known, the restorers' existence is checked;
 //! 3. `SimulatePrincipalPolicy`, as soon as the role's path is known.
 
-use super::entities::{self, Entities, EntityKind, existence_of, iam_pace, look_up};
+use super::entities::{
+    self, Ask, Entities, EntityKind, existence_of, iam_pace, look_up, restorers_to_check,
+};
 use super::key::KeyInput;
 use super::record::KeyRef;
 use super::sources::event_history::{self, SearchOptions};
@@ -733,24 +735,20 @@ fn restorer_candidates(
     let Ok(policy) = KeyPolicy::parse(policy) else {
         return c;
     };
-    for g in grantees(&policy, PUT_KEY_POLICY, key_arn, &Context::default(), now) {
-        let id = Identity::parse(&g.principal).ok();
-        // IAM answers for the caller's own account only.
-        let in_reach = id.as_ref().and_then(|i| i.account()) == Some(caller_account);
-        match id {
-            Some(Identity::Role { name, .. }) if in_reach => {
+    for (principal, ask) in restorers_to_check(&policy, key_arn, caller_account, now) {
+        match ask {
+            Ask::Role(name) => {
                 c.roles.push(name);
-                c.checks.push((g.principal, None));
+                c.checks.push((principal, None));
             }
-            Some(Identity::User { name, .. }) if in_reach => {
+            Ask::User(name) => {
                 c.users.push(name);
-                c.checks.push((g.principal, None));
+                c.checks.push((principal, None));
             }
-            Some(Identity::Account { .. }) => {
-                c.delegates = true;
-                c.checks.push((g.principal, Some(true)));
+            Ask::Known(known) => {
+                c.delegates |= known == Some(true);
+                c.checks.push((principal, known));
             }
-            _ => c.checks.push((g.principal, None)),
         }
     }
     c

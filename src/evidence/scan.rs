@@ -10,7 +10,7 @@
 //! - The principals the policies name are checked once per account (`GetRole`/`GetUser`),
 //!   however many keys name them.
 
-use super::entities::{EntityKind, existence_of, iam_pace, look_up};
+use super::entities::{Ask, EntityKind, existence_of, iam_pace, look_up, restorers_to_check};
 use super::pace::Pace;
 use super::record::{KeyRef, KeySet};
 use super::sources::event_history::{self, MAX_PAGES, SearchOptions};
@@ -20,7 +20,7 @@ use crate::diagnosis::model::{
     CallerIdentity, ExistenceCheck, KeyEvidence, Missed, Outcome, PolicyEvent, RegionSkipped,
     ScanError, ScanEvidence,
 };
-use crate::policy::{Context, Identity, KeyPolicy, PUT_KEY_POLICY, grantees};
+use crate::policy::{Identity, KeyPolicy};
 use chrono::SubsecRound as _;
 use futures_util::StreamExt;
 use std::collections::{BTreeMap, BTreeSet};
@@ -907,29 +907,17 @@ async fn check_restorers<I: Iam>(
             asks.push(Vec::new());
             continue;
         };
-        let mut mine = Vec::new();
-        for g in grantees(
-            &policy,
-            PUT_KEY_POLICY,
-            k.arn.as_deref(),
-            &Context::default(),
-            now,
-        ) {
-            let id = Identity::parse(&g.principal).ok();
-            let in_reach = id.as_ref().and_then(|i| i.account()) == Some(account);
-            let ask = match id {
-                Some(Identity::Role { name, .. }) if in_reach => {
+        let mine = restorers_to_check(&policy, k.arn.as_deref(), account, now);
+        for (_, ask) in &mine {
+            match ask {
+                Ask::Role(name) => {
                     roles.insert(name.clone());
-                    Ask::Role(name)
                 }
-                Some(Identity::User { name, .. }) if in_reach => {
+                Ask::User(name) => {
                     users.insert(name.clone());
-                    Ask::User(name)
                 }
-                Some(Identity::Account { .. }) => Ask::Known(Some(true)),
-                _ => Ask::Known(None),
-            };
-            mine.push((g.principal, ask));
+                Ask::Known(_) => {}
+            }
         }
         asks.push(mine);
     }
@@ -952,10 +940,4 @@ async fn check_restorers<I: Iam>(
             })
             .collect();
     }
-}
-
-enum Ask {
-    Role(String),
-    User(String),
-    Known(Option<bool>),
 }
