@@ -244,7 +244,11 @@ pub fn judge_policy(
     named.dedup();
     if !whole_account && named.len() == 1 {
         findings.push(
-            single_restorer(named[0], &living[0].statement).at_statement(living[0].statement_index),
+            single_restorer(OneLeft::Named {
+                principal: named[0],
+                statement: &living[0].statement,
+            })
+            .at_statement(living[0].statement_index),
         );
     }
     Judged {
@@ -278,17 +282,97 @@ fn no_account_delegation(partition: &str, account: &str) -> Finding {
     ))
 }
 
-fn single_restorer(principal: &str, statement: &str) -> Finding {
-    Finding::new(
-        Code::SingleRestorer,
-        text!("Only ", code(principal), " can update the key policy"),
-    )
-    .detail(text!(
-        "Statement ",
-        super::model::quoted(statement),
-        " is the one way left to change the policy. If this principal is deleted, or its \
-         trust policy or session changes, nobody can restore access but AWS Support."
-    ))
-    .evidence([text!("kms:PutKeyPolicy restorers: ", code(principal))])
-    .help("Name a second administrator (a break-glass role) or delegate to the account.")
+/// Who is left to update a key's policy when `single-restorer` is raised.
+pub enum OneLeft<'a> {
+    /// One principal the key policy names, and no account delegation.
+    Named {
+        principal: &'a str,
+        statement: &'a str,
+    },
+    /// The account delegates, and its authorization details name no IAM administrator: the
+    /// root user alone.
+    RootOnly { root: &'a str },
+    /// The account delegates, and one administrator besides the root user remains.
+    OneAndRoot { principal: &'a str, root: &'a str },
+}
+
+/// `single-restorer`, built in this one place whoever is left.
+pub fn single_restorer(left: OneLeft) -> Finding {
+    match left {
+        OneLeft::Named {
+            principal,
+            statement,
+        } => Finding::new(
+            Code::SingleRestorer,
+            text!("Only ", code(principal), " can update the key policy"),
+        )
+        .detail(text!(
+            "Statement ",
+            super::model::quoted(statement),
+            " is the one way left to change the policy. If this principal is deleted, or its \
+             trust policy or session changes, nobody can restore access but AWS Support."
+        ))
+        .evidence([text!("kms:PutKeyPolicy restorers: ", code(principal))])
+        .help("Name a second administrator (a break-glass role) or delegate to the account."),
+        OneLeft::RootOnly { root } => Finding::new(
+            Code::SingleRestorer,
+            "Only the account's root user can update the key policy",
+        )
+        .detail(text!(
+            "The key policy delegates to the account, but no IAM user or role's policies allow kms:PutKeyPolicy on the key (from the account's authorization details): only the root user (",
+            code(root),
+            "), signing in with its own credentials, could change the policy."
+        ))
+        .help("Give a break-glass role kms:PutKeyPolicy in IAM, or name one in the key policy."),
+        OneLeft::OneAndRoot { principal, root } => Finding::new(
+            Code::SingleRestorer,
+            text!(
+                "Only ",
+                code(principal.to_string()),
+                " (and the account's root user) can update the key policy"
+            ),
+        )
+        .detail(text!(
+            "From the key policy and the account's authorization details: if ",
+            code(principal.to_string()),
+            " is deleted or loses its IAM policy, only the root user (",
+            code(root),
+            "), signing in with its own credentials, could change the policy."
+        ))
+        .evidence([text!("kms:PutKeyPolicy restorers: ", code(principal.to_string()))])
+        .help("Name a second administrator (a break-glass role), in the key policy or in IAM."),
+    }
+}
+
+/// `single-restorer` for a key that delegates to the account, from its authorization details:
+/// at most one principal besides the account's root user — named by the key policy, or allowed
+/// by its IAM policies — can update the key policy. The root user can (with its own
+/// credentials), so this is never `no-restorer`.
+pub fn few_iam_restorers(
+    named: &[Restorer],
+    through: &[Restorer],
+    scope: &PolicyScope,
+) -> Option<Finding> {
+    // The root user is the last resort only while it counts: held by an SCP or RCP, the key is
+    // `no-restorer` (the organisation's administrators can exempt one), not "only the root".
+    if !named.iter().any(|r| r.via_iam() && r.counts()) {
+        return None;
+    }
+    let mut who: Vec<&str> = named
+        .iter()
+        .chain(through)
+        .filter(|r| r.counts_by_name())
+        .map(|r| r.principal.as_str())
+        .collect();
+    who.sort_unstable();
+    who.dedup();
+    let root = format!("arn:{}:iam::{}:root", scope.partition, scope.account);
+    match who.as_slice() {
+        [] => Some(single_restorer(OneLeft::RootOnly { root: &root })),
+        [one] => Some(single_restorer(OneLeft::OneAndRoot {
+            principal: one,
+            root: &root,
+        })),
+        _ => None,
+    }
 }

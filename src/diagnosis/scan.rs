@@ -5,7 +5,7 @@
 use super::iam_restorers::through_iam;
 use super::judge::{OrgScope, PolicyScope, existence, judge_policy, org_policies, parse_in_force};
 use super::model::{AccountId, KeyId};
-use super::model::{AuthorizationDetails, Restorer};
+use super::model::AuthorizationDetails;
 use super::model::{
     CallCounts, Code, Finding, KeyEvidence, KeyMute, KeyStatus, Missed, MutedFinding, NotExamined,
     Outcome, SCHEMA_VERSION, ScanError, ScanEvidence, ScanReport, ScanScope, ScanSummary,
@@ -293,61 +293,6 @@ fn status<'a>(
     }
 }
 
-/// `single-restorer` for a key that delegates to the account, from its authorization details:
-/// at most one principal besides the account's root user — named by the key policy, or allowed
-/// by its IAM policies — can update the key policy. The root user can (with its own
-/// credentials), so this is never `no-restorer`.
-fn few_iam_restorers(
-    named: &[Restorer],
-    through: &[Restorer],
-    scope: &PolicyScope,
-) -> Option<Finding> {
-    // The root user is the last resort only while it counts: held by an SCP or RCP, the key is
-    // `no-restorer` (the organisation's administrators can exempt one), not "only the root".
-    if !named.iter().any(|r| r.via_iam() && r.counts()) {
-        return None;
-    }
-    let mut who: Vec<&str> = named
-        .iter()
-        .chain(through)
-        .filter(|r| r.counts_by_name())
-        .map(|r| r.principal.as_str())
-        .collect();
-    who.sort_unstable();
-    who.dedup();
-    let root = format!("arn:{}:iam::{}:root", scope.partition, scope.account);
-    match who.as_slice() {
-        [] => Some(
-            Finding::new(
-                Code::SingleRestorer,
-                "Only the account's root user can update the key policy",
-            )
-            .detail(text!(
-                "The key policy delegates to the account, but no IAM user or role's policies allow kms:PutKeyPolicy on the key (from the account's authorization details): only the root user (",
-                code(root),
-                "), signing in with its own credentials, could change the policy."
-            ))
-            .help("Give a break-glass role kms:PutKeyPolicy in IAM, or name one in the key policy."),
-        ),
-        [one] => Some(
-            Finding::new(
-                Code::SingleRestorer,
-                text!("Only ", code(one.to_string()), " (and the account's root user) can update the key policy"),
-            )
-            .detail(text!(
-                "From the key policy and the account's authorization details: if ",
-                code(one.to_string()),
-                " is deleted or loses its IAM policy, only the root user (",
-                code(root),
-                "), signing in with its own credentials, could change the policy."
-            ))
-            .evidence([text!("kms:PutKeyPolicy restorers: ", code(one.to_string()))])
-            .help("Name a second administrator (a break-glass role), in the key policy or in IAM."),
-        ),
-        _ => None,
-    }
-}
-
 /// How a scanned key's policy is judged.
 fn scope_of<'a>(
     key: &'a KeyEvidence,
@@ -594,7 +539,9 @@ fn assess_with(
                     now,
                 );
                 if details.complete {
-                    findings.extend(few_iam_restorers(&restorers, &through, &scope));
+                    findings.extend(super::judge::few_iam_restorers(
+                        &restorers, &through, &scope,
+                    ));
                 }
                 restorers.extend(through);
             }
