@@ -4,8 +4,8 @@
 
 use super::iam_restorers::through_iam;
 use super::judge::{OrgScope, PolicyScope, existence, judge_policy, org_policies, parse_in_force};
-use super::model::{AccountId, KeyId};
 use super::model::AuthorizationDetails;
+use super::model::{AccountId, KeyId};
 use super::model::{
     CallCounts, Code, Finding, KeyEvidence, KeyMute, KeyStatus, Missed, MutedFinding, NotExamined,
     Outcome, SCHEMA_VERSION, ScanError, ScanEvidence, ScanReport, ScanScope, ScanSummary,

@@ -406,26 +406,13 @@ fn restore_commands(r: &DiagnoseReport, path: &[String]) -> (Vec<String>, String
 
 /// What is known of the way: no way at all, or trust policies that could not be read.
 fn no_way(r: &DiagnoseReport) -> &'static str {
-    if reachable(r).any(|g| g.caller_can_assume.is_some()) {
+    if r.reachable_restorers()
+        .any(|g| g.caller_can_assume.is_some())
+    {
         "No way from you; ask one of:"
     } else {
         "Whether you can assume them is not known (their trust policies were not read); ask one of:"
     }
-}
-
-/// The restorers that someone could reach: existing roles, not held by the organisation's
-/// policies, other than the diagnosed principal's own.
-fn reachable(r: &DiagnoseReport) -> impl Iterator<Item = &Restorer> {
-    let own = r
-        .principal
-        .as_ref()
-        .unwrap_or(&r.caller)
-        .principal_arn
-        .as_deref();
-    r.restorers
-        .iter()
-        .flatten()
-        .filter(move |g| g.counts_by_name() && Some(g.principal.as_str()) != own)
 }
 
 /// The way from the caller to a restorer, and what to run; or who to ask.
@@ -460,8 +447,9 @@ fn how_to_get_there(r: &DiagnoseReport, doc: &mut Doc) {
                     text: command,
                 });
         }
-        None if reachable(r).next().is_some() => {
-            let items = reachable(r)
+        None if r.reachable_restorers().next().is_some() => {
+            let items = r
+                .reachable_restorers()
                 .map(|g| {
                     let line = Line::new().v(&g.principal);
                     match assumers(g) {

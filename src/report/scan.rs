@@ -4,7 +4,9 @@
 use super::doc::{Block, Doc, Line, Tone};
 use super::sarif::{self, level};
 use super::{Format, WriteColor, show, write_json};
-use crate::diagnosis::model::{Code, KeyStatus, ScanReport, ScannedKey, Severity, SourceKind};
+use crate::diagnosis::model::{
+    CanUpdate, Code, KeyStatus, ScanReport, ScannedKey, Severity, SourceKind,
+};
 use std::io;
 
 /// `scan` writes `Format::SCAN`.
@@ -245,22 +247,13 @@ fn key_details<'a>(doc: &mut Doc<'a>, k: &'a ScannedKey) {
         }
         doc.para(policy);
         if k.status != KeyStatus::Unknown {
-            let living: Vec<&str> = k
-                .restorers
-                .iter()
-                .flatten()
-                .filter(|r| r.counts())
-                .map(|r| r.principal.as_str())
-                .collect();
-            // Held by the organisation's policies is not "no one": its administrators can
-            // exempt one (the model's `blocked_by`).
-            let held = k.restorers.iter().flatten().any(|r| r.blocked_by.is_some());
-            doc.para(match (living.is_empty(), held) {
-                (true, false) => "can update the policy: nobody (only AWS Support)".into(),
-                (true, true) => "can update the policy: nobody the organisation's policies allow (its administrators can exempt one)".into(),
-                (false, _) => Line::new()
+            doc.para(match k.can_update() {
+                CanUpdate::These(who) => Line::new()
                     .w("can update the policy: ")
-                    .v(living.join(", ")),
+                    .v(who.join(", ")),
+                CanUpdate::HeldByOrganization => "can update the policy: nobody the organisation's policies allow (its administrators can exempt one)".into(),
+                CanUpdate::NoOne => "can update the policy: nobody (only AWS Support)".into(),
+                CanUpdate::Unknown => "can update the policy: not known (the policy in force could not be learned)".into(),
             });
         }
         doc.push(Block::Findings {

@@ -183,6 +183,23 @@ pub struct Restorer {
     pub blocked_by: Option<crate::policy::BlockedBy>,
 }
 
+impl DiagnoseReport {
+    /// The restorers someone could reach: named by the key policy, counting (not deleted, not
+    /// held by the organisation's policies), other than the diagnosed principal itself.
+    pub fn reachable_restorers(&self) -> impl Iterator<Item = &Restorer> {
+        let own = self
+            .principal
+            .as_ref()
+            .unwrap_or(&self.caller)
+            .principal_arn
+            .as_deref();
+        self.restorers
+            .iter()
+            .flatten()
+            .filter(move |g| g.counts_by_name() && Some(g.principal.as_str()) != own)
+    }
+}
+
 /// Whether the key policy's account delegation lets the account's IAM principals update it: the
 /// policy names the account for `kms:PutKeyPolicy`, and the account is not being removed
 /// (`--without ACCOUNT`). An SCP or RCP that denies the root user does not end it: each IAM

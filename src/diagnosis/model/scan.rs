@@ -221,6 +221,41 @@ pub struct ScannedKey {
     pub tags: Option<Vec<(String, String)>>,
 }
 
+/// Who can update a scanned key's policy, as its report says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CanUpdate<'a> {
+    /// These principals count (`Restorer::counts`).
+    These(Vec<&'a str>),
+    /// None counts, and the organisation's policies hold some: its administrators can exempt
+    /// one.
+    HeldByOrganization,
+    /// None counts: only AWS Support can restore access.
+    NoOne,
+    /// The policy in force is not known.
+    Unknown,
+}
+
+impl ScannedKey {
+    /// Who can update the key's policy: decided here, from the restorers, for every report.
+    pub fn can_update(&self) -> CanUpdate<'_> {
+        let Some(restorers) = &self.restorers else {
+            return CanUpdate::Unknown;
+        };
+        let counting: Vec<&str> = restorers
+            .iter()
+            .filter(|r| r.counts())
+            .map(|r| r.principal.as_str())
+            .collect();
+        if !counting.is_empty() {
+            CanUpdate::These(counting)
+        } else if restorers.iter().any(|r| r.blocked_by.is_some()) {
+            CanUpdate::HeldByOrganization
+        } else {
+            CanUpdate::NoOne
+        }
+    }
+}
+
 /// A finding of a key that the mute list accepts.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct MutedFinding {
