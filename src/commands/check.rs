@@ -103,7 +103,7 @@ async fn read_live(
     progress: &dyn super::Progress,
 ) -> Result<Option<crate::diagnosis::model::ScanEvidence>, CommandError> {
     use crate::diagnosis::model::RemovedPrincipal;
-    use crate::evidence::scan::{AccountsToScan, RegionsToScan, ScanFailed, ScanOptions};
+    use crate::evidence::scan::{AccountsToScan, RegionsToScan, ScanOptions};
     let mut accounts: BTreeSet<String> = live.accounts.iter().cloned().collect();
     let mut callers = false;
     for r in files.iter().flat_map(|f| &f.removed) {
@@ -154,16 +154,7 @@ async fn read_live(
         now,
         read_tags: false,
     };
-    let gathered =
-        crate::evidence::scan::gather_scan(&connection.fleet(), &session.calls, &opts, &|t| {
-            progress.scan(t)
-        })
-        .await;
-    progress.done();
-    let mut evidence = gathered.map_err(|e| match e {
-        ScanFailed::Caller(e) => CommandError::caller_unknown(e, &live.aws),
-        other => CommandError::Organization(other),
-    })?;
+    let mut evidence = super::scan::read_keys(&session, &opts, &live.aws, progress).await?;
     evidence.calls = session.calls.snapshot();
     Ok(Some(evidence))
 }

@@ -91,20 +91,32 @@ pub async fn scan(req: &ScanRequest, progress: &dyn Progress) -> Result<Scanned,
         // Tags are read only when the mute list needs them: a call per key.
         read_tags: mutes.iter().any(|m| m.tag.is_some()),
     };
-    let gathered = gather_scan(&connection.fleet(), &session.calls, &opts, &|t| {
-        progress.scan(t)
-    })
-    .await;
-    progress.done();
-    let mut evidence = gathered.map_err(|e| match e {
-        ScanFailed::Caller(e) => CommandError::caller_unknown(e, &req.aws),
-        other => CommandError::Organization(other),
-    })?;
+    let mut evidence = read_keys(&session, &opts, &req.aws, progress).await?;
     recover_from_logs(&session, req, &mut evidence.keys).await?;
     evidence.calls = session.calls.snapshot();
     let given = Some(&org).filter(|o| !o.is_empty());
     let report = crate::diagnosis::scan::scan(&evidence, given, &mutes, &req.without, now);
     Ok(Scanned { evidence, report })
+}
+
+/// The keys of the accounts and Regions `opts` names, read with scan's calls (for `scan` and
+/// `check --live`): who the caller is and the organisation's accounts are what stops it.
+pub(super) async fn read_keys(
+    session: &Session,
+    opts: &ScanOptions,
+    aws: &AwsSettings,
+    progress: &dyn Progress,
+) -> Result<crate::diagnosis::model::ScanEvidence, CommandError> {
+    let connection = session.connection().await;
+    let gathered = gather_scan(&connection.fleet(), &session.calls, opts, &|t| {
+        progress.scan(t)
+    })
+    .await;
+    progress.done();
+    gathered.map_err(|e| match e {
+        ScanFailed::Caller(e) => CommandError::caller_unknown(e, aws),
+        other => CommandError::Organization(other),
+    })
 }
 
 /// The CLI's presenter: the scan, then `--save-evidence`, the calls on standard error with
