@@ -184,8 +184,9 @@ pub struct Restorer {
 }
 
 impl DiagnoseReport {
-    /// The restorers someone could reach: named by the key policy, counting (not deleted, not
-    /// held by the organisation's policies), other than the diagnosed principal itself.
+    /// The restorers someone could reach: principals (not the account's own entry) that count
+    /// (not deleted, not held by the organisation's policies), other than the diagnosed
+    /// principal itself.
     pub fn reachable_restorers(&self) -> impl Iterator<Item = &Restorer> {
         let own = self
             .principal
@@ -230,7 +231,8 @@ impl Restorer {
         self.exists != Some(false) && self.blocked_by.is_none()
     }
 
-    /// Counts, and is a principal the key policy names itself (not the account delegation).
+    /// Counts, and is a principal (a role or user, named by the key policy or allowed through
+    /// IAM), not the account's own entry (the delegation).
     pub fn counts_by_name(&self) -> bool {
         self.counts() && !self.via_iam()
     }
