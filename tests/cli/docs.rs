@@ -58,3 +58,25 @@ fn the_documented_iam_policies_grant_only_what_kms_doctor_calls() {
     // The README's diagnose and scan policies, at least: a parser that found none proves nothing.
     assert!(seen >= 20, "only {seen} actions found");
 }
+
+/// The files GitHub and pre-commit load are YAML they can load: parsed here, not read as text
+/// (a `: ` in a plain scalar made GitHub refuse the whole Action).
+#[test]
+fn the_files_github_and_pre_commit_load_parse_as_yaml() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("action.yml"), root.join(".pre-commit-hooks.yaml")];
+    files.extend(
+        std::fs::read_dir(root.join(".github/workflows"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml")),
+    );
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let docs = yaml_rust2::YamlLoader::load_from_str(&text)
+            .unwrap_or_else(|e| panic!("{} is not YAML GitHub can load: {e}", file.display()));
+        assert_eq!(docs.len(), 1, "{}", file.display());
+        assert!(!docs[0].is_null(), "{} is empty", file.display());
+    }
+}
