@@ -43,22 +43,30 @@ fn codes(findings: &Value, among: &BTreeSet<String>) -> BTreeSet<String> {
         .collect()
 }
 
-/// Each restorer as (principal, how, counts, why): it counts unless known deleted or held by
-/// the organisation's policies; why is its existence and what holds it.
-type Restorers = BTreeSet<(String, String, bool, String)>;
+/// One restorer as the reports give it: who, how, whether it counts (not known deleted, not held
+/// by the organisation's policies), and why (its existence, and what holds it, as JSON).
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Named {
+    principal: String,
+    via: String,
+    counts: bool,
+    exists: Option<bool>,
+    blocked_by: String,
+}
+
+type Restorers = BTreeSet<Named>;
 
 /// `None`: who can restore is not known.
 fn restorers(r: &Value) -> Option<Restorers> {
     Some(
         r.as_array()?
             .iter()
-            .map(|g| {
-                (
-                    g["principal"].as_str().unwrap_or_default().to_owned(),
-                    g["via"].as_str().unwrap_or("key_policy").to_owned(),
-                    g["exists"] != json!(false) && g["blocked_by"].is_null(),
-                    format!("exists {}, blocked by {}", g["exists"], g["blocked_by"]),
-                )
+            .map(|g| Named {
+                principal: g["principal"].as_str().unwrap_or_default().to_owned(),
+                via: g["via"].as_str().unwrap_or("key_policy").to_owned(),
+                counts: g["exists"] != json!(false) && g["blocked_by"].is_null(),
+                exists: g["exists"].as_bool(),
+                blocked_by: g["blocked_by"].to_string(),
             })
             .collect(),
     )
@@ -84,9 +92,8 @@ fn policy_alone_decides(d: &Value) -> bool {
         .any(|c| c["operation"] == "GetAccountAuthorizationDetails" && c["outcome"] == "ok");
     !iam_read
         && restorers(&d["restorers"]).is_some_and(|r| {
-            r.iter().all(|(_, via, _, why)| {
-                via == "key_policy" && !why.starts_with("exists false") && why.ends_with("by null")
-            })
+            r.iter()
+                .all(|n| n.via == "key_policy" && n.exists != Some(false) && n.blocked_by == "null")
         })
 }
 

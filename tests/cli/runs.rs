@@ -342,8 +342,10 @@ fn check_every_fixture_in_every_format() {
     }
 }
 
-const CHECK_FORMATS: [&str; 5] = ["text", "json", "markdown", "sarif", "github"];
-const SCAN_FORMATS: [&str; 4] = ["text", "json", "markdown", "sarif"];
+/// The formats each command writes, from the one list the command line offers.
+fn names(formats: &[kms_doctor::report::Format]) -> Vec<&'static str> {
+    formats.iter().map(|f| f.name()).collect()
+}
 
 /// `check` with each flag that changes what it reports, in every format: the people deploying
 /// (`--deployer`, `--keep`), the policy before (`--against`, a policy or an old template), known
@@ -402,7 +404,7 @@ fn check_with_each_flag_that_changes_a_report() {
     ];
     let dir_text = dir.to_string_lossy().into_owned();
     for (label, args) in &cases {
-        for format in CHECK_FORMATS {
+        for format in names(kms_doctor::report::Format::CHECK) {
             let mut all: Vec<&str> = vec!["check"];
             all.extend(args.iter().map(String::as_str));
             all.extend(["--account", "111122223333", "--format", format]);
@@ -457,7 +459,7 @@ fn scan_with_each_flag_that_changes_a_report() {
         (dir_text.as_str(), "TMP"),
     ];
     for (label, args) in &cases {
-        for format in SCAN_FORMATS {
+        for format in names(kms_doctor::report::Format::SCAN) {
             let o = against(&endpoint.url)
                 .arg("scan")
                 .args(args)
@@ -476,7 +478,7 @@ fn scan_with_each_flag_that_changes_a_report() {
         .output()
         .unwrap();
     assert!(saved.is_file(), "{}", String::from_utf8_lossy(&o.stderr));
-    for format in CHECK_FORMATS {
+    for format in names(kms_doctor::report::Format::CHECK) {
         let o = kms_doctor(&[
             "check",
             "tests/iac/delete/replaces-admin.json",
