@@ -4,7 +4,8 @@
 //! (`--deployer`), the principals that must keep access (`--keep`), and the restorers a change
 //! takes away (a plan's before and after, or `--against OLD`). Pure.
 
-use super::judge::{PolicyScope, judge_policy};
+use super::case::{KeyCase, PolicyScope};
+use super::judge::judge;
 use super::model::PolicyDecl;
 use super::model::{
     CheckReport, CheckSummary, CheckedFile, CheckedResource, Code, ConfigIgnore, DeclaredKey,
@@ -114,7 +115,7 @@ fn declared_scope<'a>(key: &'a DeclaredKey, opts: &'a CheckOptions) -> PolicySco
         partition: &key.partition,
         key_arn: None,
         source: SourceKind::None,
-        org: super::judge::OrgScope {
+        org: super::case::OrgScope {
             policies: Some(&opts.org).filter(|o| !o.is_empty()),
             // A declared key is a customer managed key.
             exempt_key: opts
@@ -221,12 +222,8 @@ fn before_you_delete(
             .collect();
         let impact = super::without::impact(
             &name,
-            &policy,
-            &declared_scope(key, opts),
-            &BTreeMap::new(),
-            None,
+            &KeyCase::lockout(Some(&policy), declared_scope(key, opts), now),
             &removals,
-            now,
         );
         // Located by the removal each finding came from, in the full list.
         for (finding, r) in impact.findings {
@@ -396,16 +393,6 @@ fn check_key(
             return out;
         }
     };
-    let judged = judge_policy(&policy, &declared_scope(key, opts), &BTreeMap::new(), now);
-    // Who else could update the policy once it is deployed (for the loss findings' words).
-    let others_remain = judged.restorers.iter().any(super::model::Restorer::counts);
-    let account = key.account_known.then_some(key.account.as_str());
-    let held = judged.restorers.iter().any(|r| r.blocked_by.is_some());
-    let mut findings: Vec<Finding> = judged
-        .findings
-        .into_iter()
-        .map(|f| before_deployment(f, &key.partition, account, held))
-        .collect();
     // A principal that cannot be known offline may be the restorer: say so rather than call
     // the key locked out.
     let unresolved_admin = policy.statements.iter().any(|s| {
@@ -413,9 +400,19 @@ fn check_key(
             && s.covers_action(PUT_KEY_POLICY)
             && s.principals.entries().iter().any(|e| e.raw.contains("${"))
     });
-    if unresolved_admin {
-        findings.retain(|f| !matches!(f.code, Code::NoRestorer | Code::SingleRestorer));
-    }
+    let judged = judge(&KeyCase {
+        undecided: unresolved_admin,
+        ..KeyCase::lockout(Some(&policy), declared_scope(key, opts), now)
+    });
+    // Who else could update the policy once it is deployed (for the loss findings' words).
+    let others_remain = judged.restorers.any_counts();
+    let account = key.account_known.then_some(key.account.as_str());
+    let held = judged.restorers.held();
+    let mut findings: Vec<Finding> = judged
+        .findings
+        .into_iter()
+        .map(|f| before_deployment(f, &key.partition, account, held))
+        .collect();
     if !declared.unresolved.is_empty() {
         findings.push(
             Finding::new(
@@ -511,15 +508,6 @@ fn before_deployment(
                 } else {
                     ""
                 }
-            );
-        }
-        Code::NoAccountDelegation => {
-            f.help = text!(
-                "Add the account delegation statement (",
-                code(format!(
-                    "\"Principal\": {{\"AWS\": \"{root}\"}}, \"Action\": \"kms:*\""
-                )),
-                ") and control access with IAM policies, or name at least two administrators."
             );
         }
         _ => {}

@@ -1,18 +1,16 @@
 //! `kms-doctor diagnose`: the evidence record in, the contract's report out. Pure: the
 //! evidence was gathered (or loaded from a file) before.
 
+use super::case::{Asked, KeyCase, OrgScope, PolicyScope};
 use super::explain::layer_results;
-use super::judge::{
-    KeyPolicyRestorers, OrgScope, PolicyScope, existence, held_by_organization,
-    key_policy_restorers, org_policies, parse_in_force,
-};
+use super::judge::{Judgement, existence, judge, org_policies, parse_in_force};
 use super::model::Text;
 use super::model::{
     Basis, CallerReport, Code, DiagnoseReport, Evidence, FailedAttempt, Finding, HistorySummary,
     Outcome, PolicyInForce, SCHEMA_VERSION, SupportCase, Verdict, sort_findings,
 };
 use super::restore_paths::{Graph, permission_set};
-use super::rules::policy::{self as policy_rules, PolicyFacts};
+use super::rules::policy as policy_rules;
 use super::rules::{has, live};
 use super::steps::{self, StepFacts};
 use super::verdict::{ActionFacts, verdict_for};
@@ -94,32 +92,26 @@ fn subject_identity(ev: &Evidence) -> Option<Identity> {
 
 /// `--without`: what the key would lose were those principals gone; said as unknown when the
 /// policy in force is.
-fn without_findings(
-    policy: Option<&KeyPolicy>,
-    scope: &PolicyScope,
-    existence: &BTreeMap<&str, Option<bool>>,
-    iam: Option<&[String]>,
-    without: &[super::model::Removed],
-    now: chrono::DateTime<chrono::Utc>,
-) -> Vec<Finding> {
-    let key = scope
+fn without_findings(case: &KeyCase, without: &[super::model::Removed]) -> Vec<Finding> {
+    let key = case
+        .scope
         .key_arn
         .map_or_else(|| Text::from("the key"), |arn| Text::code(arn.to_owned()));
-    match policy {
-        Some(policy) => super::without::impact(&key, policy, scope, existence, iam, without, now)
-            .findings
-            .into_iter()
-            .map(|(f, _)| f)
-            .collect(),
-        None => vec![
+    if case.policy.is_none() {
+        return vec![
             Finding::new(
                 Code::EvidenceIncomplete,
                 "What the key would lose without the principals named is unknown",
             )
             .detail("--without needs the policy in force, and it could not be learned.")
             .help("Recover the policy first (--logs or --athena-table), then ask again."),
-        ],
+        ];
     }
+    super::without::impact(&key, case, without)
+        .findings
+        .into_iter()
+        .map(|(f, _)| f)
+        .collect()
 }
 
 /// What `diagnose` knows of the key and of who asks, derived once from the evidence: the
@@ -149,13 +141,6 @@ struct Case<'e> {
     exempt_key: bool,
     /// Trust and identity policies, parsed once for the IAM restorers and the restore paths.
     graph: Graph<'e>,
-}
-
-/// Who the policy lets update it (key policy, then through IAM), and the grants that count.
-struct Restoring {
-    restorers: Vec<Restorer>,
-    living: Vec<crate::policy::Grantee>,
-    orphans: Vec<crate::policy::Orphan>,
 }
 
 const ACTIONS: [&str; 2] = [GET_KEY_POLICY, PUT_KEY_POLICY];
@@ -239,6 +224,16 @@ impl<'e> Case<'e> {
         }
     }
 
+    /// The key for nobody in particular (`--without`): can anyone still update its policy?
+    fn lockout_case(&self) -> KeyCase<'_, 'e> {
+        KeyCase {
+            aws_managed: self.aws_managed,
+            existence: self.existence.clone(),
+            iam: self.ev.authorization.as_ref().map(|d| (d, &self.graph)),
+            ..KeyCase::lockout(self.policy.as_ref(), self.policy_scope(), self.now)
+        }
+    }
+
     fn policy_scope(&self) -> PolicyScope<'_> {
         PolicyScope {
             account: self.key_account.unwrap_or_default(),
@@ -250,54 +245,57 @@ impl<'e> Case<'e> {
         }
     }
 
-    /// Who the key policy names (the same judgement as scan's and check's), and through the
-    /// account delegation the IAM users and roles whose own policies allow it.
-    fn restoring(&self) -> Restoring {
-        let KeyPolicyRestorers {
-            mut restorers,
-            living,
-            orphans,
-        } = match &self.policy {
-            Some(p) => key_policy_restorers(
-                p,
-                self.key_arn,
-                self.key_account,
-                self.source.kind,
-                &self.existence,
-                self.org_scope(),
-                self.now,
-            ),
-            None => KeyPolicyRestorers::default(),
+    /// The one judgement ([`judge`]) of the key, for the principal diagnosed: who can update
+    /// the policy (the key policy's principals, and through the account delegation the IAM
+    /// users and roles whose own policies allow it) and the policy's findings. An IAM
+    /// restorer's own allow may be cut by the SCP the simulator reported.
+    fn judged(&self) -> Judgement {
+        // Nobody can update an AWS managed key's policy: that is `aws-managed-key`, not a
+        // shortcoming of the policy.
+        let evaluations: Vec<Evaluation> = self
+            .evaluations
+            .iter()
+            .filter(|e| !(self.aws_managed && e.action == PUT_KEY_POLICY))
+            .cloned()
+            .collect();
+        let actions = ACTIONS.map(str::to_owned);
+        let asked = match &self.subject {
+            Some(who) => Asked::Principal {
+                who,
+                actions: &actions,
+                evaluations: &evaluations,
+            },
+            None => Asked::Actions(&actions),
         };
-        let ev = self.ev;
-        if let (true, Some(details)) = (super::model::delegates(&restorers), &ev.authorization) {
-            let organizations_deny = ev
-                .simulation
-                .iter()
-                .any(|s| s.allowed_by_organizations == Some(false));
-            let mut through = super::iam_restorers::through_iam(
-                details,
-                &self.graph,
-                self.key_arn,
-                self.source.kind,
-                self.org_scope(),
-                &restorers,
-                self.now,
-            );
-            if organizations_deny {
-                for r in &mut through {
-                    r.conditions_on.push(super::model::ConditionOn::Layer(
-                        super::model::OrgLayer::ServiceControlPolicies,
-                    ));
-                }
+        let mut judged = judge(&KeyCase {
+            policy: self.policy.as_ref(),
+            scope: self.policy_scope(),
+            aws_managed: self.aws_managed,
+            existence: self.existence.clone(),
+            iam: self.ev.authorization.as_ref().map(|d| (d, &self.graph)),
+            asked,
+            context: &NO_CONTEXT,
+            undecided: false,
+            now: self.now,
+        });
+        let organizations_deny = self
+            .ev
+            .simulation
+            .iter()
+            .any(|s| s.allowed_by_organizations == Some(false));
+        if organizations_deny {
+            for r in judged
+                .restorers
+                .list
+                .iter_mut()
+                .filter(|r| r.via == super::model::RestorerVia::Iam)
+            {
+                r.conditions_on.push(super::model::ConditionOn::Layer(
+                    super::model::OrgLayer::ServiceControlPolicies,
+                ));
             }
-            restorers.extend(through);
         }
-        Restoring {
-            restorers,
-            living,
-            orphans,
-        }
+        judged
     }
 
     /// What the organisation's policies decide for the principal, when they could be read.
@@ -323,44 +321,23 @@ impl<'e> Case<'e> {
         }
     }
 
-    /// The policy's findings for the principal, then the organisation's (the policy and
+    /// The judgement's findings, then the organisation's for the principal (the policy and
     /// statement named first, so that what the simulator or AWS's words add to the same code
     /// joins it).
-    fn policy_findings(&self, r: &Restoring, layers: &[LayerResult], findings: &mut Vec<Finding>) {
-        let actions = ACTIONS.map(str::to_owned);
+    fn policy_findings(&self, judged: &mut Judgement, layers: &[LayerResult]) -> Vec<Finding> {
+        let mut findings = std::mem::take(&mut judged.findings);
         if self.ev.key.not_found {
-            findings.push(live::key_not_found(self.ev));
-        } else if let Some(p) = &self.policy {
-            // Nobody can update an AWS managed key's policy: that is `aws-managed-key`, not a
-            // shortcoming of the policy.
-            let rule_evals: Vec<Evaluation> = self
-                .evaluations
-                .iter()
-                .filter(|e| !(self.aws_managed && e.action == PUT_KEY_POLICY))
-                .cloned()
-                .collect();
-            findings.extend(
-                policy_rules::findings(&PolicyFacts {
-                    policy: p,
-                    principal: self.subject.as_ref(),
-                    key_account: self.key_account,
-                    evaluations: &rule_evals,
-                    actions: &actions,
-                    restorers: &r.living,
-                    orphans: &r.orphans,
-                })
-                .into_iter()
-                // An AWS managed key has no restorer by design: that is `aws-managed-key`.
-                .filter(|f| !(self.aws_managed && f.code == Code::NoRestorer)),
-            );
-            held_by_organization(findings, &r.restorers);
+            findings = vec![live::key_not_found(self.ev)];
+            live::restorer_findings(&mut findings, &judged.restorers.list);
         }
-        let held: Vec<(&str, &crate::policy::BlockedBy)> = r
+        let held: Vec<(&str, &crate::policy::BlockedBy)> = judged
             .restorers
+            .list
             .iter()
             .filter_map(|r| Some((r.principal.as_str(), r.blocked_by.as_ref()?)))
             .collect();
         findings.extend(policy_rules::org_findings(layers, &held));
+        findings
     }
 
     /// Access verdicts, action by action, with the findings the live rules add for them.
@@ -446,35 +423,16 @@ impl<'e> Case<'e> {
 
     /// The key's, its history's and its restorers' findings, what the evidence lacks, and
     /// `--without`.
-    fn live_findings(&self, r: &Restoring, access: &[Access], findings: &mut Vec<Finding>) {
+    fn live_findings(&self, access: &[Access], findings: &mut Vec<Finding>) {
         let ev = self.ev;
         live::key_findings(findings, ev, self.aws_managed, self.cross_account);
         if self.policy.is_none() {
             live::unexplained_denial(findings, ev, access);
         }
         live::history_findings(findings, ev);
-        live::restorer_findings(findings, &r.restorers);
         live::incomplete_findings(findings, ev, self.policy.is_some());
         if !self.opts.without.is_empty() {
-            // Who IAM lets update the policy through the delegation, when the details say all.
-            let iam: Option<Vec<String>> =
-                ev.authorization.as_ref().filter(|d| d.complete).map(|_| {
-                    r.restorers
-                        .iter()
-                        .filter(|r| {
-                            r.via == super::model::RestorerVia::Iam && r.blocked_by.is_none()
-                        })
-                        .map(|r| r.principal.clone())
-                        .collect()
-                });
-            findings.extend(without_findings(
-                self.policy.as_ref(),
-                &self.policy_scope(),
-                &self.existence,
-                iam.as_deref(),
-                self.opts.without,
-                self.now,
-            ));
+            findings.extend(without_findings(&self.lockout_case(), self.opts.without));
         }
         merge_same_code(findings);
         live::annotate_iam_side(findings, ev);
@@ -629,21 +587,22 @@ pub fn diagnose(
     opts: DiagnoseOptions,
 ) -> DiagnoseReport {
     let (case, unreadable) = Case::new(ev, now, opts);
-    let mut findings: Vec<Finding> = unreadable.into_iter().collect();
-    let mut r = case.restoring();
+    let mut judged = case.judged();
     let layers = case.layers();
-    case.policy_findings(&r, &layers, &mut findings);
+    let mut findings: Vec<Finding> = unreadable.into_iter().collect();
+    findings.extend(case.policy_findings(&mut judged, &layers));
     let mut access = case.access(&layers, &mut findings);
-    case.live_findings(&r, &access, &mut findings);
+    case.live_findings(&access, &mut findings);
     name_causes(&mut access, &findings, case.policy.is_some());
-    case.unread_org_conditions(&findings, &mut r.restorers);
-    let (restore_path, path_conditional) = case.ways(&mut r.restorers, &access, &mut findings);
+    let mut restorers = judged.restorers.list;
+    case.unread_org_conditions(&findings, &mut restorers);
+    let (restore_path, path_conditional) = case.ways(&mut restorers, &access, &mut findings);
     report(
         &case,
         Judged {
             findings,
             access,
-            restorers: r.restorers,
+            restorers,
             layers,
             restore_path,
             path_conditional,

@@ -1,13 +1,14 @@
 //! `kms-doctor explain`: what a key policy decides for a principal, offline.
 
+use super::case::{Asked, KeyCase, OrgScope, PolicyScope};
+use super::judge::judge;
 use super::model::{
-    EXPLAIN_SCHEMA_VERSION, ExplainReport, LayerDecision, LayerResult, sort_findings,
+    EXPLAIN_SCHEMA_VERSION, ExplainReport, LayerDecision, LayerResult, SourceKind, sort_findings,
 };
-use super::rules::policy::{PolicyFacts, findings, org_findings};
+use super::rules::policy::org_findings;
 use crate::policy::{
     BlockedBy, Context, Delegation, Evaluation, Identity, KeyPolicy, OrgDecision, OrgPolicies,
-    OrgPolicyType, OrgRequest, PUT_KEY_POLICY, delegations, evaluate_for, grantees, key_account,
-    orphaned_principals, rcp_decision, scp_decision,
+    OrgPolicyType, OrgRequest, delegations, evaluate_for, key_account, rcp_decision, scp_decision,
 };
 
 /// What `explain` is asked.
@@ -77,31 +78,40 @@ pub fn explain(req: &ExplainRequest) -> ExplainReport {
             .collect(),
         None => Vec::new(),
     };
-    let mut restorers = grantees(&req.policy, PUT_KEY_POLICY, key_arn, &req.context, req.now);
+    let key_acct = key_arn.and_then(key_account);
     // A policy explained is a customer managed key's (an AWS managed key's cannot be changed).
-    let exempt = req
-        .org
-        .exempts_key(key_arn.and_then(crate::policy::key_account), false);
-    // A restorer an SCP or RCP denies kms:PutKeyPolicy is kept, marked, and not counted.
-    for g in &mut restorers {
-        if let Ok(who) = Identity::parse(&g.principal) {
-            g.blocked_by = req.org.blocked(
-                &OrgRequest {
-                    principal: &who,
-                    action: PUT_KEY_POLICY,
-                    resource: key_arn,
-                    context: &req.context,
-                    now: req.now,
+    let exempt = req.org.exempts_key(key_acct, false);
+    let asked = match &req.principal {
+        Some(who) => Asked::Principal {
+            who,
+            actions: &req.actions,
+            evaluations: &results,
+        },
+        None => Asked::Actions(&req.actions),
+    };
+    let judged = judge(&KeyCase {
+        asked,
+        context: &req.context,
+        ..KeyCase::lockout(
+            Some(&req.policy),
+            PolicyScope {
+                account: key_acct.unwrap_or_default(),
+                account_known: key_acct.is_some(),
+                partition: req
+                    .principal
+                    .as_ref()
+                    .and_then(Identity::partition)
+                    .unwrap_or("aws"),
+                key_arn,
+                source: SourceKind::None,
+                org: OrgScope {
+                    policies: Some(&req.org).filter(|o| !o.is_empty()),
+                    exempt_key: exempt,
                 },
-                exempt,
-            );
-        }
-    }
-    let unblocked: Vec<_> = restorers
-        .iter()
-        .filter(|g| g.blocked_by.is_none())
-        .cloned()
-        .collect();
+            },
+            req.now,
+        )
+    });
     let organizations: Vec<LayerResult> = match &req.principal {
         Some(p) => req
             .actions
@@ -122,7 +132,6 @@ pub fn explain(req: &ExplainRequest) -> ExplainReport {
             .collect(),
         None => Vec::new(),
     };
-    let key_acct = key_arn.and_then(key_account);
     let account_delegation = req
         .actions
         .iter()
@@ -133,16 +142,8 @@ pub fn explain(req: &ExplainRequest) -> ExplainReport {
             }
             acc
         });
-    let orphans = orphaned_principals(&req.policy);
-    let mut found = findings(&PolicyFacts {
-        policy: &req.policy,
-        principal: req.principal.as_ref(),
-        key_account: key_acct,
-        evaluations: &results,
-        actions: &req.actions,
-        restorers: &unblocked,
-        orphans: &orphans,
-    });
+    let restorers = judged.restorers.grants;
+    let mut found = judged.findings;
     let held: Vec<(&str, &BlockedBy)> = restorers
         .iter()
         .filter_map(|g| Some((g.principal.as_str(), g.blocked_by.as_ref()?)))
@@ -158,7 +159,7 @@ pub fn explain(req: &ExplainRequest) -> ExplainReport {
         results,
         restorers,
         account_delegation,
-        orphaned_principals: orphans,
+        orphaned_principals: judged.restorers.orphans,
         organizations,
         findings: found,
     }

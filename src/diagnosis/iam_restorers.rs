@@ -96,7 +96,7 @@ pub fn through_iam(
     graph: &Graph,
     key_arn: Option<&str>,
     source: super::model::SourceKind,
-    org: super::judge::OrgScope,
+    org: super::case::OrgScope,
     known: &[super::model::Restorer],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Vec<super::model::Restorer> {
@@ -118,7 +118,7 @@ pub fn through_iam(
         .map(|r| super::model::Restorer {
             kind: Identity::parse(&r.arn)
                 .map_or(crate::policy::IdentityKind::Unknown, |i| i.kind()),
-            blocked_by: org.blocked(&r.arn, key_arn, now),
+            blocked_by: org.blocked(&r.arn, key_arn, &crate::policy::Context::default(), now),
             statement: format!("IAM policy {}", r.allowed_by),
             principal: r.arn,
             source,

@@ -1,15 +1,16 @@
-//! The judgement of a key policy that `diagnose`, `scan` and `check` share: who the policy lets
-//! update it (its restorers, with whether each still exists), and, for nobody in particular,
-//! how close it is to a lockout.
+//! The one judgement of a key, which every command and front end asks: a [`KeyCase`] in (what is
+//! known of the key, from whatever source), a [`Judgement`] out (who can update its policy, as
+//! one [`Restorers`] value, and the findings that follow from the case alone).
 
-use super::model::{Code, ExistenceCheck, Finding, Restorer, SourceKind, code};
+use super::case::{Asked, KeyCase, PolicyScope, Restorers};
+use super::iam_restorers::through_iam;
+use super::model::{Code, ExistenceCheck, Finding, Restorer, code};
 use super::model::{OrgEvidence, OrgLevel};
 use super::rules::live;
 use super::rules::policy::{self as policy_rules, PolicyFacts};
 use crate::policy::{
-    BlockedBy, Context, GET_KEY_POLICY, Grantee, Identity, KeyPolicy, Level, OrgPolicies,
-    OrgPolicy, OrgPolicyType, OrgRequest, Orphan, PUT_KEY_POLICY, delegations, grantees,
-    orphaned_principals,
+    GET_KEY_POLICY, Grantee, Identity, KeyPolicy, Level, OrgPolicies, OrgPolicy, OrgPolicyType,
+    PUT_KEY_POLICY, delegations, grantees, orphaned_principals,
 };
 use crate::text;
 use std::collections::BTreeMap;
@@ -37,96 +38,6 @@ pub fn existence(checks: &[ExistenceCheck]) -> BTreeMap<&str, Option<bool>> {
         .iter()
         .map(|c| (c.principal.as_str(), c.exists))
         .collect()
-}
-
-/// Who a key policy lets call `kms:PutKeyPolicy` (none, when no policy is known).
-#[derive(Default)]
-pub struct KeyPolicyRestorers {
-    /// Every principal the policy names for it, as a restorer (`exists` from the checks made).
-    pub restorers: Vec<Restorer>,
-    /// The grants of those that may still exist: deleted principals restore nothing.
-    pub living: Vec<Grantee>,
-    /// Principals named by the unique ID of a deleted principal.
-    pub orphans: Vec<Orphan>,
-}
-
-/// The organisation's policies that apply, when known, and whether the key is exempt from RCPs
-/// (AWS managed, or in the management account).
-#[derive(Clone, Copy, Default)]
-pub struct OrgScope<'a> {
-    pub policies: Option<&'a OrgPolicies>,
-    pub exempt_key: bool,
-}
-
-impl OrgScope<'_> {
-    /// What of the organisation's policies denies `principal` `kms:PutKeyPolicy` on the key.
-    pub fn blocked(
-        &self,
-        principal: &str,
-        key_arn: Option<&str>,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Option<BlockedBy> {
-        let org = self.policies?;
-        let who = Identity::parse(principal).ok()?;
-        org.blocked(
-            &OrgRequest {
-                principal: &who,
-                action: PUT_KEY_POLICY,
-                resource: key_arn,
-                context: &Context::default(),
-                now,
-            },
-            self.exempt_key,
-        )
-    }
-}
-
-/// The key policy's restorers: `existence` says which principals still exist (absent: not
-/// known). One the organisation's policies deny `kms:PutKeyPolicy` is marked (`blocked_by`)
-/// and is not among the living. A principal of another account than the key's (`key_account`,
-/// when known without the key's ARN: a template's) is none: `PutKeyPolicy` never works across
-/// accounts.
-pub fn key_policy_restorers(
-    policy: &KeyPolicy,
-    key_arn: Option<&str>,
-    key_account: Option<&str>,
-    source: SourceKind,
-    existence: &BTreeMap<&str, Option<bool>>,
-    org: OrgScope,
-    now: chrono::DateTime<chrono::Utc>,
-) -> KeyPolicyRestorers {
-    let mut all = grantees(policy, PUT_KEY_POLICY, key_arn, &Context::default(), now);
-    if let Some(account) = key_account {
-        all.retain(|g| {
-            Identity::parse(&g.principal)
-                .ok()
-                .and_then(|i| i.account().map(|a| a == account))
-                .unwrap_or(true)
-        });
-    }
-    for g in &mut all {
-        g.blocked_by = org.blocked(&g.principal, key_arn, now);
-    }
-    let restorers: Vec<Restorer> = all
-        .iter()
-        .map(|g| {
-            let exists = existence.get(g.principal.as_str()).copied().flatten();
-            let mut r = Restorer::named(g, source, exists);
-            r.permission_set = super::restore_paths::permission_set(&g.principal);
-            r
-        })
-        .collect();
-    let living = all
-        .iter()
-        .zip(&restorers)
-        .filter(|(_, r)| r.counts())
-        .map(|(g, _)| g.clone())
-        .collect();
-    KeyPolicyRestorers {
-        restorers,
-        living,
-        orphans: orphaned_principals(policy),
-    }
 }
 
 /// The organisation's policies from what was read of them, when some could be read (a type whose levels
@@ -168,102 +79,160 @@ pub fn org_policies(org: &OrgEvidence) -> Option<OrgPolicies> {
     })
 }
 
-/// When the organisation's policies, not deletion, leave no restorer: `no-restorer` says its
-/// administrators can lift them, which is sooner than AWS Support.
-pub fn held_by_organization(findings: &mut [Finding], restorers: &[Restorer]) {
-    if !restorers.iter().any(|r| r.blocked_by.is_some()) {
-        return;
-    }
-    for f in findings.iter_mut().filter(|f| f.code == Code::NoRestorer) {
-        f.detail = "Every principal the key policy lets update it is denied kms:PutKeyPolicy by the organisation's SCPs or RCPs (see the restorers' blocked_by), or no longer exists.".into();
-        f.help = "The organisation's administrators (its management account, or the delegated administrator for policies) can exempt a restorer from the policy that holds it; only if they cannot, open a case with AWS Support from the key's account.".into();
-    }
-}
-
-/// Whose policy is judged, and where it came from.
-pub struct PolicyScope<'a> {
-    pub account: &'a str,
-    /// The account is the key's for certain (not a template's guess): principals of other
-    /// accounts are then no restorers.
-    pub account_known: bool,
-    pub partition: &'a str,
-    pub key_arn: Option<&'a str>,
-    pub source: SourceKind,
-    pub org: OrgScope<'a>,
-}
-
-/// What a key policy means for nobody in particular: can anyone still update it, and how close
-/// is it to a lockout? The findings (`no-restorer`, `restorer-missing`, `orphaned-principal`,
-/// `not-principal-misses-sessions`, `policy-update-open`, `no-account-delegation`,
-/// `single-restorer`) and the restorers. `existence` says which principals still exist (absent:
-/// not known). Shared by `scan` (live keys) and `check` (templates before deployment).
-pub fn judge_policy(
-    policy: &KeyPolicy,
-    scope: &PolicyScope,
-    existence: &BTreeMap<&str, Option<bool>>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Judged {
-    let mut findings = Vec::new();
-    let KeyPolicyRestorers {
-        restorers,
-        living,
-        orphans,
-    } = key_policy_restorers(
+/// The one judgement of a key: who can update its policy ([`Restorers`]) and the findings
+/// that follow from the case alone — the key policy's for whom it is asked (see [`Asked`]),
+/// `restorer-missing`, and, for nobody in particular, `no-account-delegation` and
+/// `single-restorer`. Every command asks it; each adds only what is its own (diagnose: the
+/// caller's verdicts and the way there; scan: the history and the key's state; check: where a
+/// template declares it). Nothing when the policy in force is not known: the caller says why.
+pub fn judge(case: &KeyCase) -> Judgement {
+    let restorers = restorers(case);
+    let Some(policy) = case.policy else {
+        return Judgement {
+            findings: Vec::new(),
+            restorers,
+        };
+    };
+    let lockout_actions = [GET_KEY_POLICY.to_owned(), PUT_KEY_POLICY.to_owned()];
+    let (principal, actions, evaluations, delegation_for_nobody) = match case.asked {
+        Asked::Lockout => (None, &lockout_actions[..], &[][..], false),
+        Asked::Actions(actions) => (None, actions, &[][..], true),
+        Asked::Principal {
+            who,
+            actions,
+            evaluations,
+        } => (Some(who), actions, evaluations, false),
+    };
+    let scope = &case.scope;
+    let mut findings = policy_rules::findings(&PolicyFacts {
         policy,
-        scope.key_arn,
-        Some(scope.account).filter(|_| scope.account_known),
-        scope.source,
-        existence,
-        scope.org,
-        now,
-    );
-    let actions = [GET_KEY_POLICY.to_owned(), PUT_KEY_POLICY.to_owned()];
-    // For nobody in particular, a missing delegation denies no one: it is
-    // `no-account-delegation` (a warning) below, not `root-delegation-missing`.
-    findings.extend(
-        policy_rules::findings(&PolicyFacts {
-            policy,
-            principal: None,
-            key_account: Some(scope.account),
-            evaluations: &[],
-            actions: &actions,
-            restorers: &living,
-            orphans: &orphans,
-        })
-        .into_iter()
-        .filter(|f| f.code != Code::RootDelegationMissing),
-    );
-    live::restorer_findings(&mut findings, &restorers);
-    held_by_organization(&mut findings, &restorers);
-    if delegations(policy, PUT_KEY_POLICY, Some(scope.account)).is_empty() {
-        findings.push(no_account_delegation(scope.partition, scope.account));
+        principal,
+        key_account: Some(scope.account).filter(|a| !a.is_empty()),
+        evaluations,
+        actions,
+        restorers: &restorers,
+        delegation_for_nobody,
+    });
+    live::restorer_findings(&mut findings, &restorers.list);
+    if matches!(case.asked, Asked::Lockout) {
+        if delegations(policy, PUT_KEY_POLICY, Some(scope.account)).is_empty() {
+            findings.push(no_account_delegation(scope));
+        }
+        findings.extend(single(&restorers, scope));
     }
-    let whole_account = living.iter().any(|g| g.names_whole_account());
-    let mut named: Vec<&str> = living.iter().map(|g| g.principal.as_str()).collect();
-    named.sort_unstable();
-    named.dedup();
-    if !whole_account && named.len() == 1 {
-        findings.push(
-            single_restorer(OneLeft::Named {
-                principal: named[0],
-                statement: &living[0].statement,
-            })
-            .at_statement(living[0].statement_index),
-        );
-    }
-    Judged {
+    Judgement {
         findings,
         restorers,
     }
 }
 
-/// What `judge_policy` finds.
-pub struct Judged {
-    pub findings: Vec<Finding>,
-    pub restorers: Vec<Restorer>,
+/// Who the key's policy lets update it, and through the account delegation who IAM lets.
+/// A principal of another account than the key's (when known) is none: `PutKeyPolicy`
+/// never works across accounts (KMS Developer Guide, "Allowing users in other accounts to
+/// use a KMS key": key policy operations are not among those allowed across accounts).
+pub fn restorers(case: &KeyCase) -> Restorers {
+    let Some(policy) = case.policy else {
+        return Restorers::default();
+    };
+    let scope = &case.scope;
+    let mut grants = grantees(
+        policy,
+        PUT_KEY_POLICY,
+        scope.key_arn,
+        case.context,
+        case.now,
+    );
+    if scope.account_known {
+        grants.retain(|g| {
+            Identity::parse(&g.principal)
+                .ok()
+                .and_then(|i| i.account().map(|a| a == scope.account))
+                .unwrap_or(true)
+        });
+    }
+    for g in &mut grants {
+        g.blocked_by = scope
+            .org
+            .blocked(&g.principal, scope.key_arn, case.context, case.now);
+    }
+    let mut list: Vec<Restorer> = grants
+        .iter()
+        .map(|g| {
+            let exists = case.existence.get(g.principal.as_str()).copied().flatten();
+            let mut r = Restorer::named(g, scope.source, exists);
+            r.permission_set = super::restore_paths::permission_set(&g.principal);
+            r
+        })
+        .collect();
+    let mut iam_whole = false;
+    if let (true, Some((details, graph))) = (super::model::delegates(&list), case.iam) {
+        let through = through_iam(
+            details,
+            graph,
+            scope.key_arn,
+            scope.source,
+            scope.org,
+            &list,
+            case.now,
+        );
+        list.extend(through);
+        iam_whole = details.complete;
+    }
+    Restorers {
+        grants,
+        list,
+        orphans: orphaned_principals(policy),
+        iam_whole,
+        undecided: case.undecided,
+        aws_managed: case.aws_managed,
+    }
 }
 
-fn no_account_delegation(partition: &str, account: &str) -> Finding {
+/// `single-restorer`, when one principal at most is left (see [`OneLeft`]).
+fn single(restorers: &Restorers, scope: &PolicyScope) -> Option<Finding> {
+    if restorers.undecided || restorers.aws_managed {
+        return None;
+    }
+    let living: Vec<(&Grantee, &Restorer)> = restorers
+        .grants
+        .iter()
+        .zip(&restorers.list)
+        .filter(|(_, r)| r.counts())
+        .collect();
+    let whole_account = living.iter().any(|(g, _)| g.names_whole_account());
+    let mut named: Vec<&str> = living.iter().map(|(g, _)| g.principal.as_str()).collect();
+    named.sort_unstable();
+    named.dedup();
+    if !whole_account && named.len() == 1 {
+        let (first, _) = living[0];
+        return Some(
+            single_restorer(OneLeft::Named {
+                principal: named[0],
+                statement: &first.statement,
+            })
+            .at_statement(first.statement_index),
+        );
+    }
+    if restorers.iam_whole && restorers.delegates() {
+        return few_iam_restorers(&restorers.list, scope);
+    }
+    None
+}
+
+/// What [`judge`] finds.
+pub struct Judgement {
+    pub findings: Vec<Finding>,
+    pub restorers: Restorers,
+}
+
+/// `no-account-delegation`; its fix names the key's account when it is known for certain.
+fn no_account_delegation(scope: &PolicyScope) -> Finding {
+    let (partition, account) = (scope.partition, scope.account);
+    let fix_account = if scope.account_known {
+        account
+    } else {
+        "ACCOUNT"
+    };
     Finding::new(
         Code::NoAccountDelegation,
         "No statement delegates kms:PutKeyPolicy to the account",
@@ -277,7 +246,9 @@ fn no_account_delegation(partition: &str, account: &str) -> Finding {
     ))
     .help(text!(
         "Add the account delegation statement (",
-        code("\"Principal\": {\"AWS\": \"arn:aws:iam::ACCOUNT:root\"}, \"Action\": \"kms:*\""),
+        code(format!(
+            "\"Principal\": {{\"AWS\": \"arn:{partition}:iam::{fix_account}:root\"}}, \"Action\": \"kms:*\""
+        )),
         ") and control access with IAM policies, or name at least two administrators."
     ))
 }
@@ -348,19 +319,14 @@ pub fn single_restorer(left: OneLeft) -> Finding {
 /// at most one principal besides the account's root user — named by the key policy, or allowed
 /// by its IAM policies — can update the key policy. The root user can (with its own
 /// credentials), so this is never `no-restorer`.
-pub fn few_iam_restorers(
-    named: &[Restorer],
-    through: &[Restorer],
-    scope: &PolicyScope,
-) -> Option<Finding> {
+fn few_iam_restorers(all: &[Restorer], scope: &PolicyScope) -> Option<Finding> {
     // The root user is the last resort only while it counts: held by an SCP or RCP, the key is
     // `no-restorer` (the organisation's administrators can exempt one), not "only the root".
-    if !named.iter().any(|r| r.via_iam() && r.counts()) {
+    if !all.iter().any(|r| r.via_iam() && r.counts()) {
         return None;
     }
-    let mut who: Vec<&str> = named
+    let mut who: Vec<&str> = all
         .iter()
-        .chain(through)
         .filter(|r| r.counts_by_name())
         .map(|r| r.principal.as_str())
         .collect();
@@ -374,5 +340,147 @@ pub fn few_iam_restorers(
             root: &root,
         })),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::case::OrgScope;
+    use crate::diagnosis::explain::{ExplainRequest, explain};
+    use crate::diagnosis::model::SourceKind;
+    use crate::policy::Context;
+
+    const ADMIN: &str = "arn:aws:iam::111122223333:role/KeyAdmin";
+    const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    fn policy(principals: &[&str]) -> KeyPolicy {
+        KeyPolicy::parse(
+            &serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "Admins",
+                "Effect": "Allow", "Principal": {"AWS": principals}, "Action": "kms:*",
+                "Resource": "*"}]})
+            .to_string(),
+        )
+        .unwrap()
+    }
+
+    /// An SCP that denies kms:PutKeyPolicy to everyone but nobody.
+    fn scp_holding_everyone() -> OrgPolicies {
+        let text = serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "*", "Resource": "*"},
+            {"Sid": "NoKeyPolicyChanges", "Effect": "Deny", "Action": "kms:PutKeyPolicy",
+             "Resource": "*"}]})
+        .to_string();
+        OrgPolicies {
+            scps: vec![Level {
+                target: "r-root".into(),
+                policies: vec![OrgPolicy::from_file(OrgPolicyType::Scp, "p-1", &text).unwrap()],
+            }],
+            rcps: Vec::new(),
+            management_account: None,
+        }
+    }
+
+    fn scope(org: Option<&OrgPolicies>) -> PolicyScope<'_> {
+        PolicyScope {
+            account: "111122223333",
+            account_known: true,
+            partition: "aws",
+            key_arn: Some(KEY),
+            source: SourceKind::Current,
+            org: OrgScope {
+                policies: org,
+                exempt_key: false,
+            },
+        }
+    }
+
+    fn codes(j: &Judgement) -> Vec<Code> {
+        j.findings.iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn one_named_admin_is_a_single_restorer_and_its_deletion_no_restorer() {
+        let p = policy(&[ADMIN]);
+        let case = KeyCase::lockout(Some(&p), scope(None), chrono::Utc::now());
+        let j = judge(&case);
+        assert!(codes(&j).contains(&Code::SingleRestorer), "{:?}", codes(&j));
+        assert!(codes(&j).contains(&Code::NoAccountDelegation));
+        assert!(!j.restorers.none() && !j.restorers.delegates() && !j.restorers.held());
+        let mut gone = case.clone();
+        gone.existence.insert(ADMIN, Some(false));
+        let j = judge(&gone);
+        assert!(j.restorers.none());
+        assert!(codes(&j).contains(&Code::NoRestorer));
+        assert!(codes(&j).contains(&Code::RestorerMissing));
+        assert!(!codes(&j).contains(&Code::SingleRestorer));
+    }
+
+    #[test]
+    fn nobody_left_is_no_finding_for_an_aws_managed_key_or_an_unknown_principal() {
+        let p = policy(&[ADMIN]);
+        let mut existence = BTreeMap::new();
+        existence.insert(ADMIN, Some(false));
+        let base = KeyCase {
+            existence,
+            ..KeyCase::lockout(Some(&p), scope(None), chrono::Utc::now())
+        };
+        for case in [
+            KeyCase {
+                aws_managed: true,
+                ..base.clone()
+            },
+            KeyCase {
+                undecided: true,
+                ..base.clone()
+            },
+        ] {
+            let j = judge(&case);
+            assert!(!j.restorers.none());
+            assert!(!codes(&j).contains(&Code::NoRestorer));
+            assert!(!codes(&j).contains(&Code::SingleRestorer));
+        }
+    }
+
+    #[test]
+    fn a_principal_of_another_account_is_no_restorer() {
+        let p = policy(&["arn:aws:iam::444455556666:role/Other"]);
+        let j = judge(&KeyCase::lockout(Some(&p), scope(None), chrono::Utc::now()));
+        assert!(j.restorers.list.is_empty());
+        assert!(codes(&j).contains(&Code::NoRestorer));
+    }
+
+    /// Where the organisation holds every restorer, each command says its administrators can
+    /// lift the hold: `explain` too, which before this judgement said "only AWS Support".
+    #[test]
+    fn restorers_held_by_the_organisation_are_said_so_by_every_command() {
+        let org = scp_holding_everyone();
+        let p = policy(&[ADMIN]);
+        let j = judge(&KeyCase::lockout(
+            Some(&p),
+            scope(Some(&org)),
+            chrono::Utc::now(),
+        ));
+        assert!(j.restorers.held() && j.restorers.none());
+        let no_restorer = |findings: &[Finding]| {
+            findings
+                .iter()
+                .find(|f| f.code == Code::NoRestorer)
+                .map(|f| f.help.to_string())
+                .expect("no-restorer")
+        };
+        let judged_help = no_restorer(&j.findings);
+        assert!(judged_help.contains("organisation's administrators"));
+        let explained = explain(&ExplainRequest {
+            policy: p.clone(),
+            source: "-".into(),
+            principal: None,
+            actions: vec![PUT_KEY_POLICY.to_owned()],
+            key_arn: Some(KEY.into()),
+            context: Context::default(),
+            now: chrono::Utc::now(),
+            org,
+        });
+        assert_eq!(no_restorer(&explained.findings), judged_help);
     }
 }

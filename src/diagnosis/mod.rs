@@ -10,6 +10,7 @@
 //!   [`check`](mod@check): one report builder per command.
 
 pub mod athena;
+pub mod case;
 pub mod check;
 pub mod diagnose;
 pub mod exit;

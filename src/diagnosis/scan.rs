@@ -2,8 +2,8 @@
 //! for nobody in particular: can anyone still update it, and how close is it to a lockout?
 //! Pure: the evidence was gathered before.
 
-use super::iam_restorers::through_iam;
-use super::judge::{OrgScope, PolicyScope, existence, judge_policy, org_policies, parse_in_force};
+use super::case::{KeyCase, OrgScope, PolicyScope};
+use super::judge::{existence, judge, org_policies, parse_in_force};
 use super::model::AuthorizationDetails;
 use super::model::{AccountId, KeyId};
 use super::model::{
@@ -14,7 +14,7 @@ use super::model::{
 use super::model::{Removed, SourceKind};
 use super::restore_paths::Graph;
 use super::rules::live;
-use crate::policy::OrgPolicies;
+use crate::policy::{KeyPolicy, OrgPolicies};
 use crate::text;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -337,16 +337,10 @@ fn key_impact<'r>(
 ) -> Option<super::without::Impact<'r>> {
     let (text, source) = key.policy_in_force();
     let policy = parse_in_force(text.as_deref()?).ok()?;
-    let scope = scope_of(key, source.kind, org);
-    let names = iam_names(key, &scope, iam, now);
     Some(super::without::impact(
         &key_label(key),
-        &policy,
-        &scope,
-        &existence(&key.restorer_checks),
-        names.as_deref(),
+        &case_of(key, Some(&policy), source.kind, org, iam, now),
         removed,
-        now,
     ))
 }
 
@@ -472,30 +466,21 @@ fn account_facts(
     facts
 }
 
-/// Who IAM lets update a delegating key's policy (not held by the organisation's policies),
-/// when the account's authorization details were read whole.
-fn iam_names(
-    key: &KeyEvidence,
-    scope: &PolicyScope,
-    iam: Option<(&AuthorizationDetails, &Graph)>,
+/// What a scan knows of one key, for the one judgement: its policy (when known and parsed), its
+/// scope, whether its restorers still exist and its account's authorization details.
+fn case_of<'a, 'g>(
+    key: &'a KeyEvidence,
+    policy: Option<&'a KeyPolicy>,
+    source: SourceKind,
+    org: Option<&'a OrgPolicies>,
+    iam: Option<(&'a AuthorizationDetails, &'a Graph<'g>)>,
     now: chrono::DateTime<chrono::Utc>,
-) -> Option<Vec<String>> {
-    let (details, graph) = iam.filter(|(d, _)| d.complete)?;
-    Some(
-        through_iam(
-            details,
-            graph,
-            key.arn.as_deref(),
-            scope.source,
-            scope.org,
-            &[],
-            now,
-        )
-        .into_iter()
-        .filter(|r| r.blocked_by.is_none())
-        .map(|r| r.principal)
-        .collect(),
-    )
+) -> KeyCase<'a, 'g> {
+    KeyCase {
+        existence: existence(&key.restorer_checks),
+        iam,
+        ..KeyCase::lockout(policy, scope_of(key, source, org), now)
+    }
 }
 
 /// One key: its findings, restorers and status, from its key policy alone.
@@ -513,39 +498,18 @@ pub fn assess(
 fn assess_with(
     key: &KeyEvidence,
     org: Option<&OrgPolicies>,
-    iam: Option<(&AuthorizationDetails, &Graph)>,
+    iam: Option<(&AuthorizationDetails, &Graph<'_>)>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> ScannedKey {
     let (text, source) = key.policy_in_force();
-    let mut findings = Vec::new();
-    let mut restorers = Vec::new();
     let parsed = text.as_deref().map(parse_in_force);
+    let policy = parsed.as_ref().and_then(|p| p.as_ref().ok());
+    let judged = judge(&case_of(key, policy, source.kind, org, iam, now));
+    let mut findings = judged.findings;
     match &parsed {
         None => findings.push(policy_unknown(key)),
         Some(Err(unreadable)) => findings.push(unreadable.clone()),
-        Some(Ok(policy)) => {
-            let scope = scope_of(key, source.kind, org);
-            let judged = judge_policy(policy, &scope, &existence(&key.restorer_checks), now);
-            findings.extend(judged.findings);
-            restorers = judged.restorers;
-            if let (true, Some((details, graph))) = (super::model::delegates(&restorers), iam) {
-                let through = through_iam(
-                    details,
-                    graph,
-                    key.arn.as_deref(),
-                    source.kind,
-                    scope.org,
-                    &restorers,
-                    now,
-                );
-                if details.complete {
-                    findings.extend(super::judge::few_iam_restorers(
-                        &restorers, &through, &scope,
-                    ));
-                }
-                restorers.extend(through);
-            }
-        }
+        Some(Ok(_)) => {}
     }
     if let Some(e) = key
         .history
@@ -579,7 +543,7 @@ fn assess_with(
         policy_source: source,
         findings,
         // Without the policy in force, who can restore access is not known: not "no one".
-        restorers: policy_known.then_some(restorers),
+        restorers: policy_known.then_some(judged.restorers.list),
         muted: Vec::new(),
         tags: key.tags.clone(),
     }

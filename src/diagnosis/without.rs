@@ -2,11 +2,11 @@
 //! them (`check`), or the principals named with `--without` (`scan`, `diagnose`). The key's
 //! restorers are judged twice, as they are and with those principals gone. Pure.
 
-use super::judge::{PolicyScope, judge_policy};
+use super::case::{KeyCase, PolicyScope};
+use super::judge::restorers;
 use super::model::{Code, Finding, Removal, Removed, RemovedPrincipal, Restorer, Text, code};
-use crate::policy::{Identity, KeyPolicy};
+use crate::policy::Identity;
 use crate::text;
-use std::collections::BTreeMap;
 
 /// Whether the principal a key policy names (`named`, as the restorer list has it) is one that
 /// `gone` removes. Roles and users match by account and name (IAM names are unique in an account
@@ -86,20 +86,16 @@ pub struct Impact<'r> {
 /// `removes-last-restorer`, `recreation-orphans-principal`, `removes-restorer`. Empty when no
 /// principal that can update the policy goes.
 ///
-/// `iam`: the users and roles whose IAM policies let them update the policy through the account
-/// delegation, when the account's authorization details were read. Then the delegation is
-/// those principals and the account's root user (a last resort: its own credentials); not
-/// known, the delegation stands for any administrator, and stays.
-pub fn impact<'r>(
-    key: &Text,
-    policy: &KeyPolicy,
-    scope: &PolicyScope,
-    existence: &BTreeMap<&str, Option<bool>>,
-    iam: Option<&[String]>,
-    removed: &'r [Removed],
-    now: chrono::DateTime<chrono::Utc>,
-) -> Impact<'r> {
-    let before = judge_policy(policy, scope, existence, now).restorers;
+/// When the account's authorization details were read whole, the delegation is the users and
+/// roles whose IAM policies let them update the policy, and the account's root user (a last
+/// resort: its own credentials); not known, the delegation stands for any administrator, and
+/// stays.
+pub fn impact<'r>(key: &Text, case: &KeyCase, removed: &'r [Removed]) -> Impact<'r> {
+    let scope = &case.scope;
+    let judged_before = restorers(case);
+    let iam = judged_before.through_iam_names();
+    let iam = iam.as_deref();
+    let before = judged_before.named();
     let through = |rs: &[Restorer]| -> Vec<&str> {
         match iam {
             Some(names) if super::model::delegates(rs) => {
@@ -108,8 +104,8 @@ pub fn impact<'r>(
             _ => Vec::new(),
         }
     };
-    let mut living_before = living(&before);
-    living_before.extend(through(&before));
+    let mut living_before = living(before);
+    living_before.extend(through(before));
     living_before.sort_unstable();
     living_before.dedup();
     let hits: Vec<(&str, &Removed)> = living_before
@@ -130,21 +126,22 @@ pub fn impact<'r>(
         out.after = out.before.clone();
         return out;
     }
-    let mut gone = existence.clone();
+    let mut gone = case.clone();
     for (named, _) in &hits {
-        gone.insert(named, Some(false));
+        gone.existence.insert(named, Some(false));
     }
-    let after = judge_policy(policy, scope, &gone, now).restorers;
-    let mut living_after = living(&after);
+    let after = restorers(&gone);
+    let after = after.named();
+    let mut living_after = living(after);
     living_after.extend(
-        through(&after)
+        through(after)
             .into_iter()
             .filter(|p| !hits.iter().any(|(named, _)| named == p)),
     );
     living_after.sort_unstable();
     living_after.dedup();
     out.after = living_after.iter().map(|s| s.to_string()).collect();
-    let words = Words::new(key, scope, iam, super::model::delegates(&after), &out);
+    let words = Words::new(key, scope, iam, super::model::delegates(after), &out);
     for (named, r) in hits.iter().filter(|(_, r)| r.how == Removal::Replaced) {
         out.findings.push((words.replaced(named, r), *r));
     }
@@ -301,8 +298,9 @@ impl Words {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnosis::judge::OrgScope;
+    use crate::diagnosis::case::OrgScope;
     use crate::diagnosis::model::{Location, SourceKind};
+    use crate::policy::KeyPolicy;
 
     const A: &str = "111122223333";
 
@@ -334,14 +332,11 @@ mod tests {
             source: SourceKind::Current,
             org: OrgScope::default(),
         };
+        let policy = policy(admins);
         impact(
             &"k".into(),
-            &policy(admins),
-            &scope,
-            &BTreeMap::new(),
-            None,
+            &KeyCase::lockout(Some(&policy), scope, chrono::Utc::now()),
             removed,
-            chrono::Utc::now(),
         )
         .findings
         .into_iter()

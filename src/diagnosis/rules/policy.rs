@@ -1,13 +1,14 @@
 //! Findings that follow from the key policy alone: what the engine decided for each action,
 //! who may restore access, and the principals the policy names by unique ID.
 
+use crate::diagnosis::case::Restorers;
 use crate::diagnosis::model::{
     Code, Finding, LayerDecision, LayerResult, Text, blocked_words, code, prose, quoted,
 };
 use crate::diagnosis::verdict::key_policy_cause;
 use crate::policy::{
-    Applies, BlockedBy, Effect, Evaluation, Grantee, Identity, KeyPolicy, Named, OrgPolicyType,
-    Orphan, PUT_KEY_POLICY, Principals, Statement, delegation_statement, delegations,
+    Applies, BlockedBy, Effect, Evaluation, Identity, KeyPolicy, Named, OrgPolicyType, Orphan,
+    PUT_KEY_POLICY, Principals, Statement, delegation_statement, delegations,
 };
 use crate::text;
 
@@ -22,15 +23,17 @@ pub struct PolicyFacts<'a> {
     pub evaluations: &'a [Evaluation],
     /// Actions asked about (also without a principal).
     pub actions: &'a [String],
-    /// Who the policy lets call `kms:PutKeyPolicy`.
-    pub restorers: &'a [Grantee],
-    pub orphans: &'a [Orphan],
+    /// Who can update the policy (the one judgement's value).
+    pub restorers: &'a Restorers,
+    /// Without a principal, say `root-delegation-missing` for the actions the policy does not
+    /// delegate (`explain`); a lockout judgement says `no-account-delegation` instead.
+    pub delegation_for_nobody: bool,
 }
 
 pub fn findings(f: &PolicyFacts) -> Vec<Finding> {
     let mut out = caller_findings(f);
     out.extend(delegation_missing_for_nobody(f));
-    out.extend(f.orphans.iter().map(orphaned_principal));
+    out.extend(f.restorers.orphans.iter().map(orphaned_principal));
     out.extend(not_principal_misses_sessions(f));
     out.extend(policy_update_open(f.policy));
     out.extend(unknown_operators(f.policy));
@@ -270,7 +273,7 @@ fn root_delegation_missing(f: &PolicyFacts, evals: &[&Evaluation]) -> Finding {
 /// actions.
 fn delegation_missing_for_nobody(f: &PolicyFacts) -> Option<Finding> {
     let (account, partition) = (account_of(f), partition_of(f));
-    if f.principal.is_some() {
+    if f.principal.is_some() || !f.delegation_for_nobody {
         return None;
     }
     {
@@ -371,40 +374,45 @@ fn unknown_operators(policy: &KeyPolicy) -> Vec<Finding> {
     found
 }
 
-/// `no-restorer`: once denies are applied, nobody the policy names can update it.
+/// `no-restorer`: once denies are applied, nobody the policy names can update it. When the
+/// organisation's policies hold the restorers, its administrators can lift them, which is
+/// sooner than AWS Support.
 fn no_restorer(f: &PolicyFacts) -> Option<Finding> {
-    if !f.restorers.is_empty() {
+    if !f.restorers.none() {
         return None;
     }
-    {
-        let mut evidence: Vec<Text> = f
-            .policy
-            .statements
-            .iter()
-            .filter(|s| s.effect == Effect::Allow)
-            .filter(|s| s.covers_action(crate::policy::PUT_KEY_POLICY))
-            .map(describe_statement)
-            .collect();
-        if evidence.is_empty() {
-            evidence.push("no Allow statement covers kms:PutKeyPolicy".into());
-        }
-        Some(
-            Finding::new(
-                Code::NoRestorer,
-                "No existing principal can update the key policy",
-            )
+    let mut evidence: Vec<Text> = f
+        .policy
+        .statements
+        .iter()
+        .filter(|s| s.effect == Effect::Allow)
+        .filter(|s| s.covers_action(crate::policy::PUT_KEY_POLICY))
+        .map(describe_statement)
+        .collect();
+    if evidence.is_empty() {
+        evidence.push("no Allow statement covers kms:PutKeyPolicy".into());
+    }
+    let finding = Finding::new(
+        Code::NoRestorer,
+        "No existing principal can update the key policy",
+    )
+    .evidence(evidence);
+    Some(if f.restorers.held() {
+        finding
+            .detail("Every principal the key policy lets update it is denied kms:PutKeyPolicy by the organisation's SCPs or RCPs (see the restorers' blocked_by), or no longer exists.")
+            .help("The organisation's administrators (its management account, or the delegated administrator for policies) can exempt a restorer from the policy that holds it; only if they cannot, open a case with AWS Support from the key's account.")
+    } else {
+        finding
             .detail(
                 "No statement allows kms:PutKeyPolicy to an existing principal or to the \
                  account, once denies are applied. The key policy can no longer be changed by \
                  anyone in the account.",
             )
-            .evidence(evidence)
             .help(
                 "Only AWS Support can restore access to a key in this state: open a case from \
                  the key's account (as its root user if you can) and include this report.",
-            ),
-        )
-    }
+            )
+    })
 }
 
 /// A `Deny` with `NotPrincipal` that lists a role but not its sessions (and the account): IAM
