@@ -108,14 +108,8 @@ pub struct CheckArgs {
     #[arg(long, visible_alias = "output", value_parser = formats(Format::CHECK))]
     pub format: Option<Format>,
 
-    /// A service control policy that applies (repeatable): a policy document, or the output of
-    /// `aws organizations describe-policy`. A restorer it denies kms:PutKeyPolicy does not count.
-    #[arg(long = "scp", value_name = "FILE")]
-    pub scps: Vec<PathBuf>,
-
-    /// A resource control policy that applies (repeatable), in the same forms.
-    #[arg(long = "rcp", value_name = "FILE")]
-    pub rcps: Vec<PathBuf>,
+    #[command(flatten)]
+    pub org_policies: OrgPolicyArgs,
 
     /// Exit with status 1 when a finding is at or above this severity [default: error, or the
     /// configuration file's check.fail_on]
@@ -262,14 +256,8 @@ pub struct ScanArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// A service control policy that applies (repeatable): a policy document, or the output of
-    /// `aws organizations describe-policy`. A restorer it denies kms:PutKeyPolicy does not count.
-    #[arg(long = "scp", value_name = "FILE")]
-    pub scps: Vec<PathBuf>,
-
-    /// A resource control policy that applies (repeatable), in the same forms.
-    #[arg(long = "rcp", value_name = "FILE")]
-    pub rcps: Vec<PathBuf>,
+    #[command(flatten)]
+    pub org_policies: OrgPolicyArgs,
 
     /// The configuration file with the mute list (else the nearest .kms-doctor.toml at or above
     /// the working directory).
@@ -407,6 +395,21 @@ pub struct AwsArgs {
     /// Least milliseconds between two CloudTrail LookupEvents calls (its quota is 2 a second).
     #[arg(long, value_name = "MS", default_value_t = 500, hide = true)]
     pub lookup_interval_ms: u64,
+}
+
+/// The organisation's policies given as files: `check`, `scan` and `explain` read them alike.
+#[derive(Debug, Args, Clone, Default)]
+pub struct OrgPolicyArgs {
+    /// A service control policy that applies (repeatable): a policy document, or the output of
+    /// `aws organizations describe-policy`. Every one must allow; any Deny that matches denies,
+    /// and a restorer it denies kms:PutKeyPolicy does not count.
+    #[arg(long = "scp", value_name = "FILE")]
+    pub scps: Vec<PathBuf>,
+
+    /// A resource control policy that applies (repeatable), in the same forms: any Deny that
+    /// matches denies.
+    #[arg(long = "rcp", value_name = "FILE")]
+    pub rcps: Vec<PathBuf>,
 }
 
 /// Querying a CloudTrail table with Athena.
@@ -626,15 +629,8 @@ pub struct ExplainArgs {
     #[command(flatten)]
     pub context: ContextArgs,
 
-    /// A service control policy that applies (repeatable): a policy document, or the output of
-    /// `aws organizations describe-policy`. Every one must allow; any Deny that matches denies.
-    #[arg(long = "scp", value_name = "FILE")]
-    pub scps: Vec<PathBuf>,
-
-    /// A resource control policy that applies (repeatable), in the same forms: any Deny that
-    /// matches denies.
-    #[arg(long = "rcp", value_name = "FILE")]
-    pub rcps: Vec<PathBuf>,
+    #[command(flatten)]
+    pub org_policies: OrgPolicyArgs,
 
     /// Output format [default: text, piped or not] (--output: the AWS CLI's name for it)
     #[arg(long, visible_alias = "output", value_parser = formats(Format::DIAGNOSE))]

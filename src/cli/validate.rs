@@ -204,8 +204,8 @@ fn explain(a: ExplainArgs, format: FormatOf) -> Result<ExplainRequest, UsageErro
         },
         key_arn: a.key_arn,
         context: context(a.context),
-        scps: a.scps,
-        rcps: a.rcps,
+        scps: a.org_policies.scps,
+        rcps: a.org_policies.rcps,
         output: Output {
             format: format(a.format),
             redact: false,
@@ -472,8 +472,8 @@ fn check(a: CheckArgs) -> Result<CheckRequest, UsageError> {
     Ok(CheckRequest {
         live,
         keys: a.keys,
-        scps: a.scps,
-        rcps: a.rcps,
+        scps: a.org_policies.scps,
+        rcps: a.org_policies.rcps,
         paths: a.paths,
         settings,
         deployer,
@@ -585,8 +585,8 @@ fn scan(a: ScanArgs) -> Result<ScanRequest, UsageError> {
         without: without(&a.without)?,
         save_evidence: a.save_evidence.clone(),
         force: a.force,
-        scps: a.scps.clone(),
-        rcps: a.rcps.clone(),
+        scps: a.org_policies.scps.clone(),
+        rcps: a.org_policies.rcps.clone(),
         config: a.config.clone(),
         aws: AwsSettings {
             region: regions.first().cloned(),
