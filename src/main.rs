@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     let stderr_is_terminal = std::io::stderr().is_terminal();
-    let stderr: Box<dyn WriteColor> = if stderr_is_terminal && !no_color {
+    let stderr: Box<dyn WriteColor + Send> = if stderr_is_terminal && !no_color {
         Box::new(Ansi(std::io::stderr()))
     } else {
         Box::new(NoColor(std::io::stderr()))

@@ -3,24 +3,30 @@
 
 use crate::diagnosis::model::{CallRecord, Text};
 use crate::report::{TextOut, WriteColor};
-use std::cell::RefCell;
+use std::sync::{Mutex, MutexGuard};
 
 pub struct Console {
-    sink: RefCell<Box<dyn WriteColor>>,
+    sink: Mutex<Box<dyn WriteColor + Send>>,
     /// `-v`: list every AWS call.
     pub verbose: bool,
     /// Draw a spinner (standard error is a terminal).
     interactive: bool,
-    spinner: RefCell<Option<indicatif::ProgressBar>>,
+    spinner: Mutex<Option<indicatif::ProgressBar>>,
+}
+
+/// A poisoned lock only means a thread panicked while writing to standard error: what it holds
+/// is still usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Console {
-    pub fn new(sink: Box<dyn WriteColor>, verbose: bool, interactive: bool) -> Console {
+    pub fn new(sink: Box<dyn WriteColor + Send>, verbose: bool, interactive: bool) -> Console {
         Console {
-            sink: RefCell::new(sink),
+            sink: Mutex::new(sink),
             verbose,
             interactive,
-            spinner: RefCell::new(None),
+            spinner: Mutex::new(None),
         }
     }
 
@@ -29,7 +35,7 @@ impl Console {
         if !self.interactive || pages < 2 {
             return;
         }
-        let mut spinner = self.spinner.borrow_mut();
+        let mut spinner = lock(&self.spinner);
         let bar = spinner.get_or_insert_with(|| {
             let b = indicatif::ProgressBar::with_draw_target(
                 None,
@@ -54,7 +60,7 @@ impl Console {
         if !self.interactive {
             return;
         }
-        let mut spinner = self.spinner.borrow_mut();
+        let mut spinner = lock(&self.spinner);
         let bar = spinner.get_or_insert_with(|| {
             let b = indicatif::ProgressBar::with_draw_target(
                 Some(0),
@@ -85,7 +91,7 @@ impl Console {
     }
 
     pub fn finish_progress(&self) {
-        if let Some(bar) = self.spinner.borrow_mut().take() {
+        if let Some(bar) = lock(&self.spinner).take() {
             bar.finish_and_clear();
         }
     }
@@ -93,14 +99,14 @@ impl Console {
     /// `-v`: the calls, one a line.
     pub fn calls(&self, calls: &[CallRecord]) {
         if self.verbose {
-            let mut sink = self.sink.borrow_mut();
+            let mut sink = lock(&self.sink);
             let _ = crate::report::diagnose::write_calls(calls, sink.as_mut());
         }
     }
 
     /// A line for the operator that is not part of the report.
     pub fn note(&self, text: &Text) {
-        let mut sink = self.sink.borrow_mut();
+        let mut sink = lock(&self.sink);
         let mut out = TextOut::new(sink.as_mut());
         let _ = out
             .p("kms-doctor: ")
@@ -110,7 +116,7 @@ impl Console {
 }
 
 /// What a long computation reports as it goes: the CLI's spinner, nothing for a server.
-pub trait Progress {
+pub trait Progress: Send + Sync {
     /// A CloudTrail search read `pages` pages and `events` events so far.
     fn pages(&self, pages: u32, events: u64);
     /// A scan went one step further.

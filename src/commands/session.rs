@@ -153,7 +153,7 @@ impl Session {
     /// local archive that cannot be opened at all is an error.
     pub async fn recover_from_logs(
         &self,
-        target: &mut dyn Recoverable,
+        target: &mut (dyn Recoverable + Send),
         key: &KeyRef,
         logs: Option<&LogSource>,
         athena: Option<&AthenaTable>,

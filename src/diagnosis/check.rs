@@ -493,24 +493,21 @@ fn before_deployment(
     held_by_organization: bool,
 ) -> Finding {
     let root = format!("arn:{partition}:iam::{}:root", account.unwrap_or("ACCOUNT"));
-    match f.code {
-        Code::NoRestorer => {
-            f.title = "This policy would leave no principal able to update the key policy".into();
-            f.detail = "Once deployed, no statement would allow kms:PutKeyPolicy to an existing principal or to the account, once denies are applied: nobody in the account could change the policy again, and only AWS Support could restore access.".into();
-            f.help = text!(
-                "Change the template before it ships: keep the account delegation (",
-                code(format!(
-                    "{{\"Effect\": \"Allow\", \"Principal\": {{\"AWS\": \"{root}\"}}, \"Action\": \"kms:*\", \"Resource\": \"*\"}}"
-                )),
-                ") or name a break-glass role for kms:PutKeyPolicy.",
-                if held_by_organization {
-                    " The restorers it names are held by the organisation's SCPs or RCPs: the organisation's administrators can exempt one."
-                } else {
-                    ""
-                }
-            );
-        }
-        _ => {}
+    if f.code == Code::NoRestorer {
+        f.title = "This policy would leave no principal able to update the key policy".into();
+        f.detail = "Once deployed, no statement would allow kms:PutKeyPolicy to an existing principal or to the account, once denies are applied: nobody in the account could change the policy again, and only AWS Support could restore access.".into();
+        f.help = text!(
+            "Change the template before it ships: keep the account delegation (",
+            code(format!(
+                "{{\"Effect\": \"Allow\", \"Principal\": {{\"AWS\": \"{root}\"}}, \"Action\": \"kms:*\", \"Resource\": \"*\"}}"
+            )),
+            ") or name a break-glass role for kms:PutKeyPolicy.",
+            if held_by_organization {
+                " The restorers it names are held by the organisation's SCPs or RCPs: the organisation's administrators can exempt one."
+            } else {
+                ""
+            }
+        );
     }
     f
 }

@@ -56,7 +56,7 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail, O: Organizations>(
     clients: &Clients<S, K, I, C, O>,
     calls: &Calls,
     opts: &GatherOptions,
-    progress: &dyn Fn(u32, u64),
+    progress: &(dyn Fn(u32, u64) + Sync),
 ) -> Result<Evidence, CallerUnknown> {
     let subject = opts.principal.clone();
     let mut notes = Vec::new();
@@ -321,7 +321,7 @@ async fn history<S, K, I, C: CloudTrail, O>(
     opts: &GatherOptions,
     key_ref: &KeyRef,
     first_page: Option<Result<EventPage, CallError>>,
-    progress: &dyn Fn(u32, u64),
+    progress: &(dyn Fn(u32, u64) + Sync),
 ) -> Option<History> {
     let first_page = first_page?;
     if key_ref.arn.is_none() && key_ref.key_id.is_none() {

@@ -121,11 +121,17 @@ pub async fn organization_policies<O: Organizations>(
     let Ok(path) = path else { return evidence };
     // Every level's SCPs and RCPs at once.
     let listings: Vec<Listing> =
-        futures_util::stream::iter(path.iter().enumerate().flat_map(|(i, target)| {
-            ["SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"].map(|filter| async move {
-                ((i, filter), attached(org, calls, t, target, filter).await)
-            })
-        }))
+        // The futures are made first: see `scan_s3` (rustc #102211).
+        futures_util::stream::iter(
+            path.iter()
+                .enumerate()
+                .flat_map(|(i, target)| {
+                    ["SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"].map(|filter| async move {
+                        ((i, filter), attached(org, calls, t, target, filter).await)
+                    })
+                })
+                .collect::<Vec<_>>(),
+        )
         .buffer_unordered(AT_ONCE)
         .collect()
         .await;
@@ -137,26 +143,29 @@ pub async fn organization_policies<O: Organizations>(
     let mut ids: Vec<&String> = listed.values().flatten().map(|(id, _)| id).collect();
     ids.sort();
     ids.dedup();
-    let documents: BTreeMap<String, String> = futures_util::stream::iter(ids)
-        .map(|id| async move {
-            if let Some((_, doc)) = KNOWN.iter().find(|(k, _)| k == id) {
-                return Some((id.clone(), (*doc).to_owned()));
-            }
-            let doc = calls
-                .record(
-                    "organizations",
-                    "DescribePolicy",
-                    t,
-                    org.describe_policy(id),
-                )
-                .await
-                .ok()?;
-            Some((id.clone(), doc))
-        })
-        .buffer_unordered(AT_ONCE)
-        .filter_map(|x| async move { x })
-        .collect()
-        .await;
+    let documents: BTreeMap<String, String> = futures_util::stream::iter(
+        ids.into_iter()
+            .map(|id| async move {
+                if let Some((_, doc)) = KNOWN.iter().find(|(k, _)| k == id) {
+                    return Some((id.clone(), (*doc).to_owned()));
+                }
+                let doc = calls
+                    .record(
+                        "organizations",
+                        "DescribePolicy",
+                        t,
+                        org.describe_policy(id),
+                    )
+                    .await
+                    .ok()?;
+                Some((id.clone(), doc))
+            })
+            .collect::<Vec<_>>(),
+    )
+    .buffer_unordered(AT_ONCE)
+    .filter_map(|x| async move { x })
+    .collect()
+    .await;
     // A type is known only when every level was listed and every document read.
     let levels = |filter: &'static str| -> Option<Vec<OrgLevel>> {
         path.iter()

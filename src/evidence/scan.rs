@@ -219,7 +219,7 @@ pub async fn gather_scan<F: Fleet>(
     fleet: &F,
     calls: &Calls,
     opts: &ScanOptions,
-    progress: &dyn Fn(Tick),
+    progress: &(dyn Fn(Tick) + Sync),
 ) -> Result<ScanEvidence, ScanFailed> {
     let t = opts.timeout;
     let caller = calls
@@ -252,17 +252,22 @@ pub async fn gather_scan<F: Fleet>(
             ids.into_iter().map(AccountId::from).collect()
         }
     };
-    let scanned = futures_util::stream::iter(&accounts)
-        .map(|id| scan_account(fleet, calls, opts, &caller, &partition, id, progress))
+    // Streams over owned IDs: a stream mapped by a closure that borrows its item is not `Send`
+    // (rustc #102211), and a server runs a scan as a task of a multi-threaded runtime.
+    let (caller_ref, partition_ref) = (&caller, &partition);
+    let scanned = futures_util::stream::iter(accounts.clone())
+        .map(|id| async move {
+            scan_account(fleet, calls, opts, caller_ref, partition_ref, &id, progress).await
+        })
         .buffer_unordered(ACCOUNTS_AT_ONCE)
         .collect::<Vec<AccountResult>>();
     // Each account's SCPs and RCPs, once per account (not per key), beside the keys.
-    let organizations = futures_util::stream::iter(&accounts)
+    let organizations = futures_util::stream::iter(accounts.clone())
         .map(|id| async move {
             let org =
-                super::organization::organization_policies(fleet.organizations(), calls, t, id)
+                super::organization::organization_policies(fleet.organizations(), calls, t, &id)
                     .await;
-            (id.clone(), org)
+            (id, org)
         })
         .buffer_unordered(ACCOUNTS_AT_ONCE)
         .collect::<BTreeMap<AccountId, OrgEvidence>>();
@@ -399,7 +404,7 @@ async fn scan_account<F: Fleet>(
     caller: &CallerIdentity,
     partition: &str,
     id: &str,
-    progress: &dyn Fn(Tick),
+    progress: &(dyn Fn(Tick) + Sync),
 ) -> AccountResult {
     let t = opts.timeout;
     let mut result = AccountResult::default();
@@ -436,17 +441,20 @@ async fn scan_account<F: Fleet>(
             }
         },
     };
-    let per_region: Vec<RegionResult> = futures_util::stream::iter(&regions)
-        .map(|region| {
+    // Over owned names: see `gather_scan` (rustc #102211).
+    let account = &account;
+    let per_region: Vec<RegionResult> = futures_util::stream::iter(regions.clone())
+        .map(|region| async move {
             scan_region(
-                fleet.kms(&account, region),
-                fleet.cloudtrail(&account, region),
+                fleet.kms(account, &region),
+                fleet.cloudtrail(account, &region),
                 calls,
                 opts,
                 id,
-                region,
+                &region,
                 progress,
             )
+            .await
         })
         .buffer_unordered(REGIONS_AT_ONCE)
         .collect()
@@ -468,7 +476,7 @@ async fn scan_account<F: Fleet>(
         }
     }
     result.regions = regions;
-    let iam = fleet.iam(&account);
+    let iam = fleet.iam(account);
     check_restorers(&iam, calls, t, id, &mut result.keys, opts.now).await;
     // Through the account delegation, any IAM user or role whose policies allow it may update
     // a key's policy: who, from the account's authorization details, read once.
@@ -618,7 +626,7 @@ async fn scan_region<K: Kms, C: CloudTrail>(
     opts: &ScanOptions,
     account: &str,
     region: &str,
-    progress: &dyn Fn(Tick),
+    progress: &(dyn Fn(Tick) + Sync),
 ) -> RegionResult {
     let t = opts.timeout;
     let paces = KmsPaces::new(opts.kms_rate);

@@ -134,3 +134,38 @@ fn a_policy_given_inline_is_explained_as_the_cli_explains_its_file() {
     let report = explain_policy(&req).unwrap();
     assert_eq!(serde_json::to_value(&report).unwrap(), printed);
 }
+
+/// A server runs each computation as a task of a multi-threaded runtime: every command's future
+/// is `Send` (checked when this compiles), and the diagnosis runs as a spawned task.
+#[test]
+fn every_computation_is_a_send_future() {
+    use kms_doctor::commands::{check, history, scan};
+    fn send<T: Send>(_: &T) {}
+    fn all_send(
+        d: &DiagnoseRequest,
+        s: &scan::ScanRequest,
+        c: &check::CheckRequest,
+        h: &history::HistoryRequest,
+        p: &NoProgress,
+    ) {
+        send(&diagnose(d, p));
+        send(&scan::scan(s, p));
+        send(&check::check_iac(c, p));
+        send(&history::history(h, p));
+    }
+    let _checked_at_compile_time = all_send;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let task = runtime.spawn(async {
+        let Diagnosed { report, .. } = diagnose(&request(), &NoProgress).await.unwrap();
+        serde_json::to_value(&report).unwrap()
+    });
+    let report = runtime.block_on(task).unwrap();
+    assert_eq!(
+        report["summary"]["who_can_restore"],
+        "arn:aws:iam::111122223333:role/KeyAdmin"
+    );
+}

@@ -109,7 +109,7 @@ pub async fn scan<C: CloudTrail, M: KeyMatch>(
     event_names: &[&str],
     window: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
     first_page: Option<Result<EventPage, CallError>>,
-    progress: &dyn Fn(u32, u64),
+    progress: &(dyn Fn(u32, u64) + Sync),
     mut visit: impl FnMut(M::Id, PolicyEvent) -> bool,
 ) -> Result<ScanStats, CallError> {
     let mut stats = ScanStats {
@@ -184,7 +184,7 @@ pub async fn search<C: CloudTrail>(
     opts: &SearchOptions,
     now: chrono::DateTime<chrono::Utc>,
     first_page: Option<Result<EventPage, CallError>>,
-    progress: &dyn Fn(u32, u64),
+    progress: &(dyn Fn(u32, u64) + Sync),
 ) -> Result<History, CallError> {
     let window = (
         now - chrono::Duration::days(i64::from(opts.lookback_days)),
@@ -225,7 +225,7 @@ pub async fn collect<C: CloudTrail>(
     key: &KeyRef,
     opts: &SearchOptions,
     window: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
-    progress: &dyn Fn(u32, u64),
+    progress: &(dyn Fn(u32, u64) + Sync),
 ) -> Result<(Vec<PolicyEvent>, ScanStats), CallError> {
     let mut events = Vec::new();
     let stats = scan(
@@ -261,7 +261,7 @@ pub async fn key_timeline<K: Kms, C: CloudTrail>(
     account: &mut Option<String>,
     opts: &SearchOptions,
     window: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
-    progress: &dyn Fn(u32, u64),
+    progress: &(dyn Fn(u32, u64) + Sync),
 ) -> Result<Option<Found>, CallError> {
     let described = calls
         .record("kms", "DescribeKey", opts.timeout, kms.describe_key(input))

@@ -93,15 +93,16 @@ pub async fn scan_s3<S: ObjectStore>(
     scan.skipped.cut_short = cut_short;
     for batch in objects.chunks(S3_BATCH) {
         let fetched: std::collections::HashMap<String, Result<Vec<u8>, String>> =
-            futures_util::stream::iter(batch)
-                .map(|object| async move {
-                    let get = store.get(&location.bucket, object);
-                    let body = calls
-                        .record("s3", "GetObject", timeout, get)
-                        .await
-                        .map_err(|e| e.describe());
-                    (object.clone(), body)
-                })
+            // The futures are made first: a stream mapped by a closure that returns a borrowing
+            // future is not `Send` (rustc #102211), and a server runs this on several threads.
+            futures_util::stream::iter(batch.iter().map(|object| async move {
+                let get = store.get(&location.bucket, object);
+                let body = calls
+                    .record("s3", "GetObject", timeout, get)
+                    .await
+                    .map_err(|e| e.describe());
+                (object.clone(), body)
+            }).collect::<Vec<_>>())
                 .buffer_unordered(S3_CONCURRENCY)
                 .collect()
                 .await;
