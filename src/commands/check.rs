@@ -66,10 +66,10 @@ fn write_baseline(
     for f in &report.files {
         for r in &f.resources {
             for l in &r.findings {
-                let accepted = l
-                    .suppressed
-                    .as_ref()
-                    .is_some_and(|s| s.kind != crate::diagnosis::model::SuppressionKind::Baseline);
+                let accepted =
+                    l.finding.suppressed.as_ref().is_some_and(|s| {
+                        s.kind != crate::diagnosis::model::SuppressionKind::Baseline
+                    });
                 if !accepted {
                     fingerprints.insert(crate::diagnosis::model::fingerprint(
                         &f.path,

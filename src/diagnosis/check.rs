@@ -53,7 +53,7 @@ pub fn check(
                 .map(|k| {
                     let mut findings = check_key(k, f.kind, opts, now);
                     for l in &mut findings {
-                        l.suppressed = suppression(&f.path, k, l.finding.code, opts);
+                        l.finding.suppressed = suppression(&f.path, k, l.finding.code, opts);
                     }
                     findings.sort_by_key(|l| (l.finding.severity, l.line, l.finding.code));
                     CheckedResource {
@@ -262,7 +262,6 @@ fn before_you_delete(
                 finding,
                 line: at.line,
                 column: at.column,
-                suppressed: None,
             });
     }
     for ((file, resource), mut findings) in by_resource {
@@ -273,7 +272,7 @@ fn before_you_delete(
             ..DeclaredKey::default()
         };
         for l in &mut findings {
-            l.suppressed = suppression(path, &as_key, l.finding.code, opts);
+            l.finding.suppressed = suppression(path, &as_key, l.finding.code, opts);
         }
         findings.sort_by_key(|l| (l.finding.severity, l.finding.code));
         checked[file].resources.push(CheckedResource {
@@ -340,7 +339,6 @@ fn place(f: Finding, key: &DeclaredKey, policy: Option<&DeclaredPolicy>) -> Loca
         finding: f,
         line: at.line,
         column: at.column,
-        suppressed: None,
     }
 }
 
@@ -356,7 +354,6 @@ fn check_key(
             line: at.line.or(key.at.line),
             column: at.column.or(key.at.column),
             finding: bypass_set(&key.resource_type),
-            suppressed: None,
         });
     }
     let declared = match &key.policy {

@@ -31,11 +31,10 @@ pub fn explain(r: &ExplainReport) -> Exit {
 /// above `fail_on` (`None`: never).
 pub fn scan(r: &ScanReport, fail_on: Option<Severity>) -> Exit {
     // A finding the mute list accepts does not count.
-    let counted = r.keys.iter().flat_map(|k| {
-        k.findings
-            .iter()
-            .filter(|f| !k.muted.iter().any(|m| m.code == f.code))
-    });
+    let counted = r
+        .keys
+        .iter()
+        .flat_map(|k| k.findings.iter().filter(|f| f.counts()));
     at_or_above(r.findings.iter().chain(counted), fail_on)
 }
 

@@ -9,7 +9,7 @@ use super::model::{AccountId, KeyId};
 use super::model::{
     CallCounts, Code, Finding, KeyEvidence, KeyMute, KeyStatus, Missed, MutedFinding, NotExamined,
     Outcome, SCHEMA_VERSION, ScanError, ScanEvidence, ScanReport, ScanScope, ScanSummary,
-    ScannedKey, Severity, Text, code, prose, sort_findings,
+    ScannedKey, Severity, Suppression, SuppressionKind, Text, code, prose, sort_findings,
 };
 use super::model::{Removed, SourceKind};
 use super::restore_paths::Graph;
@@ -259,21 +259,25 @@ fn join_and(parts: &[String]) -> String {
 
 /// The findings of `key` the mute list accepts, and its status without them.
 fn mute(key: &mut ScannedKey, mutes: &[KeyMute]) {
-    for f in &key.findings {
+    let mut findings = std::mem::take(&mut key.findings);
+    for f in &mut findings {
         if let Some(m) = mutes.iter().find(|m| m.accepts(key, f.code)) {
             key.muted.push(MutedFinding {
                 code: f.code,
                 reason: m.reason.clone(),
             });
+            f.suppressed = Some(Suppression {
+                kind: SuppressionKind::Config,
+                reason: m.reason.clone(),
+            });
         }
     }
+    key.findings = findings;
     if !key.muted.is_empty() {
-        let counted: Vec<&Finding> = key
-            .findings
-            .iter()
-            .filter(|f| !key.muted.iter().any(|m| m.code == f.code))
-            .collect();
-        key.status = status(counted.into_iter(), key.restorers.is_some());
+        key.status = status(
+            key.findings.iter().filter(|f| f.counts()),
+            key.restorers.is_some(),
+        );
     }
 }
 

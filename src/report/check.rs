@@ -166,7 +166,7 @@ pub fn sarif(r: &CheckReport) -> serde_json::Value {
                     "properties": {"help": l.finding.help.plain(), "resourceType": res.resource_type}
                 });
                 // SARIF's own way to say a result was accepted: dashboards hide it, not lose it.
-                if let Some(s) = &l.suppressed {
+                if let Some(s) = &l.finding.suppressed {
                     result["suppressions"] = json!([{
                         "kind": match s.kind {
                             SuppressionKind::Inline => "inSource",

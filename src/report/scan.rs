@@ -42,7 +42,7 @@ fn codes(k: &ScannedKey) -> String {
         .findings
         .iter()
         .filter(|f| f.severity != Severity::Info || k.status == KeyStatus::Unknown)
-        .filter(|f| !k.muted.iter().any(|m| m.code == f.code))
+        .filter(|f| f.counts())
         .map(|f| f.code.as_str())
         .collect();
     codes.dedup();
@@ -258,11 +258,7 @@ fn key_details<'a>(doc: &mut Doc<'a>, k: &'a ScannedKey) {
         }
         doc.push(Block::Findings {
             // Muted findings stay in JSON and SARIF (`muted`, `suppressions`), not here.
-            items: k
-                .findings
-                .iter()
-                .filter(|f| !k.muted.iter().any(|m| m.code == f.code))
-                .collect(),
+            items: k.findings.iter().filter(|f| f.counts()).collect(),
             none: None,
         });
     }
@@ -299,7 +295,6 @@ pub fn sarif(r: &ScanReport) -> serde_json::Value {
                 format!("kms:{}:{}:key/{}", k.region, k.account, k.key_id)
             });
             k.findings.iter().map(move |f| {
-                let muted = k.muted.iter().find(|m| m.code == f.code);
                 let mut result = json!({
                     "ruleId": f.code.as_str(),
                     "ruleIndex": used.iter().position(|c| *c == f.code),
@@ -316,9 +311,8 @@ pub fn sarif(r: &ScanReport) -> serde_json::Value {
                         "help": f.help.plain(),
                     }
                 });
-                if let Some(m) = muted {
-                    result["suppressions"] =
-                        json!([{"kind": "external", "justification": m.reason}]);
+                if let Some(s) = &f.suppressed {
+                    result["suppressions"] = json!([{"kind": "external", "justification": s.reason}]);
                 }
                 result
             })

@@ -86,7 +86,7 @@ pub struct Ignore {
 pub enum SuppressionKind {
     /// In the template itself (`Metadata`, a comment).
     Inline,
-    /// In `.kms-doctor.toml`.
+    /// In `.kms-doctor.toml` (`check`'s ignores, `scan`'s mute list).
     Config,
     /// In the `--baseline` file: known before.
     Baseline,
@@ -267,14 +267,11 @@ pub struct LocatedFinding {
     pub finding: Finding,
     pub line: Option<usize>,
     pub column: Option<usize>,
-    /// Accepted: it does not count toward the summary or the exit status.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suppressed: Option<Suppression>,
 }
 
 impl LocatedFinding {
     pub fn counts(&self) -> bool {
-        self.suppressed.is_none()
+        self.finding.counts()
     }
 }
 

@@ -224,6 +224,10 @@ pub struct Finding {
     /// The policy statement it is about (0-based), for reports that point into a file.
     #[serde(skip)]
     pub statement: Option<usize>,
+    /// Accepted (`check`'s suppressions, `scan`'s mute list): kept in every output, but it does
+    /// not count toward a status, a summary or the exit status. One shape for every command.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<super::check::Suppression>,
 }
 
 impl Finding {
@@ -246,7 +250,13 @@ impl Finding {
             evidence: Vec::new(),
             help: Text::default(),
             statement: None,
+            suppressed: None,
         }
+    }
+
+    /// Counts toward a status, a summary and the exit status: not accepted.
+    pub fn counts(&self) -> bool {
+        self.suppressed.is_none()
     }
 
     /// The statement (0-based) the finding is about.

@@ -220,7 +220,7 @@ macro_rules! redact_fields {
 redact_fields! {
     CallerReport { arn, account, principal_arn }
     Access { action; plain: verdict, basis, because }
-    Finding { title, detail, evidence, help; plain: code, severity, statement }
+    Finding { title, detail, evidence, help; plain: code, severity, statement, suppressed }
     Restorer {
         principal, statement, conditions_on, assumable_by, path, permission_set, blocked_by;
         plain: source, exists, kind, via, caller_can_assume
