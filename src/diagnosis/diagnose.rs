@@ -163,7 +163,7 @@ impl<'e> Case<'e> {
         let policy_text = in_force.map(|p| p.text);
         let (policy, unreadable) = match policy_text.as_deref().map(parse_in_force) {
             Some(Ok(p)) => (Some(p), None),
-            Some(Err(unreadable)) => (None, Some(unreadable)),
+            Some(Err(unreadable)) => (None, Some(*unreadable)),
             None => (None, None),
         };
         let key_arn = ev.key.arn.as_deref();

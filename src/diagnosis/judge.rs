@@ -17,18 +17,20 @@ use std::collections::BTreeMap;
 
 /// The key policy in force, parsed; one that does not parse is said as a finding, the same for
 /// every command.
-pub fn parse_in_force(text: &str) -> Result<KeyPolicy, Finding> {
+pub fn parse_in_force(text: &str) -> Result<KeyPolicy, Box<Finding>> {
     KeyPolicy::parse(text).map_err(|e| {
-        Finding::new(
-            Code::EvidenceIncomplete,
-            "The key policy in force could not be read",
+        Box::new(
+            Finding::new(
+                Code::EvidenceIncomplete,
+                "The key policy in force could not be read",
+            )
+            .detail(text!(
+                "kms-doctor cannot evaluate it: ",
+                code(e.to_string()),
+                "."
+            ))
+            .help("Check the policy with `kms-doctor explain --policy FILE`."),
         )
-        .detail(text!(
-            "kms-doctor cannot evaluate it: ",
-            code(e.to_string()),
-            "."
-        ))
-        .help("Check the policy with `kms-doctor explain --policy FILE`.")
     })
 }
 

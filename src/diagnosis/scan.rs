@@ -512,7 +512,7 @@ fn assess_with(
     let mut findings = judged.findings;
     match &parsed {
         None => findings.push(policy_unknown(key)),
-        Some(Err(unreadable)) => findings.push(unreadable.clone()),
+        Some(Err(unreadable)) => findings.push(*unreadable.clone()),
         Some(Ok(_)) => {}
     }
     if let Some(e) = key
