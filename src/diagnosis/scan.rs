@@ -606,7 +606,11 @@ fn policy_unknown(key: &KeyEvidence) -> Finding {
             "The Region's CloudTrail search did not settle it: ",
             code(
                 why.clone()
-                    .or_else(|| key.history.as_ref().and_then(|h| h.cut_short.clone()))
+                    .or_else(|| {
+                        key.history
+                            .as_ref()
+                            .and_then(|h| h.cut_short.as_ref().map(ToString::to_string))
+                    })
                     .unwrap_or_else(|| "the search ended early".to_owned())
             ),
             "."
@@ -721,7 +725,7 @@ mod tests {
             in_force: Some(PolicyEvent {
                 event_id: Some("e1".into()),
                 event_time: crate::diagnosis::model::Timestamp::parse("2026-11-01T00:00:00Z"),
-                event_name: "PutKeyPolicy".into(),
+                event_name: crate::diagnosis::model::PolicyEventName::PutKeyPolicy,
                 changed_by: None,
                 role_arn: None,
                 source_ip: None,

@@ -445,7 +445,7 @@ fn why(findings: &[Finding], access: &[Access], source: &PolicySource) -> Text {
     if key_policy_cause && let (Some(name), Some(time)) = (&source.event_name, &source.event_time) {
         why.append(text!(
             " — since ",
-            code(name.clone()),
+            code(*name),
             " at ",
             code(time.to_string())
         ));

@@ -149,7 +149,7 @@ pub fn build(found: Found, now: chrono::DateTime<chrono::Utc>) -> TimelineReport
     for e in events {
         let mut entry = Entry {
             event_time: e.event_time,
-            event_name: e.event_name.clone(),
+            event_name: e.event_name,
             event_id: e.event_id.clone(),
             author: e.changed_by.clone(),
             role_arn: e.role_arn.clone(),
@@ -223,11 +223,10 @@ mod tests {
             event_id: Some(format!("e-{t}").into()),
             event_time: crate::diagnosis::model::Timestamp::parse(t),
             event_name: if t.ends_with("01Z") {
-                "CreateKey"
+                crate::diagnosis::model::PolicyEventName::CreateKey
             } else {
-                "PutKeyPolicy"
-            }
-            .to_owned(),
+                crate::diagnosis::model::PolicyEventName::PutKeyPolicy
+            },
             changed_by: Some(format!("arn:aws:sts::{A}:assumed-role/Admin/alice")),
             role_arn: None,
             source_ip: None,

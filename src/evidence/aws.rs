@@ -903,14 +903,14 @@ impl Iam for IamClient {
 impl CloudTrail for CloudTrailClient {
     async fn lookup_events(
         &self,
-        event_name: &str,
+        event_name: crate::diagnosis::model::PolicyEventName,
         start: chrono::DateTime<chrono::Utc>,
         end: chrono::DateTime<chrono::Utc>,
         next_token: Option<String>,
     ) -> Result<EventPage, CallError> {
         let attribute = LookupAttribute::builder()
             .attribute_key(LookupAttributeKey::EventName)
-            .attribute_value(event_name)
+            .attribute_value(event_name.as_str())
             .build()
             .map_err(|e| CallError::new(ErrorKind::Unknown, e.to_string()))?;
         let out = self

@@ -232,9 +232,12 @@ async fn first_round<S: Sts, K: Kms, I, C: CloudTrail, O>(
                         "cloudtrail",
                         "LookupEvents",
                         t,
-                        clients
-                            .cloudtrail
-                            .lookup_events("PutKeyPolicy", start, opts.now, None),
+                        clients.cloudtrail.lookup_events(
+                            crate::diagnosis::model::PolicyEventName::PutKeyPolicy,
+                            start,
+                            opts.now,
+                            None,
+                        ),
                     )
                     .await,
             )

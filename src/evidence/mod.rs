@@ -432,7 +432,7 @@ pub trait Iam {
 pub trait CloudTrail {
     fn lookup_events(
         &self,
-        event_name: &str,
+        event_name: crate::diagnosis::model::PolicyEventName,
         start: chrono::DateTime<chrono::Utc>,
         end: chrono::DateTime<chrono::Utc>,
         next_token: Option<String>,

@@ -1,7 +1,9 @@
 //! A CloudTrail record, read once for every source (the event history, log files, Athena
 //! rows): is it a policy change of this key, and what did it set?
 
-use crate::diagnosis::model::{AccountId, EventId, PolicyEvent, SourceIp, Timestamp, UserAgent};
+use crate::diagnosis::model::{
+    AccountId, EventId, PolicyEvent, PolicyEventName, SourceIp, Timestamp, UserAgent,
+};
 use serde_json::Value;
 
 /// The key, as events may name it.
@@ -63,9 +65,6 @@ impl KeyMatch for KeySet {
     }
 }
 
-/// The events that set a key's policy.
-pub const POLICY_EVENTS: [&str; 3] = ["PutKeyPolicy", "CreateKey", "ReplicateKey"];
-
 /// A CloudTrail record that cannot be read: it is skipped and counted.
 #[derive(Debug, PartialEq, Eq)]
 pub struct UnreadableRecord;
@@ -93,21 +92,20 @@ fn read_value_of<M: KeyMatch>(
     v: &Value,
     key: &M,
 ) -> Result<Option<(M::Id, PolicyEvent)>, UnreadableRecord> {
-    let event_name = v
-        .get("eventName")
-        .and_then(Value::as_str)
-        .ok_or(UnreadableRecord)?
-        .to_owned();
-    if !POLICY_EVENTS.contains(&event_name.as_str()) {
+    let Some(event_name) = PolicyEventName::parse(
+        v.get("eventName")
+            .and_then(Value::as_str)
+            .ok_or(UnreadableRecord)?,
+    ) else {
         return Ok(None);
-    }
+    };
     let req = v.get("requestParameters").filter(|r| r.is_object());
     let matches = |p: &str| {
         v.pointer(p)
             .and_then(Value::as_str)
             .and_then(|k| key.find(k))
     };
-    let about_key = if event_name == "ReplicateKey" {
+    let about_key = if event_name == PolicyEventName::ReplicateKey {
         // The policy of a ReplicateKey is the new replica's, not the primary key's: only its
         // ARN names the replica alone (the key ID is the primary's too).
         matches("/responseElements/replicaKeyMetadata/arn").or_else(|| {
@@ -138,7 +136,10 @@ fn read_value_of<M: KeyMatch>(
         // Some records carry the policy as an object rather than a string.
         other => Some(other.to_string()),
     });
-    if event_name == "PutKeyPolicy" && policy.is_none() && text("/errorCode").is_none() {
+    if event_name == PolicyEventName::PutKeyPolicy
+        && policy.is_none()
+        && text("/errorCode").is_none()
+    {
         // A successful PutKeyPolicy always carries its policy: this record is damaged.
         return Err(UnreadableRecord);
     }

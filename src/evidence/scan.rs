@@ -860,7 +860,10 @@ async fn search_history<C: CloudTrail>(
         calls,
         &set,
         &search,
-        &["PutKeyPolicy", "CreateKey"],
+        &[
+            crate::diagnosis::model::PolicyEventName::PutKeyPolicy,
+            crate::diagnosis::model::PolicyEventName::CreateKey,
+        ],
         window,
         None,
         &|_, _| {},

@@ -3,6 +3,7 @@
 
 use super::doc::{Block, Doc, Line, Tone};
 use super::{Format, TextOut, WriteColor, show, write_json};
+use crate::diagnosis::model::PolicyEventName;
 use crate::diagnosis::model::{
     Basis, DiagnoseReport, KeyManager, KeyState, Restorer, RestorerVia, SourceKind, SupportCase,
     Verdict, blocked_words,
@@ -79,7 +80,7 @@ fn source_line(r: &DiagnoseReport) -> Line {
     Line::new()
         .w(from)
         .w(": ")
-        .v(s.event_name.as_deref().unwrap_or("event"))
+        .v(s.event_name.map_or("event", PolicyEventName::as_str))
         .w(" at ")
         .v(s.event_time
             .map_or_else(|| "?".to_owned(), |t| t.to_string()))
@@ -295,7 +296,7 @@ fn support_case<'a>(case: &'a SupportCase, doc: &mut Doc<'a>) {
         ),
     ];
     if let Some(e) = &case.removed_by {
-        let mut line = Line::new().v(e.event_name.as_deref().unwrap_or("PutKeyPolicy"));
+        let mut line = Line::new().v(e.event_name.map_or("PutKeyPolicy", PolicyEventName::as_str));
         if let Some(id) = &e.event_id {
             line = line.w(" event ").v(id.to_string());
         }

@@ -99,7 +99,7 @@ fn doc(r: &TimelineReport) -> Doc<'_> {
     // change that matters.
     if let Some(why) = &r.skipped.cut_short {
         doc.push(Block::Summary(
-            Line::new().ws(Tone::Bad, "INCOMPLETE: ").v(why),
+            Line::new().ws(Tone::Bad, "INCOMPLETE: ").v(why.to_string()),
         ));
     }
     let mut fields = vec![
@@ -123,7 +123,7 @@ fn doc(r: &TimelineReport) -> Doc<'_> {
             Line::new()
                 .ws(Tone::Bad, "Lockout:")
                 .w(" the ")
-                .v(&e.event_name)
+                .v(e.event_name)
                 .w(" at ")
                 .v(e.event_time
                     .map_or_else(|| "?".to_owned(), |t| t.to_string()))
@@ -143,7 +143,7 @@ fn doc(r: &TimelineReport) -> Doc<'_> {
             None => "(no time)".into(),
         }
         .w("  ")
-        .vs(Tone::Strong, &e.event_name);
+        .vs(Tone::Strong, e.event_name);
         if let Some(c) = &e.error_code {
             head = head.w(" ").ws(Tone::Warn, "FAILED").w(" (").v(c).w(")");
         }
@@ -199,7 +199,7 @@ mod tests {
                 files: 0,
                 records: 0,
                 reasons: Vec::new(),
-                cut_short: Some("the CloudTrail search was cut short by a failed call".into()),
+                cut_short: Some(crate::diagnosis::model::Shortfall::Search(None)),
             },
             lockout: None,
             calls: Vec::new(),

@@ -241,7 +241,7 @@ fn the_timeline_hides_addresses_agents_and_authors() {
     let event = PolicyEvent {
         event_id: Some("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d".into()),
         event_time: kms_doctor::diagnosis::model::Timestamp::parse("2026-11-21T08:00:00Z"),
-        event_name: "PutKeyPolicy".into(),
+        event_name: kms_doctor::diagnosis::model::PolicyEventName::PutKeyPolicy,
         changed_by: Some("arn:aws:sts::111122223333:assumed-role/OnCall/dave".into()),
         role_arn: Some("arn:aws:iam::111122223333:role/OnCall".into()),
         source_ip: Some("2001:db8::77".into()),

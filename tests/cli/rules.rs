@@ -406,7 +406,10 @@ fn an_endless_next_token_ends_at_the_page_cap_and_says_so() {
         history.pages,
         kms_doctor::evidence::sources::event_history::MAX_PAGES
     );
-    assert_eq!(history.cut_short.as_deref(), Some("after 400 pages"));
+    assert_eq!(
+        history.cut_short,
+        Some(kms_doctor::diagnosis::model::SearchBound::Pages(400))
+    );
     let gap = r
         .findings
         .iter()

@@ -279,7 +279,7 @@ async fn lookup_events_filters_by_event_name_and_pages() {
     let now = chrono::Utc::now();
     let page = cloudtrail(&[&rule])
         .lookup_events(
-            "PutKeyPolicy",
+            kms_doctor::diagnosis::model::PolicyEventName::PutKeyPolicy,
             now - chrono::Duration::days(90),
             now,
             Some("t1".into()),
@@ -301,7 +301,12 @@ async fn lookup_events_throttling_is_not_retried_by_the_sdk() {
     });
     let now = chrono::Utc::now();
     let err = cloudtrail(&[&rule])
-        .lookup_events("PutKeyPolicy", now, now, None)
+        .lookup_events(
+            kms_doctor::diagnosis::model::PolicyEventName::PutKeyPolicy,
+            now,
+            now,
+            None,
+        )
         .await
         .unwrap_err();
     assert_eq!(err.outcome, Outcome::Throttled);

@@ -85,7 +85,7 @@ pub struct HistorySummary {
     pub complete: bool,
     /// The bound that ended the search early, when one did.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cut_short: Option<String>,
+    pub cut_short: Option<super::SearchBound>,
     /// Failed `PutKeyPolicy` attempts newer than the policy in force, newest first.
     pub failed_attempts: Vec<FailedAttempt>,
 }
@@ -294,7 +294,7 @@ pub struct PolicySource {
     pub changed_by: Option<String>,
     /// The event that set the policy: `PutKeyPolicy`, `CreateKey` or `ReplicateKey`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_name: Option<String>,
+    pub event_name: Option<super::PolicyEventName>,
 }
 
 impl PolicySource {

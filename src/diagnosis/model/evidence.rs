@@ -103,12 +103,62 @@ pub struct MatchedStatement {
     pub source_policy_type: Option<SourcePolicyType>,
 }
 
+/// The CloudTrail events that set a key's policy: the only ones kms-doctor reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum PolicyEventName {
+    PutKeyPolicy,
+    CreateKey,
+    /// Sets the new replica's policy (KMS Developer Guide, "Creating multi-Region replica
+    /// keys").
+    ReplicateKey,
+}
+
+impl PolicyEventName {
+    pub const ALL: [PolicyEventName; 3] = [
+        PolicyEventName::PutKeyPolicy,
+        PolicyEventName::CreateKey,
+        PolicyEventName::ReplicateKey,
+    ];
+
+    /// CloudTrail's `eventName`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyEventName::PutKeyPolicy => "PutKeyPolicy",
+            PolicyEventName::CreateKey => "CreateKey",
+            PolicyEventName::ReplicateKey => "ReplicateKey",
+        }
+    }
+
+    /// A record's `eventName`, when it is one of these (exactly: CloudTrail's names are).
+    pub fn parse(name: &str) -> Option<PolicyEventName> {
+        Self::ALL.into_iter().find(|n| n.as_str() == name)
+    }
+}
+
+impl From<PolicyEventName> for String {
+    fn from(n: PolicyEventName) -> String {
+        n.as_str().to_owned()
+    }
+}
+
+impl From<&PolicyEventName> for String {
+    fn from(n: &PolicyEventName) -> String {
+        n.as_str().to_owned()
+    }
+}
+
+impl std::fmt::Display for PolicyEventName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One policy change (or creation) of the key, read from a CloudTrail record.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PolicyEvent {
     pub event_id: Option<EventId>,
     pub event_time: Option<Timestamp>,
-    pub event_name: String,
+    pub event_name: PolicyEventName,
     /// The identity that made the call (`userIdentity.arn`).
     pub changed_by: Option<String>,
     /// For a session: the role behind it (`sessionContext.sessionIssuer.arn`).
@@ -167,6 +217,107 @@ fn cloudtrail() -> SourceKind {
     SourceKind::Cloudtrail
 }
 
+/// The bound that ended a CloudTrail event-history search early. Written in JSON as the words
+/// that follow "cut short" ("after 400 pages").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchBound {
+    /// The page cap.
+    Pages(u32),
+    /// The `--max-duration` deadline.
+    Deadline,
+    /// As a saved evidence file words it, when kms-doctor does not know the words.
+    Stated(String),
+}
+
+impl std::fmt::Display for SearchBound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SearchBound::Pages(n) => write!(f, "after {n} pages"),
+            SearchBound::Deadline => f.write_str("at the --max-duration deadline"),
+            SearchBound::Stated(s) => f.write_str(s),
+        }
+    }
+}
+
+impl SearchBound {
+    fn parse(s: &str) -> SearchBound {
+        if s == "at the --max-duration deadline" {
+            return SearchBound::Deadline;
+        }
+        s.strip_prefix("after ")
+            .and_then(|r| r.strip_suffix(" pages"))
+            .and_then(|n| n.parse().ok())
+            .map_or_else(|| SearchBound::Stated(s.to_owned()), SearchBound::Pages)
+    }
+}
+
+/// Why a read of logs did not run to its end: older events may be missing. Written in JSON as
+/// the sentence that says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shortfall {
+    /// CloudTrail's event history, ended by a bound, or by a failed call (`None`).
+    Search(Option<SearchBound>),
+    /// An S3 listing past its page cap.
+    S3Listing {
+        bucket: String,
+        prefix: String,
+        pages: u32,
+    },
+    /// Athena's results past their page cap.
+    AthenaPages(u32),
+    /// As a saved file words it.
+    Stated(String),
+}
+
+impl std::fmt::Display for Shortfall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Shortfall::Search(Some(bound)) => write!(
+                f,
+                "the CloudTrail search was cut short {bound}: older events may be missing"
+            ),
+            Shortfall::Search(None) => f.write_str(
+                "the CloudTrail search was cut short by a failed call: older events may be missing",
+            ),
+            Shortfall::S3Listing {
+                bucket,
+                prefix,
+                pages,
+            } => write!(
+                f,
+                "s3://{bucket}/{prefix}: the listing was cut short after {pages} pages: narrow the prefix or the window"
+            ),
+            Shortfall::AthenaPages(n) => write!(
+                f,
+                "the Athena results were cut short after {n} pages: narrow the window"
+            ),
+            Shortfall::Stated(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Both are written as their words, and read back from them.
+macro_rules! serde_as_words {
+    ($($ty:ident => $parse:expr),* $(,)?) => {$(
+        impl Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Ok($parse(&s))
+            }
+        }
+    )*};
+}
+
+serde_as_words! {
+    SearchBound => SearchBound::parse,
+    Shortfall => |s: &str| Shortfall::Stated(s.to_owned()),
+}
+
 /// What the search of the key's history found.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct History {
@@ -183,7 +334,7 @@ pub struct History {
     pub complete: bool,
     /// The bound that ended the search early (a page cap, the `--max-duration` deadline).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cut_short: Option<String>,
+    pub cut_short: Option<SearchBound>,
     /// Where the event in force was found: `cloudtrail`, `archive` or `athena`.
     #[serde(default = "cloudtrail")]
     pub source: SourceKind,
@@ -199,7 +350,7 @@ pub struct Skipped {
     /// Why the read did not run to its end (a bound reached, a failed call): older events may
     /// be missing. Said in the report's headline.
     #[serde(default)]
-    pub cut_short: Option<String>,
+    pub cut_short: Option<Shortfall>,
 }
 
 impl Skipped {
@@ -421,7 +572,7 @@ impl<'a> PolicyInForce<'a> {
                 event_id: e.event_id.clone(),
                 event_time: e.event_time,
                 changed_by: e.changed_by.clone(),
-                event_name: Some(e.event_name.clone()),
+                event_name: Some(e.event_name),
             },
             Some(p) => super::PolicySource::without_event(p.kind),
             None => super::PolicySource::without_event(SourceKind::None),
@@ -516,6 +667,48 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&notes).unwrap(),
             r#"["root_user","An older sentence."]"#
+        );
+    }
+}
+
+#[cfg(test)]
+mod words_tests {
+    use super::*;
+
+    /// What a saved evidence file says reads back as the same bound, and a file of an earlier
+    /// version keeps its words.
+    #[test]
+    fn search_bounds_read_back_from_their_words() {
+        for bound in [
+            SearchBound::Pages(400),
+            SearchBound::Deadline,
+            SearchBound::Stated("when the moon was full".into()),
+        ] {
+            let json = serde_json::to_string(&bound).unwrap();
+            assert_eq!(serde_json::from_str::<SearchBound>(&json).unwrap(), bound);
+        }
+        assert_eq!(
+            serde_json::to_string(&Shortfall::Search(Some(SearchBound::Pages(3)))).unwrap(),
+            "\"the CloudTrail search was cut short after 3 pages: older events may be missing\""
+        );
+    }
+
+    #[test]
+    fn a_listing_cut_short_names_its_bucket_as_a_bucket() {
+        use crate::diagnosis::model::{Kind, Redact};
+        let mut cut = Shortfall::S3Listing {
+            bucket: "acme-trail".into(),
+            prefix: "AWSLogs/".into(),
+            pages: 10,
+        };
+        let mut seen = Vec::new();
+        cut.strings(&mut |s, kind| seen.push((s.clone(), kind)));
+        assert_eq!(
+            seen,
+            [
+                ("acme-trail".to_owned(), Kind::Named("bucket")),
+                ("AWSLogs/".to_owned(), Kind::Value)
+            ]
         );
     }
 }

@@ -13,7 +13,8 @@ use super::{
 };
 use super::{
     AccountId, Alias, EventId, KeyEvidence, KeyId, OrgEvidence, OrgLevel, OrgPolicyText,
-    PolicyName, ScanEvidence, SourceIp, SourcePolicyType, UniqueId, UserAgent,
+    PolicyName, ScanEvidence, SearchBound, Shortfall, SourceIp, SourcePolicyType, UniqueId,
+    UserAgent,
 };
 use super::{Removed, RemovedPrincipal, WithoutSummary};
 use crate::policy::BlockedBy;
@@ -100,6 +101,28 @@ impl Redact for UniqueId {
             }
             None => id,
         };
+    }
+}
+
+impl Redact for SearchBound {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        if let SearchBound::Stated(s) = self {
+            f(s, Kind::Value);
+        }
+    }
+}
+
+impl Redact for Shortfall {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        match self {
+            Shortfall::S3Listing { bucket, prefix, .. } => {
+                f(bucket, Kind::Named("bucket"));
+                f(prefix, Kind::Value);
+            }
+            Shortfall::Search(Some(bound)) => bound.strings(f),
+            Shortfall::Stated(s) => f(s, Kind::Value),
+            Shortfall::Search(None) | Shortfall::AthenaPages(_) => {}
+        }
     }
 }
 

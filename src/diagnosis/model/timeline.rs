@@ -26,7 +26,7 @@ pub struct TimelineReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
     pub event_time: Option<Timestamp>,
-    pub event_name: String,
+    pub event_name: super::PolicyEventName,
     pub event_id: Option<EventId>,
     /// The identity ARN that made the call.
     pub author: Option<String>,

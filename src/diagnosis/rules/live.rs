@@ -497,7 +497,7 @@ pub(crate) fn region_flag(ev: &Evidence) -> String {
 /// `PutKeyPolicy e1 at 2026-… by arn:…`
 fn describe_event(e: &crate::diagnosis::model::PolicyEvent) -> Text {
     text!(
-        code(e.event_name.clone()),
+        code(e.event_name),
         " ",
         code(e.event_id.as_deref().unwrap_or("(no id)")),
         " at ",
@@ -561,7 +561,7 @@ pub fn history_findings(findings: &mut Vec<Finding>, ev: &Evidence) {
         findings.push(
             Finding::new(
                 Code::EvidenceIncomplete,
-                text!("The CloudTrail search was cut short ", prose(why.clone())),
+                text!("The CloudTrail search was cut short ", prose(why.to_string())),
             )
             .detail(text!(
                 "It read ",
@@ -583,7 +583,7 @@ pub fn history_findings(findings: &mut Vec<Finding>, ev: &Evidence) {
         }) {
             f.add_evidence(text!(
                 "failed ",
-                code(failed.event_name.clone()),
+                code(failed.event_name),
                 " at ",
                 code(time_or(failed.event_time.as_ref(), "(no time)")),
                 " by ",

@@ -8,8 +8,9 @@
 //! unreadable files and records are counted, and each skipped file is named with its reason.
 
 use super::{Found, MAX_REASONS};
+use crate::diagnosis::model::PolicyEventName;
 use crate::diagnosis::model::{PolicyEvent, Skipped};
-use crate::evidence::record::{KeyRef, POLICY_EVENTS, UnreadableRecord, read_record};
+use crate::evidence::record::{KeyRef, UnreadableRecord, read_record};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::io::Read;
@@ -277,9 +278,9 @@ fn read_file(
         if !finders.iter().any(|f| f.find(record).is_some()) {
             continue;
         }
-        if !POLICY_EVENTS
+        if !PolicyEventName::ALL
             .iter()
-            .any(|n| memchr::memmem::find(record, n.as_bytes()).is_some())
+            .any(|n| memchr::memmem::find(record, n.as_str().as_bytes()).is_some())
         {
             continue;
         }

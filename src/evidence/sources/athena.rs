@@ -3,7 +3,7 @@
 //! organisation-sized archives that outgrow one machine.
 
 use super::{Found, sort_events};
-use crate::diagnosis::model::QueryState;
+use crate::diagnosis::model::{QueryState, Shortfall};
 use crate::evidence::record::{KeyRef, UnreadableRecord, read_record_value};
 use crate::evidence::{Athena, AthenaQuery, CallError, Calls, ErrorKind};
 use serde_json::{Value, json};
@@ -97,9 +97,7 @@ pub async fn run<A: Athena>(
         }
     }
     if next.is_some() {
-        result.skipped.cut_short = Some(format!(
-            "the Athena results were cut short after {MAX_RESULT_PAGES} pages: narrow the window"
-        ));
+        result.skipped.cut_short = Some(Shortfall::AthenaPages(MAX_RESULT_PAGES as u32));
     }
     sort_events(&mut result.events);
     Ok(result)

@@ -6,7 +6,9 @@
 //! CloudTrail's quota for `LookupEvents` (2 per second) and retried with backoff when throttled.
 
 use super::Found;
-use crate::diagnosis::model::{History, PolicyEvent, SourceKind};
+use crate::diagnosis::model::{
+    History, PolicyEvent, PolicyEventName, SearchBound, Shortfall, SourceKind,
+};
 use crate::evidence::pace::Pace;
 use crate::evidence::record::{KeyMatch, KeyRef, UnreadableRecord, read_record_of};
 use crate::evidence::{CallError, Calls, CloudTrail, EventPage, Kms};
@@ -37,7 +39,7 @@ async fn fetch<C: CloudTrail>(
     calls: &Calls,
     pace: &Pace,
     opts: &SearchOptions,
-    event_name: &str,
+    event_name: PolicyEventName,
     window: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
     token: Option<String>,
 ) -> Result<EventPage, CallError> {
@@ -56,7 +58,7 @@ pub struct ScanStats {
     /// `false` when a call failed, or a bound was reached, before the scan could finish.
     pub complete: bool,
     /// The bound that ended the scan early, when one did.
-    pub cut_short: Option<String>,
+    pub cut_short: Option<SearchBound>,
 }
 
 impl ScanStats {
@@ -82,15 +84,10 @@ impl ScanStats {
     }
 
     /// Why older events may be missing, when the search did not run to its end.
-    pub fn shortfall(&self) -> Option<String> {
+    pub fn shortfall(&self) -> Option<Shortfall> {
         match &self.cut_short {
-            Some(why) => Some(format!(
-                "the CloudTrail search was cut short {why}: older events may be missing"
-            )),
-            None if !self.complete => Some(
-                "the CloudTrail search was cut short by a failed call: older events may be missing"
-                    .to_owned(),
-            ),
+            Some(bound) => Some(Shortfall::Search(Some(bound.clone()))),
+            None if !self.complete => Some(Shortfall::Search(None)),
             None => None,
         }
     }
@@ -106,7 +103,7 @@ pub async fn scan<C: CloudTrail, M: KeyMatch>(
     calls: &Calls,
     key: &M,
     opts: &SearchOptions,
-    event_names: &[&str],
+    event_names: &[PolicyEventName],
     window: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
     first_page: Option<Result<EventPage, CallError>>,
     progress: &(dyn Fn(u32, u64) + Sync),
@@ -124,9 +121,9 @@ pub async fn scan<C: CloudTrail, M: KeyMatch>(
         let mut token = None;
         loop {
             let bound = if stats.pages >= opts.max_pages {
-                Some(format!("after {} pages", opts.max_pages))
+                Some(SearchBound::Pages(opts.max_pages))
             } else if opts.deadline.is_some_and(|d| Instant::now() >= d) {
-                Some("at the --max-duration deadline".to_owned())
+                Some(SearchBound::Deadline)
             } else {
                 None
             };
@@ -137,7 +134,7 @@ pub async fn scan<C: CloudTrail, M: KeyMatch>(
             }
             let page = match prefetched.take() {
                 Some(p) => p,
-                None => fetch(ct, calls, &pace, opts, event_name, window, token.clone()).await,
+                None => fetch(ct, calls, &pace, opts, *event_name, window, token.clone()).await,
             };
             let page = match page {
                 Ok(p) => p,
@@ -197,7 +194,7 @@ pub async fn search<C: CloudTrail>(
         calls,
         key,
         opts,
-        &["PutKeyPolicy", "CreateKey"],
+        &[PolicyEventName::PutKeyPolicy, PolicyEventName::CreateKey],
         window,
         first_page,
         progress,
@@ -233,7 +230,7 @@ pub async fn collect<C: CloudTrail>(
         calls,
         key,
         opts,
-        &["PutKeyPolicy", "CreateKey", "ReplicateKey"],
+        &PolicyEventName::ALL,
         window,
         None,
         progress,

@@ -4,6 +4,7 @@
 
 use super::Found;
 use super::archive::{ArchiveOptions, in_window, scan_files};
+use crate::diagnosis::model::Shortfall;
 use crate::evidence::record::KeyRef;
 use crate::evidence::{CallError, Calls, ObjectStore};
 use std::path::Path;
@@ -70,10 +71,11 @@ pub async fn scan_s3<S: ObjectStore>(
     loop {
         listed_pages += 1;
         if listed_pages > MAX_LIST_PAGES {
-            cut_short = Some(format!(
-                "s3://{}/{}: the listing was cut short after {MAX_LIST_PAGES} pages: narrow the prefix or the window",
-                location.bucket, location.prefix
-            ));
+            cut_short = Some(Shortfall::S3Listing {
+                bucket: location.bucket.clone(),
+                prefix: location.prefix.clone(),
+                pages: MAX_LIST_PAGES as u32,
+            });
             break;
         }
         let list = store.list(&location.bucket, &location.prefix, token.take());

@@ -407,7 +407,7 @@ impl Iam for FakeAws {
 impl CloudTrail for FakeAws {
     async fn lookup_events(
         &self,
-        event_name: &str,
+        event_name: kms_doctor::diagnosis::model::PolicyEventName,
         _start: chrono::DateTime<chrono::Utc>,
         _end: chrono::DateTime<chrono::Utc>,
         next_token: Option<String>,
@@ -416,7 +416,7 @@ impl CloudTrail for FakeAws {
         let matching: Vec<&TrailEvent> = state
             .events
             .iter()
-            .filter(|(name, _)| name == event_name)
+            .filter(|(name, _)| name == event_name.as_str())
             .map(|(_, e)| e)
             .collect();
         let start: usize = next_token.and_then(|t| t.parse().ok()).unwrap_or(0);
