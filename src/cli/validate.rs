@@ -170,7 +170,7 @@ fn without(values: &[String]) -> Result<Vec<crate::diagnosis::model::Removed>, U
                 principal,
                 how: Removal::Deleted,
                 by: "--without".to_owned(),
-                resource_type: "--without".to_owned(),
+                resource_type: crate::diagnosis::model::ResourceType::WithoutFlag,
                 at: Location::default(),
             })
         })

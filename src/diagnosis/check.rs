@@ -13,6 +13,7 @@ use super::model::{
     SourceKind, Suppression, SuppressionKind, Text, code, fingerprint, sort_findings,
 };
 use super::verdict::key_policy_cause;
+use crate::diagnosis::model::ResourceType;
 use crate::policy::{
     Context, Effect, GET_KEY_POLICY, Identity, KeyPolicy, PUT_KEY_POLICY, evaluate_for,
 };
@@ -58,7 +59,7 @@ pub fn check(
                     findings.sort_by_key(|l| (l.finding.severity, l.line, l.finding.code));
                     CheckedResource {
                         name: k.name.clone(),
-                        resource_type: k.resource_type.clone(),
+                        resource_type: k.resource_type,
                         line: k.at.line,
                         findings,
                     }
@@ -277,7 +278,7 @@ fn before_you_delete(
         findings.sort_by_key(|l| (l.finding.severity, l.finding.code));
         checked[file].resources.push(CheckedResource {
             name: r.by.clone(),
-            resource_type: r.resource_type.clone(),
+            resource_type: r.resource_type,
             line: r.at.line,
             findings,
         });
@@ -353,7 +354,7 @@ fn check_key(
         out.push(LocatedFinding {
             line: at.line.or(key.at.line),
             column: at.column.or(key.at.column),
-            finding: bypass_set(&key.resource_type),
+            finding: bypass_set(key.resource_type),
         });
     }
     let declared = match &key.policy {
@@ -455,8 +456,8 @@ fn check_key(
     out
 }
 
-fn bypass_set(resource_type: &str) -> Finding {
-    let flag = if resource_type.starts_with("aws_") {
+fn bypass_set(resource_type: ResourceType) -> Finding {
+    let flag = if resource_type.is_terraform() {
         "bypass_policy_lockout_safety_check = true"
     } else {
         "BypassPolicyLockoutSafetyCheck: true"
@@ -639,7 +640,7 @@ mod tests {
         let n = policy["Statement"].as_array().map_or(0, Vec::len);
         DeclaredKey {
             name: "Key".into(),
-            resource_type: "AWS::KMS::Key".into(),
+            resource_type: ResourceType::CfnKmsKey,
             at: Location::at(3, 3),
             policy: PolicyDecl::Stated(DeclaredPolicy {
                 text: policy.to_string(),

@@ -318,7 +318,7 @@ mod tests {
             principal: RemovedPrincipal::Iam { arn: arn.into() },
             how,
             by: "aws_iam_role.x".into(),
-            resource_type: "aws_iam_role".into(),
+            resource_type: crate::diagnosis::model::ResourceType::TfIamRole,
             at: Location::default(),
         }
     }

@@ -91,7 +91,7 @@ fn doc(r: &CheckReport) -> Doc<'_> {
                     },
                     problem: Problem::Finding {
                         resource: &res.name,
-                        resource_type: &res.resource_type,
+                        resource_type: res.resource_type.as_str(),
                         finding: &l.finding,
                     },
                 });

@@ -45,13 +45,92 @@ pub struct DeclaredPolicy {
     pub unresolved: Vec<String>,
 }
 
+/// The resource types `check` reads: the keys and key policies it judges, and the principals a
+/// change can remove. Written in every output as the input's own name for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResourceType {
+    CfnKmsKey,
+    CfnKmsReplicaKey,
+    CfnIamRole,
+    CfnIamUser,
+    TfKmsKey,
+    TfKmsKeyPolicy,
+    TfKmsReplicaKey,
+    TfIamRole,
+    TfIamUser,
+    TfPermissionSet,
+    TfAccountAssignment,
+    /// A key policy document given as a file.
+    #[default]
+    PolicyDocument,
+    /// A principal named with `--without`.
+    WithoutFlag,
+}
+
+impl ResourceType {
+    const ALL: [ResourceType; 13] = [
+        ResourceType::CfnKmsKey,
+        ResourceType::CfnKmsReplicaKey,
+        ResourceType::CfnIamRole,
+        ResourceType::CfnIamUser,
+        ResourceType::TfKmsKey,
+        ResourceType::TfKmsKeyPolicy,
+        ResourceType::TfKmsReplicaKey,
+        ResourceType::TfIamRole,
+        ResourceType::TfIamUser,
+        ResourceType::TfPermissionSet,
+        ResourceType::TfAccountAssignment,
+        ResourceType::PolicyDocument,
+        ResourceType::WithoutFlag,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceType::CfnKmsKey => "AWS::KMS::Key",
+            ResourceType::CfnKmsReplicaKey => "AWS::KMS::ReplicaKey",
+            ResourceType::CfnIamRole => "AWS::IAM::Role",
+            ResourceType::CfnIamUser => "AWS::IAM::User",
+            ResourceType::TfKmsKey => "aws_kms_key",
+            ResourceType::TfKmsKeyPolicy => "aws_kms_key_policy",
+            ResourceType::TfKmsReplicaKey => "aws_kms_replica_key",
+            ResourceType::TfIamRole => "aws_iam_role",
+            ResourceType::TfIamUser => "aws_iam_user",
+            ResourceType::TfPermissionSet => "aws_ssoadmin_permission_set",
+            ResourceType::TfAccountAssignment => "aws_ssoadmin_account_assignment",
+            ResourceType::PolicyDocument => "policy",
+            ResourceType::WithoutFlag => "--without",
+        }
+    }
+
+    /// A template's or plan's type name, when `check` reads that type.
+    pub fn parse(name: &str) -> Option<ResourceType> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
+    /// Declared in Terraform (its attribute names are snake_case).
+    pub fn is_terraform(self) -> bool {
+        self.as_str().starts_with("aws_")
+    }
+}
+
+impl std::fmt::Display for ResourceType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ResourceType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// One key, or one key policy, that an input declares.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeclaredKey {
     /// The logical ID, the resource address, or the file name.
     pub name: String,
-    /// `AWS::KMS::Key`, `aws_kms_key`, `policy`, …
-    pub resource_type: String,
+    pub resource_type: ResourceType,
     pub at: Location,
     /// The policy after the change.
     pub policy: PolicyDecl,
@@ -187,8 +266,7 @@ pub struct Removed {
     pub how: Removal,
     /// What removes it: a plan's resource address, a template's logical ID, or `--without`.
     pub by: String,
-    /// `aws_iam_role`, `AWS::IAM::Role`, … (`--without` for the flag).
-    pub resource_type: String,
+    pub resource_type: ResourceType,
     pub at: Location,
 }
 
@@ -201,10 +279,10 @@ pub enum IamPrincipalKind {
 
 impl IamPrincipalKind {
     /// Its CloudFormation type.
-    pub fn resource_type(self) -> &'static str {
+    pub fn resource_type(self) -> ResourceType {
         match self {
-            IamPrincipalKind::Role => "AWS::IAM::Role",
-            IamPrincipalKind::User => "AWS::IAM::User",
+            IamPrincipalKind::Role => ResourceType::CfnIamRole,
+            IamPrincipalKind::User => ResourceType::CfnIamUser,
         }
     }
 
@@ -285,7 +363,7 @@ pub fn fingerprint(path: &str, resource: &str, code: super::Code) -> String {
 pub struct CheckedResource {
     pub name: String,
     #[serde(rename = "type")]
-    pub resource_type: String,
+    pub resource_type: ResourceType,
     pub line: Option<usize>,
     pub findings: Vec<LocatedFinding>,
 }

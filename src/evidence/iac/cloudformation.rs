@@ -11,6 +11,7 @@
 use super::Settings;
 use super::located::{Located, Node, Pos, key_text};
 use crate::diagnosis::model::PolicyDecl;
+use crate::diagnosis::model::ResourceType;
 use crate::diagnosis::model::{
     DeclaredKey, DeclaredPolicy, DeclaredPrincipal, IamPrincipalKind, Ignore, InputError, Location,
     SuppressionKind,
@@ -135,18 +136,18 @@ pub fn read(
     };
     for (id, resource) in resources.entries() {
         let kind = resource.get("Type").and_then(Located::as_str).unwrap_or("");
-        let iam = match kind {
-            "AWS::IAM::Role" => Some(IamPrincipalKind::Role),
-            "AWS::IAM::User" => Some(IamPrincipalKind::User),
-            _ => None,
+        let resource_type = match ResourceType::parse(kind) {
+            Some(ResourceType::CfnIamRole) => {
+                principals.push(template.principal(id, resource, IamPrincipalKind::Role)?);
+                continue;
+            }
+            Some(ResourceType::CfnIamUser) => {
+                principals.push(template.principal(id, resource, IamPrincipalKind::User)?);
+                continue;
+            }
+            Some(t @ (ResourceType::CfnKmsKey | ResourceType::CfnKmsReplicaKey)) => t,
+            _ => continue,
         };
-        if let Some(iam) = iam {
-            principals.push(template.principal(id, resource, iam)?);
-            continue;
-        }
-        if !matches!(kind, "AWS::KMS::Key" | "AWS::KMS::ReplicaKey") {
-            continue;
-        }
         template.unresolved.borrow_mut().clear();
         let properties = resource.get("Properties");
         let policy = match properties.and_then(|p| p.get("KeyPolicy")) {
@@ -167,7 +168,7 @@ pub fn read(
         let ignores = metadata_ignores(resource)?;
         keys.push(DeclaredKey {
             name: key_text(id),
-            resource_type: kind.to_owned(),
+            resource_type,
             at: loc(id.pos),
             policy,
             before: None,
@@ -984,7 +985,7 @@ Resources:
 "#;
         let root = parse(template).unwrap();
         let (keys, _) = read(&root, &settings()).unwrap();
-        assert_eq!(keys[0].resource_type, "AWS::KMS::ReplicaKey");
+        assert_eq!(keys[0].resource_type, ResourceType::CfnKmsReplicaKey);
         assert_eq!(keys[0].bypass.and_then(|b| b.line), Some(8));
         let policy = keys[0].policy.stated().unwrap();
         assert!(policy.text.contains("arn:aws:iam::111122223333:root"));

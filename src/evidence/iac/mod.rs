@@ -11,6 +11,7 @@ pub mod terraform;
 
 use super::walk;
 use crate::diagnosis::model::PolicyDecl;
+use crate::diagnosis::model::ResourceType;
 use crate::diagnosis::model::{
     Code, DeclaredKey, DeclaredPolicy, DeclaredPrincipal, IamPrincipalKind, Ignore, InputError,
     InputFile, InputKind, Location, Removal, Removed, RemovedPrincipal, SuppressionKind,
@@ -214,7 +215,7 @@ pub fn against_template(file: &mut InputFile, old: &InputFile, settings: &Settin
             },
             how,
             by: was.logical_id.clone(),
-            resource_type: was.kind.resource_type().to_owned(),
+            resource_type: was.kind.resource_type(),
             at: now.map_or_else(Location::default, |p| p.at),
         });
     }
@@ -469,7 +470,7 @@ fn policy(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
-        resource_type: "policy".to_owned(),
+        resource_type: ResourceType::PolicyDocument,
         at: declared.at,
         policy: PolicyDecl::Stated(declared),
         before: None,

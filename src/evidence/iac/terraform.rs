@@ -6,13 +6,18 @@
 
 use super::Settings;
 use crate::diagnosis::model::PolicyDecl;
+use crate::diagnosis::model::ResourceType;
 use crate::diagnosis::model::{
     DeclaredKey, DeclaredPolicy, IamPrincipalKind, InputError, Location, Removal, Removed,
     RemovedPrincipal,
 };
 use serde_json::Value;
 
-const TYPES: [&str; 3] = ["aws_kms_key", "aws_kms_key_policy", "aws_kms_replica_key"];
+const TYPES: [ResourceType; 3] = [
+    ResourceType::TfKmsKey,
+    ResourceType::TfKmsKeyPolicy,
+    ResourceType::TfKmsReplicaKey,
+];
 
 /// Whether a JSON document looks like a plan.
 pub fn is_plan(v: &Value) -> bool {
@@ -123,11 +128,15 @@ pub fn removed(plan: &Value, text: &str, settings: &Settings) -> Vec<Removed> {
             continue;
         };
         let field = |name: &str| before.get(name).and_then(Value::as_str);
-        let principal = match kind {
-            "aws_iam_role" | "aws_iam_user" => {
-                let iam = match kind {
-                    "aws_iam_role" => IamPrincipalKind::Role,
-                    _ => IamPrincipalKind::User,
+        let Some(resource_type) = ResourceType::parse(kind) else {
+            continue;
+        };
+        let principal = match resource_type {
+            ResourceType::TfIamRole | ResourceType::TfIamUser => {
+                let iam = if resource_type == ResourceType::TfIamRole {
+                    IamPrincipalKind::Role
+                } else {
+                    IamPrincipalKind::User
                 };
                 let arn = field("arn").map(str::to_owned).or_else(|| {
                     let name = field("name")?;
@@ -141,13 +150,13 @@ pub fn removed(plan: &Value, text: &str, settings: &Settings) -> Vec<Removed> {
                 });
                 arn.map(|arn| RemovedPrincipal::Iam { arn })
             }
-            "aws_ssoadmin_permission_set" => {
+            ResourceType::TfPermissionSet => {
                 field("name").map(|name| RemovedPrincipal::PermissionSet {
                     name: name.to_owned(),
                     account: None,
                 })
             }
-            "aws_ssoadmin_account_assignment"
+            ResourceType::TfAccountAssignment
                 if field("target_type").is_none_or(|t| t == "AWS_ACCOUNT") =>
             {
                 let names = sets.get_or_init(|| permission_set_names(plan));
@@ -171,7 +180,7 @@ pub fn removed(plan: &Value, text: &str, settings: &Settings) -> Vec<Removed> {
             how,
             at: find(text, &format!("\"{address}\"")),
             by: address,
-            resource_type: kind.to_owned(),
+            resource_type,
         });
     }
     out
@@ -193,9 +202,9 @@ pub fn read(plan: &Value, text: &str, settings: &Settings) -> Result<Vec<Declare
     }
     let mut keys = Vec::new();
     for (kind, change) in changes(plan) {
-        if !TYPES.contains(&kind) {
+        let Some(resource_type) = ResourceType::parse(kind).filter(|t| TYPES.contains(t)) else {
             continue;
-        }
+        };
         let address = change
             .get("address")
             .and_then(Value::as_str)
@@ -250,7 +259,7 @@ pub fn read(plan: &Value, text: &str, settings: &Settings) -> Result<Vec<Declare
         let account = super::key_account(settings, policy.as_ref());
         keys.push(DeclaredKey {
             name: address,
-            resource_type: kind.to_owned(),
+            resource_type,
             at: Location::default(),
             policy: match policy {
                 Some(p) => PolicyDecl::Stated(p),
