@@ -168,11 +168,11 @@ fn existing_keys_findings(
         out.push(
             Finding::new(
                 Code::EvidenceIncomplete,
-                text!(super::model::prose(format!(
-                    "What the change takes from {} existing key{} is unknown: their policy could not be learned",
-                    summary.existing_keys_unknown,
-                    if summary.existing_keys_unknown == 1 { "" } else { "s" }
-                ))),
+                text!(
+                    "What the change takes from ",
+                    super::model::counted(summary.existing_keys_unknown, "existing key", "existing keys"),
+                    " is unknown: their policy could not be learned"
+                ),
             )
             .detail("Their key policy was denied or could not be read, and CloudTrail did not give it: they may rest on the principals the change removes.")
             .help("Run `kms-doctor scan --without ARN` with a principal that can read those policies, or `kms-doctor diagnose KEY`."),

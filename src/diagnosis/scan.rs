@@ -9,7 +9,7 @@ use super::model::{AccountId, KeyId};
 use super::model::{
     CallCounts, Code, Finding, KeyEvidence, KeyMute, KeyStatus, Missed, MutedFinding, NotExamined,
     Outcome, SCHEMA_VERSION, ScanError, ScanEvidence, ScanReport, ScanScope, ScanSummary,
-    ScannedKey, Severity, Suppression, SuppressionKind, Text, code, prose, sort_findings,
+    ScannedKey, Severity, Suppression, SuppressionKind, Text, code, count, counted, sort_findings,
 };
 use super::model::{Removed, SourceKind};
 use super::restore_paths::Graph;
@@ -152,30 +152,25 @@ fn coverage(
         return (missed, None);
     }
     let mut parts = Vec::new();
-    let count = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     if missed.accounts > 0 {
-        parts.push(format!(
-            "{} of {}",
-            missed.accounts,
-            count(ev.accounts.len() as u64, "account", "accounts")
+        parts.push(text!(
+            count(missed.accounts),
+            " of ",
+            counted(ev.accounts.len() as u64, "account", "accounts")
         ));
     }
     if missed.regions > 0 {
-        parts.push(count(missed.regions, "Region", "Regions"));
+        parts.push(counted(missed.regions, "Region", "Regions"));
     }
     if missed.keys > 0 {
-        parts.push(count(missed.keys, "key", "keys"));
+        parts.push(counted(missed.keys, "key", "keys"));
     }
     let mut title = Text::default();
     if !parts.is_empty() {
-        title = text!("The scan did not examine ", prose(join_and(&parts)));
+        title = text!("The scan did not examine ", Text::join_and(parts.clone()));
     }
     if missed.listings_cut_short > 0 {
-        let cut = prose(count(
-            missed.listings_cut_short,
-            "listing was",
-            "listings were",
-        ));
+        let cut = counted(missed.listings_cut_short, "listing was", "listings were");
         title = match parts.is_empty() {
             true => text!(cut, " cut short: keys beyond it were not counted"),
             false => text!(title, "; ", cut, " cut short"),
@@ -228,7 +223,7 @@ fn remedies(missed: &NotExamined, deadline: bool, unread: bool) -> Text {
     }
     text!(
         "Then scan again: ",
-        prose(steps.join("; ")),
+        Text::join(steps.into_iter().map(Text::from), "; "),
         ". --fail-on never keeps the exit status 0 for a partial scan."
     )
 }
@@ -246,15 +241,6 @@ fn scan_error_line(e: &ScanError) -> Text {
         line = text!(code(place.join(" ")), " ");
     }
     text!(line, code(&e.operation), ": ", code(&e.message))
-}
-
-/// "a, b and c".
-fn join_and(parts: &[String]) -> String {
-    match parts {
-        [] => String::new(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
-    }
 }
 
 /// The findings of `key` the mute list accepts, and its status without them.
@@ -582,7 +568,7 @@ fn policy_unknown(key: &KeyEvidence) -> Finding {
                 "The policy in force is unknown: ",
                 read,
                 ", and CloudTrail has no policy change or creation of the key in the last ",
-                super::model::prose(h.lookback_days.to_string()),
+                super::model::count(h.lookback_days),
                 " days"
             ),
         )

@@ -4,7 +4,7 @@
 
 use super::model::{
     Access, CallRecord, Code, Evidence, Finding, Operation, Outcome, PolicySource, Restorer,
-    Severity, SourceKind, Summary, Text, Verdict, blocked_words, code, prose,
+    Severity, SourceKind, Summary, Text, Verdict, blocked_words, code,
 };
 use super::rules::has;
 use super::rules::live::{athena_query, denied_by_key_policy, iam_target, key_name, region_flag};
@@ -506,7 +506,8 @@ fn who_can_restore(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Te
     }
     if others.len() > SUMMARY_RESTORERS {
         who.push(text!(
-            prose(format!("{} more", others.len() - SUMMARY_RESTORERS)),
+            super::model::count((others.len() - SUMMARY_RESTORERS) as u64),
+            " more",
             " (see the table)"
         ));
     }

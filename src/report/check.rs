@@ -5,6 +5,8 @@ use super::doc::{Block, Doc, Line, Located, Place, Problem, Tone};
 use super::sarif::{self, level};
 use super::{Format, WriteColor, show, write_json};
 use crate::diagnosis::model::{CheckReport, SuppressionKind, fingerprint};
+use crate::diagnosis::model::{Text, count, counted};
+use crate::text;
 use std::io;
 
 /// `check` writes every format (`Format::CHECK`).
@@ -16,53 +18,53 @@ pub fn render(r: &CheckReport, format: Format, out: &mut dyn WriteColor) -> io::
     }
 }
 
-fn summary_line(r: &CheckReport) -> String {
+fn summary_line(r: &CheckReport) -> Text {
     let s = &r.summary;
-    // With principals removed, resources are keys and the IAM resources that remove them.
-    let what = match s.principals_removed {
-        0 => "key ",
-        _ => "",
-    };
-    let existing = match s.existing_keys {
-        0 => String::new(),
-        n => format!("; {n} existing key{} judged", if n == 1 { "" } else { "s" }),
-    };
-    let removed = match s.principals_removed {
-        0 => String::new(),
-        1 => format!(" (1 principal removed{existing})"),
-        n => format!(" ({n} principals removed{existing})"),
-    };
-    format!(
-        "{} {} checked, {} {what}{}{removed}: {} {}, {} {}{}",
-        s.files,
-        if s.files == 1 { "file" } else { "files" },
-        s.resources,
-        if s.resources == 1 {
-            "resource"
-        } else {
-            "resources"
-        },
-        s.errors,
-        if s.errors == 1 { "error" } else { "errors" },
-        s.warnings,
-        if s.warnings == 1 {
-            "warning"
-        } else {
-            "warnings"
-        },
-        if s.unreadable > 0 {
-            format!(", {} unreadable", s.unreadable)
-        } else {
-            String::new()
+    let mut removed = Text::default();
+    if s.principals_removed > 0 {
+        removed = text!(
+            " (",
+            counted(
+                s.principals_removed,
+                "principal removed",
+                "principals removed"
+            )
+        );
+        if s.existing_keys > 0 {
+            removed.append(text!(
+                "; ",
+                counted(s.existing_keys, "existing key", "existing keys"),
+                " judged"
+            ));
         }
-    ) + &if s.suppressed > 0 {
-        format!(
-            " ({} accepted, not counted: --format json lists them)",
-            s.suppressed
-        )
-    } else {
-        String::new()
+        removed.push(")");
     }
+    // With principals removed, resources are keys and the IAM resources that remove them.
+    let resources = match s.principals_removed {
+        0 => counted(s.resources, "key resource", "key resources"),
+        _ => counted(s.resources, "resource", "resources"),
+    };
+    let mut line = text!(
+        counted(s.files, "file", "files"),
+        " checked, ",
+        resources,
+        removed,
+        ": ",
+        counted(s.errors, "error", "errors"),
+        ", ",
+        counted(s.warnings, "warning", "warnings")
+    );
+    if s.unreadable > 0 {
+        line.append(text!(", ", count(s.unreadable), " unreadable"));
+    }
+    if s.suppressed > 0 {
+        line.append(text!(
+            " (",
+            count(s.suppressed),
+            " accepted, not counted: --format json lists them)"
+        ));
+    }
+    line
 }
 
 fn doc(r: &CheckReport) -> Doc<'_> {

@@ -6,9 +6,10 @@ use super::{Format, TextOut, WriteColor, show, write_json};
 use crate::diagnosis::model::PolicyEventName;
 use crate::diagnosis::model::{
     Basis, DiagnoseReport, KeyManager, KeyState, Restorer, RestorerVia, SourceKind, SupportCase,
-    Verdict, blocked_words,
+    Text, Verdict, blocked_words, count, counted, prose,
 };
 use crate::policy::OrgPolicyType;
+use crate::text;
 use std::io;
 
 const NO_FINDING: &str = "None: the principal can read and update the key policy.";
@@ -92,34 +93,37 @@ fn source_line(r: &DiagnoseReport) -> Line {
 }
 
 /// `3 events on 1 page read (last 90 days), 1 unreadable record skipped, 1 failed attempt since`
-fn history_line(r: &DiagnoseReport) -> Option<String> {
+fn history_line(r: &DiagnoseReport) -> Option<Text> {
     let h = r.history.as_ref()?;
-    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    let mut line = format!(
-        "{} on {} read (last {} days)",
-        plural(h.events_scanned, "event", "events"),
-        plural(u64::from(h.pages), "page", "pages"),
-        h.lookback_days
+    let mut line = text!(
+        counted(h.events_scanned, "event", "events"),
+        " on ",
+        counted(h.pages, "page", "pages"),
+        " read (last ",
+        count(h.lookback_days),
+        " days)"
     );
     if h.skipped_records > 0 {
-        line.push_str(&format!(
-            ", {} skipped",
-            plural(h.skipped_records, "unreadable record", "unreadable records")
+        line.append(text!(
+            ", ",
+            counted(h.skipped_records, "unreadable record", "unreadable records"),
+            " skipped"
         ));
     }
     if !h.failed_attempts.is_empty() {
-        line.push_str(&format!(
-            ", {} since",
-            plural(
+        line.append(text!(
+            ", ",
+            counted(
                 h.failed_attempts.len() as u64,
                 "failed attempt",
                 "failed attempts"
-            )
+            ),
+            " since"
         ));
     }
     match &h.cut_short {
-        Some(why) => line.push_str(&format!(", search cut short {why}")),
-        None if !h.complete => line.push_str(", search cut short by a failed call"),
+        Some(why) => line.append(text!(", search cut short ", why.text())),
+        None if !h.complete => line.push(", search cut short by a failed call"),
         None => {}
     }
     Some(line)
@@ -156,9 +160,11 @@ fn doc(r: &DiagnoseReport) -> Doc<'_> {
     } else {
         "-v lists them"
     };
-    doc.push(Block::Note(Line::new().words(format!(
-        "{} AWS calls, all read-only ({listed}).",
-        r.calls.len()
+    doc.push(Block::Note(Line::new().words(text!(
+        counted(r.calls.len() as u64, "AWS call", "AWS calls"),
+        ", all read-only (",
+        prose(listed),
+        ")."
     ))));
     doc.push(Block::Appendix(appendix(r)));
     doc
@@ -198,17 +204,17 @@ fn verdicts(r: &DiagnoseReport) -> Vec<Line> {
     r.access
         .iter()
         .map(|a| {
-            let because: Vec<&str> = a.because.iter().map(|c| c.as_str()).collect();
+            let because: Vec<Text> = a.because.iter().map(|c| Text::from(c.as_str())).collect();
             let mut line = Line::new()
                 .v(&a.action)
                 .w(" ")
-                .words_in(verdict_tone(a.verdict), a.verdict.as_str())
+                .ws(verdict_tone(a.verdict), a.verdict.as_str())
                 .w(match a.basis {
                     Basis::Observed => ": AWS answered so",
                     Basis::Inferred => ": inferred from the policies read",
                 });
             if !because.is_empty() {
-                line = line.w(", because of ").words(because.join(", "));
+                line = line.w(", because of ").words(Text::join(because, ", "));
             }
             line
         })
@@ -263,8 +269,8 @@ fn appendix(r: &DiagnoseReport) -> Vec<Block<'_>> {
                 vec![
                     Line::new().v(c.service.as_str()),
                     Line::new().v(c.operation.as_str()),
-                    Line::new().words(c.outcome.as_str()),
-                    Line::new().words(c.ms.to_string()),
+                    Line::new().w(c.outcome.as_str()),
+                    Line::new().words(count(c.ms)),
                 ]
             })
             .collect(),

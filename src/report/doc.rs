@@ -33,10 +33,28 @@ impl Line {
         self
     }
 
-    /// Words kms-doctor computed (counts, its own phrases joined): never a value from outside.
-    pub fn words(mut self, s: impl Into<String>) -> Line {
-        self.0
-            .push((Tone::Plain, Span::Prose(Cow::Owned(s.into()))));
+    /// Words kms-doctor put together from its own: a [`Text`] whose values are marked, so
+    /// nothing from outside is taken for prose.
+    pub fn words(mut self, t: impl Into<Text>) -> Line {
+        let t: Text = t.into();
+        let at = self.0.len();
+        for span in t.spans() {
+            // Adjacent words are one piece, as one phrase is (Markdown bolds it once).
+            let joinable = self.0.len() > at;
+            match (self.0.last_mut(), span) {
+                (Some((_, Span::Prose(last))), Span::Prose(next)) if joinable => {
+                    last.to_mut().push_str(next);
+                }
+                _ => self.0.push((Tone::Plain, span.clone())),
+            }
+        }
+        self
+    }
+
+    /// kms-doctor's own words changed by a renderer (a table's heading in capitals): only for
+    /// `&'static str`s the report module itself transforms.
+    pub(in crate::report) fn restyled(mut self, tone: Tone, s: String) -> Line {
+        self.0.push((tone, Span::Prose(Cow::Owned(s))));
         self
     }
 
@@ -73,8 +91,8 @@ impl Line {
         self.w(s).tone_from(at, tone)
     }
 
-    /// Computed words in a tone.
-    pub fn words_in(self, tone: Tone, s: impl Into<String>) -> Line {
+    /// Put-together words in a tone.
+    pub fn words_in(self, tone: Tone, s: impl Into<Text>) -> Line {
         let at = self.0.len();
         self.words(s).tone_from(at, tone)
     }

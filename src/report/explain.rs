@@ -189,7 +189,7 @@ fn doc(r: &ExplainReport) -> Doc<'_> {
                     vec![
                         Line::new().ws(tone, word),
                         Line::new().q(t.label()),
-                        Line::new().words(t.effect.to_string()),
+                        Line::new().w(t.effect.as_str()),
                         Line::new().v(&t.reason),
                     ]
                 })

@@ -7,6 +7,8 @@ use super::{Format, WriteColor, show, write_json};
 use crate::diagnosis::model::{
     CanUpdate, Code, KeyStatus, ScanReport, ScannedKey, Severity, SourceKind,
 };
+use crate::diagnosis::model::{Text, count, counted};
+use crate::text;
 use std::io;
 
 /// `scan` writes `Format::SCAN`.
@@ -37,8 +39,8 @@ fn status_tone(s: KeyStatus) -> Tone {
     }
 }
 
-fn codes(k: &ScannedKey) -> String {
-    let mut codes: Vec<&str> = k
+fn codes(k: &ScannedKey) -> Text {
+    let mut codes: Vec<&'static str> = k
         .findings
         .iter()
         .filter(|f| f.severity != Severity::Info || k.status == KeyStatus::Unknown)
@@ -47,46 +49,53 @@ fn codes(k: &ScannedKey) -> String {
         .collect();
     codes.dedup();
     if codes.is_empty() {
-        "-".to_owned()
+        "-".into()
     } else {
-        codes.join(", ")
+        Text::join(codes.into_iter().map(Text::from), ", ")
     }
 }
 
-fn summary_line(r: &ScanReport) -> String {
+fn summary_line(r: &ScanReport) -> Text {
     let s = &r.summary;
-    let plural =
-        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    let asked = r.scope.accounts.len();
-    let entered = asked.saturating_sub(s.not_examined.accounts as usize);
+    let asked = r.scope.accounts.len() as u64;
+    let entered = asked.saturating_sub(s.not_examined.accounts);
     let accounts = match entered == asked {
-        true => plural(asked, "account", "accounts"),
-        false => format!("{entered} of {}", plural(asked, "account", "accounts")),
-    };
-    let mut line = format!(
-        "{} in {} and {}: {} locked out, {} at risk, {} unknown, {} healthy",
-        plural(
-            s.keys as usize,
-            "customer managed key",
-            "customer managed keys"
+        true => counted(asked, "account", "accounts"),
+        false => text!(
+            count(entered),
+            " of ",
+            counted(asked, "account", "accounts")
         ),
+    };
+    let mut line = text!(
+        counted(s.keys, "customer managed key", "customer managed keys"),
+        " in ",
         accounts,
-        plural(r.scope.regions.len(), "Region", "Regions"),
-        s.locked_out,
-        s.at_risk,
-        s.unknown,
-        s.healthy
+        " and ",
+        counted(r.scope.regions.len() as u64, "Region", "Regions"),
+        ": ",
+        count(s.locked_out),
+        " locked out, ",
+        count(s.at_risk),
+        " at risk, ",
+        count(s.unknown),
+        " unknown, ",
+        count(s.healthy),
+        " healthy"
     );
     if s.aws_managed_skipped > 0 {
-        line.push_str(&format!(
-            " ({} AWS managed left out)",
-            s.aws_managed_skipped
+        line.append(text!(
+            " (",
+            count(s.aws_managed_skipped),
+            " AWS managed left out)"
         ));
     }
     let muted: usize = r.keys.iter().map(|k| k.muted.len()).sum();
     if muted > 0 {
-        line.push_str(&format!(
-            "; {muted} muted findings not counted (--format json lists them)"
+        line.append(text!(
+            "; ",
+            count(muted as u64),
+            " muted findings not counted (--format json lists them)"
         ));
     }
     line
@@ -166,9 +175,11 @@ fn doc(r: &ScanReport) -> Doc<'_> {
     for k in r.keys.iter().filter(|k| k.status != KeyStatus::Healthy) {
         key_details(&mut doc, k);
     }
-    doc.push(Block::Note(Line::new().words(format!(
-        "{} AWS calls ({} throttled and retried). Run kms-doctor diagnose KEY for one key's full diagnosis.",
-        r.calls.total, r.calls.throttled
+    doc.push(Block::Note(Line::new().words(text!(
+        count(r.calls.total),
+        " AWS calls (",
+        count(r.calls.throttled),
+        " throttled and retried). Run kms-doctor diagnose KEY for one key's full diagnosis."
     ))));
     doc
 }
@@ -188,15 +199,16 @@ fn without_line(w: &crate::diagnosis::model::WithoutSummary) -> Line {
     let mut line = Line::new()
         .ws(Tone::Strong, "WITHOUT ")
         .v(names.join(", "))
-        .words(format!(
-            ": {} key{} would lose a restorer",
-            w.keys_changed,
-            if w.keys_changed == 1 { "" } else { "s" }
+        .words(text!(
+            ": ",
+            counted(w.keys_changed, "key", "keys"),
+            " would lose a restorer"
         ));
     if w.keys_unknown > 0 {
-        line = line.words(format!(
-            "; {} more whose policy is not known may too",
-            w.keys_unknown
+        line = line.words(text!(
+            "; ",
+            count(w.keys_unknown),
+            " more whose policy is not known may too"
         ));
     }
     line

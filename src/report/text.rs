@@ -334,7 +334,7 @@ fn write_table(
                     rest = rest.w("; ");
                 }
                 rest = rest
-                    .words_in(Tone::Dim, format!("{}: ", head[i].to_lowercase()))
+                    .restyled(Tone::Dim, format!("{}: ", head[i].to_lowercase()))
                     .then(cell.clone());
             }
             if !rest.is_empty() {
@@ -346,7 +346,7 @@ fn write_table(
     }
     let heads: Vec<Line> = head
         .iter()
-        .map(|h| Line::new().words(h.to_uppercase()))
+        .map(|h| Line::new().restyled(Tone::Plain, h.to_uppercase()))
         .collect();
     let header = Some(&heads);
     for (row, strong) in header

@@ -168,7 +168,13 @@ fn doc(r: &TimelineReport) -> Doc<'_> {
     let s = &r.skipped;
     if s.files > 0 || s.records > 0 || !s.reasons.is_empty() {
         doc.push(Block::Note(Line::new().ws(Tone::Warn, "Skipped:").words(
-            format!(" {} files, {} records", r.skipped.files, r.skipped.records),
+            crate::text!(
+                " ",
+                crate::diagnosis::model::count(r.skipped.files),
+                " files, ",
+                crate::diagnosis::model::count(r.skipped.records),
+                " records"
+            ),
         )))
         .list(
             r.skipped

@@ -240,6 +240,15 @@ impl std::fmt::Display for SearchBound {
 }
 
 impl SearchBound {
+    /// The words, as text: kms-doctor's own, or a saved file's marked as a value.
+    pub fn text(&self) -> super::Text {
+        match self {
+            SearchBound::Pages(n) => crate::text!("after ", super::count(*n), " pages"),
+            SearchBound::Deadline => "at the --max-duration deadline".into(),
+            SearchBound::Stated(s) => super::Text::code(s.clone()),
+        }
+    }
+
     fn parse(s: &str) -> SearchBound {
         if s == "at the --max-duration deadline" {
             return SearchBound::Deadline;
@@ -267,6 +276,40 @@ pub enum Shortfall {
     AthenaPages(u32),
     /// As a saved file words it.
     Stated(String),
+}
+
+impl Shortfall {
+    /// The sentence, as text: kms-doctor's own words, its values marked.
+    pub fn text(&self) -> super::Text {
+        use super::{Text, code, count};
+        match self {
+            Shortfall::Search(Some(bound)) => crate::text!(
+                "the CloudTrail search was cut short ",
+                bound.text(),
+                ": older events may be missing"
+            ),
+            Shortfall::Search(None) => {
+                "the CloudTrail search was cut short by a failed call: older events may be missing"
+                    .into()
+            }
+            Shortfall::S3Listing {
+                bucket,
+                prefix,
+                pages,
+            } => crate::text!(
+                code(format!("s3://{bucket}/{prefix}")),
+                ": the listing was cut short after ",
+                count(*pages),
+                " pages: narrow the prefix or the window"
+            ),
+            Shortfall::AthenaPages(n) => crate::text!(
+                "the Athena results were cut short after ",
+                count(*n),
+                " pages: narrow the window"
+            ),
+            Shortfall::Stated(s) => Text::code(s.clone()),
+        }
+    }
 }
 
 impl std::fmt::Display for Shortfall {
@@ -690,6 +733,30 @@ mod words_tests {
         assert_eq!(
             serde_json::to_string(&Shortfall::Search(Some(SearchBound::Pages(3)))).unwrap(),
             "\"the CloudTrail search was cut short after 3 pages: older events may be missing\""
+        );
+    }
+
+    /// Words read back from a file are a value, never kms-doctor's prose: a renderer escapes
+    /// them.
+    #[test]
+    fn words_from_a_file_are_values() {
+        use crate::diagnosis::model::Span;
+        let stated = SearchBound::Stated("*after* [a](https://x)".into());
+        assert!(matches!(stated.text().spans(), [Span::Code(_)]));
+        let shortfall = Shortfall::Search(Some(stated));
+        assert!(
+            shortfall
+                .text()
+                .spans()
+                .iter()
+                .any(|s| matches!(s, Span::Code(c) if c.contains("https://x")))
+        );
+        assert!(
+            !shortfall
+                .text()
+                .spans()
+                .iter()
+                .any(|s| matches!(s, Span::Prose(p) if p.contains("https://x")))
         );
     }
 

@@ -38,10 +38,25 @@ pub fn quoted(s: impl Into<String>) -> Span {
     Span::Quoted(s.into())
 }
 
-/// Text kms-doctor computed itself (a count, a list of its own phrases). Never data from AWS
-/// or a file: that is [`code`].
-pub fn prose(s: impl Into<String>) -> Span {
-    Span::Prose(Cow::Owned(s.into()))
+/// kms-doctor's own words, chosen at run time among its phrases. Only a `&'static str`: data
+/// from AWS or a file cannot become prose (it is [`code`]).
+pub fn prose(s: &'static str) -> Span {
+    Span::Prose(Cow::Borrowed(s))
+}
+
+/// A number kms-doctor counted or was given, as prose.
+pub fn count(n: impl Into<u64>) -> Span {
+    Span::Prose(Cow::Owned(n.into().to_string()))
+}
+
+/// "1 key", "3 keys".
+pub fn counted(n: impl Into<u64>, one: &'static str, many: &'static str) -> Text {
+    let n = n.into();
+    let mut t = Text::default();
+    t.push(count(n));
+    t.push(" ");
+    t.push(if n == 1 { one } else { many });
+    t
 }
 
 /// Prose with its untrusted values marked. Serializes as one plain string (the contract's
@@ -131,6 +146,20 @@ impl Text {
     }
 
     /// The text as one plain string (what JSON shows).
+    /// "a, b and c".
+    pub fn join_and(items: impl IntoIterator<Item = Text>) -> Text {
+        let items: Vec<Text> = items.into_iter().collect();
+        let n = items.len();
+        let mut out = Text::default();
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                out.push(if i + 1 == n { " and " } else { ", " });
+            }
+            out.append(item);
+        }
+        out
+    }
+
     pub fn plain(&self) -> String {
         self.to_string()
     }

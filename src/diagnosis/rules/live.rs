@@ -6,7 +6,7 @@ use crate::diagnosis::athena::athena_sql;
 use crate::diagnosis::model::{
     Access, AwsErrorCode, CallRecord, Code, Evidence, Finding, KeyState, Note, Operation, Outcome,
     Restorer, Service, SimDecision, SimulationResult, SourcePolicyType, Text, Timestamp, Verdict,
-    code, prose, quoted,
+    code, count, prose, quoted,
 };
 use crate::policy::{
     Applies, Decision, Effect, Evaluation, GET_KEY_POLICY, Identity, PUT_KEY_POLICY,
@@ -76,12 +76,15 @@ fn simulation_evidence(action: &str, sim: &SimulationResult) -> Vec<Text> {
         ));
     }
     if let Some(o) = sim.allowed_by_organizations {
-        out.push(text!("AllowedByOrganizations: ", prose(o.to_string())));
+        out.push(text!(
+            "AllowedByOrganizations: ",
+            prose(if o { "true" } else { "false" })
+        ));
     }
     if let Some(b) = sim.allowed_by_permissions_boundary {
         out.push(text!(
             "AllowedByPermissionsBoundary: ",
-            prose(b.to_string())
+            prose(if b { "true" } else { "false" })
         ));
     }
     out
@@ -536,7 +539,7 @@ pub fn history_findings(findings: &mut Vec<Finding>, ev: &Evidence) {
                 Code::PolicyHistoryUnavailable,
                 text!(
                     "No policy change or creation event for the key in the last ",
-                    prose(h.lookback_days.to_string()),
+                    count(h.lookback_days),
                     " days"
                 ),
             )
@@ -546,10 +549,12 @@ pub fn history_findings(findings: &mut Vec<Finding>, ev: &Evidence) {
             )
             .evidence([text!(
                 "cloudtrail:LookupEvents: ",
-                prose(format!(
-                    "{} events on {} pages scanned, {} unreadable records skipped",
-                    h.events_scanned, h.pages, h.skipped_records
-                ))
+                count(h.events_scanned),
+                " events on ",
+                count(h.pages),
+                " pages scanned, ",
+                count(h.skipped_records),
+                " unreadable records skipped"
             )])
             .help(
                 "Search the CloudTrail log archive in S3 with the Athena query in the next steps.",
@@ -561,14 +566,14 @@ pub fn history_findings(findings: &mut Vec<Finding>, ev: &Evidence) {
         findings.push(
             Finding::new(
                 Code::EvidenceIncomplete,
-                text!("The CloudTrail search was cut short ", prose(why.to_string())),
+                text!("The CloudTrail search was cut short ", why.text()),
             )
             .detail(text!(
                 "It read ",
-                prose(format!(
-                    "{} events on {} pages",
-                    h.events_scanned, h.pages
-                )),
+                count(h.events_scanned),
+                " events on ",
+                count(h.pages),
+                " pages",
                 " without reaching the newest successful PutKeyPolicy or CreateKey of the key, so the policy in force is unknown."
             ))
             .help("Run again with a larger --max-duration, or read the CloudTrail log archive with --logs or --athena-table."),

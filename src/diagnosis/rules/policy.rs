@@ -335,7 +335,7 @@ fn orphaned_principal(orphan: &Orphan) -> Finding {
         "statement ",
         quoted(orphan.statement.clone()),
         " (",
-        prose(orphan.effect.to_string()),
+        prose(orphan.effect.as_str()),
         ") names ",
         id()
     )])
@@ -588,7 +588,7 @@ fn condition_evidence<'a>(evals: &'a [&Evaluation]) -> impl Iterator<Item = Text
                 text!(
                     quoted(t.label()),
                     " (",
-                    prose(t.effect.to_string()),
+                    prose(t.effect.as_str()),
                     ") for ",
                     code(e.action.clone()),
                     ": ",
@@ -627,7 +627,7 @@ pub fn describe_statement(s: &Statement) -> Text {
     text!(
         quoted(s.label()),
         " (",
-        prose(s.effect.to_string()),
+        prose(s.effect.as_str()),
         if s.not_action { " all but " } else { " " },
         code(abbreviate(&actions)),
         if s.not_principal {
