@@ -9,9 +9,11 @@ pub mod diagnose;
 pub mod explain;
 pub mod generate;
 pub mod history;
+pub mod input;
 pub mod output_file;
 pub mod scan;
 pub mod session;
+pub mod validate;
 
 pub use console::{Console, NoProgress, Progress};
 pub use session::{AwsSettings, Session};

@@ -169,3 +169,56 @@ fn every_computation_is_a_send_future() {
         "arn:aws:iam::111122223333:role/KeyAdmin"
     );
 }
+
+/// A front end other than the command line fills a command's plain input and asks the same
+/// validation: what the CLI refuses, it refuses with the same error; what the CLI accepts gives
+/// the CLI's answer.
+#[test]
+fn a_second_front_end_validates_plain_input_as_the_cli_does() {
+    use kms_doctor::commands::explain::explain_policy;
+    use kms_doctor::commands::input::ExplainArgs;
+    use kms_doctor::commands::validate;
+    let path = "examples/locked-out.json";
+    let principal = "arn:aws:sts::111122223333:assumed-role/Admin/alice";
+    let bad = validate::explain(
+        ExplainArgs {
+            policy: path.into(),
+            principal: Some("not-an-arn".into()),
+            ..ExplainArgs::default()
+        },
+        Format::Json,
+    )
+    .expect_err("not a principal");
+    let cli = crate::support::cli::kms_doctor(&[
+        "explain",
+        "--policy",
+        path,
+        "--principal",
+        "not-an-arn",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&cli.stderr).contains(&bad.to_string()),
+        "{bad}"
+    );
+    let req = validate::explain(
+        ExplainArgs {
+            policy: path.into(),
+            principal: Some(principal.into()),
+            ..ExplainArgs::default()
+        },
+        Format::Json,
+    )
+    .unwrap();
+    let report = explain_policy(&req).unwrap();
+    let cli = crate::support::cli::kms_doctor(&[
+        "explain",
+        "--policy",
+        path,
+        "--principal",
+        principal,
+        "--format",
+        "json",
+    ]);
+    let printed: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
+    assert_eq!(serde_json::to_value(&report).unwrap(), printed);
+}
