@@ -293,4 +293,39 @@ mod tests {
         assert_eq!(e.actions, ["kms:GetKeyPolicy"]);
         assert_eq!(e.policy, PolicyInput::Stdin);
     }
+
+    /// A front end's defaults are the command line's, field for field.
+    #[test]
+    fn each_input_defaults_as_the_command_line_does() {
+        use crate::cli::Command;
+        use crate::commands::input::{CheckArgs, DiagnoseArgs, ExplainArgs, HistoryArgs, ScanArgs};
+        use std::path::PathBuf;
+        let parse = |args: &[&str]| Cli::try_parse_from(args).unwrap().command;
+        let Command::Scan(scan) = parse(&["kms-doctor", "scan"]) else {
+            unreachable!()
+        };
+        assert_eq!(format!("{:?}", ScanArgs::default()), format!("{scan:?}"));
+        assert_eq!(ScanArgs::default().timeout, 10);
+        let Command::Diagnose(mut d) = parse(&["kms-doctor", "diagnose", "k"]) else {
+            unreachable!()
+        };
+        d.key = None;
+        assert_eq!(format!("{:?}", DiagnoseArgs::default()), format!("{d:?}"));
+        assert_eq!(DiagnoseArgs::default().max_hops, 2);
+        let Command::Check(mut c) = parse(&["kms-doctor", "check", "p"]) else {
+            unreachable!()
+        };
+        c.paths.clear();
+        assert_eq!(format!("{:?}", CheckArgs::default()), format!("{c:?}"));
+        let Command::History(mut h) = parse(&["kms-doctor", "history", "k"]) else {
+            unreachable!()
+        };
+        h.key.clear();
+        assert_eq!(format!("{:?}", HistoryArgs::default()), format!("{h:?}"));
+        let Command::Explain(mut e) = parse(&["kms-doctor", "explain", "--policy", "p"]) else {
+            unreachable!()
+        };
+        e.policy = PathBuf::new();
+        assert_eq!(format!("{:?}", ExplainArgs::default()), format!("{e:?}"));
+    }
 }

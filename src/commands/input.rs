@@ -7,6 +7,45 @@ use crate::report::Format;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
+/// A command's input with its defaults, as the command line gives it when only the values it
+/// requires (`required`, placeholders the caller replaces) are given: clap's declaration is the
+/// one source of every default, for every front end.
+fn defaults<T: Args + clap::FromArgMatches>(required: &[&str]) -> T {
+    let command = T::augment_args(clap::Command::new("input").no_binary_name(true));
+    let matches = command
+        .try_get_matches_from(required)
+        .expect("the placeholders satisfy the declaration");
+    T::from_arg_matches(&matches).expect("the matches are the declaration's")
+}
+
+/// Each command's input with nothing given but its defaults: a front end fills what it is
+/// asked and leaves the rest (`..CheckArgs::default()`). What is required (a key, a path) is
+/// left empty, and validation refuses it until filled.
+macro_rules! input_defaults {
+    ($($ty:ident => $required:expr, |$v:ident| $clear:expr;)*) => {$(
+        impl Default for $ty {
+            fn default() -> Self {
+                let mut $v: $ty = defaults($required);
+                $clear;
+                $v
+            }
+        }
+    )*};
+}
+
+impl Default for ScanArgs {
+    fn default() -> Self {
+        defaults(&[])
+    }
+}
+
+input_defaults! {
+    CheckArgs => &["-"], |v| v.paths.clear();
+    HistoryArgs => &["-"], |v| v.key.clear();
+    DiagnoseArgs => &["-"], |v| v.key = None;
+    ExplainArgs => &["--policy", "-"], |v| v.policy = PathBuf::new();
+}
+
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Files, directories (walked for .json, .yaml, .yml and .template files) or patterns
@@ -486,7 +525,7 @@ pub struct ContextArgs {
     pub absent: Vec<String>,
 }
 
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Args)]
 pub struct ExplainArgs {
     /// The key policy JSON: a file, or - for standard input.
     #[arg(long, value_name = "FILE|-")]
