@@ -657,6 +657,29 @@ mod tests {
         assert!(k.findings.is_empty());
     }
 
+    /// AWS KMS requires TLS: the standard "deny unless TLS" statement never applies, and the
+    /// account delegation stands without a condition.
+    #[test]
+    fn the_tls_only_deny_keeps_a_key_healthy() {
+        let deny = serde_json::json!({"Sid": "TLSOnly", "Effect": "Deny", "Principal": "*",
+            "Action": "kms:*", "Resource": "*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}});
+        let k = assess(
+            &key(policy(vec![
+                allow(&format!("arn:aws:iam::{A}:root"), "kms:*"),
+                deny,
+            ])),
+            None,
+            now(),
+        );
+        assert_eq!(k.status, KeyStatus::Healthy, "{:?}", codes(&k));
+        let restorers = k.restorers.expect("the policy is known");
+        assert!(
+            restorers.iter().all(|r| r.conditions_on.is_empty()),
+            "{restorers:?}"
+        );
+    }
+
     #[test]
     fn one_named_admin_and_no_delegation_is_at_risk() {
         let admin = format!("arn:aws:iam::{A}:role/KeyAdmin");

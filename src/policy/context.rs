@@ -69,6 +69,20 @@ impl Context {
 }
 
 impl Context {
+    /// A KMS request's context: [`Context::for_principal`], and `aws:SecureTransport` true —
+    /// AWS KMS requires TLS for every request (KMS Developer Guide, "Infrastructure security
+    /// in AWS Key Management Service":
+    /// <https://docs.aws.amazon.com/kms/latest/developerguide/infrastructure-security.html>),
+    /// so a condition on it is decided, never "conditional".
+    pub fn for_kms_request(
+        principal: &super::principal::Identity,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Context {
+        let mut c = Context::for_principal(principal, now);
+        c.insert("aws:SecureTransport", vec!["true".to_owned()]);
+        c
+    }
+
     /// The keys IAM and KMS set from the principal making the request, plus the time. Keys
     /// that cannot exist for this kind of principal are marked absent; keys that depend on
     /// facts not known offline (unique IDs, tags, network) are left unknown.

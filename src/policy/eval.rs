@@ -151,6 +151,10 @@ pub struct Evaluation {
     pub statements: Vec<StatementTrace>,
     /// Context keys whose values would change the outcome (sorted, as written in the policy).
     pub unknown_context: Vec<String>,
+    /// The key policy's own decision, when other layers given (an SCP, an RCP) changed
+    /// `decision`: `decision` is then the request's, with every layer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_policy_decision: Option<Decision>,
 }
 
 impl Evaluation {
@@ -218,6 +222,7 @@ pub fn evaluate(policy: &KeyPolicy, req: &Request) -> Evaluation {
         other_account,
         statements,
         unknown_context,
+        key_policy_decision: None,
     }
 }
 

@@ -42,7 +42,7 @@ pub fn evaluate_for(
     extra: &Context,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Evaluation {
-    let mut ctx = Context::for_principal(principal, now);
+    let mut ctx = Context::for_kms_request(principal, now);
     ctx.overlay(extra);
     evaluate(
         policy,

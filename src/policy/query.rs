@@ -113,7 +113,7 @@ pub fn grantees(
                 .collect(),
         };
         for (identity, except) in candidates {
-            let mut ctx = Context::for_principal(&identity, now);
+            let mut ctx = Context::for_kms_request(&identity, now);
             ctx.overlay(extra_context);
             let req = Request {
                 principal: &identity,
