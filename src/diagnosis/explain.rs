@@ -7,8 +7,9 @@ use super::model::{
 };
 use super::rules::policy::org_findings;
 use crate::policy::{
-    BlockedBy, Context, Delegation, Evaluation, Identity, KeyPolicy, OrgDecision, OrgPolicies,
-    OrgPolicyType, OrgRequest, delegations, evaluate_for, key_account, rcp_decision, scp_decision,
+    BlockedBy, Context, Decision, Delegation, Evaluation, Identity, KeyPolicy, OrgDecision,
+    OrgPolicies, OrgPolicyType, OrgRequest, delegations, evaluate_for, key_account, rcp_decision,
+    scp_decision,
 };
 
 /// What `explain` is asked.
@@ -66,6 +67,48 @@ pub fn layer_results(
         ));
     }
     out
+}
+
+/// Each action's decision with every layer given: a request is allowed only when the key policy
+/// and every SCP and RCP that applies allow it (IAM User Guide, "Policy evaluation logic":
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html>).
+/// A layer that denies makes a granted (or conditional) decision a denial — explicit when a
+/// `Deny` matched, implicit when nothing allows; one that depends on unknown context makes a
+/// granted decision conditional. The key policy's own decision is kept beside it.
+fn with_layers(results: Vec<Evaluation>, layers: &[LayerResult]) -> Vec<Evaluation> {
+    results
+        .into_iter()
+        .map(|mut e| {
+            let own = e.decision;
+            let mine = || layers.iter().filter(|l| l.action == e.action);
+            let denied = mine().find(|l| l.decision == LayerDecision::Denied);
+            let conditional: Vec<String> = mine()
+                .filter(|l| l.decision == LayerDecision::Conditional)
+                .flat_map(|l| l.unknown_context.iter().cloned())
+                .collect();
+            let combined = match (own, denied) {
+                (Decision::ExplicitDeny | Decision::ImplicitDeny, _) => own,
+                (_, Some(l)) => match l.blocked_by.as_ref().and_then(|b| b.statement.as_ref()) {
+                    Some(_) => Decision::ExplicitDeny,
+                    None => Decision::ImplicitDeny,
+                },
+                (Decision::Allow | Decision::Delegated, None) if !conditional.is_empty() => {
+                    Decision::Conditional
+                }
+                _ => own,
+            };
+            if combined != own {
+                e.decision = combined;
+                e.key_policy_decision = Some(own);
+                if combined == Decision::Conditional {
+                    e.unknown_context.extend(conditional);
+                    e.unknown_context.sort();
+                    e.unknown_context.dedup();
+                }
+            }
+            e
+        })
+        .collect()
 }
 
 pub fn explain(req: &ExplainRequest) -> ExplainReport {
@@ -142,6 +185,7 @@ pub fn explain(req: &ExplainRequest) -> ExplainReport {
             }
             acc
         });
+    let results = with_layers(results, &organizations);
     let restorers = judged.restorers.grants;
     let mut found = judged.findings;
     let held: Vec<(&str, &BlockedBy)> = restorers

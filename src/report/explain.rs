@@ -3,7 +3,7 @@
 use super::doc::{Block, Doc, Line, Tone};
 use super::{Format, WriteColor, show, write_json};
 use crate::diagnosis::model::{
-    ExplainReport, LayerDecision, LayerResult, Text, blocked_words, code, quoted,
+    ExplainReport, LayerDecision, LayerResult, Text, blocked_words, code, prose, quoted,
 };
 use crate::policy::{Applies, Decision, Effect, Evaluation, Grantee, OrgPolicyType, Via};
 use crate::text;
@@ -36,8 +36,31 @@ fn verdict_tone(d: Decision) -> Tone {
     }
 }
 
-/// One sentence that says why the decision is what it is.
+/// One sentence that says why the decision is what it is: the organisation's policies first
+/// when they changed the key policy's decision.
 fn because(e: &Evaluation) -> Text {
+    match e.key_policy_decision {
+        Some(own) if !e.decision.is_granted() && e.decision != Decision::Conditional => text!(
+            "an SCP or RCP given denies it (see Organizations); the key policy alone: ",
+            prose(verdict(own)),
+            "."
+        ),
+        Some(own) => text!(
+            "an SCP or RCP given depends on context kms-doctor does not know: ",
+            Text::join(
+                e.unknown_context.iter().map(|k| Text::code(k.clone())),
+                ", "
+            ),
+            "; the key policy alone: ",
+            prose(verdict(own)),
+            "."
+        ),
+        None => key_policy_because(e),
+    }
+}
+
+/// Why the key policy decides what it does.
+fn key_policy_because(e: &Evaluation) -> Text {
     let labels = |effect_allow: bool, via: Option<Via>, applies: Applies| {
         Text::join(
             e.statements

@@ -548,6 +548,22 @@ fn the_organisations_policies_name_the_layer_and_hold_restorers() {
     assert_eq!(put["decision"], "denied");
     assert_eq!(put["blocked_by"]["policy"], "DenyKeyPolicyChanges");
     assert_eq!(put["blocked_by"]["statement"], "NoKeyPolicyChanges");
+    // The verdict is the request's, with every layer given; the key policy's own stays beside it.
+    let result = |v: &serde_json::Value, action: &str| {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["action"] == action)
+            .unwrap()
+            .clone()
+    };
+    let put_result = result(&v, "kms:PutKeyPolicy");
+    assert_eq!(put_result["decision"], "explicit_deny", "{put_result}");
+    assert_eq!(put_result["key_policy_decision"], "delegated");
+    let get_result = result(&v, "kms:GetKeyPolicy");
+    assert_eq!(get_result["decision"], "delegated");
+    assert!(get_result.get("key_policy_decision").is_none());
     let restorers = v["restorers"].as_array().unwrap();
     let key_admin = restorers
         .iter()
@@ -572,6 +588,8 @@ fn the_organisations_policies_name_the_layer_and_hold_restorers() {
     let put = &v["organizations"][1];
     assert_eq!(put["decision"], "denied");
     assert_eq!(put["blocked_by"]["policy"], serde_json::Value::Null);
+    // Nothing allows at that level: an implicit deny.
+    assert_eq!(result(&v, "kms:PutKeyPolicy")["decision"], "implicit_deny");
     assert_eq!(
         put["blocked_by"]["target"],
         "tests/org/scp-allow-list-without-kms.json"
