@@ -173,6 +173,11 @@ impl<'a> Graph<'a> {
     /// that names only the account, `who`'s own IAM policies) is not known.
     pub fn can_assume(&self, who: &Identity, role_arn: &str) -> Option<Assume> {
         let role = self.role(role_arn)?;
+        // Whatever the trust policy says: the root user and a federated user cannot call
+        // AssumeRole (`Identity::can_call_assume_role`, STS API Reference).
+        if !who.can_call_assume_role() {
+            return Some(Assume::No);
+        }
         let empty = Context::default();
         let trust = evaluate_for(
             &role.trust,
@@ -257,6 +262,9 @@ impl<'a> Graph<'a> {
     /// Whether `who`'s IAM policies allow `sts:AssumeRole` on anything at all (a quick test
     /// before asking about one role; unknown policies count as maybe).
     fn may_assume_roles(&self, who: &Identity) -> bool {
+        if !who.can_call_assume_role() {
+            return false;
+        }
         match self.holder(who) {
             Some(h) => h.policies.iter().any(|(_, p)| {
                 p.statements.iter().any(|s| {
@@ -495,6 +503,35 @@ mod tests {
         let ev = evidence(with_policy);
         let g = Graph::new(&ev, now);
         assert_eq!(g.can_assume(&admin, &arn("Ops")), Some(Assume::Yes));
+    }
+
+    /// The root user and a federated user cannot call AssumeRole, whatever a trust policy says
+    /// (STS API Reference): no way there starts with them.
+    #[test]
+    fn the_root_user_and_a_federated_user_take_no_role() {
+        let details = AuthorizationDetails {
+            roles: vec![
+                role("KeyAdmin", trust("arn:aws:iam::111122223333:root"), &[]),
+                role(
+                    "Named",
+                    trust("arn:aws:sts::111122223333:federated-user/bob"),
+                    &[],
+                ),
+            ],
+            complete: true,
+            ..Default::default()
+        };
+        let now = "2026-11-28T00:00:00Z".parse().unwrap();
+        let ev = evidence(details);
+        let g = Graph::new(&ev, now);
+        let root = Identity::parse("arn:aws:iam::111122223333:root").unwrap();
+        let bob = Identity::parse("arn:aws:sts::111122223333:federated-user/bob").unwrap();
+        for who in [&root, &bob] {
+            for target in [arn("KeyAdmin"), arn("Named")] {
+                assert_eq!(g.can_assume(who, &target), Some(Assume::No), "{who}");
+            }
+            assert_eq!(g.path(who, "me", &[arn("KeyAdmin"), arn("Named")], 2), None);
+        }
     }
 
     #[test]

@@ -233,6 +233,18 @@ impl Identity {
     }
 
     /// `aws:PrincipalType` as IAM sets it.
+    /// Whether its credentials can call `sts:AssumeRole` at all. The root user's cannot (STS API
+    /// Reference, AssumeRole: "You cannot use AWS account root user credentials to call
+    /// AssumeRole", <https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html>);
+    /// a federated user's (`GetFederationToken`) can call no STS operation but
+    /// `GetCallerIdentity` (<https://docs.aws.amazon.com/STS/latest/APIReference/API_GetFederationToken.html>).
+    pub fn can_call_assume_role(&self) -> bool {
+        !matches!(
+            self,
+            Identity::Account { .. } | Identity::FederatedUser { .. } | Identity::Anyone
+        )
+    }
+
     pub fn principal_type(&self) -> Option<&'static str> {
         match self {
             Identity::Account { .. } => Some("Account"),
