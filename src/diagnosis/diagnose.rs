@@ -532,6 +532,30 @@ impl<'e> Case<'e> {
         (restore_path, path_conditional)
     }
 
+    /// Who the policy in force lets undo a deadline (cancel the deletion, enable the key): the
+    /// principals of the key's account it names for that action (neither works across
+    /// accounts); `None` when the policy is not known.
+    fn deadline_by(&self) -> Option<Vec<String>> {
+        let (action, _) = steps::deadline(self.ev)?;
+        let policy = self.policy.as_ref()?;
+        let mut who: Vec<String> =
+            crate::policy::grantees(policy, action, self.key_arn, &NO_CONTEXT, self.now)
+                .into_iter()
+                .filter(|g| {
+                    self.key_account.is_none_or(|k| {
+                        Identity::parse(&g.principal)
+                            .ok()
+                            .and_then(|i| i.account().map(|a| a == k))
+                            .unwrap_or(true)
+                    })
+                })
+                .map(|g| g.principal)
+                .collect();
+        who.sort();
+        who.dedup();
+        Some(who)
+    }
+
     /// The policy in force with the account delegation added, for the fix and AWS Support.
     fn with_delegation(&self, text: &str) -> String {
         with_delegation(
@@ -653,6 +677,7 @@ fn report(case: &Case, j: Judged) -> DiagnoseReport {
         restore_path: j.restore_path.as_deref(),
         path_conditional: j.path_conditional,
         policy_known,
+        deadline_by: case.deadline_by(),
     };
     let next_steps = steps::next_steps(ev, &j.findings, &facts);
     let summary = steps::summary(ev, &j.findings, &j.access, &facts, &next_steps);

@@ -4,7 +4,7 @@
 
 use super::model::{
     Access, CallRecord, Code, Evidence, Finding, Operation, Outcome, PolicySource, Restorer,
-    Severity, SourceKind, Summary, Text, Verdict, blocked_words, code,
+    Severity, SourceKind, Summary, Text, Verdict, blocked_words, code, prose,
 };
 use super::rules::has;
 use super::rules::live::{athena_query, denied_by_key_policy, iam_target, key_name, region_flag};
@@ -28,6 +28,23 @@ pub struct StepFacts<'a> {
     pub path_conditional: bool,
     /// The policy in force is known (read or recovered).
     pub policy_known: bool,
+    /// For a key pending deletion (or disabled): who the policy in force lets cancel the
+    /// deletion (enable the key) — the principals it names, the account's ARN for "an IAM
+    /// principal of the account whose IAM policies allow it"; `None` when the policy is not known.
+    pub deadline_by: Option<Vec<String>>,
+}
+
+/// What must happen before any restore: a key pending deletion is gone at its date, a disabled
+/// key serves nothing. The KMS action that undoes it, and the CLI command.
+pub fn deadline(ev: &Evidence) -> Option<(&'static str, &'static str)> {
+    let state = ev.key.state.as_ref()?;
+    if state.is_pending_deletion() {
+        Some(("kms:CancelKeyDeletion", "cancel-key-deletion"))
+    } else if *state == super::model::KeyState::Disabled {
+        Some(("kms:EnableKey", "enable-key"))
+    } else {
+        None
+    }
 }
 
 /// Who can update the key policy, as the findings and the way decide it.
@@ -104,10 +121,70 @@ pub fn who_acts<'a>(ev: &Evidence, findings: &[Finding], facts: &StepFacts<'a>) 
 
 pub fn next_steps(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Vec<Text> {
     let mut steps = Vec::new();
+    deadline_step(&mut steps, ev, facts);
     layer_steps(&mut steps, ev, findings, facts);
     policy_steps(&mut steps, ev, findings, facts);
     other_steps(&mut steps, ev, findings, facts);
     steps
+}
+
+/// Deadlines first (KMS Developer Guide, "Deleting AWS KMS keys": a key pending deletion can be
+/// recovered only by cancelling the deletion before its date; "Enabling and disabling keys"): who
+/// undoes the deletion or the disabling comes before any restore or AWS Support step.
+fn deadline_step(steps: &mut Vec<Text>, ev: &Evidence, facts: &StepFacts) {
+    let Some((action, command)) = deadline(ev) else {
+        return;
+    };
+    let key = key_name(ev);
+    let region = region_flag(ev);
+    let run = code(format!("aws kms {command} --key-id {key}{region}"));
+    let when = if action == "kms:CancelKeyDeletion" {
+        text!(
+            "First, before ",
+            code(
+                ev.key
+                    .deletion_date
+                    .map_or("the deletion date".to_owned(), |d| d.to_string())
+            ),
+            " (after it the key and everything encrypted under it are gone): cancel the deletion, "
+        )
+    } else {
+        text!("First, enable the key (a disabled key serves no request), ")
+    };
+    let who = match facts.deadline_by.as_deref() {
+        None => text!(
+            "as a principal allowed ",
+            prose(action),
+            " (the policy in force is not known: who is allowed is not known)"
+        ),
+        Some([]) => {
+            steps.push(text!(
+                when,
+                "but the policy in force lets nobody call ",
+                prose(action),
+                ": ask AWS Support to do it first, in the case below, from the key's account."
+            ));
+            return;
+        }
+        Some(who) => text!(
+            "as a principal the policy in force lets call ",
+            prose(action),
+            " (",
+            Text::join(
+                who.iter().map(|p| match Identity::parse(p) {
+                    Ok(Identity::Account { account, .. }) => text!(
+                        "an IAM principal of ",
+                        code(account),
+                        " whose IAM policies allow it"
+                    ),
+                    _ => Text::code(p.clone()),
+                }),
+                ", "
+            ),
+            ")"
+        ),
+    };
+    steps.push(text!(when, who, ": ", run, "."));
 }
 
 /// When the key policy is what stands in the way: who changes it, and how.

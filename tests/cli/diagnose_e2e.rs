@@ -46,6 +46,9 @@ struct Expect {
     calls_include: Vec<(String, String)>,
     #[serde(default)]
     next_steps_mention: Vec<String>,
+    /// What the first next step must say (a deadline comes before any restore).
+    #[serde(default)]
+    first_step_mentions: Vec<String>,
     #[serde(default)]
     stderr_contains: Option<String>,
     #[serde(default)]
@@ -337,6 +340,14 @@ fn check_json(v: &Value, e: &Expect, problems: &mut Vec<String>) {
     for m in &e.next_steps_mention {
         if !steps.contains(m.as_str()) {
             problems.push(format!("next_steps do not mention {m:?}"));
+        }
+    }
+    let first = v["next_steps"][0].as_str().unwrap_or_default();
+    for m in &e.first_step_mentions {
+        if !first.contains(m.as_str()) {
+            problems.push(format!(
+                "the first next step does not mention {m:?}: {first}"
+            ));
         }
     }
 }
