@@ -367,6 +367,12 @@ impl<'e> Case<'e> {
                     aws_managed: self.aws_managed,
                     cross_account: self.cross_account,
                     not_found: ev.key.not_found,
+                    beyond_boundary: match (&self.policy, self.evaluations.get(i), &self.subject) {
+                        (Some(p), Some(e), Some(who)) => {
+                            crate::policy::names_principal_itself(p, e, who)
+                        }
+                        _ => false,
+                    },
                 },
             );
             if !a.because.is_empty() {

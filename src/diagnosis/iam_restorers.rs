@@ -133,6 +133,8 @@ pub fn through_iam(
             assumable_by: Vec::new(),
             path: None,
             permission_set: None,
+            // Its own IAM policies were judged within its boundary already.
+            limited_by_boundary: None,
         })
         .collect()
 }

@@ -166,6 +166,11 @@ pub fn restorers(case: &KeyCase) -> Restorers {
             r
         })
         .collect();
+    if let Some((_, graph)) = case.iam {
+        for r in &mut list {
+            r.limited_by_boundary = limited_by_boundary(graph, r, scope.key_arn);
+        }
+    }
     let mut iam_whole = false;
     if let (true, Some((details, graph))) = (super::model::delegates(&list), case.iam) {
         let through = through_iam(
@@ -219,6 +224,26 @@ fn single(restorers: &Restorers, scope: &PolicyScope) -> Option<Finding> {
         return few_iam_restorers(&restorers.list, scope);
     }
     None
+}
+
+/// The permissions boundary that keeps a restorer the key policy names from updating it. A
+/// grant that names a role is limited by an implicit deny in the role's boundary; one that
+/// names a user or a role session itself only by an explicit deny (IAM User Guide, "How AWS
+/// enforcement code logic evaluates requests":
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html>).
+fn limited_by_boundary(
+    graph: &super::restore_paths::Graph,
+    r: &Restorer,
+    key_arn: Option<&str>,
+) -> Option<String> {
+    let who = Identity::parse(&r.principal).ok()?;
+    let (boundary, explicit) = graph.boundary_denies(&who, PUT_KEY_POLICY, key_arn)?;
+    let limits = match who {
+        Identity::Role { .. } => true,
+        Identity::User { .. } | Identity::AssumedRole { .. } => explicit,
+        _ => false,
+    };
+    limits.then_some(boundary)
 }
 
 /// What [`judge`] finds.
@@ -484,5 +509,57 @@ mod tests {
             org,
         });
         assert_eq!(no_restorer(&explained.findings), judged_help);
+    }
+
+    /// A boundary that leaves out kms:PutKeyPolicy keeps a role the key policy names from
+    /// restoring (an implicit deny limits a grant to a role), not a user it names itself.
+    #[test]
+    fn a_boundary_limits_a_named_role_not_a_named_user() {
+        use crate::diagnosis::model::{AuthorizationDetails, IamPrincipalDetails, ManagedPolicy};
+        use crate::diagnosis::restore_paths::Graph;
+        let boundary = "arn:aws:iam::111122223333:policy/NoKms";
+        let principal = |arn: &str, name: &str| IamPrincipalDetails {
+            arn: arn.into(),
+            name: name.into(),
+            path: "/".into(),
+            boundary: Some(boundary.into()),
+            ..Default::default()
+        };
+        let user = "arn:aws:iam::111122223333:user/breakglass";
+        let details = AuthorizationDetails {
+            roles: vec![principal(ADMIN, "KeyAdmin")],
+            users: vec![principal(user, "breakglass")],
+            policies: vec![ManagedPolicy {
+                arn: boundary.into(),
+                name: "NoKms".into(),
+                document: Some(
+                    serde_json::json!({"Statement": [{"Effect": "Allow", "Action": "s3:*",
+                        "Resource": "*"}]})
+                    .to_string(),
+                ),
+            }],
+            complete: true,
+            ..Default::default()
+        };
+        let now = chrono::Utc::now();
+        let graph = Graph::for_details(&details, now);
+        let judged = |principals: &[&str]| {
+            let p = policy(principals);
+            let case = KeyCase {
+                iam: Some((&details, &graph)),
+                ..KeyCase::lockout(Some(&p), scope(None), now)
+            };
+            judge(&case)
+        };
+        let j = judged(&[ADMIN]);
+        assert_eq!(
+            j.restorers.list[0].limited_by_boundary.as_deref(),
+            Some(boundary)
+        );
+        assert!(j.restorers.none());
+        assert!(codes(&j).contains(&Code::NoRestorer));
+        let j = judged(&[user]);
+        assert_eq!(j.restorers.list[0].limited_by_boundary, None);
+        assert!(!j.restorers.none());
     }
 }

@@ -248,6 +248,32 @@ impl<'a> Graph<'a> {
         parsed
     }
 
+    /// The permissions boundary (its ARN) of the user or role behind `who`, when the
+    /// authorization details give one that does not allow `action` on the key: `explicit` when a
+    /// `Deny` in it matches. `None` when there is none, it allows, or it is not known.
+    pub fn boundary_denies(
+        &self,
+        who: &Identity,
+        action: &str,
+        key_arn: Option<&str>,
+    ) -> Option<(String, bool)> {
+        let arn = principal_details(self.details?, who)?.boundary.clone()?;
+        let boundary = self.holder(who)?.boundary.clone()?;
+        let e = crate::policy::evaluate_for(
+            &boundary,
+            who,
+            action,
+            key_arn,
+            &Context::default(),
+            self.now,
+        );
+        match e.decision {
+            Decision::ExplicitDeny => Some((arn, true)),
+            Decision::ImplicitDeny => Some((arn, false)),
+            _ => None,
+        }
+    }
+
     /// A managed policy and its name, parsed the first time anyone holds it.
     fn managed_policy(&self, arn: &str) -> Option<(String, Rc<KeyPolicy>)> {
         let (&key, &(name, document)) = self.managed.get_key_value(arn)?;

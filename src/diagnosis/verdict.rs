@@ -43,6 +43,10 @@ pub struct ActionFacts<'a> {
     pub aws_managed: bool,
     pub cross_account: bool,
     pub not_found: bool,
+    /// The key policy names the principal itself (its user ARN, its session ARN): an implicit
+    /// deny in its permissions boundary does not limit that grant
+    /// (`policy::names_principal_itself`).
+    pub beyond_boundary: bool,
 }
 
 /// The cause AWS's message names, as the code that says it, when it names a layer; or
@@ -114,7 +118,10 @@ pub fn verdict_for(action: &str, facts: ActionFacts) -> Access {
         if s.allowed_by_organizations == Some(false) {
             because.push(Code::ScpDeny);
         }
-        if s.allowed_by_permissions_boundary == Some(false) {
+        // An implicit deny in the boundary does not limit a grant that names the principal
+        // itself; an explicit one (the simulator's explicitDeny) still does.
+        let boundary_limits = !facts.beyond_boundary || s.decision == SimDecision::ExplicitDeny;
+        if s.allowed_by_permissions_boundary == Some(false) && boundary_limits {
             because.push(Code::PermissionsBoundaryDeny);
         }
         match s.decision {

@@ -32,6 +32,67 @@ pub use principal::{
 pub use query::{Delegation, Grantee, Orphan, delegations, grantees, orphaned_principals};
 pub use tri::Tri;
 
+/// The key policy allows `who` by a statement that names `who` itself — an IAM user's ARN, or a
+/// role session's ARN — in its own account. Such a grant in a resource-based policy is not
+/// limited by an implicit deny in the principal's permissions boundary or session policy; one
+/// that names the role (or the account) is (IAM User Guide, "How AWS enforcement code logic
+/// evaluates requests": <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html>).
+pub fn names_principal_itself(policy: &KeyPolicy, eval: &Evaluation, who: &Identity) -> bool {
+    matches!(who, Identity::User { .. } | Identity::AssumedRole { .. })
+        && eval.decision == Decision::Allow
+        && !eval.other_account
+        && eval
+            .statements
+            .iter()
+            .filter(|t| {
+                t.effect == Effect::Allow
+                    && t.applies == Applies::Yes
+                    && t.via == Some(Via::Principal)
+            })
+            .filter_map(|t| policy.statements.get(t.index))
+            .any(|s| {
+                !s.not_principal
+                    && s.principals
+                        .entries()
+                        .iter()
+                        .any(|e| matches!(&e.named, Named::Identity(id) if is_itself(id, who)))
+            })
+}
+
+/// The same user, or the same role session (a session ARN carries no role path; IAM names are
+/// unique in an account whatever the path).
+fn is_itself(named: &Identity, who: &Identity) -> bool {
+    match (named, who) {
+        (
+            Identity::User {
+                account: a1,
+                name: n1,
+                ..
+            },
+            Identity::User {
+                account: a2,
+                name: n2,
+                ..
+            },
+        ) => a1 == a2 && n1 == n2,
+        (
+            Identity::AssumedRole {
+                account: a1,
+                role_name: r1,
+                session: s1,
+                ..
+            },
+            Identity::AssumedRole {
+                account: a2,
+                role_name: r2,
+                session: s2,
+                ..
+            },
+        ) => a1 == a2 && r1 == r2 && s1 == s2,
+        _ => false,
+    }
+}
+
 /// Evaluates `action` for `principal` with the context derived from the principal, overlaid
 /// with `extra` (the caller's own `--context` values win).
 pub fn evaluate_for(

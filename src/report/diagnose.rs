@@ -361,6 +361,14 @@ fn restorer(g: &Restorer) -> Vec<Line> {
                 .t(&blocked_words(b)),
         );
     }
+    if let Some(boundary) = &g.limited_by_boundary {
+        notes.push(
+            Line::new()
+                .ws(Tone::Bad, "kept out")
+                .w(" by its permissions boundary ")
+                .v(boundary),
+        );
+    }
     let notes = notes
         .into_iter()
         .reduce(|a, b| a.w("; ").then(b))

@@ -181,6 +181,11 @@ pub struct Restorer {
     /// An SCP or RCP that denies it `kms:PutKeyPolicy` (the contract's "Layers"): it does not
     /// count as a restorer. `null` when none does, or when the policies could not be read.
     pub blocked_by: Option<crate::policy::BlockedBy>,
+    /// The permissions boundary (its ARN) that does not allow it `kms:PutKeyPolicy` where the
+    /// boundary limits the grant (a role the key policy names; any principal for an explicit
+    /// deny): it does not count. Absent when none does, or when its boundary is not known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limited_by_boundary: Option<String>,
 }
 
 impl DiagnoseReport {
@@ -228,7 +233,9 @@ impl Restorer {
     /// `kms:PutKeyPolicy` by the organisation's SCPs or RCPs (the contract's "Layers"). The one
     /// definition every command and report uses.
     pub fn counts(&self) -> bool {
-        self.exists != Some(false) && self.blocked_by.is_none()
+        self.exists != Some(false)
+            && self.blocked_by.is_none()
+            && self.limited_by_boundary.is_none()
     }
 
     /// Counts, and is a principal (a role or user, named by the key policy or allowed through
@@ -256,6 +263,7 @@ impl Restorer {
             path: None,
             permission_set: None,
             blocked_by: g.blocked_by.clone(),
+            limited_by_boundary: None,
         }
     }
 }

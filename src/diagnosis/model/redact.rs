@@ -245,7 +245,8 @@ redact_fields! {
     Access { action; plain: verdict, basis, because }
     Finding { title, detail, evidence, help; plain: code, severity, statement, suppressed }
     Restorer {
-        principal, statement, conditions_on, assumable_by, path, permission_set, blocked_by;
+        principal, statement, conditions_on, assumable_by, path, permission_set, blocked_by,
+        limited_by_boundary;
         plain: source, exists, kind, via, caller_can_assume
     }
     CallRecord { message, error_code; plain: service, operation, outcome, ms, denial }

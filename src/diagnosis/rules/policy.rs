@@ -397,7 +397,16 @@ fn no_restorer(f: &PolicyFacts) -> Option<Finding> {
         "No existing principal can update the key policy",
     )
     .evidence(evidence);
-    Some(if f.restorers.held() {
+    let bounded = f
+        .restorers
+        .named()
+        .iter()
+        .any(|r| r.limited_by_boundary.is_some());
+    Some(if bounded {
+        finding
+            .detail("Every principal the key policy lets update it is kept from kms:PutKeyPolicy by its permissions boundary (see the restorers' limited_by_boundary), held by the organisation's policies, or no longer exists. A boundary limits a grant that names a role.")
+            .help("An IAM administrator adds kms:PutKeyPolicy on this key to the boundary of one of those roles (or removes the boundary); then that role can restore access. Only if no one can change the boundary, open a case with AWS Support from the key's account.")
+    } else if f.restorers.held() {
         finding
             .detail("Every principal the key policy lets update it is denied kms:PutKeyPolicy by the organisation's SCPs or RCPs (see the restorers' blocked_by), or no longer exists.")
             .help("The organisation's administrators (its management account, or the delegated administrator for policies) can exempt a restorer from the policy that holds it; only if they cannot, open a case with AWS Support from the key's account.")
