@@ -181,7 +181,24 @@ pub fn restorers(case: &KeyCase) -> Restorers {
             scope.org,
             &list,
             case.now,
-        );
+        )
+        .into_iter()
+        // The delegation holds for each principal as the key policy's Denies let it: a Deny
+        // unless `aws:PrincipalArn` is the break-glass role spares that role alone.
+        .filter(|r| {
+            Identity::parse(&r.principal).is_ok_and(|who| {
+                crate::policy::evaluate_for(
+                    policy,
+                    &who,
+                    PUT_KEY_POLICY,
+                    scope.key_arn,
+                    case.context,
+                    case.now,
+                )
+                .decision
+                    != crate::policy::Decision::ExplicitDeny
+            })
+        });
         list.extend(through);
         iam_whole = details.complete;
     }
@@ -317,7 +334,7 @@ pub fn single_restorer(left: OneLeft) -> Finding {
             "Only the account's root user can update the key policy",
         )
         .detail(text!(
-            "The key policy delegates to the account, but no IAM user or role's policies allow kms:PutKeyPolicy on the key (from the account's authorization details): only the root user (",
+            "The key policy delegates to the account, but no IAM user or role can update it that way (their IAM policies do not allow kms:PutKeyPolicy on the key, or the key policy's Denies stop them; from the account's authorization details): only the root user (",
             code(root),
             "), signing in with its own credentials, could change the policy."
         ))
@@ -561,5 +578,37 @@ mod tests {
         let j = judged(&[user]);
         assert_eq!(j.restorers.list[0].limited_by_boundary, None);
         assert!(!j.restorers.none());
+    }
+
+    /// The break-glass pattern kms-doctor's own help recommends: the account delegation, and a
+    /// Deny on kms:PutKeyPolicy unless aws:PrincipalArn is the break-glass role. The delegation
+    /// stands for that role (a condition on a key that names one principal is judged per
+    /// principal, not with the root user's ARN): not a lockout.
+    #[test]
+    fn the_break_glass_deny_spares_the_delegation_for_its_role() {
+        let p = KeyPolicy::parse(
+            &serde_json::json!({"Version": "2012-10-17", "Statement": [
+                {"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+                 "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*",
+                 "Resource": "*"},
+                {"Sid": "Only break-glass changes the policy", "Effect": "Deny",
+                 "Principal": "*", "Action": "kms:PutKeyPolicy", "Resource": "*",
+                 "Condition": {"ArnNotEquals": {
+                     "aws:PrincipalArn": "arn:aws:iam::111122223333:role/BreakGlass"}}}]})
+            .to_string(),
+        )
+        .unwrap();
+        let j = judge(&KeyCase::lockout(Some(&p), scope(None), chrono::Utc::now()));
+        assert!(!codes(&j).contains(&Code::NoRestorer), "{:?}", codes(&j));
+        assert!(j.restorers.delegates());
+        let account = &j.restorers.list[0];
+        assert!(account.counts());
+        assert!(
+            account
+                .conditions_on
+                .iter()
+                .any(|c| c.context_key() == Some("aws:PrincipalArn")),
+            "{account:?}"
+        );
     }
 }

@@ -43,6 +43,34 @@ impl Context {
         self.absent.insert(lower);
     }
 
+    /// Makes a key unknown again (neither a value nor absent).
+    pub fn forget(&mut self, key: &str) {
+        let lower = key.to_ascii_lowercase();
+        self.values.remove(&lower);
+        self.absent.remove(&lower);
+    }
+
+    /// The context of the account delegation's request: any IAM principal of the account, so
+    /// the keys that name one principal (its ARN, ID, name, type, tags) are not known — a
+    /// condition on them holds for some principals and not others (the break-glass pattern,
+    /// `ArnNotEquals aws:PrincipalArn …/BreakGlass`, spares one role) — while the account's own
+    /// keys are.
+    pub fn for_account_delegation(
+        account: &super::principal::Identity,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Context {
+        let mut c = Context::for_kms_request(account, now);
+        for k in [
+            "aws:PrincipalArn",
+            "aws:userid",
+            "aws:username",
+            "aws:PrincipalType",
+        ] {
+            c.forget(k);
+        }
+        c
+    }
+
     /// Looks up a key that is already lower-cased.
     pub fn lookup(&self, lower_key: &str) -> Lookup<'_> {
         if let Some((_, v)) = self.values.get(lower_key) {

@@ -113,7 +113,11 @@ pub fn grantees(
                 .collect(),
         };
         for (identity, except) in candidates {
-            let mut ctx = Context::for_kms_request(&identity, now);
+            // The account stands for any IAM principal of it: keys that name one are unknown.
+            let mut ctx = match identity {
+                Identity::Account { .. } => Context::for_account_delegation(&identity, now),
+                _ => Context::for_kms_request(&identity, now),
+            };
             ctx.overlay(extra_context);
             let req = Request {
                 principal: &identity,

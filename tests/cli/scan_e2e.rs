@@ -101,10 +101,12 @@ fn every_status_and_code_in_one_account_and_its_regions() {
         ),
         ("pending", "at_risk", &["key-pending-deletion"]),
         ("open", "at_risk", &["policy-update-open"]),
+        // The Deny lists the Admin role but not its sessions: every session of it is denied
+        // (IAM User Guide, NotPrincipal), so only the root user, which it also lists, is left.
         (
             "notprincipal",
             "at_risk",
-            &["not-principal-misses-sessions"],
+            &["not-principal-misses-sessions", "single-restorer"],
         ),
         ("orphan", "at_risk", &["orphaned-principal"]),
         (
