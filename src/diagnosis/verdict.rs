@@ -29,6 +29,30 @@ fn blocked_by_condition(eval: &Evaluation) -> bool {
         .any(|t| t.effect == Effect::Allow && t.applies == Applies::No && t.via.is_some())
 }
 
+/// The keys of a request's network origin, which a key policy may test and kms-doctor cannot
+/// know offline (IAM User Guide, global condition context keys: network properties).
+const REQUEST_ORIGIN_KEYS: [&str; 5] = [
+    "aws:sourcevpce",
+    "aws:sourcevpc",
+    "aws:sourceip",
+    "aws:vpcsourceip",
+    "aws:sourcevpcarn",
+];
+
+/// A key-policy `Deny` that may apply, whose only unknowns are the request's network origin
+/// (`aws:SourceVpce`, `aws:SourceIp`, …): what explains "an explicit deny in a resource-based
+/// policy" for a request from elsewhere.
+pub fn request_origin_deny(eval: &Evaluation) -> Option<&crate::policy::StatementTrace> {
+    eval.statements.iter().find(|t| {
+        t.effect == Effect::Deny
+            && t.applies == Applies::Conditional
+            && !t.unknown_context.is_empty()
+            && t.unknown_context
+                .iter()
+                .all(|k| REQUEST_ORIGIN_KEYS.contains(&k.to_ascii_lowercase().as_str()))
+    })
+}
+
 /// What is known of one action.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ActionFacts<'a> {
@@ -70,6 +94,10 @@ fn stated_cause(
             (None, Some(true)) => Code::KeyPolicyExplicitDeny,
             (None, _) => return None,
             (Some(Decision::ExplicitDeny), _) => Code::KeyPolicyExplicitDeny,
+            // A Deny on where the request came from, which the evidence cannot see, explains it.
+            (Some(_), Some(true)) if eval.and_then(request_origin_deny).is_some() => {
+                Code::KeyPolicyExplicitDeny
+            }
             (Some(_), Some(true)) => Code::DenialUnexplained,
             (Some(_), _) => match eval.and_then(key_policy_cause) {
                 Some(c) if c != Code::KeyPolicyExplicitDeny => c,

@@ -333,12 +333,7 @@ pub fn stated_findings(
             )
             .detail("AWS says so in its answer: an identity policy of the principal denies the action; an explicit deny wins over every allow.")
             .help("Change or detach the denying policy (the IAM policy simulator names it)."),
-            Code::KeyPolicyExplicitDeny => Finding::new(
-                *rule,
-                text!("A Deny statement in the key policy matches ", act()),
-            )
-            .detail("AWS says so in its answer. The policy text could not be read or recovered, so which statement is not known.")
-            .help("A principal the policy still lets update it removes or narrows the Deny; if none can, only AWS Support can restore access."),
+            Code::KeyPolicyExplicitDeny => key_policy_deny_stated(act(), eval),
             Code::DenialUnexplained => {
                 let layer = call
                     .denial
@@ -620,6 +615,33 @@ pub fn restorer_findings(findings: &mut Vec<Finding>, restorers: &[Restorer]) {
             .evidence([text!("iam: NoSuchEntity for ", code(r.principal.clone()))])
             .help("Use another restorer; if none is left, see no-restorer."),
         );
+    }
+}
+
+/// `key-policy-explicit-deny` as AWS stated it: the statement that explains it when the policy
+/// is known (a Deny on the request's network origin), else AWS's word alone.
+fn key_policy_deny_stated(
+    act: crate::diagnosis::model::Span,
+    eval: Option<&Evaluation>,
+) -> Finding {
+    match eval.and_then(crate::diagnosis::verdict::request_origin_deny) {
+        Some(t) => Finding::new(
+            Code::KeyPolicyExplicitDeny,
+            text!("Statement ", quoted(t.label()), " of the key policy denies ", act, " from where this request came"),
+        )
+        .detail(text!(
+            "AWS says so in its answer (an explicit deny in a resource-based policy), and the statement explains it: it denies the action unless the request's ",
+            Text::join(t.unknown_context.iter().map(|k| Text::code(k.clone())), ", "),
+            " match what it names, and this request's did not. kms-doctor cannot see where a request comes from."
+        ))
+        .evidence([text!("statement ", quoted(t.label()), ": ", code(t.reason.clone()))])
+        .help("Make the request from where the statement allows it (the VPC endpoint, VPC or network it names); to change that, a principal the policy still lets update it narrows the Deny."),
+        None => Finding::new(
+            Code::KeyPolicyExplicitDeny,
+            text!("A Deny statement in the key policy matches ", act),
+        )
+        .detail("AWS says so in its answer. The policy text could not be read or recovered, so which statement is not known.")
+        .help("A principal the policy still lets update it removes or narrows the Deny; if none can, only AWS Support can restore access."),
     }
 }
 
