@@ -177,7 +177,7 @@ async fn gather_live(
     };
     let connection = session.connection().await;
     let gathered = gather(
-        &connection.clients(),
+        &connection.clients_in(ask.key.region()),
         &session.calls,
         &opts,
         &|pages, events| progress.pages(pages, events),

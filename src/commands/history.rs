@@ -143,7 +143,7 @@ pub async fn history(
                 max_pages: MAX_PAGES,
                 deadline: session.calls.deadline(),
             };
-            let clients = session.connection().await.clients();
+            let clients = session.connection().await.clients_in(req.key.region());
             let found = event_history::key_timeline(
                 &clients.kms,
                 &clients.cloudtrail,

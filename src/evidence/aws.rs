@@ -395,22 +395,36 @@ impl Connection {
 
     /// STS, KMS, IAM and CloudTrail, as `gather` takes them.
     pub fn clients(&self) -> SdkClients {
+        self.clients_in(None)
+    }
+
+    /// The same, with every call about the key (KMS, CloudTrail) sent to the key's Region when
+    /// its ARN names one, whatever the profile's: a KMS key lives in one Region, and its
+    /// ARN says which (KMS Developer Guide, "Key identifiers").
+    pub fn clients_in(&self, key_region: Option<&str>) -> SdkClients {
         let config = &self.config;
-        let region = self.region();
+        let region = key_region.map(str::to_owned).or_else(|| self.region());
+        let in_key_region = |b: aws_sdk_kms::config::Builder| match key_region {
+            Some(r) => b.region(aws_config::Region::new(r.to_owned())),
+            None => b,
+        };
         let partition = match region.as_deref() {
             Some(r) if r.starts_with("cn-") => "aws-cn",
             Some(r) if r.starts_with("us-gov-") => "aws-us-gov",
             _ => "aws",
         };
         // kms-doctor paces and retries LookupEvents itself, to respect its quota.
-        let cloudtrail = aws_sdk_cloudtrail::config::Builder::from(config)
+        let mut cloudtrail = aws_sdk_cloudtrail::config::Builder::from(config)
             .retry_config(RetryConfig::disabled())
-            .interceptor(ResponseSizeLimit)
-            .build();
+            .interceptor(ResponseSizeLimit);
+        if let Some(r) = key_region {
+            cloudtrail = cloudtrail.region(aws_config::Region::new(r.to_owned()));
+        }
+        let cloudtrail = cloudtrail.build();
         let sts = aws_sdk_sts::config::Builder::from(config)
             .interceptor(ResponseSizeLimit)
             .build();
-        let kms = aws_sdk_kms::config::Builder::from(config)
+        let kms = in_key_region(aws_sdk_kms::config::Builder::from(config))
             .interceptor(ResponseSizeLimit)
             .build();
         let iam = aws_sdk_iam::config::Builder::from(config)

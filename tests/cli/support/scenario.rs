@@ -1167,7 +1167,9 @@ fn find_key<'a>(sc: &'a Scenario, wanted: &str, account: &str, region: &str) -> 
     let by_arn = wanted.starts_with("arn:");
     sc.keys
         .iter()
-        .filter(|k| by_arn || (k.account == account && k.region == region))
+        // A key lives in one Region: KMS in another answers NotFoundException even for its
+        // ARN (another account's key is found by ARN in its Region).
+        .filter(|k| k.region == region && (by_arn || k.account == account))
         .find(|k| {
             // ARNs are built only for an ARN asked for: a scan of thousands of keys asks by ID.
             k.id == wanted
