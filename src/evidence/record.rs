@@ -28,6 +28,11 @@ pub trait KeyMatch {
     fn known_by_id_alone(&self) -> bool {
         false
     }
+    /// The Region of the key(s), when known: a multi-Region key ID (`mrk-…`) is shared by the
+    /// related keys of every Region, so a record names this key by it only in its Region.
+    fn region(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl KeyMatch for KeyRef {
@@ -38,16 +43,27 @@ impl KeyMatch for KeyRef {
     fn known_by_id_alone(&self) -> bool {
         self.arn.is_none()
     }
+    fn region(&self) -> Option<&str> {
+        self.arn
+            .as_deref()
+            .and_then(|a| a.split(':').nth(3))
+            .filter(|r| !r.is_empty())
+    }
 }
 
 /// Many keys at once (a Region's, for `scan`): each by ID and by ARN, as its index.
 #[derive(Debug, Clone, Default)]
 pub struct KeySet {
     by_name: std::collections::HashMap<String, usize>,
+    /// The keys' Region (one scan's set is one Region's), from their ARNs.
+    region: Option<String>,
 }
 
 impl KeySet {
     pub fn insert(&mut self, index: usize, key: &KeyRef) {
+        if self.region.is_none() {
+            self.region = key.region().map(str::to_owned);
+        }
         for name in [&key.arn, &key.key_id].into_iter().flatten() {
             self.by_name.insert(name.clone(), index);
         }
@@ -62,6 +78,9 @@ impl KeyMatch for KeySet {
     type Id = usize;
     fn find(&self, s: &str) -> Option<usize> {
         self.by_name.get(s).copied()
+    }
+    fn region(&self) -> Option<&str> {
+        self.region.as_deref()
     }
 }
 
@@ -105,6 +124,20 @@ fn read_value_of<M: KeyMatch>(
             .and_then(Value::as_str)
             .and_then(|k| key.find(k))
     };
+    // Related multi-Region keys share their key ID, and each has its own key policy, never
+    // synchronized (KMS Developer Guide, "Multi-Region keys in AWS KMS":
+    // <https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-overview.html>):
+    // a record names this key by an `mrk-` ID only in this key's Region.
+    let event_region = v.get("awsRegion").and_then(Value::as_str);
+    let matches_by_id = |p: &str| {
+        let id = v.pointer(p).and_then(Value::as_str)?;
+        let shared = id.starts_with("mrk-");
+        let same_region = match (key.region(), event_region) {
+            (Some(k), Some(e)) => k == e,
+            _ => true,
+        };
+        key.find(id).filter(|_| !shared || same_region)
+    };
     let about_key = if event_name == PolicyEventName::ReplicateKey {
         // The policy of a ReplicateKey is the new replica's, not the primary key's: only its
         // ARN names the replica alone (the key ID is the primary's too).
@@ -122,20 +155,28 @@ fn read_value_of<M: KeyMatch>(
                         .and_then(|a| key.find(a))
                 })
             })
-            .or_else(|| matches("/requestParameters/keyId"))
-            .or_else(|| matches("/responseElements/keyMetadata/keyId"))
+            .or_else(|| matches_by_id("/requestParameters/keyId"))
+            .or_else(|| matches_by_id("/responseElements/keyMetadata/keyId"))
             .or_else(|| matches("/responseElements/keyMetadata/arn"))
     };
     let Some(id) = about_key else {
         return Ok(None);
     };
     let text = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_owned);
-    let policy = req.and_then(|r| r.get("policy")).and_then(|p| match p {
+    let as_text = |p: &Value| match p {
         Value::String(s) => Some(s.clone()),
         Value::Null => None,
         // Some records carry the policy as an object rather than a string.
         other => Some(other.to_string()),
-    });
+    };
+    let mut policy = req.and_then(|r| r.get("policy")).and_then(as_text);
+    if event_name == PolicyEventName::ReplicateKey && policy.is_none() {
+        // The replica's policy as KMS answered it (ReplicateKey's `ReplicaPolicy`): what it set,
+        // when the request carried none (the default policy then).
+        policy = v
+            .pointer("/responseElements/replicaPolicy")
+            .and_then(as_text);
+    }
     if event_name == PolicyEventName::PutKeyPolicy
         && policy.is_none()
         && text("/errorCode").is_none()
@@ -243,5 +284,46 @@ mod tests {
             "responseElements": {"keyMetadata": {"keyId": "k1"}}});
         let e = read_record(&create.to_string(), &key()).unwrap().unwrap();
         assert_eq!(e.policy, None, "created with the default policy");
+    }
+
+    /// Related multi-Region keys share their key ID and each has its own policy: the primary's
+    /// PutKeyPolicy (same `mrk-` ID, another Region) is not the replica's.
+    #[test]
+    fn a_multi_region_key_id_names_a_key_only_in_its_region() {
+        let replica = KeyRef {
+            arn: Some("arn:aws:kms:eu-west-1:111122223333:key/mrk-1".into()),
+            key_id: Some("mrk-1".into()),
+        };
+        let put = |region: &str| {
+            serde_json::json!({"eventName": "PutKeyPolicy", "awsRegion": region,
+                "requestParameters": {"keyId": "mrk-1", "policy": "{}"}})
+            .to_string()
+        };
+        assert_eq!(read_record(&put("us-east-1"), &replica), Ok(None));
+        assert!(read_record(&put("eu-west-1"), &replica).unwrap().is_some());
+        // A single-Region key's ID is its alone.
+        let single = serde_json::json!({"eventName": "PutKeyPolicy", "awsRegion": "eu-west-1",
+            "requestParameters": {"keyId": "k1", "policy": "{}"}});
+        assert!(read_record(&single.to_string(), &key()).unwrap().is_some());
+    }
+
+    /// What ReplicateKey set is the replica's first policy: the request's, else the
+    /// `replicaPolicy` KMS answered — not "the default policy".
+    #[test]
+    fn a_replica_s_first_policy_is_the_one_replicate_key_set() {
+        let replica = KeyRef {
+            arn: Some("arn:aws:kms:eu-west-1:111122223333:key/mrk-1".into()),
+            key_id: Some("mrk-1".into()),
+        };
+        let record = serde_json::json!({
+            "eventName": "ReplicateKey", "awsRegion": "us-east-1",
+            "requestParameters": {"keyId": "mrk-1", "replicaRegion": "eu-west-1"},
+            "responseElements": {"replicaKeyMetadata": {"keyId": "mrk-1",
+                "arn": "arn:aws:kms:eu-west-1:111122223333:key/mrk-1"},
+                "replicaPolicy": "{\"Version\": \"2012-10-17\"}"}
+        })
+        .to_string();
+        let e = read_record(&record, &replica).unwrap().unwrap();
+        assert_eq!(e.policy.as_deref(), Some("{\"Version\": \"2012-10-17\"}"));
     }
 }
