@@ -1,7 +1,7 @@
 //! What is known of one key, the one input of the judgement (`judge`), and who can update its
 //! policy, the one value every command and report asks ([`Restorers`]).
 
-use super::model::{AuthorizationDetails, Restorer, RestorerVia, SourceKind};
+use super::model::{AuthorizationDetails, Restorer, RestorerVia, SourceKind, Timestamp};
 use super::restore_paths::Graph;
 use crate::policy::{
     BlockedBy, Context, Evaluation, Grantee, Identity, KeyPolicy, OrgPolicies, OrgRequest, Orphan,
@@ -22,6 +22,9 @@ pub struct KeyCase<'a, 'g> {
     pub aws_managed: bool,
     /// Whether the principals checked still exist (absent: not known).
     pub existence: BTreeMap<&'a str, Option<bool>>,
+    /// The principals of that name IAM created after the event that set the policy in force:
+    /// new principals, which the policy does not name (see `judge::recreated`).
+    pub recreated: BTreeMap<&'a str, Timestamp>,
     /// The key's account's authorization details, when read, with their policies parsed once.
     pub iam: Option<(&'a AuthorizationDetails, &'a Graph<'g>)>,
     /// Whom the key is judged for.
@@ -67,6 +70,7 @@ impl<'a> KeyCase<'a, '_> {
             scope,
             aws_managed: false,
             existence: BTreeMap::new(),
+            recreated: BTreeMap::new(),
             iam: None,
             asked: Asked::Lockout,
             context: &NO_CONTEXT,

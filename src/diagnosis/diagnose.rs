@@ -229,6 +229,7 @@ impl<'e> Case<'e> {
         KeyCase {
             aws_managed: self.aws_managed,
             existence: self.existence.clone(),
+            recreated: super::judge::recreated(&self.ev.restorer_checks, &self.source),
             iam: self.ev.authorization.as_ref().map(|d| (d, &self.graph)),
             ..KeyCase::lockout(self.policy.as_ref(), self.policy_scope(), self.now)
         }
@@ -272,6 +273,7 @@ impl<'e> Case<'e> {
             scope: self.policy_scope(),
             aws_managed: self.aws_managed,
             existence: self.existence.clone(),
+            recreated: super::judge::recreated(&self.ev.restorer_checks, &self.source),
             iam: self.ev.authorization.as_ref().map(|d| (d, &self.graph)),
             asked,
             context: &NO_CONTEXT,

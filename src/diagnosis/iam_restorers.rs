@@ -135,6 +135,7 @@ pub fn through_iam(
             permission_set: None,
             // Its own IAM policies were judged within its boundary already.
             limited_by_boundary: None,
+            recreated: None,
         })
         .collect()
 }

@@ -34,6 +34,28 @@ pub fn parse_in_force(text: &str) -> Result<KeyPolicy, Box<Finding>> {
     })
 }
 
+/// The principals IAM created after the event that set the policy in force (a policy recovered
+/// from CloudTrail, an archive or Athena: one read with GetKeyPolicy shows a deleted
+/// principal's unique ID instead of its ARN). KMS stores a key policy's principals by their
+/// unique IDs, so a principal deleted and recreated with the same name is a new principal the
+/// policy does not name (IAM User Guide, "Unique identifiers":
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-unique-ids>).
+pub fn recreated<'c>(
+    checks: &'c [ExistenceCheck],
+    source: &super::model::PolicySource,
+) -> BTreeMap<&'c str, super::model::Timestamp> {
+    let Some(set_at) = source
+        .event_time
+        .filter(|_| source.kind != super::model::SourceKind::Current)
+    else {
+        return BTreeMap::new();
+    };
+    checks
+        .iter()
+        .filter_map(|c| Some((c.principal.as_str(), c.created.filter(|t| *t > set_at)?)))
+        .collect()
+}
+
 /// Whether each principal checked still exists.
 pub fn existence(checks: &[ExistenceCheck]) -> BTreeMap<&str, Option<bool>> {
     checks
@@ -166,6 +188,9 @@ pub fn restorers(case: &KeyCase) -> Restorers {
             r
         })
         .collect();
+    for r in &mut list {
+        r.recreated = case.recreated.get(r.principal.as_str()).copied();
+    }
     if let Some((_, graph)) = case.iam {
         for r in &mut list {
             r.limited_by_boundary = limited_by_boundary(graph, r, scope.key_arn);

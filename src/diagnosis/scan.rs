@@ -329,7 +329,7 @@ fn key_impact<'r>(
     let policy = parse_in_force(text.as_deref()?).ok()?;
     Some(super::without::impact(
         &key_label(key),
-        &case_of(key, Some(&policy), source.kind, org, iam, now),
+        &case_of(key, Some(&policy), &source, org, iam, now),
         removed,
     ))
 }
@@ -461,15 +461,16 @@ fn account_facts(
 fn case_of<'a, 'g>(
     key: &'a KeyEvidence,
     policy: Option<&'a KeyPolicy>,
-    source: SourceKind,
+    source: &crate::diagnosis::model::PolicySource,
     org: Option<&'a OrgPolicies>,
     iam: Option<(&'a AuthorizationDetails, &'a Graph<'g>)>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> KeyCase<'a, 'g> {
     KeyCase {
         existence: existence(&key.restorer_checks),
+        recreated: super::judge::recreated(&key.restorer_checks, source),
         iam,
-        ..KeyCase::lockout(policy, scope_of(key, source, org), now)
+        ..KeyCase::lockout(policy, scope_of(key, source.kind, org), now)
     }
 }
 
@@ -494,7 +495,7 @@ fn assess_with(
     let (text, source) = key.policy_in_force();
     let parsed = text.as_deref().map(parse_in_force);
     let policy = parsed.as_ref().and_then(|p| p.as_ref().ok());
-    let judged = judge(&case_of(key, policy, source.kind, org, iam, now));
+    let judged = judge(&case_of(key, policy, &source, org, iam, now));
     let mut findings = judged.findings;
     match &parsed {
         None => findings.push(policy_unknown(key)),
@@ -688,6 +689,7 @@ mod tests {
             principal: admin.clone(),
             exists: Some(true),
             trust_policy: None,
+            created: None,
         }];
         let k = assess(&k, None, now());
         assert_eq!(k.status, KeyStatus::AtRisk);
@@ -702,6 +704,7 @@ mod tests {
             principal: admin,
             exists: Some(false),
             trust_policy: None,
+            created: None,
         }];
         let k = assess(&k, None, now());
         assert_eq!(k.status, KeyStatus::LockedOut);

@@ -848,6 +848,7 @@ impl Iam for IamClient {
             path: role.path().to_owned(),
             id: role.role_id().to_owned(),
             trust_policy: role.assume_role_policy_document().map(document),
+            created: date(role.create_date()),
         })
     }
 
@@ -867,6 +868,7 @@ impl Iam for IamClient {
             path: user.path().to_owned(),
             id: user.user_id().to_owned(),
             trust_policy: None,
+            created: date(user.create_date()),
         })
     }
 

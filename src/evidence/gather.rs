@@ -203,6 +203,7 @@ fn hop_checks(hops: &Entities) -> Vec<ExistenceCheck> {
             principal: role.arn.clone(),
             exists: Some(true),
             trust_policy: role.trust_policy.clone(),
+            created: role.created,
         })
         .collect()
 }
@@ -574,6 +575,7 @@ fn restorer_checks(
                 trust_policy: entity
                     .and_then(|e| e.as_ref().ok())
                     .and_then(|e| e.trust_policy.clone()),
+                created: entity.and_then(|e| e.as_ref().ok()).and_then(|e| e.created),
             }
         })
         .collect()

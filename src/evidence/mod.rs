@@ -264,6 +264,8 @@ pub struct IamEntity {
     pub id: String,
     /// A role's trust policy (decoded), when IAM gave it.
     pub trust_policy: Option<String>,
+    /// When IAM created it (`CreateDate`).
+    pub created: Option<crate::diagnosis::model::Timestamp>,
 }
 
 /// One CloudTrail event from `cloudtrail:LookupEvents`, before it is read.

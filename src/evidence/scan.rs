@@ -940,14 +940,21 @@ async fn check_restorers<I: Iam>(
     for (k, mine) in keys.iter_mut().zip(asks) {
         k.restorer_checks = mine
             .into_iter()
-            .map(|(principal, ask)| ExistenceCheck {
-                principal,
-                exists: match ask {
-                    Ask::Role(n) => roles.get(&n).and_then(existence_of),
-                    Ask::User(n) => users.get(&n).and_then(existence_of),
-                    Ask::Known(e) => e,
-                },
-                trust_policy: None,
+            .map(|(principal, ask)| {
+                let entity = match &ask {
+                    Ask::Role(n) => roles.get(n),
+                    Ask::User(n) => users.get(n),
+                    Ask::Known(_) => None,
+                };
+                ExistenceCheck {
+                    principal,
+                    exists: match ask {
+                        Ask::Known(e) => e,
+                        _ => entity.and_then(existence_of),
+                    },
+                    trust_policy: None,
+                    created: entity.and_then(|e| e.as_ref().ok()).and_then(|e| e.created),
+                }
             })
             .collect();
     }

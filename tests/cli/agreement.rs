@@ -52,6 +52,9 @@ struct Named {
     counts: bool,
     exists: Option<bool>,
     blocked_by: String,
+    /// The boundary that keeps it out, and when a principal of its name was recreated.
+    limited_by_boundary: String,
+    recreated: String,
 }
 
 type Restorers = BTreeSet<Named>;
@@ -64,9 +67,14 @@ fn restorers(r: &Value) -> Option<Restorers> {
             .map(|g| Named {
                 principal: g["principal"].as_str().unwrap_or_default().to_owned(),
                 via: g["via"].as_str().unwrap_or("key_policy").to_owned(),
-                counts: g["exists"] != json!(false) && g["blocked_by"].is_null(),
+                counts: g["exists"] != json!(false)
+                    && g["blocked_by"].is_null()
+                    && g.get("limited_by_boundary").is_none()
+                    && g.get("recreated").is_none(),
                 exists: g["exists"].as_bool(),
                 blocked_by: g["blocked_by"].to_string(),
+                limited_by_boundary: g["limited_by_boundary"].to_string(),
+                recreated: g["recreated"].to_string(),
             })
             .collect(),
     )
@@ -82,8 +90,9 @@ fn named(r: &Value) -> BTreeSet<String> {
         .collect()
 }
 
-/// Nothing but the policy decides: no restorer known deleted, none held by an organisation's
-/// policy, and the account's IAM side not read (the offline commands know none of these).
+/// Nothing but the policy decides: no restorer known deleted or recreated, none held by an
+/// organisation's policy, and the account's IAM side not read (the offline commands know none
+/// of these).
 fn policy_alone_decides(d: &Value) -> bool {
     let iam_read = d["calls"]
         .as_array()
@@ -91,10 +100,8 @@ fn policy_alone_decides(d: &Value) -> bool {
         .flatten()
         .any(|c| c["operation"] == "GetAccountAuthorizationDetails" && c["outcome"] == "ok");
     !iam_read
-        && restorers(&d["restorers"]).is_some_and(|r| {
-            r.iter()
-                .all(|n| n.via == "key_policy" && n.exists != Some(false) && n.blocked_by == "null")
-        })
+        && restorers(&d["restorers"])
+            .is_some_and(|r| r.iter().all(|n| n.via == "key_policy" && n.counts))
 }
 
 /// Facts of the key and its history that no policy document carries: the offline commands are

@@ -186,6 +186,11 @@ pub struct Restorer {
     /// deny): it does not count. Absent when none does, or when its boundary is not known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limited_by_boundary: Option<String>,
+    /// IAM created the principal of this name then, after the event that set the policy in
+    /// force: it is a new principal, which the policy (naming the deleted one's unique ID) does
+    /// not name. It does not count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recreated: Option<super::Timestamp>,
 }
 
 impl DiagnoseReport {
@@ -236,6 +241,7 @@ impl Restorer {
         self.exists != Some(false)
             && self.blocked_by.is_none()
             && self.limited_by_boundary.is_none()
+            && self.recreated.is_none()
     }
 
     /// Counts, and is a principal (a role or user, named by the key policy or allowed through
@@ -264,6 +270,7 @@ impl Restorer {
             permission_set: None,
             blocked_by: g.blocked_by.clone(),
             limited_by_boundary: None,
+            recreated: None,
         }
     }
 }

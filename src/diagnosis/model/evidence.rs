@@ -411,6 +411,9 @@ pub struct ExistenceCheck {
     /// A role's trust policy, from the same `GetRole` answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust_policy: Option<String>,
+    /// When IAM created the principal now of that name (`CreateDate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<Timestamp>,
 }
 
 /// A fact the gathering learned that explains a gap in the evidence. Older evidence files

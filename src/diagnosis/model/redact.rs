@@ -247,7 +247,7 @@ redact_fields! {
     Restorer {
         principal, statement, conditions_on, assumable_by, path, permission_set, blocked_by,
         limited_by_boundary;
-        plain: source, exists, kind, via, caller_can_assume
+        plain: source, exists, kind, via, caller_can_assume, recreated
     }
     CallRecord { message, error_code; plain: service, operation, outcome, ms, denial }
     HistorySummary {
@@ -315,6 +315,7 @@ impl Redact for ExistenceCheck {
             principal,
             exists: _,
             trust_policy,
+            created: _,
         } = self;
         principal.strings(f);
         policy_text(trust_policy, f);

@@ -596,6 +596,32 @@ pub fn history_findings(findings: &mut Vec<Finding>, ev: &Evidence) {
 }
 
 pub fn restorer_findings(findings: &mut Vec<Finding>, restorers: &[Restorer]) {
+    for r in restorers.iter().filter(|r| r.exists != Some(false)) {
+        let Some(created) = r.recreated else { continue };
+        findings.push(
+            Finding::new(
+                Code::RestorerMissing,
+                text!(
+                    code(r.principal.clone()),
+                    " could restore access, but was recreated after the policy named it"
+                ),
+            )
+            .detail(text!(
+                "Statement ",
+                quoted(r.statement.clone()),
+                " named it when the policy was set; IAM created the principal of that name at ",
+                code(created.to_string()),
+                ", later. KMS stores a key policy's principals by unique ID: the policy names the deleted principal, not this new one."
+            ))
+            .evidence([text!(
+                "iam: CreateDate ",
+                code(created.to_string()),
+                " for ",
+                code(r.principal.clone())
+            )])
+            .help("Use another restorer; if none is left, see no-restorer."),
+        );
+    }
     for r in restorers.iter().filter(|r| r.exists == Some(false)) {
         findings.push(
             Finding::new(

@@ -158,6 +158,7 @@ fn entity(arn: &str) -> IamEntity {
         path,
         id: "AROAFAKEENTITYID0001".to_owned(),
         trust_policy: None,
+        created: None,
     }
 }
 

@@ -112,6 +112,9 @@ pub struct Entity {
     /// The permissions boundary's policy ARN.
     #[serde(default)]
     pub boundary: Option<String>,
+    /// When IAM created it (`CreateDate`, RFC 3339); 2024-01-01 by default.
+    #[serde(default)]
+    pub created: Option<String>,
 }
 
 fn slash() -> String {
@@ -854,8 +857,11 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
                     Reply::xml(
                         200,
                         format!(
-                            "<Get{tag}Response xmlns=\"{IAM_NS}\"><Get{tag}Result><{tag}><Path>{}</Path><{tag}Name>{}</{tag}Name><{tag}Id>{}</{tag}Id><Arn>{arn}</Arn><CreateDate>2024-01-01T00:00:00Z</CreateDate>{extra}</{tag}></Get{tag}Result><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></Get{tag}Response>",
-                            e.path, e.name, e.id
+                            "<Get{tag}Response xmlns=\"{IAM_NS}\"><Get{tag}Result><{tag}><Path>{}</Path><{tag}Name>{}</{tag}Name><{tag}Id>{}</{tag}Id><Arn>{arn}</Arn><CreateDate>{}</CreateDate>{extra}</{tag}></Get{tag}Result><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></Get{tag}Response>",
+                            e.path,
+                            e.name,
+                            e.id,
+                            e.created.as_deref().unwrap_or("2024-01-01T00:00:00Z")
                         ),
                     )
                 }
