@@ -564,6 +564,52 @@ impl<'e> Case<'e> {
         Some(who)
     }
 
+    /// The policy AWS Support is asked to set: the policy in force with the account delegation
+    /// added, and without the `Deny` statements that would still deny it `kms:PutKeyPolicy`
+    /// for every principal of the account — a request must not keep what holds everyone.
+    fn for_support(&self, text: &str) -> String {
+        let account = self.key_account.unwrap_or(&self.ev.caller.account);
+        let with = self.with_delegation(text);
+        let (Ok(policy), Ok(mut doc)) = (
+            KeyPolicy::parse(&with),
+            serde_json::from_str::<serde_json::Value>(&with),
+        ) else {
+            return with;
+        };
+        let everyone = Identity::Account {
+            partition: self.partition.clone(),
+            account: account.to_owned(),
+        };
+        let holding: Vec<usize> = crate::policy::evaluate(
+            &policy,
+            &crate::policy::Request {
+                principal: &everyone,
+                action: PUT_KEY_POLICY,
+                key_arn: self.key_arn,
+                context: &Context::for_account_delegation(&everyone, self.now),
+            },
+        )
+        .statements
+        .iter()
+        .filter(|t| {
+            t.effect == crate::policy::Effect::Deny && t.applies == crate::policy::Applies::Yes
+        })
+        .map(|t| t.index)
+        .collect();
+        if holding.is_empty() {
+            return with;
+        }
+        if let Some(serde_json::Value::Array(list)) = doc.get_mut("Statement") {
+            let mut i = 0;
+            list.retain(|_| {
+                let keep = !holding.contains(&i);
+                i += 1;
+                keep
+            });
+        }
+        serde_json::to_string_pretty(&doc).expect("JSON values serialize") + "\n"
+    }
+
     /// The policy in force with the account delegation added, for the fix and AWS Support.
     fn with_delegation(&self, text: &str) -> String {
         with_delegation(
@@ -697,7 +743,7 @@ fn report(case: &Case, j: Judged) -> DiagnoseReport {
         policy: case
             .policy_text
             .as_deref()
-            .map(|t| case.with_delegation(t))
+            .map(|t| case.for_support(t))
             .and_then(|t| serde_json::from_str(&t).ok()),
         removed_by: (source.event_id.is_some() || source.event_time.is_some())
             .then(|| source.clone()),

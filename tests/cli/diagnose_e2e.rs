@@ -49,6 +49,9 @@ struct Expect {
     /// What the first next step must say (a deadline comes before any restore).
     #[serde(default)]
     first_step_mentions: Vec<String>,
+    /// Statement Sids the policy AWS Support is asked to set must not keep.
+    #[serde(default)]
+    support_policy_lacks: Vec<String>,
     #[serde(default)]
     stderr_contains: Option<String>,
     #[serde(default)]
@@ -340,6 +343,14 @@ fn check_json(v: &Value, e: &Expect, problems: &mut Vec<String>) {
     for m in &e.next_steps_mention {
         if !steps.contains(m.as_str()) {
             problems.push(format!("next_steps do not mention {m:?}"));
+        }
+    }
+    let support = v["support_case"]["policy"].to_string();
+    for sid in &e.support_policy_lacks {
+        if v["support_case"]["policy"].is_null() || support.contains(sid.as_str()) {
+            problems.push(format!(
+                "the support case's policy keeps {sid:?} (or is missing): {support}"
+            ));
         }
     }
     let first = v["next_steps"][0].as_str().unwrap_or_default();
