@@ -114,6 +114,28 @@ fn without_findings(case: &KeyCase, without: &[super::model::Removed]) -> Vec<Fi
         .collect()
 }
 
+/// What the evidence says of every request about the key, beside what the principal gives
+/// (`Context::for_kms_request`): `aws:PrincipalOrgID` is the organisation's ID that
+/// `DescribeOrganization` gave the caller (absent when the account is in none), for principals
+/// of the caller's account; `aws:RequestedRegion` is the key's Region, where every call about it
+/// goes (IAM User Guide, global condition context keys:
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html>).
+fn known_context(ev: &Evidence, subject: Option<&Identity>) -> Context {
+    let mut c = Context::default();
+    let same_account = subject.and_then(Identity::account) == Some(&*ev.caller.account);
+    if let (true, Some(org)) = (same_account, ev.organization.as_ref()) {
+        match &org.id {
+            Some(id) => c.insert("aws:PrincipalOrgID", vec![id.clone()]),
+            None if org.not_in_organization => c.mark_absent("aws:PrincipalOrgID"),
+            None => {}
+        }
+    }
+    if let Some(region) = ev.key.region.as_deref() {
+        c.insert("aws:RequestedRegion", vec![region.to_owned()]);
+    }
+    c
+}
+
 /// What `diagnose` knows of the key and of who asks, derived once from the evidence: the
 /// policy in force (parsed), the principal's evaluations of it, the organisation's policies
 /// that apply, and who the policy lets update it. Every stage below reads it.
@@ -141,6 +163,8 @@ struct Case<'e> {
     exempt_key: bool,
     /// Trust and identity policies, parsed once for the IAM restorers and the restore paths.
     graph: Graph<'e>,
+    /// What the evidence says of every request about the key (`known_context`).
+    known: Context,
 }
 
 const ACTIONS: [&str; 2] = [GET_KEY_POLICY, PUT_KEY_POLICY];
@@ -174,11 +198,14 @@ impl<'e> Case<'e> {
                 && ev.subject.is_none()
                 && matches!(ev.get_key_policy, Some(Outcome::Ok | Outcome::AccessDenied))
         };
+        let known = known_context(ev, subject.as_ref());
+        let mut supposed = known.clone();
+        supposed.overlay(opts.context);
         let evaluations: Vec<Evaluation> = match (&policy, &subject) {
             (Some(p), Some(who)) => ACTIONS
                 .iter()
                 .map(|a| {
-                    let context = if made(a) { &*NO_CONTEXT } else { opts.context };
+                    let context = if made(a) { &known } else { &supposed };
                     evaluate_for(p, who, a, key_arn, context, now)
                 })
                 .collect(),
@@ -211,6 +238,7 @@ impl<'e> Case<'e> {
             org,
             exempt_key,
             graph: Graph::new(ev, now),
+            known,
         };
         (case, unreadable)
     }
@@ -231,6 +259,7 @@ impl<'e> Case<'e> {
             existence: self.existence.clone(),
             recreated: super::judge::recreated(&self.ev.restorer_checks, &self.source),
             iam: self.ev.authorization.as_ref().map(|d| (d, &self.graph)),
+            context: &self.known,
             ..KeyCase::lockout(self.policy.as_ref(), self.policy_scope(), self.now)
         }
     }
@@ -276,7 +305,7 @@ impl<'e> Case<'e> {
             recreated: super::judge::recreated(&self.ev.restorer_checks, &self.source),
             iam: self.ev.authorization.as_ref().map(|d| (d, &self.graph)),
             asked,
-            context: &NO_CONTEXT,
+            context: &self.known,
             undecided: false,
             now: self.now,
         });
@@ -547,7 +576,7 @@ impl<'e> Case<'e> {
         let (action, _) = steps::deadline(self.ev)?;
         let policy = self.policy.as_ref()?;
         let mut who: Vec<String> =
-            crate::policy::grantees(policy, action, self.key_arn, &NO_CONTEXT, self.now)
+            crate::policy::grantees(policy, action, self.key_arn, &self.known, self.now)
                 .into_iter()
                 .filter(|g| {
                     self.key_account.is_none_or(|k| {

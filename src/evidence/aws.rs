@@ -39,19 +39,23 @@ pub type SdkClients =
 pub struct OrganizationsClient(aws_sdk_organizations::Client);
 
 impl super::Organizations for OrganizationsClient {
-    async fn management_account(&self) -> Result<String, CallError> {
+    async fn describe_organization(&self) -> Result<super::OrgIdentity, CallError> {
         let out = self
             .0
             .describe_organization()
             .send()
             .await
             .map_err(classify)?;
-        out.organization()
-            .and_then(|o| present(o.master_account_id()))
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                CallError::malformed("DescribeOrganization answered without MasterAccountId")
+        let org = out.organization();
+        let field = |v: Option<&str>, name: &str| {
+            present(v).map(str::to_owned).ok_or_else(|| {
+                CallError::malformed(format!("DescribeOrganization answered without {name}"))
             })
+        };
+        Ok(super::OrgIdentity {
+            id: field(org.and_then(|o| o.id()), "Id")?,
+            management_account: field(org.and_then(|o| o.master_account_id()), "MasterAccountId")?,
+        })
     }
 
     async fn list_parents(&self, child: &str) -> Result<Vec<super::OrgParent>, CallError> {

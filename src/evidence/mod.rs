@@ -392,8 +392,8 @@ pub struct PolicyPage {
 /// other than `DescribeOrganization` need the management account or a delegated administrator:
 /// a denial is evidence, never a failure.
 pub trait Organizations {
-    /// The management account's ID.
-    fn management_account(&self) -> impl Future<Output = Result<String, CallError>>;
+    /// The organisation's ID and its management account's ID (`DescribeOrganization`).
+    fn describe_organization(&self) -> impl Future<Output = Result<OrgIdentity, CallError>>;
     fn list_parents(&self, child: &str) -> impl Future<Output = Result<Vec<OrgParent>, CallError>>;
     /// `filter`: `SERVICE_CONTROL_POLICY` or `RESOURCE_CONTROL_POLICY`.
     fn list_policies_for_target(
@@ -428,6 +428,14 @@ pub trait Iam {
         actions: &[&str],
         resource_arn: &str,
     ) -> impl Future<Output = Result<Vec<crate::diagnosis::model::SimulationResult>, CallError>>;
+}
+
+/// Who an organisation is: its ID (`o-…`, the value of `aws:PrincipalOrgID` for its
+/// principals) and its management account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgIdentity {
+    pub id: String,
+    pub management_account: String,
 }
 
 /// `cloudtrail`, as kms-doctor uses it (read-only).

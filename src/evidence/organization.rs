@@ -106,12 +106,16 @@ pub async fn organization_policies<O: Organizations>(
             "organizations",
             "DescribeOrganization",
             t,
-            org.management_account()
+            org.describe_organization()
         ),
         path_to_root(org, calls, t, account),
     );
     let mut evidence = OrgEvidence {
-        management_account: management.as_ref().ok().map(|m| m.as_str().into()),
+        management_account: management
+            .as_ref()
+            .ok()
+            .map(|m| m.management_account.as_str().into()),
+        id: management.as_ref().ok().map(|m| m.id.clone()),
         ..OrgEvidence::default()
     };
     if matches!(&management, Err(e) if not_in_use(e)) {

@@ -551,6 +551,9 @@ pub struct OrgEvidence {
     #[serde(default)]
     pub not_in_organization: bool,
     pub management_account: Option<AccountId>,
+    /// The organisation's ID (`o-…`): `aws:PrincipalOrgID` for its principals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// The SCPs attached from the root down to the account; `None`: they could not be read.
     pub scps: Option<Vec<OrgLevel>>,
     /// The RCPs, likewise.

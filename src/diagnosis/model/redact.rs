@@ -570,7 +570,7 @@ impl Redact for BlockedBy {
 }
 
 redact_fields! {
-    OrgEvidence { management_account, scps, rcps; plain: not_in_organization }
+    OrgEvidence { management_account, id, scps, rcps; plain: not_in_organization }
 }
 
 impl Redact for OrgLevel {

@@ -182,7 +182,7 @@ fn find_key<'a>(keys: &'a [FakeKey], key: &str) -> Option<&'a FakeKey> {
 /// Not in an organisation: every read answers `AWSOrganizationsNotInUseException`, unless a
 /// failure is injected.
 impl kms_doctor::evidence::Organizations for FakeAws {
-    async fn management_account(&self) -> Result<String, CallError> {
+    async fn describe_organization(&self) -> Result<kms_doctor::evidence::OrgIdentity, CallError> {
         drop(self.enter("DescribeOrganization")?);
         Err(not_in_use())
     }
