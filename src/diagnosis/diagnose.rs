@@ -114,26 +114,15 @@ fn without_findings(case: &KeyCase, without: &[super::model::Removed]) -> Vec<Fi
         .collect()
 }
 
-/// What the evidence says of every request about the key, beside what the principal gives
-/// (`Context::for_kms_request`): `aws:PrincipalOrgID` is the organisation's ID that
-/// `DescribeOrganization` gave the caller (absent when the account is in none), for principals
-/// of the caller's account; `aws:RequestedRegion` is the key's Region, where every call about it
-/// goes (IAM User Guide, global condition context keys:
-/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html>).
+/// What the evidence says of every request about the key (`judge::known_context`): the
+/// organisation's ID only for principals of the caller's account (DescribeOrganization answered
+/// for the caller's organisation).
 fn known_context(ev: &Evidence, subject: Option<&Identity>) -> Context {
-    let mut c = Context::default();
     let same_account = subject.and_then(Identity::account) == Some(&*ev.caller.account);
-    if let (true, Some(org)) = (same_account, ev.organization.as_ref()) {
-        match &org.id {
-            Some(id) => c.insert("aws:PrincipalOrgID", vec![id.clone()]),
-            None if org.not_in_organization => c.mark_absent("aws:PrincipalOrgID"),
-            None => {}
-        }
-    }
-    if let Some(region) = ev.key.region.as_deref() {
-        c.insert("aws:RequestedRegion", vec![region.to_owned()]);
-    }
-    c
+    super::judge::known_context(
+        ev.organization.as_ref().filter(|_| same_account),
+        ev.key.region.as_deref(),
+    )
 }
 
 /// What `diagnose` knows of the key and of who asks, derived once from the evidence: the

@@ -56,6 +56,30 @@ pub fn recreated<'c>(
         .collect()
 }
 
+/// What the evidence says of every request about a key, beside what the principal gives
+/// (`Context::for_kms_request`): `aws:PrincipalOrgID` is the organisation's ID that
+/// `DescribeOrganization` gave for the principals' account (absent when it is in none), and
+/// `aws:RequestedRegion` the key's Region, where every call about it goes (IAM User Guide,
+/// global condition context keys:
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html>).
+pub fn known_context(
+    org: Option<&OrgEvidence>,
+    key_region: Option<&str>,
+) -> crate::policy::Context {
+    let mut c = crate::policy::Context::default();
+    if let Some(org) = org {
+        match &org.id {
+            Some(id) => c.insert("aws:PrincipalOrgID", vec![id.clone()]),
+            None if org.not_in_organization => c.mark_absent("aws:PrincipalOrgID"),
+            None => {}
+        }
+    }
+    if let Some(region) = key_region {
+        c.insert("aws:RequestedRegion", vec![region.to_owned()]);
+    }
+    c
+}
+
 /// Whether each principal checked still exists.
 pub fn existence(checks: &[ExistenceCheck]) -> BTreeMap<&str, Option<bool>> {
     checks
@@ -634,6 +658,52 @@ mod tests {
                 .iter()
                 .any(|c| c.context_key() == Some("aws:PrincipalArn")),
             "{account:?}"
+        );
+    }
+
+    /// The data-perimeter Deny on aws:PrincipalOrgID is decided once the organisation is read:
+    /// the account delegation stands without a condition, for scan as for diagnose.
+    #[test]
+    fn the_organisation_s_id_decides_the_data_perimeter() {
+        let p = KeyPolicy::parse(
+            &serde_json::json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                 "Action": "kms:*", "Resource": "*"},
+                {"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
+                 "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": "o-a1b2c3"}}}]})
+            .to_string(),
+        )
+        .unwrap();
+        let account = |known: &Context| {
+            judge(&KeyCase {
+                context: known,
+                ..KeyCase::lockout(Some(&p), scope(None), chrono::Utc::now())
+            })
+            .restorers
+            .list[0]
+                .clone()
+        };
+        let unknown = account(&Context::default());
+        assert!(!unknown.conditions_on.is_empty(), "{unknown:?}");
+        let org = OrgEvidence {
+            id: Some("o-a1b2c3".into()),
+            ..OrgEvidence::default()
+        };
+        let known = known_context(Some(&org), Some("us-east-1"));
+        let decided = account(&known);
+        assert!(decided.conditions_on.is_empty(), "{decided:?}");
+        assert!(decided.counts());
+        let outside = OrgEvidence {
+            id: Some("o-zzzzzz".into()),
+            ..OrgEvidence::default()
+        };
+        let denied = judge(&KeyCase {
+            context: &known_context(Some(&outside), None),
+            ..KeyCase::lockout(Some(&p), scope(None), chrono::Utc::now())
+        });
+        assert!(
+            denied.restorers.none(),
+            "the perimeter denies every principal of another organisation"
         );
     }
 }

@@ -36,7 +36,9 @@ pub fn scan(
         .map(|k| {
             let f = facts.get(&k.account);
             let org = given.or(f.and_then(|f| f.org.as_ref()));
-            assess_with(k, org, f.and_then(AccountFacts::iam), now)
+            let known =
+                super::judge::known_context(ev.organizations.get(&k.account), Some(&k.region));
+            assess_with(k, org, f.and_then(AccountFacts::iam), &known, now)
         })
         .collect();
     let (not_examined, incomplete) = coverage(ev, &unread(ev));
@@ -480,7 +482,7 @@ pub fn assess(
     org: Option<&OrgPolicies>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> ScannedKey {
-    assess_with(key, org, None, now)
+    assess_with(key, org, None, &crate::policy::Context::default(), now)
 }
 
 /// One key, with its account's authorization details when they were read: a key that
@@ -490,12 +492,16 @@ fn assess_with(
     key: &KeyEvidence,
     org: Option<&OrgPolicies>,
     iam: Option<(&AuthorizationDetails, &Graph<'_>)>,
+    known: &crate::policy::Context,
     now: chrono::DateTime<chrono::Utc>,
 ) -> ScannedKey {
     let (text, source) = key.policy_in_force();
     let parsed = text.as_deref().map(parse_in_force);
     let policy = parsed.as_ref().and_then(|p| p.as_ref().ok());
-    let judged = judge(&case_of(key, policy, &source, org, iam, now));
+    let judged = judge(&KeyCase {
+        context: known,
+        ..case_of(key, policy, &source, org, iam, now)
+    });
     let mut findings = judged.findings;
     match &parsed {
         None => findings.push(policy_unknown(key)),
