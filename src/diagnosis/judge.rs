@@ -217,7 +217,7 @@ pub fn restorers(case: &KeyCase) -> Restorers {
     }
     if let Some((_, graph)) = case.iam {
         for r in &mut list {
-            r.limited_by_boundary = limited_by_boundary(graph, r, scope.key_arn);
+            r.limited_by_boundary = limited_by_boundary(graph, policy, r, scope.key_arn);
         }
     }
     let mut iam_whole = false;
@@ -236,16 +236,18 @@ pub fn restorers(case: &KeyCase) -> Restorers {
         // unless `aws:PrincipalArn` is the break-glass role spares that role alone.
         .filter(|r| {
             Identity::parse(&r.principal).is_ok_and(|who| {
-                crate::policy::evaluate_for(
-                    policy,
-                    &who,
-                    PUT_KEY_POLICY,
-                    scope.key_arn,
-                    case.context,
-                    case.now,
-                )
-                .decision
-                    != crate::policy::Decision::ExplicitDeny
+                // Under a NotPrincipal Deny, a principal with a boundary is always denied.
+                !(not_principal_deny(policy) && graph.boundary_of(&who).is_some())
+                    && crate::policy::evaluate_for(
+                        policy,
+                        &who,
+                        PUT_KEY_POLICY,
+                        scope.key_arn,
+                        case.context,
+                        case.now,
+                    )
+                    .decision
+                        != crate::policy::Decision::ExplicitDeny
             })
         });
         list.extend(through);
@@ -299,10 +301,19 @@ fn single(restorers: &Restorers, scope: &PolicyScope) -> Option<Finding> {
 /// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html>).
 fn limited_by_boundary(
     graph: &super::restore_paths::Graph,
+    policy: &KeyPolicy,
     r: &Restorer,
     key_arn: Option<&str>,
 ) -> Option<String> {
     let who = Identity::parse(&r.principal).ok()?;
+    // A Deny with NotPrincipal always denies a principal that has a permissions boundary,
+    // whatever it lists (IAM User Guide, "Permissions boundaries for IAM entities":
+    // <https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html>).
+    if not_principal_deny(policy)
+        && let Some(boundary) = graph.boundary_of(&who)
+    {
+        return Some(boundary);
+    }
     let (boundary, explicit) = graph.boundary_denies(&who, PUT_KEY_POLICY, key_arn)?;
     let limits = match who {
         Identity::Role { .. } => true,
@@ -310,6 +321,16 @@ fn limited_by_boundary(
         _ => false,
     };
     limits.then_some(boundary)
+}
+
+/// The policy has an unconditional `Deny` with `NotPrincipal` on `kms:PutKeyPolicy`.
+fn not_principal_deny(policy: &KeyPolicy) -> bool {
+    policy.statements.iter().any(|s| {
+        s.effect == crate::policy::Effect::Deny
+            && s.not_principal
+            && s.conditions.is_empty()
+            && s.covers_action(PUT_KEY_POLICY)
+    })
 }
 
 /// What [`judge`] finds.
@@ -705,5 +726,60 @@ mod tests {
             denied.restorers.none(),
             "the perimeter denies every principal of another organisation"
         );
+    }
+
+    /// A Deny with NotPrincipal always denies a principal with a permissions boundary, even one
+    /// it lists: the user keyadmin, listed and named, does not count once it has a boundary.
+    #[test]
+    fn a_not_principal_deny_holds_a_listed_principal_with_a_boundary() {
+        use crate::diagnosis::model::{AuthorizationDetails, IamPrincipalDetails, ManagedPolicy};
+        use crate::diagnosis::restore_paths::Graph;
+        // A user: NotPrincipal exempts it by its ARN alone (a role's sessions would need theirs).
+        let user = "arn:aws:iam::111122223333:user/keyadmin";
+        let p = KeyPolicy::parse(
+            &serde_json::json!({"Version": "2012-10-17", "Statement": [
+                {"Sid": "Admins", "Effect": "Allow", "Principal": {"AWS": user},
+                 "Action": "kms:*", "Resource": "*"},
+                {"Sid": "Only KeyAdmin", "Effect": "Deny",
+                 "NotPrincipal": {"AWS": [user, "arn:aws:iam::111122223333:root"]},
+                 "Action": "kms:PutKeyPolicy", "Resource": "*"}]})
+            .to_string(),
+        )
+        .unwrap();
+        let boundary = "arn:aws:iam::111122223333:policy/Everything";
+        let details = |with_boundary: bool| AuthorizationDetails {
+            users: vec![IamPrincipalDetails {
+                arn: user.into(),
+                name: "keyadmin".into(),
+                path: "/".into(),
+                boundary: with_boundary.then(|| boundary.to_owned()),
+                ..Default::default()
+            }],
+            policies: vec![ManagedPolicy {
+                arn: boundary.into(),
+                name: "Everything".into(),
+                document: Some(
+                    serde_json::json!({"Statement": [{"Effect": "Allow", "Action": "*",
+                        "Resource": "*"}]})
+                    .to_string(),
+                ),
+            }],
+            complete: true,
+            ..Default::default()
+        };
+        let now = chrono::Utc::now();
+        for (with_boundary, counts) in [(false, true), (true, false)] {
+            let d = details(with_boundary);
+            let graph = Graph::for_details(&d, now);
+            let j = judge(&KeyCase {
+                iam: Some((&d, &graph)),
+                ..KeyCase::lockout(Some(&p), scope(None), now)
+            });
+            assert_eq!(
+                j.restorers.list[0].counts(),
+                counts,
+                "boundary: {with_boundary}"
+            );
+        }
     }
 }

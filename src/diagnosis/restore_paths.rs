@@ -249,6 +249,12 @@ impl<'a> Graph<'a> {
     }
 
     /// The permissions boundary (its ARN) of the user or role behind `who`, when the
+    /// authorization details give one.
+    pub fn boundary_of(&self, who: &Identity) -> Option<String> {
+        principal_details(self.details?, who)?.boundary.clone()
+    }
+
+    /// The permissions boundary (its ARN) of the user or role behind `who`, when the
     /// authorization details give one that does not allow `action` on the key: `explicit` when a
     /// `Deny` in it matches. `None` when there is none, it allows, or it is not known.
     pub fn boundary_denies(
