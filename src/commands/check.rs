@@ -207,6 +207,8 @@ pub struct CheckRequest {
     pub keys: Option<PathBuf>,
     /// `--live`: read the keys that exist from AWS.
     pub live: Option<LiveRead>,
+    /// `--org-id`: the organisation the keys' principals are in.
+    pub org_id: Option<String>,
 }
 
 /// `check --live`: how the keys that exist are read (scan's calls, for the accounts whose
@@ -311,6 +313,7 @@ pub async fn check_iac(
             ignores: config.check.ignores(),
             baseline,
             existing,
+            org_id: req.org_id.clone(),
         },
         chrono::Utc::now(),
     );

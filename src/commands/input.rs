@@ -58,6 +58,11 @@ pub struct CheckArgs {
     #[arg(long, value_name = "ID")]
     pub account: Option<String>,
 
+    /// The organisation's ID (o-…) the keys' principals are in: a condition on
+    /// aws:PrincipalOrgID (a data perimeter) is then decided, not left conditional.
+    #[arg(long, value_name = "ORG")]
+    pub org_id: Option<String>,
+
     /// The principal that deploys changes (a CI role): it must keep kms:PutKeyPolicy.
     #[arg(long, value_name = "ARN")]
     pub deployer: Option<String>,

@@ -36,7 +36,8 @@ pub enum Request {
     Diagnose(diagnose::DiagnoseRequest),
     History(history::HistoryRequest),
     Scan(scan::ScanRequest),
-    Check(check::CheckRequest),
+    /// Boxed: the largest request by far (paths, settings, every flag of a check).
+    Check(Box<check::CheckRequest>),
     /// Boxed: clap's definition of the whole command line is large.
     Completions(Box<generate::GenerateRequest>),
 }
@@ -344,7 +345,7 @@ pub fn run(
         Request::Diagnose(r) => diagnose::run(r, out, console),
         Request::History(r) => history::run(r, out, console),
         Request::Scan(r) => scan::run(r, out, console),
-        Request::Check(r) => check::run(r, out, console),
+        Request::Check(r) => check::run(*r, out, console),
         Request::Completions(r) => generate::run(*r, out),
     }
 }

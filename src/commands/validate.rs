@@ -56,6 +56,8 @@ pub enum UsageError {
     Region(String),
     #[error("{0:?} is not an AWS account ID (12 digits)")]
     Account(String),
+    #[error("{0:?} is not an organisation ID (o- and 10 to 32 lowercase letters or digits)")]
+    OrgId(String),
     #[error("{0:?} is not an IAM role name (letters, digits and +=,.@_-, at most 64)")]
     RoleName(String),
     #[error("--against {path}: {message}")]
@@ -415,7 +417,20 @@ pub fn check(a: CheckArgs) -> Result<CheckRequest, UsageError> {
         .as_deref()
         .map(|path| against(path, &settings))
         .transpose()?;
+    if let Some(id) = &a.org_id {
+        // `o-` and 10 to 32 lowercase letters or digits (Organizations API Reference,
+        // Organization.Id).
+        let rest = id.strip_prefix("o-").unwrap_or_default();
+        if !(10..=32).contains(&rest.len())
+            || !rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            return Err(UsageError::OrgId(id.clone()));
+        }
+    }
     Ok(CheckRequest {
+        org_id: a.org_id,
         live,
         keys: a.keys,
         scps: a.org_policies.scps,

@@ -37,6 +37,24 @@ pub struct CheckOptions {
     /// `--keys FILE` or `--live`: the keys that exist, with their policies, judged against the
     /// principals the change removes.
     pub existing: Option<super::model::ScanEvidence>,
+    /// `--org-id`: the organisation the keys' principals are in (`aws:PrincipalOrgID`).
+    pub org_id: Option<String>,
+}
+
+impl CheckOptions {
+    /// What is known of every request about a declared key (`judge::known_context`).
+    fn known(&self) -> Context {
+        super::judge::known_context(
+            self.org_id
+                .as_ref()
+                .map(|id| super::model::OrgEvidence {
+                    id: Some(id.clone()),
+                    ..Default::default()
+                })
+                .as_ref(),
+            None,
+        )
+    }
 }
 
 pub fn check(
@@ -398,8 +416,10 @@ fn check_key(
             && s.covers_action(PUT_KEY_POLICY)
             && s.principals.entries().iter().any(|e| e.raw.contains("${"))
     });
+    let known = opts.known();
     let judged = judge(&KeyCase {
         undecided: unresolved_admin,
+        context: &known,
         ..KeyCase::lockout(Some(&policy), declared_scope(key, opts), now)
     });
     // Who else could update the policy once it is deployed (for the loss findings' words).
@@ -439,7 +459,7 @@ fn check_key(
                 .map(|k| (k, Code::KeptPrincipalLosesAccess)),
         )
     {
-        if let Some(f) = loses_access(&policy, who.0, who.1, others_remain, now) {
+        if let Some(f) = loses_access(&policy, who.0, who.1, others_remain, &known, now) {
             findings.push(f);
         }
     }
@@ -515,9 +535,10 @@ fn loses_access(
     who: &Identity,
     rule: Code,
     others_remain: bool,
+    known: &Context,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<Finding> {
-    let eval = evaluate_for(policy, who, PUT_KEY_POLICY, None, &Context::default(), now);
+    let eval = evaluate_for(policy, who, PUT_KEY_POLICY, None, known, now);
     let cause = key_policy_cause(&eval)?;
     let name = || code(who.to_string());
     let why: Text = match cause {

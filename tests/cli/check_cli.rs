@@ -813,3 +813,54 @@ fn a_template_against_its_old_version_names_the_roles_it_replaces_and_deletes() 
     ]);
     assert_exit(&o, 2);
 }
+
+/// `--org-id`: the data perimeter's `aws:PrincipalOrgID` is decided, so the deployer is not
+/// said to lose access on a condition kms-doctor can know; a malformed ID is refused.
+#[test]
+fn the_organisation_id_decides_the_data_perimeter() {
+    let dir = crate::support::cli::fresh_dir("check-org-id");
+    let deployer = "arn:aws:iam::111122223333:role/Deployer";
+    let policy = dir.join("policy.json");
+    std::fs::write(
+        &policy,
+        serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Deployer", "Effect": "Allow", "Principal": {"AWS": deployer},
+             "Action": "kms:*", "Resource": "*"},
+            {"Sid": "Perimeter", "Effect": "Deny", "Principal": "*", "Action": "kms:*",
+             "Resource": "*",
+             "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}]})
+        .to_string(),
+    )
+    .unwrap();
+    let path = policy.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["check", path, "--deployer", deployer, "--format", "json"];
+        args.extend_from_slice(extra);
+        kms_doctor(&args)
+    };
+    let codes = |o: &std::process::Output| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["files"][0]["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|r| r["findings"].as_array().cloned().unwrap_or_default())
+            .filter_map(|f| f["code"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let unknown = run(&[]);
+    assert!(
+        codes(&unknown).contains(&"deployer-loses-access".to_owned()),
+        "{}",
+        stdout(&unknown)
+    );
+    let known = run(&["--org-id", "o-a1b2c3d4e5"]);
+    assert!(
+        !codes(&known).contains(&"deployer-loses-access".to_owned()),
+        "{}",
+        stdout(&known)
+    );
+    let outside = run(&["--org-id", "o-zzzzzzzzzz"]);
+    assert!(codes(&outside).contains(&"deployer-loses-access".to_owned()));
+    assert_exit(&run(&["--org-id", "org-1"]), 2);
+}
