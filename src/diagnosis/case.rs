@@ -98,6 +98,9 @@ pub struct Restorers {
     /// See [`KeyCase::undecided`].
     pub(super) undecided: bool,
     pub(super) aws_managed: bool,
+    /// The key policy denies the account's root user itself `kms:PutKeyPolicy` (a Deny whose
+    /// condition spares only other principals): it is no last resort.
+    pub(super) root_denied: bool,
 }
 
 impl Restorers {

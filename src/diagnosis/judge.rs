@@ -260,6 +260,7 @@ pub fn restorers(case: &KeyCase) -> Restorers {
         iam_whole,
         undecided: case.undecided,
         aws_managed: case.aws_managed,
+        root_denied: root_denied(policy, case),
     }
 }
 
@@ -289,9 +290,28 @@ fn single(restorers: &Restorers, scope: &PolicyScope) -> Option<Finding> {
         );
     }
     if restorers.iam_whole && restorers.delegates() {
-        return few_iam_restorers(&restorers.list, scope);
+        return few_iam_restorers(&restorers.list, restorers.root_denied, scope);
     }
     None
+}
+
+/// Whether the key policy denies the account's root user itself `kms:PutKeyPolicy`: its own
+/// ARN is known, so a Deny that spares only another principal (`aws:PrincipalArn`) holds it.
+fn root_denied(policy: &KeyPolicy, case: &KeyCase) -> bool {
+    let root = Identity::Account {
+        partition: case.scope.partition.to_owned(),
+        account: case.scope.account.to_owned(),
+    };
+    !crate::policy::evaluate_for(
+        policy,
+        &root,
+        PUT_KEY_POLICY,
+        case.scope.key_arn,
+        case.context,
+        case.now,
+    )
+    .decision
+    .is_granted()
 }
 
 /// The permissions boundary that keeps a restorer the key policy names from updating it. A
@@ -379,6 +399,9 @@ pub enum OneLeft<'a> {
     RootOnly { root: &'a str },
     /// The account delegates, and one administrator besides the root user remains.
     OneAndRoot { principal: &'a str, root: &'a str },
+    /// The account delegates, one administrator remains, and the key policy's Denies hold the
+    /// root user too.
+    OneThroughIam { principal: &'a str },
 }
 
 /// `single-restorer`, built in this one place whoever is left.
@@ -426,6 +449,17 @@ pub fn single_restorer(left: OneLeft) -> Finding {
         ))
         .evidence([text!("kms:PutKeyPolicy restorers: ", code(principal.to_string()))])
         .help("Name a second administrator (a break-glass role), in the key policy or in IAM."),
+        OneLeft::OneThroughIam { principal } => Finding::new(
+            Code::SingleRestorer,
+            text!("Only ", code(principal.to_string()), " can update the key policy"),
+        )
+        .detail(text!(
+            "From the key policy and the account's authorization details: ",
+            code(principal.to_string()),
+            "'s IAM policies are the one way left, and the key policy's Denies hold every other principal, the account's root user included. If it is deleted or loses its IAM policy, nobody can restore access but AWS Support."
+        ))
+        .evidence([text!("kms:PutKeyPolicy restorers: ", code(principal.to_string()))])
+        .help("Name a second administrator (a break-glass role) that the key policy's Deny spares."),
     }
 }
 
@@ -433,7 +467,7 @@ pub fn single_restorer(left: OneLeft) -> Finding {
 /// at most one principal besides the account's root user — named by the key policy, or allowed
 /// by its IAM policies — can update the key policy. The root user can (with its own
 /// credentials), so this is never `no-restorer`.
-fn few_iam_restorers(all: &[Restorer], scope: &PolicyScope) -> Option<Finding> {
+fn few_iam_restorers(all: &[Restorer], root_denied: bool, scope: &PolicyScope) -> Option<Finding> {
     // The root user is the last resort only while it counts: held by an SCP or RCP, the key is
     // `no-restorer` (the organisation's administrators can exempt one), not "only the root".
     if !all.iter().any(|r| r.via_iam() && r.counts()) {
@@ -448,6 +482,10 @@ fn few_iam_restorers(all: &[Restorer], scope: &PolicyScope) -> Option<Finding> {
     who.dedup();
     let root = format!("arn:{}:iam::{}:root", scope.partition, scope.account);
     match who.as_slice() {
+        // The key policy holds the root user too: not "only the root user"; whether anyone can
+        // is not claimed (a principal the Deny spares may be created by its name).
+        _ if root_denied && who.len() != 1 => None,
+        [one] if root_denied => Some(single_restorer(OneLeft::OneThroughIam { principal: one })),
         [] => Some(single_restorer(OneLeft::RootOnly { root: &root })),
         [one] => Some(single_restorer(OneLeft::OneAndRoot {
             principal: one,
@@ -781,5 +819,72 @@ mod tests {
                 "boundary: {with_boundary}"
             );
         }
+    }
+
+    /// Under the break-glass Deny, the root user is held too: with the break-glass role the one
+    /// IAM principal left, `single-restorer` names it alone, never "(and the account's root
+    /// user)".
+    #[test]
+    fn the_root_user_held_by_the_key_policy_is_no_last_resort() {
+        use crate::diagnosis::model::{AuthorizationDetails, IamPrincipalDetails, ManagedPolicy};
+        use crate::diagnosis::restore_paths::Graph;
+        let glass = "arn:aws:iam::111122223333:role/BreakGlass";
+        let p = KeyPolicy::parse(
+            &serde_json::json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                 "Action": "kms:*", "Resource": "*"},
+                {"Effect": "Deny", "Principal": "*", "Action": "kms:PutKeyPolicy",
+                 "Resource": "*",
+                 "Condition": {"ArnNotEquals": {"aws:PrincipalArn": glass}}}]})
+            .to_string(),
+        )
+        .unwrap();
+        let admin_policy = "arn:aws:iam::aws:policy/AdministratorAccess";
+        let role = |name: &str| IamPrincipalDetails {
+            arn: format!("arn:aws:iam::111122223333:role/{name}"),
+            name: name.into(),
+            path: "/".into(),
+            attached: vec![admin_policy.into()],
+            ..Default::default()
+        };
+        let details = AuthorizationDetails {
+            roles: vec![role("BreakGlass"), role("Admin")],
+            policies: vec![ManagedPolicy {
+                arn: admin_policy.into(),
+                name: "AdministratorAccess".into(),
+                document: Some(
+                    serde_json::json!({"Statement": [{"Effect": "Allow", "Action": "*",
+                        "Resource": "*"}]})
+                    .to_string(),
+                ),
+            }],
+            complete: true,
+            ..Default::default()
+        };
+        let now = chrono::Utc::now();
+        let graph = Graph::for_details(&details, now);
+        let j = judge(&KeyCase {
+            iam: Some((&details, &graph)),
+            ..KeyCase::lockout(Some(&p), scope(None), now)
+        });
+        let through: Vec<&str> = j
+            .restorers
+            .list
+            .iter()
+            .filter(|r| r.via == crate::diagnosis::model::RestorerVia::Iam)
+            .map(|r| r.principal.as_str())
+            .collect();
+        assert_eq!(through, [glass], "the Deny holds Admin");
+        let single = j
+            .findings
+            .iter()
+            .find(|f| f.code == Code::SingleRestorer)
+            .expect("single-restorer");
+        assert!(
+            !single.title.plain().contains("root"),
+            "{}",
+            single.title.plain()
+        );
+        assert!(single.title.plain().contains(glass));
     }
 }
