@@ -101,6 +101,11 @@ pub struct Restorers {
     /// The key policy denies the account's root user itself `kms:PutKeyPolicy` (a Deny whose
     /// condition spares only other principals): it is no last resort.
     pub(super) root_denied: bool,
+    /// The principals a `Deny` spares by name that do not exist, when no existing principal
+    /// can update the policy (the authorization details read whole, the root user held): the
+    /// key is locked out unless one of them is created (a condition compares names, not unique
+    /// IDs).
+    pub unless_created: Vec<String>,
 }
 
 impl Restorers {
@@ -139,7 +144,8 @@ impl Restorers {
     pub fn none(&self) -> bool {
         !self.aws_managed
             && !self.undecided
-            && !self.grants.iter().zip(&self.list).any(|(_, r)| r.counts())
+            && (!self.unless_created.is_empty()
+                || !self.grants.iter().zip(&self.list).any(|(_, r)| r.counts()))
     }
 
     /// The users and roles IAM lets update the policy through the delegation (not held by the

@@ -690,12 +690,14 @@ pub fn diagnose(
     let mut access = case.access(&layers, &mut findings);
     case.live_findings(&access, &mut findings);
     name_causes(&mut access, &findings, case.policy.is_some());
+    let unless_created = std::mem::take(&mut judged.restorers.unless_created);
     let mut restorers = judged.restorers.list;
     case.unread_org_conditions(&findings, &mut restorers);
     let (restore_path, path_conditional) = case.ways(&mut restorers, &access, &mut findings);
     report(
         &case,
         Judged {
+            unless_created,
             findings,
             access,
             restorers,
@@ -708,6 +710,8 @@ pub fn diagnose(
 
 /// What the stages decided, for the report.
 struct Judged {
+    /// See `Restorers::unless_created`.
+    unless_created: Vec<String>,
     findings: Vec<Finding>,
     access: Vec<Access>,
     restorers: Vec<Restorer>,
@@ -750,6 +754,7 @@ fn report(case: &Case, j: Judged) -> DiagnoseReport {
         path_conditional: j.path_conditional,
         policy_known,
         deadline_by: case.deadline_by(),
+        unless_created: &j.unless_created,
     };
     let next_steps = steps::next_steps(ev, &j.findings, &facts);
     let summary = steps::summary(ev, &j.findings, &j.access, &facts, &next_steps);

@@ -253,7 +253,7 @@ pub fn restorers(case: &KeyCase) -> Restorers {
         list.extend(through);
         iam_whole = details.complete;
     }
-    Restorers {
+    let mut out = Restorers {
         grants,
         list,
         orphans: orphaned_principals(policy),
@@ -261,7 +261,26 @@ pub fn restorers(case: &KeyCase) -> Restorers {
         undecided: case.undecided,
         aws_managed: case.aws_managed,
         root_denied: root_denied(policy, case),
+        unless_created: Vec::new(),
+    };
+    if let (true, Some((details, _))) = (
+        out.iam_whole && out.root_denied && out.delegates(),
+        case.iam,
+    ) && !out.list.iter().any(Restorer::counts_by_name)
+    {
+        let exists = |arn: &str| {
+            details
+                .roles
+                .iter()
+                .chain(&details.users)
+                .any(|p| p.arn.eq_ignore_ascii_case(arn))
+        };
+        out.unless_created = crate::policy::spared_by_name(policy, PUT_KEY_POLICY)
+            .into_iter()
+            .filter(|arn| !exists(arn))
+            .collect();
     }
+    out
 }
 
 /// `single-restorer`, when one principal at most is left (see [`OneLeft`]).
@@ -886,5 +905,60 @@ mod tests {
             single.title.plain()
         );
         assert!(single.title.plain().contains(glass));
+    }
+
+    /// The break-glass role the Deny spares by name was deleted: no principal that exists can
+    /// update the policy (`no-restorer`), and the way out is to create the role by that name —
+    /// not AWS Support first.
+    #[test]
+    fn a_deleted_break_glass_role_can_be_created_by_its_name() {
+        use crate::diagnosis::model::{AuthorizationDetails, IamPrincipalDetails, ManagedPolicy};
+        use crate::diagnosis::restore_paths::Graph;
+        let glass = "arn:aws:iam::111122223333:role/BreakGlass";
+        let p = KeyPolicy::parse(
+            &serde_json::json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                 "Action": "kms:*", "Resource": "*"},
+                {"Effect": "Deny", "Principal": "*", "Action": "kms:PutKeyPolicy",
+                 "Resource": "*",
+                 "Condition": {"ArnNotEquals": {"aws:PrincipalArn": glass}}}]})
+            .to_string(),
+        )
+        .unwrap();
+        let admin_policy = "arn:aws:iam::aws:policy/AdministratorAccess";
+        let details = AuthorizationDetails {
+            roles: vec![IamPrincipalDetails {
+                arn: "arn:aws:iam::111122223333:role/Admin".into(),
+                name: "Admin".into(),
+                path: "/".into(),
+                attached: vec![admin_policy.into()],
+                ..Default::default()
+            }],
+            policies: vec![ManagedPolicy {
+                arn: admin_policy.into(),
+                name: "AdministratorAccess".into(),
+                document: Some(
+                    serde_json::json!({"Statement": [{"Effect": "Allow", "Action": "*",
+                        "Resource": "*"}]})
+                    .to_string(),
+                ),
+            }],
+            complete: true,
+            ..Default::default()
+        };
+        let now = chrono::Utc::now();
+        let graph = Graph::for_details(&details, now);
+        let j = judge(&KeyCase {
+            iam: Some((&details, &graph)),
+            ..KeyCase::lockout(Some(&p), scope(None), now)
+        });
+        assert_eq!(j.restorers.unless_created, [glass]);
+        let no = j
+            .findings
+            .iter()
+            .find(|f| f.code == Code::NoRestorer)
+            .expect("no-restorer");
+        assert!(no.help.plain().contains("creates"), "{}", no.help.plain());
+        assert!(no.help.plain().contains(glass));
     }
 }

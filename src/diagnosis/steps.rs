@@ -32,6 +32,9 @@ pub struct StepFacts<'a> {
     /// deletion (enable the key) — the principals it names, the account's ARN for "an IAM
     /// principal of the account whose IAM policies allow it"; `None` when the policy is not known.
     pub deadline_by: Option<Vec<String>>,
+    /// The principals a `Deny` spares by name that do not exist, when no existing one can
+    /// update the policy (`Restorers::unless_created`): creating one restores access.
+    pub unless_created: &'a [String],
 }
 
 /// What must happen before any restore: a key pending deletion is gone at its date, a disabled
@@ -122,6 +125,15 @@ pub fn who_acts<'a>(ev: &Evidence, findings: &[Finding], facts: &StepFacts<'a>) 
 pub fn next_steps(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Vec<Text> {
     let mut steps = Vec::new();
     deadline_step(&mut steps, ev, facts);
+    if !facts.unless_created.is_empty() {
+        steps.push(text!(
+            "An IAM administrator creates ",
+            Text::join(facts.unless_created.iter().map(|p| Text::code(p.clone())), " or "),
+            " (the key policy's Deny spares it by name) with an IAM policy that allows kms:PutKeyPolicy on ",
+            code(key_name(ev)),
+            "; that principal then restores access. AWS Support only if no one can."
+        ));
+    }
     layer_steps(&mut steps, ev, findings, facts);
     policy_steps(&mut steps, ev, findings, facts);
     other_steps(&mut steps, ev, findings, facts);

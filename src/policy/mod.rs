@@ -29,7 +29,9 @@ pub use pattern::Pattern;
 pub use principal::{
     Identity, IdentityKind, Named, PrincipalEntry, PrincipalKind, PrincipalParseError, is_unique_id,
 };
-pub use query::{Delegation, Grantee, Orphan, delegations, grantees, orphaned_principals};
+pub use query::{
+    Delegation, Grantee, Orphan, delegations, grantees, orphaned_principals, spared_by_name,
+};
 pub use tri::Tri;
 
 /// The key policy allows `who` by a statement that names `who` itself — an IAM user's ARN, or a

@@ -249,6 +249,42 @@ pub fn orphaned_principals(policy: &KeyPolicy) -> Vec<Orphan> {
     out
 }
 
+/// The principals a `Deny` on `action` spares by name: the role and user ARNs an
+/// `ArnNotEquals`, `ArnNotLike`, `StringNotEquals` or `StringNotLike` condition on
+/// `aws:PrincipalArn` lists (without wildcards). A condition compares the name, so a principal
+/// created with it later is spared too — unlike one named in `Principal`, which KMS keeps by
+/// unique ID (IAM User Guide, `aws:PrincipalArn`:
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn>).
+pub fn spared_by_name(policy: &KeyPolicy, action: &str) -> Vec<String> {
+    use super::condition::BaseOperator::{
+        ArnNotEquals, ArnNotLike, StringNotEquals, StringNotLike,
+    };
+    let mut out: Vec<String> = policy
+        .statements
+        .iter()
+        .filter(|s| s.effect == Effect::Deny && s.covers_action(action))
+        .flat_map(|s| &s.conditions)
+        .filter(|c| c.key.eq_ignore_ascii_case("aws:PrincipalArn"))
+        .filter(|c| {
+            matches!(
+                c.operator.base,
+                ArnNotEquals | ArnNotLike | StringNotEquals | StringNotLike
+            )
+        })
+        .flat_map(|c| c.values.iter().map(|v| v.raw().to_owned()))
+        .filter(|v| !v.contains(['*', '?', '$']))
+        .filter(|v| {
+            matches!(
+                Identity::parse(v),
+                Ok(Identity::Role { .. } | Identity::User { .. })
+            )
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

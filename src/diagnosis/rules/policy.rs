@@ -402,7 +402,21 @@ fn no_restorer(f: &PolicyFacts) -> Option<Finding> {
         .named()
         .iter()
         .any(|r| r.limited_by_boundary.is_some());
-    Some(if bounded {
+    let creatable = &f.restorers.unless_created;
+    Some(if !creatable.is_empty() {
+        let names = || Text::join(creatable.iter().map(|p| Text::code(p.clone())), ", ");
+        finding
+            .detail(text!(
+                "The key policy delegates to the account, but its Deny on kms:PutKeyPolicy holds every principal that exists, the root user included (from the account's authorization details), and spares by name only ",
+                names(),
+                ", which does not exist. A condition compares names, not unique IDs: a principal created with that name is spared."
+            ))
+            .help(text!(
+                "An IAM administrator creates ",
+                names(),
+                " with an IAM policy that allows kms:PutKeyPolicy on the key, then it restores access; only if no one can create it, open a case with AWS Support from the key's account."
+            ))
+    } else if bounded {
         finding
             .detail("Every principal the key policy lets update it is kept from kms:PutKeyPolicy by its permissions boundary (see the restorers' limited_by_boundary), held by the organisation's policies, or no longer exists. A boundary limits a grant that names a role.")
             .help("An IAM administrator adds kms:PutKeyPolicy on this key to the boundary of one of those roles (or removes the boundary); then that role can restore access. Only if no one can change the boundary, open a case with AWS Support from the key's account.")
