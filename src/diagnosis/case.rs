@@ -56,6 +56,19 @@ pub enum Asked<'a> {
     },
 }
 
+/// Whether `principal` may act on a key of `account` (when known): a principal of another
+/// account never updates a key policy (`PutKeyPolicy`, `CancelKeyDeletion` and the other key
+/// management operations do not work across accounts: KMS Developer Guide, "Allowing users in
+/// other accounts to use a KMS key"). A principal whose account cannot be read is kept.
+pub fn in_key_account(principal: &str, account: Option<&str>) -> bool {
+    account.is_none_or(|k| {
+        Identity::parse(principal)
+            .ok()
+            .and_then(|i| i.account().map(|a| a == k))
+            .unwrap_or(true)
+    })
+}
+
 static NO_CONTEXT: std::sync::LazyLock<Context> = std::sync::LazyLock::new(Context::default);
 
 impl<'a> KeyCase<'a, '_> {

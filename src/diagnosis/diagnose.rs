@@ -567,14 +567,7 @@ impl<'e> Case<'e> {
         let mut who: Vec<String> =
             crate::policy::grantees(policy, action, self.key_arn, &self.known, self.now)
                 .into_iter()
-                .filter(|g| {
-                    self.key_account.is_none_or(|k| {
-                        Identity::parse(&g.principal)
-                            .ok()
-                            .and_then(|i| i.account().map(|a| a == k))
-                            .unwrap_or(true)
-                    })
-                })
+                .filter(|g| super::case::in_key_account(&g.principal, self.key_account))
                 .map(|g| g.principal)
                 .collect();
         who.sort();

@@ -107,14 +107,7 @@ pub fn through_iam(
     iam_restorers(details, graph, key_arn, now)
         .into_iter()
         .filter(|r| !known.iter().any(|x| x.principal == r.arn))
-        .filter(|r| {
-            key_account.is_none_or(|k| {
-                Identity::parse(&r.arn)
-                    .ok()
-                    .and_then(|i| i.account().map(|a| a == k))
-                    .unwrap_or(true)
-            })
-        })
+        .filter(|r| super::case::in_key_account(&r.arn, key_account))
         .map(|r| super::model::Restorer {
             kind: Identity::parse(&r.arn)
                 .map_or(crate::policy::IdentityKind::Unknown, |i| i.kind()),

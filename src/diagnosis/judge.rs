@@ -190,14 +190,8 @@ pub fn restorers(case: &KeyCase) -> Restorers {
         case.context,
         case.now,
     );
-    if scope.account_known {
-        grants.retain(|g| {
-            Identity::parse(&g.principal)
-                .ok()
-                .and_then(|i| i.account().map(|a| a == scope.account))
-                .unwrap_or(true)
-        });
-    }
+    let account = Some(scope.account).filter(|_| scope.account_known);
+    grants.retain(|g| super::case::in_key_account(&g.principal, account));
     for g in &mut grants {
         g.blocked_by = scope
             .org
@@ -566,6 +560,50 @@ mod tests {
         }
     }
 
+    /// The account delegation, and a Deny on kms:PutKeyPolicy unless `aws:PrincipalArn` is
+    /// `glass` (the break-glass pattern).
+    fn break_glass_policy(glass: &str) -> KeyPolicy {
+        KeyPolicy::parse(
+            &serde_json::json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                 "Action": "kms:*", "Resource": "*"},
+                {"Effect": "Deny", "Principal": "*", "Action": "kms:PutKeyPolicy",
+                 "Resource": "*",
+                 "Condition": {"ArnNotEquals": {"aws:PrincipalArn": glass}}}]})
+            .to_string(),
+        )
+        .unwrap()
+    }
+
+    /// Authorization details, read whole, of roles that each hold AdministratorAccess.
+    fn administrators(names: &[&str]) -> crate::diagnosis::model::AuthorizationDetails {
+        use crate::diagnosis::model::{AuthorizationDetails, IamPrincipalDetails, ManagedPolicy};
+        let admin_policy = "arn:aws:iam::aws:policy/AdministratorAccess";
+        AuthorizationDetails {
+            roles: names
+                .iter()
+                .map(|name| IamPrincipalDetails {
+                    arn: format!("arn:aws:iam::111122223333:role/{name}"),
+                    name: (*name).into(),
+                    path: "/".into(),
+                    attached: vec![admin_policy.into()],
+                    ..Default::default()
+                })
+                .collect(),
+            policies: vec![ManagedPolicy {
+                arn: admin_policy.into(),
+                name: "AdministratorAccess".into(),
+                document: Some(
+                    serde_json::json!({"Statement": [{"Effect": "Allow", "Action": "*",
+                        "Resource": "*"}]})
+                    .to_string(),
+                ),
+            }],
+            complete: true,
+            ..Default::default()
+        }
+    }
+
     fn codes(j: &Judgement) -> Vec<Code> {
         j.findings.iter().map(|f| f.code).collect()
     }
@@ -845,41 +883,10 @@ mod tests {
     /// user)".
     #[test]
     fn the_root_user_held_by_the_key_policy_is_no_last_resort() {
-        use crate::diagnosis::model::{AuthorizationDetails, IamPrincipalDetails, ManagedPolicy};
         use crate::diagnosis::restore_paths::Graph;
         let glass = "arn:aws:iam::111122223333:role/BreakGlass";
-        let p = KeyPolicy::parse(
-            &serde_json::json!({"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
-                 "Action": "kms:*", "Resource": "*"},
-                {"Effect": "Deny", "Principal": "*", "Action": "kms:PutKeyPolicy",
-                 "Resource": "*",
-                 "Condition": {"ArnNotEquals": {"aws:PrincipalArn": glass}}}]})
-            .to_string(),
-        )
-        .unwrap();
-        let admin_policy = "arn:aws:iam::aws:policy/AdministratorAccess";
-        let role = |name: &str| IamPrincipalDetails {
-            arn: format!("arn:aws:iam::111122223333:role/{name}"),
-            name: name.into(),
-            path: "/".into(),
-            attached: vec![admin_policy.into()],
-            ..Default::default()
-        };
-        let details = AuthorizationDetails {
-            roles: vec![role("BreakGlass"), role("Admin")],
-            policies: vec![ManagedPolicy {
-                arn: admin_policy.into(),
-                name: "AdministratorAccess".into(),
-                document: Some(
-                    serde_json::json!({"Statement": [{"Effect": "Allow", "Action": "*",
-                        "Resource": "*"}]})
-                    .to_string(),
-                ),
-            }],
-            complete: true,
-            ..Default::default()
-        };
+        let p = break_glass_policy(glass);
+        let details = administrators(&["BreakGlass", "Admin"]);
         let now = chrono::Utc::now();
         let graph = Graph::for_details(&details, now);
         let j = judge(&KeyCase {
@@ -912,40 +919,10 @@ mod tests {
     /// not AWS Support first.
     #[test]
     fn a_deleted_break_glass_role_can_be_created_by_its_name() {
-        use crate::diagnosis::model::{AuthorizationDetails, IamPrincipalDetails, ManagedPolicy};
         use crate::diagnosis::restore_paths::Graph;
         let glass = "arn:aws:iam::111122223333:role/BreakGlass";
-        let p = KeyPolicy::parse(
-            &serde_json::json!({"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
-                 "Action": "kms:*", "Resource": "*"},
-                {"Effect": "Deny", "Principal": "*", "Action": "kms:PutKeyPolicy",
-                 "Resource": "*",
-                 "Condition": {"ArnNotEquals": {"aws:PrincipalArn": glass}}}]})
-            .to_string(),
-        )
-        .unwrap();
-        let admin_policy = "arn:aws:iam::aws:policy/AdministratorAccess";
-        let details = AuthorizationDetails {
-            roles: vec![IamPrincipalDetails {
-                arn: "arn:aws:iam::111122223333:role/Admin".into(),
-                name: "Admin".into(),
-                path: "/".into(),
-                attached: vec![admin_policy.into()],
-                ..Default::default()
-            }],
-            policies: vec![ManagedPolicy {
-                arn: admin_policy.into(),
-                name: "AdministratorAccess".into(),
-                document: Some(
-                    serde_json::json!({"Statement": [{"Effect": "Allow", "Action": "*",
-                        "Resource": "*"}]})
-                    .to_string(),
-                ),
-            }],
-            complete: true,
-            ..Default::default()
-        };
+        let p = break_glass_policy(glass);
+        let details = administrators(&["Admin"]);
         let now = chrono::Utc::now();
         let graph = Graph::for_details(&details, now);
         let j = judge(&KeyCase {
