@@ -185,10 +185,7 @@ async fn gather_live(
     .await;
     progress.done();
     let mut evidence = gathered.map_err(|e| CommandError::caller_unknown(e.0, aws))?;
-    let key = KeyRef {
-        arn: evidence.key.arn.clone(),
-        key_id: evidence.key.key_id.as_ref().map(|k| k.to_string()),
-    };
+    let key = KeyRef::of(&evidence.key);
     session
         .recover_from_logs(&mut evidence, &key, ask.logs.as_ref(), ask.athena.as_ref())
         .await?;

@@ -86,6 +86,7 @@ pub async fn history(
     let mut key = KeyRef {
         arn: req.key.key_arn().map(str::to_owned),
         key_id: req.key.key_id().map(str::to_owned),
+        primary_region: None,
     };
     let mut account = req.key.account().map(str::to_owned);
     let (kind, found, calls) = match &req.source {

@@ -166,6 +166,7 @@ async fn recover_from_logs(
         let key_ref = KeyRef {
             arn: key.arn.clone(),
             key_id: Some(key.key_id.to_string()),
+            primary_region: key.primary_region.clone(),
         };
         session
             .recover_from_logs(key, &key_ref, req.logs.as_ref(), req.athena.as_ref())

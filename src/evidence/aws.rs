@@ -636,6 +636,15 @@ impl Kms for KmsClient {
             manager: md.key_manager().map(|m| KeyManager::parse(m.as_str())),
             state: md.key_state().map(|s| KeyState::parse(s.as_str())),
             deletion_date: md.deletion_date().and_then(date),
+            primary_region: md
+                .multi_region_configuration()
+                .filter(|c| {
+                    c.multi_region_key_type()
+                        == Some(&aws_sdk_kms::types::MultiRegionKeyType::Replica)
+                })
+                .and_then(|c| c.primary_key())
+                .and_then(|p| p.region())
+                .map(str::to_owned),
         })
     }
 
@@ -921,6 +930,18 @@ impl Iam for IamClient {
 }
 
 impl CloudTrail for CloudTrailClient {
+    fn in_region(&self, region: &str) -> Option<Self> {
+        let config = self
+            .0
+            .config()
+            .to_builder()
+            .region(aws_config::Region::new(region.to_owned()))
+            .build();
+        Some(CloudTrailClient(aws_sdk_cloudtrail::Client::from_conf(
+            config,
+        )))
+    }
+
     async fn lookup_events(
         &self,
         event_name: crate::diagnosis::model::PolicyEventName,

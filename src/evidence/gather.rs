@@ -126,10 +126,7 @@ pub async fn gather<S: Sts, K: Kms, I: Iam, C: CloudTrail, O: Organizations>(
         key.arn.as_deref(),
         principal_tx,
     );
-    let key_ref = KeyRef {
-        arn: key.arn.clone(),
-        key_id: key.key_id.as_ref().map(|k| k.to_string()),
-    };
+    let key_ref = KeyRef::of(&key);
     let account_of_key = key.account.clone().unwrap_or(caller.account.clone());
     let restorers = restorers(
         clients,
@@ -340,7 +337,7 @@ async fn history<S, K, I, C: CloudTrail, O>(
         max_pages: event_history::MAX_PAGES,
         deadline: calls.deadline(),
     };
-    event_history::search(
+    let mut history = event_history::search(
         &clients.cloudtrail,
         calls,
         key_ref,
@@ -350,7 +347,21 @@ async fn history<S, K, I, C: CloudTrail, O>(
         progress,
     )
     .await
-    .ok()
+    .ok()?;
+    if let Some(primary_region) = &key_ref.primary_region {
+        let primary = clients.cloudtrail.in_region(primary_region);
+        event_history::search_replicated(
+            primary.as_ref(),
+            calls,
+            key_ref,
+            &search,
+            opts.now,
+            &mut history,
+            progress,
+        )
+        .await;
+    }
+    Some(history)
 }
 
 /// Who asks: the caller, and the principal diagnosed instead when one is given, each with the

@@ -157,6 +157,7 @@ impl KeyFacts {
             deletion_date: md.deletion_date,
             not_found: false,
             resolved_from: Some(ResolvedFrom::DescribeKey),
+            primary_region: md.primary_region.clone(),
         }
     }
 

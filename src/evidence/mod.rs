@@ -241,6 +241,9 @@ pub struct KeyMetadata {
     pub state: Option<KeyState>,
     /// RFC 3339.
     pub deletion_date: Option<Timestamp>,
+    /// A multi-Region replica: its primary key's Region, where `ReplicateKey` (which set its
+    /// first policy) was recorded.
+    pub primary_region: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -447,6 +450,12 @@ pub trait CloudTrail {
         end: chrono::DateTime<chrono::Utc>,
         next_token: Option<String>,
     ) -> impl Future<Output = Result<EventPage, CallError>>;
+
+    /// The same event history in another Region of the partition (a replica's `ReplicateKey`
+    /// is recorded in its primary's Region); `None` when this client cannot be moved.
+    fn in_region(&self, region: &str) -> Option<Self>
+    where
+        Self: Sized;
 }
 
 /// One page of `s3:ListObjectsV2`.

@@ -11,9 +11,20 @@ use serde_json::Value;
 pub struct KeyRef {
     pub arn: Option<String>,
     pub key_id: Option<String>,
+    /// A multi-Region replica: its primary key's Region (DescribeKey said so).
+    pub primary_region: Option<String>,
 }
 
 impl KeyRef {
+    /// The key as the gathered facts name it.
+    pub fn of(key: &crate::diagnosis::model::KeyFacts) -> KeyRef {
+        KeyRef {
+            arn: key.arn.clone(),
+            key_id: key.key_id.as_ref().map(|k| k.to_string()),
+            primary_region: key.primary_region.clone(),
+        }
+    }
+
     fn is(&self, s: &str) -> bool {
         self.arn.as_deref() == Some(s) || self.key_id.as_deref() == Some(s)
     }
@@ -33,6 +44,8 @@ pub trait KeyMatch {
     fn region(&self) -> Option<&str> {
         None
     }
+    /// The key matched is known to be a multi-Region replica.
+    fn replica(&self, id: Self::Id) -> bool;
 }
 
 impl KeyMatch for KeyRef {
@@ -42,6 +55,9 @@ impl KeyMatch for KeyRef {
     }
     fn known_by_id_alone(&self) -> bool {
         self.arn.is_none()
+    }
+    fn replica(&self, (): ()) -> bool {
+        self.primary_region.is_some()
     }
     fn region(&self) -> Option<&str> {
         self.arn
@@ -57,6 +73,8 @@ pub struct KeySet {
     by_name: std::collections::HashMap<String, usize>,
     /// The keys' Region (one scan's set is one Region's), from their ARNs.
     region: Option<String>,
+    /// The indexes of the multi-Region replicas.
+    replicas: std::collections::HashSet<usize>,
 }
 
 impl KeySet {
@@ -66,6 +84,9 @@ impl KeySet {
         }
         for name in [&key.arn, &key.key_id].into_iter().flatten() {
             self.by_name.insert(name.clone(), index);
+        }
+        if key.primary_region.is_some() {
+            self.replicas.insert(index);
         }
     }
 
@@ -81,6 +102,9 @@ impl KeyMatch for KeySet {
     }
     fn region(&self) -> Option<&str> {
         self.region.as_deref()
+    }
+    fn replica(&self, id: usize) -> bool {
+        self.replicas.contains(&id)
     }
 }
 
@@ -177,6 +201,22 @@ fn read_value_of<M: KeyMatch>(
             .pointer("/responseElements/replicaPolicy")
             .and_then(as_text);
     }
+    let replica_created = event_name == PolicyEventName::CreateKey
+        && (key.replica(id)
+            || v.pointer(
+                "/responseElements/keyMetadata/multiRegionConfiguration/multiRegionKeyType",
+            )
+            .and_then(Value::as_str)
+                == Some("REPLICA"));
+    if replica_created && policy.is_none() {
+        // A ReplicateKey request is recorded twice: ReplicateKey in the primary's Region, with
+        // the policy it set, and a CreateKey in the replica's Region (KMS Developer Guide,
+        // "ReplicateKey" CloudTrail example:
+        // <https://docs.aws.amazon.com/kms/latest/developerguide/ct-replicate-key.html>). That
+        // CreateKey without a policy does not mean the default policy: the ReplicateKey's is
+        // in force, so it is not the event that set it.
+        return Ok(None);
+    }
     if event_name == PolicyEventName::PutKeyPolicy
         && policy.is_none()
         && text("/errorCode").is_none()
@@ -216,6 +256,7 @@ mod tests {
         KeyRef {
             arn: Some("arn:aws:kms:us-east-1:111122223333:key/k1".into()),
             key_id: Some("k1".into()),
+            primary_region: None,
         }
     }
 
@@ -242,10 +283,12 @@ mod tests {
         let replica = KeyRef {
             arn: Some("arn:aws:kms:eu-west-1:111122223333:key/mrk-1".into()),
             key_id: Some("mrk-1".into()),
+            primary_region: None,
         };
         let primary = KeyRef {
             arn: Some("arn:aws:kms:us-east-1:111122223333:key/mrk-1".into()),
             key_id: Some("mrk-1".into()),
+            primary_region: None,
         };
         let record = serde_json::json!({
             "eventName": "ReplicateKey", "eventTime": "2026-11-01T00:00:00Z",
@@ -293,6 +336,7 @@ mod tests {
         let replica = KeyRef {
             arn: Some("arn:aws:kms:eu-west-1:111122223333:key/mrk-1".into()),
             key_id: Some("mrk-1".into()),
+            primary_region: None,
         };
         let put = |region: &str| {
             serde_json::json!({"eventName": "PutKeyPolicy", "awsRegion": region,
@@ -307,6 +351,35 @@ mod tests {
         assert!(read_record(&single.to_string(), &key()).unwrap().is_some());
     }
 
+    /// The replica Region's half of a ReplicateKey — an internal CreateKey without a policy —
+    /// is not "the default key policy": the ReplicateKey's policy is the replica's.
+    #[test]
+    fn a_replica_s_internal_create_key_sets_no_policy() {
+        let replica = KeyRef {
+            arn: Some("arn:aws:kms:eu-west-1:111122223333:key/mrk-1".into()),
+            key_id: Some("mrk-1".into()),
+            primary_region: None,
+        };
+        let create = |kind: &str| {
+            serde_json::json!({
+                "eventName": "CreateKey", "awsRegion": "eu-west-1", "userAgent": "AWS Internal",
+                "requestParameters": {"keyUsage": "ENCRYPT_DECRYPT"},
+                "responseElements": {"keyMetadata": {"keyId": "mrk-1",
+                    "arn": "arn:aws:kms:eu-west-1:111122223333:key/mrk-1",
+                    "multiRegionConfiguration": {"multiRegionKeyType": kind}}}
+            })
+            .to_string()
+        };
+        assert_eq!(read_record(&create("REPLICA"), &replica), Ok(None));
+        assert!(read_record(&create("PRIMARY"), &replica).unwrap().is_some());
+        // Known a replica from DescribeKey, even when the record does not say so.
+        let known = KeyRef {
+            primary_region: Some("us-east-1".into()),
+            ..replica
+        };
+        assert_eq!(read_record(&create("PRIMARY"), &known), Ok(None));
+    }
+
     /// What ReplicateKey set is the replica's first policy: the request's, else the
     /// `replicaPolicy` KMS answered — not "the default policy".
     #[test]
@@ -314,6 +387,7 @@ mod tests {
         let replica = KeyRef {
             arn: Some("arn:aws:kms:eu-west-1:111122223333:key/mrk-1".into()),
             key_id: Some("mrk-1".into()),
+            primary_region: None,
         };
         let record = serde_json::json!({
             "eventName": "ReplicateKey", "awsRegion": "us-east-1",

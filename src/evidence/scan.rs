@@ -786,6 +786,7 @@ async fn examine_key<K: Kms>(
             key.manager = md.manager;
             key.state = md.state;
             key.deletion_date = md.deletion_date;
+            key.primary_region = md.primary_region;
         }
         Err(e) => failures.push(failed(KeyCall::DescribeKey, &e)),
     }
@@ -837,6 +838,7 @@ async fn search_history<C: CloudTrail>(
                 &KeyRef {
                     arn: k.arn.clone(),
                     key_id: Some(k.key_id.to_string()),
+                    primary_region: k.primary_region.clone(),
                 },
             );
             pending += 1;

@@ -440,3 +440,28 @@ fn the_aws_clis_global_flags_work_before_the_subcommand() {
     assert_eq!(r["key"]["region"], "us-east-1", "{r:#}");
     assert!(!endpoint.calls.lock().unwrap().is_empty());
 }
+
+/// `history` of a multi-Region replica: the ReplicateKey recorded in the primary's Region is
+/// its first policy change; the primary's own PutKeyPolicy (same key ID) is not its.
+#[test]
+fn a_replica_s_history_starts_with_the_replicate_key_of_its_primary_s_region() {
+    let endpoint = scenario::start_file("65-replica-policy-set-by-replicate-key.json");
+    let o = run(
+        &endpoint.url,
+        &[
+            "history".into(),
+            "arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab".into(),
+            "--format".into(),
+            "json".into(),
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {err}"));
+    let ids: Vec<&str> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["evt-replicate-1"], "{v:#}");
+}

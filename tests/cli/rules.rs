@@ -33,6 +33,7 @@ fn key(policy: Option<serde_json::Value>) -> FakeKey {
             manager: Some(KeyManager::Customer),
             state: Some(KeyState::Enabled),
             deletion_date: None,
+            primary_region: None,
         },
         policy: policy.map(|p| p.to_string()),
         aliases: vec!["alias/payments".into()],

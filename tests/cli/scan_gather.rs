@@ -36,6 +36,7 @@ fn key(id: &str, manager: &str, policy: Option<serde_json::Value>) -> FakeKey {
             manager: Some(KeyManager::parse(manager)),
             state: Some(kms_doctor::diagnosis::model::KeyState::Enabled),
             deletion_date: None,
+            primary_region: None,
         },
         policy: policy.map(|p| p.to_string()),
         aliases: vec![format!("alias/{id}")],

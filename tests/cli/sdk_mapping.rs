@@ -148,6 +148,44 @@ async fn describe_key_maps_its_metadata() {
     assert_eq!(md.account.as_deref(), Some("111122223333"));
 }
 
+/// A replica's primary Region comes from `MultiRegionConfiguration`; a primary key has none.
+#[tokio::test]
+async fn describe_key_maps_a_replica_s_primary_region() {
+    use aws_sdk_kms::types::{MultiRegionConfiguration, MultiRegionKey, MultiRegionKeyType};
+    let described = |kind: MultiRegionKeyType| {
+        let kind = kind.clone();
+        mock!(aws_sdk_kms::Client::describe_key).then_output(move || {
+            aws_sdk_kms::operation::describe_key::DescribeKeyOutput::builder()
+                .key_metadata(
+                    aws_sdk_kms::types::KeyMetadata::builder()
+                        .key_id("mrk-1")
+                        .arn("arn:aws:kms:eu-west-1:111122223333:key/mrk-1")
+                        .multi_region(true)
+                        .multi_region_configuration(
+                            MultiRegionConfiguration::builder()
+                                .multi_region_key_type(kind.clone())
+                                .primary_key(
+                                    MultiRegionKey::builder()
+                                        .arn("arn:aws:kms:us-east-1:111122223333:key/mrk-1")
+                                        .region("us-east-1")
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        })
+    };
+    let replica = described(MultiRegionKeyType::Replica);
+    let md = kms(&[&replica]).describe_key("mrk-1").await.unwrap();
+    assert_eq!(md.primary_region.as_deref(), Some("us-east-1"));
+    let primary = described(MultiRegionKeyType::Primary);
+    let md = kms(&[&primary]).describe_key("mrk-1").await.unwrap();
+    assert_eq!(md.primary_region, None);
+}
+
 #[tokio::test]
 async fn iam_no_such_entity_and_access_denied_in_query_xml() {
     let missing = mock!(aws_sdk_iam::Client::get_role).then_http_response(|| {
@@ -439,6 +477,7 @@ async fn athena_queries_are_polled_until_done_and_paged() {
     let key = KeyRef {
         arn: None,
         key_id: Some("k1".into()),
+        primary_region: None,
     };
     let result = kms_doctor::evidence::sources::athena::run(
         &client,
@@ -495,6 +534,7 @@ async fn a_failed_athena_query_says_why() {
     let key = kms_doctor::evidence::record::KeyRef {
         arn: None,
         key_id: Some("k1".into()),
+        primary_region: None,
     };
     let err = kms_doctor::evidence::sources::athena::run(
         &client,

@@ -77,6 +77,11 @@ pub struct KeyFacts {
     pub not_found: bool,
     /// Where the ARN came from.
     pub resolved_from: Option<ResolvedFrom>,
+    /// A multi-Region replica: its primary key's Region (DescribeKey's
+    /// `MultiRegionConfiguration`), where the `ReplicateKey` that set its first policy was
+    /// recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_region: Option<String>,
 }
 
 /// One result of `iam:SimulatePrincipalPolicy`.

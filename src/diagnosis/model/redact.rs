@@ -335,6 +335,7 @@ impl Redact for KeyFacts {
             deletion_date: _,
             not_found: _,
             resolved_from: _,
+            primary_region: _,
         } = self;
         arn.strings(f);
         key_id.strings(f);
@@ -653,6 +654,7 @@ impl Redact for KeyEvidence {
             restorer_checks,
             // Read only to match the mute list; never shown.
             tags: _,
+            primary_region: _,
         } = self;
         account.strings(f);
         key_id.strings(f);

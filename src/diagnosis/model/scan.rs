@@ -32,6 +32,9 @@ pub struct KeyEvidence {
     pub restorer_checks: Vec<ExistenceCheck>,
     /// Its tags (key, value), when read (`kms:ListResourceTags`, for the mute list).
     pub tags: Option<Vec<(String, String)>>,
+    /// A multi-Region replica: its primary key's Region (DescribeKey).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_region: Option<String>,
 }
 
 impl KeyEvidence {

@@ -214,6 +214,68 @@ pub async fn search<C: CloudTrail>(
     Ok(stats.history(opts.lookback_days, in_force, failed_attempts))
 }
 
+/// A multi-Region replica whose own Region holds no policy event in the window: the
+/// `ReplicateKey` that created it, recorded in its primary's Region with the policy it set
+/// (KMS Developer Guide, "ReplicateKey":
+/// <https://docs.aws.amazon.com/kms/latest/developerguide/ct-replicate-key.html>), is added to
+/// `history` — as the policy in force when it succeeded. The search of the replica's Region
+/// found nothing newer, so the replica's policy has not changed since. When the primary's
+/// Region cannot be searched, the history is incomplete: unknown, never "the default policy".
+pub async fn search_replicated<C: CloudTrail>(
+    primary: Option<&C>,
+    calls: &Calls,
+    key: &KeyRef,
+    opts: &SearchOptions,
+    now: chrono::DateTime<chrono::Utc>,
+    history: &mut History,
+    progress: &(dyn Fn(u32, u64) + Sync),
+) {
+    if history.in_force.is_some() || key.primary_region.is_none() {
+        return;
+    }
+    let Some(primary) = primary else {
+        history.complete = false;
+        return;
+    };
+    let window = (
+        now - chrono::Duration::days(i64::from(opts.lookback_days)),
+        now,
+    );
+    let mut in_force = None;
+    let stats = scan(
+        primary,
+        calls,
+        key,
+        opts,
+        &[PolicyEventName::ReplicateKey],
+        window,
+        None,
+        progress,
+        // A failed ReplicateKey created no replica (and names none).
+        |(), e| {
+            if e.error_code.is_some() {
+                true
+            } else {
+                in_force = Some(e);
+                false
+            }
+        },
+    )
+    .await;
+    let Ok(stats) = stats else {
+        history.complete = false;
+        return;
+    };
+    history.pages += stats.pages;
+    history.events_scanned += stats.events_scanned;
+    history.skipped_records += stats.skipped_records;
+    history.complete = in_force.is_some() || (history.complete && stats.complete);
+    if history.cut_short.is_none() {
+        history.cut_short = stats.cut_short.clone();
+    }
+    history.in_force = in_force;
+}
+
 /// Every policy change of the key in the window — `PutKeyPolicy`, `CreateKey` and the
 /// `ReplicateKey` that created a replica — successful and failed, oldest first.
 pub async fn collect<C: CloudTrail>(
@@ -267,12 +329,51 @@ pub async fn key_timeline<K: Kms, C: CloudTrail>(
     if let Some(d) = &described {
         key.arn = d.arn.clone().or(key.arn.take());
         key.key_id = Some(d.key_id.clone());
+        key.primary_region = d.primary_region.clone();
         *account = account.take().or(d.account.clone());
     }
     if key.key_id.is_none() {
         return Ok(None);
     }
-    let (events, stats) = collect(ct, calls, key, opts, window, progress).await?;
+    let (mut events, mut stats) = collect(ct, calls, key, opts, window, progress).await?;
+    if let Some(primary_region) = &key.primary_region {
+        // A replica's first policy is in the ReplicateKey recorded in its primary's Region.
+        let replicated = match ct.in_region(primary_region) {
+            Some(primary) => {
+                let mut found = Vec::new();
+                scan(
+                    &primary,
+                    calls,
+                    key,
+                    opts,
+                    &[PolicyEventName::ReplicateKey],
+                    window,
+                    None,
+                    progress,
+                    |(), e| {
+                        found.push(e);
+                        true
+                    },
+                )
+                .await
+                .ok()
+                .map(|s| (found, s))
+            }
+            None => None,
+        };
+        match replicated {
+            Some((found, s)) => {
+                events.extend(found);
+                events.sort_by_key(|a| a.event_time);
+                stats.pages += s.pages;
+                stats.events_scanned += s.events_scanned;
+                stats.skipped_records += s.skipped_records;
+                stats.complete &= s.complete;
+                stats.cut_short = stats.cut_short.or(s.cut_short);
+            }
+            None => stats.complete = false,
+        }
+    }
     let mut found = Found {
         events,
         records: stats.events_scanned,

@@ -135,6 +135,7 @@ mod tests {
         let key = KeyRef {
             arn: Some("arn:aws:kms:us-east-1:111122223333:key/k1".into()),
             key_id: Some("k1".into()),
+            primary_region: None,
         };
         let since = chrono::DateTime::parse_from_rfc3339("2026-11-02T00:00:00Z")
             .unwrap()

@@ -406,6 +406,10 @@ impl Iam for FakeAws {
 }
 
 impl CloudTrail for FakeAws {
+    fn in_region(&self, _region: &str) -> Option<Self> {
+        None
+    }
+
     async fn lookup_events(
         &self,
         event_name: kms_doctor::diagnosis::model::PolicyEventName,

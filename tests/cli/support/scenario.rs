@@ -148,6 +148,10 @@ pub struct Key {
     /// Its tags, for `ListResourceTags`.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// A multi-Region replica: its primary key's Region (`DescribeKey` answers its
+    /// `MultiRegionConfiguration`, as KMS does).
+    #[serde(default)]
+    pub primary_region: Option<String>,
 }
 
 fn default_region() -> String {
@@ -731,6 +735,15 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
                         "CustomerMasterKeySpec": "SYMMETRIC_DEFAULT", "EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
                         "MultiRegion": false, "Description": ""
                     });
+                    if let Some(primary) = &k.primary_region {
+                        let primary_arn = k.arn().replacen(&k.region, primary, 1);
+                        md["MultiRegion"] = json!(true);
+                        md["MultiRegionConfiguration"] = json!({
+                            "MultiRegionKeyType": "REPLICA",
+                            "PrimaryKey": {"Arn": primary_arn, "Region": primary},
+                            "ReplicaKeys": [{"Arn": k.arn(), "Region": k.region}]
+                        });
+                    }
                     if let Some(d) = k.deletion_date {
                         md["DeletionDate"] = json!(d);
                         md["PendingDeletionWindowInDays"] = json!(7);
