@@ -466,11 +466,59 @@ fn layer_steps(steps: &mut Vec<Text>, ev: &Evidence, findings: &[Finding], facts
     }
 }
 
-/// No existing principal can update the policy: what AWS Support needs, and who opens the case.
+/// A restorer the key policy names that only its permissions boundary keeps out (it exists, and
+/// nothing else holds it): lifting the boundary, an IAM change, restores it.
+fn bounded<'a>(facts: &StepFacts<'a>) -> Option<&'a Restorer> {
+    facts.restorers.iter().find(|r| {
+        r.limited_by_boundary.is_some()
+            && r.exists == Some(true)
+            && r.blocked_by.is_none()
+            && r.recreated.is_none()
+    })
+}
+
+/// No existing principal can update the policy: what AWS Support needs, and who opens the case —
+/// after lifting a restorer's permissions boundary, when one only that keeps out.
 fn support_steps(ev: &Evidence, facts: &StepFacts) -> Vec<Text> {
     let account = ev.key.account.as_deref().unwrap_or(&ev.caller.account);
     let mut steps = Vec::new();
-    if facts.restorers.iter().any(|r| r.blocked_by.is_some()) {
+    let bounded = bounded(facts);
+    if let Some(r) = bounded {
+        // A grant that names a role is limited by an implicit deny in the role's boundary; the
+        // boundary is IAM's, which the account's IAM administrators change (IAM User Guide,
+        // "Permissions boundaries for IAM entities").
+        let boundary = r.limited_by_boundary.clone().unwrap_or_default();
+        let lift = match Identity::parse(&r.principal) {
+            Ok(Identity::Role { name, .. }) => Some(format!(
+                "aws iam delete-role-permissions-boundary --role-name {name}"
+            )),
+            Ok(Identity::User { name, .. }) => Some(format!(
+                "aws iam delete-user-permissions-boundary --user-name {name}"
+            )),
+            _ => None,
+        };
+        let mut step = text!(
+            "An IAM administrator of account ",
+            code(account),
+            " adds kms:PutKeyPolicy on ",
+            code(key_name(ev)),
+            " to the permissions boundary ",
+            code(boundary),
+            " of ",
+            code(r.principal.clone()),
+            ", or removes that boundary"
+        );
+        if let Some(lift) = lift {
+            step = text!(step, " (", code(lift), ")");
+        }
+        steps.push(text!(
+            step,
+            "; then ",
+            code(r.principal.clone()),
+            " restores access: the key policy still lets it."
+        ));
+        steps.push("If no one can change that boundary, AWS Support is the way left:".into());
+    } else if facts.restorers.iter().any(|r| r.blocked_by.is_some()) {
         steps.push("If the organisation's administrators cannot exempt a restorer, AWS Support is the way left:".into());
     }
     steps.push(text!(
@@ -478,10 +526,12 @@ fn support_steps(ev: &Evidence, facts: &StepFacts) -> Vec<Text> {
         code(account),
         ", signed in as its root user or as a principal allowed to open support cases, and give them what \"For AWS Support\" below lists (the key, the policy to set, the event that removed access)."
     ));
-    steps.push(
-        "The account's root user cannot change the key policy either: unlike other AWS resources, a key policy binds the root user like any other principal, and this one no longer lets anyone update it. Only AWS can restore access."
-            .into(),
-    );
+    if bounded.is_none() {
+        steps.push(
+            "The account's root user cannot change the key policy either: unlike other AWS resources, a key policy binds the root user like any other principal, and this one no longer lets anyone update it. Only AWS can restore access."
+                .into(),
+        );
+    }
     steps
 }
 
@@ -601,6 +651,14 @@ fn who_can_restore(ev: &Evidence, findings: &[Finding], facts: &StepFacts) -> Te
         ));
     }
     let held = facts.restorers.iter().any(|r| r.blocked_by.is_some());
+    if let (true, Some(r)) = (who.is_empty(), bounded(facts)) {
+        // Kept out by a boundary, not gone: an IAM administrator can lift it.
+        return text!(
+            "no one now: ",
+            code(r.principal.clone()),
+            ", once an IAM administrator lifts its permissions boundary"
+        );
+    }
     match (who.is_empty(), held) {
         // Held, not gone: the organisation's administrators can lift what holds them.
         (true, true) => "no one the organisation's policies allow: its administrators can exempt a restorer, else only AWS Support can restore access".into(),

@@ -862,6 +862,10 @@ impl Iam for IamClient {
             id: role.role_id().to_owned(),
             trust_policy: role.assume_role_policy_document().map(document),
             created: date(role.create_date()),
+            boundary: role
+                .permissions_boundary()
+                .and_then(|b| b.permissions_boundary_arn())
+                .map(str::to_owned),
         })
     }
 
@@ -882,6 +886,10 @@ impl Iam for IamClient {
             id: user.user_id().to_owned(),
             trust_policy: None,
             created: date(user.create_date()),
+            boundary: user
+                .permissions_boundary()
+                .and_then(|b| b.permissions_boundary_arn())
+                .map(str::to_owned),
         })
     }
 

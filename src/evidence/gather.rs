@@ -468,7 +468,7 @@ async fn restorers<S, K, I: Iam, C, O>(
         }
     };
     let (history, early_checked) = tokio::join!(history_search, check_early);
-    let (candidates, checked) = match (early, early_checked) {
+    let (candidates, mut checked) = match (early, early_checked) {
         (Some(c), Some(checked)) => (c, checked),
         _ => {
             let text = history
@@ -480,6 +480,15 @@ async fn restorers<S, K, I: Iam, C, O>(
             (c, checked)
         }
     };
+    // A restorer named by the key policy with a permissions boundary: GetRole/GetUser give the
+    // boundary's ARN only; its content, in the authorization details, says whether it keeps
+    // that restorer from kms:PutKeyPolicy (a grant naming a role is limited by an implicit deny
+    // in the role's boundary — IAM User Guide, policy evaluation logic).
+    if checked.authorization.is_none() && has_boundary(&checked) {
+        checked.authorization = super::entities::authorization_details(&clients.iam, calls, t)
+            .await
+            .ok();
+    }
     // Roles whose trust policy names the account hand over to the principal's own IAM
     // policies: without the authorization details, the simulator says whether they allow
     // sts:AssumeRole on each (concurrently with the other simulation).
@@ -710,6 +719,15 @@ fn trusts_account(role: &IamEntity, now: chrono::DateTime<chrono::Utc>) -> bool 
     )
     .iter()
     .any(|g| g.names_whole_account())
+}
+
+/// A role or user the policy lets update it has a permissions boundary.
+fn has_boundary(checked: &Checked) -> bool {
+    checked
+        .roles
+        .values()
+        .chain(checked.users.values())
+        .any(|e| e.as_ref().is_ok_and(|e| e.boundary.is_some()))
 }
 
 /// Checks the candidates' existence and, when the policy delegates to the account, reads the

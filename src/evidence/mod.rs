@@ -269,6 +269,9 @@ pub struct IamEntity {
     pub trust_policy: Option<String>,
     /// When IAM created it (`CreateDate`).
     pub created: Option<crate::diagnosis::model::Timestamp>,
+    /// Its permissions boundary's policy ARN, when it has one (its content is in the
+    /// authorization details).
+    pub boundary: Option<String>,
 }
 
 /// One CloudTrail event from `cloudtrail:LookupEvents`, before it is read.

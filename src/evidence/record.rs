@@ -25,6 +25,15 @@ impl KeyRef {
         }
     }
 
+    /// A key as `scan` read it.
+    pub fn of_scanned(key: &crate::diagnosis::model::KeyEvidence) -> KeyRef {
+        KeyRef {
+            arn: key.arn.clone(),
+            key_id: Some(key.key_id.to_string()),
+            primary_region: key.primary_region.clone(),
+        }
+    }
+
     fn is(&self, s: &str) -> bool {
         self.arn.as_deref() == Some(s) || self.key_id.as_deref() == Some(s)
     }

@@ -477,15 +477,17 @@ async fn scan_account<F: Fleet>(
     }
     result.regions = regions;
     let iam = fleet.iam(account);
-    check_restorers(&iam, calls, t, id, &mut result.keys, opts.now).await;
+    let bounded = check_restorers(&iam, calls, t, id, &mut result.keys, opts.now).await;
     // Through the account delegation, any IAM user or role whose policies allow it may update
-    // a key's policy: who, from the account's authorization details, read once.
+    // a key's policy: who, from the account's authorization details, read once. They also hold
+    // the permissions boundaries of the restorers the policies name (GetRole gives only the
+    // boundary's ARN), which decide whether a named role may update the policy.
     let delegates = result.keys.iter().any(|k| {
         k.restorer_checks.iter().any(|c| {
             matches!(Identity::parse(&c.principal), Ok(Identity::Account { account, .. }) if account == id)
         })
     });
-    if delegates {
+    if delegates || bounded {
         match super::entities::authorization_details(&iam, calls, t).await {
             Ok(details) => result.authorization = Some(details),
             Err(e) => result.errors.push(error(
@@ -734,6 +736,7 @@ async fn scan_region<K: Kms, C: CloudTrail>(
                 keys: unread as u64,
             });
             search_history(&trail, calls, opts, &mut keys).await;
+            search_replicas(&trail, calls, opts, &mut keys).await;
         }
     }
     RegionResult::Scanned {
@@ -833,14 +836,7 @@ async fn search_history<C: CloudTrail>(
     let mut pending = 0usize;
     for (i, k) in keys.iter().enumerate() {
         if k.current_policy.is_none() {
-            set.insert(
-                i,
-                &KeyRef {
-                    arn: k.arn.clone(),
-                    key_id: Some(k.key_id.to_string()),
-                    primary_region: k.primary_region.clone(),
-                },
-            );
+            set.insert(i, &KeyRef::of_scanned(k));
             pending += 1;
         }
     }
@@ -900,8 +896,74 @@ async fn search_history<C: CloudTrail>(
     }
 }
 
+/// The multi-Region replicas whose Region's search found no policy event: the `ReplicateKey`
+/// that set each one's policy is recorded in its primary's Region, searched once per primary
+/// Region for all of them (see `event_history::search_replicated`).
+async fn search_replicas<C: CloudTrail>(
+    trail: &C,
+    calls: &Calls,
+    opts: &ScanOptions,
+    keys: &mut [KeyEvidence],
+) {
+    let mut by_primary: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, k) in keys.iter().enumerate() {
+        if let (Some(primary), Some(h)) = (&k.primary_region, &k.history)
+            && h.in_force.is_none()
+        {
+            by_primary.entry(primary.clone()).or_default().push(i);
+        }
+    }
+    let search = SearchOptions {
+        lookback_days: opts.lookback_days,
+        min_interval: opts.lookup_interval,
+        timeout: opts.timeout,
+        max_pages: MAX_PAGES,
+        deadline: calls.deadline(),
+    };
+    let window = (
+        opts.now - chrono::Duration::days(i64::from(opts.lookback_days)),
+        opts.now,
+    );
+    for (primary, replicas) in by_primary {
+        let mut set = KeySet::default();
+        for &i in &replicas {
+            set.insert(i, &KeyRef::of_scanned(&keys[i]));
+        }
+        let mut found: BTreeMap<usize, PolicyEvent> = BTreeMap::new();
+        let mut pending = replicas.len();
+        let result = match trail.in_region(&primary) {
+            Some(there) => event_history::scan(
+                &there,
+                calls,
+                &set,
+                &search,
+                &[crate::diagnosis::model::PolicyEventName::ReplicateKey],
+                window,
+                None,
+                &|_, _| {},
+                |i, e| {
+                    if e.error_code.is_none() && !found.contains_key(&i) {
+                        found.insert(i, e);
+                        pending -= 1;
+                    }
+                    pending > 0
+                },
+            )
+            .await
+            .ok(),
+            None => None,
+        };
+        for i in replicas {
+            if let Some(h) = keys[i].history.as_mut() {
+                event_history::add_replicated(h, result.as_ref(), found.remove(&i));
+            }
+        }
+    }
+}
+
 /// Whether the principals the keys' policies let update them still exist: each role and user
-/// of the account asked about once, however many keys name it.
+/// of the account asked about once, however many keys name it. `true` when one of them has a
+/// permissions boundary.
 async fn check_restorers<I: Iam>(
     iam: &I,
     calls: &Calls,
@@ -909,7 +971,7 @@ async fn check_restorers<I: Iam>(
     account: &str,
     keys: &mut [KeyEvidence],
     now: chrono::DateTime<chrono::Utc>,
-) {
+) -> bool {
     // Per key: (principal, what to ask IAM, or the answer known without asking).
     let mut asks: Vec<Vec<(String, Ask)>> = Vec::with_capacity(keys.len());
     let mut roles = BTreeSet::new();
@@ -939,6 +1001,10 @@ async fn check_restorers<I: Iam>(
         look_up(iam, calls, &pace, t, EntityKind::Role, roles),
         look_up(iam, calls, &pace, t, EntityKind::User, users),
     );
+    let bounded = roles
+        .values()
+        .chain(users.values())
+        .any(|e| e.as_ref().is_ok_and(|e| e.boundary.is_some()));
     for (k, mine) in keys.iter_mut().zip(asks) {
         k.restorer_checks = mine
             .into_iter()
@@ -960,4 +1026,5 @@ async fn check_restorers<I: Iam>(
             })
             .collect();
     }
+    bounded
 }

@@ -262,7 +262,18 @@ pub async fn search_replicated<C: CloudTrail>(
         },
     )
     .await;
-    let Ok(stats) = stats else {
+    add_replicated(history, stats.as_ref().ok(), in_force);
+}
+
+/// Adds to a replica's history what the search of its primary's Region found: the
+/// `ReplicateKey` that set its policy, when one did. `None` stats: that search failed, and the
+/// history is incomplete.
+pub fn add_replicated(
+    history: &mut History,
+    stats: Option<&ScanStats>,
+    in_force: Option<PolicyEvent>,
+) {
+    let Some(stats) = stats else {
         history.complete = false;
         return;
     };

@@ -159,6 +159,7 @@ fn entity(arn: &str) -> IamEntity {
         id: "AROAFAKEENTITYID0001".to_owned(),
         trust_policy: None,
         created: None,
+        boundary: None,
     }
 }
 

@@ -867,6 +867,14 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
                         (None, "Role") => "<AssumeRolePolicyDocument>%7B%7D</AssumeRolePolicyDocument><MaxSessionDuration>3600</MaxSessionDuration>".to_owned(),
                         _ => String::new(),
                     };
+                    // GetRole and GetUser answer a permissions boundary's ARN (not its policy).
+                    let extra = match &e.boundary {
+                        Some(b) => format!(
+                            "{extra}<PermissionsBoundary><PermissionsBoundaryType>Policy</PermissionsBoundaryType><PermissionsBoundaryArn>{}</PermissionsBoundaryArn></PermissionsBoundary>",
+                            xml_escape(b)
+                        ),
+                        None => extra,
+                    };
                     Reply::xml(
                         200,
                         format!(
