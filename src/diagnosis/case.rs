@@ -25,6 +25,9 @@ pub struct KeyCase<'a, 'g> {
     /// The principals of that name IAM created after the event that set the policy in force:
     /// new principals, which the policy does not name (see `judge::recreated`).
     pub recreated: BTreeMap<&'a str, Timestamp>,
+    /// The principals IAM said have a permissions boundary (`GetRole`/`GetUser` give its ARN),
+    /// whose content is known only with the authorization details (`iam`).
+    pub boundaries: BTreeMap<&'a str, &'a str>,
     /// The key's account's authorization details, when read, with their policies parsed once.
     pub iam: Option<(&'a AuthorizationDetails, &'a Graph<'g>)>,
     /// Whom the key is judged for.
@@ -84,6 +87,7 @@ impl<'a> KeyCase<'a, '_> {
             aws_managed: false,
             existence: BTreeMap::new(),
             recreated: BTreeMap::new(),
+            boundaries: BTreeMap::new(),
             iam: None,
             asked: Asked::Lockout,
             context: &NO_CONTEXT,

@@ -247,6 +247,7 @@ impl<'e> Case<'e> {
             aws_managed: self.aws_managed,
             existence: self.existence.clone(),
             recreated: super::judge::recreated(&self.ev.restorer_checks, &self.source),
+            boundaries: super::judge::boundaries(&self.ev.restorer_checks),
             iam: self.ev.authorization.as_ref().map(|d| (d, &self.graph)),
             context: &self.known,
             ..KeyCase::lockout(self.policy.as_ref(), self.policy_scope(), self.now)
@@ -292,6 +293,7 @@ impl<'e> Case<'e> {
             aws_managed: self.aws_managed,
             existence: self.existence.clone(),
             recreated: super::judge::recreated(&self.ev.restorer_checks, &self.source),
+            boundaries: super::judge::boundaries(&self.ev.restorer_checks),
             iam: self.ev.authorization.as_ref().map(|d| (d, &self.graph)),
             asked,
             context: &self.known,

@@ -129,6 +129,7 @@ pub fn through_iam(
             // Its own IAM policies were judged within its boundary already.
             limited_by_boundary: None,
             recreated: None,
+            boundary_unread: None,
         })
         .collect()
 }

@@ -56,6 +56,14 @@ pub fn recreated<'c>(
         .collect()
 }
 
+/// The principals whose permissions boundary IAM named (its ARN), from the existence checks.
+pub fn boundaries(checks: &[ExistenceCheck]) -> BTreeMap<&str, &str> {
+    checks
+        .iter()
+        .filter_map(|c| Some((c.principal.as_str(), c.boundary.as_deref()?)))
+        .collect()
+}
+
 /// What the evidence says of every request about a key, beside what the principal gives
 /// (`Context::for_kms_request`): `aws:PrincipalOrgID` is the organisation's ID that
 /// `DescribeOrganization` gave for the principals' account (absent when it is in none), and
@@ -209,9 +217,21 @@ pub fn restorers(case: &KeyCase) -> Restorers {
     for r in &mut list {
         r.recreated = case.recreated.get(r.principal.as_str()).copied();
     }
-    if let Some((_, graph)) = case.iam {
-        for r in &mut list {
-            r.limited_by_boundary = limited_by_boundary(graph, policy, r, scope.key_arn);
+    match case.iam {
+        Some((_, graph)) => {
+            for r in &mut list {
+                r.limited_by_boundary = limited_by_boundary(graph, policy, r, scope.key_arn);
+            }
+        }
+        // IAM named a boundary whose content was not read: whether it keeps the restorer out
+        // is unknown, and said so; it still counts (unknown is not "no").
+        None => {
+            for r in &mut list {
+                r.boundary_unread = case
+                    .boundaries
+                    .get(r.principal.as_str())
+                    .map(|b| (*b).to_owned());
+            }
         }
     }
     let mut iam_whole = false;

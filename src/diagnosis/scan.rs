@@ -471,6 +471,7 @@ fn case_of<'a, 'g>(
     KeyCase {
         existence: existence(&key.restorer_checks),
         recreated: super::judge::recreated(&key.restorer_checks, source),
+        boundaries: super::judge::boundaries(&key.restorer_checks),
         iam,
         ..KeyCase::lockout(policy, scope_of(key, source.kind, org), now)
     }

@@ -286,11 +286,23 @@ fn policy_steps(steps: &mut Vec<Text>, ev: &Evidence, findings: &[Finding], fact
                 }
                 false => Text::join(named.iter().map(|p| Text::code(p.to_string())), " or "),
             };
-            steps.push(text!(
-                "Ask ",
-                who,
-                " to update the key policy (they can, per the policy in force)."
-            ));
+            // A permissions boundary IAM named but kms-doctor could not read may keep them out.
+            let unread: Vec<Text> = facts
+                .restorers
+                .iter()
+                .filter(|r| named.iter().any(|n| **n == *r.principal))
+                .filter_map(|r| r.boundary_unread.clone().map(Text::code))
+                .collect();
+            let why = if unread.is_empty() {
+                Text::from(" to update the key policy (they can, per the policy in force).")
+            } else {
+                text!(
+                    " to update the key policy: the policy in force lets them, but whether their permissions boundary (",
+                    Text::join(unread, ", "),
+                    ") allows kms:PutKeyPolicy could not be learned (iam:GetAccountAuthorizationDetails)."
+                )
+            };
+            steps.push(text!("Ask ", who, why));
             match facts.fix_written_to {
                 Some(written) => steps.push(text!(
                     "kms-doctor wrote ",

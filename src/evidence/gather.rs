@@ -201,6 +201,7 @@ fn hop_checks(hops: &Entities) -> Vec<ExistenceCheck> {
             exists: Some(true),
             trust_policy: role.trust_policy.clone(),
             created: role.created,
+            boundary: role.boundary.clone(),
         })
         .collect()
 }
@@ -596,6 +597,9 @@ fn restorer_checks(
                     .and_then(|e| e.as_ref().ok())
                     .and_then(|e| e.trust_policy.clone()),
                 created: entity.and_then(|e| e.as_ref().ok()).and_then(|e| e.created),
+                boundary: entity
+                    .and_then(|e| e.as_ref().ok())
+                    .and_then(|e| e.boundary.clone()),
             }
         })
         .collect()

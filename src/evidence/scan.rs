@@ -1022,6 +1022,9 @@ async fn check_restorers<I: Iam>(
                     },
                     trust_policy: None,
                     created: entity.and_then(|e| e.as_ref().ok()).and_then(|e| e.created),
+                    boundary: entity
+                        .and_then(|e| e.as_ref().ok())
+                        .and_then(|e| e.boundary.clone()),
                 }
             })
             .collect();

@@ -369,6 +369,14 @@ fn restorer(g: &Restorer) -> Vec<Line> {
                 .v(boundary),
         );
     }
+    if let Some(boundary) = &g.boundary_unread {
+        notes.push(
+            Line::new()
+                .w("has a permissions boundary, ")
+                .v(boundary)
+                .w(", that could not be read: whether it allows kms:PutKeyPolicy is unknown"),
+        );
+    }
     let notes = notes
         .into_iter()
         .reduce(|a, b| a.w("; ").then(b))

@@ -191,6 +191,10 @@ pub struct Restorer {
     /// not name. It does not count.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recreated: Option<super::Timestamp>,
+    /// It has this permissions boundary (IAM gave its ARN), whose content could not be read:
+    /// whether it keeps it from `kms:PutKeyPolicy` is unknown. It still counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boundary_unread: Option<String>,
 }
 
 impl DiagnoseReport {
@@ -271,6 +275,7 @@ impl Restorer {
             blocked_by: g.blocked_by.clone(),
             limited_by_boundary: None,
             recreated: None,
+            boundary_unread: None,
         }
     }
 }

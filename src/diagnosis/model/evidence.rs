@@ -419,6 +419,9 @@ pub struct ExistenceCheck {
     /// When IAM created the principal now of that name (`CreateDate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<Timestamp>,
+    /// Its permissions boundary's policy ARN, when IAM gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boundary: Option<String>,
 }
 
 /// A fact the gathering learned that explains a gap in the evidence. Older evidence files

@@ -246,7 +246,7 @@ redact_fields! {
     Finding { title, detail, evidence, help; plain: code, severity, statement, suppressed }
     Restorer {
         principal, statement, conditions_on, assumable_by, path, permission_set, blocked_by,
-        limited_by_boundary;
+        limited_by_boundary, boundary_unread;
         plain: source, exists, kind, via, caller_can_assume, recreated
     }
     CallRecord { message, error_code; plain: service, operation, outcome, ms, denial }
@@ -316,9 +316,11 @@ impl Redact for ExistenceCheck {
             exists: _,
             trust_policy,
             created: _,
+            boundary,
         } = self;
         principal.strings(f);
         policy_text(trust_policy, f);
+        boundary.strings(f);
     }
 }
 
