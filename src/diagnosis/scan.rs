@@ -697,6 +697,7 @@ mod tests {
             exists: Some(true),
             trust_policy: None,
             created: None,
+            boundary: None,
         }];
         let k = assess(&k, None, now());
         assert_eq!(k.status, KeyStatus::AtRisk);
@@ -712,6 +713,7 @@ mod tests {
             exists: Some(false),
             trust_policy: None,
             created: None,
+            boundary: None,
         }];
         let k = assess(&k, None, now());
         assert_eq!(k.status, KeyStatus::LockedOut);

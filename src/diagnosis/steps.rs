@@ -286,23 +286,7 @@ fn policy_steps(steps: &mut Vec<Text>, ev: &Evidence, findings: &[Finding], fact
                 }
                 false => Text::join(named.iter().map(|p| Text::code(p.to_string())), " or "),
             };
-            // A permissions boundary IAM named but kms-doctor could not read may keep them out.
-            let unread: Vec<Text> = facts
-                .restorers
-                .iter()
-                .filter(|r| named.iter().any(|n| **n == *r.principal))
-                .filter_map(|r| r.boundary_unread.clone().map(Text::code))
-                .collect();
-            let why = if unread.is_empty() {
-                Text::from(" to update the key policy (they can, per the policy in force).")
-            } else {
-                text!(
-                    " to update the key policy: the policy in force lets them, but whether their permissions boundary (",
-                    Text::join(unread, ", "),
-                    ") allows kms:PutKeyPolicy could not be learned (iam:GetAccountAuthorizationDetails)."
-                )
-            };
-            steps.push(text!("Ask ", who, why));
+            steps.push(text!("Ask ", who, they_can(named, facts)));
             match facts.fix_written_to {
                 Some(written) => steps.push(text!(
                     "kms-doctor wrote ",
@@ -327,6 +311,25 @@ fn policy_steps(steps: &mut Vec<Text>, ev: &Evidence, findings: &[Finding], fact
         WhoActs::AwsSupport => steps.extend(support_steps(ev, facts)),
         WhoActs::NoOne | WhoActs::Unknown => {}
     }
+}
+
+/// Why the restorers asked can update the policy: the policy in force lets them — unless a
+/// permissions boundary IAM named, which kms-doctor could not read, may keep them out.
+fn they_can<S: AsRef<str>>(named: &[S], facts: &StepFacts) -> Text {
+    let unread: Vec<Text> = facts
+        .restorers
+        .iter()
+        .filter(|r| named.iter().any(|n| n.as_ref() == r.principal))
+        .filter_map(|r| r.boundary_unread.clone().map(Text::code))
+        .collect();
+    if unread.is_empty() {
+        return " to update the key policy (they can, per the policy in force).".into();
+    }
+    text!(
+        " to update the key policy: the policy in force lets them, but whether their permissions boundary (",
+        Text::join(unread, ", "),
+        ") allows kms:PutKeyPolicy could not be learned (iam:GetAccountAuthorizationDetails)."
+    )
 }
 
 /// What the other layers and the evidence ask for: IAM, the boundary, the key's name and
