@@ -209,6 +209,8 @@ pub struct CheckRequest {
     pub live: Option<LiveRead>,
     /// `--org-id`: the organisation the keys' principals are in.
     pub org_id: Option<String>,
+    /// `--region`, when exactly one was given: where the templates' keys are deployed.
+    pub region: Option<String>,
 }
 
 /// `check --live`: how the keys that exist are read (scan's calls, for the accounts whose
@@ -314,6 +316,7 @@ pub async fn check_iac(
             baseline,
             existing,
             org_id: req.org_id.clone(),
+            region: req.region.clone(),
         },
         chrono::Utc::now(),
     );

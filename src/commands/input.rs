@@ -77,8 +77,9 @@ pub struct CheckArgs {
     #[arg(long, value_name = "OLD")]
     pub against: Option<PathBuf>,
 
-    /// AWS::Region in templates [default: us-east-1]; with --live, the Region whose keys are
-    /// read (repeatable) [default: the profile's or AWS_REGION].
+    /// AWS::Region in templates [default: us-east-1], and, given once, aws:RequestedRegion of
+    /// requests about their keys; with --live, the Region whose keys are read (repeatable)
+    /// [default: the profile's or AWS_REGION].
     #[arg(long = "region", value_name = "REGION", conflicts_with = "all_regions")]
     pub regions: Vec<String>,
 

@@ -431,6 +431,10 @@ pub fn check(a: CheckArgs) -> Result<CheckRequest, UsageError> {
     }
     Ok(CheckRequest {
         org_id: a.org_id,
+        region: match a.regions.as_slice() {
+            [one] => Some(one.clone()),
+            _ => None,
+        },
         live,
         keys: a.keys,
         scps: a.org_policies.scps,

@@ -39,6 +39,9 @@ pub struct CheckOptions {
     pub existing: Option<super::model::ScanEvidence>,
     /// `--org-id`: the organisation the keys' principals are in (`aws:PrincipalOrgID`).
     pub org_id: Option<String>,
+    /// `--region`, when one was given: where the keys are deployed, so every request about
+    /// them asks for it (`aws:RequestedRegion`). The default Region decides nothing.
+    pub region: Option<String>,
 }
 
 impl CheckOptions {
@@ -52,7 +55,7 @@ impl CheckOptions {
                     ..Default::default()
                 })
                 .as_ref(),
-            None,
+            self.region.as_deref(),
         )
     }
 }

@@ -864,3 +864,57 @@ fn the_organisation_id_decides_the_data_perimeter() {
     assert!(codes(&outside).contains(&"deployer-loses-access".to_owned()));
     assert_exit(&run(&["--org-id", "org-1"]), 2);
 }
+
+/// `--region R`: the keys are deployed there, so `aws:RequestedRegion` is decided (every call
+/// about a key goes to its Region); without it, the default Region decides nothing.
+#[test]
+fn the_region_given_decides_requested_region_conditions() {
+    let dir = crate::support::cli::fresh_dir("check-region");
+    let deployer = "arn:aws:iam::111122223333:role/Deployer";
+    let policy = dir.join("policy.json");
+    std::fs::write(
+        &policy,
+        serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Deployer", "Effect": "Allow", "Principal": {"AWS": deployer},
+             "Action": "kms:*", "Resource": "*"},
+            {"Sid": "Region", "Effect": "Deny", "Principal": "*", "Action": "kms:*",
+             "Resource": "*",
+             "Condition": {"StringNotEquals": {"aws:RequestedRegion": "eu-west-1"}}}]})
+        .to_string(),
+    )
+    .unwrap();
+    let path = policy.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["check", path, "--deployer", deployer, "--format", "json"];
+        args.extend_from_slice(extra);
+        kms_doctor(&args)
+    };
+    let codes = |o: &std::process::Output| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["files"][0]["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|r| r["findings"].as_array().cloned().unwrap_or_default())
+            .filter_map(|f| f["code"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let unknown = run(&[]);
+    assert!(
+        codes(&unknown).contains(&"deployer-loses-access".to_owned()),
+        "{}",
+        stdout(&unknown)
+    );
+    let there = run(&["--region", "eu-west-1"]);
+    assert!(
+        !codes(&there).contains(&"deployer-loses-access".to_owned()),
+        "{}",
+        stdout(&there)
+    );
+    let elsewhere = run(&["--region", "us-east-1"]);
+    assert!(
+        codes(&elsewhere).contains(&"no-restorer".to_owned()),
+        "{}",
+        stdout(&elsewhere)
+    );
+}

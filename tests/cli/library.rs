@@ -85,6 +85,7 @@ fn a_check_is_computed_from_async_code_as_the_cli_prints_it() {
         keys: None,
         live: None,
         org_id: None,
+        region: None,
     };
     // The test's working directory is the package's, as the CLI's above.
     let runtime = tokio::runtime::Builder::new_current_thread()
