@@ -31,6 +31,16 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+# A version is X.Y.Z, optionally with a pre-release suffix: anything else (a slash, `..`, a
+# newline) could lead the download out of the releases path.
+if [ -n "$version" ]; then
+  case "$version" in
+    *[!0-9A-Za-z.-]*) die "--version must look like 1.2.3 (or 1.2.3-rc.1), not '$version'" ;;
+  esac
+  printf '%s' "$version" | grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$' ||
+    die "--version must look like 1.2.3 (or 1.2.3-rc.1), not '$version'"
+fi
+
 os=${KMS_DOCTOR_OS:-$(uname -s)}
 arch=${KMS_DOCTOR_ARCH:-$(uname -m)}
 case "$arch" in

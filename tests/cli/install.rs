@@ -149,6 +149,52 @@ fn a_bad_checksum_installs_nothing() {
     assert!(!bin.join("kms-doctor").exists());
 }
 
+/// `--version` is X.Y.Z (optionally -pre.release): a version that climbs out of the releases
+/// path (the server here answers any path with the archive) is refused, and nothing installed.
+#[test]
+fn a_version_that_is_not_a_version_installs_nothing() {
+    let dir = fresh_dir("install-version");
+    package(&dir.join("dist"));
+    let base = serve(dir.join("dist"));
+    let bin = dir.join("bin");
+    for bad in [
+        "1.2.3/../../..",
+        "../1.2.3",
+        "1.2",
+        "1.2.3\n../x",
+        "1.2.3-",
+        "1.2.3 rc",
+    ] {
+        let o = install(
+            &base,
+            &dir,
+            "Linux",
+            &["--to", bin.to_str().unwrap(), "--version", &bad],
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{bad:?} was accepted: {err}");
+        assert!(
+            err.contains("--version must look like 1.2.3"),
+            "{bad:?}: {err}"
+        );
+        assert!(err.contains("nothing was installed"), "{err}");
+        assert!(!bin.join("kms-doctor").exists(), "{bad:?} installed");
+    }
+    for good in ["0.1.0", "v0.1.0", "1.2.3-rc.1"] {
+        let o = install(
+            &base,
+            &dir,
+            "Linux",
+            &["--to", bin.to_str().unwrap(), "--version", good],
+        );
+        assert!(
+            o.status.success(),
+            "{good}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
 #[test]
 fn an_unknown_platform_is_refused_with_what_to_do() {
     let dir = fresh_dir("install-platform");
