@@ -57,6 +57,31 @@ fn read_baseline(path: &Path) -> Result<BTreeSet<String>, CommandError> {
         .collect())
 }
 
+/// Whether `path` may take a baseline: not a file the check read, and, when it exists, a
+/// baseline already (it is rewritten as it moves on) unless `force`.
+fn baseline_target(
+    path: &Path,
+    files: &[crate::diagnosis::model::InputFile],
+    force: bool,
+) -> Result<(), CommandError> {
+    if let Some(f) = files
+        .iter()
+        .find(|f| super::output_file::same_file(path, Path::new(&f.path)))
+    {
+        return Err(CommandError::OutputIsInput {
+            output: path.display().to_string(),
+            input: f.path.clone(),
+        });
+    }
+    super::output_file::check_target(path, true)?;
+    if !force && path.exists() && read_baseline(path).is_err() {
+        return Err(CommandError::NotABaseline {
+            path: path.display().to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// Every finding that counts now (not one accepted inline or by the configuration).
 fn write_baseline(
     path: &Path,
@@ -192,6 +217,8 @@ pub struct CheckRequest {
     /// `--baseline`, `--write-baseline`.
     pub baseline: Option<PathBuf>,
     pub write_baseline: Option<PathBuf>,
+    /// `--force`: replace the `--write-baseline` file even when it is not a baseline.
+    pub force: bool,
     /// Named files that are none of the three kinds are skipped, not errors.
     pub ignore_unknown: bool,
     /// No input found is a success, not a usage error.
@@ -289,6 +316,9 @@ pub async fn check_iac(
         }
     }
     files.extend(iac::read_all(&inputs, &settings, req.threads));
+    if let Some(path) = &req.write_baseline {
+        baseline_target(path, &files, req.force)?;
+    }
     if let Some(old) = old_template {
         for f in files
             .iter_mut()

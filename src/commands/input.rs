@@ -108,6 +108,10 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub write_baseline: Option<PathBuf>,
 
+    /// With --write-baseline: replace FILE even when it is not a kms-doctor baseline.
+    #[arg(long, requires = "write_baseline")]
+    pub force: bool,
+
     /// Skip named files that are not policies, templates or plans, as a directory walk does
     /// (for hooks that pass every changed file).
     #[arg(long)]

@@ -175,6 +175,14 @@ pub enum CommandError {
     #[error("cannot read the baseline {path}: {message}")]
     Baseline { path: String, message: String },
     #[error(
+        "{path} exists and is not a kms-doctor baseline: choose another file for --write-baseline, or pass --force to replace it"
+    )]
+    NotABaseline { path: String },
+    #[error(
+        "{output} would overwrite {input}, a file being checked: choose another file for --write-baseline"
+    )]
+    OutputIsInput { output: String, input: String },
+    #[error(
         "no key policy, CloudFormation template or Terraform plan found in {paths}. Check the paths, or pass --allow-empty when none is fine"
     )]
     NothingToCheck { paths: String },

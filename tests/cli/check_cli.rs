@@ -685,6 +685,56 @@ fn a_baseline_hides_known_findings_and_survives_lines_moving() {
     );
 }
 
+/// `--write-baseline` never writes over a file the check reads (named, or found by walking a
+/// directory), nor over a file that is not a baseline unless `--force`; a baseline it wrote is
+/// rewritten as it moves on.
+#[test]
+fn a_baseline_is_never_written_over_an_input_or_a_stranger() {
+    let dir = crate::support::cli::fresh_dir("baseline-target");
+    let template = dir.join("locked-out.yaml");
+    std::fs::copy("tests/iac/cfn/locked-out.yaml", &template).unwrap();
+    let original = std::fs::read(&template).unwrap();
+    let t = template.to_str().unwrap();
+    let d = dir.to_str().unwrap();
+    for args in [
+        vec![t, "--write-baseline", t],
+        vec![d, "--write-baseline", t],
+    ] {
+        let o = check(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("would overwrite"), "{err}");
+        assert_eq!(std::fs::read(&template).unwrap(), original, "{args:?}");
+    }
+    let notes = dir.join("notes.txt");
+    std::fs::write(&notes, "not a baseline\n").unwrap();
+    let n = notes.to_str().unwrap();
+    let o = check(&[t, "--write-baseline", n]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not a kms-doctor baseline"));
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "not a baseline\n");
+    let o = check(&[t, "--write-baseline", n, "--force"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Now a baseline: rewritten without --force.
+    let o = check(&[t, "--write-baseline", n]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        std::fs::read_to_string(&notes)
+            .unwrap()
+            .contains("fingerprint")
+    );
+}
+
 /// The findings of one resource of a check report, as (code, severity) pairs.
 fn resource_codes(r: &Value, name: &str) -> Vec<(String, String)> {
     r["files"]

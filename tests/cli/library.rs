@@ -76,6 +76,7 @@ fn a_check_is_computed_from_async_code_as_the_cli_prints_it() {
         config: None,
         baseline: None,
         write_baseline: None,
+        force: false,
         ignore_unknown: false,
         allow_empty: false,
         follow_links: false,
