@@ -345,26 +345,32 @@ fn check_account(id: &str) -> Result<(), UsageError> {
     }
 }
 
-pub fn check(a: CheckArgs) -> Result<CheckRequest, UsageError> {
-    // The baseline is never written over a file the check reads (a policy, a template, the
-    // configuration, saved keys); files found by walking a directory are compared once read.
-    if let Some(output) = &a.write_baseline {
-        let inputs = a.paths.iter().map(std::path::PathBuf::as_path).chain(
-            [a.config.as_deref(), a.keys.as_deref(), a.against.as_deref()]
-                .into_iter()
-                .flatten(),
-        );
-        let policies = a.org_policies.scps.iter().chain(&a.org_policies.rcps);
-        for input in inputs.chain(policies.map(std::path::PathBuf::as_path)) {
-            if same_file(output, input) {
-                return Err(UsageError::OutputIsInput {
-                    flag: "--write-baseline",
-                    output: output.display().to_string(),
-                    input: input.display().to_string(),
-                });
-            }
+/// The baseline is never written over a file the check reads (a policy, a template, the
+/// configuration, saved keys); files found by walking a directory are compared once read.
+fn baseline_not_an_input(a: &CheckArgs) -> Result<(), UsageError> {
+    let Some(output) = &a.write_baseline else {
+        return Ok(());
+    };
+    let inputs = a.paths.iter().map(std::path::PathBuf::as_path).chain(
+        [a.config.as_deref(), a.keys.as_deref(), a.against.as_deref()]
+            .into_iter()
+            .flatten(),
+    );
+    let policies = a.org_policies.scps.iter().chain(&a.org_policies.rcps);
+    for input in inputs.chain(policies.map(std::path::PathBuf::as_path)) {
+        if same_file(output, input) {
+            return Err(UsageError::OutputIsInput {
+                flag: "--write-baseline",
+                output: output.display().to_string(),
+                input: input.display().to_string(),
+            });
         }
     }
+    Ok(())
+}
+
+pub fn check(a: CheckArgs) -> Result<CheckRequest, UsageError> {
+    baseline_not_an_input(&a)?;
     if let Some(id) = &a.account {
         check_account(id)?;
     }
