@@ -169,7 +169,7 @@ fn a_version_that_is_not_a_version_installs_nothing() {
             &base,
             &dir,
             "Linux",
-            &["--to", bin.to_str().unwrap(), "--version", &bad],
+            &["--to", bin.to_str().unwrap(), "--version", bad],
         );
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success(), "{bad:?} was accepted: {err}");
