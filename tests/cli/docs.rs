@@ -80,3 +80,91 @@ fn the_files_github_and_pre_commit_load_parse_as_yaml() {
         assert!(!docs[0].is_null(), "{} is empty", file.display());
     }
 }
+
+/// YAML as the JSON value GitHub's loaders see (keys as strings).
+fn yaml_to_json(y: &yaml_rust2::Yaml) -> serde_json::Value {
+    use yaml_rust2::Yaml;
+    match y {
+        Yaml::Hash(h) => serde_json::Value::Object(
+            h.iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Yaml::String(s) => s.clone(),
+                        other => format!("{other:?}"),
+                    };
+                    (key, yaml_to_json(v))
+                })
+                .collect(),
+        ),
+        Yaml::Array(a) => serde_json::Value::Array(a.iter().map(yaml_to_json).collect()),
+        Yaml::String(s) => serde_json::Value::from(s.as_str()),
+        Yaml::Integer(i) => serde_json::Value::from(*i),
+        Yaml::Real(r) => r
+            .parse::<f64>()
+            .map_or(serde_json::Value::Null, serde_json::Value::from),
+        Yaml::Boolean(b) => serde_json::Value::from(*b),
+        _ => serde_json::Value::Null,
+    }
+}
+
+fn load_yaml(path: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap();
+    let docs = yaml_rust2::YamlLoader::load_from_str(&text).unwrap();
+    yaml_to_json(&docs[0])
+}
+
+fn schema_problems(schema: &str, doc: &serde_json::Value) -> Vec<String> {
+    let schema: serde_json::Value = serde_json::from_str(schema).unwrap();
+    let validator = jsonschema::draft7::new(&schema).expect("the schema compiles");
+    validator
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
+}
+
+/// action.yml against GitHub's action metadata schema, and the workflows against the workflow
+/// schema (SchemaStore's, in tests/data): what GitHub loads must be what it accepts. The
+/// validator can fail: an Action without `runs` is refused.
+#[test]
+fn the_action_and_the_workflows_match_github_s_schemas() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let action_schema = include_str!("../data/github-action.schema.json");
+    let action = load_yaml(&root.join("action.yml"));
+    let problems = schema_problems(action_schema, &action);
+    assert!(problems.is_empty(), "action.yml: {problems:#?}");
+    let mut broken = action.clone();
+    broken.as_object_mut().unwrap().remove("runs");
+    assert!(!schema_problems(action_schema, &broken).is_empty());
+    let workflow_schema = include_str!("../data/github-workflow.schema.json");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(root.join(".github/workflows"))
+        .unwrap()
+        .flatten()
+    {
+        let path = entry.path();
+        if !path.extension().is_some_and(|x| x == "yml" || x == "yaml") {
+            continue;
+        }
+        let problems = schema_problems(workflow_schema, &load_yaml(&path));
+        assert!(problems.is_empty(), "{}: {problems:#?}", path.display());
+        seen += 1;
+    }
+    assert!(seen >= 2, "{seen} workflows");
+}
+
+/// The pre-commit hook's manifest: each hook has what pre-commit requires, and its entry ends
+/// with `--`, so a staged file whose name starts with `-` is a path, never an option.
+#[test]
+fn the_pre_commit_hook_passes_files_after_a_double_dash() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let hooks = load_yaml(&root.join(".pre-commit-hooks.yaml"));
+    let hooks = hooks.as_array().expect("a list of hooks");
+    assert!(!hooks.is_empty());
+    for hook in hooks {
+        for field in ["id", "name", "entry", "language"] {
+            assert!(hook[field].is_string(), "{field} in {hook}");
+        }
+        let entry = hook["entry"].as_str().unwrap();
+        assert!(entry.ends_with(" --"), "{entry}");
+    }
+}

@@ -357,6 +357,105 @@ fn action_check_step() -> String {
         .join("\n")
 }
 
+/// A repository whose paths an attacker chose: a config that accepts every lockout, and a
+/// locked-out template deep in a tree beside a healthy one.
+fn hostile_repository(name: &str) -> PathBuf {
+    let dir = fresh_dir(name);
+    std::fs::create_dir_all(dir.join("infra/x")).unwrap();
+    std::fs::create_dir_all(dir.join("infra/deep/nested")).unwrap();
+    std::fs::copy(
+        root().join("tests/iac/cfn/healthy.yaml"),
+        dir.join("infra/x/decoy.yaml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        root().join("tests/iac/cfn/locked-out.yaml"),
+        dir.join("infra/deep/nested/locked.yaml"),
+    )
+    .unwrap();
+    let evil: String = ["no-restorer", "no-account-delegation", "single-restorer"]
+        .iter()
+        .map(|c| format!("[[check.ignore]]\ncode = \"{c}\"\nreason = \"planted\"\n"))
+        .collect();
+    std::fs::write(dir.join("evil.toml"), &evil).unwrap();
+    // A file whose name is an option, as a pull request can add.
+    std::fs::write(dir.join("--config=evil.toml"), &evil).unwrap();
+    dir
+}
+
+/// The Action's check step as GitHub runs it (`bash --noprofile --norc -eo pipefail`): a
+/// pattern reaches kms-doctor unexpanded (bash without globstar would have matched the decoy
+/// only), and a path that looks like an option stays a path.
+#[test]
+fn the_action_passes_paths_to_kms_doctor_not_to_the_shell() {
+    let dir = hostile_repository("action-paths");
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_kms-doctor"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |paths: &str| {
+        Command::new("bash")
+            .args(["--noprofile", "--norc", "-eo", "pipefail", "-c"])
+            .arg(action_check_step())
+            .current_dir(&dir)
+            .env("PATH", &path)
+            .env("PATHS", paths)
+            .env("FAIL_ON", "error")
+            .env("RUNNER_TEMP", &dir)
+            .env("GITHUB_OUTPUT", "/dev/null")
+            .output()
+            .unwrap()
+    };
+    let o = run("infra/**/*.yaml");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("infra/deep/nested/locked.yaml"), "{out}");
+    // The planted file is a path kms-doctor cannot check (exit 2), not a configuration that
+    // accepts the lockout (exit 0); the lockout is still reported.
+    let o = run("--config=evil.toml infra");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains("file=--config=evil.toml"), "{out}");
+    assert!(out.contains("no-restorer"), "{out}");
+}
+
+/// The pre-commit hook's entry, as pre-commit runs it: the staged files after it. A staged
+/// file named like an option is a file (skipped: not a policy), never `--config`.
+#[test]
+fn the_pre_commit_hook_takes_every_staged_file_as_a_path() {
+    let dir = hostile_repository("hook-paths");
+    let hooks = std::fs::read_to_string(root().join(".pre-commit-hooks.yaml")).unwrap();
+    let entry = hooks
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("entry: "))
+        .unwrap();
+    let mut words = entry.split_whitespace();
+    assert_eq!(words.next(), Some("kms-doctor"));
+    let o = Command::new(env!("CARGO_BIN_EXE_kms-doctor"))
+        .args(words)
+        .args(["--config=evil.toml", "infra/deep/nested/locked.yaml"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("no-restorer"), "{out}");
+}
+
 #[test]
 fn the_action_checks_its_inputs_before_using_them() {
     let script = action_check_step();
