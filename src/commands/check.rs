@@ -261,6 +261,8 @@ pub struct Checked {
     /// The calls of the `--live` read, when one was made.
     pub calls: Option<Vec<crate::diagnosis::model::CallRecord>>,
     pub fail_on: Option<Severity>,
+    /// Configuration files found but not used: anyone but the user could have put them there.
+    pub passed_over: Vec<(PathBuf, config::Untrusted)>,
 }
 
 /// The files, templates and plans named, read and judged (with `--keys` or `--live`, against
@@ -276,10 +278,15 @@ pub async fn check_iac(
         None => (None, None),
     };
     let org = super::read_org_policies(&req.scps, &req.rcps)?;
-    let config_path = req
-        .config
-        .clone()
-        .or_else(|| req.paths.first().and_then(|p| config::find(p)));
+    let found = match (&req.config, req.paths.first()) {
+        (Some(path), _) => config::Found {
+            path: Some(path.clone()),
+            ..Default::default()
+        },
+        (None, Some(first)) => config::find(first),
+        (None, None) => config::Found::default(),
+    };
+    let config_path = found.path.clone();
     let config = config_path
         .as_deref()
         .map(config::load)
@@ -335,7 +342,7 @@ pub async fn check_iac(
         }
         (_, existing) => (existing, None),
     };
-    let report = check(
+    let mut report = check(
         &files,
         &CheckOptions {
             deployer: req.deployer.clone(),
@@ -362,10 +369,12 @@ pub async fn check_iac(
                 .join(", "),
         });
     }
+    report.config = config_path.map(|p| p.display().to_string());
     Ok(Checked {
         report,
         calls,
         fail_on,
+        passed_over: found.passed_over,
     })
 }
 
@@ -381,7 +390,17 @@ pub fn run(
         report,
         calls,
         fail_on,
+        passed_over,
     } = super::session::block_on(check_iac(&req, console))??;
+    for (path, why) in &passed_over {
+        console.note(&text!(
+            "not using ",
+            code(path.display().to_string()),
+            ": ",
+            why.as_str(),
+            " (pass it with --config to use it)"
+        ));
+    }
     if let Some(calls) = &calls {
         console.calls(calls);
     }

@@ -1,6 +1,8 @@
-//! `.kms-doctor.toml`: what a team accepts and decides once for `check` and `scan`, found from
-//! the checked path (or the working directory) upward, as cargo finds `.cargo/config.toml` and
-//! cfn-lint its `.cfnlintrc`. Every accepted finding carries its reason.
+//! `.kms-doctor.toml`: what a team accepts and decides once for `check` and `scan`. `check`
+//! finds it from the checked path upward to the repository root, as cargo finds
+//! `.cargo/config.toml` and cfn-lint its `.cfnlintrc`, passing over files others could have
+//! planted; `scan` reads only `--config` or the user's own. Every accepted finding carries its
+//! reason, and every entry names what it accepts.
 //!
 //! ```toml
 //! [check]
@@ -112,17 +114,111 @@ pub enum ConfigError {
     Invalid { path: String, message: String },
 }
 
-/// The configuration that applies to `start`: the nearest `.kms-doctor.toml` at or above it.
-pub fn find(start: &Path) -> Option<PathBuf> {
-    let absolute = std::path::absolute(start).ok()?;
+/// Where a configuration was looked for: the file that applies, and the files passed over
+/// because anyone but the user could have put them there (said on standard error).
+#[derive(Debug, Default, Clone)]
+pub struct Found {
+    pub path: Option<PathBuf>,
+    pub passed_over: Vec<(PathBuf, Untrusted)>,
+}
+
+/// Why a configuration file found is not used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Untrusted {
+    /// Another user owns it.
+    NotOwned,
+    /// Its directory lets others (group or world) create and replace files.
+    SharedDirectory,
+}
+
+impl Untrusted {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Untrusted::NotOwned => "another user owns it",
+            Untrusted::SharedDirectory => "its directory is writable by others",
+        }
+    }
+}
+
+/// The configuration that applies to `start`: the nearest `.kms-doctor.toml` at or above it,
+/// no higher than the repository root (the first directory holding `.git`; without one, the
+/// start directory only), else the user's own (`$XDG_CONFIG_HOME/kms-doctor/config.toml`, or
+/// `~/.config/…`). A file another user owns, or in a directory others can write to, is passed
+/// over, as git's `safe.directory` passes over a repository another user owns: a file planted
+/// in a shared parent (`/tmp`, a CI workspace) must not silence a check.
+pub fn find(start: &Path) -> Found {
+    let mut found = Found::default();
+    let Ok(absolute) = std::path::absolute(start) else {
+        return found;
+    };
     let dir = if absolute.is_dir() {
         absolute.as_path()
     } else {
-        absolute.parent()?
+        match absolute.parent() {
+            Some(d) => d,
+            None => return found,
+        }
     };
-    dir.ancestors()
+    let repository_root = dir.ancestors().find(|d| d.join(".git").exists());
+    let searched: Vec<&Path> = match repository_root {
+        Some(root) => dir
+            .ancestors()
+            .take_while(|d| *d != root)
+            .chain([root])
+            .collect(),
+        None => vec![dir],
+    };
+    for candidate in searched
+        .iter()
         .map(|d| d.join(FILE_NAME))
-        .find(|candidate| candidate.is_file())
+        .chain(user_config())
+    {
+        if !candidate.is_file() {
+            continue;
+        }
+        match trusted(&candidate) {
+            Ok(()) => {
+                found.path = Some(candidate);
+                return found;
+            }
+            Err(why) => found.passed_over.push((candidate, why)),
+        }
+    }
+    found
+}
+
+/// The user's own configuration file, when the environment names a home for it.
+pub fn user_config() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".config"))
+        })?;
+    Some(base.join("kms-doctor").join("config.toml"))
+}
+
+/// Whether a configuration file found by searching may be used: the user owns it, and its
+/// directory is not writable by group or others.
+#[cfg(unix)]
+fn trusted(path: &Path) -> Result<(), Untrusted> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(path).map_err(|_| Untrusted::NotOwned)?;
+    if meta.uid() != rustix::process::geteuid().as_raw() {
+        return Err(Untrusted::NotOwned);
+    }
+    let dir = path.parent().and_then(|d| std::fs::metadata(d).ok());
+    if dir.is_none_or(|d| d.mode() & 0o022 != 0) {
+        return Err(Untrusted::SharedDirectory);
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn trusted(_path: &Path) -> Result<(), Untrusted> {
+    Ok(())
 }
 
 /// Reads and checks a configuration file: every ignore and mute has a known code (when it names
@@ -141,6 +237,31 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         message,
     };
     let config: Config = toml::from_str(&text).map_err(|e| invalid(e.message().to_owned()))?;
+    // An entry that names nothing accepts everything: refused, not read as "all".
+    if let Some(i) = config
+        .check
+        .ignore
+        .iter()
+        .find(|i| i.code.is_none() && i.paths.is_empty() && i.resources.is_empty())
+    {
+        return Err(invalid(format!(
+            "a [[check.ignore]] entry names no code, path or resource (reason {:?}): it would accept every finding; name what it accepts",
+            i.reason.as_deref().unwrap_or_default()
+        )));
+    }
+    if let Some(m) = config.scan.mute.iter().find(|m| {
+        m.account.is_none()
+            && m.region.is_none()
+            && m.key.is_none()
+            && m.alias.is_none()
+            && m.tag.is_none()
+            && m.code.is_none()
+    }) {
+        return Err(invalid(format!(
+            "a [[scan.mute]] entry names no account, region, key, alias, tag or code (reason {:?}): it would mute every key; name what it mutes",
+            m.reason.as_deref().unwrap_or_default()
+        )));
+    }
     for (what, code, reason) in config
         .check
         .ignore

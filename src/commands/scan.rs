@@ -62,10 +62,12 @@ pub struct Scanned {
 /// stops it at once.
 pub async fn scan(req: &ScanRequest, progress: &dyn Progress) -> Result<Scanned, CommandError> {
     let org = super::read_org_policies(&req.scps, &req.rcps)?;
+    // A live scan reads its mute list only from --config or the user's own configuration: a
+    // file in the working directory (or above it) is not the user's word.
     let config_path = req
         .config
         .clone()
-        .or_else(|| super::config::find(std::path::Path::new(".")));
+        .or_else(|| super::config::user_config().filter(|p| p.is_file()));
     let mutes = match config_path.as_deref() {
         Some(path) => super::config::load(path)?.scan.mutes(),
         None => Vec::new(),
@@ -95,7 +97,8 @@ pub async fn scan(req: &ScanRequest, progress: &dyn Progress) -> Result<Scanned,
     recover_from_logs(&session, req, &mut evidence.keys).await?;
     evidence.calls = session.calls.snapshot();
     let given = Some(&org).filter(|o| !o.is_empty());
-    let report = crate::diagnosis::scan::scan(&evidence, given, &mutes, &req.without, now);
+    let mut report = crate::diagnosis::scan::scan(&evidence, given, &mutes, &req.without, now);
+    report.config = config_path.map(|p| p.display().to_string());
     Ok(Scanned { evidence, report })
 }
 

@@ -125,6 +125,7 @@ pub fn check(
         files: checked,
         summary,
         findings,
+        config: None,
     }
 }
 

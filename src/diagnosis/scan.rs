@@ -90,6 +90,7 @@ pub fn scan(
         calls,
         summary,
         without: None,
+        config: None,
     };
     if without.is_empty() {
         report

@@ -116,6 +116,9 @@ fn doc(r: &CheckReport) -> Doc<'_> {
         Tone::Good
     };
     doc.push(Block::Summary(Line::new().words_in(tone, summary_line(r))));
+    if let Some(config) = &r.config {
+        doc.push(Block::Summary(Line::new().w("Configuration: ").v(config)));
+    }
     doc
 }
 

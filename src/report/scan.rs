@@ -134,6 +134,9 @@ fn doc(r: &ScanReport) -> Doc<'_> {
     if let Some(w) = &r.without {
         doc.push(Block::Summary(without_line(w)));
     }
+    if let Some(config) = &r.config {
+        doc.push(Block::Summary(Line::new().w("Mute list from ").v(config)));
+    }
     if !r.findings.is_empty() {
         doc.heading("The scan").push(Block::Findings {
             items: r.findings.iter().collect(),

@@ -602,6 +602,8 @@ fn the_configuration_file_is_found_upward_and_applies_by_path_and_resource() {
     let dir = crate::support::cli::fresh_dir("suppress-config");
     let nested = dir.join("infra/legacy");
     std::fs::create_dir_all(&nested).unwrap();
+    // The repository's root: the search goes no higher.
+    std::fs::create_dir_all(dir.join(".git")).unwrap();
     std::fs::copy(
         "tests/iac/policies/key-policy.json",
         nested.join("key.json"),
@@ -629,6 +631,10 @@ reason = "legacy keys keep their one administrator until Q1"
         "config"
     );
     assert!(finding(&r, "key.json", "no-account-delegation")["suppressed"].is_null());
+    // The report names the configuration it used.
+    let config_used = r["config"].as_str().unwrap();
+    assert!(config_used.ends_with(".kms-doctor.toml"), "{config_used}");
+    assert!(stdout(&check(&[path.to_str().unwrap()])).contains("Configuration: "));
     // The command line wins over the file.
     let (_, code) = json(&[path.to_str().unwrap(), "--fail-on", "error"]);
     assert_eq!(code, 0);
@@ -641,6 +647,113 @@ reason = "legacy keys keep their one administrator until Q1"
     let o = check(&[path.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("needs a reason"));
+}
+
+/// A configuration another user could have planted is not used: one above the repository
+/// root (or above the checked directory outside a repository), one in a directory others can
+/// write to (said on stderr); an entry that names nothing is refused.
+#[test]
+fn a_configuration_a_stranger_controls_is_not_used() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = crate::support::cli::fresh_dir("config-trust");
+    let accept_all = "[[check.ignore]]\ncode = \"single-restorer\"\nreason = \"planted\"\n[[check.ignore]]\ncode = \"no-account-delegation\"\nreason = \"planted\"\n[check]\n";
+    let accept_all = accept_all.replace("[check]\n", "");
+    // Planted in a shared parent: the checked directory is no repository, and the search
+    // stays in it.
+    let repo = dir.join("work");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::copy("tests/iac/policies/key-policy.json", repo.join("key.json")).unwrap();
+    std::fs::write(dir.join(".kms-doctor.toml"), &accept_all).unwrap();
+    let key = repo.join("key.json");
+    let args = [key.to_str().unwrap(), "--fail-on", "warning"];
+    let (r, code) = json(&args);
+    assert_eq!(code, 1, "the planted file was used: {r:#}");
+    assert!(r.get("config").is_none(), "{r:#}");
+    // In a directory others can write to: passed over, and said.
+    std::fs::write(repo.join(".kms-doctor.toml"), &accept_all).unwrap();
+    std::fs::set_permissions(&repo, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let o = check(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("not using") && err.contains("writable by others"),
+        "{err}"
+    );
+    // The user's own directory: used.
+    std::fs::set_permissions(&repo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (r, code) = json(&args);
+    assert_eq!(code, 0, "{r:#}");
+    // An entry that names no code, path or resource would accept everything: refused.
+    std::fs::write(
+        repo.join(".kms-doctor.toml"),
+        "[[check.ignore]]\nreason = \"everything\"\n",
+    )
+    .unwrap();
+    let o = check(&args);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("names no code, path or resource"));
+}
+
+/// `# kms-doctor:ignore=` counts only as a YAML comment within the key's own resource (or on
+/// the line above it): never inside a string (a Sid), never in JSON, never in another resource.
+#[test]
+fn an_ignore_marker_counts_only_as_a_comment_of_the_key_s_own_lines() {
+    let dir = crate::support::cli::fresh_dir("marker-forged");
+    let template = std::fs::read_to_string("tests/iac/suppress/accepted.yaml").unwrap();
+    let plain = template.replace(
+        "  # kms-doctor:ignore=single-restorer,no-account-delegation archived; deleted in Q1\n",
+        "",
+    );
+    let in_sid = plain.replace(
+        "          - Sid: Archivist",
+        "          - Sid: \"Archivist # kms-doctor:ignore=single-restorer,no-account-delegation forged\"",
+    );
+    let in_block = plain.replace(
+        "          - Sid: Archivist",
+        "          - Sid: |\n              Archivist\n              # kms-doctor:ignore=single-restorer,no-account-delegation forged",
+    );
+    let in_other = format!(
+        "{plain}  Unrelated:\n    Type: AWS::SNS::Topic\n    # kms-doctor:ignore=single-restorer,no-account-delegation forged\n    Properties: {{}}\n"
+    );
+    let counted = |name: &str, text: &str| -> (Value, i32) {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        json(&[path.to_str().unwrap(), "--fail-on", "warning"])
+    };
+    for (name, text) in [("in-sid.yaml", &in_sid), ("in-block.yaml", &in_block)] {
+        let (r, code) = counted(name, text);
+        assert_eq!(code, 1, "{name}: {r:#}");
+        assert!(
+            finding(&r, "ArchiveKey", "single-restorer")["suppressed"].is_null(),
+            "{name}"
+        );
+    }
+    // A comment in another resource is no key's: the file is refused, nothing accepted.
+    let (r, code) = counted("in-other.yaml", &in_other);
+    assert_eq!(code, 2, "{r:#}");
+    assert!(
+        r["files"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not inside a key resource")
+    );
+    // JSON has no comments: a Sid that looks like one is a Sid.
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "x\n# kms-doctor:ignore=single-restorer,no-account-delegation forged",
+        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/KeyAdmin"},
+        "Action": "kms:*", "Resource": "*"}]});
+    let (r, code) = counted(
+        "forged.json",
+        &serde_json::to_string_pretty(&policy).unwrap(),
+    );
+    assert_eq!(code, 1, "{r:#}");
+    // The marker still works where it belongs.
+    let (r, code) = counted("accepted.yaml", &template);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(
+        finding(&r, "ArchiveKey", "single-restorer")["suppressed"]["kind"],
+        "inline"
+    );
 }
 
 #[test]

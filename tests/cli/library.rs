@@ -97,6 +97,7 @@ fn a_check_is_computed_from_async_code_as_the_cli_prints_it() {
         report,
         calls,
         fail_on,
+        passed_over: _,
     } = runtime.block_on(check_iac(&req, &NoProgress)).unwrap();
     assert_eq!(serde_json::to_value(&report).unwrap(), printed);
     assert!(calls.is_none(), "offline: no AWS call");

@@ -407,4 +407,7 @@ pub struct CheckReport {
     /// them could not examine (`scan-incomplete`), keys whose policy is unknown.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<Finding>,
+    /// The configuration file that applied (its ignores, `fail_on`, `account`), when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
 }

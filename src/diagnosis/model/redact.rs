@@ -265,7 +265,7 @@ redact_fields! {
         resource, matched_statements, missing_context;
         plain: action, decision, allowed_by_organizations, allowed_by_permissions_boundary
     }
-    ScanReport { scope, keys, findings, errors, without; plain: schema_version, calls, summary }
+    ScanReport { scope, keys, findings, errors, without; plain: schema_version, calls, summary, config }
     WithoutSummary { principals; plain: keys_changed, keys_unknown }
     Removed { principal, by; plain: how, resource_type, at }
     ScanScope { accounts, regions_not_enabled; plain: regions }

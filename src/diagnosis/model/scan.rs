@@ -371,6 +371,9 @@ pub struct ScanReport {
     /// would change.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub without: Option<WithoutSummary>,
+    /// The configuration file whose mute list applied, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
 }
 
 /// What `scan --without` asked and found.

@@ -312,6 +312,26 @@ pub fn key_text(k: &Located) -> String {
 mod tests {
     use super::*;
 
+    /// Comments as YAML delimits them: not a `#` in a quoted or block scalar, nor one glued to
+    /// text; columns count characters.
+    #[test]
+    fn comments_are_the_yaml_scanner_s() {
+        let text = "a: 'x # no' # yes 1\nb: \"y \\\" # no\" #yes 2\nc: d#no\ne: |\n  # no\n  z\n# yes 3\nf: 'it''s # no'\ng: é # yes 4\n";
+        let found: Vec<(usize, usize, &str)> = comments(text)
+            .iter()
+            .map(|c| (c.pos.line, c.pos.column, c.text.trim()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (1, 13, "yes 1"),
+                (2, 16, "yes 2"),
+                (7, 1, "yes 3"),
+                (9, 6, "yes 4"),
+            ]
+        );
+    }
+
     #[test]
     fn a_key_given_twice_is_refused_where_it_repeats() {
         let e = parse("a: 1\nb:\n  c: 2\n  c: 3\n").unwrap_err();
@@ -400,4 +420,129 @@ mod tests {
         let e = parse(&doc).unwrap_err();
         assert!(e.message.contains("nodes"), "{e}");
     }
+}
+
+/// A comment of a YAML text: where its `#` is, and what follows it on the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment<'t> {
+    pub pos: Pos,
+    pub text: &'t str,
+}
+
+/// The comments of a YAML text, as the YAML scanner delimits its scalars: a `#` inside a
+/// quoted or block scalar (a Sid, a description) is text, not a comment; so is one not preceded
+/// by white space. The text is parsed already (`parse`), so the scanner's tokens are read as
+/// far as it reads them.
+pub fn comments(text: &str) -> Vec<Comment<'_>> {
+    use yaml_rust2::scanner::{Scanner, TokenType};
+    // The scanner counts characters; the text is indexed by bytes.
+    let bytes_at: Vec<usize> = text
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain([text.len()])
+        .collect();
+    let byte = |chars: usize| bytes_at[chars.min(bytes_at.len() - 1)];
+    let mut inside: Vec<(usize, usize)> = Vec::new();
+    for token in Scanner::new(text.chars()) {
+        let start = byte(token.0.index());
+        match token.1 {
+            TokenType::Scalar(TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted, _) => {
+                inside.push((start, quoted_end(text, start)));
+            }
+            // The scanner marks a block scalar (`|`, `>`) at its text's first character, on
+            // the line after its header (whose own comment stays a comment).
+            TokenType::Scalar(TScalarStyle::Literal | TScalarStyle::Folded, _) => {
+                let from = text[..start].rfind('\n').map_or(0, |e| e + 1);
+                inside.push((from, block_end(text, from)));
+            }
+            _ => {}
+        }
+    }
+    inside.sort_unstable();
+    let mut found = Vec::new();
+    let (mut line, mut line_start, mut next_range) = (1, 0, 0);
+    let mut last = 0;
+    for (i, _) in text.match_indices('#') {
+        for (j, b) in text[last..i].bytes().enumerate() {
+            if b == b'\n' {
+                line += 1;
+                line_start = last + j + 1;
+            }
+        }
+        last = i;
+        while next_range < inside.len() && inside[next_range].1 <= i {
+            next_range += 1;
+        }
+        let in_scalar = inside[next_range..]
+            .iter()
+            .take_while(|r| r.0 <= i)
+            .any(|r| i < r.1);
+        let after_blank = i == 0 || text[..i].ends_with([' ', '\t', '\n', '\r']);
+        if in_scalar || !after_blank {
+            continue;
+        }
+        let end = text[i..].find(['\n', '\r']).map_or(text.len(), |e| i + e);
+        found.push(Comment {
+            pos: Pos {
+                line,
+                column: text[line_start..i].chars().count() + 1,
+            },
+            text: &text[i + 1..end],
+        });
+    }
+    found
+}
+
+/// Where the text of a block scalar that starts at `from` (a line's start) ends: at the first
+/// line, not blank, indented less than its first line (a comment there is a comment).
+fn block_end(text: &str, from: usize) -> usize {
+    let mut indent = None;
+    let mut at = from;
+    for line in text[from..].split_inclusive('\n') {
+        let content = line.trim_end_matches(['\n', '\r']);
+        if !content.trim().is_empty() {
+            let this = content.len() - content.trim_start_matches(' ').len();
+            match indent {
+                None => indent = Some(this),
+                Some(n) if this < n => return at,
+                Some(_) => {}
+            }
+        }
+        at += line.len();
+    }
+    text.len()
+}
+
+/// Where a quoted scalar that opens at `start` ends (after its closing quote).
+fn quoted_end(text: &str, start: usize) -> usize {
+    let mut chars = text[start..].char_indices();
+    let Some((_, quote)) = chars.next() else {
+        return text.len();
+    };
+    while let Some((i, c)) = chars.next() {
+        match (quote, c) {
+            ('"', '\\') => {
+                chars.next();
+            }
+            ('\'', '\'') if text[start + i + 1..].starts_with('\'') => {
+                chars.next();
+            }
+            (q, c) if q == c => return start + i + 1,
+            _ => {}
+        }
+    }
+    text.len()
+}
+
+/// The last line a node's text reaches (its deepest last descendant's).
+pub fn last_line(n: &Located) -> usize {
+    let inner = match &n.node {
+        Node::Seq(items) => items.iter().map(last_line).max(),
+        Node::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| last_line(k).max(last_line(v)))
+            .max(),
+        _ => None,
+    };
+    inner.unwrap_or(0).max(n.pos.line)
 }

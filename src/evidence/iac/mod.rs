@@ -346,7 +346,8 @@ fn read_text(text: &str, path: &Path, settings: &Settings) -> Outcome {
     };
     if cloudformation::is_template(&root) {
         return match cloudformation::read(&root, settings).and_then(|(mut keys, principals)| {
-            comment_ignores(text, &mut keys).map(|()| (keys, principals))
+            let spans = resource_spans(&root, &keys);
+            comment_ignores(text, &spans, &mut keys).map(|()| (keys, principals))
         }) {
             Ok((keys, principals)) => Outcome::Template(keys, principals),
             Err(e) => Outcome::Failed(Some(InputKind::Cloudformation), e),
@@ -355,7 +356,8 @@ fn read_text(text: &str, path: &Path, settings: &Settings) -> Outcome {
     match policy(&root, path, settings) {
         Some(Ok(key)) => {
             let mut keys = vec![key];
-            match comment_ignores(text, &mut keys) {
+            // A policy file is the key's own: every line of it.
+            match comment_ignores(text, &[(1, usize::MAX)], &mut keys) {
                 Ok(()) => Outcome::Keys(InputKind::Policy, keys, Vec::new()),
                 Err(e) => Outcome::Failed(Some(InputKind::Policy), e),
             }
@@ -390,27 +392,36 @@ pub fn ignore(
 /// The comment that accepts findings in a YAML file: `# kms-doctor:ignore=CODE[,CODE] REASON`.
 const IGNORE_COMMENT: &str = "kms-doctor:ignore=";
 
-/// `# kms-doctor:ignore=…` comments, each given to the key whose lines hold it (or that starts
-/// on the next line).
-fn comment_ignores(text: &str, keys: &mut [DeclaredKey]) -> Result<(), InputError> {
-    let starts: Vec<usize> = keys.iter().map(|k| k.at.line.unwrap_or(0)).collect();
-    for (n, line) in text.lines().enumerate() {
-        let Some(hash) = line.find('#') else { continue };
-        let comment = line[hash + 1..].trim_start();
-        let Some(rest) = comment.strip_prefix(IGNORE_COMMENT) else {
+/// `# kms-doctor:ignore=…` comments, each given to the key whose own lines hold it, or that
+/// starts on the next line. Only YAML comments count, as the YAML scanner finds them: never
+/// text inside a string (a Sid can carry anything), never in JSON (which has no comments), and
+/// never a comment within another resource. `spans`: each key's first and last line.
+fn comment_ignores(
+    text: &str,
+    spans: &[(usize, usize)],
+    keys: &mut [DeclaredKey],
+) -> Result<(), InputError> {
+    if text.trim_start().starts_with('{') {
+        return Ok(());
+    }
+    for comment in located::comments(text) {
+        let Some(rest) = comment.text.trim_start().strip_prefix(IGNORE_COMMENT) else {
             continue;
         };
-        let at = n + 1;
+        let at = comment.pos.line;
         let (codes, reason) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
         let error = |message: String| InputError {
             message,
-            at: Location::at(at, hash + 1),
+            at: Location::at(at, comment.pos.column),
         };
-        // The key that starts on the next line, else the last one started at or above it.
-        let owner = starts
+        let owner = spans
             .iter()
-            .position(|&s| s == at + 1)
-            .or_else(|| starts.iter().rposition(|&s| s != 0 && s <= at))
+            .position(|&(first, _)| first == at + 1)
+            .or_else(|| {
+                spans
+                    .iter()
+                    .position(|&(first, last)| first <= at && at <= last)
+            })
             .ok_or_else(|| {
                 error("this kms-doctor:ignore comment is not inside a key resource".into())
             })?;
@@ -421,6 +432,24 @@ fn comment_ignores(text: &str, keys: &mut [DeclaredKey]) -> Result<(), InputErro
         }
     }
     Ok(())
+}
+
+/// Each key's lines in a template: from its logical ID to the last line of its resource.
+fn resource_spans(root: &Located, keys: &[DeclaredKey]) -> Vec<(usize, usize)> {
+    let resources = match root.get("Resources").map(|r| &r.node) {
+        Some(Node::Map(entries)) => entries.as_slice(),
+        _ => &[],
+    };
+    keys.iter()
+        .map(|k| {
+            resources
+                .iter()
+                .find(|(id, _)| located::key_text(id) == k.name)
+                .map_or((0, 0), |(id, body)| {
+                    (id.pos.line, located::last_line(body).max(id.pos.line))
+                })
+        })
+        .collect()
 }
 
 /// A bare key policy, or `{"Policy": "…"}` as `aws kms get-key-policy` prints it.
