@@ -210,7 +210,12 @@ pub fn run(
             redaction.learn(&*report);
             console.calls(&redaction.show(&report.calls));
             report::timeline::render(&redaction.show(&*report), req.output.format, out)?;
-            Ok(Exit::Clean)
+            // A timeline cut short is a partial answer: exit 1, as a partial scan.
+            Ok(if report.complete {
+                Exit::Clean
+            } else {
+                Exit::Findings
+            })
         }
     }
 }

@@ -158,7 +158,7 @@ fn existing_keys_findings(
     let Some(ev) = &opts.existing else {
         return Vec::new();
     };
-    let mut out = super::scan::coverage_findings(ev);
+    let mut out = super::scan::coverage_findings(ev, !opts.org.is_empty());
     // A principal removed from an account the keys were not read in: what its keys lose is
     // not known, and silence would read as "nothing".
     let outside: BTreeSet<String> = files
@@ -187,9 +187,10 @@ fn existing_keys_findings(
         );
     }
     if summary.principals_removed > 0 && summary.existing_keys_unknown > 0 {
+        // Not read is not none: a gate that cannot say what the change takes must not pass.
         out.push(
             Finding::new(
-                Code::EvidenceIncomplete,
+                Code::ScanIncomplete,
                 text!(
                     "What the change takes from ",
                     super::model::counted(summary.existing_keys_unknown, "existing key", "existing keys"),

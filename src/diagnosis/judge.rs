@@ -5,7 +5,7 @@
 use super::case::{Asked, KeyCase, PolicyScope, Restorers};
 use super::iam_restorers::through_iam;
 use super::model::{Code, ExistenceCheck, Finding, Restorer, code};
-use super::model::{OrgEvidence, OrgLevel};
+use super::model::{OrgEvidence, OrgLevel, Text};
 use super::rules::live;
 use super::rules::policy::{self as policy_rules, PolicyFacts};
 use crate::policy::{
@@ -104,10 +104,12 @@ pub fn org_policies(org: &OrgEvidence) -> Option<OrgPolicies> {
             .as_ref()?
             .iter()
             .map(|l| {
+                // Each document on its own: one that does not parse is left out (and named by
+                // `org_gaps`), not every policy of the account with it.
                 let policies = l
                     .policies
                     .iter()
-                    .map(|p| {
+                    .filter_map(|p| {
                         OrgPolicy::from_file(kind, &p.id, &p.content)
                             .ok()
                             .map(|mut o| {
@@ -115,7 +117,7 @@ pub fn org_policies(org: &OrgEvidence) -> Option<OrgPolicies> {
                                 o
                             })
                     })
-                    .collect::<Option<Vec<_>>>()?;
+                    .collect::<Vec<_>>();
                 Some(Level {
                     target: l.target.clone(),
                     policies,
@@ -133,6 +135,36 @@ pub fn org_policies(org: &OrgEvidence) -> Option<OrgPolicies> {
         rcps: rcps.unwrap_or_default(),
         management_account: org.management_account.as_ref().map(|a| a.to_string()),
     })
+}
+
+/// What of an account's organisation policies is not known: a type that could not be read at
+/// every level, a document that does not parse. Empty outside an organisation.
+pub fn org_gaps(org: &OrgEvidence) -> Vec<Text> {
+    if org.not_in_organization {
+        return Vec::new();
+    }
+    let mut gaps = Vec::new();
+    for (levels, kind, what) in [
+        (&org.scps, OrgPolicyType::Scp, "SCPs"),
+        (&org.rcps, OrgPolicyType::Rcp, "RCPs"),
+    ] {
+        let Some(levels) = levels else {
+            gaps.push(text!(what, " could not be read"));
+            continue;
+        };
+        for p in levels.iter().flat_map(|l| &l.policies) {
+            if let Err(e) = OrgPolicy::from_file(kind, &p.id, &p.content) {
+                gaps.push(text!(
+                    code(p.name.to_string()),
+                    " (",
+                    code(p.id.clone()),
+                    ") does not parse: ",
+                    code(e.to_string())
+                ));
+            }
+        }
+    }
+    gaps
 }
 
 /// The one judgement of a key: who can update its policy ([`Restorers`]) and the findings

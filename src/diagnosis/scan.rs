@@ -41,7 +41,7 @@ pub fn scan(
             assess_with(k, org, f.and_then(AccountFacts::iam), &known, now)
         })
         .collect();
-    let (not_examined, incomplete) = coverage(ev, &unread(ev));
+    let (not_examined, incomplete) = coverage(ev, &unread(ev), given.is_some());
     for key in &mut keys {
         mute(key, mutes);
     }
@@ -118,8 +118,8 @@ fn unread(ev: &ScanEvidence) -> BTreeSet<(&AccountId, &str, &KeyId)> {
 
 /// What the scan behind a saved or live read of keys did not examine (`scan-incomplete`), without
 /// judging the keys: for `check`.
-pub fn coverage_findings(ev: &ScanEvidence) -> Vec<Finding> {
-    coverage(ev, &unread(ev)).1.into_iter().collect()
+pub fn coverage_findings(ev: &ScanEvidence, org_given: bool) -> Vec<Finding> {
+    coverage(ev, &unread(ev), org_given).1.into_iter().collect()
 }
 
 /// What the scan was asked to examine and did not, counted from what each failure cost it
@@ -128,6 +128,7 @@ pub fn coverage_findings(ev: &ScanEvidence) -> Vec<Finding> {
 fn coverage(
     ev: &ScanEvidence,
     unread: &BTreeSet<(&AccountId, &str, &KeyId)>,
+    org_given: bool,
 ) -> (NotExamined, Option<Finding>) {
     let mut missed = NotExamined {
         keys: unread.len() as u64,
@@ -151,6 +152,22 @@ fn coverage(
         }
         causes.push(scan_error_line(e));
     }
+    // The organisation's policies of an account with keys, when not given (--scp, --rcp): what
+    // could not be read leaves what they deny unknown — a key they lock must not read healthy.
+    if !org_given {
+        for (account, org) in &ev.organizations {
+            let gaps = super::judge::org_gaps(org);
+            if gaps.is_empty() || !ev.keys.iter().any(|k| &k.account == account) {
+                continue;
+            }
+            missed.org_policies += 1;
+            causes.push(text!(
+                code(account.to_string()),
+                " organisation policies: ",
+                Text::join(gaps, "; ")
+            ));
+        }
+    }
     if missed.is_empty() {
         return (missed, None);
     }
@@ -167,6 +184,12 @@ fn coverage(
     }
     if missed.keys > 0 {
         parts.push(counted(missed.keys, "key", "keys"));
+    }
+    if missed.org_policies > 0 {
+        parts.push(text!(
+            "the organisation's policies of ",
+            counted(missed.org_policies, "account", "accounts")
+        ));
     }
     let mut title = Text::default();
     if !parts.is_empty() {
@@ -222,6 +245,13 @@ fn remedies(missed: &NotExamined, deadline: bool, unread: bool) -> Text {
         steps.push(
             "split the scan past the listing cap: name accounts with --accounts, Regions with \
              --region",
+        );
+    }
+    if missed.org_policies > 0 {
+        steps.push(
+            "read the organisation's policies as its management account or delegated \
+             administrator (organizations:ListParents, ListPoliciesForTarget, DescribePolicy), \
+             or give them with --scp/--rcp",
         );
     }
     text!(

@@ -199,6 +199,19 @@ pub fn build(found: Found, now: chrono::DateTime<chrono::Utc>) -> TimelineReport
         }
         entries.push(entry);
     }
+    // Not read is not none: a timeline cut short says so as a finding, in every format.
+    let findings: Vec<super::model::Finding> = skipped
+        .cut_short
+        .iter()
+        .map(|why| {
+            super::model::Finding::new(
+                super::model::Code::ScanIncomplete,
+                crate::text!("The read of the policy's history was cut short: ", why.text()),
+            )
+            .detail("Events older than where it stopped were not read: the change that matters may be among them.")
+            .help("Run again with a larger --max-duration or a narrower --since/--until, or read the CloudTrail log archive (--logs, --athena-table).")
+        })
+        .collect();
     TimelineReport {
         schema_version: TIMELINE_SCHEMA_VERSION,
         key,
@@ -206,9 +219,11 @@ pub fn build(found: Found, now: chrono::DateTime<chrono::Utc>) -> TimelineReport
         since,
         until,
         events: entries,
+        complete: skipped.cut_short.is_none(),
         skipped,
         lockout,
         calls,
+        findings,
     }
 }
 
@@ -335,5 +350,28 @@ mod tests {
                 .starts_with("the policy does not parse")
         );
         assert_eq!(t.lockout, None);
+    }
+
+    /// A read cut short is a partial answer: `complete` is false and `scan-incomplete` says
+    /// why, in the JSON too.
+    #[test]
+    fn a_timeline_cut_short_is_incomplete_with_a_finding() {
+        let now = "2026-11-28T00:00:00Z".parse().unwrap();
+        let mut cut = found(None, vec![event("2026-10-01T00:00:01Z", None, None)]);
+        cut.skipped.cut_short = Some(crate::diagnosis::model::Shortfall::Search(None));
+        let t = build(cut, now);
+        assert!(!t.complete);
+        assert_eq!(t.findings.len(), 1);
+        assert_eq!(
+            t.findings[0].code,
+            super::super::model::Code::ScanIncomplete
+        );
+        let json = serde_json::to_value(&t).unwrap();
+        assert_eq!(json["findings"][0]["code"], "scan-incomplete");
+        let whole = build(
+            found(None, vec![event("2026-10-01T00:00:01Z", None, None)]),
+            now,
+        );
+        assert!(whole.complete && whole.findings.is_empty());
     }
 }

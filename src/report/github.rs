@@ -18,8 +18,37 @@ fn props(place: &Place) -> String {
     props
 }
 
+/// A finding as a workflow command's title and message.
+fn command(
+    finding: &crate::diagnosis::model::Finding,
+    about: &str,
+) -> (&'static str, String, String) {
+    let command = match finding.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "notice",
+    };
+    let title = property(&format!("kms-doctor {} ({about})", finding.code));
+    let mut text = finding.message();
+    let help = finding.help.plain();
+    if !help.is_empty() {
+        text.push_str(" Fix: ");
+        text.push_str(&help);
+    }
+    (command, title, data(&text))
+}
+
 pub fn render(doc: &Doc, out: &mut dyn Write) -> io::Result<()> {
     for block in &doc.blocks {
+        // Findings about the run, not a file (what the read of the keys that exist could not
+        // examine): annotations without a place, so a partial answer shows on the run too.
+        if let Block::Findings { items, .. } = block {
+            for finding in items.iter().filter(|f| f.counts()) {
+                let (command, title, text) = command(finding, "the run");
+                writeln!(out, "::{command} title={title}::{text}")?;
+            }
+            continue;
+        }
         let Block::Located(items) = block else {
             continue;
         };
@@ -34,19 +63,8 @@ pub fn render(doc: &Doc, out: &mut dyn Write) -> io::Result<()> {
                 Problem::Finding {
                     resource, finding, ..
                 } => {
-                    let command = match finding.severity {
-                        Severity::Error => "error",
-                        Severity::Warning => "warning",
-                        Severity::Info => "notice",
-                    };
-                    let title = property(&format!("kms-doctor {} ({resource})", finding.code));
-                    let mut text = finding.message();
-                    let help = finding.help.plain();
-                    if !help.is_empty() {
-                        text.push_str(" Fix: ");
-                        text.push_str(&help);
-                    }
-                    writeln!(out, "::{command} {props},title={title}::{}", data(&text))?;
+                    let (command, title, text) = command(finding, resource);
+                    writeln!(out, "::{command} {props},title={title}::{text}")?;
                 }
             }
         }

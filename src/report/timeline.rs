@@ -184,6 +184,12 @@ fn doc(r: &TimelineReport) -> Doc<'_> {
                 .collect(),
         );
     }
+    if !r.findings.is_empty() {
+        doc.heading("What was not read").push(Block::Findings {
+            items: r.findings.iter().collect(),
+            none: None,
+        });
+    }
     doc
 }
 
@@ -209,6 +215,8 @@ mod tests {
             },
             lockout: None,
             calls: Vec::new(),
+            complete: false,
+            findings: Vec::new(),
         };
         for format in [Format::Text, Format::Markdown, Format::Json] {
             let mut out = crate::report::NoColor(Vec::new());

@@ -1037,11 +1037,23 @@ fn check_live_reads_the_keys_of_the_account_a_plan_removes_from_read_only() {
     assert_exit(&o, 1);
     assert!(count(&endpoint, "sts:AssumeRole") >= 1);
     let r = json_of(&o);
+    // Both accounts were read (no account left out); the key whose policy is denied is a gap of
+    // its own: what the change takes from it is unknown.
+    let gaps: Vec<&str> = r["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["code"] == "scan-incomplete")
+        .map(|f| f["title"].as_str().unwrap())
+        .collect();
     assert!(
-        r["findings"]
-            .as_array()
-            .is_none_or(|f| f.iter().all(|f| f["code"] != "scan-incomplete")),
-        "{r:#}"
+        gaps.iter().all(|t| !t.contains("were not read")),
+        "{gaps:?}"
+    );
+    assert!(
+        gaps.iter()
+            .any(|t| t.contains("is unknown: their policy could not be learned")),
+        "{gaps:?}"
     );
     // --org reads every account of the organisation.
     let o = against(&endpoint.url)
@@ -1148,4 +1160,99 @@ fn a_delegating_keys_iam_restorers_are_named_and_counted() {
         key(&r, "00000001-aaaa-bbbb-cccc-000000000001")["status"],
         "healthy"
     );
+}
+
+/// The estate's healthy keys in an organisation: the root's SCPs are an allow-all and
+/// `DenyKeyAdmin`, which denies kms:PutKeyPolicy to everyone but the root user… when it is read.
+fn organisation(sc: &mut Scenario, deny_content: Value) {
+    sc.organization = serde_json::from_value(json!({
+        "management_account": "999999999999",
+        "parents": {A: "r-root"},
+        "policies": [
+            {"id": "p-FullAWSAccess", "name": "FullAWSAccess", "type": "SERVICE_CONTROL_POLICY",
+             "content": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+             "targets": ["r-root"]},
+            {"id": "p-denykeys", "name": "DenyKeyPolicyChanges", "type": "SERVICE_CONTROL_POLICY",
+             "content": deny_content, "targets": ["r-root"]}
+        ]
+    }))
+    .unwrap();
+}
+
+/// Not read is not none: the organisation's policies that could not be read (throttled past
+/// their retries, or a document that does not parse) make the scan incomplete, with the account
+/// and the cause; the key is not reported healthy with complete: true and exit 0.
+#[test]
+fn organisation_policies_not_read_are_a_gap_not_an_all_clear() {
+    let deny = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny",
+        "Action": "kms:PutKeyPolicy", "Resource": "*"}]});
+    // Read: the SCP holds every restorer.
+    let mut sc = healthy_estate();
+    organisation(&mut sc, deny.clone());
+    let endpoint = scenario::start(sc);
+    let o = run(&endpoint, &["--region", "us-east-1", "--format", "json"]);
+    let r = json_of(&o);
+    assert_eq!(r["summary"]["locked_out"], 1, "{:#}", r["summary"]);
+    assert_eq!(r["summary"]["complete"], true, "{:#}", r["summary"]);
+    // Not read: throttled.
+    let mut sc = healthy_estate();
+    organisation(&mut sc, deny.clone());
+    sc.faults.insert(
+        "organizations:ListPoliciesForTarget".into(),
+        "throttle".into(),
+    );
+    let endpoint = scenario::start(sc);
+    let o = run(&endpoint, &["--region", "us-east-1", "--format", "json"]);
+    assert_exit(&o, 1);
+    let r = json_of(&o);
+    assert_eq!(r["summary"]["complete"], false, "{:#}", r["summary"]);
+    assert_eq!(r["summary"]["not_examined"]["org_policies"], 1);
+    let f = incomplete(&r);
+    assert!(
+        f["title"]
+            .as_str()
+            .unwrap()
+            .contains("organisation's policies of 1 account"),
+        "{f:#}"
+    );
+    assert!(
+        f["evidence"].to_string().contains("SCPs could not be read"),
+        "{f:#}"
+    );
+    // One document that does not parse: named; the others still apply.
+    let mut sc = healthy_estate();
+    organisation(
+        &mut sc,
+        json!({"Version": "2012-10-17", "Statement": "not a statement"}),
+    );
+    let endpoint = scenario::start(sc);
+    let o = run(&endpoint, &["--region", "us-east-1", "--format", "json"]);
+    assert_exit(&o, 1);
+    let r = json_of(&o);
+    let f = incomplete(&r);
+    assert!(
+        f["evidence"].to_string().contains("DenyKeyPolicyChanges"),
+        "{f:#}"
+    );
+    // --scp given: the file decides, nothing is missing.
+    let mut sc = healthy_estate();
+    organisation(&mut sc, deny);
+    sc.faults.insert(
+        "organizations:ListPoliciesForTarget".into(),
+        "throttle".into(),
+    );
+    let endpoint = scenario::start(sc);
+    let o = run(
+        &endpoint,
+        &[
+            "--region",
+            "us-east-1",
+            "--format",
+            "json",
+            "--scp",
+            "tests/org/scp-allow-list-without-kms.json",
+        ],
+    );
+    let r = json_of(&o);
+    assert_eq!(r["summary"]["complete"], true, "{:#}", r["summary"]);
 }

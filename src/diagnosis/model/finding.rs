@@ -347,7 +347,7 @@ mod tests {
             assert!(!commands.is_empty(), "{name}: no `Raised by:` line");
             for c in commands {
                 assert!(
-                    matches!(c, "diagnose" | "explain" | "scan" | "check"),
+                    matches!(c, "diagnose" | "explain" | "scan" | "check" | "history"),
                     "{name}: raised by {c:?}, not a command"
                 );
             }

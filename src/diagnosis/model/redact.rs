@@ -254,7 +254,7 @@ redact_fields! {
         failed_attempts;
         plain: lookback_days, pages, events_scanned, skipped_records, complete, cut_short
     }
-    TimelineReport { key, events, skipped, calls; plain: schema_version, source, since, until, lockout }
+    TimelineReport { key, events, skipped, calls, findings; plain: schema_version, source, since, until, lockout, complete }
     PolicyDiff {
         statements_added, statements_removed, statements_changed, gained, lost, unreadable;
         plain: delegation_added, delegation_removed

@@ -348,6 +348,10 @@ pub struct NotExamined {
     pub keys: u64,
     /// Listings cut at their page cap (accounts, keys): what lay beyond is not counted anywhere.
     pub listings_cut_short: u64,
+    /// Accounts in an organisation whose SCPs or RCPs could not all be read (or one did not
+    /// parse): what they deny the keys there is unknown.
+    #[serde(default)]
+    pub org_policies: u64,
 }
 
 impl NotExamined {

@@ -21,6 +21,13 @@ pub struct TimelineReport {
     pub lockout: Option<usize>,
     /// Every AWS call made, in order of start (none for a local archive).
     pub calls: Vec<CallRecord>,
+    /// The read ran to its end: no bound and no failed call cut it short. When `false`, an
+    /// older change — the one that matters, perhaps — may be missing (`scan-incomplete` in
+    /// `findings`; exit 1).
+    pub complete: bool,
+    /// What the read could not examine (`scan-incomplete`), in every format.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<super::Finding>,
 }
 
 #[derive(Debug, Clone, Serialize)]

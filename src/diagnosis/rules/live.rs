@@ -557,6 +557,23 @@ pub fn history_findings(findings: &mut Vec<Finding>, ev: &Evidence) {
         ),
         None => {}
     }
+    if h.in_force.is_none() && h.cut_short.is_none() && !h.complete {
+        findings.push(
+            Finding::new(
+                Code::EvidenceIncomplete,
+                "The CloudTrail search was cut short by a failed call",
+            )
+            .detail(text!(
+                "It read ",
+                count(h.events_scanned),
+                " events on ",
+                count(h.pages),
+                " pages",
+                " before a call failed, without reaching the newest successful PutKeyPolicy or CreateKey of the key, so the policy in force is unknown."
+            ))
+            .help("Run again (a throttled or failed call may pass then), or read the CloudTrail log archive with --logs or --athena-table."),
+        );
+    }
     if let (None, Some(why)) = (&h.in_force, &h.cut_short) {
         findings.push(
             Finding::new(
