@@ -186,6 +186,38 @@ fn existing_keys_findings(
             .help("Scan those accounts too (`kms-doctor scan --accounts ID --save-evidence FILE`, or `check --live` with credentials that reach them)."),
         );
     }
+    // A permission set removed from every account it is provisioned in: its roles are in
+    // accounts the read may not have reached (IAM Identity Center creates one role per account
+    // assignment), unless it read the whole organisation.
+    let everywhere: Vec<Text> = files
+        .iter()
+        .flat_map(|f| &f.removed)
+        .filter_map(|r| match &r.principal {
+            super::model::RemovedPrincipal::PermissionSet {
+                name,
+                account: None,
+            } => Some(Text::code(name.clone())),
+            _ => None,
+        })
+        .collect();
+    if !everywhere.is_empty() && !ev.whole_organization {
+        out.push(
+            Finding::new(
+                Code::ScanIncomplete,
+                text!(
+                    "The permission set ",
+                    Text::join(everywhere, ", "),
+                    " may be provisioned in accounts whose keys were not read"
+                ),
+            )
+            .detail(text!(
+                "Its roles exist in every account it is assigned to; the keys of ",
+                Text::join(ev.accounts.iter().map(|a| Text::code(a.to_string())), ", "),
+                " only were read: what its removal takes from the others is not known."
+            ))
+            .help("Read every account of the organisation: `check --live --org`, or `kms-doctor scan --org --save-evidence FILE` then `check --keys FILE`."),
+        );
+    }
     if summary.principals_removed > 0 && summary.existing_keys_unknown > 0 {
         // Not read is not none: a gate that cannot say what the change takes must not pass.
         out.push(

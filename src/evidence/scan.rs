@@ -273,6 +273,8 @@ pub async fn gather_scan<F: Fleet>(
         .collect::<BTreeMap<AccountId, OrgEvidence>>();
     let (results, organizations) = tokio::join!(scanned, organizations);
     let mut ev = ScanEvidence::started(Timestamp(opts.now.trunc_subsecs(0)), caller, accounts);
+    ev.whole_organization =
+        matches!(opts.accounts, AccountsToScan::Organization) && listing_cut.is_none();
     let mut regions = BTreeSet::new();
     for r in results {
         if let (Some(details), Some(id)) = (r.authorization, r.account) {

@@ -1256,3 +1256,42 @@ fn organisation_policies_not_read_are_a_gap_not_an_all_clear() {
     let r = json_of(&o);
     assert_eq!(r["summary"]["complete"], true, "{:#}", r["summary"]);
 }
+
+/// A permission set deleted from every account it is provisioned in: `check --live` read the
+/// caller's account only, so what it takes elsewhere is not known — a gap, not a pass; reading
+/// the whole organisation (`--org`) covers it.
+#[test]
+fn a_permission_set_deleted_everywhere_needs_the_whole_organisation_read() {
+    let (mut sc, _) = estate();
+    sc.kms_throttle_every = 0;
+    let endpoint = scenario::start(sc);
+    let check = |extra: &[&str]| {
+        let o = against(&endpoint.url)
+            .args([
+                "check",
+                "tests/iac/delete/deletes-permission-set.json",
+                "--live",
+                "--format",
+                "json",
+            ])
+            .args(extra)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        json_of(&o)
+    };
+    let gap = |r: &Value| {
+        r["findings"].as_array().into_iter().flatten().any(|f| {
+            f["code"] == "scan-incomplete"
+                && f["title"]
+                    .as_str()
+                    .unwrap()
+                    .contains("may be provisioned in accounts whose keys were not read")
+        })
+    };
+    let r = check(&[]);
+    assert!(gap(&r), "{:#}", r["findings"]);
+    assert!(r["summary"]["errors"].as_u64().unwrap() >= 1);
+    let r = check(&["--org"]);
+    assert!(!gap(&r), "{:#}", r["findings"]);
+}

@@ -684,6 +684,7 @@ impl Redact for ScanEvidence {
             organizations,
             authorization,
             calls,
+            whole_organization: _,
         } = self;
         caller.strings(f);
         accounts.strings(f);

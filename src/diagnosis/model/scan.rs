@@ -147,6 +147,10 @@ pub struct ScanEvidence {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub authorization: BTreeMap<AccountId, super::AuthorizationDetails>,
     pub calls: Vec<CallRecord>,
+    /// The accounts are every active account of the organisation (`--org`, listed to its end):
+    /// a permission set, provisioned in any of them, is covered.
+    #[serde(default)]
+    pub whole_organization: bool,
 }
 
 impl ScanEvidence {
@@ -169,6 +173,7 @@ impl ScanEvidence {
             organizations: BTreeMap::new(),
             authorization: BTreeMap::new(),
             calls: Vec::new(),
+            whole_organization: false,
         }
     }
 }
