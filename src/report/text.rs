@@ -85,19 +85,29 @@ impl<'a> TextOut<'a> {
         &mut self,
         used: usize,
         rest: &str,
-        pieces: &[(Option<Style>, String)],
+        pieces: &[Piece],
         break_words: bool,
     ) -> io::Result<&mut Self> {
-        let plain: String = pieces.iter().map(|(_, s)| s.as_str()).collect();
+        let plain: String = pieces.iter().map(|(_, s, _)| s.as_str()).collect();
         let room = |taken: usize| self.width().saturating_sub(taken).max(super::MIN_WIDTH / 2);
         // A word (an ARN) too long for the hanging indent but not for a row indented by two
-        // is not cut: the rows after the first are indented by two instead.
+        // and marked is not cut: the rows after the first are indented so instead.
+        // Then every such row is marked: at two columns it could pass for a row of its own.
+        let marked_rest = format!("  {CONTINUED}");
         let hanging = room(display_width(rest));
         let narrow = plain
             .split(' ')
             .map(display_width)
-            .any(|n| n > hanging && n + 2 <= self.width());
-        let rest = if narrow { "  " } else { rest };
+            .any(|n| n > hanging && n + display_width(&marked_rest) <= self.width());
+        let rest = if narrow { marked_rest.as_str() } else { rest };
+        // Room for the continuation mark, where a value may need it.
+        let mark = if may_need_mark(pieces) {
+            display_width(CONTINUED)
+        } else {
+            0
+        };
+        // Words are cut to the rows' full room (an ARN that fits a row stays whole); rows are
+        // filled to the room less the mark.
         let (mut first_room, rest_room) = (room(used), room(display_width(rest)));
         let mut words: Vec<textwrap::core::Word> = textwrap::WordSeparator::AsciiSpace
             .find_words(&plain)
@@ -111,10 +121,9 @@ impl<'a> TextOut<'a> {
         if break_words {
             words = textwrap::core::break_words(words, first_room.min(rest_room));
         }
-        let rows = textwrap::wrap_algorithms::wrap_first_fit(
-            &words,
-            &[first_room as f64, rest_room as f64],
-        );
+        let fill = |room: usize| room.saturating_sub(mark).max(1) as f64;
+        let rows =
+            textwrap::wrap_algorithms::wrap_first_fit(&words, &[fill(first_room), fill(rest_room)]);
         let offset = |s: &str| (s.as_ptr() as usize).wrapping_sub(plain.as_ptr() as usize);
         for (n, row) in rows.iter().enumerate() {
             if n > 0 {
@@ -127,8 +136,18 @@ impl<'a> TextOut<'a> {
             // Words are slices of `plain`: write the pieces from the row's first word to the
             // end of its last.
             let (start, end) = (offset(head.word), offset(tail.word) + tail.word.len());
+            // A runner trims the white space a row starts with.
+            let row_text = plain[start..end].trim_start();
+            // The first row follows its prefix (white space, perhaps: a runner trims it).
+            let marked = match n {
+                0 => command_like(row_text),
+                _ => !narrow && needs_mark(pieces, start, row_text),
+            };
+            if marked {
+                self.v(CONTINUED)?;
+            }
             let mut at = 0;
-            for (style, text) in pieces {
+            for (style, text, _) in pieces {
                 let (from, to) = (start.max(at), end.min(at + text.len()));
                 if from < to {
                     let part = &text[from - at..to - at];
@@ -188,16 +207,74 @@ impl<'a> TextOut<'a> {
 }
 
 /// A line's pieces as the terminal shows them, each in its tone (or `base`).
-fn line_pieces(line: &Line, base: Option<Style>) -> Vec<(Option<Style>, String)> {
+fn line_pieces(line: &Line, base: Option<Style>) -> Vec<Piece> {
     line.0
         .iter()
-        .map(|(tone, span)| (style(*tone).or(base), shown(span)))
+        .map(|(tone, span)| (style(*tone).or(base), shown(span), is_value(span)))
         .collect()
 }
 
-/// A finding's text as pieces, unstyled.
-fn text_pieces(t: &Text) -> Vec<(Option<Style>, String)> {
-    t.spans().iter().map(|s| (None, shown(s))).collect()
+/// A piece of a row: its style, its text as shown, and whether it is a value (from AWS or a
+/// file: untrusted) rather than kms-doctor's own words.
+type Piece = (Option<Style>, String, bool);
+
+fn is_value(span: &Span) -> bool {
+    !matches!(span, Span::Prose(_))
+}
+
+/// What marks a row that continues a value cut by wrapping, where the row alone would not show
+/// it: so that no row can pass for one kms-doctor writes, nor for a GitHub workflow command.
+const CONTINUED: &str = "\u{21b3} ";
+
+/// A row's start that a GitHub runner reads as a workflow command (`::`, `##[`, after white
+/// space, which it trims).
+fn command_like(row: &str) -> bool {
+    row.starts_with("::") || row.starts_with("##[")
+}
+
+/// A row's start shaped like a row kms-doctor's text writes: a list item (`- `, `* `, `1. `),
+/// or a workflow command.
+fn row_like(row: &str) -> bool {
+    let digits = row.len() - row.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    command_like(row)
+        || ["- ", "* ", "\u{2022} "].iter().any(|m| row.starts_with(m))
+        || (digits > 0 && [". ", ") "].iter().any(|m| row[digits..].starts_with(m)))
+}
+
+/// Whether a row that starts at `start` of the pieces needs the continuation mark: it begins
+/// like a workflow command, or inside a value (cut there by wrapping) like a row of its own.
+fn needs_mark(pieces: &[Piece], start: usize, row: &str) -> bool {
+    if command_like(row) {
+        return true;
+    }
+    let mut at = 0;
+    for (_, text, value) in pieces {
+        if start < at + text.len() {
+            return *value && start > at && row_like(row);
+        }
+        at += text.len();
+    }
+    false
+}
+
+/// Whether a value of the pieces could be cut into a row that needs the mark: then rows are
+/// laid out with room for it.
+fn may_need_mark(pieces: &[Piece]) -> bool {
+    // Rows start after a space (words are cut at spaces, or inside a word too long for a row).
+    pieces.iter().any(|(_, text, value)| {
+        *value
+            && (command_like(text.trim_start())
+                || text
+                    .match_indices(' ')
+                    .any(|(i, _)| row_like(text[i..].trim_start())))
+    })
+}
+
+fn text_pieces(t: &Text) -> Vec<Piece> {
+    t.spans()
+        .iter()
+        .map(|s| (None, shown(s), is_value(s)))
+        .collect()
 }
 
 fn display_width(s: &str) -> usize {
@@ -274,7 +351,7 @@ fn write_fields(fields: &[(&str, Line)], out: &mut TextOut) -> io::Result<()> {
         // for a row of its own, starts on the next row: an ARN is never cut.
         let longest = pieces
             .iter()
-            .flat_map(|(_, t)| t.split(' '))
+            .flat_map(|(_, t, _)| t.split(' '))
             .map(display_width)
             .max()
             .unwrap_or(0);
@@ -410,7 +487,8 @@ fn write_block(block: &Block, indent: &'static str, out: &mut TextOut) -> io::Re
         Block::Code { text, lang } => {
             let pad = format!("{indent}  ");
             for line in text.lines() {
-                let pieces = [(None, escape::terminal(line).into_owned())];
+                // A code block's text is a value: a policy from AWS or a file.
+                let pieces = [(None, escape::terminal(line).into_owned(), true)];
                 if *lang == "sh" {
                     // A command stays one command: rows end with a continuation, and start
                     // at the block's margin so that a whole key ARN fits in 80 columns.
@@ -472,12 +550,18 @@ pub fn findings(findings: &[&Finding], out: &mut TextOut) -> io::Result<()> {
     Ok(())
 }
 
-/// `path:line:col` (or `path` alone).
+/// `path:line:col` (or `path` alone). A relative path that a GitHub runner would read as a
+/// workflow command at the start of a row (`::error …`, `##[…]`) is shown as `./path`: the same
+/// file, and no command.
 pub fn place(p: &Place) -> String {
-    match (p.line, p.column) {
-        (Some(line), Some(col)) => format!("{}:{line}:{col}", p.path),
-        (Some(line), None) => format!("{}:{line}", p.path),
+    let path = match p.path.trim_start() {
+        t if t.starts_with("::") || t.starts_with("##[") => format!("./{}", p.path),
         _ => p.path.to_owned(),
+    };
+    match (p.line, p.column) {
+        (Some(line), Some(col)) => format!("{path}:{line}:{col}"),
+        (Some(line), None) => format!("{path}:{line}"),
+        _ => path,
     }
 }
 
@@ -531,4 +615,89 @@ fn located(items: &[Located], out: &mut TextOut) -> io::Result<()> {
         out.nl()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::model::{Code, Finding, code};
+    use crate::report::doc::{Block, Doc};
+    use crate::report::{NoColor, Width};
+    use proptest::prelude::*;
+
+    /// Values an attacker chooses: words, workflow commands, list markers, spaces in runs.
+    fn value() -> impl Strategy<Value = String> {
+        let word = prop::sample::select(vec![
+            "::error file=x::owned",
+            "##[error]x",
+            "::add-mask::",
+            "- kms:PutKeyPolicy allowed",
+            "arn:aws:iam::111122223333:role/KeyAdmin",
+            "error",
+            "no-restorer",
+            "x",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "  ",
+            ":",
+            "::",
+        ]);
+        prop::collection::vec(word, 1..12).prop_map(|w| w.join(" "))
+    }
+
+    fn rendered(value: &str, width: usize) -> String {
+        let finding =
+            Finding::new(Code::NoRestorer, crate::text!("Statement ", code(value))).detail(
+                crate::text!("It names ", code(value), " and more words after it."),
+            );
+        let mut doc = Doc::new("kms-doctor");
+        doc.push(Block::Summary(
+            crate::report::doc::Line::new()
+                .w("Who can restore: ")
+                .v(value),
+        ));
+        doc.para(crate::report::doc::Line::new().v(value));
+        doc.push(Block::Findings {
+            items: vec![&finding],
+            none: None,
+        });
+        let mut out = Width(NoColor(Vec::new()), width);
+        render(&doc, &mut out).unwrap();
+        String::from_utf8(out.0.0).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// However a value is cut by wrapping, no row begins (after white space, which a
+        /// runner trims) with a GitHub workflow command.
+        #[test]
+        fn no_wrapped_row_is_a_workflow_command(v in value(), width in 40usize..130) {
+            for line in rendered(&v, width).lines() {
+                let row = line.trim_start();
+                prop_assert!(
+                    !row.starts_with("::") && !row.starts_with("##["),
+                    "{line:?} at width {width} for {v:?}"
+                );
+            }
+        }
+    }
+
+    /// A row that continues a value inside it, with a list marker, carries the mark: it cannot
+    /// pass for a verdict row kms-doctor writes.
+    #[test]
+    fn a_continuation_that_looks_like_a_row_is_marked() {
+        let v = format!("{}- kms:PutKeyPolicy allowed", "word ".repeat(12));
+        let mut marked = 0;
+        for width in 40..100 {
+            let shown = rendered(&v, width);
+            assert!(
+                shown
+                    .lines()
+                    .all(|l| !l.trim_start().starts_with("- kms:PutKeyPolicy")),
+                "{shown}"
+            );
+            marked += usize::from(shown.contains(CONTINUED));
+        }
+        assert!(marked > 0, "no width cut the value before its list marker");
+    }
 }

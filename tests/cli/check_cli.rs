@@ -1081,3 +1081,21 @@ fn the_region_given_decides_requested_region_conditions() {
         stdout(&elsewhere)
     );
 }
+
+/// A file named like a workflow command is not one in the text report: GitHub runners read
+/// every row of a step's output, after its leading white space.
+#[test]
+fn a_file_named_like_a_workflow_command_is_shown_as_a_path() {
+    let dir = crate::support::cli::fresh_dir("forged-name");
+    std::fs::copy(
+        "tests/iac/policies/key-policy.json",
+        dir.join("::error file=x::owned.json"),
+    )
+    .unwrap();
+    let o = crate::support::cli::kms_doctor_in(&dir, &["check", ".", "--format", "text"]);
+    let out = stdout(&o);
+    assert!(out.contains("owned.json"), "{out}");
+    for line in out.lines() {
+        assert!(!line.trim_start().starts_with("::"), "{line:?}");
+    }
+}

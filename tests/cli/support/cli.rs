@@ -20,6 +20,17 @@ pub fn kms_doctor(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// `kms-doctor` run in `dir`.
+pub fn kms_doctor_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kms-doctor"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("NO_COLOR")
+        .env("COLUMNS", WIDE)
+        .output()
+        .expect("the binary runs")
+}
+
 /// `kms-doctor` talking to `endpoint` with test credentials, and nothing of the machine's AWS
 /// configuration (no profile, no config files, no instance metadata).
 pub fn against(endpoint: &str) -> Command {
