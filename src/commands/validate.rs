@@ -108,7 +108,7 @@ fn without(values: &[String]) -> Result<Vec<crate::diagnosis::model::Removed>, U
                     .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
             {
                 RemovedPrincipal::PermissionSet {
-                    name: v.clone(),
+                    name: v.as_str().into(),
                     account: None,
                 }
             } else {

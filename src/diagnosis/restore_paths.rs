@@ -447,12 +447,12 @@ fn principal_details<'d>(
 
 /// `AWSReservedSSO_<PermissionSet>_<suffix>` under `/aws-reserved/sso.amazonaws.com/`: the role
 /// IAM Identity Center makes for a permission set.
-pub fn permission_set(arn: &str) -> Option<String> {
+pub fn permission_set(arn: &str) -> Option<crate::diagnosis::model::PermissionSetName> {
     let (_, resource) = arn.split_once(":role/aws-reserved/sso.amazonaws.com/")?;
     let name = resource.rsplit('/').next()?;
     let rest = name.strip_prefix("AWSReservedSSO_")?;
     let (set, _suffix) = rest.rsplit_once('_')?;
-    Some(set.to_owned())
+    Some(set.into())
 }
 
 #[cfg(test)]

@@ -652,3 +652,69 @@ fn scan_and_history_hide_every_identifier_in_every_format() {
         );
     }
 }
+
+/// `scan --redact --save-evidence`: the saved file names no account (not even as a map key),
+/// no tag (read for the mute list), and gives each identifier the report's pseudonym.
+#[test]
+fn a_redacted_saved_scan_hides_map_keys_and_tags() {
+    let (mut sc, _) = crate::scan_e2e::estate();
+    sc.kms_throttle_every = 0;
+    for k in &mut sc.keys {
+        k.tags
+            .insert("cost-center".into(), "team-secret-project".into());
+    }
+    sc.organization = serde_json::from_value(serde_json::json!({
+        "management_account": "999999999999",
+        "parents": {"111122223333": "r-root"},
+        "policies": []
+    }))
+    .unwrap();
+    let endpoint = crate::support::scenario::start(sc);
+    let dir = crate::support::cli::fresh_dir("redacted-saved-scan");
+    let config = dir.join("mute.toml");
+    std::fs::write(
+        &config,
+        "[[scan.mute]]\ntag = \"cost-center=elsewhere\"\nreason = \"reads the tags\"\n",
+    )
+    .unwrap();
+    let saved = dir.join("scan.json");
+    let o = against(&endpoint.url)
+        .args([
+            "scan",
+            "--region",
+            "us-east-1",
+            "--redact",
+            "--format",
+            "json",
+        ])
+        .arg("--config")
+        .arg(&config)
+        .arg("--save-evidence")
+        .arg(&saved)
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    assert!(o.status.code().is_some_and(|c| c < 2), "{o:?}");
+    let file = std::fs::read_to_string(&saved).unwrap();
+    let v: Value = serde_json::from_str(&file).unwrap();
+    assert!(
+        v["organizations"]
+            .as_object()
+            .is_some_and(|m| !m.is_empty()),
+        "the organisation was read: {}",
+        v["organizations"]
+    );
+    let secrets: BTreeSet<String> = ["111122223333", "cost-center", "team-secret-project"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert_no_leak("saved scan", &file, &secrets);
+    // The report and the file give the account one pseudonym.
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let account = report["keys"][0]["account"].as_str().unwrap();
+    assert!(
+        v["organizations"].get(account).is_some(),
+        "{account} in {}",
+        v["organizations"]
+    );
+}

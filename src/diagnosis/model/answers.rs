@@ -461,6 +461,11 @@ identifier! {
     PolicyName
 }
 
+identifier! {
+    /// The name of an IAM Identity Center permission set (`KeyAdmins`): its users' job, a team.
+    PermissionSetName
+}
+
 /// A moment AWS reported (an event's time, a deletion date, when evidence was collected): a
 /// time, compared as one, written as RFC 3339 in UTC (`2026-11-20T16:42:07Z`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -304,7 +304,7 @@ pub enum RemovedPrincipal {
     /// An IAM Identity Center permission set: its `AWSReservedSSO_NAME_…` roles, in `account`
     /// only when given (an account assignment), else in every account.
     PermissionSet {
-        name: String,
+        name: super::PermissionSetName,
         account: Option<String>,
     },
 }

@@ -177,7 +177,7 @@ pub struct Restorer {
     pub path: Option<Vec<String>>,
     /// An IAM Identity Center role: the permission set whose users get it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub permission_set: Option<String>,
+    pub permission_set: Option<super::PermissionSetName>,
     /// An SCP or RCP that denies it `kms:PutKeyPolicy` (the contract's "Layers"): it does not
     /// count as a restorer. `null` when none does, or when the policies could not be read.
     pub blocked_by: Option<crate::policy::BlockedBy>,

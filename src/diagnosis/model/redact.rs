@@ -13,8 +13,8 @@ use super::{
 };
 use super::{
     AccountId, Alias, EventId, KeyEvidence, KeyId, OrgEvidence, OrgLevel, OrgPolicyText,
-    PolicyName, ScanEvidence, SearchBound, Shortfall, SourceIp, SourcePolicyType, UniqueId,
-    UserAgent,
+    PermissionSetName, PolicyName, ScanEvidence, SearchBound, Shortfall, SourceIp,
+    SourcePolicyType, UniqueId, UserAgent,
 };
 use super::{Removed, RemovedPrincipal, WithoutSummary};
 use crate::policy::BlockedBy;
@@ -67,6 +67,7 @@ redact_identifiers! {
     SourceIp => "ip",
     UserAgent => "agent",
     PolicyName => "policy",
+    PermissionSetName => "permission-set",
     AccountId => "account",
     KeyId => "key",
 }
@@ -654,8 +655,9 @@ impl Redact for KeyEvidence {
             history,
             history_unavailable,
             restorer_checks,
-            // Read only to match the mute list; never shown.
-            tags: _,
+            // Read only to match the mute list; never shown, but saved with the evidence:
+            // each key and value a name of its own.
+            tags,
             primary_region: _,
         } = self;
         account.strings(f);
@@ -666,7 +668,27 @@ impl Redact for KeyEvidence {
         history.strings(f);
         history_unavailable.strings(f);
         restorer_checks.strings(f);
+        for (key, value) in tags.iter_mut().flatten() {
+            f(key, Kind::Named("tag"));
+            f(value, Kind::Named("value"));
+        }
     }
+}
+
+/// A map by account: its values redacted, and its keys too (an account ID as a map key is as
+/// telling as one anywhere else).
+fn rekey<V: Redact>(
+    map: &mut std::collections::BTreeMap<AccountId, V>,
+    f: &mut dyn FnMut(&mut String, Kind),
+) {
+    *map = std::mem::take(map)
+        .into_iter()
+        .map(|(mut account, mut value)| {
+            account.strings(f);
+            value.strings(f);
+            (account, value)
+        })
+        .collect();
 }
 
 impl Redact for ScanEvidence {
@@ -688,13 +710,9 @@ impl Redact for ScanEvidence {
         } = self;
         caller.strings(f);
         accounts.strings(f);
-        // The accounts' IDs are keys: learned above with the accounts scanned.
-        for org in organizations.values_mut() {
-            org.strings(f);
-        }
-        for details in authorization.values_mut() {
-            details.strings(f);
-        }
+        // The accounts' IDs are these maps' keys too: rewritten like every other account ID.
+        rekey(organizations, f);
+        rekey(authorization, f);
         // In a fixed order, so that the pseudonyms are the same from run to run whatever order
         // the keys were gathered in.
         keys.sort_by(|a, b| {

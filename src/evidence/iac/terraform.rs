@@ -152,7 +152,7 @@ pub fn removed(plan: &Value, text: &str, settings: &Settings) -> Vec<Removed> {
             }
             ResourceType::TfPermissionSet => {
                 field("name").map(|name| RemovedPrincipal::PermissionSet {
-                    name: name.to_owned(),
+                    name: name.into(),
                     account: None,
                 })
             }
@@ -163,7 +163,7 @@ pub fn removed(plan: &Value, text: &str, settings: &Settings) -> Vec<Removed> {
                 field("permission_set_arn")
                     .and_then(|arn| names.get(arn))
                     .map(|name| RemovedPrincipal::PermissionSet {
-                        name: name.clone(),
+                        name: name.as_str().into(),
                         account: field("target_id").map(str::to_owned),
                     })
             }
