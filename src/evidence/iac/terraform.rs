@@ -27,14 +27,81 @@ pub fn is_plan(v: &Value) -> bool {
 
 /// The line and column of the first occurrence of `needle` in `text`.
 fn find(text: &str, needle: &str) -> Location {
-    match text.find(needle) {
-        Some(i) => {
-            let before = &text[..i];
-            let line = before.matches('\n').count() + 1;
-            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            Location::at(line, column)
+    let mut at = Locator::new(text);
+    at.find(needle)
+}
+
+/// Where the resources of `resource_changes` are, found in one pass over the plan's text: each
+/// search goes on from the last one found (the changes are written in their order), counting
+/// lines on the way, so that locating n resources reads the text once, not n times.
+struct Locator<'t> {
+    text: &'t str,
+    /// Where the last search ended, its line (1-based), and the characters before it on that
+    /// line (a plan is often one line of many megabytes: counted as the search goes, too).
+    at: usize,
+    line: usize,
+    column: usize,
+    /// Searches from the start left: each reads the text again, so a plan written out of order
+    /// gets a few, then its resources are located at the file.
+    rereads: usize,
+}
+
+/// Searches from the start a locator makes at most.
+const MAX_REREADS: usize = 16;
+
+impl<'t> Locator<'t> {
+    fn new(text: &'t str) -> Self {
+        Locator {
+            text,
+            at: 0,
+            line: 1,
+            column: 0,
+            rereads: MAX_REREADS,
         }
-        None => Location::default(),
+    }
+
+    /// From the `resource_changes` key on, where the changes are written.
+    fn at_changes(text: &'t str) -> Self {
+        let mut locator = Locator::new(text);
+        if let Some(i) = memchr::memmem::find(text.as_bytes(), b"\"resource_changes\"") {
+            locator.advance(i);
+        }
+        locator
+    }
+
+    fn advance(&mut self, to: usize) {
+        let passed = &self.text[self.at..to];
+        match memchr::memrchr(b'\n', passed.as_bytes()) {
+            Some(last) => {
+                self.line += memchr::memchr_iter(b'\n', passed.as_bytes()).count();
+                self.column = passed[last + 1..].chars().count();
+            }
+            None => self.column += passed.chars().count(),
+        }
+        self.at = to;
+    }
+
+    /// The next occurrence of `needle` from where the last search ended; else the first one
+    /// anywhere (a plan written in another order), from the start.
+    fn find(&mut self, needle: &str) -> Location {
+        let next = memchr::memmem::find(&self.text.as_bytes()[self.at..], needle.as_bytes());
+        match next {
+            Some(i) => {
+                self.advance(self.at + i);
+                Location::at(self.line, self.column + 1)
+            }
+            None if self.at > 0 && self.rereads > 0 => {
+                let mut again = Locator::new(self.text);
+                again.rereads = self.rereads - 1;
+                self.rereads -= 1;
+                let found = again.find(needle);
+                if found != Location::default() {
+                    *self = again;
+                }
+                found
+            }
+            None => Location::default(),
+        }
     }
 }
 
@@ -119,6 +186,7 @@ fn changes(plan: &Value) -> impl Iterator<Item = (&str, &Value)> {
 pub fn removed(plan: &Value, text: &str, settings: &Settings) -> Vec<Removed> {
     let sets = std::sync::OnceLock::new();
     let mut out = Vec::new();
+    let mut locator = Locator::at_changes(text);
     for (kind, change) in changes(plan) {
         let Some(c) = change.get("change") else {
             continue;
@@ -178,7 +246,7 @@ pub fn removed(plan: &Value, text: &str, settings: &Settings) -> Vec<Removed> {
         out.push(Removed {
             principal,
             how,
-            at: find(text, &format!("\"{address}\"")),
+            at: locator.find(&format!("\"{address}\"")),
             by: address,
             resource_type,
         });
@@ -276,4 +344,39 @@ pub fn read(plan: &Value, text: &str, settings: &Settings) -> Result<Vec<Declare
         });
     }
     Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plan as `terraform show -json` writes it: one line. Each deleted role is located at
+    /// its own entry of `resource_changes`, in one pass (the plan's earlier sections name the
+    /// same addresses first).
+    #[test]
+    fn deletions_are_located_at_their_changes_in_one_pass() {
+        let n = 5_000;
+        let change = |i: usize| {
+            serde_json::json!({"address": format!("aws_iam_role.r{i}"), "type": "aws_iam_role",
+                "change": {"actions": ["delete"], "before": {"name": format!("r{i}"),
+                    "arn": format!("arn:aws:iam::111122223333:role/r{i}")}}})
+        };
+        let earlier: Vec<String> = (0..n).map(|i| format!("aws_iam_role.r{i}")).collect();
+        let plan = serde_json::json!({
+            "format_version": "1.2",
+            "planned_values": {"names": earlier},
+            "resource_changes": (0..n).map(change).collect::<Vec<_>>(),
+        });
+        let text = plan.to_string();
+        let removed = removed(&plan, &text, &Settings::default());
+        assert_eq!(removed.len(), n);
+        let changes_at = text.find("\"resource_changes\"").unwrap();
+        for r in &removed {
+            let column = r.at.column.unwrap();
+            let at = column - 1; // one line of ASCII: the column is the offset
+            assert_eq!(r.at.line, Some(1));
+            assert!(at > changes_at, "{} located before the changes", r.by);
+            assert!(text[at..].starts_with(&format!("\"{}\"", r.by)));
+        }
+    }
 }
