@@ -511,6 +511,59 @@ fn policy(
     }))
 }
 
+/// Memory that inputs read at once may take, estimated from their sizes: a large plan is read
+/// alone, however many threads there are, so that four 60 MB plans do not take four times what
+/// one does.
+const READ_BUDGET: u64 = 512 << 20;
+
+/// What reading and judging a file of `bytes` takes at most, about: its text, and the parsed
+/// document (a JSON or YAML tree of a plan or template takes several times its text).
+fn read_cost(bytes: u64) -> u64 {
+    bytes.saturating_mul(12).clamp(1, READ_BUDGET)
+}
+
+/// The memory left to readers, shared: each takes its file's cost before reading and gives it
+/// back after.
+struct Budget {
+    left: std::sync::Mutex<u64>,
+    freed: std::sync::Condvar,
+}
+
+impl Budget {
+    /// Waits until `cost` is free, and holds it until the guard is dropped (a reader that
+    /// panics gives it back too).
+    fn take(&self, cost: u64) -> Held<'_> {
+        let mut left = self
+            .left
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *left < cost {
+            left = self
+                .freed
+                .wait(left)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        *left -= cost;
+        Held { budget: self, cost }
+    }
+}
+
+struct Held<'b> {
+    budget: &'b Budget,
+    cost: u64,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        *self
+            .budget
+            .left
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) += self.cost;
+        self.budget.freed.notify_all();
+    }
+}
+
 /// Reads every input on `threads` threads (0: one per core); the result is in input order.
 pub fn read_all(inputs: &[Input], settings: &Settings, threads: usize) -> Vec<InputFile> {
     let threads = match threads {
@@ -522,6 +575,10 @@ pub fn read_all(inputs: &[Input], settings: &Settings, threads: usize) -> Vec<In
     let mut slots: Vec<Option<InputFile>> = Vec::new();
     slots.resize_with(inputs.len(), || None);
     let slots = std::sync::Mutex::new(slots);
+    let budget = Budget {
+        left: std::sync::Mutex::new(READ_BUDGET),
+        freed: std::sync::Condvar::new(),
+    };
     std::thread::scope(|scope| {
         for _ in 0..threads {
             // Reading a template recurses as deep as the document nests (bounded by
@@ -531,7 +588,11 @@ pub fn read_all(inputs: &[Input], settings: &Settings, threads: usize) -> Vec<In
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(input) = inputs.get(i) else { break };
+                    let size = std::fs::metadata(&input.path).map_or(0, |m| m.len());
+                    let cost = read_cost(size.min(MAX_INPUT_BYTES));
+                    let held = budget.take(cost);
                     let read = read_input(input, settings);
+                    drop(held);
                     slots.lock().expect("slots")[i] = read;
                 }
             });
