@@ -11,15 +11,7 @@ use crate::policy::{
     Context, Decision, Identity, KeyPolicy, PUT_KEY_POLICY, evaluate_for, identity_decision,
 };
 
-/// One principal IAM lets update the key policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IamRestorer {
-    pub arn: String,
-    /// The policy that allows it (its name).
-    pub allowed_by: String,
-    /// Context keys the answer depends on (empty: it is allowed).
-    pub conditions_on: Vec<String>,
-}
+pub use super::restore_paths::IamRestorer;
 
 /// The users and roles of the details whose policies allow `kms:PutKeyPolicy` on the key. Their
 /// policies come from the graph, which parses each once for the restore paths too.
@@ -29,7 +21,6 @@ pub fn iam_restorers(
     key_arn: Option<&str>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Vec<IamRestorer> {
-    let empty = Context::default();
     let mut out = Vec::new();
     for p in details.users.iter().chain(&details.roles) {
         let Ok(identity) = Identity::parse(&p.arn) else {
@@ -38,55 +29,92 @@ pub fn iam_restorers(
         let Some(holder) = graph.holder(&identity) else {
             continue;
         };
-        let refs: Vec<&KeyPolicy> = holder.policies.iter().map(|(_, p)| p.as_ref()).collect();
-        let decision = identity_decision(
-            &refs,
-            holder.boundary.as_deref(),
-            &identity,
-            PUT_KEY_POLICY,
-            key_arn,
-            &empty,
-            now,
-        );
-        if !matches!(decision, Decision::Allow | Decision::Conditional) {
+        // Judged once per account when no statement that could allow or deny it names a
+        // resource: then the answer holds for every key.
+        let any_key = for_any_key(&holder);
+        if any_key && let Some(known) = graph.any_key.borrow().get(&p.arn) {
+            out.extend(known.clone());
             continue;
         }
-        let evaluations: Vec<(&String, _)> = holder
-            .policies
-            .iter()
-            .map(|(name, policy)| {
-                let e = evaluate_for(policy, &identity, PUT_KEY_POLICY, key_arn, &empty, now);
-                (name, e)
-            })
-            .collect();
-        let Some(allowing) = evaluations
-            .iter()
-            .find(|(_, e)| e.decision == Decision::Allow)
-            .or_else(|| {
-                evaluations
-                    .iter()
-                    .find(|(_, e)| e.decision == Decision::Conditional)
-            })
-        else {
-            continue;
-        };
-        let mut conditions_on: Vec<String> = if decision == Decision::Conditional {
-            evaluations
-                .iter()
-                .flat_map(|(_, e)| e.unknown_context.iter().cloned())
-                .collect()
-        } else {
-            Vec::new()
-        };
-        conditions_on.sort();
-        conditions_on.dedup();
-        out.push(IamRestorer {
-            arn: p.arn.clone(),
-            allowed_by: allowing.0.clone(),
-            conditions_on,
-        });
+        let found = judge_principal(&p.arn, &identity, &holder, key_arn, now);
+        if any_key {
+            graph
+                .any_key
+                .borrow_mut()
+                .insert(p.arn.clone(), found.clone());
+        }
+        out.extend(found);
     }
     out
+}
+
+/// Whether every statement of the principal's policies (and boundary) that covers
+/// `kms:PutKeyPolicy` applies to any resource (`"Resource": "*"`): its answer is the same for
+/// every key of the account.
+fn for_any_key(holder: &super::restore_paths::Holder) -> bool {
+    holder
+        .policies
+        .iter()
+        .map(|(_, p)| p.as_ref())
+        .chain(holder.boundary.as_deref())
+        .flat_map(|p| &p.statements)
+        .filter(|s| s.covers_action(PUT_KEY_POLICY))
+        .all(|s| !s.not_resource && s.resources.iter().all(|r| r.is_star()))
+}
+
+/// Whether the principal's policies allow `kms:PutKeyPolicy` on the key, and by which policy.
+fn judge_principal(
+    arn: &str,
+    identity: &Identity,
+    holder: &super::restore_paths::Holder,
+    key_arn: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<IamRestorer> {
+    let empty = Context::default();
+    let refs: Vec<&KeyPolicy> = holder.policies.iter().map(|(_, p)| p.as_ref()).collect();
+    let decision = identity_decision(
+        &refs,
+        holder.boundary.as_deref(),
+        identity,
+        PUT_KEY_POLICY,
+        key_arn,
+        &empty,
+        now,
+    );
+    if !matches!(decision, Decision::Allow | Decision::Conditional) {
+        return None;
+    }
+    let evaluations: Vec<(&String, _)> = holder
+        .policies
+        .iter()
+        .map(|(name, policy)| {
+            let e = evaluate_for(policy, identity, PUT_KEY_POLICY, key_arn, &empty, now);
+            (name, e)
+        })
+        .collect();
+    let allowing = evaluations
+        .iter()
+        .find(|(_, e)| e.decision == Decision::Allow)
+        .or_else(|| {
+            evaluations
+                .iter()
+                .find(|(_, e)| e.decision == Decision::Conditional)
+        })?;
+    let mut conditions_on: Vec<String> = if decision == Decision::Conditional {
+        evaluations
+            .iter()
+            .flat_map(|(_, e)| e.unknown_context.iter().cloned())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    conditions_on.sort();
+    conditions_on.dedup();
+    Some(IamRestorer {
+        arn: arn.to_owned(),
+        allowed_by: allowing.0.clone(),
+        conditions_on,
+    })
 }
 
 /// The IAM-side restorers as restorers of the key (`via: iam`), leaving out principals the key

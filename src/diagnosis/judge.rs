@@ -267,6 +267,10 @@ pub fn restorers(case: &KeyCase) -> Restorers {
         }
     }
     let mut iam_whole = false;
+    let denies_put = policy
+        .statements
+        .iter()
+        .any(|s| s.effect == crate::policy::Effect::Deny && s.covers_action(PUT_KEY_POLICY));
     if let (true, Some((details, graph))) = (super::model::delegates(&list), case.iam) {
         let through = through_iam(
             details,
@@ -279,22 +283,25 @@ pub fn restorers(case: &KeyCase) -> Restorers {
         )
         .into_iter()
         // The delegation holds for each principal as the key policy's Denies let it: a Deny
-        // unless `aws:PrincipalArn` is the break-glass role spares that role alone.
+        // unless `aws:PrincipalArn` is the break-glass role spares that role alone. Without a
+        // Deny on kms:PutKeyPolicy it holds for all alike: thousands of administrators are not
+        // evaluated one by one for every key.
         .filter(|r| {
-            Identity::parse(&r.principal).is_ok_and(|who| {
-                // Under a NotPrincipal Deny, a principal with a boundary is always denied.
-                !(not_principal_deny(policy) && graph.boundary_of(&who).is_some())
-                    && crate::policy::evaluate_for(
-                        policy,
-                        &who,
-                        PUT_KEY_POLICY,
-                        scope.key_arn,
-                        case.context,
-                        case.now,
-                    )
-                    .decision
-                        != crate::policy::Decision::ExplicitDeny
-            })
+            !denies_put
+                || Identity::parse(&r.principal).is_ok_and(|who| {
+                    // Under a NotPrincipal Deny, a principal with a boundary is always denied.
+                    !(not_principal_deny(policy) && graph.boundary_of(&who).is_some())
+                        && crate::policy::evaluate_for(
+                            policy,
+                            &who,
+                            PUT_KEY_POLICY,
+                            scope.key_arn,
+                            case.context,
+                            case.now,
+                        )
+                        .decision
+                            != crate::policy::Decision::ExplicitDeny
+                })
         });
         list.extend(through);
         iam_whole = details.complete;

@@ -51,6 +51,20 @@ pub struct Graph<'a> {
     /// (used where its own policies are not in the authorization details).
     subject: Option<Identity>,
     simulated: Vec<(Identity, Assume)>,
+    /// Whether a principal IAM lets update any key policy of the account, for those whose
+    /// answer is the same for every key (`iam_restorers`): judged once per account, not once
+    /// per key.
+    pub(super) any_key: std::cell::RefCell<HashMap<String, Option<IamRestorer>>>,
+}
+
+/// One principal IAM lets update the key policy (`iam_restorers`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IamRestorer {
+    pub arn: String,
+    /// The policy that allows it (its name).
+    pub allowed_by: String,
+    /// Context keys the answer depends on (empty: it is allowed).
+    pub conditions_on: Vec<String>,
 }
 
 /// The managed policies of the details by ARN: name and document.
@@ -74,6 +88,7 @@ impl<'a> Graph<'a> {
             details: Some(details),
             now,
             holders: Default::default(),
+            any_key: Default::default(),
             managed: managed_of(Some(details)),
             parsed: Default::default(),
             subject: None,
@@ -140,6 +155,7 @@ impl<'a> Graph<'a> {
             details: ev.authorization.as_ref(),
             now,
             holders: Default::default(),
+            any_key: Default::default(),
             managed,
             parsed: Default::default(),
             subject,

@@ -75,11 +75,9 @@ fn living(restorers: &[Restorer]) -> Vec<&str> {
 #[derive(Debug, Clone)]
 pub struct Impact<'r> {
     /// Each finding with the removal it is located at (for `check`: the resource that
-    /// removes the principal).
+    /// removes the principal). Only the findings are kept: a scan of many keys, each with
+    /// thousands of IAM restorers, must not hold every list.
     pub findings: Vec<(Finding, &'r Removed)>,
-    /// The restorers that count, before and after.
-    pub before: Vec<String>,
-    pub after: Vec<String>,
 }
 
 /// What `removed` takes from the key named `key` (its ARN, or where a template declares it):
@@ -119,11 +117,8 @@ pub fn impact<'r>(key: &Text, case: &KeyCase, removed: &'r [Removed]) -> Impact<
         .collect();
     let mut out = Impact {
         findings: Vec::new(),
-        before: living_before.iter().map(|s| s.to_string()).collect(),
-        after: Vec::new(),
     };
     if hits.is_empty() {
-        out.after = out.before.clone();
         return out;
     }
     let mut gone = case.clone();
@@ -140,8 +135,13 @@ pub fn impact<'r>(key: &Text, case: &KeyCase, removed: &'r [Removed]) -> Impact<
     );
     living_after.sort_unstable();
     living_after.dedup();
-    out.after = living_after.iter().map(|s| s.to_string()).collect();
-    let words = Words::new(key, scope, iam, super::model::delegates(after), &out);
+    let words = Words::new(
+        key,
+        scope,
+        iam,
+        super::model::delegates(after),
+        (&living_before, &living_after),
+    );
     for (named, r) in hits.iter().filter(|(_, r)| r.how == Removal::Replaced) {
         out.findings.push((words.replaced(named, r), *r));
     }
@@ -157,6 +157,27 @@ pub fn impact<'r>(key: &Text, case: &KeyCase, removed: &'r [Removed]) -> Impact<
         }
     }
     out
+}
+
+/// Principals named in a finding at most: an account with thousands of IAM administrators
+/// gives their number, not every name in every key's finding.
+const NAMES_SHOWN: usize = 10;
+
+/// Principals, the first [`NAMES_SHOWN`] by name and the others counted.
+fn names(all: &[&str]) -> Text {
+    let mut shown: Vec<Text> = all
+        .iter()
+        .take(NAMES_SHOWN)
+        .map(|p| Text::code(p.to_string()))
+        .collect();
+    if all.len() > NAMES_SHOWN {
+        shown.push(text!(
+            "and ",
+            super::model::count((all.len() - NAMES_SHOWN) as u64),
+            " more"
+        ));
+    }
+    Text::join(shown, ", ")
 }
 
 /// What the findings of one key say: who can update its policy now and after, and how to keep
@@ -178,26 +199,25 @@ impl Words {
         scope: &PolicyScope,
         iam: Option<&[String]>,
         delegates_after: bool,
-        out: &Impact,
+        (before, after): (&[&str], &[&str]),
     ) -> Words {
         // The account delegation that stays is any IAM administrator of the account, many,
         // unless the authorization details say who they are: then its root user is one, of
         // last resort.
         let whole_account_stays = iam.is_none() && delegates_after;
         let root_only = iam.is_some()
-            && out
-                .after
+            && after
                 .iter()
                 .all(|p| matches!(Identity::parse(p), Ok(Identity::Account { .. })));
-        let remaining: Text = if out.after.is_empty() {
+        let remaining: Text = if after.is_empty() {
             "none".into()
         } else {
-            Text::join(out.after.iter().map(|p| Text::code(p.clone())), ", ")
+            names(after)
         };
         let root = format!("arn:{}:iam::{}:root", scope.partition, scope.account);
         Words {
             key: key.clone(),
-            today: Text::join(out.before.iter().map(|p| Text::code(p.clone())), ", "),
+            today: names(before),
             remaining,
             keep_access: text!(
                 "Before the change applies, let another principal that stays update the key policy: the account delegation (",
@@ -206,8 +226,8 @@ impl Words {
                 )),
                 ") or a break-glass role; or keep the principal."
             ),
-            last: out.after.is_empty(),
-            one_left: (out.after.len() <= 1 || root_only) && !whole_account_stays,
+            last: after.is_empty(),
+            one_left: (after.len() <= 1 || root_only) && !whole_account_stays,
         }
     }
 
