@@ -307,7 +307,7 @@ fn read_text(text: &str, path: &Path, settings: &Settings) -> Outcome {
     // A plan is read as plain JSON: it can be large, and its lines say nothing.
     if looks_json
         && text.contains("\"format_version\"")
-        && let Ok(v) = serde_json::from_str::<serde_json::Value>(text)
+        && let Some(v) = terraform::parse_plan(text)
         && terraform::is_plan(&v)
     {
         return match terraform::read(&v, text, settings) {

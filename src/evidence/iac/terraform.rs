@@ -19,6 +19,101 @@ const TYPES: [ResourceType; 3] = [
     ResourceType::TfKmsReplicaKey,
 ];
 
+/// A plan's text as the few parts kms-doctor reads: its version, whether it has planned
+/// values, the changes of the resource types it knows (whole), and the permission sets of the
+/// prior state. The rest — most of a large plan — is skipped as it is read, never held: a 60 MB
+/// plan parsed whole is a tree of several hundred megabytes. `None`: not JSON.
+pub fn parse_plan(text: &str) -> Option<Value> {
+    use serde::Deserialize;
+    use serde_json::value::RawValue;
+    use std::borrow::Cow;
+
+    #[derive(Deserialize)]
+    struct RawPlan<'a> {
+        format_version: Option<Value>,
+        #[serde(borrow)]
+        planned_values: Option<&'a RawValue>,
+        #[serde(borrow)]
+        resource_changes: Option<Vec<&'a RawValue>>,
+        #[serde(borrow)]
+        prior_state: Option<PriorState<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct PriorState<'a> {
+        #[serde(borrow)]
+        values: Option<Values<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct Values<'a> {
+        #[serde(borrow)]
+        root_module: Option<Module<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct Module<'a> {
+        #[serde(borrow, default)]
+        resources: Vec<&'a RawValue>,
+        #[serde(borrow, default)]
+        child_modules: Vec<Module<'a>>,
+    }
+    /// A resource's type, read without the rest of it.
+    #[derive(Deserialize)]
+    struct Head<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: Option<Cow<'a, str>>,
+    }
+    let kind_of = |raw: &RawValue| {
+        serde_json::from_str::<Head>(raw.get())
+            .ok()
+            .and_then(|h| h.kind)
+            .map(Cow::into_owned)
+    };
+    let plan: RawPlan = serde_json::from_str(text).ok()?;
+    let mut out = serde_json::Map::new();
+    if let Some(v) = plan.format_version {
+        out.insert("format_version".into(), v);
+    }
+    if plan.planned_values.is_some() {
+        out.insert("planned_values".into(), Value::Object(Default::default()));
+    }
+    if let Some(changes) = plan.resource_changes {
+        let known: Vec<Value> = changes
+            .into_iter()
+            .filter(|raw| kind_of(raw).is_some_and(|k| ResourceType::parse(&k).is_some()))
+            .filter_map(|raw| serde_json::from_str(raw.get()).ok())
+            .collect();
+        out.insert("resource_changes".into(), Value::Array(known));
+    }
+    // The prior state's permission sets, from every module (a bounded number of them).
+    let mut sets = Vec::new();
+    let mut modules: Vec<Module> = plan
+        .prior_state
+        .and_then(|p| p.values)
+        .and_then(|v| v.root_module)
+        .into_iter()
+        .collect();
+    let mut seen = 0;
+    while let Some(m) = modules.pop() {
+        seen += 1;
+        if seen > 10_000 {
+            break;
+        }
+        sets.extend(
+            m.resources
+                .iter()
+                .filter(|raw| kind_of(raw).as_deref() == Some("aws_ssoadmin_permission_set"))
+                .filter_map(|raw| serde_json::from_str::<Value>(raw.get()).ok()),
+        );
+        modules.extend(m.child_modules);
+    }
+    if !sets.is_empty() {
+        out.insert(
+            "prior_state".into(),
+            serde_json::json!({"values": {"root_module": {"resources": sets}}}),
+        );
+    }
+    Some(Value::Object(out))
+}
+
 /// Whether a JSON document looks like a plan.
 pub fn is_plan(v: &Value) -> bool {
     v.get("format_version").is_some()
