@@ -842,17 +842,7 @@ async fn search_history<C: CloudTrail>(
             pending += 1;
         }
     }
-    let search = SearchOptions {
-        lookback_days: opts.lookback_days,
-        min_interval: opts.lookup_interval,
-        timeout: opts.timeout,
-        max_pages: MAX_PAGES,
-        deadline: calls.deadline(),
-    };
-    let window = (
-        opts.now - chrono::Duration::days(i64::from(opts.lookback_days)),
-        opts.now,
-    );
+    let (search, window) = search_of(opts, calls);
     let mut found: Vec<(Option<PolicyEvent>, Vec<PolicyEvent>)> =
         vec![(None, Vec::new()); keys.len()];
     let result = event_history::scan(
@@ -898,6 +888,28 @@ async fn search_history<C: CloudTrail>(
     }
 }
 
+/// How scan's CloudTrail searches go: its bounds, and the window searched.
+fn search_of(
+    opts: &ScanOptions,
+    calls: &Calls,
+) -> (
+    SearchOptions,
+    (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+) {
+    let search = SearchOptions {
+        lookback_days: opts.lookback_days,
+        min_interval: opts.lookup_interval,
+        timeout: opts.timeout,
+        max_pages: MAX_PAGES,
+        deadline: calls.deadline(),
+    };
+    let window = (
+        opts.now - chrono::Duration::days(i64::from(opts.lookback_days)),
+        opts.now,
+    );
+    (search, window)
+}
+
 /// The multi-Region replicas whose Region's search found no policy event: the `ReplicateKey`
 /// that set each one's policy is recorded in its primary's Region, searched once per primary
 /// Region for all of them (see `event_history::search_replicated`).
@@ -915,17 +927,7 @@ async fn search_replicas<C: CloudTrail>(
             by_primary.entry(primary.clone()).or_default().push(i);
         }
     }
-    let search = SearchOptions {
-        lookback_days: opts.lookback_days,
-        min_interval: opts.lookup_interval,
-        timeout: opts.timeout,
-        max_pages: MAX_PAGES,
-        deadline: calls.deadline(),
-    };
-    let window = (
-        opts.now - chrono::Duration::days(i64::from(opts.lookback_days)),
-        opts.now,
-    );
+    let (search, window) = search_of(opts, calls);
     for (primary, replicas) in by_primary {
         let mut set = KeySet::default();
         for &i in &replicas {

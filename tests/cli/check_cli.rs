@@ -977,11 +977,10 @@ fn a_template_against_its_old_version_names_the_roles_it_replaces_and_deletes() 
     assert_exit(&o, 2);
 }
 
-/// `--org-id`: the data perimeter's `aws:PrincipalOrgID` is decided, so the deployer is not
-/// said to lose access on a condition kms-doctor can know; a malformed ID is refused.
-#[test]
-fn the_organisation_id_decides_the_data_perimeter() {
-    let dir = crate::support::cli::fresh_dir("check-org-id");
+/// The codes `check` gives a policy that names the deployer beside a `Deny` on `condition`,
+/// with `extra` flags, and its exit status.
+fn deployer_and_deny(name: &str, condition: Value, extra: &[&str]) -> (Vec<String>, Option<i32>) {
+    let dir = crate::support::cli::fresh_dir(name);
     let deployer = "arn:aws:iam::111122223333:role/Deployer";
     let policy = dir.join("policy.json");
     std::fs::write(
@@ -989,97 +988,55 @@ fn the_organisation_id_decides_the_data_perimeter() {
         serde_json::json!({"Version": "2012-10-17", "Statement": [
             {"Sid": "Deployer", "Effect": "Allow", "Principal": {"AWS": deployer},
              "Action": "kms:*", "Resource": "*"},
-            {"Sid": "Perimeter", "Effect": "Deny", "Principal": "*", "Action": "kms:*",
-             "Resource": "*",
-             "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}]})
+            {"Sid": "Deny", "Effect": "Deny", "Principal": "*", "Action": "kms:*",
+             "Resource": "*", "Condition": condition}]})
         .to_string(),
     )
     .unwrap();
-    let path = policy.to_str().unwrap();
-    let run = |extra: &[&str]| {
-        let mut args = vec!["check", path, "--deployer", deployer, "--format", "json"];
-        args.extend_from_slice(extra);
-        kms_doctor(&args)
-    };
-    let codes = |o: &std::process::Output| -> Vec<String> {
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        v["files"][0]["resources"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|r| r["findings"].as_array().cloned().unwrap_or_default())
-            .filter_map(|f| f["code"].as_str().map(str::to_owned))
-            .collect()
-    };
-    let unknown = run(&[]);
-    assert!(
-        codes(&unknown).contains(&"deployer-loses-access".to_owned()),
-        "{}",
-        stdout(&unknown)
-    );
-    let known = run(&["--org-id", "o-a1b2c3d4e5"]);
-    assert!(
-        !codes(&known).contains(&"deployer-loses-access".to_owned()),
-        "{}",
-        stdout(&known)
-    );
-    let outside = run(&["--org-id", "o-zzzzzzzzzz"]);
-    assert!(codes(&outside).contains(&"deployer-loses-access".to_owned()));
-    assert_exit(&run(&["--org-id", "org-1"]), 2);
+    let mut args = vec![
+        "check",
+        policy.to_str().unwrap(),
+        "--deployer",
+        deployer,
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let o = kms_doctor(&args);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    let codes = v["files"][0]["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["findings"].as_array().cloned().unwrap_or_default())
+        .filter_map(|f| f["code"].as_str().map(str::to_owned))
+        .collect();
+    (codes, o.status.code())
+}
+
+/// `--org-id`: the data perimeter's `aws:PrincipalOrgID` is decided, so the deployer is not
+/// said to lose access on a condition kms-doctor can know; a malformed ID is refused.
+#[test]
+fn the_organisation_id_decides_the_data_perimeter() {
+    let perimeter =
+        serde_json::json!({"StringNotEqualsIfExists": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}});
+    let run = |extra: &[&str]| deployer_and_deny("check-org-id", perimeter.clone(), extra);
+    let loses = "deployer-loses-access".to_owned();
+    assert!(run(&[]).0.contains(&loses));
+    assert!(!run(&["--org-id", "o-a1b2c3d4e5"]).0.contains(&loses));
+    assert!(run(&["--org-id", "o-zzzzzzzzzz"]).0.contains(&loses));
+    assert_eq!(run(&["--org-id", "org-1"]).1, Some(2));
 }
 
 /// `--region R`: the keys are deployed there, so `aws:RequestedRegion` is decided (every call
 /// about a key goes to its Region); without it, the default Region decides nothing.
 #[test]
 fn the_region_given_decides_requested_region_conditions() {
-    let dir = crate::support::cli::fresh_dir("check-region");
-    let deployer = "arn:aws:iam::111122223333:role/Deployer";
-    let policy = dir.join("policy.json");
-    std::fs::write(
-        &policy,
-        serde_json::json!({"Version": "2012-10-17", "Statement": [
-            {"Sid": "Deployer", "Effect": "Allow", "Principal": {"AWS": deployer},
-             "Action": "kms:*", "Resource": "*"},
-            {"Sid": "Region", "Effect": "Deny", "Principal": "*", "Action": "kms:*",
-             "Resource": "*",
-             "Condition": {"StringNotEquals": {"aws:RequestedRegion": "eu-west-1"}}}]})
-        .to_string(),
-    )
-    .unwrap();
-    let path = policy.to_str().unwrap();
-    let run = |extra: &[&str]| {
-        let mut args = vec!["check", path, "--deployer", deployer, "--format", "json"];
-        args.extend_from_slice(extra);
-        kms_doctor(&args)
-    };
-    let codes = |o: &std::process::Output| -> Vec<String> {
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        v["files"][0]["resources"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|r| r["findings"].as_array().cloned().unwrap_or_default())
-            .filter_map(|f| f["code"].as_str().map(str::to_owned))
-            .collect()
-    };
-    let unknown = run(&[]);
-    assert!(
-        codes(&unknown).contains(&"deployer-loses-access".to_owned()),
-        "{}",
-        stdout(&unknown)
-    );
-    let there = run(&["--region", "eu-west-1"]);
-    assert!(
-        !codes(&there).contains(&"deployer-loses-access".to_owned()),
-        "{}",
-        stdout(&there)
-    );
-    let elsewhere = run(&["--region", "us-east-1"]);
-    assert!(
-        codes(&elsewhere).contains(&"no-restorer".to_owned()),
-        "{}",
-        stdout(&elsewhere)
-    );
+    let region = serde_json::json!({"StringNotEquals": {"aws:RequestedRegion": "eu-west-1"}});
+    let run = |extra: &[&str]| deployer_and_deny("check-region", region.clone(), extra).0;
+    assert!(run(&[]).contains(&"deployer-loses-access".to_owned()));
+    assert!(!run(&["--region", "eu-west-1"]).contains(&"deployer-loses-access".to_owned()));
+    assert!(run(&["--region", "us-east-1"]).contains(&"no-restorer".to_owned()));
 }
 
 /// A file named like a workflow command is not one in the text report: GitHub runners read
