@@ -233,36 +233,18 @@ fn permission_set_names(plan: &Value) -> std::collections::BTreeMap<String, Stri
             }
         }
     }
-    // The prior state's modules, breadth first, a bounded number of them.
-    let mut modules: Vec<&Value> = plan
-        .pointer("/prior_state/values/root_module")
+    // The prior state's permission sets: `parse_plan` gathers those of every module into the
+    // root module.
+    for r in plan
+        .pointer("/prior_state/values/root_module/resources")
+        .and_then(Value::as_array)
         .into_iter()
-        .collect();
-    let mut seen = 0;
-    while let Some(m) = modules.pop() {
-        seen += 1;
-        if seen > 10_000 {
-            break;
+        .flatten()
+        .filter(|r| r.get("type").and_then(Value::as_str) == Some("aws_ssoadmin_permission_set"))
+    {
+        if let Some(v) = r.get("values") {
+            note(v);
         }
-        for r in m
-            .get("resources")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter(|r| {
-                r.get("type").and_then(Value::as_str) == Some("aws_ssoadmin_permission_set")
-            })
-        {
-            if let Some(v) = r.get("values") {
-                note(v);
-            }
-        }
-        modules.extend(
-            m.get("child_modules")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten(),
-        );
     }
     names
 }
@@ -444,6 +426,43 @@ pub fn read(plan: &Value, text: &str, settings: &Settings) -> Result<Vec<Declare
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An account assignment names its permission set by ARN; the name is in the prior state,
+    /// in a child module: `parse_plan` keeps it, and nothing else of the state.
+    #[test]
+    fn a_permission_set_is_named_from_the_prior_state_of_any_module() {
+        let arn = "arn:aws:sso:::permissionSet/ssoins-1/ps-1";
+        let plan = serde_json::json!({
+            "format_version": "1.2",
+            "planned_values": {"root_module": {}},
+            "resource_changes": [
+                {"address": "aws_ssoadmin_account_assignment.a", "type": "aws_ssoadmin_account_assignment",
+                 "change": {"actions": ["delete"], "before": {"permission_set_arn": arn,
+                    "target_id": "111122223333", "target_type": "AWS_ACCOUNT"}}},
+                {"address": "aws_s3_bucket.b", "type": "aws_s3_bucket",
+                 "change": {"actions": ["no-op"], "before": {"bucket": "b"}}}
+            ],
+            "prior_state": {"values": {"root_module": {"resources": [], "child_modules": [
+                {"resources": [
+                    {"type": "aws_ssoadmin_permission_set", "values": {"arn": arn, "name": "KeyAdmins"}},
+                    {"type": "aws_s3_bucket", "values": {"bucket": "b"}}
+                ]}
+            ]}}}
+        })
+        .to_string();
+        let pruned = parse_plan(&plan).unwrap();
+        assert!(is_plan(&pruned));
+        assert_eq!(pruned["resource_changes"].as_array().unwrap().len(), 1);
+        let removed = removed(&pruned, &plan, &Settings::default());
+        assert_eq!(removed.len(), 1);
+        match &removed[0].principal {
+            RemovedPrincipal::PermissionSet { name, account } => {
+                assert_eq!(name.as_ref(), "KeyAdmins");
+                assert_eq!(account.as_deref(), Some("111122223333"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     /// A plan as `terraform show -json` writes it: one line. Each deleted role is located at
     /// its own entry of `resource_changes`, in one pass (the plan's earlier sections name the

@@ -242,7 +242,31 @@ pub async fn search_replicated<C: CloudTrail>(
         now,
     );
     let mut in_force = None;
-    let stats = scan(
+    // A failed ReplicateKey created no replica (and names none).
+    let stats = replications(primary, calls, key, opts, window, progress, |e| {
+        if e.error_code.is_some() {
+            true
+        } else {
+            in_force = Some(e);
+            false
+        }
+    })
+    .await;
+    add_replicated(history, stats.as_ref().ok(), in_force);
+}
+
+/// The `ReplicateKey` records of the replica `key` in its primary's event history (`primary`),
+/// newest first, each handed to `visit` (`false` stops).
+async fn replications<C: CloudTrail>(
+    primary: &C,
+    calls: &Calls,
+    key: &KeyRef,
+    opts: &SearchOptions,
+    window: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+    progress: &(dyn Fn(u32, u64) + Sync),
+    mut visit: impl FnMut(PolicyEvent) -> bool,
+) -> Result<ScanStats, CallError> {
+    scan(
         primary,
         calls,
         key,
@@ -251,18 +275,9 @@ pub async fn search_replicated<C: CloudTrail>(
         window,
         None,
         progress,
-        // A failed ReplicateKey created no replica (and names none).
-        |(), e| {
-            if e.error_code.is_some() {
-                true
-            } else {
-                in_force = Some(e);
-                false
-            }
-        },
+        |(), e| visit(e),
     )
-    .await;
-    add_replicated(history, stats.as_ref().ok(), in_force);
+    .await
 }
 
 /// Adds to a replica's history what the search of its primary's Region found: the
@@ -352,20 +367,10 @@ pub async fn key_timeline<K: Kms, C: CloudTrail>(
         let replicated = match ct.in_region(primary_region) {
             Some(primary) => {
                 let mut found = Vec::new();
-                scan(
-                    &primary,
-                    calls,
-                    key,
-                    opts,
-                    &[PolicyEventName::ReplicateKey],
-                    window,
-                    None,
-                    progress,
-                    |(), e| {
-                        found.push(e);
-                        true
-                    },
-                )
+                replications(&primary, calls, key, opts, window, progress, |e| {
+                    found.push(e);
+                    true
+                })
                 .await
                 .ok()
                 .map(|s| (found, s))
