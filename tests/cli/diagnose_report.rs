@@ -283,3 +283,35 @@ fn without_its_only_administrator_the_key_would_have_no_restorer() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A CloudTrail search that a failed call ended before the policy in force: the text said
+/// "cut short", and now the JSON carries the finding that says so (not read is not none).
+#[test]
+fn a_search_cut_short_by_a_failed_call_is_a_finding_in_json() {
+    let path = edited_evidence("cut-by-failure", |ev| {
+        ev["history"]["in_force"] = serde_json::Value::Null;
+        ev["history"]["complete"] = false.into();
+        ev["history"]["cut_short"] = serde_json::Value::Null;
+    });
+    let o = kms_doctor(&[
+        "diagnose",
+        "--from-evidence",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let cut = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "evidence-incomplete")
+        .unwrap_or_else(|| panic!("{:#}", r["findings"]));
+    assert!(
+        cut["title"]
+            .as_str()
+            .unwrap()
+            .contains("cut short by a failed call"),
+        "{cut:#}"
+    );
+}

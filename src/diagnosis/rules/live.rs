@@ -557,28 +557,25 @@ pub fn history_findings(findings: &mut Vec<Finding>, ev: &Evidence) {
         ),
         None => {}
     }
-    if h.in_force.is_none() && h.cut_short.is_none() && !h.complete {
+    // A search that ended before the policy in force, cut short by a bound or a failed call:
+    // the policy is unknown, and why is said.
+    let cut = match (&h.in_force, &h.cut_short) {
+        (Some(_), _) => None,
+        (None, Some(why)) => Some((
+            why.text(),
+            "Run again with a larger --max-duration, or read the CloudTrail log archive with --logs or --athena-table.",
+        )),
+        (None, None) if !h.complete => Some((
+            "by a failed call".into(),
+            "Run again (a throttled or failed call may pass then), or read the CloudTrail log archive with --logs or --athena-table.",
+        )),
+        (None, None) => None,
+    };
+    if let Some((why, help)) = cut {
         findings.push(
             Finding::new(
                 Code::EvidenceIncomplete,
-                "The CloudTrail search was cut short by a failed call",
-            )
-            .detail(text!(
-                "It read ",
-                count(h.events_scanned),
-                " events on ",
-                count(h.pages),
-                " pages",
-                " before a call failed, without reaching the newest successful PutKeyPolicy or CreateKey of the key, so the policy in force is unknown."
-            ))
-            .help("Run again (a throttled or failed call may pass then), or read the CloudTrail log archive with --logs or --athena-table."),
-        );
-    }
-    if let (None, Some(why)) = (&h.in_force, &h.cut_short) {
-        findings.push(
-            Finding::new(
-                Code::EvidenceIncomplete,
-                text!("The CloudTrail search was cut short ", why.text()),
+                text!("The CloudTrail search was cut short ", why),
             )
             .detail(text!(
                 "It read ",
@@ -588,7 +585,7 @@ pub fn history_findings(findings: &mut Vec<Finding>, ev: &Evidence) {
                 " pages",
                 " without reaching the newest successful PutKeyPolicy or CreateKey of the key, so the policy in force is unknown."
             ))
-            .help("Run again with a larger --max-duration, or read the CloudTrail log archive with --logs or --athena-table."),
+            .help(help),
         );
     }
     for failed in h.failed_attempts.iter().take(3) {
