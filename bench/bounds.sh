@@ -58,3 +58,32 @@ json.dump({"format_version": "1.2", "planned_values": {"root_module": {}},
 PY
 measure "check: a plan deleting 40,000 roles (7 MB, one line)" 30 \
   "$bin" check "$work/plan40k.json" --format json
+# A saved scan of 2,000 keys that delegate to an account of 5,000 administrators, and a plan
+# deleting one of them: who can update the policies is judged once for the account.
+python3 - "$work/scan-at-scale.json" "$work/plan-one-admin.json" <<'PY'
+import json, sys
+acct = "111122223333"
+deleg = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+    "Principal": {"AWS": f"arn:aws:iam::{acct}:root"}, "Action": "kms:*", "Resource": "*"}]})
+keys = [{"account": acct, "region": "us-east-1", "key_id": f"00000000-aaaa-bbbb-cccc-{i:012}",
+         "arn": f"arn:aws:kms:us-east-1:{acct}:key/00000000-aaaa-bbbb-cccc-{i:012}",
+         "aliases": [], "manager": "CUSTOMER", "state": "Enabled", "current_policy": deleg,
+         "get_key_policy": "ok", "restorer_checks": []} for i in range(2000)]
+roles = [{"arn": f"arn:aws:iam::{acct}:role/admin-{i}", "name": f"admin-{i}", "path": "/",
+          "inline_policies": [], "groups": [], "attached": ["arn:aws:iam::aws:policy/AdministratorAccess"]}
+         for i in range(5000)]
+admin = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+json.dump({"collected_at": "2026-12-08T00:00:00Z",
+           "caller": {"arn": f"arn:aws:sts::{acct}:assumed-role/Audit/a", "account": acct, "user_id": "AROAEXAMPLE:a"},
+           "accounts": [acct], "regions": ["us-east-1"], "keys": keys, "aws_managed_skipped": 0,
+           "regions_not_enabled": [], "regions_scanned": 1, "errors": [],
+           "organizations": {acct: {"not_in_organization": True}},
+           "authorization": {acct: {"users": [], "roles": roles, "groups": [], "complete": True,
+               "policies": [{"arn": "arn:aws:iam::aws:policy/AdministratorAccess", "name": "AdministratorAccess", "document": admin}]}},
+           "calls": [], "whole_organization": False}, open(sys.argv[1], "w"))
+json.dump({"format_version": "1.2", "planned_values": {"root_module": {}}, "resource_changes": [
+    {"address": "aws_iam_role.admin", "type": "aws_iam_role", "change": {"actions": ["delete"],
+     "before": {"name": "admin-7", "arn": f"arn:aws:iam::{acct}:role/admin-7"}}}]}, open(sys.argv[2], "w"))
+PY
+measure "check --keys: 2,000 delegating keys × 5,000 administrators (saved scan), one deleted" 30 \
+  "$bin" check --keys "$work/scan-at-scale.json" "$work/plan-one-admin.json" --format json

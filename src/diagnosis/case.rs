@@ -1,13 +1,14 @@
 //! What is known of one key, the one input of the judgement (`judge`), and who can update its
 //! policy, the one value every command and report asks ([`Restorers`]).
 
-use super::model::{AuthorizationDetails, Restorer, RestorerVia, SourceKind, Timestamp};
-use super::restore_paths::Graph;
+use super::model::{AuthorizationDetails, Restorer, SourceKind, Timestamp};
+use super::restore_paths::{Graph, ViaIam};
 use crate::policy::{
     BlockedBy, Context, Evaluation, Grantee, Identity, KeyPolicy, OrgPolicies, OrgRequest, Orphan,
     PUT_KEY_POLICY,
 };
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 /// What is known of one key, however it was learned (live evidence, a saved evidence file, a
 /// scan's read, a key declared in a template or plan): the one input of `judge`.
@@ -104,10 +105,12 @@ pub struct Restorers {
     /// Every principal the key policy names for `kms:PutKeyPolicy` (as its grant, with
     /// `blocked_by` when the organisation's policies deny it the action), in the policy's order.
     pub grants: Vec<Grantee>,
-    /// The same as restorers (`exists` from the checks made), then, when the key delegates to
-    /// the account and its authorization details were read, the IAM users and roles whose own
-    /// policies allow it (`via: iam`).
+    /// The same as restorers (`exists` from the checks made), one per grant.
     pub list: Vec<Restorer>,
+    /// When the key delegates to the account and its authorization details were read, the IAM
+    /// users and roles whose own policies allow it (`via: iam`): shared by the keys of the
+    /// account for which they are the same.
+    pub iam: Rc<ViaIam>,
     /// Principals named by the unique ID of a deleted principal.
     pub orphans: Vec<Orphan>,
     /// The authorization details were read whole: the IAM restorers are all of them.
@@ -126,9 +129,26 @@ pub struct Restorers {
 }
 
 impl Restorers {
-    /// The restorers the key policy names (the list's first part, one per grant).
+    /// The restorers the key policy names (one per grant).
     pub fn named(&self) -> &[Restorer] {
-        &self.list[..self.grants.len()]
+        &self.list
+    }
+
+    /// Every restorer: those the key policy names, then those through IAM.
+    pub fn all(&self) -> impl Iterator<Item = &Restorer> {
+        self.list.iter().chain(&self.iam.list)
+    }
+
+    /// Every restorer, as a report lists them.
+    pub fn into_list(self) -> Vec<Restorer> {
+        let mut list = self.list;
+        list.extend(Rc::unwrap_or_clone(self.iam).list);
+        list
+    }
+
+    /// The restorers through IAM, to change (made the key's own when shared).
+    pub fn iam_mut(&mut self) -> &mut Vec<Restorer> {
+        &mut Rc::make_mut(&mut self.iam).list
     }
 
     /// The key policy's grants that count (see [`Restorer::counts`]).
@@ -148,12 +168,12 @@ impl Restorers {
 
     /// Some restorer is held by the organisation's SCPs or RCPs.
     pub fn held(&self) -> bool {
-        self.list.iter().any(|r| r.blocked_by.is_some())
+        self.all().any(|r| r.blocked_by.is_some())
     }
 
     /// Some restorer counts.
     pub fn any_counts(&self) -> bool {
-        self.list.iter().any(Restorer::counts)
+        self.all().any(Restorer::counts)
     }
 
     /// Nobody is left to update the policy: `no-restorer`. Never for an AWS managed key (that
@@ -165,16 +185,11 @@ impl Restorers {
                 || !self.grants.iter().zip(&self.list).any(|(_, r)| r.counts()))
     }
 
-    /// The users and roles IAM lets update the policy through the delegation (not held by the
-    /// organisation's policies), when the authorization details were read whole.
-    pub fn through_iam_names(&self) -> Option<Vec<String>> {
-        self.iam_whole.then(|| {
-            self.list
-                .iter()
-                .filter(|r| r.via == RestorerVia::Iam && r.blocked_by.is_none())
-                .map(|r| r.principal.clone())
-                .collect()
-        })
+    /// The users and roles IAM lets update the policy through the delegation (those that count:
+    /// not held by the organisation's policies), sorted, when the authorization details were
+    /// read whole.
+    pub fn through_iam(&self) -> Option<&ViaIam> {
+        self.iam_whole.then_some(&*self.iam)
     }
 }
 

@@ -306,12 +306,7 @@ impl<'e> Case<'e> {
             .iter()
             .any(|s| s.allowed_by_organizations == Some(false));
         if organizations_deny {
-            for r in judged
-                .restorers
-                .list
-                .iter_mut()
-                .filter(|r| r.via == super::model::RestorerVia::Iam)
-            {
+            for r in judged.restorers.iam_mut() {
                 r.conditions_on.push(super::model::ConditionOn::Layer(
                     super::model::OrgLayer::ServiceControlPolicies,
                 ));
@@ -350,12 +345,11 @@ impl<'e> Case<'e> {
         let mut findings = std::mem::take(&mut judged.findings);
         if self.ev.key.not_found {
             findings = vec![live::key_not_found(self.ev)];
-            live::restorer_findings(&mut findings, &judged.restorers.list);
+            live::restorer_findings(&mut findings, judged.restorers.named());
         }
         let held: Vec<(&str, &crate::policy::BlockedBy)> = judged
             .restorers
-            .list
-            .iter()
+            .all()
             .filter_map(|r| Some((r.principal.as_str(), r.blocked_by.as_ref()?)))
             .collect();
         findings.extend(policy_rules::org_findings(layers, &held));
@@ -686,7 +680,7 @@ pub fn diagnose(
     case.live_findings(&access, &mut findings);
     name_causes(&mut access, &findings, case.policy.is_some());
     let unless_created = std::mem::take(&mut judged.restorers.unless_created);
-    let mut restorers = judged.restorers.list;
+    let mut restorers = judged.restorers.into_list();
     case.unread_org_conditions(&findings, &mut restorers);
     let (restore_path, path_conditional) = case.ways(&mut restorers, &access, &mut findings);
     report(

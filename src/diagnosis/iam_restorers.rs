@@ -5,11 +5,13 @@
 //! Service control policies are not readable from a member account: an answer here holds as far
 //! as the organisation's policies allow (the simulator shows where one denies).
 
-use super::model::AuthorizationDetails;
-use super::restore_paths::Graph;
+use super::case::PolicyScope;
+use super::model::{AuthorizationDetails, Restorer};
+use super::restore_paths::{Graph, Shape, ViaIam};
 use crate::policy::{
     Context, Decision, Identity, KeyPolicy, PUT_KEY_POLICY, evaluate_for, identity_decision,
 };
+use std::rc::Rc;
 
 pub use super::restore_paths::IamRestorer;
 
@@ -31,7 +33,7 @@ pub fn iam_restorers(
         };
         // Judged once per account when no statement that could allow or deny it names a
         // resource: then the answer holds for every key.
-        let any_key = for_any_key(&holder);
+        let any_key = holder.same_for_any_key();
         if any_key && let Some(known) = graph.any_key.borrow().get(&p.arn) {
             out.extend(known.clone());
             continue;
@@ -46,20 +48,6 @@ pub fn iam_restorers(
         out.extend(found);
     }
     out
-}
-
-/// Whether every statement of the principal's policies (and boundary) that covers
-/// `kms:PutKeyPolicy` applies to any resource (`"Resource": "*"`): its answer is the same for
-/// every key of the account.
-fn for_any_key(holder: &super::restore_paths::Holder) -> bool {
-    holder
-        .policies
-        .iter()
-        .map(|(_, p)| p.as_ref())
-        .chain(holder.boundary.as_deref())
-        .flat_map(|p| &p.statements)
-        .filter(|s| s.covers_action(PUT_KEY_POLICY))
-        .all(|s| !s.not_resource && s.resources.iter().all(|r| r.is_star()))
 }
 
 /// Whether the principal's policies allow `kms:PutKeyPolicy` on the key, and by which policy.
@@ -117,32 +105,90 @@ fn judge_principal(
     })
 }
 
-/// The IAM-side restorers as restorers of the key (`via: iam`), leaving out principals the key
-/// policy already names (`known`): what `diagnose` and `scan` add to a delegating key's list.
-pub fn through_iam(
+/// The shape of a key's restorers through IAM.
+fn shape_of(graph: &Graph, scope: &PolicyScope) -> Shape {
+    let org = scope.org.policies;
+    let same_for_every_key =
+        graph.same_for_any_key() && org.is_none_or(|o| o.same_for_any_resource(PUT_KEY_POLICY));
+    Shape {
+        key: scope
+            .key_arn
+            .filter(|_| !same_for_every_key)
+            .map(str::to_owned),
+        key_account: key_account(scope.key_arn).map(str::to_owned),
+        source: scope.source,
+        org: org
+            .iter()
+            .flat_map(|o| o.scps.iter().chain(&o.rcps))
+            .flat_map(|l| l.policies.iter().map(|p| (l.target.clone(), p.id.clone())))
+            .collect(),
+        exempt_key: scope.org.exempt_key,
+    }
+}
+
+/// The account of a key ARN.
+fn key_account(key_arn: Option<&str>) -> Option<&str> {
+    key_arn
+        .and_then(|a| a.split(':').nth(4))
+        .filter(|a| !a.is_empty())
+}
+
+/// The restorers through IAM of a key (see [`ViaIam`]), leaving out principals the key
+/// policy already names (`known`) and those `keep` rejects (the key policy's Denies), the list
+/// of its account and shape when they leave it whole.
+pub fn via_iam(
     details: &AuthorizationDetails,
     graph: &Graph,
-    key_arn: Option<&str>,
-    source: super::model::SourceKind,
-    org: super::case::OrgScope,
-    known: &[super::model::Restorer],
+    scope: &PolicyScope,
+    known: &[Restorer],
+    keep: impl Fn(&Restorer) -> bool,
     now: chrono::DateTime<chrono::Utc>,
-) -> Vec<super::model::Restorer> {
+) -> Rc<ViaIam> {
+    let shape = shape_of(graph, scope);
+    let shared = graph.via_iam.borrow().get(&shape).cloned();
+    let shared = shared.unwrap_or_else(|| {
+        let made = Rc::new(ViaIam::new(through_iam(details, graph, scope, now)));
+        graph.via_iam.borrow_mut().insert(shape, made.clone());
+        made
+    });
+    let named = known.iter().any(|k| shared.holds(&k.principal));
+    if !named && shared.list.iter().all(&keep) {
+        return shared;
+    }
+    Rc::new(ViaIam::new(
+        shared
+            .list
+            .iter()
+            .filter(|r| !known.iter().any(|k| k.principal == r.principal) && keep(r))
+            .cloned()
+            .collect(),
+    ))
+}
+
+/// The IAM-side restorers as restorers of the key (`via: iam`).
+fn through_iam(
+    details: &AuthorizationDetails,
+    graph: &Graph,
+    scope: &PolicyScope,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<Restorer> {
     // The details are of the key's account; a principal of another account is none of its.
-    let key_account = key_arn
-        .and_then(|a| a.split(':').nth(4))
-        .filter(|a| !a.is_empty());
-    iam_restorers(details, graph, key_arn, now)
+    let key_account = key_account(scope.key_arn);
+    iam_restorers(details, graph, scope.key_arn, now)
         .into_iter()
-        .filter(|r| !known.iter().any(|x| x.principal == r.arn))
         .filter(|r| super::case::in_key_account(&r.arn, key_account))
-        .map(|r| super::model::Restorer {
+        .map(|r| Restorer {
             kind: Identity::parse(&r.arn)
                 .map_or(crate::policy::IdentityKind::Unknown, |i| i.kind()),
-            blocked_by: org.blocked(&r.arn, key_arn, &crate::policy::Context::default(), now),
+            blocked_by: scope.org.blocked(
+                &r.arn,
+                scope.key_arn,
+                &crate::policy::Context::default(),
+                now,
+            ),
             statement: format!("IAM policy {}", r.allowed_by),
             principal: r.arn,
-            source,
+            source: scope.source,
             exists: Some(true),
             via: super::model::RestorerVia::Iam,
             conditions_on: r

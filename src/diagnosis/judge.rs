@@ -3,7 +3,7 @@
 //! one [`Restorers`] value, and the findings that follow from the case alone).
 
 use super::case::{Asked, KeyCase, PolicyScope, Restorers};
-use super::iam_restorers::through_iam;
+use super::iam_restorers::via_iam;
 use super::model::{Code, ExistenceCheck, Finding, Restorer, code};
 use super::model::{OrgEvidence, OrgLevel, Text};
 use super::rules::live;
@@ -201,7 +201,9 @@ pub fn judge(case: &KeyCase) -> Judgement {
         restorers: &restorers,
         delegation_for_nobody,
     });
-    live::restorer_findings(&mut findings, &restorers.list);
+    // Only a principal the key policy names can be gone or recreated: those through IAM were
+    // read from the account as they are.
+    live::restorer_findings(&mut findings, restorers.named());
     if matches!(case.asked, Asked::Lockout) {
         if delegations(policy, PUT_KEY_POLICY, Some(scope.account)).is_empty() {
             findings.push(no_account_delegation(scope));
@@ -267,26 +269,17 @@ pub fn restorers(case: &KeyCase) -> Restorers {
         }
     }
     let mut iam_whole = false;
+    let mut iam = std::rc::Rc::default();
     let denies_put = policy
         .statements
         .iter()
         .any(|s| s.effect == crate::policy::Effect::Deny && s.covers_action(PUT_KEY_POLICY));
     if let (true, Some((details, graph))) = (super::model::delegates(&list), case.iam) {
-        let through = through_iam(
-            details,
-            graph,
-            scope.key_arn,
-            scope.source,
-            scope.org,
-            &list,
-            case.now,
-        )
-        .into_iter()
         // The delegation holds for each principal as the key policy's Denies let it: a Deny
         // unless `aws:PrincipalArn` is the break-glass role spares that role alone. Without a
         // Deny on kms:PutKeyPolicy it holds for all alike: thousands of administrators are not
         // evaluated one by one for every key.
-        .filter(|r| {
+        let keep = |r: &Restorer| {
             !denies_put
                 || Identity::parse(&r.principal).is_ok_and(|who| {
                     // Under a NotPrincipal Deny, a principal with a boundary is always denied.
@@ -302,13 +295,14 @@ pub fn restorers(case: &KeyCase) -> Restorers {
                         .decision
                             != crate::policy::Decision::ExplicitDeny
                 })
-        });
-        list.extend(through);
+        };
+        iam = via_iam(details, graph, scope, &list, keep, case.now);
         iam_whole = details.complete;
     }
     let mut out = Restorers {
         grants,
         list,
+        iam,
         orphans: orphaned_principals(policy),
         iam_whole,
         undecided: case.undecided,
@@ -319,7 +313,7 @@ pub fn restorers(case: &KeyCase) -> Restorers {
     if let (true, Some((details, _))) = (
         out.iam_whole && out.root_denied && out.delegates(),
         case.iam,
-    ) && !out.list.iter().any(Restorer::counts_by_name)
+    ) && !out.all().any(Restorer::counts_by_name)
     {
         let exists = |arn: &str| {
             details
@@ -362,7 +356,7 @@ fn single(restorers: &Restorers, scope: &PolicyScope) -> Option<Finding> {
         );
     }
     if restorers.iam_whole && restorers.delegates() {
-        return few_iam_restorers(&restorers.list, restorers.root_denied, scope);
+        return few_iam_restorers(restorers, scope);
     }
     None
 }
@@ -539,16 +533,21 @@ pub fn single_restorer(left: OneLeft) -> Finding {
 /// at most one principal besides the account's root user — named by the key policy, or allowed
 /// by its IAM policies — can update the key policy. The root user can (with its own
 /// credentials), so this is never `no-restorer`.
-fn few_iam_restorers(all: &[Restorer], root_denied: bool, scope: &PolicyScope) -> Option<Finding> {
+fn few_iam_restorers(restorers: &Restorers, scope: &PolicyScope) -> Option<Finding> {
+    let root_denied = restorers.root_denied;
     // The root user is the last resort only while it counts: held by an SCP or RCP, the key is
     // `no-restorer` (the organisation's administrators can exempt one), not "only the root".
-    if !all.iter().any(|r| r.via_iam() && r.counts()) {
+    if !restorers.named().iter().any(|r| r.via_iam() && r.counts()) {
         return None;
     }
-    let mut who: Vec<&str> = all
+    // Two are enough to tell: those through IAM are counted (sorted, one each) without
+    // listing thousands for every key.
+    let mut who: Vec<&str> = restorers
+        .named()
         .iter()
         .filter(|r| r.counts_by_name())
         .map(|r| r.principal.as_str())
+        .chain(restorers.iam.living.iter().take(2).map(String::as_str))
         .collect();
     who.sort_unstable();
     who.dedup();
@@ -954,8 +953,7 @@ mod tests {
         });
         let through: Vec<&str> = j
             .restorers
-            .list
-            .iter()
+            .all()
             .filter(|r| r.via == crate::diagnosis::model::RestorerVia::Iam)
             .map(|r| r.principal.as_str())
             .collect();

@@ -8,7 +8,8 @@
 //! from the `GetRole` answers of the existence checks.
 
 use super::model::{
-    Assume, AuthorizationDetails, Evidence, IamPrincipalDetails, NamedDocument, SimDecision,
+    Assume, AuthorizationDetails, Evidence, IamPrincipalDetails, NamedDocument, RemovedPrincipal,
+    Restorer, SimDecision, SourceKind,
 };
 use crate::policy::{
     Context, Decision, Identity, KeyPolicy, evaluate_for, grantees, identity_decision,
@@ -36,6 +37,19 @@ pub struct Holder {
     pub boundary: Option<Rc<KeyPolicy>>,
 }
 
+impl Holder {
+    /// Whether every statement of the principal's policies (and boundary) that covers
+    /// `kms:PutKeyPolicy` applies to any resource (`"Resource": "*"`): its answer is the same
+    /// for every key of the account.
+    pub fn same_for_any_key(&self) -> bool {
+        self.policies
+            .iter()
+            .map(|(_, p)| p.as_ref())
+            .chain(self.boundary.as_deref())
+            .all(|p| p.same_for_any_resource(crate::policy::PUT_KEY_POLICY))
+    }
+}
+
 /// Roles by trust, and the identity policies known for principals.
 pub struct Graph<'a> {
     roles: Vec<Role>,
@@ -55,6 +69,101 @@ pub struct Graph<'a> {
     /// answer is the same for every key (`iam_restorers`): judged once per account, not once
     /// per key.
     pub(super) any_key: std::cell::RefCell<HashMap<String, Option<IamRestorer>>>,
+    /// The users and roles of the details by kind and name (`user/NAME`, `role/NAME`).
+    principals: HashMap<String, &'a IamPrincipalDetails>,
+    /// The restorers through IAM of the keys for which they are the same
+    /// (`iam_restorers::via_iam`): one list per account and shape, shared by its keys.
+    pub(super) via_iam: std::cell::RefCell<ViaIamMemo>,
+    /// Whether every user's and role's policies say the same of `kms:PutKeyPolicy` for every
+    /// key (`same_for_any_key`), learned once.
+    any_key_all: std::cell::OnceCell<bool>,
+}
+
+type ViaIamMemo = HashMap<Shape, Rc<ViaIam>>;
+
+/// What the restorers through IAM of a key depend on besides its account's details: the key
+/// itself only when some identity or organisation policy names keys (else one answer holds for
+/// every key of the account), where its policy came from, and the organisation's policies.
+#[derive(PartialEq, Eq, Hash)]
+pub struct Shape {
+    pub(super) key: Option<String>,
+    pub(super) key_account: Option<String>,
+    pub(super) source: SourceKind,
+    /// The organisation's policies by level and ID (an ID names one document within a run).
+    pub(super) org: Vec<(String, String)>,
+    pub(super) exempt_key: bool,
+}
+
+/// The IAM users and roles of a key's account whose own policies let them update its policy
+/// (`via: iam`), computed once per account and [`Shape`] and shared by the keys it fits: an
+/// account with thousands of administrators and thousands of keys does not judge each
+/// administrator for each key.
+#[derive(Clone, Default)]
+pub struct ViaIam {
+    pub list: Vec<Restorer>,
+    /// The principals of `list` that count ([`Restorer::counts`]), sorted.
+    pub living: Vec<String>,
+    /// `living` by lowercased user or role name (what a removal compares; see
+    /// `without::removes`), and the roles of permission sets.
+    by_name: HashMap<String, Vec<usize>>,
+    permission_sets: Vec<usize>,
+}
+
+impl ViaIam {
+    pub(super) fn new(list: Vec<Restorer>) -> ViaIam {
+        let mut living: Vec<String> = list
+            .iter()
+            .filter(|r| r.counts())
+            .map(|r| r.principal.clone())
+            .collect();
+        living.sort_unstable();
+        living.dedup();
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut permission_sets = Vec::new();
+        for (i, arn) in living.iter().enumerate() {
+            if let Some(name) = Identity::parse(arn).ok().as_ref().and_then(lower_name) {
+                by_name.entry(name).or_default().push(i);
+            }
+            if permission_set(arn).is_some() {
+                permission_sets.push(i);
+            }
+        }
+        ViaIam {
+            list,
+            living,
+            by_name,
+            permission_sets,
+        }
+    }
+
+    /// The principals of `living` a removal may take (by name; the caller decides by
+    /// `without::removes`): every one for an account's root, which no name finds.
+    pub fn candidates(&self, gone: &RemovedPrincipal) -> Vec<usize> {
+        match gone {
+            RemovedPrincipal::PermissionSet { .. } => self.permission_sets.clone(),
+            RemovedPrincipal::Iam { arn } => match Identity::parse(arn) {
+                Ok(Identity::Account { .. }) | Err(_) => (0..self.living.len()).collect(),
+                Ok(who) => lower_name(&who)
+                    .and_then(|n| self.by_name.get(&n))
+                    .cloned()
+                    .unwrap_or_default(),
+            },
+        }
+    }
+
+    /// Whether `principal` is one of `list`.
+    pub(super) fn holds(&self, principal: &str) -> bool {
+        self.list.iter().any(|r| r.principal == principal)
+    }
+}
+
+/// A user's or role's name, lowercased: IAM names are unique in an account whatever their
+/// case and path.
+fn lower_name(who: &Identity) -> Option<String> {
+    match who {
+        Identity::User { name, .. } => Some(name.to_ascii_lowercase()),
+        _ => who.role_name().map(str::to_ascii_lowercase),
+    }
 }
 
 /// One principal IAM lets update the key policy (`iam_restorers`).
@@ -65,6 +174,29 @@ pub struct IamRestorer {
     pub allowed_by: String,
     /// Context keys the answer depends on (empty: it is allowed).
     pub conditions_on: Vec<String>,
+}
+
+/// The users and roles of the details by kind and name ([`name_of`]).
+fn principals_of(details: Option<&AuthorizationDetails>) -> HashMap<String, &IamPrincipalDetails> {
+    let mut out = HashMap::new();
+    if let Some(d) = details {
+        for u in &d.users {
+            out.entry(format!("user/{}", u.name)).or_insert(u);
+        }
+        for r in &d.roles {
+            out.entry(format!("role/{}", r.name)).or_insert(r);
+        }
+    }
+    out
+}
+
+/// How the details name the user or role behind `who`: `user/NAME` or `role/NAME` (a role's
+/// sessions are the role's).
+fn name_of(who: &Identity) -> Option<String> {
+    Some(match who {
+        Identity::User { name, .. } => format!("user/{name}"),
+        _ => format!("role/{}", who.role_name()?),
+    })
 }
 
 /// The managed policies of the details by ARN: name and document.
@@ -89,6 +221,9 @@ impl<'a> Graph<'a> {
             now,
             holders: Default::default(),
             any_key: Default::default(),
+            principals: principals_of(Some(details)),
+            via_iam: Default::default(),
+            any_key_all: Default::default(),
             managed: managed_of(Some(details)),
             parsed: Default::default(),
             subject: None,
@@ -156,6 +291,9 @@ impl<'a> Graph<'a> {
             now,
             holders: Default::default(),
             any_key: Default::default(),
+            principals: principals_of(ev.authorization.as_ref()),
+            via_iam: Default::default(),
+            any_key_all: Default::default(),
             managed,
             parsed: Default::default(),
             subject,
@@ -252,10 +390,7 @@ impl<'a> Graph<'a> {
     /// The identity policies of the user or role behind `who`, parsed once (managed policies
     /// once for everyone who holds them). `None` when the authorization details lack it.
     pub fn holder(&self, who: &Identity) -> Option<Rc<Holder>> {
-        let name = match who {
-            Identity::User { name, .. } => format!("user/{name}"),
-            _ => format!("role/{}", who.role_name()?),
-        };
+        let name = name_of(who)?;
         if let Some(h) = self.holders.borrow().get(&name) {
             return h.clone();
         }
@@ -264,10 +399,31 @@ impl<'a> Graph<'a> {
         parsed
     }
 
+    /// Whether the identity policies (and boundaries) of every user and role of the details say
+    /// the same of `kms:PutKeyPolicy` for every key: who IAM lets update a key policy is then
+    /// one answer for the whole account.
+    pub fn same_for_any_key(&self) -> bool {
+        *self.any_key_all.get_or_init(|| {
+            self.details.is_none_or(|d| {
+                d.users.iter().chain(&d.roles).all(|p| {
+                    Identity::parse(&p.arn)
+                        .ok()
+                        .and_then(|who| self.holder(&who))
+                        .is_none_or(|h| h.same_for_any_key())
+                })
+            })
+        })
+    }
+
     /// The permissions boundary (its ARN) of the user or role behind `who`, when the
     /// authorization details give one.
     pub fn boundary_of(&self, who: &Identity) -> Option<String> {
-        principal_details(self.details?, who)?.boundary.clone()
+        self.details_of(who)?.boundary.clone()
+    }
+
+    /// The authorization details of the user or role behind `who`.
+    fn details_of(&self, who: &Identity) -> Option<&'a IamPrincipalDetails> {
+        self.principals.get(&name_of(who)?).copied()
     }
 
     /// The permissions boundary (its ARN) of the user or role behind `who`, when the
@@ -279,7 +435,7 @@ impl<'a> Graph<'a> {
         action: &str,
         key_arn: Option<&str>,
     ) -> Option<(String, bool)> {
-        let arn = principal_details(self.details?, who)?.boundary.clone()?;
+        let arn = self.details_of(who)?.boundary.clone()?;
         let boundary = self.holder(who)?.boundary.clone()?;
         let e = crate::policy::evaluate_for(
             &boundary,
@@ -332,7 +488,7 @@ impl<'a> Graph<'a> {
 
     fn parse_holder(&self, who: &Identity) -> Option<Holder> {
         let details = self.details?;
-        let holder = principal_details(details, who)?;
+        let holder = self.details_of(who)?;
         let mut inline: Vec<&NamedDocument> = holder.inline_policies.iter().collect();
         let mut attached: Vec<&str> = holder.attached.iter().map(String::as_str).collect();
         for g in details
@@ -444,20 +600,6 @@ fn same_role(a: &Identity, b: &Identity) -> bool {
             (Some(x), Some(y)) => x == y && a.account() == b.account(),
             _ => false,
         },
-    }
-}
-
-/// The details of the user or role behind an identity (a session's role).
-fn principal_details<'d>(
-    details: &'d AuthorizationDetails,
-    who: &Identity,
-) -> Option<&'d IamPrincipalDetails> {
-    match who {
-        Identity::User { name, .. } => details.users.iter().find(|u| &u.name == name),
-        _ => {
-            let role = who.role_name()?;
-            details.roles.iter().find(|r| r.name == role)
-        }
     }
 }
 

@@ -572,7 +572,7 @@ fn assess_with(
         policy_source: source,
         findings,
         // Without the policy in force, who can restore access is not known: not "no one".
-        restorers: policy_known.then_some(judged.restorers.list),
+        restorers: policy_known.then(|| judged.restorers.into_list()),
         muted: Vec::new(),
         tags: key.tags.clone(),
     }

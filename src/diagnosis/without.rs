@@ -71,6 +71,48 @@ fn living(restorers: &[Restorer]) -> Vec<&str> {
     names
 }
 
+/// Who can update a key policy: the principals it names that count, and, while it delegates,
+/// those IAM lets (`iam`, sorted, shared by the keys of the account: never copied per key),
+/// less the ones going (`gone`). The two parts never share a principal (`via_iam`).
+struct Living<'a> {
+    named: Vec<&'a str>,
+    iam: &'a [String],
+    /// Indices into `iam` of principals that go, sorted.
+    gone: Vec<usize>,
+}
+
+impl<'a> Living<'a> {
+    fn len(&self) -> usize {
+        self.named.len() + self.iam.len() - self.gone.len()
+    }
+
+    /// Every principal, sorted.
+    fn iter(&self) -> impl Iterator<Item = &'a str> + '_ {
+        let mut named = self.named.iter().copied().peekable();
+        let mut iam = self
+            .iam
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.gone.binary_search(i).is_err())
+            .map(|(_, p)| p.as_str())
+            .peekable();
+        std::iter::from_fn(move || match (named.peek(), iam.peek()) {
+            (Some(a), Some(b)) if a <= b => named.next(),
+            (_, Some(_)) => iam.next(),
+            _ => named.next(),
+        })
+    }
+
+    /// Only the account's root user (of last resort): no user or role.
+    fn root_only(&self) -> bool {
+        self.len() == self.named.len()
+            && self
+                .named
+                .iter()
+                .all(|p| matches!(Identity::parse(p), Ok(Identity::Account { .. })))
+    }
+}
+
 /// What one key loses.
 #[derive(Debug, Clone)]
 pub struct Impact<'r> {
@@ -91,30 +133,40 @@ pub struct Impact<'r> {
 pub fn impact<'r>(key: &Text, case: &KeyCase, removed: &'r [Removed]) -> Impact<'r> {
     let scope = &case.scope;
     let judged_before = restorers(case);
-    let iam = judged_before.through_iam_names();
-    let iam = iam.as_deref();
-    let before = judged_before.named();
-    let through = |rs: &[Restorer]| -> Vec<&str> {
+    let iam = judged_before.through_iam();
+    let through = |rs: &[Restorer]| -> &[String] {
         match iam {
-            Some(names) if super::model::delegates(rs) => {
-                names.iter().map(String::as_str).collect()
-            }
-            _ => Vec::new(),
+            Some(via) if super::model::delegates(rs) => &via.living,
+            _ => &[],
         }
     };
-    let mut living_before = living(before);
-    living_before.extend(through(before));
-    living_before.sort_unstable();
-    living_before.dedup();
-    let hits: Vec<(&str, &Removed)> = living_before
-        .iter()
-        .flat_map(|named| {
-            removed
+    let before = Living {
+        named: living(judged_before.named()),
+        iam: through(judged_before.named()),
+        gone: Vec::new(),
+    };
+    // Each principal that goes with the removal that takes it, by name then removal: those
+    // through IAM found by name, not by comparing every one.
+    let mut hits: Vec<(&str, usize, &Removed)> = Vec::new();
+    for (at, r) in removed.iter().enumerate() {
+        hits.extend(
+            before
+                .named
                 .iter()
-                .filter(|r| removes(&r.principal, named))
-                .map(move |r| (*named, r))
-        })
-        .collect();
+                .filter(|named| removes(&r.principal, named))
+                .map(|named| (*named, at, r)),
+        );
+        if let Some(via) = iam.filter(|_| !before.iam.is_empty()) {
+            hits.extend(
+                via.candidates(&r.principal)
+                    .into_iter()
+                    .map(|i| via.living[i].as_str())
+                    .filter(|named| removes(&r.principal, named))
+                    .map(|named| (named, at, r)),
+            );
+        }
+    }
+    hits.sort_by_key(|(named, at, _)| (*named, *at));
     let mut out = Impact {
         findings: Vec::new(),
     };
@@ -122,35 +174,38 @@ pub fn impact<'r>(key: &Text, case: &KeyCase, removed: &'r [Removed]) -> Impact<
         return out;
     }
     let mut gone = case.clone();
-    for (named, _) in &hits {
+    for (named, _, _) in &hits {
         gone.existence.insert(named, Some(false));
     }
-    let after = restorers(&gone);
-    let after = after.named();
-    let mut living_after = living(after);
-    living_after.extend(
-        through(after)
-            .into_iter()
-            .filter(|p| !hits.iter().any(|(named, _)| named == p)),
-    );
-    living_after.sort_unstable();
-    living_after.dedup();
+    let judged_after = restorers(&gone);
+    let after_iam = through(judged_after.named());
+    let mut gone_iam: Vec<usize> = hits
+        .iter()
+        .filter_map(|(named, _, _)| after_iam.binary_search_by(|p| p.as_str().cmp(named)).ok())
+        .collect();
+    gone_iam.sort_unstable();
+    gone_iam.dedup();
+    let after = Living {
+        named: living(judged_after.named()),
+        iam: after_iam,
+        gone: gone_iam,
+    };
     let words = Words::new(
         key,
         scope,
-        iam,
-        super::model::delegates(after),
-        (&living_before, &living_after),
+        iam.is_some(),
+        super::model::delegates(judged_after.named()),
+        (&before, &after),
     );
-    for (named, r) in hits.iter().filter(|(_, r)| r.how == Removal::Replaced) {
+    for (named, _, r) in hits.iter().filter(|(_, _, r)| r.how == Removal::Replaced) {
         out.findings.push((words.replaced(named, r), *r));
     }
-    let deleted: Vec<&(&str, &Removed)> = hits
+    let deleted: Vec<&(&str, usize, &Removed)> = hits
         .iter()
-        .filter(|(_, r)| r.how == Removal::Deleted)
+        .filter(|(_, _, r)| r.how == Removal::Deleted)
         .collect();
-    if let Some((_, first)) = deleted.first() {
-        let mut named: Vec<&str> = deleted.iter().map(|(n, _)| *n).collect();
+    if let Some((_, _, first)) = deleted.first() {
+        let mut named: Vec<&str> = deleted.iter().map(|(n, _, _)| *n).collect();
         named.dedup();
         if let Some(f) = words.deleted(&named) {
             out.findings.push((f, *first));
@@ -164,7 +219,7 @@ pub fn impact<'r>(key: &Text, case: &KeyCase, removed: &'r [Removed]) -> Impact<
 const NAMES_SHOWN: usize = 10;
 
 /// Principals, the first [`NAMES_SHOWN`] by name and the others counted.
-fn names(all: &[&str]) -> Text {
+fn names(all: &Living) -> Text {
     let mut shown: Vec<Text> = all
         .iter()
         .take(NAMES_SHOWN)
@@ -197,19 +252,16 @@ impl Words {
     fn new(
         key: &Text,
         scope: &PolicyScope,
-        iam: Option<&[String]>,
+        iam_known: bool,
         delegates_after: bool,
-        (before, after): (&[&str], &[&str]),
+        (before, after): (&Living, &Living),
     ) -> Words {
         // The account delegation that stays is any IAM administrator of the account, many,
         // unless the authorization details say who they are: then its root user is one, of
         // last resort.
-        let whole_account_stays = iam.is_none() && delegates_after;
-        let root_only = iam.is_some()
-            && after
-                .iter()
-                .all(|p| matches!(Identity::parse(p), Ok(Identity::Account { .. })));
-        let remaining: Text = if after.is_empty() {
+        let whole_account_stays = !iam_known && delegates_after;
+        let root_only = iam_known && after.root_only();
+        let remaining: Text = if after.len() == 0 {
             "none".into()
         } else {
             names(after)
@@ -226,7 +278,7 @@ impl Words {
                 )),
                 ") or a break-glass role; or keep the principal."
             ),
-            last: after.is_empty(),
+            last: after.len() == 0,
             one_left: (after.len() <= 1 || root_only) && !whole_account_stays,
         }
     }

@@ -111,6 +111,12 @@ impl Statement {
         hit != self.not_action
     }
 
+    /// Whether the statement applies to any resource (`"Resource": "*"`): what it says of
+    /// `action` is then the same for every key.
+    pub fn any_resource(&self) -> bool {
+        !self.not_resource && self.resources.iter().all(Pattern::is_star)
+    }
+
     /// How the statement is named in messages: its `Sid`, or its position.
     pub fn label(&self) -> String {
         match &self.sid {
@@ -128,6 +134,15 @@ pub struct KeyPolicy {
 }
 
 impl KeyPolicy {
+    /// Whether what the policy says of `action` is the same for every resource: each statement
+    /// that covers it applies to any resource ([`Statement::any_resource`]).
+    pub fn same_for_any_resource(&self, action: &str) -> bool {
+        self.statements
+            .iter()
+            .filter(|s| s.covers_action(action))
+            .all(Statement::any_resource)
+    }
+
     pub fn parse(text: &str) -> Result<KeyPolicy, ParseError> {
         if text.len() > MAX_POLICY_BYTES {
             return Err(ParseError::TooLarge { size: text.len() });

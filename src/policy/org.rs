@@ -136,6 +136,16 @@ impl OrgPolicies {
                 .is_some_and(|m| key_account == Some(m))
     }
 
+    /// Whether what the policies decide of `action` is the same for every resource (see
+    /// [`KeyPolicy::same_for_any_resource`]): the decision for one key is then every key's.
+    pub fn same_for_any_resource(&self, action: &str) -> bool {
+        self.scps
+            .iter()
+            .chain(&self.rcps)
+            .flat_map(|l| &l.policies)
+            .all(|p| p.document.same_for_any_resource(action))
+    }
+
     /// The first of the two that denies, SCPs first (they are evaluated before RCPs).
     /// `exempt_resource`: the key is AWS managed, or in the management account. For the
     /// account (its delegation: any IAM principal of it), only a denial that holds for every

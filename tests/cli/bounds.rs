@@ -153,3 +153,103 @@ fn endless_inputs_are_read_only_as_far_as_their_limit() {
         );
     }
 }
+
+/// A saved scan of one account: `keys` keys that delegate to the account, `admins` roles with
+/// `AdministratorAccess`, and one key whose policy names only `admin-7` (no delegation).
+fn saved_scan_at_scale(keys: usize, admins: usize) -> Value {
+    const ACCOUNT: &str = "111122223333";
+    let key = |i: usize, policy: Value| {
+        let id = format!("00000000-aaaa-bbbb-cccc-{i:012}");
+        json!({"account": ACCOUNT, "region": "us-east-1", "key_id": id,
+            "arn": format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{id}"), "aliases": [],
+            "manager": "CUSTOMER", "state": "Enabled", "deletion_date": null,
+            "current_policy": policy.to_string(), "get_key_policy": "ok", "history": null,
+            "history_unavailable": null, "restorer_checks": [], "tags": null})
+    };
+    let delegating = json!({"Version": "2012-10-17", "Statement": [{"Sid": "Enable IAM User Permissions",
+        "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")},
+        "Action": "kms:*", "Resource": "*"}]});
+    let one_admin = json!({"Version": "2012-10-17", "Statement": [{"Sid": "Admin",
+        "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:role/admin-7")},
+        "Action": "kms:*", "Resource": "*"}]});
+    let mut all: Vec<Value> = (0..keys).map(|i| key(i, delegating.clone())).collect();
+    all.push(key(keys, one_admin));
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]})
+    .to_string();
+    let roles: Vec<Value> = (0..admins)
+        .map(|i| {
+            json!({"arn": format!("arn:aws:iam::{ACCOUNT}:role/admin-{i}"), "name": format!("admin-{i}"),
+                "path": "/", "inline_policies": [], "groups": [], "boundary": null,
+                "attached": ["arn:aws:iam::aws:policy/AdministratorAccess"], "trust_policy": trust})
+        })
+        .collect();
+    json!({
+        "collected_at": "2026-12-08T00:00:00Z",
+        "caller": {"arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/SecurityAudit/alice"),
+            "account": ACCOUNT, "user_id": "AROAEXAMPLEAUDIT0001:alice"},
+        "accounts": [ACCOUNT], "regions": ["us-east-1"], "keys": all,
+        "aws_managed_skipped": 0, "regions_not_enabled": [], "regions_scanned": 1, "errors": [],
+        "organizations": {ACCOUNT: {"not_in_organization": true, "management_account": null,
+            "scps": null, "rcps": null}},
+        "authorization": {ACCOUNT: {"users": [], "roles": roles, "groups": [], "complete": true,
+            "policies": [{"arn": "arn:aws:iam::aws:policy/AdministratorAccess",
+                "name": "AdministratorAccess",
+                "document": json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                    "Action": "*", "Resource": "*"}]}).to_string()}]}},
+        "calls": [], "whole_organization": false,
+    })
+}
+
+/// 2,000 keys that delegate to an account of 5,000 administrators: who can update each key's
+/// policy is judged once for the account, not once per key and administrator (it took 36 s and
+/// 1.4 GB). Deleting one administrator takes nothing from the delegating keys, and the last
+/// restorer of the key that names it alone.
+#[test]
+fn iam_restorers_at_scale_are_judged_once_per_account() {
+    let dir = fresh_dir("restorers-at-scale");
+    let scan = dir.join("scan.json");
+    std::fs::write(&scan, saved_scan_at_scale(2_000, 5_000).to_string()).unwrap();
+    let plan = dir.join("plan.json");
+    std::fs::write(
+        &plan,
+        json!({"format_version": "1.2", "planned_values": {"root_module": {}},
+            "resource_changes": [{"address": "aws_iam_role.admin", "type": "aws_iam_role",
+                "change": {"actions": ["delete"], "before": {"name": "admin-7",
+                    "arn": "arn:aws:iam::111122223333:role/admin-7"}}}]})
+        .to_string(),
+    )
+    .unwrap();
+    let (code, out, err) = run_within(
+        Duration::from_secs(60),
+        &[
+            "check",
+            "--keys",
+            scan.to_str().unwrap(),
+            plan.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["summary"]["existing_keys"], 2_001, "{}", v["summary"]);
+    let findings: Vec<&Value> = v["files"][0]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["findings"].as_array().unwrap())
+        .collect();
+    let codes: Vec<&str> = findings
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["removes-last-restorer"], "{out}");
+    assert!(
+        findings[0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("00000000-aaaa-bbbb-cccc-000000002000"),
+        "{out}"
+    );
+}

@@ -191,7 +191,7 @@ impl PolicyEvent {
 }
 
 /// Where the key policy in force was learned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceKind {
     /// `kms:GetKeyPolicy`.
