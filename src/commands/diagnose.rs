@@ -110,7 +110,11 @@ pub fn run(
     } = super::session::block_on(diagnose(&req, console))??;
     report.calls_listed = console.verbose;
     let mut redaction = Redaction::new(req.output.redact);
-    redaction.learn(&evidence).learn(&report);
+    redaction
+        .reserve(&evidence)
+        .reserve(&report)
+        .learn(&evidence)
+        .learn(&report);
     if let Some(path) = &req.save_evidence {
         // With --redact, the file is redacted too (and still renders), with the report's
         // pseudonyms.

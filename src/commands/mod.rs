@@ -368,6 +368,15 @@ impl Redaction {
         Redaction(on.then(report::redact::Redactor::default))
     }
 
+    /// Takes note of the words of one output of the run, before any is learned: no
+    /// pseudonym is then a word of another (see `Redactor::reserve`).
+    fn reserve<T: report::redact::Redact + Clone>(&mut self, data: &T) -> &mut Self {
+        if let Some(r) = &mut self.0 {
+            r.reserve(data);
+        }
+        self
+    }
+
     fn learn<T: report::redact::Redact + Clone>(&mut self, data: &T) -> &mut Self {
         if let Some(r) = &mut self.0 {
             r.learn_from(data);

@@ -134,7 +134,11 @@ pub fn run(
     // The report first: its order is fixed (the evidence's keys are learned in a fixed order
     // too), so the pseudonyms are the same from run to run. The evidence holds the names only
     // its policies say: Sids, policy IDs, condition values.
-    redaction.learn(&report).learn(&evidence);
+    redaction
+        .reserve(&report)
+        .reserve(&evidence)
+        .learn(&report)
+        .learn(&evidence);
     if let Some(path) = &req.save_evidence {
         // For `check --keys`; with --redact, redacted with the report's pseudonyms.
         let json = serde_json::to_string_pretty(&*redaction.show(&evidence))

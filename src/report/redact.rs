@@ -28,6 +28,10 @@ pub struct Redactor {
     produced: HashSet<String>,
     /// Names learned from values, replaced wherever they stand as a token in a value.
     learned: Vec<String>,
+    /// Every word of the data (`reserve`): no pseudonym is one of them, so that an identifier
+    /// shaped like a pseudonym (a role named `role-1`) is never taken for one already made,
+    /// and never shares one with another identifier.
+    taken: HashSet<String>,
 }
 
 impl Redactor {
@@ -39,14 +43,19 @@ impl Redactor {
             return p.clone();
         }
         let n = self.counters.entry(kind).or_insert(0);
-        *n += 1;
-        let p = match kind {
-            // Twelve digits, so that redacted ARNs still read as ARNs.
-            "account" => format!("{:012}", *n),
-            "uid" => format!("AIDAREDACTED{:08}", *n),
-            "ip" => format!("192.0.2.{}", *n % 256),
-            "email" => format!("user-{}@example.invalid", *n),
-            other => format!("{other}-{}", *n),
+        let p = loop {
+            *n += 1;
+            let p = match kind {
+                // Twelve digits, so that redacted ARNs still read as ARNs.
+                "account" => format!("{:012}", *n),
+                "uid" => format!("AIDAREDACTED{:08}", *n),
+                "ip" => format!("192.0.2.{}", *n % 256),
+                "email" => format!("user-{}@example.invalid", *n),
+                other => format!("{other}-{}", *n),
+            };
+            if !self.taken.contains(&p) && !self.produced.contains(&p) {
+                break p;
+            }
         };
         self.names.insert(original.to_owned(), p.clone());
         self.produced.insert(p.clone());
@@ -56,8 +65,24 @@ impl Redactor {
     /// Learns the names `data` holds, before anything of the run is rewritten: every output
     /// of one run (report, `-v` call list, saved evidence) then uses the same pseudonyms.
     pub fn learn_from<T: Redact + Clone>(&mut self, data: &T) {
+        self.reserve(data);
         let mut copy = data.clone();
         copy.strings(&mut |s, kind| self.learn(s, kind));
+    }
+
+    /// Takes note of every word `data` holds, which no pseudonym may be; every output of a run
+    /// is reserved before any is learned.
+    pub fn reserve<T: Redact + Clone>(&mut self, data: &T) {
+        let mut copy = data.clone();
+        copy.strings(&mut |s, _| self.reserve_words(s));
+    }
+
+    fn reserve_words(&mut self, text: &str) {
+        for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || "-_.@".contains(c))) {
+            if !word.is_empty() && !self.taken.contains(word) {
+                self.taken.insert(word.to_owned());
+            }
+        }
     }
 
     /// A redacted copy with this run's pseudonyms (learning what `data` holds first; a name
@@ -111,6 +136,7 @@ impl Redactor {
     /// Redacts one string by its patterns alone (ARNs, IDs, addresses); used by tests and for
     /// text with no structure.
     pub fn redact(&mut self, text: &str) -> String {
+        self.reserve_words(text);
         self.redact_patterns(text, false)
     }
 
@@ -453,5 +479,29 @@ mod tests {
         let plain = copy.plain();
         assert!(plain.starts_with("Ask the key "), "prose intact: {plain}");
         assert!(plain.ends_with("--role-name role-1"), "{plain}");
+    }
+
+    /// Identifiers shaped like pseudonyms (a role named `role-1`, an account `000000000001`)
+    /// keep pseudonyms of their own: two roles never share one, and one role never has two.
+    #[test]
+    fn identifiers_shaped_like_pseudonyms_get_their_own() {
+        let arns = vec![
+            "arn:aws:iam::111122223333:role/Admin".to_owned(),
+            "arn:aws:iam::111122223333:role/role-1".to_owned(),
+            "arn:aws:iam::000000000001:role/role-2".to_owned(),
+            "arn:aws:iam::111122223333:role/Admin".to_owned(),
+            "arn:aws:iam::111122223333:role/role-1".to_owned(),
+        ];
+        let out = redacted(&arns);
+        assert_eq!(out[0], out[3], "one role, one pseudonym");
+        assert_eq!(out[1], out[4], "one role, one pseudonym");
+        let distinct: HashSet<&String> = out[..3].iter().collect();
+        assert_eq!(distinct.len(), 3, "{out:?}");
+        for (original, shown) in arns.iter().zip(&out) {
+            assert_ne!(original, shown);
+            for word in ["role-1", "role-2", "Admin", "111122223333", "000000000001"] {
+                assert!(!shown.contains(word), "{word} in {shown}");
+            }
+        }
     }
 }
