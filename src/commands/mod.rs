@@ -396,32 +396,44 @@ impl Redaction {
     }
 }
 
-/// A JSON file kms-doctor wrote (`--save-evidence`), read whole up to `max` bytes: a regular
-/// file only, UTF-8 (a BOM accepted), of the type asked for.
+/// A JSON file kms-doctor wrote (`--save-evidence`), of at most `max` bytes: a regular file
+/// only, UTF-8 (a BOM accepted), of the type asked for. It is parsed as it is read, so that
+/// only the typed data is held, never the text as well.
 pub fn read_json_file<T: serde::de::DeserializeOwned>(
     path: &std::path::Path,
     max: u64,
 ) -> Result<T, CommandError> {
-    use std::io::Read;
+    use std::io::{BufRead, Read};
     let label = path.display().to_string();
     let read_error = |source| CommandError::ReadEvidence {
         path: label.clone(),
         source,
     };
-    let mut bytes = Vec::new();
-    crate::evidence::open_regular(path)
-        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
-        .map_err(read_error)?;
-    if bytes.len() as u64 > max {
+    let file = crate::evidence::open_regular(path).map_err(read_error)?;
+    let size = file.metadata().map_err(read_error)?.len();
+    if size > max {
         return Err(read_error(io::Error::other(format!(
             "larger than {} MiB: not an evidence file",
             max >> 20
         ))));
     }
-    let text = crate::evidence::utf8_text(bytes)
-        .map_err(|e| read_error(io::Error::new(io::ErrorKind::InvalidData, e)))?;
-    serde_json::from_str(&text).map_err(|source| CommandError::InvalidEvidence {
-        path: label.clone(),
-        source,
+    // The file may grow as it is read: never more than `max` bytes.
+    let mut reader = io::BufReader::with_capacity(1 << 16, file.take(max));
+    if reader
+        .fill_buf()
+        .map_err(read_error)?
+        .starts_with(b"\xEF\xBB\xBF")
+    {
+        reader.consume(3);
+    }
+    serde_json::from_reader(reader).map_err(|source| {
+        if source.is_io() {
+            read_error(io::Error::other(source.to_string()))
+        } else {
+            CommandError::InvalidEvidence {
+                path: label.clone(),
+                source,
+            }
+        }
     })
 }
