@@ -24,10 +24,12 @@ export AWS_CONFIG_FILE=/nonexistent/config AWS_SHARED_CREDENTIALS_FILE=/nonexist
 unset AWS_PROFILE
 
 # N keys of one account and Region: one in ten names a single administrator, the rest delegate.
+# With QUOTAS (JSON: operation → calls a second), the endpoint throttles past them as KMS does.
 scenario() { # n → file
-  python3 - "$1" "$work/scan-$1.json" <<'PY'
+  python3 - "$1" "$work/scan-$1.json" "${QUOTAS:-{\}}" <<'PY'
 import json, sys
 n, path = int(sys.argv[1]), sys.argv[2]
+quotas = json.loads(sys.argv[3])
 acct = "111122223333"
 root = {"Sid": "Enable IAM User Permissions", "Effect": "Allow",
         "Principal": {"AWS": f"arn:aws:iam::{acct}:root"}, "Action": "kms:*", "Resource": "*"}
@@ -40,7 +42,7 @@ keys = [{"id": f"{i:08x}-0000-4000-8000-{i:012x}", "account": acct,
 json.dump({"scenario": {"caller": {"arn": f"arn:aws:sts::{acct}:assumed-role/Audit/bench",
                                    "account": acct, "user_id": "AROAEXAMPLE:bench"},
                         "roles": [{"name": "KeyAdmin", "id": "AROAEXAMPLEKEYADMIN1", "account": acct}],
-                        "keys": keys}}, open(path, "w"))
+                        "keys": keys, "kms_quotas": quotas}}, open(path, "w"))
 PY
   echo "$work/scan-$1.json"
 }
@@ -80,6 +82,17 @@ start_endpoint "$(scenario "$big_keys")" "$delay"
 peak=$( { /usr/bin/time -f '%M %e' target/release/kms-doctor scan --format json --fail-on never >/dev/null; } 2>&1 | tail -n1)
 kill "$pid"
 
+# An account whose KMS quota other workloads partly use: GetKeyPolicy 100 a second, DescribeKey
+# 150 (published: 1,000), 369 keys; beside it, the same keys unthrottled.
+throttled_keys=369
+start_endpoint "$(QUOTAS='{"GetKeyPolicy": 100, "DescribeKey": 150}' scenario "$throttled_keys")" "$delay"
+throttled=$(ms target/release/kms-doctor scan --format json --fail-on never --no-cloudtrail)
+throttled_calls=$(target/release/kms-doctor scan --format json --fail-on never --no-cloudtrail | jq .calls.throttled)
+kill "$pid"
+start_endpoint "$(scenario "$throttled_keys")" "$delay"
+unthrottled=$(ms target/release/kms-doctor scan --format json --fail-on never --no-cloudtrail)
+kill "$pid"
+
 speedup=$(awk -v a="$loop" -v b="$doctor" 'BEGIN { printf "%.0f", a / b }')
 cat <<TABLE
 | what | AWS calls | wall time at ${delay} ms per call |
@@ -87,6 +100,11 @@ cat <<TABLE
 | kms-doctor scan, ${keys} keys | ${calls} | ${doctor} ms |
 | AWS CLI loop (list-keys; describe-key and get-key-policy per key) | $(( 2 * keys + 1 )) | ${loop} ms (${loop_sample} ms for ${loop_keys} keys, scaled) |
 | speed-up | | ${speedup}× |
+
+| ${throttled_keys} keys at ${delay} ms per call | wall time | throttled calls |
+|---|---|---|
+| quota GetKeyPolicy 100/s, DescribeKey 150/s (floor: $(( throttled_keys * 10 )) ms) | ${throttled} ms | ${throttled_calls} |
+| no quota | ${unthrottled} ms | 0 |
 
 | kms-doctor scan, ${big_keys} keys, ${delay} ms per call | peak RSS | wall time |
 |---|---|---|

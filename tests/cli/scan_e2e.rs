@@ -1295,3 +1295,42 @@ fn a_permission_set_deleted_everywhere_needs_the_whole_organisation_read() {
     let r = check(&["--org"]);
     assert!(!gap(&r), "{:#}", r["findings"]);
 }
+
+/// An account whose KMS quota other workloads partly use: `GetKeyPolicy` 40 a second and
+/// `DescribeKey` 60, well under the published 1,000, enforced by the endpoint as KMS does. The
+/// scan slows to what is allowed: every key examined, each key's calls answered once, fewer
+/// calls throttled than keys (the old backoff threw many more away).
+#[test]
+fn a_quota_below_the_published_one_is_found_and_no_key_is_lost() {
+    const KEYS: usize = 120;
+    const ACCOUNT: &str = "111122223333";
+    let keys: Vec<Value> = (0..KEYS)
+        .map(|i| {
+            json!({"id": format!("{i:08x}-0000-4000-8000-{i:012x}"), "account": ACCOUNT,
+                "policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                    "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")},
+                    "Action": "kms:*", "Resource": "*"}]}})
+        })
+        .collect();
+    let sc: Scenario = serde_json::from_value(json!({
+        "caller": {"arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/Audit/scan"),
+            "account": ACCOUNT, "user_id": "AROAEXAMPLEAUDIT0001:scan"},
+        "keys": keys,
+        "kms_quotas": {"GetKeyPolicy": 40, "DescribeKey": 60},
+    }))
+    .unwrap();
+    let endpoint = scenario::start(sc);
+    let o = run(&endpoint, &["--format", "json", "--no-cloudtrail"]);
+    let r = json_of(&o);
+    assert_eq!(r["summary"]["keys"], KEYS, "{}", r["summary"]);
+    assert_eq!(r["summary"]["unknown"], 0, "{}", r["summary"]);
+    assert_eq!(r["summary"]["complete"], true, "{}", r["summary"]);
+    let throttled = r["calls"]["throttled"].as_u64().unwrap();
+    assert!(throttled > 0, "the quota was reached");
+    assert!(throttled < KEYS as u64, "{throttled} throttled");
+    for k in r["keys"].as_array().unwrap() {
+        let id = k["key_id"].as_str().unwrap();
+        assert_eq!(endpoint.answered("kms:GetKeyPolicy", id), 1, "{id}");
+        assert_eq!(endpoint.answered("kms:DescribeKey", id), 1, "{id}");
+    }
+}

@@ -66,6 +66,11 @@ pub struct Scenario {
     /// Every Nth KMS call answers `ThrottlingException`.
     #[serde(default)]
     pub kms_throttle_every: usize,
+    /// KMS's request quotas, as KMS enforces them: operation (`GetKeyPolicy`) → calls a second
+    /// per account and Region, past which a call answers `ThrottlingException`. A token bucket
+    /// that holds a tenth of a second of calls.
+    #[serde(default)]
+    pub kms_quotas: BTreeMap<String, f64>,
 }
 
 /// An account of the organisation.
@@ -329,6 +334,7 @@ fn serve_on(scenario: Scenario, upstream: Option<String>, port: u16) -> Endpoint
         kms_log: kms_calls.clone(),
         lookups: AtomicUsize::new(0),
         kms_seen: AtomicUsize::new(0),
+        quota_buckets: Mutex::new(BTreeMap::new()),
         upstream,
     });
     std::thread::spawn(move || {
@@ -350,7 +356,35 @@ struct State {
     kms_log: Arc<Mutex<Vec<KmsCall>>>,
     lookups: AtomicUsize,
     kms_seen: AtomicUsize,
+    /// The quota buckets (`kms_quotas`) by account, Region and operation: tokens left, and when.
+    quota_buckets: Mutex<BTreeMap<QuotaOf, (f64, std::time::Instant)>>,
     upstream: Option<String>,
+}
+
+/// A quota's account, Region and operation.
+type QuotaOf = (String, String, String);
+
+impl State {
+    /// Whether a KMS call of `op` in `account` and `region` is past its quota now.
+    fn over_quota(&self, account: &str, region: &str, op: &str) -> bool {
+        let Some(&quota) = self.scenario.kms_quotas.get(op.trim_start_matches("kms:")) else {
+            return false;
+        };
+        let capacity = (quota / 10.0).max(1.0);
+        let now = std::time::Instant::now();
+        let mut buckets = self.quota_buckets.lock().unwrap();
+        let (tokens, last) = buckets
+            .entry((account.to_owned(), region.to_owned(), op.to_owned()))
+            .or_insert((capacity, now));
+        *tokens = (*tokens + (now - *last).as_secs_f64() * quota).min(capacity);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            false
+        } else {
+            true
+        }
+    }
 }
 
 /// The access key `AssumeRole` hands out for an account, and the account an access key is of.
@@ -582,7 +616,9 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
             ));
         }
         let n = state.kms_seen.fetch_add(1, Ordering::SeqCst) + 1;
-        let throttled = sc.kms_throttle_every > 0 && n.is_multiple_of(sc.kms_throttle_every)
+        let over_quota = state.over_quota(&account, &region, &op);
+        let throttled = over_quota
+            || sc.kms_throttle_every > 0 && n.is_multiple_of(sc.kms_throttle_every)
             || sc
                 .faults
                 .get(&format!("{op}@{region}"))
@@ -596,7 +632,7 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
                 .map(str::to_owned),
             throttled,
         });
-        if sc.kms_throttle_every > 0 && n.is_multiple_of(sc.kms_throttle_every) {
+        if over_quota || sc.kms_throttle_every > 0 && n.is_multiple_of(sc.kms_throttle_every) {
             return Some(Reply::json(
                 400,
                 json!({"__type": "ThrottlingException", "message": "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls."}),
