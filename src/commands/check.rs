@@ -171,6 +171,7 @@ async fn read_live(
         role_name: live.role_name.clone(),
         regions,
         concurrency: LIVE_CONCURRENCY,
+        account_concurrency: 16,
         kms_rate: LIVE_KMS_RATE,
         cloudtrail: true,
         lookback_days: 90,

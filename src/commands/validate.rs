@@ -605,6 +605,7 @@ pub fn scan(a: ScanArgs) -> Result<ScanRequest, UsageError> {
             Some(RegionsToScan::List(regions))
         },
         concurrency: usize::from(a.concurrency),
+        account_concurrency: usize::from(a.account_concurrency),
         kms_rate: f64::from(a.kms_rate),
         format: a.format.unwrap_or(Format::Text),
         redact: a.redact,

@@ -1054,6 +1054,8 @@ impl super::Fleet for SdkFleet {
         let out = self
             .organizations
             .list_accounts()
+            // ListAccounts' largest page (Organizations API Reference, `MaxResults`: 1–20).
+            .max_results(20)
             .set_next_token(next)
             .send()
             .await

@@ -27,14 +27,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-/// Accounts scanned at once.
-const ACCOUNTS_AT_ONCE: usize = 4;
 /// Regions of one account scanned at once.
 const REGIONS_AT_ONCE: usize = 4;
 /// Pages of `ListKeys` (1,000 keys each) and of `ListAliases` (100 each) read at most.
 const MAX_LIST_PAGES: usize = 100;
-/// Pages of `ListAccounts` and `ListRegions` read at most.
-pub const MAX_ACCOUNT_PAGES: usize = 100;
+/// Pages of `ListAccounts` (20 accounts each: 20,000 accounts) and `ListRegions` read at most.
+pub const MAX_ACCOUNT_PAGES: usize = 1000;
 /// Failed policy updates kept per key.
 const MAX_FAILED_KEPT: usize = 20;
 /// The first wait after a throttled KMS, IAM or Organizations answer (100 ms, 200 ms, …).
@@ -137,6 +135,8 @@ pub struct ScanOptions {
     pub regions: RegionsToScan,
     /// Keys in flight at once, per account and Region.
     pub concurrency: usize,
+    /// Accounts worked on at once.
+    pub account_concurrency: usize,
     /// KMS calls a second at most, per account and Region.
     pub kms_rate: f64,
     pub cloudtrail: bool,
@@ -227,51 +227,62 @@ pub async fn gather_scan<F: Fleet>(
         .await
         .map_err(ScanFailed::Caller)?;
     let partition = caller.arn.split(':').nth(1).unwrap_or("aws").to_owned();
-    let mut listing_cut = None;
-    let accounts = match &opts.accounts {
-        AccountsToScan::Caller => vec![caller.account.clone()],
-        AccountsToScan::List(ids) => ids.iter().map(|id| id.as_str().into()).collect(),
-        AccountsToScan::Organization => {
-            let (ids, complete) = organization_accounts(fleet, calls, t)
-                .await
-                .map_err(ScanFailed::Organization)?;
-            if !complete {
-                listing_cut = Some(ScanError::new(
-                    None,
-                    None,
-                    "organizations:ListAccounts",
-                    format!(
-                        "more than {MAX_ACCOUNT_PAGES} pages of accounts: only the first {} accounts were scanned (name the others with --accounts)",
-                        ids.len()
-                    ),
-                    Some(Missed::Listing {
-                        kept: ids.len() as u64,
-                    }),
-                ));
+    // Accounts are scanned as the listing finds them (an organisation's listing takes a page
+    // of 20 at a time), at most `account_concurrency` at once, each with its SCPs and RCPs.
+    let (found, to_scan) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let own_account = caller.account.to_string();
+    let listing = async move {
+        let send = |id: &str| {
+            // The receiver lives until every sent account is scanned.
+            let _ = found.send(id.to_owned());
+        };
+        match &opts.accounts {
+            AccountsToScan::Caller => {
+                send(&own_account);
+                Ok((vec![own_account], true))
             }
-            ids.into_iter().map(AccountId::from).collect()
+            AccountsToScan::List(ids) => {
+                ids.iter().for_each(|id| send(id));
+                Ok((ids.clone(), true))
+            }
+            AccountsToScan::Organization => organization_accounts(fleet, calls, t, send).await,
         }
     };
     // Streams over owned IDs: a stream mapped by a closure that borrows its item is not `Send`
     // (rustc #102211), and a server runs a scan as a task of a multi-threaded runtime.
     let (caller_ref, partition_ref) = (&caller, &partition);
-    let scanned = futures_util::stream::iter(accounts.clone())
-        .map(|id| async move {
-            scan_account(fleet, calls, opts, caller_ref, partition_ref, &id, progress).await
-        })
-        .buffer_unordered(ACCOUNTS_AT_ONCE)
-        .collect::<Vec<AccountResult>>();
-    // Each account's SCPs and RCPs, once per account (not per key), beside the keys.
-    let organizations = futures_util::stream::iter(accounts.clone())
-        .map(|id| async move {
-            let org =
-                super::organization::organization_policies(fleet.organizations(), calls, t, &id)
-                    .await;
-            (id, org)
-        })
-        .buffer_unordered(ACCOUNTS_AT_ONCE)
-        .collect::<BTreeMap<AccountId, OrgEvidence>>();
-    let (results, organizations) = tokio::join!(scanned, organizations);
+    let scanned = futures_util::stream::unfold(to_scan, |mut rx| async move {
+        rx.recv().await.map(|id| (AccountId::from(id), rx))
+    })
+    .map(|id| async move {
+        // Each account's SCPs and RCPs, once per account (not per key), beside its keys.
+        let (result, org) = tokio::join!(
+            scan_account(fleet, calls, opts, caller_ref, partition_ref, &id, progress),
+            super::organization::organization_policies(fleet.organizations(), calls, t, &id)
+        );
+        (result, (id, org))
+    })
+    .buffer_unordered(opts.account_concurrency.max(1))
+    .collect::<Vec<(AccountResult, (AccountId, OrgEvidence))>>();
+    let (listed, scanned) = tokio::join!(listing, scanned);
+    let (ids, complete) = listed.map_err(ScanFailed::Organization)?;
+    let listing_cut = (!complete).then(|| {
+        ScanError::new(
+            None,
+            None,
+            "organizations:ListAccounts",
+            format!(
+                "more than {MAX_ACCOUNT_PAGES} pages of accounts: only the first {} accounts were scanned (name the others with --accounts)",
+                ids.len()
+            ),
+            Some(Missed::Listing {
+                kept: ids.len() as u64,
+            }),
+        )
+    });
+    let accounts: Vec<AccountId> = ids.into_iter().map(AccountId::from).collect();
+    let (results, organizations): (Vec<AccountResult>, BTreeMap<AccountId, OrgEvidence>) =
+        scanned.into_iter().unzip();
     let mut ev = ScanEvidence::started(Timestamp(opts.now.trunc_subsecs(0)), caller, accounts);
     ev.whole_organization =
         matches!(opts.accounts, AccountsToScan::Organization) && listing_cut.is_none();
@@ -299,30 +310,40 @@ pub async fn gather_scan<F: Fleet>(
     Ok(ev)
 }
 
-/// The organisation's active accounts, and whether the listing came to its end.
+/// The organisation's active accounts, and whether the listing came to its end; each is handed
+/// to `found` as its page arrives, once.
 async fn organization_accounts<F: Fleet>(
     fleet: &F,
     calls: &Calls,
     t: Duration,
+    mut found: impl FnMut(&str),
 ) -> Result<(Vec<String>, bool), CallError> {
+    let mut seen = BTreeSet::new();
+    // Organizations publishes no quota for ListAccounts: at most 20 pages a second, the pace
+    // lowering itself on throttling.
     let (accounts, complete) = every_page(
-        &Pace::new(5.0, 1, KMS_BACKOFF),
+        &Pace::new(20.0, 1, KMS_BACKOFF),
         calls,
         "organizations",
         "ListAccounts",
         t,
         MAX_ACCOUNT_PAGES,
         |next| fleet.list_accounts(next),
-        |page| (page.accounts, page.next),
+        |page| {
+            let active: Vec<String> = page
+                .accounts
+                .into_iter()
+                .filter(|a| a.status.as_deref().is_none_or(|s| s == "ACTIVE"))
+                .map(|a| a.id)
+                .filter(|id| seen.insert(id.clone()))
+                .collect();
+            active.iter().for_each(|id| found(id));
+            (active, page.next)
+        },
     )
     .await?;
-    let mut ids: Vec<String> = accounts
-        .into_iter()
-        .filter(|a| a.status.as_deref().is_none_or(|s| s == "ACTIVE"))
-        .map(|a| a.id)
-        .collect();
+    let mut ids = accounts;
     ids.sort();
-    ids.dedup();
     Ok((ids, complete))
 }
 

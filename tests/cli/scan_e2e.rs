@@ -242,6 +242,19 @@ fn an_organisation_scan_reports_the_account_it_cannot_enter_and_goes_on() {
         2,
         "two pages"
     );
+    // Accounts are scanned as the listing finds them: the first page's accounts are entered
+    // before the last page is read.
+    let calls = endpoint.calls.lock().unwrap().clone();
+    let first_assume = calls.iter().position(|c| c == "sts:AssumeRole").unwrap();
+    let first_keys = calls.iter().position(|c| c == "kms:ListKeys").unwrap();
+    let last_page = calls
+        .iter()
+        .rposition(|c| c == "organizations:ListAccounts")
+        .unwrap();
+    assert!(
+        first_assume.min(first_keys) < last_page,
+        "listing and scanning overlap: {calls:?}"
+    );
 }
 
 #[test]

@@ -17,6 +17,7 @@ fn opts() -> ScanOptions {
         role_name: "OrganizationAccountAccessRole".into(),
         regions: RegionsToScan::List(vec!["us-east-1".into()]),
         concurrency: 4,
+        account_concurrency: 4,
         kms_rate: 1000.0,
         cloudtrail: true,
         lookback_days: 90,

@@ -63,6 +63,10 @@ pub struct Scenario {
     /// Keys per `ListKeys` page and aliases per `ListAliases` page (default: what is asked).
     #[serde(default)]
     pub kms_page_size: Option<usize>,
+    /// Accounts per `ListAccounts` page at most (default 2, so that tests page; AWS gives up
+    /// to the 20 asked).
+    #[serde(default)]
+    pub accounts_page_size: Option<usize>,
     /// Every Nth KMS call answers `ThrottlingException`.
     #[serde(default)]
     pub kms_throttle_every: usize,
@@ -851,7 +855,11 @@ fn handle(req: &Request, state: &State) -> Option<Reply> {
                     "Email": format!("aws+{}@example.com", m.id), "Name": format!("account-{}", m.id), "Status": m.status,
                     "JoinedMethod": "CREATED", "JoinedTimestamp": 1.7e9}))
                 .collect();
-            let (page, next) = page_of(&accounts, &json_body, Some(2));
+            let (page, next) = page_of(
+                &accounts,
+                &json_body,
+                Some(sc.accounts_page_size.unwrap_or(2)),
+            );
             let mut out = json!({"Accounts": page});
             if let Some(m) = next {
                 out["NextToken"] = json!(m);
