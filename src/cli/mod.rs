@@ -9,7 +9,7 @@ pub use validate::{Terminal, UsageError};
 
 pub use crate::commands::input::{
     AthenaArgs, AwsArgs, CheckArgs, ContextArgs, DiagnoseArgs, ExplainArgs, FailOn, HistoryArgs,
-    OrgPolicyArgs, ScanArgs,
+    MergeArgs, OrgPolicyArgs, ScanArgs,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -50,6 +50,9 @@ pub enum Command {
     /// Every customer managed key of an account (its Regions, an organisation): locked out,
     /// at risk, or healthy. Read-only.
     Scan(ScanArgs),
+    /// One scan report from the JSON reports of `scan --shard I/N`, as if one scan had run
+    /// (its exit status too); missing, overlapping or mismatched shards are refused. Offline.
+    Merge(MergeArgs),
     /// Check key policies before they ship: policy files, CloudFormation templates (and CDK
     /// output) and Terraform plans, for lockouts and changes that take access away. Offline.
     Check(CheckArgs),

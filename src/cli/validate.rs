@@ -40,6 +40,7 @@ impl Cli {
             Command::Diagnose(a) => Request::Diagnose(validate::diagnose(a, text)?),
             Command::History(a) => Request::History(validate::history(a, text)?),
             Command::Scan(a) => Request::Scan(validate::scan(a)?),
+            Command::Merge(a) => Request::Merge(validate::merge(a)?),
             Command::Check(a) => Request::Check(Box::new(validate::check(a)?)),
             Command::Completions(a) => Request::Completions(Box::new(GenerateRequest {
                 command: <Cli as clap::CommandFactory>::command(),

@@ -172,6 +172,7 @@ async fn read_live(
         regions,
         concurrency: LIVE_CONCURRENCY,
         account_concurrency: 16,
+        shard: None,
         kms_rate: LIVE_KMS_RATE,
         cloudtrail: true,
         lookback_days: 90,

@@ -244,6 +244,12 @@ pub struct ScanArgs {
     #[arg(long)]
     pub force: bool,
 
+    /// Examine part I of N of the scope (by account; by Region when one account is scanned),
+    /// the same part on any machine: run I = 1 to N anywhere (not redacted), then
+    /// `kms-doctor merge` their JSON reports into one.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard, conflicts_with = "redact")]
+    pub shard: Option<crate::evidence::scan::Shard>,
+
     #[command(flatten)]
     pub org_policies: OrgPolicyArgs,
 
@@ -302,6 +308,54 @@ pub struct ScanArgs {
     /// its published quota, and never above this).
     #[arg(long, value_name = "N", default_value_t = 1000, hide = true, value_parser = clap::value_parser!(u32).range(1..))]
     pub kms_rate: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The JSON reports of `scan --shard I/N --format json`, one per shard (I = 1 to N).
+    #[arg(value_name = "REPORT", required = true)]
+    pub reports: Vec<PathBuf>,
+
+    /// Output format [default: text, piped or not] (--output: the AWS CLI's name for it)
+    #[arg(long, visible_alias = "output", value_parser = formats(Format::SCAN))]
+    pub format: Option<Format>,
+
+    /// Exit with status 1 when a finding is at or above this severity.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+
+    /// Replace identifiers with stable pseudonyms (as `scan --redact`; the shards must not
+    /// be redacted themselves).
+    #[arg(long)]
+    pub redact: bool,
+
+    /// As given to the shards' scans (repeatable): the principals judged gone.
+    #[arg(long, value_name = "ARN|PERMISSION-SET")]
+    pub without: Vec<String>,
+
+    #[command(flatten)]
+    pub org_policies: OrgPolicyArgs,
+
+    /// The configuration file with the mute list, as given to the shards' scans.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `I/N`, 1 ≤ I ≤ N ≤ 10,000.
+fn parse_shard(s: &str) -> Result<crate::evidence::scan::Shard, String> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("`{s}` is not I/N (such as 1/4)"))?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("`{s}` is not I/N (such as 1/4)"))
+    };
+    let (index, count) = (parse(i)?, parse(n)?);
+    if count == 0 || count > 10_000 || index == 0 || index > count {
+        return Err(format!("`{s}`: I must be 1 to N, and N at most 10000"));
+    }
+    Ok(crate::evidence::scan::Shard { index, count })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

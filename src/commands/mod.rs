@@ -10,6 +10,7 @@ pub mod explain;
 pub mod generate;
 pub mod history;
 pub mod input;
+pub mod merge;
 pub mod output_file;
 pub mod scan;
 pub mod session;
@@ -36,6 +37,7 @@ pub enum Request {
     Diagnose(diagnose::DiagnoseRequest),
     History(history::HistoryRequest),
     Scan(scan::ScanRequest),
+    Merge(merge::MergeRequest),
     /// Boxed: the largest request by far (paths, settings, every flag of a check).
     Check(Box<check::CheckRequest>),
     /// Boxed: clap's definition of the whole command line is large.
@@ -194,6 +196,8 @@ pub enum CommandError {
         "{0}. Run the scan from the management account or a delegated administrator, or name the accounts with --accounts"
     )]
     Organization(crate::evidence::scan::ScanFailed),
+    #[error("these reports do not make one scan: {0}")]
+    Shards(String),
 }
 
 /// Largest AWS config file read when telling credential failures apart.
@@ -353,6 +357,7 @@ pub fn run(
         Request::Diagnose(r) => diagnose::run(r, out, console),
         Request::History(r) => history::run(r, out, console),
         Request::Scan(r) => scan::run(r, out, console),
+        Request::Merge(r) => merge::run(r, out),
         Request::Check(r) => check::run(*r, out, console),
         Request::Completions(r) => generate::run(*r, out),
     }

@@ -6,7 +6,7 @@ use super::session::Recoverable;
 use super::{
     AthenaTable, AwsSettings, CommandError, Console, LogSource, Progress, Redaction, Session,
 };
-use crate::diagnosis::model::Exit;
+use crate::diagnosis::model::{Exit, ShardOf, ShardReport};
 use crate::evidence::record::KeyRef;
 use crate::evidence::scan::{AccountsToScan, RegionsToScan, ScanFailed, ScanOptions, gather_scan};
 use crate::report::Format;
@@ -19,6 +19,9 @@ use std::time::Duration;
 /// the archive or a query.
 pub const MAX_RECOVERED_KEYS: usize = 25;
 
+/// Largest shard report `merge` reads.
+pub const MAX_SHARD_REPORT_BYTES: u64 = 512 << 20;
+
 #[derive(Debug)]
 pub struct ScanRequest {
     pub aws: AwsSettings,
@@ -28,6 +31,8 @@ pub struct ScanRequest {
     pub regions: Option<RegionsToScan>,
     pub concurrency: usize,
     pub account_concurrency: usize,
+    /// `--shard I/N`.
+    pub shard: Option<crate::evidence::scan::Shard>,
     pub kms_rate: f64,
     pub format: Format,
     pub redact: bool,
@@ -62,17 +67,7 @@ pub struct Scanned {
 /// (`--scp`, `--rcp`, the mute list) are read before any AWS call: a file that cannot be used
 /// stops it at once.
 pub async fn scan(req: &ScanRequest, progress: &dyn Progress) -> Result<Scanned, CommandError> {
-    let org = super::read_org_policies(&req.scps, &req.rcps)?;
-    // A live scan reads its mute list only from --config or the user's own configuration: a
-    // file in the working directory (or above it) is not the user's word.
-    let config_path = req
-        .config
-        .clone()
-        .or_else(|| super::config::user_config().filter(|p| p.is_file()));
-    let mutes = match config_path.as_deref() {
-        Some(path) => super::config::load(path)?.scan.mutes(),
-        None => Vec::new(),
-    };
+    let judging = req.judging().load()?;
     let session = Session::new(req.aws.clone());
     let now = chrono::Utc::now();
     let connection = session.connection().await;
@@ -86,6 +81,7 @@ pub async fn scan(req: &ScanRequest, progress: &dyn Progress) -> Result<Scanned,
         regions,
         concurrency: req.concurrency,
         account_concurrency: req.account_concurrency,
+        shard: req.shard,
         kms_rate: req.kms_rate,
         cloudtrail: req.cloudtrail,
         lookback_days: req.lookback_days,
@@ -93,15 +89,127 @@ pub async fn scan(req: &ScanRequest, progress: &dyn Progress) -> Result<Scanned,
         lookup_interval: req.lookup_interval,
         now,
         // Tags are read only when the mute list needs them: a call per key.
-        read_tags: mutes.iter().any(|m| m.tag.is_some()),
+        read_tags: judging.mutes.iter().any(|m| m.tag.is_some()),
     };
     let mut evidence = read_keys(&session, &opts, &req.aws, progress).await?;
     recover_from_logs(&session, req, &mut evidence.keys).await?;
     evidence.calls = session.calls.snapshot();
-    let given = Some(&org).filter(|o| !o.is_empty());
-    let mut report = crate::diagnosis::scan::scan(&evidence, given, &mutes, &req.without, now);
-    report.config = config_path.map(|p| p.display().to_string());
+    let mut report = judging.judge(&evidence, now);
+    if let Some(shard) = req.shard {
+        let of = ShardOf {
+            index: shard.index,
+            count: shard.count,
+            scan: format!("{}; {}", scope_of(req, &opts), judging.fingerprint()),
+        };
+        evidence.shard = Some(of.clone());
+        report.shard = Some(ShardReport {
+            of,
+            evidence: Box::new(evidence.clone()),
+        });
+    }
     Ok(Scanned { evidence, report })
+}
+
+/// What makes two shards parts of one scan: what it read (accounts, Regions, role, sources).
+fn scope_of(req: &ScanRequest, opts: &ScanOptions) -> String {
+    let accounts = match &opts.accounts {
+        AccountsToScan::Caller => "the caller's".to_owned(),
+        AccountsToScan::Organization => "the organisation's".to_owned(),
+        AccountsToScan::List(ids) => ids.join(","),
+    };
+    let regions = match &opts.regions {
+        RegionsToScan::All => "all".to_owned(),
+        RegionsToScan::List(r) => r.join(","),
+    };
+    format!(
+        "accounts {accounts}; Regions {regions}; role {}; CloudTrail {}; lookback {} days; logs {}; Athena {}",
+        opts.role_name,
+        opts.cloudtrail,
+        opts.lookback_days,
+        req.logs.is_some(),
+        req.athena.is_some(),
+    )
+}
+
+/// What judges a scan's evidence besides the evidence: `--without`, `--scp`/`--rcp`, the mute
+/// list. `scan` and `merge` judge with it alike.
+#[derive(Debug, Clone)]
+pub struct Judging {
+    pub without: Vec<crate::diagnosis::model::Removed>,
+    pub scps: Vec<PathBuf>,
+    pub rcps: Vec<PathBuf>,
+    /// `--config`: else the user's own configuration file.
+    pub config: Option<PathBuf>,
+}
+
+/// [`Judging`], its files read.
+pub struct Loaded {
+    without: Vec<crate::diagnosis::model::Removed>,
+    org: crate::policy::OrgPolicies,
+    pub mutes: Vec<crate::diagnosis::model::KeyMute>,
+    config_path: Option<PathBuf>,
+}
+
+impl Judging {
+    /// Reads the files (before any AWS call: a file that cannot be used stops the run at once).
+    pub fn load(&self) -> Result<Loaded, CommandError> {
+        let org = super::read_org_policies(&self.scps, &self.rcps)?;
+        // A live scan reads its mute list only from --config or the user's own configuration:
+        // a file in the working directory (or above it) is not the user's word.
+        let config_path = self
+            .config
+            .clone()
+            .or_else(|| super::config::user_config().filter(|p| p.is_file()));
+        let mutes = match config_path.as_deref() {
+            Some(path) => super::config::load(path)?.scan.mutes(),
+            None => Vec::new(),
+        };
+        Ok(Loaded {
+            without: self.without.clone(),
+            org,
+            mutes,
+            config_path,
+        })
+    }
+}
+
+impl Loaded {
+    /// The one judgement of every key of the evidence, as `scan` reports it.
+    pub fn judge(
+        &self,
+        evidence: &crate::diagnosis::model::ScanEvidence,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::diagnosis::model::ScanReport {
+        let given = Some(&self.org).filter(|o| !o.is_empty());
+        let mut report =
+            crate::diagnosis::scan::scan(evidence, given, &self.mutes, &self.without, now);
+        report.config = self.config_path.as_ref().map(|p| p.display().to_string());
+        report
+    }
+
+    /// What shapes the judgement, as text two runs compare: the organisation's policies, the
+    /// mute list and the principals judged gone, as read.
+    pub fn fingerprint(&self) -> String {
+        let described = format!("{:?} {:?} {:?}", self.org, self.mutes, self.without);
+        // FNV-1a, 64 bits: the same on every machine.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in described.bytes() {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        format!("judged with {hash:016x}")
+    }
+}
+
+impl ScanRequest {
+    pub fn judging(&self) -> Judging {
+        Judging {
+            without: self.without.clone(),
+            scps: self.scps.clone(),
+            rcps: self.rcps.clone(),
+            config: self.config.clone(),
+        }
+    }
 }
 
 /// The keys of the accounts and Regions `opts` names, read with scan's calls (for `scan` and

@@ -8,7 +8,7 @@ use super::explain::{ExplainRequest, PolicyInput};
 use super::history::{HistoryRequest, HistorySource};
 use super::input::{
     AthenaArgs, AwsArgs, CheckArgs, ContextArgs, DiagnoseArgs, ExplainArgs, FailOn, HistoryArgs,
-    ScanArgs,
+    MergeArgs, ScanArgs,
 };
 use super::output_file::{check_target, same_file};
 use super::scan::ScanRequest;
@@ -555,6 +555,21 @@ fn check_region(r: &str) -> Result<(), UsageError> {
     }
 }
 
+pub fn merge(a: MergeArgs) -> Result<super::merge::MergeRequest, UsageError> {
+    Ok(super::merge::MergeRequest {
+        reports: a.reports,
+        format: a.format.unwrap_or(Format::Text),
+        fail_on: fail_on(a.fail_on),
+        redact: a.redact,
+        judging: super::scan::Judging {
+            without: without(&a.without)?,
+            scps: a.org_policies.scps,
+            rcps: a.org_policies.rcps,
+            config: a.config,
+        },
+    })
+}
+
 pub fn scan(a: ScanArgs) -> Result<ScanRequest, UsageError> {
     for r in &a.regions {
         check_region(r)?;
@@ -606,6 +621,7 @@ pub fn scan(a: ScanArgs) -> Result<ScanRequest, UsageError> {
         },
         concurrency: usize::from(a.concurrency),
         account_concurrency: usize::from(a.account_concurrency),
+        shard: a.shard,
         kms_rate: f64::from(a.kms_rate),
         format: a.format.unwrap_or(Format::Text),
         redact: a.redact,

@@ -91,6 +91,7 @@ pub fn scan(
         summary,
         without: None,
         config: None,
+        shard: None,
     };
     if without.is_empty() {
         report

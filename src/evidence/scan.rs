@@ -127,6 +127,39 @@ pub enum RegionsToScan {
     All,
 }
 
+/// `--shard I/N`: one of `count` stable parts of a scan's scope, by account (by account and
+/// Region when one account is scanned): each part is the same from run to run and machine to
+/// machine, whatever the order AWS lists them in, so that N runs on any engine cover the scope
+/// once (`kms-doctor merge` checks that they did).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 1 to `count`.
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// Whether this shard examines the part named `part` (an account ID, or `account/Region`).
+    pub fn takes(&self, part: &str) -> bool {
+        // FNV-1a, 64 bits: stable across versions and platforms, unlike std's hasher.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in part.bytes() {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        hash % u64::from(self.count.max(1)) == u64::from(self.index.saturating_sub(1))
+    }
+}
+
+/// What a shard splits: accounts, unless one account is scanned (then its Regions).
+fn shards_by_region(accounts: &AccountsToScan) -> bool {
+    match accounts {
+        AccountsToScan::Caller => true,
+        AccountsToScan::List(ids) => ids.len() == 1,
+        AccountsToScan::Organization => false,
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
     pub accounts: AccountsToScan,
@@ -137,6 +170,8 @@ pub struct ScanOptions {
     pub concurrency: usize,
     /// Accounts worked on at once.
     pub account_concurrency: usize,
+    /// `--shard I/N`: the part of the scope this run examines.
+    pub shard: Option<Shard>,
     /// KMS calls a second at most, per account and Region.
     pub kms_rate: f64,
     pub cloudtrail: bool,
@@ -232,9 +267,12 @@ pub async fn gather_scan<F: Fleet>(
     let (found, to_scan) = tokio::sync::mpsc::unbounded_channel::<String>();
     let own_account = caller.account.to_string();
     let listing = async move {
+        let by_account = opts.shard.filter(|_| !shards_by_region(&opts.accounts));
         let send = |id: &str| {
-            // The receiver lives until every sent account is scanned.
-            let _ = found.send(id.to_owned());
+            if by_account.is_none_or(|s| s.takes(id)) {
+                // The receiver lives until every sent account is scanned.
+                let _ = found.send(id.to_owned());
+            }
         };
         match &opts.accounts {
             AccountsToScan::Caller => {
@@ -280,7 +318,12 @@ pub async fn gather_scan<F: Fleet>(
             }),
         )
     });
-    let accounts: Vec<AccountId> = ids.into_iter().map(AccountId::from).collect();
+    let by_account = opts.shard.filter(|_| !shards_by_region(&opts.accounts));
+    let accounts: Vec<AccountId> = ids
+        .into_iter()
+        .filter(|id| by_account.is_none_or(|s| s.takes(id)))
+        .map(AccountId::from)
+        .collect();
     let (results, organizations): (Vec<AccountResult>, BTreeMap<AccountId, OrgEvidence>) =
         scanned.into_iter().unzip();
     let mut ev = ScanEvidence::started(Timestamp(opts.now.trunc_subsecs(0)), caller, accounts);
@@ -464,6 +507,10 @@ async fn scan_account<F: Fleet>(
             }
         },
     };
+    let mut regions = regions;
+    if let Some(shard) = opts.shard.filter(|_| shards_by_region(&opts.accounts)) {
+        regions.retain(|r| shard.takes(&format!("{id}/{r}")));
+    }
     // Over owned names: see `gather_scan` (rustc #102211).
     let account = &account;
     let per_region: Vec<RegionResult> = futures_util::stream::iter(regions.clone())

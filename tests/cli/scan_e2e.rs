@@ -1347,3 +1347,139 @@ fn a_quota_below_the_published_one_is_found_and_no_key_is_lost() {
         assert_eq!(endpoint.answered("kms:DescribeKey", id), 1, "{id}");
     }
 }
+
+/// Runs `kms-doctor merge` over `reports` with `args`.
+fn merge(reports: &[&std::path::Path], args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_kms-doctor"))
+        .arg("merge")
+        .args(reports)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Each shard's JSON report, written to `dir`: `scan ARGS --shard I/N --format json`.
+fn shards(
+    endpoint: &Endpoint,
+    dir: &std::path::Path,
+    n: u32,
+    args: &[&str],
+) -> Vec<std::path::PathBuf> {
+    (1..=n)
+        .map(|i| {
+            let shard = format!("{i}/{n}");
+            let mut all = args.to_vec();
+            all.extend(["--shard", &shard, "--format", "json"]);
+            let o = run(endpoint, &all);
+            let r = json_of(&o);
+            assert_eq!(r["shard"]["index"], i);
+            assert_eq!(r["shard"]["count"], n);
+            let path = dir.join(format!("shard-{i}.json"));
+            std::fs::write(&path, &o.stdout).unwrap();
+            path
+        })
+        .collect()
+}
+
+/// The report without what a sharded scan may count differently: its calls.
+fn without_calls(o: &Output) -> Value {
+    let mut r = json_of(o);
+    r.as_object_mut().unwrap().remove("calls");
+    r
+}
+
+/// An organisation scanned in two shards (by account) and a single account in three (by Region),
+/// merged: the same report as one scan, in JSON and Markdown (its call count aside), with the
+/// same exit status; each shard examined part of the scope.
+#[test]
+fn shards_merged_are_the_unsharded_scan() {
+    let dir = crate::support::cli::fresh_dir("shards");
+    for (args, n) in [
+        (&["--org", "--region", "us-east-1"][..], 2),
+        (&["--all-regions"][..], 3),
+    ] {
+        let (sc, _) = estate();
+        let endpoint = scenario::start(sc);
+        let mut whole_args = args.to_vec();
+        whole_args.extend(["--format", "json"]);
+        let whole = run(&endpoint, &whole_args);
+        let mut md_args = args.to_vec();
+        md_args.extend(["--format", "markdown"]);
+        let whole_md = run(&endpoint, &md_args);
+        let parts = shards(&endpoint, &dir, n, args);
+        let refs: Vec<&std::path::Path> = parts.iter().map(|p| p.as_path()).collect();
+        // The shards' keys are the whole scan's, each once.
+        let ids = |r: &Value| -> Vec<String> {
+            r["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["key_id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let mut examined: Vec<String> = parts
+            .iter()
+            .flat_map(|p| ids(&serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()))
+            .collect();
+        examined.sort();
+        let mut all = ids(&json_of(&whole));
+        all.sort();
+        assert_eq!(examined, all, "{args:?}");
+        let merged = merge(&refs, &["--format", "json"]);
+        assert_eq!(merged.status.code(), whole.status.code(), "{args:?}");
+        assert_eq!(without_calls(&merged), without_calls(&whole), "{args:?}");
+        let merged_md = merge(&refs, &["--format", "markdown"]);
+        let lines = |o: &Output| -> Vec<String> {
+            stdout(o)
+                .lines()
+                .filter(|l| !l.contains("AWS calls"))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(lines(&merged_md), lines(&whole_md), "{args:?}");
+    }
+}
+
+/// A shard missing or given twice, a shard of another scan, a merge judged with other flags,
+/// a report that is no shard's: each refused, exit 2, naming what is wrong.
+#[test]
+fn merge_refuses_missing_overlapping_and_mismatched_shards() {
+    let dir = crate::support::cli::fresh_dir("bad-shards");
+    let (sc, _) = estate();
+    let endpoint = scenario::start(sc);
+    let parts = shards(&endpoint, &dir, 2, &["--org", "--region", "us-east-1"]);
+    std::fs::create_dir_all(dir.join("other")).unwrap();
+    let other = shards(
+        &endpoint,
+        &dir.join("other"),
+        2,
+        &["--org", "--region", "us-east-1", "--no-cloudtrail"],
+    );
+    let whole = dir.join("whole.json");
+    std::fs::write(
+        &whole,
+        run(
+            &endpoint,
+            &["--org", "--region", "us-east-1", "--format", "json"],
+        )
+        .stdout,
+    )
+    .unwrap();
+    let said = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    let cases: [(Vec<&std::path::Path>, &[&str], &str); 5] = [
+        (vec![&parts[0]], &[], "missing: 2/2"),
+        (vec![&parts[0], &parts[0], &parts[1]], &[], "given twice"),
+        (vec![&parts[0], &other[1]], &[], "of another scan"),
+        (
+            vec![&parts[0], &parts[1]],
+            &["--without", "arn:aws:iam::111122223333:role/Admin"],
+            "judged with other",
+        ),
+        (vec![&parts[0], &whole], &[], "is not a shard's report"),
+    ];
+    for (reports, args, want) in cases {
+        let o = merge(&reports, args);
+        assert_exit(&o, 2);
+        assert!(said(&o).contains(want), "{want}: {}", said(&o));
+    }
+}

@@ -18,6 +18,7 @@ fn opts() -> ScanOptions {
         regions: RegionsToScan::List(vec!["us-east-1".into()]),
         concurrency: 4,
         account_concurrency: 4,
+        shard: None,
         kms_rate: 1000.0,
         cloudtrail: true,
         lookback_days: 90,

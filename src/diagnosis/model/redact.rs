@@ -13,8 +13,8 @@ use super::{
 };
 use super::{
     AccountId, Alias, EventId, KeyEvidence, KeyId, OrgEvidence, OrgLevel, OrgPolicyText,
-    PermissionSetName, PolicyName, ScanEvidence, SearchBound, Shortfall, SourceIp,
-    SourcePolicyType, UniqueId, UserAgent,
+    PermissionSetName, PolicyName, ScanEvidence, SearchBound, ShardOf, ShardReport, Shortfall,
+    SourceIp, SourcePolicyType, UniqueId, UserAgent,
 };
 use super::{Removed, RemovedPrincipal, WithoutSummary};
 use crate::policy::BlockedBy;
@@ -124,6 +124,12 @@ impl Redact for Shortfall {
             Shortfall::Stated(s) => f(s, Kind::Value),
             Shortfall::Search(None) | Shortfall::AthenaPages(_) => {}
         }
+    }
+}
+
+impl<T: Redact> Redact for Box<T> {
+    fn strings(&mut self, f: &mut dyn FnMut(&mut String, Kind)) {
+        (**self).strings(f);
     }
 }
 
@@ -266,7 +272,9 @@ redact_fields! {
         resource, matched_statements, missing_context;
         plain: action, decision, allowed_by_organizations, allowed_by_permissions_boundary
     }
-    ScanReport { scope, keys, findings, errors, without; plain: schema_version, calls, summary, config }
+    ScanReport { scope, keys, findings, errors, without, shard; plain: schema_version, calls, summary, config }
+    ShardOf { scan; plain: index, count }
+    ShardReport { of, evidence }
     WithoutSummary { principals; plain: keys_changed, keys_unknown }
     Removed { principal, by; plain: how, resource_type, at }
     ScanScope { accounts, regions_not_enabled; plain: regions }
@@ -707,7 +715,9 @@ impl Redact for ScanEvidence {
             authorization,
             calls,
             whole_organization: _,
+            shard,
         } = self;
+        shard.strings(f);
         caller.strings(f);
         accounts.strings(f);
         // The accounts' IDs are these maps' keys too: rewritten like every other account ID.

@@ -76,7 +76,7 @@ pub struct ScanError {
     pub message: String,
     /// The keys it happened for, when it is about keys (one entry for all the keys of a Region
     /// that failed the same way; the message is the first key's).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub key_ids: Vec<KeyId>,
     /// What the scan did not examine because of it (`None`: it lost a detail, not coverage).
     pub missed: Option<Missed>,
@@ -151,6 +151,29 @@ pub struct ScanEvidence {
     /// a permission set, provisioned in any of them, is covered.
     #[serde(default)]
     pub whole_organization: bool,
+    /// `scan --shard I/N`: the part of the scope read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardOf>,
+}
+
+/// `scan --shard I/N`: which part of a scan's scope a run covers, and which scan it is part of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardOf {
+    /// 1 to `count`.
+    pub index: u32,
+    pub count: u32,
+    /// What every shard of one scan shares: its scope and the flags that shape its answer.
+    /// `merge` refuses shards (and flags of its own) that differ.
+    pub scan: String,
+}
+
+/// A shard's part of a scan report (JSON): which part, and the evidence it read, from which
+/// `merge` judges the whole scan as one (a report's text is rendered, not data to judge again).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShardReport {
+    #[serde(flatten)]
+    pub of: ShardOf,
+    pub evidence: Box<ScanEvidence>,
 }
 
 impl ScanEvidence {
@@ -174,6 +197,7 @@ impl ScanEvidence {
             authorization: BTreeMap::new(),
             calls: Vec::new(),
             whole_organization: false,
+            shard: None,
         }
     }
 }
@@ -383,6 +407,9 @@ pub struct ScanReport {
     /// The configuration file whose mute list applied, when one did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config: Option<String>,
+    /// `--shard I/N`: the part of the scope this report covers, with its evidence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardReport>,
 }
 
 /// What `scan --without` asked and found.
