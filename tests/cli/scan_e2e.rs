@@ -1483,3 +1483,112 @@ fn merge_refuses_missing_overlapping_and_mismatched_shards() {
         assert!(said(&o).contains(want), "{want}: {}", said(&o));
     }
 }
+
+/// deploy/shard-run.sh as the ECS tasks of deploy/org-scan.yaml run it: each shard's task puts
+/// its report in the bucket, the merge task makes merged.json and merged.md from them and exits
+/// with the whole scan's status; the merged report is the unsharded scan's. S3 is a directory
+/// here, behind a stand-in for the AWS CLI's `s3 cp` that the script uses.
+#[test]
+fn the_shard_script_of_the_deployment_scans_and_merges() {
+    let dir = crate::support::cli::fresh_dir("shard-run");
+    let s3 = dir.join("s3");
+    std::fs::create_dir_all(&s3).unwrap();
+    let aws = dir.join("aws");
+    std::fs::write(
+        &aws,
+        r#"#!/bin/sh
+# aws s3 cp [--recursive --exclude P --include P] SRC DST, with s3://B/K as $FAKE_S3/B/K.
+set -eu
+[ "$1 $2" = "s3 cp" ] || { echo "unexpected: $*" >&2; exit 9; }
+shift 2
+recursive=0
+while [ "${1#--}" != "$1" ]; do
+  case $1 in --recursive) recursive=1; shift ;; *) shift 2 ;; esac
+done
+local_of() { case $1 in s3://*) echo "$FAKE_S3/${1#s3://}" ;; *) echo "$1" ;; esac; }
+src=$(local_of "$1"); dst=$(local_of "$2")
+if [ "$recursive" = 1 ]; then
+  mkdir -p "$dst"; for f in "$src"shard-*.json; do [ -e "$f" ] && cp "$f" "$dst"; done; exit 0
+fi
+mkdir -p "$(dirname "$dst")"; cp "$src" "$dst"
+"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&aws, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (sc, _) = estate();
+    let endpoint = scenario::start(sc);
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/shard-run.sh");
+    let task = |env: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg(&script).env_clear();
+        for (k, v) in [
+            ("PATH", std::env::var("PATH").unwrap()),
+            ("AWS_ENDPOINT_URL", endpoint.url.clone()),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE".into()),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
+            ),
+            ("AWS_REGION", "us-east-1".into()),
+            (
+                "AWS_CONFIG_FILE",
+                "/nonexistent/kms-doctor-test-config".into(),
+            ),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/kms-doctor-test-credentials".into(),
+            ),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("KMS_DOCTOR", env!("CARGO_BIN_EXE_kms-doctor").into()),
+            ("AWS", aws.display().to_string()),
+            ("FAKE_S3", s3.display().to_string()),
+            ("REPORT_BUCKET", "reports".into()),
+            ("REPORT_PREFIX", "run-1".into()),
+        ] {
+            cmd.env(k, v);
+        }
+        cmd.envs(env.iter().copied());
+        cmd.output().unwrap()
+    };
+    for shard in ["1/2", "2/2"] {
+        let o = task(&[("SHARD", shard)]);
+        assert!(
+            o.status.code().is_some_and(|c| c <= 1),
+            "{shard}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let merged = task(&[("MERGE", "1")]);
+    let whole = run(
+        &endpoint,
+        &[
+            "--org",
+            "--all-regions",
+            "--role-name",
+            "KmsDoctorScan",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(
+        merged.status.code(),
+        whole.status.code(),
+        "{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
+    let put = s3.join("reports/run-1");
+    let mut report: Value =
+        serde_json::from_slice(&std::fs::read(put.join("merged.json")).unwrap()).unwrap();
+    report.as_object_mut().unwrap().remove("calls");
+    assert_eq!(report, without_calls(&whole));
+    assert!(
+        std::fs::read_to_string(put.join("merged.md"))
+            .unwrap()
+            .starts_with('#')
+    );
+    // A shard's report missing: the merge task fails, naming it.
+    std::fs::remove_file(put.join("shard-2-of-2.json")).unwrap();
+    let o = task(&[("MERGE", "1")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("missing: 2/2"));
+}
