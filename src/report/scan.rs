@@ -131,6 +131,19 @@ fn doc(r: &ScanReport) -> Doc<'_> {
     if let Some(line) = incomplete_line(r) {
         doc.push(Block::Summary(line));
     }
+    if let Some(shard) = &r.shard {
+        doc.push(Block::Summary(
+            Line::new().ws(Tone::Warn, "PART OF A SCAN: ").t(&text!(
+                "shard ",
+                count(u64::from(shard.of.index)),
+                " of ",
+                count(u64::from(shard.of.count)),
+                "; ",
+                crate::diagnosis::model::code("kms-doctor merge"),
+                " the shards' JSON reports for the whole scan"
+            )),
+        ));
+    }
     if let Some(w) = &r.without {
         doc.push(Block::Summary(without_line(w)));
     }

@@ -1408,6 +1408,11 @@ fn shards_merged_are_the_unsharded_scan() {
         let whole_md = run(&endpoint, &md_args);
         let parts = shards(&endpoint, &dir, n, args);
         let refs: Vec<&std::path::Path> = parts.iter().map(|p| p.as_path()).collect();
+        // A shard's report read by a person says it is a part.
+        let mut text_args = args.to_vec();
+        text_args.extend(["--shard", "1/2", "--format", "text"]);
+        let part = stdout(&run(&endpoint, &text_args));
+        assert!(part.contains("PART OF A SCAN: shard 1 of 2"), "{part}");
         // The shards' keys are the whole scan's, each once.
         let ids = |r: &Value| -> Vec<String> {
             r["keys"]
