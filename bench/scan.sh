@@ -93,6 +93,40 @@ start_endpoint "$(scenario "$throttled_keys")" "$delay"
 unthrottled=$(ms target/release/kms-doctor scan --format json --fail-on never --no-cloudtrail)
 kill "$pid"
 
+# An organisation: 201 accounts (a management account and 200 members) × 3 Regions, 12 keys an
+# account, FullAWSAccess on the root and every account; at 0 and at DELAY_MS per call.
+python3 - "$work/org.json" <<'PY'
+import json, sys
+mgmt = "111122223333"
+accounts = [mgmt] + [f"{200000000000 + i:012d}" for i in range(200)]
+regions = ["us-east-1", "us-west-2", "eu-west-1"]
+keys = [{"id": f"{n:08x}-0000-4000-8000-{n:012x}", "account": a, "region": regions[j % 3],
+         "policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{a}:root"}, "Action": "kms:*", "Resource": "*"}]}}
+        for n, (a, j) in enumerate((a, j) for a in accounts for j in range(12))]
+allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+json.dump({"scenario": {
+    "caller": {"arn": f"arn:aws:sts::{mgmt}:assumed-role/Audit/scan", "account": mgmt,
+               "user_id": "AROAEXAMPLEAUDIT0001:scan"},
+    "keys": keys, "accounts": [{"id": a} for a in accounts], "enabled_regions": regions,
+    "accounts_page_size": 20,
+    "organization": {"management_account": mgmt, "parents": {a: "r-abcd" for a in accounts},
+                     "policies": [{"id": "p-FullAWSAccess", "name": "FullAWSAccess",
+                                   "type": "SERVICE_CONTROL_POLICY", "content": allow,
+                                   "targets": ["r-abcd"] + accounts}]}}}, open(sys.argv[1], "w"))
+PY
+org_run() { # delay → "ms peak-MB"
+  start_endpoint "$work/org.json" "$1"
+  local t0 t1 rss
+  t0=$(date +%s%N)
+  /usr/bin/time -f '%M' -o "$work/org.rss" target/release/kms-doctor scan --org --all-regions --format json --fail-on never >/dev/null 2>&1 || true
+  t1=$(date +%s%N)
+  kill "$pid"
+  echo "$(( (t1 - t0) / 1000000 )) $(( $(tail -n1 "$work/org.rss") / 1024 ))"
+}
+read -r org_free org_free_mb < <(org_run 0)
+read -r org_slow org_slow_mb < <(org_run "$delay")
+
 speedup=$(awk -v a="$loop" -v b="$doctor" 'BEGIN { printf "%.0f", a / b }')
 cat <<TABLE
 | what | AWS calls | wall time at ${delay} ms per call |
@@ -105,6 +139,11 @@ cat <<TABLE
 |---|---|---|
 | quota GetKeyPolicy 100/s, DescribeKey 150/s (floor: $(( throttled_keys * 10 )) ms) | ${throttled} ms | ${throttled_calls} |
 | no quota | ${unthrottled} ms | 0 |
+
+| 201 accounts × 3 Regions (2,412 keys), scan --org --all-regions | wall time | peak RSS |
+|---|---|---|
+| 0 ms per call | ${org_free} ms | ${org_free_mb} MB |
+| ${delay} ms per call | ${org_slow} ms | ${org_slow_mb} MB |
 
 | kms-doctor scan, ${big_keys} keys, ${delay} ms per call | peak RSS | wall time |
 |---|---|---|
