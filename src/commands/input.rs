@@ -223,7 +223,7 @@ pub struct ScanArgs {
 
     /// Accounts scanned at once (each with its Regions, four at a time): more hides the
     /// latency of an organisation's many accounts; memory grows with the keys in flight.
-    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub account_concurrency: u16,
 
     /// Output format [default: text, piped or not] (--output: the AWS CLI's name for it)

@@ -362,9 +362,29 @@ pub struct Connection {
     config: aws_config::SdkConfig,
 }
 
+/// The HTTPS client the SDK would build for each service client (rustls with aws-lc, the proxy
+/// from the environment), built once and shared.
+fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig, tls};
+    Builder::new().build_with_connector_fn(|settings, runtime_components| {
+        let mut connector = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = runtime_components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
+}
+
 impl Connection {
     pub async fn load(opts: &ConnectOptions) -> Connection {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        // One HTTPS client for every service client of the run: each would otherwise build its
+        // own (a connection pool and TLS configuration per account and Region scanned).
+        let mut loader =
+            aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
         if let Some(region) = &opts.region {
             loader = loader.region(aws_config::Region::new(region.clone()));
         }
