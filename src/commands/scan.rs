@@ -187,10 +187,24 @@ impl Loaded {
         report
     }
 
-    /// What shapes the judgement, as text two runs compare: the organisation's policies, the
-    /// mute list and the principals judged gone, as read.
+    /// What shapes the judgement, as text two runs compare: the organisation's policies'
+    /// documents (not the paths they were read from, which differ from machine to machine),
+    /// the mute list and the principals judged gone, as read.
     pub fn fingerprint(&self) -> String {
-        let described = format!("{:?} {:?} {:?}", self.org, self.mutes, self.without);
+        let documents = |levels: &[crate::policy::Level]| -> Vec<String> {
+            levels
+                .iter()
+                .flat_map(|l| &l.policies)
+                .map(|p| format!("{:?}", p.document))
+                .collect()
+        };
+        let described = format!(
+            "{:?} {:?} {:?} {:?}",
+            documents(&self.org.scps),
+            documents(&self.org.rcps),
+            self.mutes,
+            self.without
+        );
         // FNV-1a, 64 bits: the same on every machine.
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
         for b in described.bytes() {

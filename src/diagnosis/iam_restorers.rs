@@ -134,14 +134,14 @@ fn key_account(key_arn: Option<&str>) -> Option<&str> {
 }
 
 /// The restorers through IAM of a key (see [`ViaIam`]), leaving out principals the key
-/// policy already names (`known`) and those `keep` rejects (the key policy's Denies), the list
-/// of its account and shape when they leave it whole.
+/// policy already names (`known`) and, when the key policy has a Deny that may hold some of them,
+/// those `keep` rejects: the list of its account and shape when they leave it whole, not copied.
 pub fn via_iam(
     details: &AuthorizationDetails,
     graph: &Graph,
     scope: &PolicyScope,
     known: &[Restorer],
-    keep: impl Fn(&Restorer) -> bool,
+    keep: Option<&dyn Fn(&Restorer) -> bool>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Rc<ViaIam> {
     let shape = shape_of(graph, scope);
@@ -152,14 +152,15 @@ pub fn via_iam(
         made
     });
     let named = known.iter().any(|k| shared.holds(&k.principal));
-    if !named && shared.list.iter().all(&keep) {
+    let kept = |r: &Restorer| keep.is_none_or(|keep| keep(r));
+    if !named && (keep.is_none() || shared.list.iter().all(kept)) {
         return shared;
     }
     Rc::new(ViaIam::new(
         shared
             .list
             .iter()
-            .filter(|r| !known.iter().any(|k| k.principal == r.principal) && keep(r))
+            .filter(|r| !known.iter().any(|k| k.principal == r.principal) && kept(r))
             .cloned()
             .collect(),
     ))

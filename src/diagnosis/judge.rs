@@ -280,22 +280,22 @@ pub fn restorers(case: &KeyCase) -> Restorers {
         // Deny on kms:PutKeyPolicy it holds for all alike: thousands of administrators are not
         // evaluated one by one for every key.
         let keep = |r: &Restorer| {
-            !denies_put
-                || Identity::parse(&r.principal).is_ok_and(|who| {
-                    // Under a NotPrincipal Deny, a principal with a boundary is always denied.
-                    !(not_principal_deny(policy) && graph.boundary_of(&who).is_some())
-                        && crate::policy::evaluate_for(
-                            policy,
-                            &who,
-                            PUT_KEY_POLICY,
-                            scope.key_arn,
-                            case.context,
-                            case.now,
-                        )
-                        .decision
-                            != crate::policy::Decision::ExplicitDeny
-                })
+            Identity::parse(&r.principal).is_ok_and(|who| {
+                // Under a NotPrincipal Deny, a principal with a boundary is always denied.
+                !(not_principal_deny(policy) && graph.boundary_of(&who).is_some())
+                    && crate::policy::evaluate_for(
+                        policy,
+                        &who,
+                        PUT_KEY_POLICY,
+                        scope.key_arn,
+                        case.context,
+                        case.now,
+                    )
+                    .decision
+                        != crate::policy::Decision::ExplicitDeny
+            })
         };
+        let keep: Option<&dyn Fn(&Restorer) -> bool> = denies_put.then_some(&keep);
         iam = via_iam(details, graph, scope, &list, keep, case.now);
         iam_whole = details.complete;
     }

@@ -107,6 +107,8 @@ pub struct ViaIam {
     /// `without::removes`), and the roles of permission sets.
     by_name: HashMap<String, Vec<usize>>,
     permission_sets: Vec<usize>,
+    /// Every principal of `list`, for [`ViaIam::holds`].
+    principals: std::collections::HashSet<String>,
 }
 
 impl ViaIam {
@@ -128,11 +130,13 @@ impl ViaIam {
                 permission_sets.push(i);
             }
         }
+        let principals = list.iter().map(|r| r.principal.clone()).collect();
         ViaIam {
             list,
             living,
             by_name,
             permission_sets,
+            principals,
         }
     }
 
@@ -153,7 +157,7 @@ impl ViaIam {
 
     /// Whether `principal` is one of `list`.
     pub(super) fn holds(&self, principal: &str) -> bool {
-        self.list.iter().any(|r| r.principal == principal)
+        self.principals.contains(principal)
     }
 }
 

@@ -266,8 +266,9 @@ pub async fn gather_scan<F: Fleet>(
     // of 20 at a time), at most `account_concurrency` at once, each with its SCPs and RCPs.
     let (found, to_scan) = tokio::sync::mpsc::unbounded_channel::<String>();
     let own_account = caller.account.to_string();
+    // A shard of several accounts takes its accounts here; of one, its Regions (`scan_account`).
+    let by_account = opts.shard.filter(|_| !shards_by_region(&opts.accounts));
     let listing = async move {
-        let by_account = opts.shard.filter(|_| !shards_by_region(&opts.accounts));
         let send = |id: &str| {
             if by_account.is_none_or(|s| s.takes(id)) {
                 // The receiver lives until every sent account is scanned.
@@ -318,7 +319,6 @@ pub async fn gather_scan<F: Fleet>(
             }),
         )
     });
-    let by_account = opts.shard.filter(|_| !shards_by_region(&opts.accounts));
     let accounts: Vec<AccountId> = ids
         .into_iter()
         .filter(|id| by_account.is_none_or(|s| s.takes(id)))

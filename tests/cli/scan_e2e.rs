@@ -1597,3 +1597,52 @@ mkdir -p "$(dirname "$dst")"; cp "$src" "$dst"
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("missing: 2/2"));
 }
+
+/// `merge` compares the shards' organisation policies by content: the same SCP read from another
+/// path (another machine) merges; another SCP is refused.
+#[test]
+fn merge_compares_policies_by_content_not_path() {
+    let dir = crate::support::cli::fresh_dir("shard-scp");
+    let deny = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "kms:ScheduleKeyDeletion", "Resource": "*"}]});
+    let here = dir.join("scp.json");
+    std::fs::write(&here, deny.to_string()).unwrap();
+    std::fs::create_dir_all(dir.join("elsewhere")).unwrap();
+    let there = dir.join("elsewhere/scp.json");
+    std::fs::write(&there, deny.to_string()).unwrap();
+    let other = dir.join("other.json");
+    let mut changed = deny.clone();
+    changed["Statement"][1]["Action"] = json!("kms:PutKeyPolicy");
+    std::fs::write(&other, changed.to_string()).unwrap();
+    let (sc, _) = estate();
+    let endpoint = scenario::start(sc);
+    let parts = shards(
+        &endpoint,
+        &dir,
+        2,
+        &[
+            "--org",
+            "--region",
+            "us-east-1",
+            "--scp",
+            here.to_str().unwrap(),
+        ],
+    );
+    let refs: Vec<&std::path::Path> = parts.iter().map(|p| p.as_path()).collect();
+    let same = merge(
+        &refs,
+        &["--format", "json", "--scp", there.to_str().unwrap()],
+    );
+    assert!(
+        same.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        String::from_utf8_lossy(&same.stderr)
+    );
+    let different = merge(
+        &refs,
+        &["--format", "json", "--scp", other.to_str().unwrap()],
+    );
+    assert_exit(&different, 2);
+    assert!(String::from_utf8_lossy(&different.stderr).contains("judged with other"));
+}
